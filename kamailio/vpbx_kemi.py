@@ -1,0 +1,247 @@
+"""vpbx KEMI entry script for Kamailio's app_python3.
+
+Thin by design: each route function does SIP mechanics only (sanity, auth,
+registrar, NAT, media anchoring, relaying). Which phones ring for a call is
+decided by the pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
+Return -255 from a route helper to stop processing the message.
+"""
+
+import os
+import site
+
+# Kamailio embeds Debian's /usr/bin/python3; the project's venv (built with the
+# same interpreter) provides vpbx and its dependencies.
+site.addsitedir(os.environ["VPBX_SITE_PACKAGES"])
+
+import KSR  # noqa: E402  (only importable inside Kamailio)
+import redis  # noqa: E402
+
+from vpbx.kamailio_adapter import reasons  # noqa: E402
+from vpbx.kamailio_adapter.execute import load_step_branches  # noqa: E402
+from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
+
+STOP = -255
+FLT_NATS = 5  # transaction flag: the caller is behind NAT
+FLB_NATB = 6  # branch flag: the callee is behind NAT (kamailio.cfg: FLB_NATB)
+FLB_NATSIPPING = 7
+FLT_TRUNK = 8  # transaction flag: the INVITE came from a trunk
+RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
+SUBSCRIBER_TABLE = "kamailio_subscriber"
+AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
+
+
+def mod_init():
+    return VpbxRoutes()
+
+
+class VpbxRoutes:
+    def __init__(self):
+        self.worker = Worker.from_environment()
+
+    def child_init(self, rank):
+        self.worker.connect()
+        return 0
+
+    # ---- main request route -------------------------------------------------
+
+    def ksr_request_route(self, msg):
+        if self.route_reqinit() == STOP:
+            return 1
+        self.route_natdetect()
+        method = KSR.pv.get("$rm")
+
+        if method == "CANCEL":
+            if KSR.tm.t_check_trans() > 0:
+                KSR.rtpengine.rtpengine_manage("")
+                self.route_relay()
+            return 1
+
+        if self.route_withindlg() == STOP:
+            return 1
+
+        # Retransmissions are absorbed by the transaction layer.
+        if KSR.tmx.t_precheck_trans() > 0:
+            KSR.tm.t_check_trans()
+            return 1
+        if KSR.tm.t_check_trans() == 0:
+            return 1
+
+        if self.route_auth() == STOP:
+            return 1
+
+        KSR.hdr.remove("Route")
+        if method in ("INVITE", "SUBSCRIBE"):
+            KSR.rr.record_route()
+
+        if method == "REGISTER":
+            self.route_registrar()
+            return 1
+        if KSR.corex.has_ruri_user() < 0:
+            KSR.sl.sl_send_reply(484, "Address Incomplete")
+            return 1
+        if method == "INVITE":
+            self.route_call()
+            return 1
+        KSR.sl.sl_send_reply(405, "Method Not Allowed")
+        return 1
+
+    # ---- request helpers ------------------------------------------------------
+
+    def route_reqinit(self):
+        source = KSR.pv.get("$si")
+        if KSR.permissions.allow_source_address(1) > 0:
+            KSR.setflag(FLT_TRUNK)
+        # Trusted carriers and our own components are exempt from flood limits.
+        if not KSR.is_myself_srcip() and not KSR.isflagset(FLT_TRUNK):
+            if not KSR.pv.is_null("$sht(ipban=>$si)"):
+                return STOP
+            if KSR.pike.pike_check_req() < 0:
+                KSR.err(f"vpbx: pike blocking {KSR.pv.get('$rm')} from {source}\n")
+                KSR.pv.seti("$sht(ipban=>$si)", 1)
+                return STOP
+        if KSR.maxfwd.process_maxfwd(10) < 0:
+            KSR.sl.sl_send_reply(483, "Too Many Hops")
+            return STOP
+        if KSR.is_OPTIONS() and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
+            KSR.sl.sl_send_reply(200, "Keepalive")
+            return STOP
+        # Malformed requests get a 400 from sanity itself (sanity's autodrop).
+        if KSR.sanity.sanity_check(17895, 7) < 0:
+            KSR.err(f"vpbx: malformed SIP message from {source}:{KSR.pv.get('$sp')}\n")
+            return STOP
+        return 1
+
+    def route_withindlg(self):
+        if KSR.siputils.has_totag() < 0:
+            return 1
+        if KSR.rr.loose_route() > 0:
+            self.route_dlguri()
+            if KSR.is_BYE():
+                KSR.rtpengine.rtpengine_manage("")
+            elif KSR.is_ACK():
+                # An ACK may carry the SDP answer of a late offer.
+                KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+                self.route_relay()
+                return STOP
+            elif KSR.is_INVITE():
+                KSR.rr.record_route()
+                KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+            self.route_relay()
+            return STOP
+        if KSR.is_ACK():
+            if KSR.tm.t_check_trans() > 0:
+                self.route_relay()
+            return STOP
+        KSR.sl.sl_send_reply(404, "Not here")
+        return STOP
+
+    def route_auth(self):
+        """Trunks are trusted by source address; everything else is a tenant's phone
+        and proves it with digest credentials for its company's domain (realm)."""
+        if KSR.isflagset(FLT_TRUNK):
+            if KSR.is_REGISTER():
+                self.reject(reasons.NOT_RELAYING)
+                return STOP
+            return 1
+        rc = KSR.auth_db.auth_check(KSR.pv.get("$fd"), SUBSCRIBER_TABLE, 1)
+        if rc in AUTH_REJECTED:
+            KSR.err(f"vpbx: auth failed ({rc}) for {KSR.pv.get('$fu')} from {KSR.pv.get('$si')}\n")
+            KSR.sl.send_reply(403, "Forbidden")
+            return STOP
+        if rc < 0:
+            KSR.auth.auth_challenge(KSR.pv.get("$fd"), 0)
+            return STOP
+        if not KSR.is_REGISTER():
+            KSR.auth.consume_credentials()
+        return 1
+
+    def route_natdetect(self):
+        if KSR.nathelper.nat_uac_test(19) > 0:
+            if KSR.is_REGISTER():
+                KSR.nathelper.fix_nated_register()
+            elif KSR.siputils.is_first_hop() > 0:
+                KSR.nathelper.set_contact_alias()
+            KSR.setflag(FLT_NATS)
+
+    def route_dlguri(self):
+        if KSR.nathelper.handle_ruri_alias() < 0:
+            KSR.err("vpbx: bad alias in R-URI\n")
+
+    def route_registrar(self):
+        if KSR.isflagset(FLT_NATS):
+            KSR.setbflag(FLB_NATB)
+            KSR.setbflag(FLB_NATSIPPING)
+        if KSR.registrar.save("location", 0) < 0:
+            KSR.sl.sl_reply_error()
+
+    def route_call(self):
+        source = "trunk" if KSR.isflagset(FLT_TRUNK) else "phone"
+        try:
+            plan = self.worker.plan_for_number(
+                dialled=KSR.pv.get("$rU"),
+                caller=KSR.pv.get("$fU") or "",
+                call_id=KSR.pv.get("$ci"),
+                source=source,
+            )
+        except redis.RedisError as exc:
+            KSR.err(f"vpbx: routing cache unavailable: {exc}\n")
+            self.reject(reasons.ROUTING_UNAVAILABLE)
+            return
+        if plan is None:
+            self.reject(reasons.UNALLOCATED_NUMBER)
+            return
+        step = plan.steps[0] if plan.steps else None
+        if step is None or load_step_branches(KSR, step) == 0:
+            self.reject(reasons.NOBODY_TO_RING)
+            return
+        KSR.tm.t_set_fr(step.timeout * 1000, 0)
+        KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+        self.route_relay()
+
+    def route_relay(self):
+        if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE
+            if KSR.tm.t_is_set("branch_route") < 0:
+                KSR.tm.t_on_branch("ksr_branch_manage")
+        if KSR.is_method_in("ISU"):
+            if KSR.tm.t_is_set("onreply_route") < 0:
+                KSR.tm.t_on_reply("ksr_onreply_manage")
+        if KSR.is_INVITE():
+            if KSR.tm.t_is_set("failure_route") < 0:
+                KSR.tm.t_on_failure("ksr_failure_manage")
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
+        return STOP
+
+    def reject(self, rejection):
+        KSR.hdr.append_to_reply(rejection.reason_header)
+        KSR.sl.send_reply(rejection.code, rejection.phrase)
+
+    # ---- transaction callbacks ------------------------------------------------
+
+    def ksr_branch_manage(self, msg):
+        if KSR.isbflagset(FLB_NATB) and KSR.siputils.has_totag() < 0:
+            KSR.rr.add_rr_param(";nat=yes")
+        return 1
+
+    def ksr_onreply_manage(self, msg):
+        if KSR.pv.get("$rs") and int(KSR.pv.get("$rs")) < 300:
+            KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+        if KSR.isbflagset(FLB_NATB):
+            KSR.nathelper.set_contact_alias()
+        return 1
+
+    def ksr_failure_manage(self, msg):
+        if KSR.tm.t_is_canceled() > 0:
+            return 1
+        # The plan has no further step here yet: the call has failed, so free
+        # its media session now rather than at rtpengine's RTP timeout.
+        KSR.rtpengine.rtpengine_delete("")
+        return 1
+
+    # ---- callbacks that must exist (app_python3 5.6), unused ------------------
+
+    def ksr_reply_route(self, msg):
+        return 1
+
+    def ksr_onsend_route(self, msg):
+        return 1

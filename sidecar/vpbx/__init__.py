@@ -1,0 +1,1 @@
+"""vpbx: a virtual PBX on Kamailio and rtpengine."""

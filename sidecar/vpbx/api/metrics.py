@@ -1,0 +1,67 @@
+"""GET /metrics in Prometheus text format.
+
+Values are collected at scrape time from the components themselves, so every
+gunicorn worker answers the same without shared state.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+
+from ..health import probe_all
+from ..kamailio_rpc import KamailioRpc
+from ..media.ng import NgClient
+
+blueprint = Blueprint("metrics", __name__)
+
+KAMAILIO_GAUGES = {
+    "usrloc.registered_users": "Users with at least one registered contact",
+    "tmx.inuse_transactions": "SIP transactions in progress",
+    "shmem.used_size": "Kamailio shared memory in use, bytes",
+}
+
+
+class VpbxCollector:
+    def __init__(self, settings):
+        self.settings = settings
+
+    def collect(self):
+        up = GaugeMetricFamily("vpbx_component_up", "1 if the component answered its probe", labels=["component"])
+        latency = GaugeMetricFamily(
+            "vpbx_component_probe_seconds", "How long the component took to answer", labels=["component"]
+        )
+        for probe in probe_all(self.settings):
+            up.add_metric([probe.component], 1.0 if probe.up else 0.0)
+            latency.add_metric([probe.component], probe.latency_ms / 1000)
+        yield up
+        yield latency
+        yield from self._kamailio()
+        yield from self._rtpengine()
+
+    def _kamailio(self):
+        rpc = KamailioRpc(self.settings.kamailio_rpc, timeout=1.0)
+        try:
+            values = rpc.call("stats.fetch", *KAMAILIO_GAUGES)
+        except Exception:
+            return
+        for name, help_text in KAMAILIO_GAUGES.items():
+            if name in values:
+                metric = "vpbx_kamailio_" + name.split(".", 1)[1]
+                yield GaugeMetricFamily(metric, help_text, value=float(values[name]))
+
+    def _rtpengine(self):
+        ng = NgClient(self.settings.rtpengine_ng.host, self.settings.rtpengine_ng.port, timeout=1.0, attempts=1)
+        try:
+            calls = ng.list_calls()
+        except Exception:
+            return
+        yield GaugeMetricFamily("vpbx_rtpengine_sessions", "Media sessions anchored in rtpengine", value=len(calls))
+
+
+@blueprint.get("/metrics")
+def metrics():
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(VpbxCollector(current_app.config["VPBX_SETTINGS"]))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,112 @@
+"""The ``vpbx`` command: stack lifecycle and operator tasks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import db, settings
+from .stack import manager
+from .stack.process import StartError
+from .stack.profile import profile as load_profile
+
+profile_option = click.option(
+    "--profile", "profile_name", default="dev", show_default=True, envvar="VPBX_PROFILE",
+    help="Which stack: 'dev' (make up) or 'test' (the test suite's own ports and run dir).",
+)
+
+
+@click.group()
+def main() -> None:
+    """vpbx: a virtual PBX on Kamailio and rtpengine."""
+
+
+@main.group()
+def stack() -> None:
+    """Run the whole stack as local processes."""
+
+
+@stack.command()
+@profile_option
+def up(profile_name: str) -> None:
+    """Start PostgreSQL, Redis, rtpengine, Kamailio and the sidecar; seed the demo company."""
+    if os.geteuid() != 0:
+        click.echo("warning: not root; PostgreSQL and Kamailio run as the current user", err=True)
+    try:
+        manager.up(load_profile(profile_name), say=click.echo)
+    except StartError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@stack.command()
+@profile_option
+def down(profile_name: str) -> None:
+    """Stop exactly the processes `up` started for this profile."""
+    manager.down(load_profile(profile_name), say=click.echo)
+
+
+@stack.command()
+@profile_option
+def status(profile_name: str) -> None:
+    """Show which services are running and answering. Exit 1 unless all are."""
+    states = manager.status(load_profile(profile_name))
+    for state in states:
+        label = "up" if state.ready else ("running, not answering" if state.pid else "down")
+        pid = f"pid {state.pid}" if state.pid else ""
+        click.echo(f"{state.name:<11} {label:<24} {pid:<11} {state.address}")
+    sys.exit(0 if all(s.ready for s in states) else 1)
+
+
+def _settings(config: str | None) -> settings.Settings:
+    if config is None and not os.environ.get(settings.CONFIG_ENV):
+        config = str(load_profile("dev").config_path)
+    try:
+        return settings.load(config)
+    except settings.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+config_option = click.option(
+    "--config", type=click.Path(dir_okay=False), default=None,
+    help=f"A run directory's vpbx.toml (default: ${settings.CONFIG_ENV}, else the dev stack's).",
+)
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command()
+@config_option
+def migrate(config: str | None) -> None:
+    """Apply pending migrations from sql/."""
+    applied = db.migrate(_settings(config).database_url)
+    click.echo(f"applied: {', '.join(applied)}" if applied else "up to date")
+
+
+@main.group()
+def cache() -> None:
+    """The compiled routing documents in Redis."""
+
+
+@cache.command()
+@config_option
+def rebuild(config: str | None) -> None:
+    """Recompile every number from PostgreSQL into Redis."""
+    import redis
+
+    from .config.compile import rebuild_all
+
+    cfg = _settings(config)
+    client = redis.Redis.from_url(cfg.redis_url)
+    with db.connect(cfg.database_url) as conn:
+        click.echo(f"{rebuild_all(conn, client)} number document(s) compiled")
+
+
+if __name__ == "__main__":
+    main()

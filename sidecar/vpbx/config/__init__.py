@@ -1,0 +1,1 @@
+"""Configuration model: PostgreSQL repositories and compilation into Redis documents."""

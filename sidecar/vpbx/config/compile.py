@@ -1,0 +1,99 @@
+"""Compile each company number into one self-contained routing document in Redis.
+
+Kamailio workers route a new call from this document alone, so everything the
+routing library needs for a number is denormalised into it. The document carries
+a version so a worker can keep an in-process copy and skip re-parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import redis
+
+DOCUMENT_SCHEMA = 1
+KEY_PREFIX = "vpbx:number:"
+
+
+def number_key(e164: str) -> str:
+    return KEY_PREFIX + e164
+
+
+def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
+    if scheme_id is None:
+        return []
+    rows = conn.execute(
+        """
+        SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind,
+               e.id AS employee_id, e.name AS employee_name, e.extension, e.sip_login
+        FROM scheme_steps s
+        LEFT JOIN step_destinations d ON d.step_id = s.id
+        LEFT JOIN employees e ON e.id = d.employee_id
+        WHERE s.scheme_id = %s
+        ORDER BY s.position, d.position
+        """,
+        (scheme_id,),
+    ).fetchall()
+    steps: dict[int, dict] = {}
+    for row in rows:
+        step = steps.setdefault(
+            row["step_id"],
+            {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []},
+        )
+        if row["kind"] == "employee":
+            step["destinations"].append(
+                {
+                    "kind": "employee",
+                    "employee": {
+                        "id": row["employee_id"],
+                        "name": row["employee_name"],
+                        "extension": row["extension"],
+                        "login": row["sip_login"],
+                    },
+                }
+            )
+        elif row["kind"] is not None:
+            step["destinations"].append({"kind": row["kind"]})
+    return list(steps.values())
+
+
+def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
+    row = conn.execute(
+        """
+        SELECT n.e164, n.scheme_id, c.id AS company_id, c.name AS company_name,
+               c.sip_domain, c.timezone
+        FROM numbers n JOIN companies c ON c.id = n.company_id
+        WHERE n.e164 = %s
+        """,
+        (e164,),
+    ).fetchone()
+    if row is None:
+        return None
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "version": time.time_ns(),
+        "number": row["e164"],
+        "company": {
+            "id": row["company_id"],
+            "name": row["company_name"],
+            "domain": row["sip_domain"],
+            "timezone": row["timezone"],
+        },
+        "steps": _steps(conn, row["scheme_id"]),
+    }
+
+
+def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
+    """Recompile every number and drop documents of numbers that no longer exist."""
+    numbers = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers ORDER BY e164")]
+    documents = {number_key(n): json.dumps(compile_number(conn, n)) for n in numbers}
+    stale = [k for k in cache.scan_iter(match=KEY_PREFIX + "*") if k.decode() not in documents]
+    with cache.pipeline(transaction=True) as pipe:
+        if stale:
+            pipe.delete(*stale)
+        if documents:
+            pipe.mset(documents)
+        pipe.execute()
+    return len(documents)

@@ -1,0 +1,131 @@
+"""The demo company that `make up` seeds, so a newcomer can register two softphones and call.
+
+Idempotent: a second run changes nothing. Passwords exist only as HA1 in the
+database, so the plaintext is written once to a file in the run directory; if
+that file is lost the demo passwords are reset and the file rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from .credentials import generate_password, ha1, ha1b
+
+DEMO_DOMAIN = "demo.vpbx.test"
+DEMO_NUMBER = "+74951112233"
+DEMO_EMPLOYEES = (
+    ("Anna Sales", "101", "anna@demo.vpbx.test", "admin"),
+    ("Boris Support", "102", "boris@demo.vpbx.test", "user"),
+)
+DEMO_TRUNK_NAME = "demo carrier (local SIPp)"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    name: str
+    extension: str
+    login: str
+    password: str
+    domain: str
+
+
+def _upsert_company(conn: psycopg.Connection) -> int:
+    row = conn.execute(
+        """
+        INSERT INTO companies (name, sip_domain, timezone) VALUES ('Demo Company', %s, 'Europe/Moscow')
+        ON CONFLICT (sip_domain) DO UPDATE SET sip_domain = EXCLUDED.sip_domain
+        RETURNING id
+        """,
+        (DEMO_DOMAIN,),
+    ).fetchone()
+    return row["id"]
+
+
+def _set_password(conn: psycopg.Connection, employee_id: int, login: str) -> str:
+    password = generate_password()
+    conn.execute(
+        "UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
+        (ha1(login, DEMO_DOMAIN, password), ha1b(login, DEMO_DOMAIN, password), employee_id),
+    )
+    return password
+
+
+def _load_credentials(path: Path) -> dict[str, str]:
+    try:
+        return {a["login"]: a["password"] for a in json.loads(path.read_text())["accounts"]}
+    except (FileNotFoundError, KeyError, ValueError):
+        return {}
+
+
+def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> list[DemoAccount]:
+    known = _load_credentials(credentials_file)
+    accounts: list[DemoAccount] = []
+    with conn.transaction():
+        company_id = _upsert_company(conn)
+        employee_ids = []
+        for name, extension, email, role in DEMO_EMPLOYEES:
+            row = conn.execute(
+                "SELECT id FROM employees WHERE company_id = %s AND extension = %s",
+                (company_id, extension),
+            ).fetchone()
+            if row is None:
+                row = conn.execute(
+                    """
+                    INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b)
+                    VALUES (%s, %s, %s, %s, %s, %s, '', '') RETURNING id
+                    """,
+                    (company_id, name, extension, email, role, extension),
+                ).fetchone()
+                password = _set_password(conn, row["id"], extension)
+            elif extension in known:
+                password = known[extension]
+            else:
+                password = _set_password(conn, row["id"], extension)
+            employee_ids.append(row["id"])
+            accounts.append(DemoAccount(name, extension, extension, password, DEMO_DOMAIN))
+
+        scheme = conn.execute(
+            "SELECT id FROM schemes WHERE company_id = %s AND name = 'Ring everyone'", (company_id,)
+        ).fetchone()
+        if scheme is None:
+            scheme = conn.execute(
+                "INSERT INTO schemes (company_id, name) VALUES (%s, 'Ring everyone') RETURNING id",
+                (company_id,),
+            ).fetchone()
+            step = conn.execute(
+                "INSERT INTO scheme_steps (scheme_id, position, mode, timeout_s) "
+                "VALUES (%s, 0, 'parallel', 30) RETURNING id",
+                (scheme["id"],),
+            ).fetchone()
+            for position, employee_id in enumerate(employee_ids):
+                conn.execute(
+                    "INSERT INTO step_destinations (step_id, position, kind, employee_id) "
+                    "VALUES (%s, %s, 'employee', %s)",
+                    (step["id"], position, employee_id),
+                )
+        conn.execute(
+            """
+            INSERT INTO numbers (company_id, e164, scheme_id) VALUES (%s, %s, %s)
+            ON CONFLICT (e164) DO NOTHING
+            """,
+            (company_id, DEMO_NUMBER, scheme["id"]),
+        )
+        conn.execute(
+            """
+            INSERT INTO trunks (name, address, port) VALUES (%s, '127.0.0.1', %s)
+            ON CONFLICT (name) DO UPDATE SET port = EXCLUDED.port
+            """,
+            (DEMO_TRUNK_NAME, trunk_port),
+        )
+
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = credentials_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"number": DEMO_NUMBER, "accounts": [a.__dict__ for a in accounts]}, indent=2))
+    os.chmod(tmp, 0o600)
+    tmp.replace(credentials_file)
+    return accounts

@@ -1,0 +1,24 @@
+"""Reason headers (RFC 3326) for the failures vpbx answers itself, so a carrier
+or a phone sees why a call ended, not only a status code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: int
+    phrase: str
+    q850_cause: int
+    text: str
+
+    @property
+    def reason_header(self) -> str:
+        return f'Reason: Q.850;cause={self.q850_cause};text="{self.text}"\r\n'
+
+
+UNALLOCATED_NUMBER = Rejection(404, "Not Found", 1, "Unallocated (unassigned) number")
+NOBODY_TO_RING = Rejection(480, "Temporarily Unavailable", 20, "Subscriber absent")
+ROUTING_UNAVAILABLE = Rejection(503, "Service Unavailable", 41, "Temporary failure")
+NOT_RELAYING = Rejection(403, "Forbidden", 21, "Call rejected")

@@ -1,0 +1,1 @@
+"""Media: rtpengine control and the media application."""

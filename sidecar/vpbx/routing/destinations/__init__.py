@@ -1,0 +1,23 @@
+"""One module per destination kind, each exporting ``resolve(data, call, ctx) -> Resolution``.
+
+The registry maps a destination's ``kind`` to its module; a kind without a
+module yet is skipped with a reason instead of failing the whole call.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..targets import Resolution
+from . import employee
+
+REGISTRY: dict[str, ModuleType] = {
+    "employee": employee,
+}
+
+
+def resolve(data: dict, call, ctx) -> Resolution:
+    module = REGISTRY.get(data.get("kind"))
+    if module is None:
+        return Resolution((), (f"destination kind {data.get('kind')!r} is not routable yet, skipped",))
+    return module.resolve(data, call, ctx)

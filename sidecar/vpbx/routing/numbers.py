@@ -1,0 +1,28 @@
+"""Phone numbers as carriers send them, read into E.164 with phonenumbers."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+def _possible(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def to_e164(raw: str, region: str = "RU") -> str | None:
+    """E.164 form of ``raw`` read in ``region``'s numbering plan, or None if it is no number.
+
+    Carriers send the same line as "+74951112233", "74951112233", "84951112233"
+    or "4951112233"; a foreign number may come in international format without
+    its plus ("380441234567").
+    """
+    number = _possible(raw, region)
+    if number is None and not raw.startswith("+"):
+        number = _possible("+" + raw, None)
+    if number is None:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,71 @@
+"""Site settings shared by every vpbx process (sidecar, Kamailio workers, CLI).
+
+One TOML file, named by the VPBX_CONFIG environment variable, is the single
+source; the stack manager renders it for each run directory so that Kamailio's
+embedded interpreter and gunicorn see exactly the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_ENV = "VPBX_CONFIG"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    kamailio_rpc: Path  # jsonrpcs Unix datagram socket
+    rtpengine_ng: Endpoint
+    sip: Endpoint
+    sidecar: Endpoint
+    run_dir: Path
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> Settings:
+        def endpoint(key: str) -> Endpoint:
+            value = data[key]
+            return Endpoint(value["host"], int(value["port"]))
+
+        return cls(
+            database_url=data["database_url"],
+            redis_url=data["redis_url"],
+            kamailio_rpc=Path(data["kamailio_rpc"]),
+            rtpengine_ng=endpoint("rtpengine_ng"),
+            sip=endpoint("sip"),
+            sidecar=endpoint("sidecar"),
+            run_dir=Path(data["run_dir"]),
+        )
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+def load(path: str | os.PathLike | None = None) -> Settings:
+    path = path or os.environ.get(CONFIG_ENV)
+    if not path:
+        raise SettingsError(
+            f"{CONFIG_ENV} is not set: point it at a run directory's vpbx.toml "
+            "(the stack manager writes one, e.g. .run/dev/vpbx.toml)"
+        )
+    try:
+        with open(path, "rb") as fh:
+            return Settings.from_mapping(tomllib.load(fh))
+    except FileNotFoundError as exc:
+        raise SettingsError(f"{CONFIG_ENV}={path}: no such file") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SettingsError(f"{path}: invalid settings: {exc!r}") from exc

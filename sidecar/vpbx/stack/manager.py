@@ -1,0 +1,91 @@
+"""Bring a whole stack up, down, or report on it. Every step is idempotent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from dataclasses import dataclass
+
+import redis
+
+from .. import db, settings
+from ..config import compile as compiler
+from ..config import demo
+from . import site
+from .profile import Profile
+from .services import Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
+from .process import wait_for
+
+
+def services(profile: Profile) -> list[Service]:
+    """In start order."""
+    return [Postgres(profile), Redis(profile), Rtpengine(profile), Kamailio(profile), Sidecar(profile)]
+
+
+def credentials_file(profile: Profile) -> Path:
+    return profile.run_dir / "demo-credentials.json"
+
+
+@dataclass
+class ServiceState:
+    name: str
+    pid: int | None
+    ready: bool
+    address: str
+
+
+def up(profile: Profile, say: Callable[[str], None] = print) -> None:
+    started = time.monotonic()
+    files = site.render(profile)
+    cfg = settings.load(files["config"])
+    postgres, redis_service, rtpengine, kamailio, sidecar = services(profile)
+
+    say(f"postgresql: {postgres.start()}")
+    postgres.ensure_database(site.existing_db_password(profile.config_path))
+    wait_for(lambda: database_ready(cfg.database_url), 15, "the vpbx database")
+    applied = db.migrate(cfg.database_url)
+    say(f"migrations: {', '.join(applied) if applied else 'up to date'}")
+
+    say(f"redis: {redis_service.start()}")
+    with db.connect(cfg.database_url) as conn:
+        accounts = demo.seed(conn, credentials_file(profile), profile.ports.demo_trunk)
+        cache = redis.Redis.from_url(cfg.redis_url)
+        try:
+            count = compiler.rebuild_all(conn, cache)
+        finally:
+            cache.close()
+    say(f"demo company seeded; {count} number document(s) compiled into Redis")
+
+    # Kamailio's workers connect to Redis and rtpengine in child_init: start them first.
+    say(f"rtpengine: {rtpengine.start()}")
+    say(f"kamailio: {kamailio.start()}")
+    say(f"sidecar: {sidecar.start()}")
+
+    say(f"\nvpbx stack '{profile.name}' is up in {time.monotonic() - started:.1f}s (run dir {profile.run_dir})")
+    for service in services(profile):
+        say(f"  {service.name:<11} {service.address}")
+    say(f"  {'logs':<11} {profile.log_dir}")
+    say(f"\nDemo company: SIP domain {demo.DEMO_DOMAIN}, number {demo.DEMO_NUMBER}")
+    for account in accounts:
+        say(f"  {account.extension} {account.name}: login {account.login} password {account.password}")
+    say(f"  (kept in {credentials_file(profile)})")
+
+
+def down(profile: Profile, say: Callable[[str], None] = print) -> None:
+    for service in reversed(services(profile)):
+        say(f"{service.name}: {'stopped' if service.stop() else 'was not running'}")
+
+
+def status(profile: Profile) -> list[ServiceState]:
+    states = []
+    for service in services(profile):
+        pid = service.pid()
+        ready = False
+        if pid is not None:
+            try:
+                ready = bool(service.ready())
+            except Exception:
+                ready = False
+        states.append(ServiceState(service.name, pid, ready, service.address))
+    return states

@@ -1,0 +1,3 @@
+DROP TABLE location_attrs;
+DROP TABLE location;
+DROP TABLE version;

@@ -11,7 +11,9 @@ import secrets
 import socket
 from collections.abc import Mapping
 
-import fastbencode
+# bencode.py, not a strict decoder: rtpengine does not sort dictionary keys
+# (e.g. in `query` answers), which canonical-only decoders reject.
+import bencodepy
 
 
 class NgError(RuntimeError):
@@ -23,13 +25,11 @@ class NgTimeout(TimeoutError):
 
 
 def _to_bencodable(value):
-    # fastbencode only accepts bytes for keys and strings.
-    if isinstance(value, str):
-        return value.encode()
+    # ng spells booleans as "yes"/"no" strings.
     if isinstance(value, bool):
-        return b"yes" if value else b"no"
+        return "yes" if value else "no"
     if isinstance(value, Mapping):
-        return {_to_bencodable(k): _to_bencodable(v) for k, v in value.items()}
+        return {k: _to_bencodable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_bencodable(v) for v in value]
     return value
@@ -57,7 +57,7 @@ class NgClient:
     def request(self, command: str, **params) -> dict:
         cookie = secrets.token_hex(8).encode()
         body = {"command": command, **{k.replace("_", "-"): v for k, v in params.items()}}
-        datagram = cookie + b" " + fastbencode.bencode(_to_bencodable(body))
+        datagram = cookie + b" " + bencodepy.encode(_to_bencodable(body))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(self.timeout)
             for _ in range(self.attempts):
@@ -77,7 +77,7 @@ class NgClient:
             data = sock.recv(65535)
             got_cookie, _, payload = data.partition(b" ")
             if got_cookie == cookie:  # a late answer to an earlier request is skipped
-                return _from_bencoded(fastbencode.bdecode(payload))
+                return _from_bencoded(bencodepy.decode(payload))
 
     def ping(self) -> bool:
         return self.request("ping").get("result") == "pong"

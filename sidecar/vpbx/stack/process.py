@@ -84,22 +84,40 @@ def spawn(
 
 
 def stop(pidfile: Path, program: str, *, timeout: float = 15.0) -> bool:
-    """Stop the process group led by the pid in ``pidfile``. True if it was running."""
+    """Stop the process group led by the pid in ``pidfile``. True if it was running.
+
+    Returns once every member of the group is gone, not only its leader: a
+    service's workers must not outlive it holding its ports.
+    """
     pid = running_pid(pidfile, program)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if running_pid(pidfile, program) is None:
-            break
+    while group_members(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    else:
+    if group_members(pid):
         _signal_group(pid, signal.SIGKILL)
-        wait_for(lambda: running_pid(pidfile, program) is None, 5.0, f"{program} to die")
+        wait_for(lambda: not group_members(pid), 5.0, f"{program} to die")
     pidfile.unlink(missing_ok=True)
     return True
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(pid: int, sig: int) -> None:

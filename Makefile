@@ -1,0 +1,41 @@
+# vpbx: the two commands are `make up` (whole stack + demo company) and `make test`.
+SHELL := /bin/bash
+# Kamailio embeds Debian's Python 3.11: the venv must be built with the same interpreter.
+PYTHON := /usr/bin/python3
+VENV := .venv
+VPBX := $(VENV)/bin/vpbx
+
+.PHONY: up down status test unit deps debian-packages venv clean
+
+up: deps
+	$(VPBX) stack up --profile dev
+
+down:
+	@if [ -x $(VPBX) ]; then $(VPBX) stack down --profile dev; else echo "nothing to stop"; fi
+
+status:
+	$(VPBX) stack status --profile dev
+
+# All tests; the test suite starts its own stack (profile "test": other ports, .run/test).
+test: deps
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Pure tests only: no services.
+unit: deps
+	$(VENV)/bin/python -m pytest -m unit $(PYTEST_ARGS)
+
+deps: debian-packages venv
+
+debian-packages:
+	@scripts/install-debian-packages
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | debian-packages
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+clean: down
+	rm -rf .run $(VENV)

@@ -1,0 +1,43 @@
+"""Send hand-written SIP datagrams, for requests no well-behaved UA would send."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+
+def request(method: str, ruri: str, *, headers: dict[str, str] | None = None, body: str = "",
+            cseq: str | None = None, content_length: int | None = None) -> tuple[str, socket.socket]:
+    """A request text and the bound socket it should be sent from."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    lines = [
+        f"{method} {ruri} SIP/2.0",
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{secrets.token_hex(6)};rport",
+        f"From: <sip:tester@127.0.0.1:{port}>;tag={secrets.token_hex(4)}",
+        f"To: <{ruri}>",
+        f"Call-ID: {secrets.token_hex(8)}@127.0.0.1",
+        f"CSeq: {cseq or f'1 {method}'}",
+        "Max-Forwards: 70",
+        f"Contact: <sip:tester@127.0.0.1:{port}>",
+    ]
+    for name, value in (headers or {}).items():
+        lines = [line for line in lines if not line.startswith(f"{name}:")] + ([f"{name}: {value}"] if value is not None else [])
+    lines.append(f"Content-Length: {len(body.encode()) if content_length is None else content_length}")
+    return "\r\n".join(lines) + "\r\n\r\n" + body, sock
+
+
+def exchange(target: tuple[str, int], text: str, sock: socket.socket, timeout: float = 2.0) -> str | None:
+    """Send ``text`` and return the first final response's status line (skipping 1xx)."""
+    with sock:
+        sock.settimeout(timeout)
+        sock.sendto(text.encode(), target)
+        while True:
+            try:
+                data = sock.recv(65535).decode(errors="replace")
+            except socket.timeout:
+                return None
+            status = data.split("\r\n", 1)[0]
+            if not status.startswith("SIP/2.0 1"):
+                return data

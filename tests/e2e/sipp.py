@@ -1,0 +1,111 @@
+"""Run SIPp scenarios from tests/e2e/scenarios against the test stack."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from vpbx.stack.process import wait_for
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def udp_port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    output: str
+    messages: str
+    errors: str
+
+    def explain(self) -> str:
+        return (
+            f"sipp exited {self.returncode}\n--- output ---\n{self.output[-3000:]}"
+            f"\n--- errors ---\n{self.errors[-3000:]}\n--- messages ---\n{self.messages[-6000:]}"
+        )
+
+
+class Sipp:
+    """One SIPp process. ``values`` fill {{name}} placeholders in the scenario
+    (for attributes SIPp parses at load time); ``keys`` become ``-key`` keywords."""
+
+    def __init__(self, scenario: str, *, port: int, remote: str | None = None, service: str | None = None,
+                 keys: dict[str, object] | None = None, values: dict[str, object] | None = None,
+                 auth: tuple[str, str] | None = None, duration_ms: int | None = None, calls: int = 1,
+                 timeout_s: int = 30):
+        self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
+        text = (SCENARIOS / scenario).read_text()
+        for name, value in (values or {}).items():
+            text = text.replace("{{" + name + "}}", str(value))
+        self.scenario = self.workdir / scenario
+        self.scenario.write_text(text)
+        self.port = port
+        self.argv = ["sipp"] + ([remote] if remote else []) + [
+            "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(port), "-m", str(calls),
+            "-nostdin", "-trace_msg", "-message_file", str(self.workdir / "messages.log"),
+            "-trace_err", "-error_file", str(self.workdir / "errors.log"),
+            "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", "10000",
+        ]
+        if service:
+            self.argv += ["-s", service]
+        if auth:
+            self.argv += ["-au", auth[0], "-ap", auth[1]]
+        if duration_ms is not None:
+            self.argv += ["-d", str(duration_ms)]
+        for key, value in (keys or {}).items():
+            self.argv += ["-key", key, str(value)]
+        self.timeout_s = timeout_s
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def call_id(self, call_number: int = 1) -> str:
+        """SIPp's [call_id] for the n-th call of this process."""
+        return f"{call_number}-{self.pid}@127.0.0.1"
+
+    def start(self) -> Sipp:
+        self.process = subprocess.Popen(
+            self.argv, cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True,
+        )
+        wait_for(lambda: udp_port_in_use(self.port) or self.process.poll() is not None, 5, f"sipp to bind {self.port}")
+        return self
+
+    def wait(self) -> SippResult:
+        try:
+            output, _ = self.process.communicate(timeout=self.timeout_s + 10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return SippResult(self.process.returncode, output, self._read("messages.log"), self._read("errors.log"))
+
+    def run(self) -> SippResult:
+        return self.start().wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+    def _read(self, name: str) -> str:
+        path = self.workdir / name
+        return path.read_text(errors="replace") if path.exists() else ""

@@ -1,0 +1,73 @@
+"""The stack commands an operator uses: status, kamcli, idempotent up, clean down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+from vpbx.stack import manager
+from vpbx.stack.process import group_members
+
+VPBX = [sys.executable, "-m", "vpbx.cli"]
+
+
+def _vpbx(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*VPBX, *args, "--profile", "test"], capture_output=True, text=True, timeout=120)
+
+
+def _pids(profile) -> dict[str, int | None]:
+    return {state.name: state.pid for state in manager.status(profile)}
+
+
+def test_status_lists_every_service_up(stack):
+    result = _vpbx("stack", "status")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["postgresql", "redis", "rtpengine", "kamailio", "sidecar"]
+    assert all(line.split()[1] == "up" for line in lines)
+
+
+def test_sidecar_answers_status_and_metrics_over_http(stack):
+    base = f"http://127.0.0.1:{stack.ports.sidecar}"
+    with urllib.request.urlopen(f"{base}/status", timeout=5) as response:
+        body = json.load(response)
+    assert body["status"] == "ok"
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert 'vpbx_component_up{component="rtpengine"} 1.0' in text
+
+
+def test_kamcli_reaches_kamailio_over_json_rpc(stack):
+    result = subprocess.run(["kamcli", "-c", str(stack.run_dir / "kamcli.ini"), "rpc", "core.version"],
+                            capture_output=True, text=True, timeout=30)
+
+    assert "kamailio 5.6" in result.stdout, result.stdout + result.stderr
+
+
+def test_up_again_leaves_the_same_processes_running(stack):
+    before = _pids(stack)
+
+    result = _vpbx("stack", "up")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("already running") == 5
+    assert _pids(stack) == before
+
+
+def test_down_stops_exactly_what_up_started_and_up_brings_it_back(stack):
+    before = _pids(stack)
+
+    result = _vpbx("stack", "down")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(pid is None for pid in _pids(stack).values())
+    # Every process of every service is gone, workers included.
+    assert all(group_members(pid) == [] for name, pid in before.items() if name != "postgresql")
+    assert _vpbx("stack", "status").returncode == 1
+
+    assert _vpbx("stack", "up").returncode == 0
+    assert all(pid is not None for pid in _pids(stack).values())

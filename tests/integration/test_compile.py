@@ -1,0 +1,40 @@
+import json
+
+import pytest
+import redis
+
+from vpbx.config import compile as compiler
+from vpbx.config import demo
+
+
+@pytest.fixture
+def cache(cfg):
+    client = redis.Redis.from_url(cfg.redis_url)
+    yield client
+    client.close()
+
+
+def test_demo_number_compiles_to_one_self_contained_document(db):
+    document = compiler.compile_number(db, demo.DEMO_NUMBER)
+
+    assert document["number"] == demo.DEMO_NUMBER
+    assert document["company"]["domain"] == demo.DEMO_DOMAIN
+    assert [(s["mode"], s["timeout"]) for s in document["steps"]] == [("parallel", 30)]
+    assert [d["employee"]["extension"] for d in document["steps"][0]["destinations"]] == ["101", "102"]
+
+
+def test_an_unknown_number_compiles_to_nothing(db):
+    assert compiler.compile_number(db, "+70000000000") is None
+
+
+def test_rebuild_writes_every_number_and_drops_stale_documents(db, cache):
+    stale = compiler.number_key("+70000000000")
+    cache.set(stale, "{}")
+    cache.delete(compiler.number_key(demo.DEMO_NUMBER))
+
+    count = compiler.rebuild_all(db, cache)
+
+    assert count == db.execute("SELECT count(*) AS n FROM numbers").fetchone()["n"]
+    assert cache.get(stale) is None
+    stored = json.loads(cache.get(compiler.number_key(demo.DEMO_NUMBER)))
+    assert stored["number"] == demo.DEMO_NUMBER

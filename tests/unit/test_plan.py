@@ -1,0 +1,77 @@
+from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vpbx.routing import Call, Plan, Step, Target, build_plan
+
+CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
+            at=datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+
+
+def employee(extension, name):
+    return {"kind": "employee",
+            "employee": {"id": int(extension), "name": name, "extension": extension, "login": f"u{extension}"}}
+
+
+def document(*steps):
+    return {
+        "schema": 1, "version": 1, "number": "+74951112233",
+        "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
+        "steps": list(steps),
+    }
+
+
+def test_parallel_step_rings_every_employee_at_their_company_domain():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30,
+                                "destinations": [employee("101", "Anna"), employee("102", "Boris")]}), CALL)
+
+    assert plan.steps == (
+        Step("parallel", 30, (
+            Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna"),
+            Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris"),
+        )),
+    )
+    assert "step 1: ring employee 101 Anna" in plan.reasons
+
+
+def test_steps_keep_their_order_mode_and_timeout():
+    plan = build_plan(document(
+        {"mode": "sequential", "timeout": 20, "destinations": [employee("101", "Anna")]},
+        {"mode": "parallel", "timeout": 45, "destinations": [employee("102", "Boris")]},
+    ), CALL)
+
+    assert [(s.mode, s.timeout, [t.uri for t in s.targets]) for s in plan.steps] == [
+        ("sequential", 20, ["sip:u101@demo.vpbx.test"]),
+        ("parallel", 45, ["sip:u102@demo.vpbx.test"]),
+    ]
+
+
+def test_a_kind_without_a_module_is_skipped_with_a_reason_not_an_error():
+    plan = build_plan(document(
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail"}]},
+        {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+    ), CALL)
+
+    assert [t.uri for s in plan.steps for t in s.targets] == ["sip:u101@demo.vpbx.test"]
+    assert "step 1: destination kind 'voicemail' is not routable yet, skipped" in plan.reasons
+    assert "step 1: nobody to ring, skipped" in plan.reasons
+
+
+def test_a_number_without_steps_gives_an_empty_plan_that_says_why():
+    plan = build_plan(document(), CALL)
+
+    assert plan.steps == ()
+    assert plan.reasons[-1] == "no step has anybody to ring: the call is missed"
+
+
+targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text())
+steps = st.builds(Step, mode=st.sampled_from(["parallel", "sequential"]), timeout=st.integers(15, 600),
+                  targets=st.lists(targets, max_size=4).map(tuple))
+
+
+@given(st.builds(Plan, steps=st.lists(steps, max_size=5).map(tuple),
+                 reasons=st.lists(st.text(), max_size=5).map(tuple)))
+def test_plan_survives_its_json_form(plan):
+    # The plan travels with the SIP transaction as JSON.
+    assert Plan.from_json(plan.to_json()) == plan

@@ -5,6 +5,7 @@ import pytest
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 
+from . import sip_log
 from .sipp import Sipp, free_udp_port
 
 
@@ -41,15 +42,16 @@ def no_registrations(rpc, demo):
 
 @pytest.fixture
 def register(sip_target, demo):
-    """Register a demo account's contact at ``contact_port`` and return SIPp's result."""
+    """Register a demo account's contact at ``contact_port``: (final status, SIPp's result)."""
 
-    def _register(login: str, contact_port: int, *, password: str | None = None, final: int = 200):
+    def _register(login: str, contact_port: int, *, password: str | None = None, domain: str | None = None):
         account = next(a for a in demo["accounts"] if a["login"] == login)
-        return Sipp(
+        result = Sipp(
             "register.xml", port=free_udp_port(), remote=sip_target, service=login,
             auth=(login, password if password is not None else account["password"]),
-            keys={"domain": account["domain"], "contact_port": contact_port},
-            values={"final": final},
+            keys={"domain": domain or account["domain"], "contact_port": contact_port},
         ).run()
+        assert result.returncode == 0, result.explain()
+        return sip_log.status(sip_log.received(result.messages)[-1]), result
 
     return _register

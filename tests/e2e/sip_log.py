@@ -35,3 +35,9 @@ def sdp_media(message: str) -> tuple[str, int]:
 def header(message: str, name: str) -> str | None:
     match = re.search(rf"^{name}:\s*(.*)$", message, re.MULTILINE | re.IGNORECASE)
     return match.group(1).strip() if match else None
+
+
+def status(message: str) -> int:
+    """The status code of a response."""
+    assert message.startswith("SIP/2.0 "), f"not a response:\n{message}"
+    return int(message.split(" ", 2)[1])

@@ -47,7 +47,7 @@ def test_trunk_call_rings_the_registered_phone_with_media_through_rtpengine(
 ):
     caller_rtp, phone_rtp = RtpEndpoint(), RtpEndpoint()
     phone_port = free_udp_port()
-    assert register("101", phone_port).returncode == 0
+    assert register("101", phone_port)[0] == 200
 
     phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": phone_rtp.port}).start()
     # The carrier sends the number in national format; vpbx reads it as E.164.

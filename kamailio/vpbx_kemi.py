@@ -177,11 +177,12 @@ class VpbxRoutes:
     def route_call(self):
         source = "trunk" if KSR.isflagset(FLT_TRUNK) else "phone"
         try:
-            plan = self.worker.plan_for_number(
+            plan = self.worker.plan_for(
                 dialled=KSR.pv.get("$rU"),
                 caller=KSR.pv.get("$fU") or "",
                 call_id=KSR.pv.get("$ci"),
                 source=source,
+                caller_domain=KSR.pv.get("$fd"),
             )
         except redis.RedisError as exc:
             KSR.err(f"vpbx: routing cache unavailable: {exc}\n")

@@ -27,17 +27,16 @@ class RtpEndpoint:
             self.sock.sendto(self.packet(), address)
 
     def receive(self, count: int, timeout: float) -> list[tuple[bytes, tuple[str, int]]]:
-        """Up to ``count`` datagrams, waiting at most ``timeout`` seconds in all."""
+        """Up to ``count`` datagrams, waiting at most ``timeout`` seconds in all
+        (0: only what has already arrived)."""
         received = []
         deadline = time.monotonic() + timeout
         while len(received) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self.sock.settimeout(remaining)
+            remaining = max(deadline - time.monotonic(), 0.0)
+            self.sock.settimeout(remaining)  # 0 makes the socket non-blocking
             try:
                 received.append(self.sock.recvfrom(2048))
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
                 break
         return received
 

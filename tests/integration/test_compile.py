@@ -38,3 +38,20 @@ def test_rebuild_writes_every_number_and_drops_stale_documents(db, cache):
     assert cache.get(stale) is None
     stored = json.loads(cache.get(compiler.number_key(demo.DEMO_NUMBER)))
     assert stored["number"] == demo.DEMO_NUMBER
+
+
+def test_company_document_maps_extensions_to_sip_logins(db):
+    document = compiler.compile_company(db, demo.DEMO_DOMAIN)
+
+    assert document["company"]["domain"] == demo.DEMO_DOMAIN
+    assert {x: e["login"] for x, e in document["extensions"].items()} == {"101": "101", "102": "102"}
+
+
+def test_rebuild_drops_documents_of_companies_that_no_longer_exist(db, cache):
+    stale = compiler.company_key("gone.vpbx.test")
+    cache.set(stale, "{}")
+
+    compiler.rebuild_all(db, cache)
+
+    assert cache.get(stale) is None
+    assert json.loads(cache.get(compiler.company_key(demo.DEMO_DOMAIN)))["extensions"]

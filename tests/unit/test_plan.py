@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpbx.routing import Call, Plan, Step, Target, build_plan
+from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
 
 CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
             at=datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
@@ -75,3 +75,41 @@ steps = st.builds(Step, mode=st.sampled_from(["parallel", "sequential"]), timeou
 def test_plan_survives_its_json_form(plan):
     # The plan travels with the SIP transaction as JSON.
     assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_a_phone_calling_its_company_number_does_not_ring_itself():
+    call = Call("c2", "+74951112233", "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
+
+    plan = build_plan(document({"mode": "parallel", "timeout": 30,
+                                "destinations": [employee("101", "Anna"), employee("102", "Boris")]}), call)
+
+    assert [t.uri for t in plan.steps[0].targets] == ["sip:u102@demo.vpbx.test"]
+    assert "step 1: employee 101 Anna is the caller, not rung" in plan.reasons
+
+
+COMPANY = {
+    "schema": 1, "version": 1,
+    "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
+    "extensions": {"101": employee("101", "Anna")["employee"], "102": employee("102", "Boris")["employee"]},
+}
+
+
+def test_dialling_an_extension_rings_that_employee_for_two_minutes():
+    call = Call("c3", "102", "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
+
+    plan = build_direct_plan(COMPANY, "102", call)
+
+    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris"),)),)
+
+
+def test_dialling_an_unknown_extension_has_no_plan():
+    assert build_direct_plan(COMPANY, "199", CALL) is None
+
+
+def test_dialling_your_own_extension_rings_nobody():
+    call = Call("c4", "101", "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
+
+    plan = build_direct_plan(COMPANY, "101", call)
+
+    assert plan.steps == ()
+    assert "step 1: employee 101 Anna is the caller, not rung" in plan.reasons

@@ -15,10 +15,24 @@ import redis
 
 DOCUMENT_SCHEMA = 1
 KEY_PREFIX = "vpbx:number:"
+COMPANY_KEY_PREFIX = "vpbx:company:"
 
 
 def number_key(e164: str) -> str:
     return KEY_PREFIX + e164
+
+
+def company_key(sip_domain: str) -> str:
+    return COMPANY_KEY_PREFIX + sip_domain
+
+
+def _employee(row: dict, prefix: str = "") -> dict:
+    return {
+        "id": row[f"{prefix}id"],
+        "name": row[f"{prefix}name"],
+        "extension": row["extension"],
+        "login": row["sip_login"],
+    }
 
 
 def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
@@ -43,17 +57,7 @@ def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
             {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []},
         )
         if row["kind"] == "employee":
-            step["destinations"].append(
-                {
-                    "kind": "employee",
-                    "employee": {
-                        "id": row["employee_id"],
-                        "name": row["employee_name"],
-                        "extension": row["extension"],
-                        "login": row["sip_login"],
-                    },
-                }
-            )
+            step["destinations"].append({"kind": "employee", "employee": _employee(row, "employee_")})
         elif row["kind"] is not None:
             step["destinations"].append({"kind": row["kind"]})
     return list(steps.values())
@@ -85,15 +89,49 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     }
 
 
+def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
+    """What routing needs for calls a company's own phones make: its extensions."""
+    company = conn.execute(
+        "SELECT id, name, sip_domain, timezone FROM companies WHERE sip_domain = %s", (sip_domain,)
+    ).fetchone()
+    if company is None:
+        return None
+    employees = conn.execute(
+        "SELECT id, name, extension, sip_login FROM employees WHERE company_id = %s ORDER BY extension",
+        (company["id"],),
+    ).fetchall()
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "version": time.time_ns(),
+        "company": {
+            "id": company["id"],
+            "name": company["name"],
+            "domain": company["sip_domain"],
+            "timezone": company["timezone"],
+        },
+        "extensions": {e["extension"]: _employee(e) for e in employees},
+    }
+
+
 def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
-    """Recompile every number and drop documents of numbers that no longer exist."""
+    """Recompile every number and company; drop documents of ones that no longer exist.
+
+    Returns the number of number documents written.
+    """
     numbers = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers ORDER BY e164")]
+    domains = [r["sip_domain"] for r in conn.execute("SELECT sip_domain FROM companies ORDER BY id")]
     documents = {number_key(n): json.dumps(compile_number(conn, n)) for n in numbers}
-    stale = [k for k in cache.scan_iter(match=KEY_PREFIX + "*") if k.decode() not in documents]
+    documents.update({company_key(d): json.dumps(compile_company(conn, d)) for d in domains})
+    stale = [
+        key
+        for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX)
+        for key in cache.scan_iter(match=prefix + "*")
+        if key.decode() not in documents
+    ]
     with cache.pipeline(transaction=True) as pipe:
         if stale:
             pipe.delete(*stale)
         if documents:
             pipe.mset(documents)
         pipe.execute()
-    return len(documents)
+    return len(numbers)

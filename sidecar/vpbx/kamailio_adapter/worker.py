@@ -8,14 +8,19 @@ would interleave replies between processes.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import redis
 
 from .. import settings as vpbx_settings
-from ..config.compile import number_key
-from ..routing import Call, Plan, build_plan
+from ..config.compile import company_key, number_key
+from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.numbers import to_e164
+
+# Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
+# alone tells which one document to read: one Redis round trip per call.
+EXTENSION = re.compile(r"^[0-9]{2,6}$")
 
 
 class Worker:
@@ -32,22 +37,31 @@ class Worker:
             self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
         )
 
-    def number_document(self, e164: str) -> dict | None:
-        raw = self.redis.get(number_key(e164))
+    def _document(self, key: str) -> dict | None:
+        raw = self.redis.get(key)
         return json.loads(raw) if raw else None
 
-    def plan_for_number(self, dialled: str, caller: str, call_id: str, source: str,
-                        region: str = "RU", now: datetime | None = None) -> Plan | None:
-        """The plan for a call to a company number; None when the number is not ours.
+    def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
+                 caller_domain: str | None = None, region: str = "RU",
+                 now: datetime | None = None) -> Plan | None:
+        """The plan for a new call; None when what was dialled is not ours.
 
+        ``source`` is "trunk" or "phone"; a phone call carries its authenticated
+        domain, which scopes extension dialling to the caller's own company.
         Raises redis.RedisError when the routing cache cannot be read.
         """
+        at = now or datetime.now(timezone.utc)
+        caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
+        if source == "phone" and EXTENSION.match(dialled):
+            document = self._document(company_key(caller_domain))
+            if document is None:
+                return None
+            call = Call(call_id, dialled, caller, source, at, caller_aor)
+            return build_direct_plan(document, dialled, call)
         e164 = to_e164(dialled, region)
         if e164 is None:
             return None
-        document = self.number_document(e164)
+        document = self._document(number_key(e164))
         if document is None:
             return None
-        call = Call(call_id=call_id, called=e164, caller=caller, source=source,
-                    at=now or datetime.now(timezone.utc))
-        return build_plan(document, call)
+        return build_plan(document, Call(call_id, e164, caller, source, at, caller_aor))

@@ -5,7 +5,7 @@ and the sidecar's "explain" endpoint run the very same code.
 """
 
 from .call import Call
-from .plan import Plan, Step, build_plan
+from .plan import Plan, Step, build_direct_plan, build_plan
 from .targets import Target
 
-__all__ = ["Call", "Plan", "Step", "Target", "build_plan"]
+__all__ = ["Call", "Plan", "Step", "Target", "build_direct_plan", "build_plan"]

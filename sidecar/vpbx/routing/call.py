@@ -13,3 +13,5 @@ class Call:
     caller: str  # as presented by the trunk or the phone
     source: str  # "trunk" or "phone"
     at: datetime  # timezone-aware moment the INVITE arrived
+    # For calls from a company's own phone: its AoR, never rung by its own call.
+    caller_aor: str | None = None

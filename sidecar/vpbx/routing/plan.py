@@ -43,17 +43,31 @@ class Context:
     timezone: str
 
 
+def _context(company: dict) -> Context:
+    return Context(company["id"], company["domain"], company["timezone"])
+
+
+def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Target]:
+    targets: list[Target] = []
+    for data in step["destinations"]:
+        resolution = destinations.resolve(data, call, ctx)
+        reasons.extend(f"step {index}: {r}" for r in resolution.reasons)
+        for target in resolution.targets:
+            if target.uri == call.caller_aor:
+                reasons.append(f"step {index}: {target.label} is the caller, not rung")
+            else:
+                targets.append(target)
+    return targets
+
+
 def build_plan(document: dict, call: Call) -> Plan:
+    """The plan for a call to a company number, from the number's compiled document."""
     company = document["company"]
-    ctx = Context(company["id"], company["domain"], company["timezone"])
+    ctx = _context(company)
     steps: list[Step] = []
     reasons: list[str] = [f"number {document['number']} of company {company['name']!r}"]
     for index, step in enumerate(document["steps"], start=1):
-        targets: list[Target] = []
-        for data in step["destinations"]:
-            resolution = destinations.resolve(data, call, ctx)
-            targets.extend(resolution.targets)
-            reasons.extend(f"step {index}: {r}" for r in resolution.reasons)
+        targets = _resolve_step(step, index, call, ctx, reasons)
         if targets:
             steps.append(Step(step["mode"], step["timeout"], tuple(targets)))
         else:
@@ -61,3 +75,23 @@ def build_plan(document: dict, call: Call) -> Plan:
     if not steps:
         reasons.append("no step has anybody to ring: the call is missed")
     return Plan(tuple(steps), tuple(reasons))
+
+
+# R15: a direct call nobody answers ends as "busy" after two minutes unless the
+# employee chose another rule.
+DIRECT_CALL_RING_SECONDS = 120
+
+
+def build_direct_plan(company_document: dict, extension: str, call: Call) -> Plan | None:
+    """The plan for a company phone dialling a colleague's extension; None if no such extension."""
+    employee = company_document["extensions"].get(extension)
+    if employee is None:
+        return None
+    company = company_document["company"]
+    reasons = [f"extension {extension} of company {company['name']!r}"]
+    step = {"mode": "parallel", "timeout": DIRECT_CALL_RING_SECONDS,
+            "destinations": [{"kind": "employee", "employee": employee}]}
+    targets = _resolve_step(step, 1, call, _context(company), reasons)
+    if not targets:
+        return Plan((), tuple(reasons))
+    return Plan((Step("parallel", DIRECT_CALL_RING_SECONDS, tuple(targets)),), tuple(reasons))

@@ -156,7 +156,10 @@ class VpbxRoutes:
         return 1
 
     def route_natdetect(self):
+        # 19: private address in Contact, or source address/port differ from Via.
         if KSR.nathelper.nat_uac_test(19) > 0:
+            # Answer where the packet came from, not where its Via claims.
+            KSR.force_rport()
             if KSR.is_REGISTER():
                 KSR.nathelper.fix_nated_register()
             elif KSR.siputils.is_first_hop() > 0:

@@ -7,20 +7,21 @@ import socket
 
 
 def request(method: str, ruri: str, *, headers: dict[str, str] | None = None, body: str = "",
-            cseq: str | None = None, content_length: int | None = None) -> tuple[str, socket.socket]:
+            cseq: str | None = None, content_length: int | None = None,
+            source: str = "127.0.0.1") -> tuple[str, socket.socket]:
     """A request text and the bound socket it should be sent from."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((source, 0))
     port = sock.getsockname()[1]
     lines = [
         f"{method} {ruri} SIP/2.0",
-        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{secrets.token_hex(6)};rport",
-        f"From: <sip:tester@127.0.0.1:{port}>;tag={secrets.token_hex(4)}",
+        f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{secrets.token_hex(6)};rport",
+        f"From: <sip:tester@{source}:{port}>;tag={secrets.token_hex(4)}",
         f"To: <{ruri}>",
-        f"Call-ID: {secrets.token_hex(8)}@127.0.0.1",
+        f"Call-ID: {secrets.token_hex(8)}@{source}",
         f"CSeq: {cseq or f'1 {method}'}",
         "Max-Forwards: 70",
-        f"Contact: <sip:tester@127.0.0.1:{port}>",
+        f"Contact: <sip:tester@{source}:{port}>",
     ]
     for name, value in (headers or {}).items():
         lines = [line for line in lines if not line.startswith(f"{name}:")] + ([f"{name}: {value}"] if value is not None else [])

@@ -49,7 +49,7 @@ class Sipp:
     def __init__(self, scenario: str, *, port: int, remote: str | None = None, service: str | None = None,
                  keys: dict[str, object] | None = None, values: dict[str, object] | None = None,
                  auth: tuple[str, str] | None = None, duration_ms: int | None = None, calls: int = 1,
-                 timeout_s: int = 30):
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1"):
         self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
         text = (SCENARIOS / scenario).read_text()
         for name, value in (values or {}).items():
@@ -57,8 +57,11 @@ class Sipp:
         self.scenario = self.workdir / scenario
         self.scenario.write_text(text)
         self.port = port
+        self.local_ip = local_ip
         self.argv = ["sipp"] + ([remote] if remote else []) + [
-            "-sf", str(self.scenario), "-i", "127.0.0.1", "-p", str(port), "-m", str(calls),
+            # -i only sets the address SIPp writes into Via, Contact and SDP: it
+            # still listens on every local address (no -bind_local).
+            "-sf", str(self.scenario), "-i", local_ip, "-p", str(port), "-m", str(calls),
             "-nostdin", "-trace_msg", "-message_file", str(self.workdir / "messages.log"),
             "-trace_err", "-error_file", str(self.workdir / "errors.log"),
             "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", "10000",
@@ -80,7 +83,7 @@ class Sipp:
 
     def call_id(self, call_number: int = 1) -> str:
         """SIPp's [call_id] for the n-th call of this process."""
-        return f"{call_number}-{self.pid}@127.0.0.1"
+        return f"{call_number}-{self.pid}@{self.local_ip}"
 
     def start(self) -> Sipp:
         self.process = subprocess.Popen(

@@ -73,3 +73,33 @@ def test_invite_from_an_unknown_source_must_authenticate(target):
 
     assert _status(response) == 407
     assert 'realm="127.0.0.1"' in response  # challenged for its own From domain, no tenant's
+
+
+def test_a_flooding_source_is_banned_while_others_are_served(target, rpc):
+    # 127.0.0.2 is neither one of Kamailio's own addresses nor a trunk, so the
+    # flood limits apply to it.
+    flooder = "127.0.0.2"
+    burst = 100
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((flooder, 0))
+    try:
+        for _ in range(burst):
+            text, unused = raw_sip.request("OPTIONS", f"sip:{target[0]}:{target[1]}", source=flooder)
+            unused.close()
+            sock.sendto(text.encode(), target)
+        answered = 0
+        sock.settimeout(1.0)
+        try:
+            while True:
+                sock.recv(65535)
+                answered += 1
+        except socket.timeout:
+            pass
+
+        assert 0 < answered < burst
+        text, probe = raw_sip.request("OPTIONS", f"sip:{target[0]}:{target[1]}", source=flooder)
+        assert raw_sip.exchange(target, text, probe, timeout=1.0) is None  # banned
+        assert _keeps_serving(target)  # everyone else is served
+    finally:
+        sock.close()
+        rpc.call("htable.delete", "ipban", flooder)

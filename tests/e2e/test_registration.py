@@ -7,7 +7,8 @@ import pytest
 from vpbx.kamailio_rpc import RpcError
 from vpbx.stack.services import Kamailio
 
-from .sipp import free_udp_port
+from . import sip_log
+from .sipp import Sipp, free_udp_port
 
 
 def _contacts(rpc, aor: str) -> list[str]:
@@ -61,3 +62,41 @@ def test_registration_survives_a_kamailio_restart(register, rpc, stack, no_regis
     kamailio.start()
 
     assert _contacts(rpc, "101@demo.vpbx.test") == [f"sip:101@127.0.0.1:{contact_port}"]
+
+
+def test_a_phone_behind_nat_is_reached_at_its_public_address(stack, rpc, sip_target, demo, no_registrations):
+    # The phone writes its private LAN address into Via and Contact; its packets
+    # arrive from 127.0.0.1:port, the "public" side of its NAT. (This NAT keeps
+    # the port, so replies reach it through Via's received= alone.)
+    private, port = "192.168.1.10", free_udp_port()
+    account = next(a for a in demo["accounts"] if a["login"] == "101")
+    registration = Sipp(
+        "register_behind_nat.xml", port=port, remote=sip_target, service="101",
+        auth=("101", account["password"]), keys={"domain": account["domain"], "private_ip": private},
+    ).run()
+    assert registration.returncode == 0, registration.explain()
+    contact = rpc.call("ul.lookup", "location", "101@demo.vpbx.test")["Contacts"][0]["Contact"]
+    assert contact["Address"] == f"sip:101@{private}:{port}"
+    assert contact["Received"] == f"sip:127.0.0.1:{port}"
+
+    phone = Sipp("uas_answer.xml", port=port, keys={"rtp_port": free_udp_port()}).start()
+    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
+                   keys={"rtp_port": free_udp_port()}, duration_ms=500)
+    carrier_result = carrier.run()
+    phone_result = phone.wait()
+
+    # INVITE, ACK and BYE all reached the phone through its NAT binding.
+    assert carrier_result.returncode == 0, carrier_result.explain()
+    assert phone_result.returncode == 0, phone_result.explain()
+    assert sip_log.first(sip_log.received(phone_result.messages), "BYE ")
+
+
+def test_passwords_never_reach_the_logs(register, stack, demo, no_registrations):
+    wrong = "Wr0ngButSecret"
+    assert register("101", free_udp_port())[0] == 200
+    assert register("102", free_udp_port(), password=wrong)[0] == 403
+
+    secrets = [a["password"] for a in demo["accounts"]] + [wrong]
+    for log in stack.log_dir.iterdir():
+        text = log.read_text(errors="replace")
+        assert not [s for s in secrets if s in text], f"a password is in {log}"

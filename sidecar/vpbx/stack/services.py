@@ -8,11 +8,14 @@ Kamailio (its workers connect in child_init), Kamailio before the sidecar (whose
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
+import sys
+import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 import redis
@@ -36,17 +39,14 @@ def _chown(path: Path, user: str) -> None:
         shutil.chown(path, user, user)
 
 
-@dataclass
 class Service:
-    profile: Profile
-    name: str = ""
-    program: str = ""
-    pidfile: Path = field(init=False)
-    logfile: Path = field(init=False)
+    name: ClassVar[str]
+    program: ClassVar[str]  # what /proc/<pid>/cmdline must show for the pid file to be ours
 
-    def __post_init__(self):
-        self.pidfile = self.profile.run_dir / "pid" / f"{self.name}.pid"
-        self.logfile = self.profile.log_dir / f"{self.name}.log"
+    def __init__(self, profile: Profile):
+        self.profile = profile
+        self.pidfile = profile.run_dir / "pid" / f"{self.name}.pid"
+        self.logfile = profile.log_dir / f"{self.name}.log"
 
     @property
     def address(self) -> str:
@@ -89,8 +89,11 @@ class Service:
 
 
 class Postgres(Service):
+    name = "postgresql"
+    program = "postgres"
+
     def __init__(self, profile: Profile):
-        super().__init__(profile, name="postgresql", program="postgres")
+        super().__init__(profile)
         self.pg_dir = profile.run_dir / "postgresql"
         self.data_dir = self.pg_dir / "data"
         self.pidfile = self.data_dir / "postmaster.pid"
@@ -99,10 +102,10 @@ class Postgres(Service):
     def address(self) -> str:
         return f"127.0.0.1:{self.profile.ports.postgres} (socket dir {self.pg_dir})"
 
-    def _pg(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def _pg(self, tool: str, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*_as_user("postgres"), str(PG_BIN / tool), *args],
-            check=check, capture_output=True, text=True,
+            check=check, capture_output=True, text=True, input=stdin,
         )
 
     def prepare(self) -> None:
@@ -154,10 +157,10 @@ class Postgres(Service):
         return result.returncode == 0
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = subprocess.run(
-            [*_as_user("postgres"), "psql", "-h", str(self.pg_dir), "-p", str(self.profile.ports.postgres),
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-            check=True, capture_output=True, text=True,
+        # SQL goes on stdin: a command line is visible to every user in ps.
+        result = self._pg(
+            "psql", "-h", str(self.pg_dir), "-p", str(self.profile.ports.postgres),
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", stdin=sql,
         )
         return result.stdout.strip()
 
@@ -172,8 +175,8 @@ class Postgres(Service):
 
 
 class Redis(Service):
-    def __init__(self, profile: Profile):
-        super().__init__(profile, name="redis", program="redis-server")
+    name = "redis"
+    program = "redis-server"
 
     @property
     def address(self) -> str:
@@ -191,8 +194,8 @@ class Redis(Service):
 
 
 class Rtpengine(Service):
-    def __init__(self, profile: Profile):
-        super().__init__(profile, name="rtpengine", program="rtpengine")
+    name = "rtpengine"
+    program = "rtpengine"
 
     @property
     def address(self) -> str:
@@ -218,8 +221,11 @@ class Rtpengine(Service):
 
 
 class Kamailio(Service):
+    name = "kamailio"
+    program = "kamailio"
+
     def __init__(self, profile: Profile):
-        super().__init__(profile, name="kamailio", program="kamailio")
+        super().__init__(profile)
         self.runtime_dir = profile.run_dir / "kamailio" / "runtime"
 
     @property
@@ -240,12 +246,10 @@ class Kamailio(Service):
         if os.geteuid() != 0:
             return False
         try:
-            import pwd
-
             pwd.getpwnam(KAMAILIO_USER)
-            return True
         except KeyError:
             return False
+        return True
 
     def argv(self) -> list[str]:
         argv = [
@@ -269,15 +273,16 @@ class Kamailio(Service):
 
 
 class Sidecar(Service):
-    def __init__(self, profile: Profile):
-        super().__init__(profile, name="sidecar", program="gunicorn")
+    name = "sidecar"
+    program = "gunicorn"
 
     @property
     def address(self) -> str:
         return f"http://127.0.0.1:{self.profile.ports.sidecar} (/status, /metrics)"
 
     def argv(self) -> list[str]:
-        gunicorn = Path(site_packages()).parents[2] / "bin" / "gunicorn"
+        # The CLI runs from the venv, whose bin/ also holds gunicorn.
+        gunicorn = Path(sys.executable).parent / "gunicorn"
         return [
             str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{self.profile.ports.sidecar}",
             "--access-logfile", "-", "--graceful-timeout", "5", "vpbx.api:create_app()",

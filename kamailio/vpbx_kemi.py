@@ -96,7 +96,7 @@ class VpbxRoutes:
             if not KSR.pv.is_null("$sht(ipban=>$si)"):
                 return STOP
             if KSR.pike.pike_check_req() < 0:
-                KSR.err(f"vpbx: pike blocking {KSR.pv.get('$rm')} from {source}\n")
+                KSR.warn(f"vpbx: pike blocking {KSR.pv.get('$rm')} from {source}\n")
                 KSR.pv.seti("$sht(ipban=>$si)", 1)
                 return STOP
         if KSR.maxfwd.process_maxfwd(10) < 0:
@@ -107,7 +107,7 @@ class VpbxRoutes:
             return STOP
         # Malformed requests get a 400 from sanity itself (sanity's autodrop).
         if KSR.sanity.sanity_check(17895, 7) < 0:
-            KSR.err(f"vpbx: malformed SIP message from {source}:{KSR.pv.get('$sp')}\n")
+            KSR.warn(f"vpbx: malformed SIP message from {source}:{KSR.pv.get('$sp')}\n")
             return STOP
         return 1
 
@@ -145,7 +145,7 @@ class VpbxRoutes:
             return 1
         rc = KSR.auth_db.auth_check(KSR.pv.get("$fd"), SUBSCRIBER_TABLE, 1)
         if rc in AUTH_REJECTED:
-            KSR.err(f"vpbx: auth failed ({rc}) for {KSR.pv.get('$fu')} from {KSR.pv.get('$si')}\n")
+            KSR.warn(f"vpbx: auth failed ({rc}) for {KSR.pv.get('$fu')} from {KSR.pv.get('$si')}\n")
             KSR.sl.send_reply(403, "Forbidden")
             return STOP
         if rc < 0:
@@ -217,6 +217,10 @@ class VpbxRoutes:
         return STOP
 
     def reject(self, rejection):
+        # Statefully for INVITE: tm then absorbs its retransmissions and the ACK
+        # instead of routing each one again. send_reply uses the transaction.
+        if KSR.is_INVITE():
+            KSR.tm.t_newtran()
         KSR.hdr.append_to_reply(rejection.reason_header)
         KSR.sl.send_reply(rejection.code, rejection.phrase)
 

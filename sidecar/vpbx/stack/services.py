@@ -268,7 +268,7 @@ class Kamailio(Service):
         return env
 
     def ready(self) -> bool:
-        rpc = KamailioRpc(kamailio_rpc_socket(self.profile), timeout=0.3)
+        rpc = KamailioRpc(kamailio_rpc_socket(self.profile), timeout=1.0)
         return bool(rpc.call("core.version"))
 
 

@@ -38,11 +38,11 @@ class ServiceState:
 def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     started = time.monotonic()
     files = site.render(profile)
-    cfg = settings.load(files["config"])
+    cfg = settings.load(files.config)
     postgres, redis_service, rtpengine, kamailio, sidecar = services(profile)
 
     say(f"postgresql: {postgres.start()}")
-    postgres.ensure_database(site.existing_db_password(profile.config_path))
+    postgres.ensure_database(files.database_password)
     wait_for(lambda: database_ready(cfg.database_url), 15, "the vpbx database")
     applied = db.migrate(cfg.database_url)
     say(f"migrations: {', '.join(applied) if applied else 'up to date'}")

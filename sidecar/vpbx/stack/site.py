@@ -12,6 +12,7 @@ import os
 import secrets
 import sysconfig
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from .profile import REPO_ROOT, Profile
@@ -34,7 +35,16 @@ def _write(path: Path, text: str, *, mode: int = 0o644, group: str | None = None
     tmp.replace(path)
 
 
-def existing_db_password(config_path: Path) -> str | None:
+@dataclass(frozen=True)
+class SiteFiles:
+    config: Path
+    kamailio_cfg: Path
+    redis_conf: Path
+    kamcli_ini: Path
+    database_password: str
+
+
+def _existing_db_password(config_path: Path) -> str | None:
     try:
         with open(config_path, "rb") as fh:
             url = tomllib.load(fh)["database_url"]
@@ -58,11 +68,11 @@ def kamailio_rpc_socket(profile: Profile) -> Path:
     return profile.run_dir / "kamailio" / "runtime" / "kamailio_rpc.sock"
 
 
-def render(profile: Profile) -> dict[str, Path]:
+def render(profile: Profile) -> SiteFiles:
     ports = profile.ports
     run = profile.run_dir
     rpc_socket = kamailio_rpc_socket(profile)
-    password = existing_db_password(profile.config_path) or secrets.token_urlsafe(24)
+    password = _existing_db_password(profile.config_path) or secrets.token_urlsafe(24)
     db_url = database_url(profile, password)
 
     _write(
@@ -146,9 +156,4 @@ rcvaddr={rpc_socket.parent / 'kamcli_reply.sock'}
 outformat=yaml
 """,
     )
-    return {
-        "config": profile.config_path,
-        "kamailio_cfg": kamailio_cfg,
-        "redis_conf": redis_conf,
-        "kamcli_ini": kamcli_ini,
-    }
+    return SiteFiles(profile.config_path, kamailio_cfg, redis_conf, kamcli_ini, password)

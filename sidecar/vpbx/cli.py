@@ -108,5 +108,34 @@ def rebuild(config: str | None) -> None:
         click.echo(f"{rebuild_all(conn, client)} number document(s) compiled")
 
 
+@main.group()
+def company() -> None:
+    """Tenants."""
+
+
+@company.command("create")
+@config_option
+@click.option("--name", required=True)
+@click.option("--domain", "sip_domain", required=True, help="The company's SIP domain (its phones' realm).")
+@click.option("--timezone", default="Europe/Moscow", show_default=True)
+@click.option("--admin-name", required=True)
+@click.option("--admin-extension", required=True)
+@click.option("--admin-email", default=None)
+def company_create(config, name, sip_domain, timezone, admin_name, admin_extension, admin_email) -> None:
+    """Create a company with its first administrator; prints the admin's SIP password and API token once."""
+    import redis
+
+    from .config.companies import create_company
+    from .config.publish import publish
+
+    cfg = _settings(config)
+    with db.connect(cfg.database_url) as conn:
+        created = create_company(conn, name=name, sip_domain=sip_domain, timezone=timezone,
+                                 admin_name=admin_name, admin_extension=admin_extension, admin_email=admin_email)
+        publish(conn, redis.Redis.from_url(cfg.redis_url), domains=[sip_domain])
+    click.echo(f"company {created.company_id}: admin {admin_extension} SIP password {created.admin_sip_password}")
+    click.echo(f"admin API token: {created.admin_token}")
+
+
 if __name__ == "__main__":
     main()

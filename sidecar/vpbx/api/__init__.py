@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
+from flask_smorest import Api
 
 from .. import settings as vpbx_settings
+
+
+def _schema_name(schema) -> str:
+    """OpenAPI component names: "EmployeeSchema" is "Employee", its partial form "EmployeePatch"."""
+    name = resolve_schema_cls(schema).__name__.removesuffix("Schema")
+    return name + "Patch" if getattr(schema, "partial", False) else name
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     config = (test_config or {}).get("VPBX_SETTINGS") or vpbx_settings.load()
-    app.config["VPBX_SETTINGS"] = config
+    app.config.update(
+        VPBX_SETTINGS=config,
+        API_TITLE="vpbx admin API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
     app.config.update(test_config or {})
 
+    from . import company, database, employees, errors, numbers, schemes
     from .metrics import blueprint as metrics
     from .status import blueprint as status
 
+    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
+    errors.register(app)
+    database.init_app(app)
     app.register_blueprint(status)
     app.register_blueprint(metrics)
+    for resource in (company, employees, schemes, numbers):
+        api.register_blueprint(resource.blueprint)
     return app

@@ -40,7 +40,7 @@ def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
         return []
     rows = conn.execute(
         """
-        SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind,
+        SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.phone_number, d.sip_uri,
                e.id AS employee_id, e.name AS employee_name, e.extension, e.sip_login
         FROM scheme_steps s
         LEFT JOIN step_destinations d ON d.step_id = s.id
@@ -58,6 +58,10 @@ def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
         )
         if row["kind"] == "employee":
             step["destinations"].append({"kind": "employee", "employee": _employee(row, "employee_")})
+        elif row["kind"] == "phone_number":
+            step["destinations"].append({"kind": "phone_number", "number": row["phone_number"]})
+        elif row["kind"] == "sip_uri":
+            step["destinations"].append({"kind": "sip_uri", "uri": row["sip_uri"]})
         elif row["kind"] is not None:
             step["destinations"].append({"kind": row["kind"]})
     return list(steps.values())

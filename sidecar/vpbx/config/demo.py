@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from .credentials import generate_password, ha1, ha1b
+from .tokens import issue_token, token_digest
 
 DEMO_DOMAIN = "demo.vpbx.test"
 DEMO_NUMBER = "+74951112233"
@@ -55,15 +56,22 @@ def _set_password(conn: psycopg.Connection, employee_id: int, login: str) -> str
     return password
 
 
-def _load_credentials(path: Path) -> dict[str, str]:
+def _load_credentials(path: Path) -> dict:
     try:
-        return {a["login"]: a["password"] for a in json.loads(path.read_text())["accounts"]}
-    except (FileNotFoundError, KeyError, ValueError):
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
         return {}
 
 
+def _valid_token(conn: psycopg.Connection, token: str | None, employee_id: int) -> bool:
+    return bool(token) and conn.execute(
+        "SELECT 1 FROM api_tokens WHERE token_sha256 = %s AND employee_id = %s", (token_digest(token), employee_id)
+    ).fetchone() is not None
+
+
 def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> list[DemoAccount]:
-    known = _load_credentials(credentials_file)
+    saved = _load_credentials(credentials_file)
+    known = {a["login"]: a["password"] for a in saved.get("accounts", [])}
     accounts: list[DemoAccount] = []
     with conn.transaction():
         company_id = _upsert_company(conn)
@@ -122,10 +130,15 @@ def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> l
             """,
             (DEMO_TRUNK_NAME, trunk_port),
         )
+        admin_id = employee_ids[0]
+        token = saved.get("admin_api_token")
+        if not _valid_token(conn, token, admin_id):
+            token = issue_token(conn, admin_id, label="demo administrator")
 
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = credentials_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"number": DEMO_NUMBER, "accounts": [a.__dict__ for a in accounts]}, indent=2))
+    tmp.write_text(json.dumps({"number": DEMO_NUMBER, "admin_api_token": token,
+                               "accounts": [a.__dict__ for a in accounts]}, indent=2))
     os.chmod(tmp, 0o600)
     tmp.replace(credentials_file)
     return accounts

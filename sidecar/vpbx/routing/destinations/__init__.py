@@ -9,10 +9,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..targets import Resolution
-from . import employee
+from . import employee, sip_uri
 
 REGISTRY: dict[str, ModuleType] = {
     "employee": employee,
+    "sip_uri": sip_uri,
 }
 
 

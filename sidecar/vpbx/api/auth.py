@@ -1,0 +1,58 @@
+"""Bearer tokens: who is calling, which company they act in, and their role.
+
+Every /api/v1 request carries ``Authorization: Bearer <token>``. A token
+belongs to one employee; the employee's company scopes everything the
+request can see or change, so one company's token never reaches another's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, request
+
+from ..config.tokens import token_digest
+from .errors import ApiError
+
+
+@dataclass(frozen=True)
+class Principal:
+    employee_id: int
+    company_id: int
+    role: str  # "admin", "user" or "limited"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="vpbx"'})
+
+
+def authenticate(conn) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("An API token is required: send 'Authorization: Bearer <token>'.")
+    row = conn.execute(
+        """
+        SELECT e.id, e.company_id, e.role FROM api_tokens t JOIN employees e ON e.id = t.employee_id
+        WHERE t.token_sha256 = %s
+        """,
+        (token_digest(token.strip()),),
+    ).fetchone()
+    if row is None:
+        raise _unauthorized("The API token is not valid.")
+    return Principal(row["id"], row["company_id"], row["role"])
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def require_admin() -> Principal:
+    who = principal()
+    if not who.is_admin:
+        raise ApiError(403, "Only a company administrator can do this.")
+    return who

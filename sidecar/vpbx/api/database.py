@@ -1,0 +1,68 @@
+"""One PostgreSQL transaction per API request.
+
+The connection comes from a pool per gunicorn worker (opened lazily in the
+worker: a pool must not cross a fork). A request that answers 2xx/3xx commits,
+then the routing documents its changes touched are republished to Redis; any
+error rolls everything back, so a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, current_app, g
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+_pools: dict[tuple[int, str], ConnectionPool] = {}
+
+
+def _pool() -> ConnectionPool:
+    url = current_app.config["VPBX_SETTINGS"].database_url
+    key = (os.getpid(), url)
+    if key not in _pools:
+        _pools[key] = ConnectionPool(
+            url, min_size=0, max_size=8, timeout=3, open=True,
+            kwargs={"row_factory": dict_row, "connect_timeout": 2},
+        )
+    return _pools[key]
+
+
+def db():
+    """This request's connection, inside its transaction."""
+    if "db" not in g:
+        g.db = _pool().getconn()
+    return g.db
+
+
+def after_commit(callback) -> None:
+    """Run ``callback(conn)`` once this request's transaction has committed."""
+    g.setdefault("after_commit", []).append(callback)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def commit(response):
+        conn = g.pop("db", None)
+        if conn is None:
+            return response
+        try:
+            if response.status_code < 400:
+                conn.commit()
+                for callback in g.pop("after_commit", []):
+                    callback(conn)
+                conn.commit()  # close the read transaction the callbacks opened
+            else:
+                conn.rollback()
+        finally:
+            _pool().putconn(conn)
+        return response
+
+    @app.teardown_request
+    def release(_exc):
+        conn = g.pop("db", None)
+        if conn is not None:  # an exception skipped after_request
+            conn.rollback()
+            _pool().putconn(conn)

@@ -1,0 +1,84 @@
+"""One error format for every failure the API reports:
+
+    {"error": {"status": 422, "title": "Unprocessable Entity",
+               "message": "...", "fields": {"timeout": ["..."]}}}
+
+``fields`` appears for validation errors and names each bad field with its reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+import psycopg_pool
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, fields: dict | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+        self.headers = headers or {}
+
+
+def invalid(field: str, reason: str) -> ApiError:
+    """A 422 naming one field and why it was refused."""
+    return ApiError(422, "The request is invalid.", {field: [reason]})
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, f"{what} not found.")
+
+
+def body(status: int, message: str, fields: dict | None = None) -> dict:
+    error = {"status": status, "title": HTTP_STATUS_CODES.get(status, "Error"), "message": message}
+    if fields:
+        error["fields"] = fields
+    return {"error": error}
+
+
+def _flatten_webargs(messages: dict) -> dict:
+    # webargs nests messages under their location ("json", "query", "path").
+    flat: dict = {}
+    for location in messages.values():
+        flat.update(location if isinstance(location, dict) else {"_": location})
+    return flat
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return jsonify(body(error.status, error.message, error.fields)), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        fields = _flatten_webargs(data["messages"]) if "messages" in data else None
+        message = data.get("message") or error.description or ""
+        if fields:
+            message = "The request is invalid."
+        response = jsonify(body(error.code or 500, message, fields))
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        return response, error.code
+
+    @app.errorhandler(psycopg.errors.UniqueViolation)
+    def conflict(error):
+        # Checked before writing; this is the rare race two requests ran.
+        return jsonify(body(409, "A concurrent change took the same value: retry the request.")), 409
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(psycopg_pool.PoolTimeout)
+    def database_unavailable(error):
+        log.error("configuration database unavailable: %s", error)
+        message = ("The configuration database is unavailable: changes cannot be made now. "
+                   "Calls keep routing from the routing cache.")
+        return jsonify(body(503, message)), 503, {"Retry-After": "30"}

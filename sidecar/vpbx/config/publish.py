@@ -1,0 +1,52 @@
+"""Republish the routing documents a committed change touched.
+
+Called after the change commits, so Redis never holds a document for data
+that was rolled back. A document whose number or company no longer exists is
+deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import psycopg
+import redis
+
+from .compile import company_key, compile_company, compile_number, number_key
+
+
+def numbers_of(conn: psycopg.Connection, *, company_id: int | None = None,
+               scheme_ids: Iterable[int] = (), employee_ids: Iterable[int] = ()) -> set[str]:
+    """The numbers whose documents depend on a company, schemes or employees."""
+    numbers: set[str] = set()
+    if company_id is not None:
+        numbers |= {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s",
+                                                   (company_id,))}
+    scheme_ids, employee_ids = list(scheme_ids), list(employee_ids)
+    if employee_ids:
+        scheme_ids += [r["scheme_id"] for r in conn.execute(
+            """SELECT DISTINCT s.scheme_id FROM scheme_steps s JOIN step_destinations d ON d.step_id = s.id
+               WHERE d.employee_id = ANY(%s)""", (employee_ids,))]
+    if scheme_ids:
+        numbers |= {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE scheme_id = ANY(%s)",
+                                                   (scheme_ids,))}
+    return numbers
+
+
+def publish(conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[str] = (),
+            domains: Iterable[str] = ()) -> None:
+    writes: dict[str, str] = {}
+    deletes: list[str] = []
+    for key, document in [(number_key(n), compile_number(conn, n)) for n in set(numbers)] + \
+                         [(company_key(d), compile_company(conn, d)) for d in set(domains)]:
+        if document is None:
+            deletes.append(key)
+        else:
+            writes[key] = json.dumps(document)
+    with cache.pipeline(transaction=True) as pipe:
+        if writes:
+            pipe.mset(writes)
+        if deletes:
+            pipe.delete(*deletes)
+        pipe.execute()

@@ -19,8 +19,11 @@ def test_demo_number_compiles_to_one_self_contained_document(db):
 
     assert document["number"] == demo.DEMO_NUMBER
     assert document["company"]["domain"] == demo.DEMO_DOMAIN
-    assert [(s["mode"], s["timeout"]) for s in document["steps"]] == [("parallel", 30)]
-    assert [d["employee"]["extension"] for d in document["steps"][0]["destinations"]] == ["101", "102"]
+    assert (document["mode"], document["schedule"], document["off_hours"]) == ("always", None, None)
+    working = document["working"]
+    assert (working["name"], working["active"], working["backup"]) == ("Ring everyone", None, None)
+    assert [(s["mode"], s["timeout"]) for s in working["steps"]] == [("parallel", 30)]
+    assert [d["employee"]["extension"] for d in working["steps"][0]["destinations"]] == ["101", "102"]
 
 
 def test_an_unknown_number_compiles_to_nothing(db):

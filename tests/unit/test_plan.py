@@ -14,11 +14,16 @@ def employee(extension, name):
             "employee": {"id": int(extension), "name": name, "extension": extension, "login": f"u{extension}"}}
 
 
-def document(*steps):
+def scheme(name, *steps, active=None, backup=None):
+    return {"id": 1, "name": name, "steps": list(steps), "active": active, "backup": backup}
+
+
+def document(*steps, mode="always", schedule=None, working=None, off_hours=None):
     return {
-        "schema": 1, "version": 1, "number": "+74951112233",
+        "schema": 2, "version": 1, "number": "+74951112233",
         "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
-        "steps": list(steps),
+        "mode": mode, "schedule": schedule,
+        "working": working or scheme("Main", *steps), "off_hours": off_hours,
     }
 
 
@@ -63,6 +68,53 @@ def test_a_number_without_steps_gives_an_empty_plan_that_says_why():
 
     assert plan.steps == ()
     assert plan.reasons[-1] == "no step has anybody to ring: the call is missed"
+
+
+OFFICE = {"name": "Office", "timezone": "Europe/Moscow", "weekly": [[d, 540, 1080] for d in range(5)],
+          "exceptions": []}
+SALES = {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]}
+NIGHT = {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "sip_uri", "uri": "sip:vm@example.com"}]}
+MONDAY_NOON = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
+MONDAY_NIGHT = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # 23:00 in Moscow
+
+
+def _at(moment):
+    return Call("c5", "+74951112233", "+79161234567", "trunk", moment)
+
+
+def test_by_schedule_the_working_scheme_rings_in_office_hours():
+    plan = build_plan(document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES),
+                               off_hours=scheme("Night", NIGHT)), _at(MONDAY_NOON))
+
+    assert [t.uri for t in plan.steps[0].targets] == ["sip:u101@demo.vpbx.test"]
+    assert "schedule 'Office' is open on Mon 2026-11-23 12:00 Europe/Moscow: Mon 09:00-18:00" in plan.reasons
+    assert "scheme 'Sales'" in plan.reasons
+
+
+def test_by_schedule_the_off_hours_scheme_rings_at_night():
+    plan = build_plan(document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES),
+                               off_hours=scheme("Night", NIGHT)), _at(MONDAY_NIGHT))
+
+    assert [t.uri for t in plan.steps[0].targets] == ["sip:vm@example.com"]
+    assert "off hours: the off-hours scheme applies" in plan.reasons
+    assert "scheme 'Night'" in plan.reasons
+
+
+def test_a_scheme_outside_its_active_hours_gives_way_to_its_backup():
+    working = scheme("Weekdays", SALES, active=OFFICE, backup=scheme("Backup", NIGHT))
+
+    plan = build_plan(document(working=working), _at(MONDAY_NIGHT))
+
+    assert [t.uri for t in plan.steps[0].targets] == ["sip:vm@example.com"]
+    assert "scheme 'Weekdays' is not active now: its backup 'Backup' applies" in plan.reasons
+
+
+def test_no_applicable_scheme_means_a_missed_call():
+    plan = build_plan(document(working=scheme("Weekdays", SALES, active=OFFICE)), _at(MONDAY_NIGHT))
+
+    assert plan.steps == ()
+    assert plan.reasons[-2:] == ("scheme 'Weekdays' is not active now: it has no backup",
+                                 "no scheme applies: the call is missed")
 
 
 targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text())

@@ -7,7 +7,7 @@ import logging
 import redis
 from flask import current_app
 
-from ..config.publish import publish
+from ..config.publish import numbers_of, publish
 from .database import after_commit
 
 log = logging.getLogger(__name__)
@@ -21,17 +21,32 @@ def _cache() -> redis.Redis:
     return clients[url]
 
 
+def _publish_now(conn, numbers, domains) -> None:
+    try:
+        publish(conn, _cache(), numbers=numbers, domains=domains)
+    except redis.RedisError:
+        # The change is committed; calls keep the previous route until the
+        # cache is rebuilt (`vpbx cache rebuild`).
+        log.exception("routing cache not updated for numbers %s, domains %s", numbers, domains)
+
+
 def republish(*, numbers=(), domains=()) -> None:
+    """Republish these numbers' and companies' documents once the request commits."""
     numbers, domains = set(numbers), set(domains)
-    if not numbers and not domains:
-        return
+    if numbers or domains:
+        after_commit(lambda conn: _publish_now(conn, numbers, domains))
 
-    def _publish(conn):
-        try:
-            publish(conn, _cache(), numbers=numbers, domains=domains)
-        except redis.RedisError:
-            # The change is committed; calls keep the previous route until the
-            # cache is rebuilt (`vpbx cache rebuild`, or on demand).
-            log.exception("routing cache not updated for numbers %s, domains %s", numbers, domains)
 
-    after_commit(_publish)
+def republish_company(company_id: int) -> None:
+    """Republish all of a company's documents once the request commits.
+
+    Schemes refer to employees, schedules and other schemes (backups), so a
+    change to any of them may alter any number of the company: companies have
+    few numbers, and recompiling them all is simpler than tracing the graph.
+    """
+
+    def _all(conn):
+        domain = conn.execute("SELECT sip_domain FROM companies WHERE id = %s", (company_id,)).fetchone()
+        _publish_now(conn, numbers_of(conn, company_id), [domain["sip_domain"]])
+
+    after_commit(_all)

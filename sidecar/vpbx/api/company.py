@@ -7,10 +7,11 @@ from marshmallow import Schema, fields, validate
 
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
-from ..config.publish import numbers_of
-from .changes import republish
+from .changes import republish_company
 from .database import db
+from .errors import invalid
 from .fields import timezone_name
+from .schedules import schedule_exists
 
 blueprint = api_blueprint("company", "/company", "The company the API token belongs to")
 
@@ -21,10 +22,12 @@ class CompanySchema(Schema):
     # The SIP domain is the digest realm of every phone: fixed once created.
     sip_domain = fields.String(dump_only=True)
     timezone = fields.String(required=True, validate=timezone_name)
+    schedule_id = fields.Integer(allow_none=True, load_default=None,
+                                 metadata={"description": "The company's work schedule; none: always open"})
 
 
 def load_company(conn, company_id: int) -> dict:
-    return conn.execute("SELECT id, name, sip_domain, timezone FROM companies WHERE id = %s",
+    return conn.execute("SELECT id, name, sip_domain, timezone, schedule_id FROM companies WHERE id = %s",
                         (company_id,)).fetchone()
 
 
@@ -39,10 +42,14 @@ class Company(MethodView):
     def patch(self, changes):
         who = require_admin()
         conn = db()
+        if not schedule_exists(conn, who.company_id, changes.get("schedule_id")):
+            raise invalid("schedule_id", f"no schedule {changes['schedule_id']} in this company")
         conn.execute(
             "UPDATE companies SET name = COALESCE(%s, name), timezone = COALESCE(%s, timezone) WHERE id = %s",
             (changes.get("name"), changes.get("timezone"), who.company_id),
         )
-        company = load_company(conn, who.company_id)
-        republish(domains=[company["sip_domain"]], numbers=numbers_of(conn, company_id=who.company_id))
-        return company
+        if "schedule_id" in changes:
+            conn.execute("UPDATE companies SET schedule_id = %s WHERE id = %s",
+                         (changes["schedule_id"], who.company_id))
+        republish_company(who.company_id)
+        return load_company(conn, who.company_id)

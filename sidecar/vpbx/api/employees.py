@@ -11,11 +11,10 @@ from marshmallow import Schema, fields, validate
 from psycopg import sql
 
 from ..config.credentials import generate_password, ha1, ha1b
-from ..config.publish import numbers_of
 from ..config.tokens import issue_token
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
-from .changes import republish
+from .changes import republish_company
 from .company import load_company
 from .database import db
 from .errors import ApiError, invalid, not_found
@@ -86,10 +85,6 @@ def _set_password(conn, employee_id: int, login: str, domain: str) -> str:
     return password
 
 
-def _changed(conn, employee_id: int, domain: str) -> None:
-    republish(domains=[domain], numbers=numbers_of(conn, employee_ids=[employee_id]))
-
-
 @blueprint.route("")
 class Employees(MethodView):
     @blueprint.response(200, EmployeeSchema(many=True))
@@ -115,7 +110,7 @@ class Employees(MethodView):
              data["sip_login"]),
         ).fetchone()
         row["sip_password"] = _set_password(conn, row["id"], row["sip_login"], domain)
-        _changed(conn, row["id"], domain)
+        republish_company(who.company_id)
         return row
 
 
@@ -154,7 +149,7 @@ class Employee(MethodView):
         if updated["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.
             updated["sip_password"] = _set_password(conn, employee_id, updated["sip_login"], domain)
-        _changed(conn, employee_id, domain)
+        republish_company(who.company_id)
         return updated
 
     @blueprint.response(204)
@@ -164,9 +159,8 @@ class Employee(MethodView):
             raise invalid("id", "you cannot delete your own account")
         conn = db()
         _find(conn, employee_id)
-        numbers = numbers_of(conn, employee_ids=[employee_id])  # before the row is gone
         conn.execute("DELETE FROM employees WHERE id = %s", (employee_id,))
-        republish(domains=[load_company(conn, who.company_id)["sip_domain"]], numbers=numbers)
+        republish_company(who.company_id)
 
 
 def _self_or_admin(employee_id: int) -> None:

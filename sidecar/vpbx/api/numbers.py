@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ..config.compile import compile_number
 from ..routing import Call, build_plan
@@ -20,17 +20,25 @@ from .changes import republish
 from .database import db
 from .errors import invalid, not_found
 from .fields import DEFAULT_REGION, PhoneNumber
+from .schedules import schedule_exists
 
 blueprint = api_blueprint("numbers", "/numbers", "Company numbers and their routing")
 
 
-class NumberSchema(Schema):
+class RoutingSchema(Schema):
+    """How a number routes (R6): always its scheme, or by schedule."""
+
+    mode = fields.String(load_default="always", validate=validate.OneOf(["always", "by_schedule"]))
+    scheme_id = fields.Integer(allow_none=True, load_default=None,
+                               metadata={"description": "Always, or in working hours"})
+    off_hours_scheme_id = fields.Integer(allow_none=True, load_default=None,
+                                         metadata={"description": "Outside working hours (by_schedule)"})
+    schedule_id = fields.Integer(allow_none=True, load_default=None,
+                                 metadata={"description": "The number's own hours; none: the company's"})
+
+
+class NumberSchema(RoutingSchema):
     number = PhoneNumber(required=True, metadata={"description": "Any usual format in; E.164 out."})
-    scheme_id = fields.Integer(allow_none=True, load_default=None)
-
-
-class NumberUpdateSchema(Schema):
-    scheme_id = fields.Integer(required=True, allow_none=True)
 
 
 class RouteQuerySchema(Schema):
@@ -65,18 +73,32 @@ def _e164(raw: str) -> str:
     return e164
 
 
+COLUMNS = "e164 AS number, mode, scheme_id, off_hours_scheme_id, schedule_id"
+
+
 def _find(conn, company_id: int, raw: str) -> dict:
-    row = conn.execute("SELECT e164 AS number, scheme_id FROM numbers WHERE e164 = %s AND company_id = %s",
+    row = conn.execute(f"SELECT {COLUMNS} FROM numbers WHERE e164 = %s AND company_id = %s",
                        (_e164(raw), company_id)).fetchone()
     if row is None:
         raise not_found("Number")
     return row
 
 
-def _check_scheme(conn, company_id: int, scheme_id: int | None) -> None:
-    if scheme_id is not None and not conn.execute(
-            "SELECT 1 FROM schemes WHERE id = %s AND company_id = %s", (scheme_id, company_id)).fetchone():
-        raise invalid("scheme_id", f"no scheme {scheme_id} in this company")
+def _check_routing(conn, company_id: int, routing: dict) -> None:
+    for field in ("scheme_id", "off_hours_scheme_id"):
+        scheme_id = routing[field]
+        if scheme_id is not None and not conn.execute(
+                "SELECT 1 FROM schemes WHERE id = %s AND company_id = %s", (scheme_id, company_id)).fetchone():
+            raise invalid(field, f"no scheme {scheme_id} in this company")
+    if not schedule_exists(conn, company_id, routing["schedule_id"]):
+        raise invalid("schedule_id", f"no schedule {routing['schedule_id']} in this company")
+    if routing["mode"] == "by_schedule":
+        if routing["off_hours_scheme_id"] is None:
+            raise invalid("off_hours_scheme_id", "a number that works by schedule needs an off-hours scheme")
+        company_schedule = conn.execute("SELECT schedule_id FROM companies WHERE id = %s",
+                                        (company_id,)).fetchone()["schedule_id"]
+        if routing["schedule_id"] is None and company_schedule is None:
+            raise invalid("schedule_id", "the company has no work schedule: give the number its own")
 
 
 @blueprint.route("")
@@ -84,7 +106,7 @@ class Numbers(MethodView):
     @blueprint.response(200, NumberSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute("SELECT e164 AS number, scheme_id FROM numbers WHERE company_id = %s ORDER BY e164",
+        return db().execute(f"SELECT {COLUMNS} FROM numbers WHERE company_id = %s ORDER BY e164",
                             (who.company_id,)).fetchall()
 
     @blueprint.arguments(NumberSchema)
@@ -96,9 +118,12 @@ class Numbers(MethodView):
         if holder:
             whose = "this company" if holder["company_id"] == who.company_id else "another company"
             raise invalid("number", f"{data['number']} already belongs to {whose}")
-        _check_scheme(conn, who.company_id, data["scheme_id"])
-        conn.execute("INSERT INTO numbers (company_id, e164, scheme_id) VALUES (%s, %s, %s)",
-                     (who.company_id, data["number"], data["scheme_id"]))
+        _check_routing(conn, who.company_id, data)
+        conn.execute(
+            """INSERT INTO numbers (company_id, e164, mode, scheme_id, off_hours_scheme_id, schedule_id)
+               VALUES (%s, %s, %s, %s, %s, %s)""",
+            (who.company_id, data["number"], data["mode"], data["scheme_id"], data["off_hours_scheme_id"],
+             data["schedule_id"]))
         republish(numbers=[data["number"]])
         return data
 
@@ -110,16 +135,21 @@ class Number(MethodView):
         who = require_admin()
         return _find(db(), who.company_id, number)
 
-    @blueprint.arguments(NumberUpdateSchema)
+    @blueprint.arguments(RoutingSchema(partial=True))
     @blueprint.response(200, NumberSchema)
-    def patch(self, data, number):
+    def patch(self, changes, number):
         who = require_admin()
         conn = db()
         row = _find(conn, who.company_id, number)
-        _check_scheme(conn, who.company_id, data["scheme_id"])
-        conn.execute("UPDATE numbers SET scheme_id = %s WHERE e164 = %s", (data["scheme_id"], row["number"]))
+        routing = {**row, **changes}
+        _check_routing(conn, who.company_id, routing)
+        conn.execute(
+            """UPDATE numbers SET mode = %s, scheme_id = %s, off_hours_scheme_id = %s, schedule_id = %s
+               WHERE e164 = %s""",
+            (routing["mode"], routing["scheme_id"], routing["off_hours_scheme_id"], routing["schedule_id"],
+             row["number"]))
         republish(numbers=[row["number"]])
-        return {**row, "scheme_id": data["scheme_id"]}
+        return routing
 
     @blueprint.response(204)
     def delete(self, number):

@@ -10,13 +10,14 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..config.publish import numbers_of
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
-from .changes import republish
+from .changes import republish_company
 from .database import db
-from .errors import ApiError, not_found
+from .errors import ApiError, invalid, not_found
+from ..config.compile import MAX_BACKUP_DEPTH
 from .fields import PhoneNumber
+from .schedules import schedule_exists
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
 
@@ -80,6 +81,33 @@ class SchemeSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
     steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(1, 20))
+    active_schedule_id = fields.Integer(
+        allow_none=True, load_default=None,
+        metadata={"description": "Applies only while this schedule is open (R9); none: always"})
+    backup_scheme_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "Applies while this one is not active"})
+
+
+def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> None:
+    if not schedule_exists(conn, company_id, data["active_schedule_id"]):
+        raise invalid("active_schedule_id", f"no schedule {data['active_schedule_id']} in this company")
+    backup = data["backup_scheme_id"]
+    if backup is None:
+        return
+    chain = [data["name"]]
+    seen = {scheme_id}
+    while backup is not None:
+        row = conn.execute("SELECT id, name, backup_scheme_id FROM schemes WHERE id = %s AND company_id = %s",
+                           (backup, company_id)).fetchone()
+        if row is None:
+            raise invalid("backup_scheme_id", f"no scheme {backup} in this company")
+        chain.append(row["name"])
+        if row["id"] in seen:
+            raise invalid("backup_scheme_id", f"the backups loop: {' -> '.join(chain)}")
+        if len(chain) > MAX_BACKUP_DEPTH + 1:
+            raise invalid("backup_scheme_id", f"backups chain at most {MAX_BACKUP_DEPTH} schemes")
+        seen.add(row["id"])
+        backup = row["backup_scheme_id"]
 
 
 def _check_destinations(conn, company_id: int, steps: list[dict]) -> None:
@@ -115,8 +143,9 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
 
 
 def _load(conn, scheme_id: int) -> dict:
-    scheme = conn.execute("SELECT id, name FROM schemes WHERE id = %s AND company_id = %s",
-                          (scheme_id, principal().company_id)).fetchone()
+    scheme = conn.execute(
+        "SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s AND company_id = %s",
+        (scheme_id, principal().company_id)).fetchone()
     if scheme is None:
         raise not_found("Scheme")
     rows = conn.execute(
@@ -159,8 +188,11 @@ class Schemes(MethodView):
         conn = db()
         _name_free(conn, who.company_id, data["name"], None)
         _check_destinations(conn, who.company_id, data["steps"])
-        scheme_id = conn.execute("INSERT INTO schemes (company_id, name) VALUES (%s, %s) RETURNING id",
-                                 (who.company_id, data["name"])).fetchone()["id"]
+        _check_links(conn, who.company_id, None, data)
+        scheme_id = conn.execute(
+            "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id) "
+            "VALUES (%s, %s, %s, %s) RETURNING id",
+            (who.company_id, data["name"], data["active_schedule_id"], data["backup_scheme_id"])).fetchone()["id"]
         _write_steps(conn, scheme_id, data["steps"])
         return _load(conn, scheme_id)
 
@@ -180,9 +212,11 @@ class Scheme(MethodView):
         _load(conn, scheme_id)
         _name_free(conn, who.company_id, data["name"], scheme_id)
         _check_destinations(conn, who.company_id, data["steps"])
-        conn.execute("UPDATE schemes SET name = %s WHERE id = %s", (data["name"], scheme_id))
+        _check_links(conn, who.company_id, scheme_id, data)
+        conn.execute("UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s WHERE id = %s",
+                     (data["name"], data["active_schedule_id"], data["backup_scheme_id"], scheme_id))
         _write_steps(conn, scheme_id, data["steps"])
-        republish(numbers=numbers_of(conn, scheme_ids=[scheme_id]))
+        republish_company(who.company_id)
         return _load(conn, scheme_id)
 
     @blueprint.response(204)
@@ -190,9 +224,11 @@ class Scheme(MethodView):
         require_admin()
         conn = db()
         _load(conn, scheme_id)
-        users = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE scheme_id = %s ORDER BY e164",
-                                                 (scheme_id,))]
+        users = [r["what"] for r in conn.execute(
+            """SELECT 'number ' || e164 AS what FROM numbers WHERE %(id)s IN (scheme_id, off_hours_scheme_id)
+               UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE backup_scheme_id = %(id)s""",
+            {"id": scheme_id})]
         if users:
             raise ApiError(422, "The request is invalid.",
-                           {"id": [f"numbers {', '.join(users)} use this scheme: give them another first"]})
+                           {"id": [f"in use by {', '.join(users)}: change them first"]})
         conn.execute("DELETE FROM schemes WHERE id = %s", (scheme_id,))

@@ -13,7 +13,7 @@ import time
 import psycopg
 import redis
 
-DOCUMENT_SCHEMA = 1
+DOCUMENT_SCHEMA = 2
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
 
@@ -35,9 +35,7 @@ def _employee(row: dict, prefix: str = "") -> dict:
     }
 
 
-def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
-    if scheme_id is None:
-        return []
+def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
     rows = conn.execute(
         """
         SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.phone_number, d.sip_uri,
@@ -67,11 +65,49 @@ def _steps(conn: psycopg.Connection, scheme_id: int | None) -> list[dict]:
     return list(steps.values())
 
 
+# A backup chain longer than this is refused by the API; compile stops here too.
+MAX_BACKUP_DEPTH = 5
+
+
+def _schedule(conn: psycopg.Connection, schedule_id: int | None, company_timezone: str) -> dict | None:
+    if schedule_id is None:
+        return None
+    schedule = conn.execute("SELECT name, timezone FROM schedules WHERE id = %s", (schedule_id,)).fetchone()
+    weekly = conn.execute(
+        "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
+        "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
+    exceptions = conn.execute(
+        "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
+        "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
+    return {
+        "name": schedule["name"],
+        "timezone": schedule["timezone"] or company_timezone,
+        "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in weekly],
+        "exceptions": [[r["start_date"].isoformat(), r["end_date"].isoformat(), r["closed"],
+                        r["start_minute"], r["end_minute"]] for r in exceptions],
+    }
+
+
+def _scheme(conn: psycopg.Connection, scheme_id: int | None, company_timezone: str, depth: int = 0) -> dict | None:
+    if scheme_id is None or depth > MAX_BACKUP_DEPTH:
+        return None
+    row = conn.execute("SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s",
+                       (scheme_id,)).fetchone()
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "steps": _steps(conn, row["id"]),
+        "active": _schedule(conn, row["active_schedule_id"], company_timezone),
+        "backup": _scheme(conn, row["backup_scheme_id"], company_timezone, depth + 1),
+    }
+
+
 def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     row = conn.execute(
         """
-        SELECT n.e164, n.scheme_id, c.id AS company_id, c.name AS company_name,
-               c.sip_domain, c.timezone
+        SELECT n.e164, n.mode, n.scheme_id, n.off_hours_scheme_id, n.schedule_id AS own_schedule_id,
+               c.id AS company_id, c.name AS company_name, c.sip_domain, c.timezone,
+               c.schedule_id AS company_schedule_id
         FROM numbers n JOIN companies c ON c.id = n.company_id
         WHERE n.e164 = %s
         """,
@@ -79,6 +115,9 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     ).fetchone()
     if row is None:
         return None
+    tz = row["timezone"]
+    by_schedule = row["mode"] == "by_schedule"
+    schedule_id = row["own_schedule_id"] or row["company_schedule_id"]
     return {
         "schema": DOCUMENT_SCHEMA,
         "version": time.time_ns(),
@@ -87,9 +126,12 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
             "id": row["company_id"],
             "name": row["company_name"],
             "domain": row["sip_domain"],
-            "timezone": row["timezone"],
+            "timezone": tz,
         },
-        "steps": _steps(conn, row["scheme_id"]),
+        "mode": row["mode"],
+        "schedule": _schedule(conn, schedule_id, tz) if by_schedule else None,
+        "working": _scheme(conn, row["scheme_id"], tz),
+        "off_hours": _scheme(conn, row["off_hours_scheme_id"], tz) if by_schedule else None,
     }
 
 

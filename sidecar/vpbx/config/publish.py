@@ -16,22 +16,8 @@ import redis
 from .compile import company_key, compile_company, compile_number, number_key
 
 
-def numbers_of(conn: psycopg.Connection, *, company_id: int | None = None,
-               scheme_ids: Iterable[int] = (), employee_ids: Iterable[int] = ()) -> set[str]:
-    """The numbers whose documents depend on a company, schemes or employees."""
-    numbers: set[str] = set()
-    if company_id is not None:
-        numbers |= {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s",
-                                                   (company_id,))}
-    scheme_ids, employee_ids = list(scheme_ids), list(employee_ids)
-    if employee_ids:
-        scheme_ids += [r["scheme_id"] for r in conn.execute(
-            """SELECT DISTINCT s.scheme_id FROM scheme_steps s JOIN step_destinations d ON d.step_id = s.id
-               WHERE d.employee_id = ANY(%s)""", (employee_ids,))]
-    if scheme_ids:
-        numbers |= {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE scheme_id = ANY(%s)",
-                                                   (scheme_ids,))}
-    return numbers
+def numbers_of(conn: psycopg.Connection, company_id: int) -> set[str]:
+    return {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s", (company_id,))}
 
 
 def publish(conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[str] = (),

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import destinations
 from .call import Call
+from .schedule import is_open
 from .targets import Target
 
 
@@ -60,13 +61,39 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
     return targets
 
 
+def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> dict | None:
+    """The scheme itself while its active schedule is open, else its backup (R9), recursively."""
+    while scheme is not None and scheme["active"] is not None:
+        open_, why = is_open(scheme["active"], call.at)
+        reasons.append(why)
+        if open_:
+            break
+        backup = scheme["backup"]
+        reasons.append(f"scheme {scheme['name']!r} is not active now: "
+                       + (f"its backup {backup['name']!r} applies" if backup else "it has no backup"))
+        scheme = backup
+    return scheme
+
+
 def build_plan(document: dict, call: Call) -> Plan:
     """The plan for a call to a company number, from the number's compiled document."""
     company = document["company"]
     ctx = _context(company)
-    steps: list[Step] = []
     reasons: list[str] = [f"number {document['number']} of company {company['name']!r}"]
-    for index, step in enumerate(document["steps"], start=1):
+    scheme = document["working"]
+    if document["mode"] == "by_schedule":
+        open_, why = is_open(document["schedule"], call.at)
+        reasons.append(why)
+        if not open_:
+            scheme = document["off_hours"]
+            reasons.append("off hours: the off-hours scheme applies")
+    scheme = _applicable_scheme(scheme, call, reasons)
+    if scheme is None:
+        reasons.append("no scheme applies: the call is missed")
+        return Plan((), tuple(reasons))
+    reasons.append(f"scheme {scheme['name']!r}")
+    steps: list[Step] = []
+    for index, step in enumerate(scheme["steps"], start=1):
         targets = _resolve_step(step, index, call, ctx, reasons)
         if targets:
             steps.append(Step(step["mode"], step["timeout"], tuple(targets)))

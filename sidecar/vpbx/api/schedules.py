@@ -1,0 +1,205 @@
+"""/api/v1/schedules: weekly hours with holidays and extra working days (R1, R6, R9).
+
+A schedule is written whole (POST, PUT). Hours are "HH:MM" in the schedule's
+timezone (the company's when it has none); "24:00" ends a day.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask.views import MethodView
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .auth import require_admin
+from .blueprints import api_blueprint
+from .changes import republish_company
+from .database import db
+from .errors import ApiError, not_found
+from .fields import timezone_name
+
+blueprint = api_blueprint("schedules", "/schedules", "Working hours, holidays and extra working days")
+
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+CLOCK = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+
+
+class ClockTime(fields.Field):
+    """"HH:MM" on the wire, minutes since midnight inside; "24:00" is the end of the day."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not CLOCK.match(value):
+            raise ValidationError("a time of day as HH:MM, 00:00 to 24:00")
+        hours, minutes = value.split(":")
+        return int(hours) * 60 + int(minutes)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else f"{value // 60:02d}:{value % 60:02d}"
+
+
+def _ordered(data: dict) -> None:
+    if "start" in data and "end" in data and data["end"] <= data["start"]:
+        raise ValidationError("ends before it starts (split a night shift at midnight)", "end")
+
+
+class HoursSchema(Schema):
+    start = ClockTime(required=True)
+    end = ClockTime(required=True)
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        _ordered(data)
+
+
+class IntervalSchema(HoursSchema):
+    day = fields.String(required=True, validate=validate.OneOf(DAYS))
+
+
+class ExceptionSchema(Schema):
+    start = fields.Date(required=True, metadata={"description": "First day, inclusive"})
+    end = fields.Date(required=True, metadata={"description": "Last day, inclusive"})
+    closed = fields.Boolean(load_default=True, metadata={"description": "A holiday; false: an extra working day"})
+    hours = fields.Nested(HoursSchema, load_default=None, metadata={"description": "Hours of an extra working day"})
+
+    @validates_schema
+    def consistent(self, data, **kwargs):
+        if data["end"] < data["start"]:
+            raise ValidationError("ends before it starts", "end")
+        if not data["closed"] and data.get("hours") is None:
+            raise ValidationError("an extra working day needs its hours", "hours")
+        if data["closed"] and data.get("hours") is not None:
+            raise ValidationError("a holiday has no hours", "hours")
+
+
+class ScheduleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    timezone = fields.String(load_default=None, allow_none=True, validate=timezone_name)
+    weekly = fields.List(fields.Nested(IntervalSchema), load_default=list)
+    exceptions = fields.List(fields.Nested(ExceptionSchema), load_default=list)
+
+    @validates_schema
+    def no_overlaps(self, data, **kwargs):
+        errors: dict = {}
+        weekly = sorted(enumerate(data.get("weekly", [])), key=lambda item: (item[1]["day"], item[1]["start"]))
+        for (_, a), (b_index, b) in zip(weekly, weekly[1:]):
+            if a["day"] == b["day"] and b["start"] < a["end"]:
+                errors[b_index] = {"start": [f"overlaps {a['day']} {_clock(a['start'])}-{_clock(a['end'])}"]}
+        if errors:
+            raise ValidationError(errors, "weekly")
+        dated = sorted(enumerate(data.get("exceptions", [])), key=lambda item: item[1]["start"])
+        for (_, a), (b_index, b) in zip(dated, dated[1:]):
+            if b["start"] <= a["end"]:
+                errors[b_index] = {"start": [f"overlaps the exception {a['start']}..{a['end']}"]}
+        if errors:
+            raise ValidationError(errors, "exceptions")
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _load(conn, company_id: int, schedule_id: int) -> dict:
+    schedule = conn.execute("SELECT id, name, timezone FROM schedules WHERE id = %s AND company_id = %s",
+                            (schedule_id, company_id)).fetchone()
+    if schedule is None:
+        raise not_found("Schedule")
+    weekly = conn.execute(
+        "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
+        "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
+    exceptions = conn.execute(
+        "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
+        "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
+    return {
+        **schedule,
+        "weekly": [{"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]} for r in weekly],
+        "exceptions": [{"start": r["start_date"], "end": r["end_date"], "closed": r["closed"],
+                        "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]}}
+                       for r in exceptions],
+    }
+
+
+def _write(conn, schedule_id: int, data: dict) -> None:
+    conn.execute("DELETE FROM schedule_intervals WHERE schedule_id = %s", (schedule_id,))
+    conn.execute("DELETE FROM schedule_exceptions WHERE schedule_id = %s", (schedule_id,))
+    for interval in data["weekly"]:
+        conn.execute(
+            "INSERT INTO schedule_intervals (schedule_id, weekday, start_minute, end_minute) VALUES (%s, %s, %s, %s)",
+            (schedule_id, DAYS.index(interval["day"]), interval["start"], interval["end"]))
+    for exception in data["exceptions"]:
+        hours = exception.get("hours") or {}
+        conn.execute(
+            """INSERT INTO schedule_exceptions (schedule_id, start_date, end_date, closed, start_minute, end_minute)
+               VALUES (%s, %s, %s, %s, %s, %s)""",
+            (schedule_id, exception["start"], exception["end"], exception["closed"],
+             hours.get("start"), hours.get("end")))
+
+
+def _name_free(conn, company_id: int, name: str, schedule_id: int | None) -> None:
+    if conn.execute("SELECT 1 FROM schedules WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+                    (company_id, name, schedule_id)).fetchone():
+        raise ApiError(422, "The request is invalid.", {"name": [f"a schedule named {name!r} already exists"]})
+
+
+def schedule_exists(conn, company_id: int, schedule_id: int | None) -> bool:
+    return schedule_id is None or conn.execute(
+        "SELECT 1 FROM schedules WHERE id = %s AND company_id = %s", (schedule_id, company_id)).fetchone() is not None
+
+
+@blueprint.route("")
+class Schedules(MethodView):
+    @blueprint.response(200, ScheduleSchema(many=True))
+    def get(self):
+        who = require_admin()
+        conn = db()
+        ids = [r["id"] for r in conn.execute("SELECT id FROM schedules WHERE company_id = %s ORDER BY id",
+                                             (who.company_id,))]
+        return [_load(conn, who.company_id, i) for i in ids]
+
+    @blueprint.arguments(ScheduleSchema)
+    @blueprint.response(201, ScheduleSchema)
+    def post(self, data):
+        who = require_admin()
+        conn = db()
+        _name_free(conn, who.company_id, data["name"], None)
+        schedule_id = conn.execute(
+            "INSERT INTO schedules (company_id, name, timezone) VALUES (%s, %s, %s) RETURNING id",
+            (who.company_id, data["name"], data["timezone"])).fetchone()["id"]
+        _write(conn, schedule_id, data)
+        return _load(conn, who.company_id, schedule_id)
+
+
+@blueprint.route("/<int:schedule_id>")
+class Schedule(MethodView):
+    @blueprint.response(200, ScheduleSchema)
+    def get(self, schedule_id):
+        who = require_admin()
+        return _load(db(), who.company_id, schedule_id)
+
+    @blueprint.arguments(ScheduleSchema)
+    @blueprint.response(200, ScheduleSchema)
+    def put(self, data, schedule_id):
+        who = require_admin()
+        conn = db()
+        _load(conn, who.company_id, schedule_id)
+        _name_free(conn, who.company_id, data["name"], schedule_id)
+        conn.execute("UPDATE schedules SET name = %s, timezone = %s WHERE id = %s",
+                     (data["name"], data["timezone"], schedule_id))
+        _write(conn, schedule_id, data)
+        republish_company(who.company_id)
+        return _load(conn, who.company_id, schedule_id)
+
+    @blueprint.response(204)
+    def delete(self, schedule_id):
+        who = require_admin()
+        conn = db()
+        _load(conn, who.company_id, schedule_id)
+        users = conn.execute(
+            """SELECT 'the company' AS what FROM companies WHERE schedule_id = %(id)s
+               UNION ALL SELECT 'number ' || e164 FROM numbers WHERE schedule_id = %(id)s
+               UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE active_schedule_id = %(id)s""",
+            {"id": schedule_id}).fetchall()
+        if users:
+            raise ApiError(422, "The request is invalid.",
+                           {"id": [f"in use by {', '.join(u['what'] for u in users)}"]})
+        conn.execute("DELETE FROM schedules WHERE id = %s", (schedule_id,))

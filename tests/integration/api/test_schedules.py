@@ -1,0 +1,150 @@
+"""Schedules through the API, and numbers and schemes that follow them."""
+
+import pytest
+
+from .conftest import error_fields
+
+OFFICE = {"name": "Office hours", "timezone": "Europe/Moscow",
+          "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+          "exceptions": [{"start": "2026-12-31", "end": "2027-01-08", "closed": True},
+                         {"start": "2027-02-20", "end": "2027-02-20", "closed": False,
+                          "hours": {"start": "10:00", "end": "15:00"}}]}
+
+
+@pytest.fixture
+def created(client, admin):
+    """Delete what a test created through the API, newest first."""
+    urls = []
+    yield urls
+    for url in reversed(urls):
+        client.delete(url, headers=admin)
+
+
+def _post(client, admin, created, resource, body):
+    response = client.post(f"/api/v1/{resource}", headers=admin, json=body)
+    assert response.status_code == 201, response.get_json()
+    item = response.get_json()
+    created.append(f"/api/v1/{resource}/{item.get('id', item.get('number'))}")
+    return item
+
+
+def test_a_schedule_reads_back_as_written(client, admin, created):
+    schedule = _post(client, admin, created, "schedules", OFFICE)
+
+    assert {k: v for k, v in schedule.items() if k != "id"} == {
+        **OFFICE, "exceptions": [{**OFFICE["exceptions"][0], "hours": None}, OFFICE["exceptions"][1]]}
+
+
+BAD = {
+    "inverted": ({"weekly": [{"day": "mon", "start": "18:00", "end": "09:00"}]}, ["weekly", "0", "end"],
+                 "ends before it starts (split a night shift at midnight)"),
+    "overlapping": ({"weekly": [{"day": "mon", "start": "09:00", "end": "13:00"},
+                                {"day": "mon", "start": "12:00", "end": "18:00"}]}, ["weekly", "1", "start"],
+                    "overlaps mon 09:00-13:00"),
+    "bad-clock": ({"weekly": [{"day": "mon", "start": "9:00", "end": "25:00"}]}, ["weekly", "0", "start"],
+                  "a time of day as HH:MM, 00:00 to 24:00"),
+    "bad-day": ({"weekly": [{"day": "monday", "start": "09:00", "end": "18:00"}]}, ["weekly", "0", "day"],
+                "Must be one of: mon, tue, wed, thu, fri, sat, sun."),
+    "bad-timezone": ({"timezone": "Mars/Olympus"}, ["timezone"],
+                     "unknown timezone 'Mars/Olympus': use an IANA name such as 'Europe/Moscow'"),
+    "exception-inverted": ({"exceptions": [{"start": "2027-01-08", "end": "2027-01-01"}]},
+                           ["exceptions", "0", "end"], "ends before it starts"),
+    "working-day-without-hours": ({"exceptions": [{"start": "2027-02-20", "end": "2027-02-20", "closed": False}]},
+                                  ["exceptions", "0", "hours"], "an extra working day needs its hours"),
+    "holiday-with-hours": ({"exceptions": [{"start": "2027-01-01", "end": "2027-01-01",
+                                            "hours": {"start": "10:00", "end": "12:00"}}]},
+                           ["exceptions", "0", "hours"], "a holiday has no hours"),
+    "exceptions-overlap": ({"exceptions": [{"start": "2027-01-01", "end": "2027-01-08"},
+                                           {"start": "2027-01-05", "end": "2027-01-10"}]},
+                           ["exceptions", "1", "start"], "overlaps the exception 2027-01-01..2027-01-08"),
+}
+
+
+@pytest.mark.parametrize("change, path, reason", BAD.values(), ids=BAD.keys())
+def test_a_bad_schedule_is_refused_and_nothing_is_stored(client, admin, db, change, path, reason):
+    before = db.execute("SELECT count(*) AS n FROM schedules").fetchone()["n"]
+
+    response = client.post("/api/v1/schedules", headers=admin, json={"name": "Bad", **change})
+
+    assert response.status_code == 422
+    node = error_fields(response)
+    for part in path:
+        node = node[part]
+    assert reason in node
+    assert db.execute("SELECT count(*) AS n FROM schedules").fetchone()["n"] == before
+
+
+def test_another_companys_schedule_is_invisible(client, admin, created, other_company):
+    schedule = _post(client, admin, created, "schedules", OFFICE)
+
+    assert client.get(f"/api/v1/schedules/{schedule['id']}", headers=other_company["headers"]).status_code == 404
+    response = client.patch("/api/v1/company", headers=other_company["headers"], json={"schedule_id": schedule["id"]})
+    assert response.status_code == 422
+    assert error_fields(response) == {"schedule_id": [f"no schedule {schedule['id']} in this company"]}
+
+
+def test_a_schedule_in_use_cannot_be_deleted(client, admin, created):
+    schedule = _post(client, admin, created, "schedules", OFFICE)
+    step = {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "sip_uri", "uri": "sip:a@example.com"}]}
+    _post(client, admin, created, "schemes", {"name": "Daytime", "steps": [step], "active_schedule_id": schedule["id"]})
+
+    response = client.delete(f"/api/v1/schedules/{schedule['id']}", headers=admin)
+
+    assert response.status_code == 422
+    assert error_fields(response) == {"id": ["in use by scheme 'Daytime'"]}
+
+
+def test_backup_schemes_cannot_loop(client, admin, created):
+    step = {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "sip_uri", "uri": "sip:a@example.com"}]}
+    first = _post(client, admin, created, "schemes", {"name": "First", "steps": [step]})
+    second = _post(client, admin, created, "schemes", {"name": "Second", "steps": [step],
+                                                        "backup_scheme_id": first["id"]})
+
+    response = client.put(f"/api/v1/schemes/{first['id']}", headers=admin,
+                          json={"name": "First", "steps": [step], "backup_scheme_id": second["id"]})
+
+    assert response.status_code == 422
+    assert error_fields(response) == {"backup_scheme_id": ["the backups loop: First -> Second -> First"]}
+
+
+def test_a_number_by_schedule_needs_an_off_hours_scheme_and_a_schedule(client, admin):
+    scheme_id = client.get("/api/v1/schemes", headers=admin).get_json()[0]["id"]
+
+    no_off_hours = client.post("/api/v1/numbers", headers=admin,
+                               json={"number": "+74950009988", "mode": "by_schedule", "scheme_id": scheme_id})
+    no_schedule = client.post("/api/v1/numbers", headers=admin, json={
+        "number": "+74950009988", "mode": "by_schedule", "scheme_id": scheme_id, "off_hours_scheme_id": scheme_id})
+
+    assert error_fields(no_off_hours) == {
+        "off_hours_scheme_id": ["a number that works by schedule needs an off-hours scheme"]}
+    assert error_fields(no_schedule) == {"schedule_id": ["the company has no work schedule: give the number its own"]}
+
+
+def test_seed_002_example_routes_by_the_clock(client, admin, created, make_employee):
+    """Seed 002: Mon-Fri 09:00-18:00 the sales manager's SIP account, then the head of
+    sales' mobile; outside hours another route (voicemail, once it exists)."""
+    manager = make_employee(name="Sales Manager", extension="210")
+    head = make_employee(name="Head of Sales", extension="211", mobile="+79161112233")
+    schedule = _post(client, admin, created, "schedules", {
+        "name": "Sales hours", "weekly": [{"day": d, "start": "09:00", "end": "18:00"}
+                                          for d in ("mon", "tue", "wed", "thu", "fri")]})
+    night = _post(client, admin, created, "schemes", {"name": "Night desk", "steps": [
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "sip_uri", "uri": "sip:night@example.com"}]}]})
+    sales = _post(client, admin, created, "schemes", {"name": "Sales", "steps": [
+        {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": manager["id"]}]},
+        {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "phone_number", "number": head["mobile"]}]},
+    ]})
+    _post(client, admin, created, "numbers", {"number": "+7 (495) 222-33-44", "mode": "by_schedule",
+                                              "schedule_id": schedule["id"], "scheme_id": sales["id"],
+                                              "off_hours_scheme_id": night["id"]})
+
+    day = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
+                     query_string={"at": "2026-11-23T10:00:00+03:00"}).get_json()
+    night_call = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
+                            query_string={"at": "2026-11-23T23:00:00+03:00"}).get_json()
+
+    assert [t["label"] for s in day["steps"] for t in s["targets"]] == ["employee 210 Sales Manager"]
+    assert "schedule 'Sales hours' is open on Mon 2026-11-23 10:00 Europe/Moscow: Mon 09:00-18:00" in day["reasons"]
+    assert "step 2: destination kind 'phone_number' is not routable yet, skipped" in day["reasons"]
+    assert [t["uri"] for s in night_call["steps"] for t in s["targets"]] == ["sip:night@example.com"]
+    assert "off hours: the off-hours scheme applies" in night_call["reasons"]

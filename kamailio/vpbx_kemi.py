@@ -14,9 +14,9 @@ import site
 site.addsitedir(os.environ["VPBX_SITE_PACKAGES"])
 
 import KSR  # noqa: E402  (only importable inside Kamailio)
-import redis  # noqa: E402
 
 from vpbx.kamailio_adapter import reasons  # noqa: E402
+from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import load_step_branches  # noqa: E402
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 
@@ -187,7 +187,7 @@ class VpbxRoutes:
                 source=source,
                 caller_domain=KSR.pv.get("$fd"),
             )
-        except redis.RedisError as exc:
+        except CacheUnavailable as exc:
             KSR.err(f"vpbx: routing cache unavailable: {exc}\n")
             self.reject(reasons.ROUTING_UNAVAILABLE)
             return

@@ -108,6 +108,39 @@ def rebuild(config: str | None) -> None:
         click.echo(f"{rebuild_all(conn, client)} number document(s) compiled")
 
 
+@cache.command()
+@config_option
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between checks.")
+def keep(config: str | None, interval: float) -> None:
+    """Watch Redis and rebuild every document from PostgreSQL whenever it has lost them."""
+    import logging
+    import time
+
+    import psycopg
+    import redis
+
+    from .config.compile import GENERATION_KEY, rebuild_all
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
+    log = logging.getLogger("vpbx.cache")
+    cfg = _settings(config)
+    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    log.info("watching %s", cfg.redis_url)
+    while True:
+        try:
+            # Several keepers (one per node) may watch one Redis: one rebuilds.
+            if not client.exists(GENERATION_KEY) and client.set("vpbx:cache:rebuilding", 1, nx=True, ex=60):
+                try:
+                    with db.connect(cfg.database_url) as conn:
+                        log.warning("routing documents missing from Redis: rebuilt %d numbers",
+                                    rebuild_all(conn, client))
+                finally:
+                    client.delete("vpbx:cache:rebuilding")
+        except (redis.RedisError, psycopg.Error) as exc:
+            log.error("cannot rebuild now: %s", exc)
+        time.sleep(interval)
+
+
 @main.group()
 def company() -> None:
     """Tenants."""

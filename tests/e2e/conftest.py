@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import pytest
 
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
@@ -55,3 +59,23 @@ def register(sip_target, demo):
         return sip_log.status(sip_log.received(result.messages)[-1]), result
 
     return _register
+
+
+@pytest.fixture(scope="session")
+def api(stack, demo):
+    """Call the running sidecar's API as the demo company's admin: (status, body)."""
+
+    def _call(method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{stack.ports.sidecar}/api/v1{path}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {demo['admin_api_token']}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                text = response.read()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    return _call

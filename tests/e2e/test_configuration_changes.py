@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import urllib.request
 
 import pytest
 
@@ -12,27 +10,18 @@ from . import sip_log
 from .sipp import Sipp, free_udp_port
 
 
-def _api(stack, demo, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {demo['admin_api_token']}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 @pytest.fixture
-def demo_scheme(stack, demo):
-    scheme = next(s for s in _api(stack, demo, "GET", "/schemes") if s["name"] == "Ring everyone")
+def demo_scheme(api):
+    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
     yield scheme
-    _api(stack, demo, "PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": scheme["steps"]})
+    api("PUT", f"/schemes/{scheme['id']}", {k: v for k, v in scheme.items() if k != "id"})
 
 
-def _ring_only(stack, demo, scheme: dict, extension: str) -> None:
-    employee = next(e for e in _api(stack, demo, "GET", "/employees") if e["extension"] == extension)
-    _api(stack, demo, "PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
+def _ring_only(api, scheme: dict, extension: str) -> None:
+    employee = next(e for e in api("GET", "/employees")[1] if e["extension"] == extension)
+    status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
         {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employee["id"]}]}]})
+    assert status == 200, body
 
 
 def _answered_by(stack, sip_target, demo, phone_port: int) -> str:
@@ -62,20 +51,20 @@ def _rung(sock: socket.socket) -> bool:
 
 
 def test_the_next_call_follows_a_scheme_changed_through_the_api(
-    stack, register, sip_target, demo, demo_scheme, no_registrations
+    stack, api, register, sip_target, demo, demo_scheme, no_registrations
 ):
     anna, boris_port = _silent_phone(), free_udp_port()
     anna_port = anna.getsockname()[1]
     assert register("101", anna_port)[0] == 200
     assert register("102", boris_port)[0] == 200
 
-    _ring_only(stack, demo, demo_scheme, "102")
+    _ring_only(api, demo_scheme, "102")
     invite = _answered_by(stack, sip_target, demo, boris_port)
     assert invite.startswith(f"INVITE sip:102@127.0.0.1:{boris_port}")
     assert not _rung(anna)  # the fork happened before Boris answered
     anna.close()
 
-    _ring_only(stack, demo, demo_scheme, "101")
+    _ring_only(api, demo_scheme, "101")
     boris = _silent_phone(boris_port)
     invite = _answered_by(stack, sip_target, demo, anna_port)
     assert invite.startswith(f"INVITE sip:101@127.0.0.1:{anna_port}")

@@ -1,5 +1,3 @@
-import json
-
 import pytest
 import redis
 
@@ -39,8 +37,10 @@ def test_rebuild_writes_every_number_and_drops_stale_documents(db, cache):
 
     assert count == db.execute("SELECT count(*) AS n FROM numbers").fetchone()["n"]
     assert cache.get(stale) is None
-    stored = json.loads(cache.get(compiler.number_key(demo.DEMO_NUMBER)))
+    version, stored = compiler.decode_document(cache.get(compiler.number_key(demo.DEMO_NUMBER)))
     assert stored["number"] == demo.DEMO_NUMBER
+    assert version == str(stored["version"]).encode()
+    assert cache.get(compiler.GENERATION_KEY) is not None
 
 
 def test_company_document_maps_extensions_to_sip_logins(db):
@@ -57,4 +57,4 @@ def test_rebuild_drops_documents_of_companies_that_no_longer_exist(db, cache):
     compiler.rebuild_all(db, cache)
 
     assert cache.get(stale) is None
-    assert json.loads(cache.get(compiler.company_key(demo.DEMO_DOMAIN)))["extensions"]
+    assert compiler.decode_document(cache.get(compiler.company_key(demo.DEMO_DOMAIN)))[1]["extensions"]

@@ -75,10 +75,15 @@ def register(app: Flask) -> None:
         # Checked before writing; this is the rare race two requests ran.
         return jsonify(body(409, "A concurrent change took the same value: retry the request.")), 409
 
-    @app.errorhandler(psycopg.OperationalError)
-    @app.errorhandler(psycopg_pool.PoolTimeout)
-    def database_unavailable(error):
-        log.error("configuration database unavailable: %s", error)
-        message = ("The configuration database is unavailable: changes cannot be made now. "
-                   "Calls keep routing from the routing cache.")
-        return jsonify(body(503, message)), 503, {"Retry-After": "30"}
+    app.register_error_handler(psycopg.OperationalError, database_unavailable)
+    app.register_error_handler(psycopg_pool.PoolTimeout, database_unavailable)
+
+
+def database_unavailable(error):
+    log.error("configuration database unavailable: %s", error)
+    message = ("The configuration database is unavailable: changes cannot be made now. "
+               "Calls keep routing from the routing cache.")
+    response = jsonify(body(503, message))
+    response.status_code = 503
+    response.headers["Retry-After"] = "30"
+    return response

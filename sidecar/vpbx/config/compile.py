@@ -16,6 +16,18 @@ import redis
 DOCUMENT_SCHEMA = 2
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
+# Set by every full build: its absence means Redis lost the documents.
+GENERATION_KEY = "vpbx:cache:generation"
+
+
+def encode_document(document: dict) -> str:
+    """``<version> <json>``: a reader compares the version before parsing anything."""
+    return f"{document['version']} {json.dumps(document, separators=(',', ':'))}"
+
+
+def decode_document(raw: bytes) -> tuple[bytes, dict]:
+    version, _, body = raw.partition(b" ")
+    return version, json.loads(body)
 
 
 def number_key(e164: str) -> str:
@@ -166,8 +178,8 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
     """
     numbers = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers ORDER BY e164")]
     domains = [r["sip_domain"] for r in conn.execute("SELECT sip_domain FROM companies ORDER BY id")]
-    documents = {number_key(n): json.dumps(compile_number(conn, n)) for n in numbers}
-    documents.update({company_key(d): json.dumps(compile_company(conn, d)) for d in domains})
+    documents = {number_key(n): encode_document(compile_number(conn, n)) for n in numbers}
+    documents.update({company_key(d): encode_document(compile_company(conn, d)) for d in domains})
     stale = [
         key
         for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX)
@@ -179,5 +191,6 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
             pipe.delete(*stale)
         if documents:
             pipe.mset(documents)
+        pipe.set(GENERATION_KEY, time.time_ns())
         pipe.execute()
     return len(numbers)

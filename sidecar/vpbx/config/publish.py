@@ -7,13 +7,12 @@ deleted.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 import psycopg
 import redis
 
-from .compile import company_key, compile_company, compile_number, number_key
+from .compile import company_key, compile_company, compile_number, encode_document, number_key
 
 
 def numbers_of(conn: psycopg.Connection, company_id: int) -> set[str]:
@@ -29,7 +28,7 @@ def publish(conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[s
         if document is None:
             deletes.append(key)
         else:
-            writes[key] = json.dumps(document)
+            writes[key] = encode_document(document)
     with cache.pipeline(transaction=True) as pipe:
         if writes:
             pipe.mset(writes)

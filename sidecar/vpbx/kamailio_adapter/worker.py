@@ -7,7 +7,6 @@ would interleave replies between processes.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 
@@ -17,6 +16,7 @@ from .. import settings as vpbx_settings
 from ..config.compile import company_key, number_key
 from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.numbers import to_e164
+from .documents import Documents
 
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
@@ -26,20 +26,19 @@ EXTENSION = re.compile(r"^[0-9]{2,6}$")
 class Worker:
     def __init__(self, config: vpbx_settings.Settings):
         self.settings = config
-        self.redis: redis.Redis | None = None
+        self.documents: Documents | None = None
 
     @classmethod
     def from_environment(cls) -> Worker:
         return cls(vpbx_settings.load())
 
     def connect(self) -> None:
-        self.redis = redis.Redis.from_url(
-            self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.documents = Documents(client)
+        self.documents.preload()
 
     def _document(self, key: str) -> dict | None:
-        raw = self.redis.get(key)
-        return json.loads(raw) if raw else None
+        return self.documents.get(key)
 
     def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
                  caller_domain: str | None = None, region: str = "RU",
@@ -48,7 +47,7 @@ class Worker:
 
         ``source`` is "trunk" or "phone"; a phone call carries its authenticated
         domain, which scopes extension dialling to the caller's own company.
-        Raises redis.RedisError when the routing cache cannot be read.
+        Raises CacheUnavailable when neither Redis nor this worker's copy knows.
         """
         at = now or datetime.now(timezone.utc)
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None

@@ -14,13 +14,14 @@ from ..config import compile as compiler
 from ..config import demo
 from . import site
 from .profile import Profile
-from .services import Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
+from .services import CacheKeeper, Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
 from .process import wait_for
 
 
 def services(profile: Profile) -> list[Service]:
     """In start order."""
-    return [Postgres(profile), Redis(profile), Rtpengine(profile), Kamailio(profile), Sidecar(profile)]
+    return [Postgres(profile), Redis(profile), CacheKeeper(profile), Rtpengine(profile), Kamailio(profile),
+            Sidecar(profile)]
 
 
 def credentials_file(profile: Profile) -> Path:
@@ -39,7 +40,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     started = time.monotonic()
     files = site.render(profile)
     cfg = settings.load(files.config)
-    postgres, redis_service, rtpengine, kamailio, sidecar = services(profile)
+    postgres, redis_service, keeper, rtpengine, kamailio, sidecar = services(profile)
 
     say(f"postgresql: {postgres.start()}")
     postgres.ensure_database(files.database_password)
@@ -56,6 +57,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
         finally:
             cache.close()
     say(f"demo company seeded; {count} number document(s) compiled into Redis")
+    say(f"cache-keeper: {keeper.start()}")
 
     # Kamailio's workers connect to Redis and rtpengine in child_init: start them first.
     say(f"rtpengine: {rtpengine.start()}")

@@ -20,6 +20,7 @@ from typing import ClassVar
 import psycopg
 import redis
 
+from ..config.compile import GENERATION_KEY
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
 from . import process
@@ -189,6 +190,28 @@ class Redis(Service):
         client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
         try:
             return bool(client.ping())
+        finally:
+            client.close()
+
+
+class CacheKeeper(Service):
+    """Rebuilds the routing documents whenever Redis has lost them."""
+
+    name = "cache-keeper"
+    program = "vpbx"
+
+    @property
+    def address(self) -> str:
+        return f"watches redis 127.0.0.1:{self.profile.ports.redis}"
+
+    def argv(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "vpbx"), "cache", "keep",
+                "--config", str(self.profile.config_path)]
+
+    def ready(self) -> bool:
+        client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        try:
+            return bool(client.exists(GENERATION_KEY))
         finally:
             client.close()
 

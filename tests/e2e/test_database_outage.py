@@ -1,0 +1,43 @@
+"""PostgreSQL down: calls keep routing from the Redis cache, the API says 503 clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from vpbx.stack.process import wait_for
+from vpbx.stack.services import Postgres
+
+from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def postgres(stack):
+    service = Postgres(stack)
+    yield service
+    service.start()
+
+
+def test_calls_route_and_the_api_answers_503_while_postgresql_is_down(
+    stack, api, sip_target, demo, postgres, register, no_registrations
+):
+    phone_port = free_udp_port()
+    assert register("101", phone_port)[0] == 200
+    assert postgres.stop()
+
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
+    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
+                   keys={"rtp_port": free_udp_port()}, duration_ms=300).run()
+    answered = phone.wait()
+    assert carrier.returncode == 0, carrier.explain()
+    assert answered.returncode == 0, answered.explain()
+
+    status, body = api("GET", "/company")
+    assert status == 503
+    assert body["error"]["message"].startswith("The configuration database is unavailable")
+
+    postgres.start()
+    # The connection pool retries with a backoff: recovery takes seconds, not a restart.
+    status, body = wait_for(lambda: (r := api("GET", "/company"))[0] == 200 and r, 30,
+                            "the API to reach PostgreSQL again")
+    assert body["sip_domain"] == "demo.vpbx.test"
+    assert register("101", phone_port)[0] == 200  # Kamailio's own database connections recover too

@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config or {})
 
-    from . import company, database, employees, errors, numbers, schedules, schemes
+    from . import company, database, departments, employees, errors, numbers, schedules, schemes, voicemail_boxes
     from .metrics import blueprint as metrics
     from .status import blueprint as status
 
@@ -42,6 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     app.register_blueprint(status)
     app.register_blueprint(metrics)
-    for resource in (company, employees, schedules, schemes, numbers):
+    for resource in (company, employees, departments, voicemail_boxes, schedules, schemes, numbers):
         api.register_blueprint(resource.blueprint)
     return app

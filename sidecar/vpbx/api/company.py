@@ -11,7 +11,7 @@ from .changes import republish_company
 from .database import db
 from .errors import invalid
 from .fields import timezone_name
-from .schedules import schedule_exists
+from .references import missing, owned
 
 blueprint = api_blueprint("company", "/company", "The company the API token belongs to")
 
@@ -42,8 +42,8 @@ class Company(MethodView):
     def patch(self, changes):
         who = require_admin()
         conn = db()
-        if not schedule_exists(conn, who.company_id, changes.get("schedule_id")):
-            raise invalid("schedule_id", f"no schedule {changes['schedule_id']} in this company")
+        if not owned(conn, who.company_id, "schedule", changes.get("schedule_id")):
+            raise invalid("schedule_id", missing("schedule", changes["schedule_id"]))
         conn.execute(
             "UPDATE companies SET name = COALESCE(%s, name), timezone = COALESCE(%s, timezone) WHERE id = %s",
             (changes.get("name"), changes.get("timezone"), who.company_id),

@@ -20,7 +20,7 @@ from .changes import republish
 from .database import db
 from .errors import invalid, not_found
 from .fields import DEFAULT_REGION, PhoneNumber
-from .schedules import schedule_exists
+from .references import missing, owned
 
 blueprint = api_blueprint("numbers", "/numbers", "Company numbers and their routing")
 
@@ -85,13 +85,9 @@ def _find(conn, company_id: int, raw: str) -> dict:
 
 
 def _check_routing(conn, company_id: int, routing: dict) -> None:
-    for field in ("scheme_id", "off_hours_scheme_id"):
-        scheme_id = routing[field]
-        if scheme_id is not None and not conn.execute(
-                "SELECT 1 FROM schemes WHERE id = %s AND company_id = %s", (scheme_id, company_id)).fetchone():
-            raise invalid(field, f"no scheme {scheme_id} in this company")
-    if not schedule_exists(conn, company_id, routing["schedule_id"]):
-        raise invalid("schedule_id", f"no schedule {routing['schedule_id']} in this company")
+    for field, what in (("scheme_id", "scheme"), ("off_hours_scheme_id", "scheme"), ("schedule_id", "schedule")):
+        if not owned(conn, company_id, what, routing[field]):
+            raise invalid(field, missing(what, routing[field]))
     if routing["mode"] == "by_schedule":
         if routing["off_hours_scheme_id"] is None:
             raise invalid("off_hours_scheme_id", "a number that works by schedule needs an off-hours scheme")

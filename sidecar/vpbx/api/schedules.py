@@ -141,11 +141,6 @@ def _name_free(conn, company_id: int, name: str, schedule_id: int | None) -> Non
         raise ApiError(422, "The request is invalid.", {"name": [f"a schedule named {name!r} already exists"]})
 
 
-def schedule_exists(conn, company_id: int, schedule_id: int | None) -> bool:
-    return schedule_id is None or conn.execute(
-        "SELECT 1 FROM schedules WHERE id = %s AND company_id = %s", (schedule_id, company_id)).fetchone() is not None
-
-
 @blueprint.route("")
 class Schedules(MethodView):
     @blueprint.response(200, ScheduleSchema(many=True))

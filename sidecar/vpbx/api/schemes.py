@@ -17,7 +17,7 @@ from .database import db
 from .errors import ApiError, invalid, not_found
 from ..config.compile import MAX_BACKUP_DEPTH
 from .fields import PhoneNumber
-from .schedules import schedule_exists
+from .references import missing, owned
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
 
@@ -41,10 +41,28 @@ class SipUriDestination(Schema):
         r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))
 
 
+class DepartmentDestination(Schema):
+    kind = fields.Constant("department")
+    department_id = fields.Integer(required=True)
+
+
+class VoicemailDestination(Schema):
+    kind = fields.Constant("voicemail")
+    voicemail_box_id = fields.Integer(required=True)
+
+
 DESTINATION_SCHEMAS: dict[str, type[Schema]] = {
     "employee": EmployeeDestination,
+    "department": DepartmentDestination,
     "phone_number": PhoneNumberDestination,
     "sip_uri": SipUriDestination,
+    "voicemail": VoicemailDestination,
+}
+# Destination kinds that name an object of the company: kind -> (field, what).
+REFERENCES = {
+    "employee": ("employee_id", "employee"),
+    "department": ("department_id", "department"),
+    "voicemail": ("voicemail_box_id", "voicemail box"),
 }
 
 
@@ -89,8 +107,8 @@ class SchemeSchema(Schema):
 
 
 def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> None:
-    if not schedule_exists(conn, company_id, data["active_schedule_id"]):
-        raise invalid("active_schedule_id", f"no schedule {data['active_schedule_id']} in this company")
+    if not owned(conn, company_id, "schedule", data["active_schedule_id"]):
+        raise invalid("active_schedule_id", missing("schedule", data["active_schedule_id"]))
     backup = data["backup_scheme_id"]
     if backup is None:
         return
@@ -111,17 +129,16 @@ def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> No
 
 
 def _check_destinations(conn, company_id: int, steps: list[dict]) -> None:
-    """Every employee named must belong to the caller's company."""
+    """Every employee, department or voicemail box named must belong to the caller's company."""
     errors: dict = {}
     for s_index, step in enumerate(steps):
         for d_index, destination in enumerate(step["destinations"]):
-            if destination["kind"] != "employee":
+            if destination["kind"] not in REFERENCES:
                 continue
-            found = conn.execute("SELECT 1 FROM employees WHERE id = %s AND company_id = %s",
-                                 (destination["employee_id"], company_id)).fetchone()
-            if not found:
+            field, what = REFERENCES[destination["kind"]]
+            if not owned(conn, company_id, what, destination[field]):
                 errors.setdefault("steps", {}).setdefault(s_index, {}).setdefault("destinations", {})[d_index] = {
-                    "employee_id": [f"no employee {destination['employee_id']} in this company"]}
+                    field: [missing(what, destination[field])]}
     if errors:
         raise ApiError(422, "The request is invalid.", errors)
 
@@ -135,9 +152,11 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
         ).fetchone()["id"]
         for d_position, destination in enumerate(step["destinations"]):
             conn.execute(
-                """INSERT INTO step_destinations (step_id, position, kind, employee_id, phone_number, sip_uri)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                """INSERT INTO step_destinations (step_id, position, kind, employee_id, department_id,
+                                                  voicemail_box_id, phone_number, sip_uri)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
                 (step_id, d_position, destination["kind"], destination.get("employee_id"),
+                 destination.get("department_id"), destination.get("voicemail_box_id"),
                  destination.get("number"), destination.get("uri")),
             )
 
@@ -149,7 +168,8 @@ def _load(conn, scheme_id: int) -> dict:
     if scheme is None:
         raise not_found("Scheme")
     rows = conn.execute(
-        """SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.employee_id, d.phone_number, d.sip_uri
+        """SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.employee_id, d.department_id,
+                  d.voicemail_box_id, d.phone_number, d.sip_uri
            FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
            WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
         (scheme_id,),
@@ -160,6 +180,8 @@ def _load(conn, scheme_id: int) -> dict:
                                                  "destinations": []})
         if row["kind"]:
             step["destinations"].append({"kind": row["kind"], "employee_id": row["employee_id"],
+                                         "department_id": row["department_id"],
+                                         "voicemail_box_id": row["voicemail_box_id"],
                                          "number": row["phone_number"], "uri": row["sip_uri"]})
     return {**scheme, "steps": list(steps.values())}
 

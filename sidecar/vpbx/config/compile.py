@@ -47,10 +47,30 @@ def _employee(row: dict, prefix: str = "") -> dict:
     }
 
 
+def _department(conn: psycopg.Connection, department_id: int) -> dict:
+    department = conn.execute(
+        """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
+           FROM departments WHERE id = %s""", (department_id,)).fetchone()
+    members = conn.execute(
+        """SELECT e.id, e.name, e.extension, e.sip_login FROM department_members m
+           JOIN employees e ON e.id = m.employee_id WHERE m.department_id = %s ORDER BY m.position""",
+        (department_id,)).fetchall()
+    return {
+        "id": department["id"],
+        "name": department["name"],
+        "distribution": department["distribution"],
+        "ring_time": department["ring_time_s"],
+        "if_nobody_answers": department["if_nobody_answers"],
+        "voicemail_box_id": department["voicemail_box_id"],
+        "members": [_employee(m) for m in members],
+    }
+
+
 def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
     rows = conn.execute(
         """
         SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.phone_number, d.sip_uri,
+               d.department_id, d.voicemail_box_id,
                e.id AS employee_id, e.name AS employee_name, e.extension, e.sip_login
         FROM scheme_steps s
         LEFT JOIN step_destinations d ON d.step_id = s.id
@@ -72,6 +92,10 @@ def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
             step["destinations"].append({"kind": "phone_number", "number": row["phone_number"]})
         elif row["kind"] == "sip_uri":
             step["destinations"].append({"kind": "sip_uri", "uri": row["sip_uri"]})
+        elif row["kind"] == "department":
+            step["destinations"].append({"kind": "department", "department": _department(conn, row["department_id"])})
+        elif row["kind"] == "voicemail":
+            step["destinations"].append({"kind": "voicemail", "voicemail_box_id": row["voicemail_box_id"]})
         elif row["kind"] is not None:
             step["destinations"].append({"kind": row["kind"]})
     return list(steps.values())

@@ -9,9 +9,10 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..targets import Resolution
-from . import employee, sip_uri
+from . import department, employee, sip_uri
 
 REGISTRY: dict[str, ModuleType] = {
+    "department": department,
     "employee": employee,
     "sip_uri": sip_uri,
 }

@@ -1,0 +1,26 @@
+"""Checks that ids named in a request belong to the caller's company."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+# Resource name in messages -> table.
+TABLES = {
+    "employee": "employees",
+    "department": "departments",
+    "scheme": "schemes",
+    "schedule": "schedules",
+    "voicemail box": "voicemail_boxes",
+}
+
+
+def owned(conn, company_id: int, what: str, object_id: int | None) -> bool:
+    """True if ``object_id`` is None or names a ``what`` of this company."""
+    if object_id is None:
+        return True
+    query = sql.SQL("SELECT 1 FROM {} WHERE id = %s AND company_id = %s").format(sql.Identifier(TABLES[what]))
+    return conn.execute(query, (object_id, company_id)).fetchone() is not None
+
+
+def missing(what: str, object_id: int) -> str:
+    return f"no {what} {object_id} in this company"

@@ -32,7 +32,7 @@ def test_fuzzing_the_api_finds_no_server_error(stack, cfg, api, tmp_path):
         [str(Path(sys.executable).parent / "schemathesis"), "run",
          f"http://127.0.0.1:{stack.ports.sidecar}/openapi.json",
          "--header", f"Authorization: Bearer {tenant.admin_token}",
-         "--checks", "not_a_server_error", "--max-examples", "25", "--seed", SEED, "--workers", "2",
+         "--checks", "not_a_server_error", "--max-examples", "25", "--seed", SEED, "--workers", "1",
          "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )

@@ -135,6 +135,9 @@ class Employee(MethodView):
             if forbidden:
                 raise ApiError(403, "Only an administrator can change these fields.",
                                {f: ["only an administrator can change this"] for f in forbidden})
+        if "sip_login" in changes and changes["sip_login"] is None:
+            # As on creation: no login of its own means the extension is the login.
+            changes["sip_login"] = changes.get("extension", current["extension"])
         if changes.get("role") not in (None, "admin") and employee_id == who.employee_id:
             raise invalid("role", "you cannot take away your own administrator role")
         _check_unique(conn, who.company_id, employee_id, changes.get("extension"), changes.get("sip_login"))

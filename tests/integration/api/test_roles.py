@@ -81,3 +81,15 @@ def test_an_admin_cannot_lock_themself_out(client, admin):
 
     assert demote.status_code == 422 and "role" in error_fields(demote)
     assert delete.status_code == 422 and "id" in error_fields(delete)
+
+
+def test_a_null_sip_login_means_the_extension(client, admin, make_employee):
+    employee = make_employee(extension="4321", sip_login="desk-4321")
+
+    response = client.patch(f"/api/v1/employees/{employee['id']}", headers=admin,
+                            json={"extension": "4322", "sip_login": None})
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["extension"], body["sip_login"]) == ("4322", "4322")
+    assert body["sip_password"]  # a new login needs a new password

@@ -11,6 +11,7 @@ TABLES = {
     "scheme": "schemes",
     "schedule": "schedules",
     "voicemail box": "voicemail_boxes",
+    "IVR menu": "ivr_menus",
 }
 
 

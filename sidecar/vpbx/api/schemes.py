@@ -16,7 +16,7 @@ from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from ..config.compile import MAX_BACKUP_DEPTH
-from .fields import PhoneNumber
+from . import destinations as kinds
 from .references import missing, owned
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
@@ -25,69 +25,13 @@ MAX_PARALLEL = 10
 MIN_TIMEOUT, MAX_TIMEOUT = 15, 600
 
 
-class EmployeeDestination(Schema):
-    kind = fields.Constant("employee")
-    employee_id = fields.Integer(required=True)
-
-
-class PhoneNumberDestination(Schema):
-    kind = fields.Constant("phone_number")
-    number = PhoneNumber(required=True)
-
-
-class SipUriDestination(Schema):
-    kind = fields.Constant("sip_uri")
-    uri = fields.String(required=True, validate=validate.Regexp(
-        r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))
-
-
-class DepartmentDestination(Schema):
-    kind = fields.Constant("department")
-    department_id = fields.Integer(required=True)
-
-
-class VoicemailDestination(Schema):
-    kind = fields.Constant("voicemail")
-    voicemail_box_id = fields.Integer(required=True)
-
-
-DESTINATION_SCHEMAS: dict[str, type[Schema]] = {
-    "employee": EmployeeDestination,
-    "department": DepartmentDestination,
-    "phone_number": PhoneNumberDestination,
-    "sip_uri": SipUriDestination,
-    "voicemail": VoicemailDestination,
-}
-# Destination kinds that name an object of the company: kind -> (field, what).
-REFERENCES = {
-    "employee": ("employee_id", "employee"),
-    "department": ("department_id", "department"),
-    "voicemail": ("voicemail_box_id", "voicemail box"),
-}
-
-
-class Destination(fields.Field):
-    """Dispatches on ``kind`` to the schema of that destination kind."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, dict):
-            raise ValidationError("a destination is an object with a 'kind'")
-        schema = DESTINATION_SCHEMAS.get(value.get("kind"))
-        if schema is None:
-            raise ValidationError({"kind": [f"one of: {', '.join(DESTINATION_SCHEMAS)}"]})
-        return {"kind": value["kind"], **schema().load({k: v for k, v in value.items() if k != "kind"})}
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return DESTINATION_SCHEMAS[value["kind"]]().dump(value)
-
-
 class StepSchema(Schema):
     mode = fields.String(required=True, validate=validate.OneOf(["parallel", "sequential"]))
     timeout = fields.Integer(required=True, validate=validate.Range(
         MIN_TIMEOUT, MAX_TIMEOUT,
         error=f"a step rings {MIN_TIMEOUT} to {MAX_TIMEOUT} s ({MIN_TIMEOUT} s is meant for voicemail; "
               "more than 30 s is recommended for people)"))
-    destinations = fields.List(Destination(), required=True, validate=validate.Length(min=1))
+    destinations = fields.List(kinds.Destination(), required=True, validate=validate.Length(min=1))
 
     @validates_schema
     def parallel_limit(self, data, **kwargs):
@@ -130,17 +74,14 @@ def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> No
 
 def _check_destinations(conn, company_id: int, steps: list[dict]) -> None:
     """Every employee, department or voicemail box named must belong to the caller's company."""
-    errors: dict = {}
+    found: dict = {}
     for s_index, step in enumerate(steps):
         for d_index, destination in enumerate(step["destinations"]):
-            if destination["kind"] not in REFERENCES:
-                continue
-            field, what = REFERENCES[destination["kind"]]
-            if not owned(conn, company_id, what, destination[field]):
-                errors.setdefault("steps", {}).setdefault(s_index, {}).setdefault("destinations", {})[d_index] = {
-                    field: [missing(what, destination[field])]}
-    if errors:
-        raise ApiError(422, "The request is invalid.", errors)
+            problem = kinds.errors(conn, company_id, destination)
+            if problem:
+                found.setdefault("steps", {}).setdefault(s_index, {}).setdefault("destinations", {})[d_index] = problem
+    if found:
+        raise ApiError(422, "The request is invalid.", found)
 
 
 def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
@@ -152,12 +93,9 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
         ).fetchone()["id"]
         for d_position, destination in enumerate(step["destinations"]):
             conn.execute(
-                """INSERT INTO step_destinations (step_id, position, kind, employee_id, department_id,
-                                                  voicemail_box_id, phone_number, sip_uri)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                (step_id, d_position, destination["kind"], destination.get("employee_id"),
-                 destination.get("department_id"), destination.get("voicemail_box_id"),
-                 destination.get("number"), destination.get("uri")),
+                f"""INSERT INTO step_destinations (step_id, position, kind, {kinds.COLUMN_LIST})
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (step_id, d_position, destination["kind"], *kinds.column_values(destination)),
             )
 
 
@@ -168,8 +106,7 @@ def _load(conn, scheme_id: int) -> dict:
     if scheme is None:
         raise not_found("Scheme")
     rows = conn.execute(
-        """SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.employee_id, d.department_id,
-                  d.voicemail_box_id, d.phone_number, d.sip_uri
+        f"""SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, {kinds.COLUMN_LIST}
            FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
            WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
         (scheme_id,),
@@ -179,10 +116,7 @@ def _load(conn, scheme_id: int) -> dict:
         step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
                                                  "destinations": []})
         if row["kind"]:
-            step["destinations"].append({"kind": row["kind"], "employee_id": row["employee_id"],
-                                         "department_id": row["department_id"],
-                                         "voicemail_box_id": row["voicemail_box_id"],
-                                         "number": row["phone_number"], "uri": row["sip_uri"]})
+            step["destinations"].append(kinds.from_row(row))
     return {**scheme, "steps": list(steps.values())}
 
 

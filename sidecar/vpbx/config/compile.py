@@ -70,7 +70,7 @@ def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
     rows = conn.execute(
         """
         SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.phone_number, d.sip_uri,
-               d.department_id, d.voicemail_box_id,
+               d.department_id, d.voicemail_box_id, d.ivr_menu_id,
                e.id AS employee_id, e.name AS employee_name, e.extension, e.sip_login
         FROM scheme_steps s
         LEFT JOIN step_destinations d ON d.step_id = s.id
@@ -96,6 +96,8 @@ def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
             step["destinations"].append({"kind": "department", "department": _department(conn, row["department_id"])})
         elif row["kind"] == "voicemail":
             step["destinations"].append({"kind": "voicemail", "voicemail_box_id": row["voicemail_box_id"]})
+        elif row["kind"] == "ivr":
+            step["destinations"].append({"kind": "ivr", "ivr_menu_id": row["ivr_menu_id"]})
         elif row["kind"] is not None:
             step["destinations"].append({"kind": row["kind"]})
     return list(steps.values())

@@ -1,0 +1,81 @@
+"""Destinations: a tagged union on ``kind``, one schema per kind (R8).
+
+Scheme steps and IVR keys both lead to destinations and store them in the
+same columns; this module validates, stores and reads them for both.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .fields import PhoneNumber
+from .references import missing, owned
+
+
+def _schema(kind: str, **declared) -> type[Schema]:
+    return Schema.from_dict({"kind": fields.Constant(kind), **declared}, name=f"{kind.title().replace('_', '')}Destination")
+
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "employee": _schema("employee", employee_id=fields.Integer(required=True)),
+    "department": _schema("department", department_id=fields.Integer(required=True)),
+    "phone_number": _schema("phone_number", number=PhoneNumber(required=True)),
+    "sip_uri": _schema("sip_uri", uri=fields.String(required=True, validate=validate.Regexp(
+        r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))),
+    "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
+    "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
+}
+
+# Kinds that name an object of the company: kind -> (field, what).
+REFERENCES = {
+    "employee": ("employee_id", "employee"),
+    "department": ("department_id", "department"),
+    "voicemail": ("voicemail_box_id", "voicemail box"),
+    "ivr": ("ivr_menu_id", "IVR menu"),
+}
+
+# Storage columns, shared by step_destinations and ivr_keys, and the field each holds.
+COLUMNS = {
+    "employee_id": "employee_id",
+    "department_id": "department_id",
+    "voicemail_box_id": "voicemail_box_id",
+    "ivr_menu_id": "ivr_menu_id",
+    "phone_number": "number",
+    "sip_uri": "uri",
+}
+
+
+class Destination(fields.Field):
+    """Dispatches on ``kind`` to the schema of that destination kind."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("a destination is an object with a 'kind'")
+        schema = SCHEMAS.get(value.get("kind"))
+        if schema is None:
+            raise ValidationError({"kind": [f"one of: {', '.join(SCHEMAS)}"]})
+        return {"kind": value["kind"], **schema().load({k: v for k, v in value.items() if k != "kind"})}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return SCHEMAS[value["kind"]]().dump(value)
+
+
+def errors(conn, company_id: int, destination: dict) -> dict | None:
+    """Field errors if the destination names something outside the company."""
+    if destination["kind"] not in REFERENCES:
+        return None
+    field, what = REFERENCES[destination["kind"]]
+    if owned(conn, company_id, what, destination[field]):
+        return None
+    return {field: [missing(what, destination[field])]}
+
+
+def column_values(destination: dict) -> tuple:
+    return tuple(destination.get(field) for field in COLUMNS.values())
+
+
+def from_row(row: dict) -> dict:
+    return {"kind": row["kind"], **{field: row[column] for column, field in COLUMNS.items()}}
+
+
+COLUMN_LIST = ", ".join(COLUMNS)

@@ -1,0 +1,158 @@
+"""/api/v1/ivr-menus: voice menus (R10).
+
+A menu plays its greeting, then waits ``timeout`` seconds for a key. ``keys``
+maps "0".."9", "*", "#" to destinations, a submenu included, and "timeout"
+to the default route for a caller who presses nothing. Keys may lead back to
+an earlier menu, but the no-key path may not loop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask.views import MethodView
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from . import destinations as kinds
+from .auth import require_admin
+from .blueprints import api_blueprint
+from .changes import republish_company
+from .database import db
+from .errors import ApiError, invalid, not_found
+
+blueprint = api_blueprint("ivr_menus", "/ivr-menus", "Voice menus: keys to destinations")
+
+KEY = re.compile(r"^([0-9*#]|timeout)$")
+
+
+class GreetingSchema(Schema):
+    kind = fields.String(load_default="default", validate=validate.OneOf(["default", "tts"]))
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+
+    @validates_schema
+    def text_for_tts(self, data, **kwargs):
+        if data.get("kind") == "tts" and not data.get("text"):
+            raise ValidationError("text-to-speech needs the text to read", "text")
+
+
+class IvrMenuSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    greeting = fields.Nested(GreetingSchema, load_default=lambda: {"kind": "default", "text": None})
+    timeout = fields.Integer(load_default=5, validate=validate.Range(1, 60),
+                             metadata={"description": "Seconds to wait for a key (R10: 5)"})
+    invalid_key_tries = fields.Integer(load_default=2, validate=validate.Range(1, 5))
+    keys = fields.Dict(keys=fields.String(validate=validate.Regexp(KEY, error="a key is 0-9, *, # or 'timeout'")),
+                       values=kinds.Destination(), required=True)
+
+    @validates_schema
+    def has_default(self, data, **kwargs):
+        if "timeout" not in data.get("keys", {}):
+            raise ValidationError({"timeout": ["a menu needs a default route for callers who press nothing"]}, "keys")
+
+
+def _load(conn, company_id: int, menu_id: int) -> dict:
+    menu = conn.execute(
+        """SELECT id, name, greeting_kind, greeting_text, timeout_s, invalid_key_tries
+           FROM ivr_menus WHERE id = %s AND company_id = %s""", (menu_id, company_id)).fetchone()
+    if menu is None:
+        raise not_found("IVR menu")
+    keys = conn.execute(f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key",
+                        (menu_id,)).fetchall()
+    return {"id": menu["id"], "name": menu["name"],
+            "greeting": {"kind": menu["greeting_kind"], "text": menu["greeting_text"]},
+            "timeout": menu["timeout_s"], "invalid_key_tries": menu["invalid_key_tries"],
+            "keys": {row["key"]: kinds.from_row(row) for row in keys}}
+
+
+def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
+    if conn.execute("SELECT 1 FROM ivr_menus WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+                    (company_id, data["name"], menu_id)).fetchone():
+        raise invalid("name", f"an IVR menu named {data['name']!r} already exists")
+    problems = {key: p for key, d in data["keys"].items() if (p := kinds.errors(conn, company_id, d))}
+    if problems:
+        raise ApiError(422, "The request is invalid.", {"keys": problems})
+    # Follow "timeout" through submenus: pressing nothing must end somewhere.
+    path, seen = [data["name"]], {menu_id}
+    default = data["keys"]["timeout"]
+    while default["kind"] == "ivr":
+        target = default["ivr_menu_id"]
+        if target in seen:
+            name = data["name"] if target == menu_id else path[-1]
+            raise ApiError(422, "The request is invalid.", {"keys": {"timeout": [
+                f"pressing nothing would loop: {' -> '.join(path + [name])}"]}})
+        seen.add(target)
+        row = conn.execute(f"""SELECT m.name, k.kind, {kinds.COLUMN_LIST} FROM ivr_menus m
+                               JOIN ivr_keys k ON k.menu_id = m.id AND k.key = 'timeout' WHERE m.id = %s""",
+                           (target,)).fetchone()
+        path.append(row["name"])
+        default = kinds.from_row(row)
+
+
+def _write(conn, menu_id: int, data: dict) -> None:
+    conn.execute(
+        """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, timeout_s = %s,
+           invalid_key_tries = %s WHERE id = %s""",
+        (data["name"], data["greeting"]["kind"], data["greeting"]["text"], data["timeout"],
+         data["invalid_key_tries"], menu_id))
+    conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (menu_id,))
+    for key, destination in data["keys"].items():
+        conn.execute(f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     (menu_id, key, destination["kind"], *kinds.column_values(destination)))
+
+
+@blueprint.route("")
+class IvrMenus(MethodView):
+    @blueprint.response(200, IvrMenuSchema(many=True))
+    def get(self):
+        who = require_admin()
+        conn = db()
+        return [_load(conn, who.company_id, r["id"]) for r in conn.execute(
+            "SELECT id FROM ivr_menus WHERE company_id = %s ORDER BY id", (who.company_id,))]
+
+    @blueprint.arguments(IvrMenuSchema)
+    @blueprint.response(201, IvrMenuSchema)
+    def post(self, data):
+        who = require_admin()
+        conn = db()
+        _check(conn, who.company_id, None, data)
+        menu_id = conn.execute("INSERT INTO ivr_menus (company_id, name) VALUES (%s, %s) RETURNING id",
+                               (who.company_id, data["name"])).fetchone()["id"]
+        _write(conn, menu_id, data)
+        return _load(conn, who.company_id, menu_id)
+
+
+@blueprint.route("/<int:menu_id>")
+class IvrMenu(MethodView):
+    @blueprint.response(200, IvrMenuSchema)
+    def get(self, menu_id):
+        who = require_admin()
+        return _load(db(), who.company_id, menu_id)
+
+    @blueprint.arguments(IvrMenuSchema)
+    @blueprint.response(200, IvrMenuSchema)
+    def put(self, data, menu_id):
+        who = require_admin()
+        conn = db()
+        _load(conn, who.company_id, menu_id)
+        _check(conn, who.company_id, menu_id, data)
+        _write(conn, menu_id, data)
+        republish_company(who.company_id)
+        return _load(conn, who.company_id, menu_id)
+
+    @blueprint.response(204)
+    def delete(self, menu_id):
+        who = require_admin()
+        conn = db()
+        menu = _load(conn, who.company_id, menu_id)
+        users = [r["what"] for r in conn.execute(
+            """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
+               JOIN scheme_steps st ON st.scheme_id = s.id JOIN step_destinations d ON d.step_id = st.id
+               WHERE d.ivr_menu_id = %(id)s
+               UNION ALL SELECT DISTINCT 'IVR menu ' || quote_literal(m.name) FROM ivr_menus m
+               JOIN ivr_keys k ON k.menu_id = m.id WHERE k.ivr_menu_id = %(id)s AND m.id <> %(id)s""",
+            {"id": menu["id"]})]
+        if users:
+            raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
+        conn.execute("DELETE FROM ivr_menus WHERE id = %s", (menu_id,))

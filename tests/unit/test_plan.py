@@ -165,3 +165,36 @@ def test_dialling_your_own_extension_rings_nobody():
 
     assert plan.steps == ()
     assert "step 1: employee 101 Anna is the caller, not rung" in plan.reasons
+
+
+def test_an_employee_on_vacation_is_skipped_at_once_and_the_next_one_rings():
+    away = employee("101", "Anna")
+    away["employee"]["absences"] = [["vacation", "2026-11-20", "2026-11-30"]]
+
+    plan = build_plan(document({"mode": "parallel", "timeout": 30,
+                                "destinations": [away, employee("102", "Boris")]}), CALL)
+
+    assert [t.uri for t in plan.steps[0].targets] == ["sip:u102@demo.vpbx.test"]
+    assert "step 1: skip employee 101 Anna: on vacation 2026-11-20..2026-11-30" in plan.reasons
+
+
+def test_an_employee_outside_their_hours_is_skipped():
+    night_owl = employee("103", "Vera")
+    night_owl["employee"]["schedule"] = {"name": "Nights", "timezone": "Europe/Moscow",
+                                         "weekly": [[d, 22 * 60, 1440] for d in range(7)], "exceptions": []}
+
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [night_owl]}), _at(MONDAY_NOON))
+
+    assert plan.steps == ()
+    assert any(r.startswith("step 1: skip employee 103 Vera: outside personal hours (schedule 'Nights' is closed")
+               for r in plan.reasons)
+
+
+def test_a_sick_leave_ending_today_still_counts_in_the_companys_timezone():
+    sick = employee("104", "Gleb")
+    sick["employee"]["absences"] = [["sick_leave", "2026-11-20", "2026-11-23"]]
+    # 2026-11-23 22:30 UTC is already 2026-11-24 in Moscow: back at work.
+    late = _at(datetime(2026, 11, 23, 22, 30, tzinfo=timezone.utc))
+
+    assert build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), late).steps
+    assert not build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), _at(MONDAY_NOON)).steps

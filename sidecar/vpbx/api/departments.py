@@ -125,7 +125,9 @@ class Department(MethodView):
                WHERE d.department_id = %(id)s
                UNION ALL SELECT 'voicemail box ' || quote_literal(b.name) FROM voicemail_boxes b
                LEFT JOIN voicemail_recipients r ON r.voicemail_box_id = b.id
-               WHERE b.owner_department_id = %(id)s OR r.department_id = %(id)s""", {"id": department_id})]
+               WHERE b.owner_department_id = %(id)s OR r.department_id = %(id)s
+               UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
+               WHERE no_answer_department_id = %(id)s""", {"id": department_id})]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")
         conn.execute("DELETE FROM departments WHERE id = %s", (department_id,))

@@ -7,7 +7,7 @@ profile (name, email, mobile); users also see the company directory.
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 from psycopg import sql
 
 from ..config.credentials import generate_password, ha1, ha1b
@@ -19,11 +19,57 @@ from .company import load_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .fields import PhoneNumber
+from .references import missing, owned
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
-SELF_EDITABLE = {"name", "email", "mobile"}
-COLUMNS = "id, name, extension, email, mobile, role, sip_login"
+SELF_EDITABLE = {"name", "email", "mobile", "schedule_id", "no_answer"}
+COLUMNS = ("id, name, extension, email, mobile, role, sip_login, schedule_id, no_answer_rule, no_answer_after_s, "
+           "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id")
+NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
+    "forward_employee": ("employee_id", "employee"),
+    "forward_department": ("department_id", "department"),
+    "voicemail": ("voicemail_box_id", "voicemail box"),
+}
+
+
+class NoAnswerSchema(Schema):
+    """R15: what a direct call does when the employee does not answer."""
+
+    rule = fields.String(load_default="busy", validate=validate.OneOf(
+        ["busy", "drop_busy", "drop_message", "forward_employee", "forward_department", "voicemail"]))
+    after = fields.Integer(load_default=120, validate=validate.Range(5, 600),
+                           metadata={"description": "Seconds of ringing before the rule applies"})
+    employee_id = fields.Integer(load_default=None, allow_none=True)
+    department_id = fields.Integer(load_default=None, allow_none=True)
+    voicemail_box_id = fields.Integer(load_default=None, allow_none=True)
+
+    @validates_schema
+    def target_named(self, data, **kwargs):
+        field_what = NO_ANSWER_TARGETS.get(data.get("rule"))
+        if field_what and data.get(field_what[0]) is None:
+            raise ValidationError(f"'{data['rule']}' needs a {field_what[1]}", field_what[0])
+
+    @post_load
+    def only_the_rules_target(self, data, **kwargs):
+        # A target the rule does not use is dropped, never stored unchecked.
+        keep = NO_ANSWER_TARGETS.get(data.get("rule"), (None,))[0]
+        for field, _ in NO_ANSWER_TARGETS.values():
+            if field != keep and field in data:
+                data[field] = None
+        return data
+
+
+class AbsenceSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["vacation", "sick_leave"]))
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if data["end"] < data["start"]:
+            raise ValidationError("ends before it starts", "end")
 
 
 class EmployeeSchema(Schema):
@@ -36,6 +82,9 @@ class EmployeeSchema(Schema):
     role = fields.String(load_default="user", validate=validate.OneOf(["admin", "user", "limited"]))
     sip_login = fields.String(load_default=None, validate=validate.Regexp(
         r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"))
+    schedule_id = fields.Integer(load_default=None, allow_none=True,
+                                 metadata={"description": "Personal working hours; none: always available"})
+    no_answer = fields.Nested(NoAnswerSchema, load_default=lambda: NoAnswerSchema().load({}))
 
 
 class SipCredentialsSchema(Schema):
@@ -52,12 +101,50 @@ class TokenSchema(Schema):
     token = fields.String(metadata={"description": "Shown once: only its digest is stored."})
 
 
+def _shape(row: dict) -> dict:
+    """A database row as the API shows an employee."""
+    employee = {k: row[k] for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login",
+                                      "schedule_id")}
+    employee["no_answer"] = {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"],
+                             "employee_id": row["no_answer_employee_id"],
+                             "department_id": row["no_answer_department_id"],
+                             "voicemail_box_id": row["no_answer_voicemail_box_id"]}
+    return employee
+
+
 def _find(conn, employee_id: int) -> dict:
     row = conn.execute(f"SELECT {COLUMNS} FROM employees WHERE id = %s AND company_id = %s",
                        (employee_id, principal().company_id)).fetchone()
     if row is None:
         raise not_found("Employee")
-    return row
+    return _shape(row)
+
+
+def _check_references(conn, company_id: int, employee_id: int | None, data: dict) -> None:
+    if not owned(conn, company_id, "schedule", data.get("schedule_id")):
+        raise invalid("schedule_id", missing("schedule", data["schedule_id"]))
+    no_answer = data.get("no_answer")
+    if not no_answer:
+        return
+    field_what = NO_ANSWER_TARGETS.get(no_answer["rule"])
+    if field_what is None:
+        return
+    field, what = field_what
+    if not owned(conn, company_id, what, no_answer[field]):
+        raise ApiError(422, "The request is invalid.", {"no_answer": {field: [missing(what, no_answer[field])]}})
+    if what == "employee" and no_answer[field] == employee_id:
+        raise ApiError(422, "The request is invalid.",
+                       {"no_answer": {field: ["a call cannot be forwarded to the employee it was for"]}})
+
+
+def _write_availability(conn, employee_id: int, data: dict) -> None:
+    no_answer = data["no_answer"]
+    conn.execute(
+        """UPDATE employees SET schedule_id = %s, no_answer_rule = %s, no_answer_after_s = %s,
+           no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s
+           WHERE id = %s""",
+        (data["schedule_id"], no_answer["rule"], no_answer["after"], no_answer["employee_id"],
+         no_answer["department_id"], no_answer["voicemail_box_id"], employee_id))
 
 
 def _visible(employee_id: int) -> None:
@@ -92,8 +179,8 @@ class Employees(MethodView):
         who = principal()
         if who.role == "limited":
             return [_find(db(), who.employee_id)]
-        return db().execute(f"SELECT {COLUMNS} FROM employees WHERE company_id = %s ORDER BY extension",
-                            (who.company_id,)).fetchall()
+        return [_shape(r) for r in db().execute(
+            f"SELECT {COLUMNS} FROM employees WHERE company_id = %s ORDER BY extension", (who.company_id,))]
 
     @blueprint.arguments(EmployeeSchema)
     @blueprint.response(201, EmployeeCreatedSchema)
@@ -102,14 +189,17 @@ class Employees(MethodView):
         conn = db()
         data["sip_login"] = data["sip_login"] or data["extension"]
         _check_unique(conn, who.company_id, None, data["extension"], data["sip_login"])
+        _check_references(conn, who.company_id, None, data)
         domain = load_company(conn, who.company_id)["sip_domain"]
-        row = conn.execute(
-            f"""INSERT INTO employees (company_id, name, extension, email, mobile, role, sip_login, sip_ha1, sip_ha1b)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, '', '') RETURNING {COLUMNS}""",
+        employee_id = conn.execute(
+            """INSERT INTO employees (company_id, name, extension, email, mobile, role, sip_login, sip_ha1, sip_ha1b)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, '', '') RETURNING id""",
             (who.company_id, data["name"], data["extension"], data["email"], data["mobile"], data["role"],
              data["sip_login"]),
-        ).fetchone()
-        row["sip_password"] = _set_password(conn, row["id"], row["sip_login"], domain)
+        ).fetchone()["id"]
+        _write_availability(conn, employee_id, data)
+        row = _find(conn, employee_id)
+        row["sip_password"] = _set_password(conn, employee_id, row["sip_login"], domain)
         republish_company(who.company_id)
         return row
 
@@ -135,12 +225,19 @@ class Employee(MethodView):
             if forbidden:
                 raise ApiError(403, "Only an administrator can change these fields.",
                                {f: ["only an administrator can change this"] for f in forbidden})
+        if "no_answer" in changes:
+            # PATCH changes the fields it names; the rule is checked whole.
+            try:
+                changes["no_answer"] = NoAnswerSchema().load({**current["no_answer"], **changes["no_answer"]})
+            except ValidationError as exc:
+                raise ApiError(422, "The request is invalid.", {"no_answer": exc.messages}) from None
         if "sip_login" in changes and changes["sip_login"] is None:
             # As on creation: no login of its own means the extension is the login.
             changes["sip_login"] = changes.get("extension", current["extension"])
         if changes.get("role") not in (None, "admin") and employee_id == who.employee_id:
             raise invalid("role", "you cannot take away your own administrator role")
         _check_unique(conn, who.company_id, employee_id, changes.get("extension"), changes.get("sip_login"))
+        _check_references(conn, who.company_id, employee_id, changes)
         updated = {**current, **changes}
         conn.execute(
             """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, role = %s, sip_login = %s
@@ -148,6 +245,7 @@ class Employee(MethodView):
             (updated["name"], updated["extension"], updated["email"], updated["mobile"], updated["role"],
              updated["sip_login"], employee_id),
         )
+        _write_availability(conn, employee_id, updated)
         domain = load_company(conn, who.company_id)["sip_domain"]
         if updated["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.
@@ -162,6 +260,11 @@ class Employee(MethodView):
             raise invalid("id", "you cannot delete your own account")
         conn = db()
         _find(conn, employee_id)
+        forwarding = [r["name"] for r in conn.execute(
+            "SELECT name FROM employees WHERE no_answer_employee_id = %s ORDER BY name", (employee_id,))]
+        if forwarding:
+            raise invalid("id", f"the no-answer rule of {', '.join(forwarding)} forwards to this employee: "
+                                "change it first")
         conn.execute("DELETE FROM employees WHERE id = %s", (employee_id,))
         republish_company(who.company_id)
 
@@ -193,3 +296,48 @@ def new_token(employee_id):
     _find(conn, employee_id)
     return {"token": issue_token(conn, employee_id, label="api")}
 
+
+
+@blueprint.route("/<int:employee_id>/absences")
+class Absences(MethodView):
+    """Vacation and sick leave: a call skips the employee on those days (R3)."""
+
+    @blueprint.response(200, AbsenceSchema(many=True))
+    def get(self, employee_id):
+        _visible(employee_id)
+        conn = db()
+        _find(conn, employee_id)
+        return conn.execute("SELECT id, kind, start_date AS start, end_date AS end FROM employee_absences "
+                            "WHERE employee_id = %s ORDER BY start_date", (employee_id,)).fetchall()
+
+    @blueprint.arguments(AbsenceSchema)
+    @blueprint.response(201, AbsenceSchema)
+    def post(self, data, employee_id):
+        _self_or_admin(employee_id)
+        conn = db()
+        _find(conn, employee_id)
+        clash = conn.execute(
+            """SELECT kind, start_date, end_date FROM employee_absences
+               WHERE employee_id = %s AND start_date <= %s AND end_date >= %s""",
+            (employee_id, data["end"], data["start"])).fetchone()
+        if clash:
+            raise invalid("start", f"overlaps the {clash['kind'].replace('_', ' ')} "
+                                   f"{clash['start_date']}..{clash['end_date']}")
+        row = conn.execute(
+            "INSERT INTO employee_absences (employee_id, kind, start_date, end_date) VALUES (%s, %s, %s, %s) "
+            "RETURNING id, kind, start_date AS start, end_date AS end",
+            (employee_id, data["kind"], data["start"], data["end"])).fetchone()
+        republish_company(principal().company_id)
+        return row
+
+
+@blueprint.route("/<int:employee_id>/absences/<int:absence_id>", methods=["DELETE"])
+@blueprint.response(204)
+def delete_absence(employee_id, absence_id):
+    _self_or_admin(employee_id)
+    conn = db()
+    _find(conn, employee_id)
+    if conn.execute("DELETE FROM employee_absences WHERE id = %s AND employee_id = %s RETURNING id",
+                    (absence_id, employee_id)).fetchone() is None:
+        raise not_found("Absence")
+    republish_company(principal().company_id)

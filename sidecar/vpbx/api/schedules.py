@@ -192,7 +192,8 @@ class Schedule(MethodView):
         users = conn.execute(
             """SELECT 'the company' AS what FROM companies WHERE schedule_id = %(id)s
                UNION ALL SELECT 'number ' || e164 FROM numbers WHERE schedule_id = %(id)s
-               UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE active_schedule_id = %(id)s""",
+               UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE active_schedule_id = %(id)s
+               UNION ALL SELECT 'employee ' || quote_literal(name) FROM employees WHERE schedule_id = %(id)s""",
             {"id": schedule_id}).fetchall()
         if users:
             raise ApiError(422, "The request is invalid.",

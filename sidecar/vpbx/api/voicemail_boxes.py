@@ -155,7 +155,9 @@ class VoicemailBox(MethodView):
             """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
                JOIN scheme_steps st ON st.scheme_id = s.id JOIN step_destinations d ON d.step_id = st.id
                WHERE d.voicemail_box_id = %(id)s
-               UNION ALL SELECT 'department ' || quote_literal(name) FROM departments WHERE voicemail_box_id = %(id)s""",
+               UNION ALL SELECT 'department ' || quote_literal(name) FROM departments WHERE voicemail_box_id = %(id)s
+               UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
+               WHERE no_answer_voicemail_box_id = %(id)s""",
             {"id": box_id})]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")

@@ -13,7 +13,7 @@ import time
 import psycopg
 import redis
 
-DOCUMENT_SCHEMA = 2
+DOCUMENT_SCHEMA = 3
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
 # Set by every full build: its absence means Redis lost the documents.
@@ -38,106 +38,127 @@ def company_key(sip_domain: str) -> str:
     return COMPANY_KEY_PREFIX + sip_domain
 
 
-def _employee(row: dict, prefix: str = "") -> dict:
-    return {
-        "id": row[f"{prefix}id"],
-        "name": row[f"{prefix}name"],
-        "extension": row["extension"],
-        "login": row["sip_login"],
-    }
-
-
-def _department(conn: psycopg.Connection, department_id: int) -> dict:
-    department = conn.execute(
-        """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
-           FROM departments WHERE id = %s""", (department_id,)).fetchone()
-    members = conn.execute(
-        """SELECT e.id, e.name, e.extension, e.sip_login FROM department_members m
-           JOIN employees e ON e.id = m.employee_id WHERE m.department_id = %s ORDER BY m.position""",
-        (department_id,)).fetchall()
-    return {
-        "id": department["id"],
-        "name": department["name"],
-        "distribution": department["distribution"],
-        "ring_time": department["ring_time_s"],
-        "if_nobody_answers": department["if_nobody_answers"],
-        "voicemail_box_id": department["voicemail_box_id"],
-        "members": [_employee(m) for m in members],
-    }
-
-
-def _steps(conn: psycopg.Connection, scheme_id: int) -> list[dict]:
-    rows = conn.execute(
-        """
-        SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.phone_number, d.sip_uri,
-               d.department_id, d.voicemail_box_id, d.ivr_menu_id,
-               e.id AS employee_id, e.name AS employee_name, e.extension, e.sip_login
-        FROM scheme_steps s
-        LEFT JOIN step_destinations d ON d.step_id = s.id
-        LEFT JOIN employees e ON e.id = d.employee_id
-        WHERE s.scheme_id = %s
-        ORDER BY s.position, d.position
-        """,
-        (scheme_id,),
-    ).fetchall()
-    steps: dict[int, dict] = {}
-    for row in rows:
-        step = steps.setdefault(
-            row["step_id"],
-            {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []},
-        )
-        if row["kind"] == "employee":
-            step["destinations"].append({"kind": "employee", "employee": _employee(row, "employee_")})
-        elif row["kind"] == "phone_number":
-            step["destinations"].append({"kind": "phone_number", "number": row["phone_number"]})
-        elif row["kind"] == "sip_uri":
-            step["destinations"].append({"kind": "sip_uri", "uri": row["sip_uri"]})
-        elif row["kind"] == "department":
-            step["destinations"].append({"kind": "department", "department": _department(conn, row["department_id"])})
-        elif row["kind"] == "voicemail":
-            step["destinations"].append({"kind": "voicemail", "voicemail_box_id": row["voicemail_box_id"]})
-        elif row["kind"] == "ivr":
-            step["destinations"].append({"kind": "ivr", "ivr_menu_id": row["ivr_menu_id"]})
-        elif row["kind"] is not None:
-            step["destinations"].append({"kind": row["kind"]})
-    return list(steps.values())
-
-
 # A backup chain longer than this is refused by the API; compile stops here too.
 MAX_BACKUP_DEPTH = 5
 
 
-def _schedule(conn: psycopg.Connection, schedule_id: int | None, company_timezone: str) -> dict | None:
-    if schedule_id is None:
-        return None
-    schedule = conn.execute("SELECT name, timezone FROM schedules WHERE id = %s", (schedule_id,)).fetchone()
-    weekly = conn.execute(
-        "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
-        "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
-    exceptions = conn.execute(
-        "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
-        "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
-    return {
-        "name": schedule["name"],
-        "timezone": schedule["timezone"] or company_timezone,
-        "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in weekly],
-        "exceptions": [[r["start_date"].isoformat(), r["end_date"].isoformat(), r["closed"],
-                        r["start_minute"], r["end_minute"]] for r in exceptions],
-    }
+class _Compiler:
+    """Builds the parts of documents for one company, loading each thing once."""
 
+    def __init__(self, conn: psycopg.Connection, company_timezone: str):
+        self.conn = conn
+        self.timezone = company_timezone
+        self._schedules: dict[int, dict] = {}
+        self._employees: dict[int, dict] = {}
 
-def _scheme(conn: psycopg.Connection, scheme_id: int | None, company_timezone: str, depth: int = 0) -> dict | None:
-    if scheme_id is None or depth > MAX_BACKUP_DEPTH:
-        return None
-    row = conn.execute("SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s",
-                       (scheme_id,)).fetchone()
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "steps": _steps(conn, row["id"]),
-        "active": _schedule(conn, row["active_schedule_id"], company_timezone),
-        "backup": _scheme(conn, row["backup_scheme_id"], company_timezone, depth + 1),
-    }
+    def schedule(self, schedule_id: int | None) -> dict | None:
+        if schedule_id is None:
+            return None
+        if schedule_id not in self._schedules:
+            conn = self.conn
+            schedule = conn.execute("SELECT name, timezone FROM schedules WHERE id = %s", (schedule_id,)).fetchone()
+            weekly = conn.execute(
+                "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
+                "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
+            exceptions = conn.execute(
+                "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
+                "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
+            self._schedules[schedule_id] = {
+                "name": schedule["name"],
+                "timezone": schedule["timezone"] or self.timezone,
+                "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in weekly],
+                "exceptions": [[r["start_date"].isoformat(), r["end_date"].isoformat(), r["closed"],
+                                r["start_minute"], r["end_minute"]] for r in exceptions],
+            }
+        return self._schedules[schedule_id]
+
+    def employees(self, ids) -> list[dict]:
+        """Employees by id, in the order given, with what decides whether they can be rung."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._employees]
+        if missing:
+            rows = self.conn.execute(
+                """SELECT id, name, extension, sip_login, schedule_id, no_answer_rule, no_answer_after_s
+                   FROM employees WHERE id = ANY(%s)""", (missing,)).fetchall()
+            # Past absences never matter again; yesterday's may, across timezones.
+            absences = self.conn.execute(
+                """SELECT employee_id, kind, start_date, end_date FROM employee_absences
+                   WHERE employee_id = ANY(%s) AND end_date >= current_date - 1 ORDER BY start_date""",
+                (missing,)).fetchall()
+            for row in rows:
+                self._employees[row["id"]] = {
+                    "id": row["id"],
+                    "name": row["name"],
+                    "extension": row["extension"],
+                    "login": row["sip_login"],
+                    "schedule": self.schedule(row["schedule_id"]),
+                    "absences": [[a["kind"], a["start_date"].isoformat(), a["end_date"].isoformat()]
+                                 for a in absences if a["employee_id"] == row["id"]],
+                    "no_answer": {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"]},
+                }
+        return [self._employees[i] for i in ids if i in self._employees]
+
+    def department(self, department_id: int) -> dict:
+        department = self.conn.execute(
+            """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
+               FROM departments WHERE id = %s""", (department_id,)).fetchone()
+        member_ids = [r["employee_id"] for r in self.conn.execute(
+            "SELECT employee_id FROM department_members WHERE department_id = %s ORDER BY position",
+            (department_id,))]
+        return {
+            "id": department["id"],
+            "name": department["name"],
+            "distribution": department["distribution"],
+            "ring_time": department["ring_time_s"],
+            "if_nobody_answers": department["if_nobody_answers"],
+            "voicemail_box_id": department["voicemail_box_id"],
+            "members": self.employees(member_ids),
+        }
+
+    def steps(self, scheme_id: int) -> list[dict]:
+        rows = self.conn.execute(
+            """SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.employee_id, d.department_id,
+                      d.voicemail_box_id, d.ivr_menu_id, d.phone_number, d.sip_uri
+               FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
+               WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
+            (scheme_id,),
+        ).fetchall()
+        self.employees([r["employee_id"] for r in rows if r["kind"] == "employee"])
+        steps: dict[int, dict] = {}
+        for row in rows:
+            step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
+                                                     "destinations": []})
+            kind = row["kind"]
+            if kind is None:
+                continue
+            if kind == "employee":
+                destination = {"employee": self.employees([row["employee_id"]])[0]}
+            elif kind == "department":
+                destination = {"department": self.department(row["department_id"])}
+            elif kind == "phone_number":
+                destination = {"number": row["phone_number"]}
+            elif kind == "sip_uri":
+                destination = {"uri": row["sip_uri"]}
+            elif kind == "voicemail":
+                destination = {"voicemail_box_id": row["voicemail_box_id"]}
+            elif kind == "ivr":
+                destination = {"ivr_menu_id": row["ivr_menu_id"]}
+            else:
+                destination = {}
+            step["destinations"].append({"kind": kind, **destination})
+        return list(steps.values())
+
+    def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
+        if scheme_id is None or depth > MAX_BACKUP_DEPTH:
+            return None
+        row = self.conn.execute("SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s",
+                                (scheme_id,)).fetchone()
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "steps": self.steps(row["id"]),
+            "active": self.schedule(row["active_schedule_id"]),
+            "backup": self.scheme(row["backup_scheme_id"], depth + 1),
+        }
 
 
 def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
@@ -154,6 +175,7 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     if row is None:
         return None
     tz = row["timezone"]
+    parts = _Compiler(conn, tz)
     by_schedule = row["mode"] == "by_schedule"
     schedule_id = row["own_schedule_id"] or row["company_schedule_id"]
     return {
@@ -167,9 +189,9 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
             "timezone": tz,
         },
         "mode": row["mode"],
-        "schedule": _schedule(conn, schedule_id, tz) if by_schedule else None,
-        "working": _scheme(conn, row["scheme_id"], tz),
-        "off_hours": _scheme(conn, row["off_hours_scheme_id"], tz) if by_schedule else None,
+        "schedule": parts.schedule(schedule_id) if by_schedule else None,
+        "working": parts.scheme(row["scheme_id"]),
+        "off_hours": parts.scheme(row["off_hours_scheme_id"]) if by_schedule else None,
     }
 
 
@@ -180,10 +202,9 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
     ).fetchone()
     if company is None:
         return None
-    employees = conn.execute(
-        "SELECT id, name, extension, sip_login FROM employees WHERE company_id = %s ORDER BY extension",
-        (company["id"],),
-    ).fetchall()
+    ids = [r["id"] for r in conn.execute("SELECT id FROM employees WHERE company_id = %s ORDER BY extension",
+                                         (company["id"],))]
+    employees = _Compiler(conn, company["timezone"]).employees(ids)
     return {
         "schema": DOCUMENT_SCHEMA,
         "version": time.time_ns(),
@@ -193,7 +214,7 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
             "domain": company["sip_domain"],
             "timezone": company["timezone"],
         },
-        "extensions": {e["extension"]: _employee(e) for e in employees},
+        "extensions": {e["extension"]: e for e in employees},
     }
 
 

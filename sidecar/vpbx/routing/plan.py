@@ -104,8 +104,7 @@ def build_plan(document: dict, call: Call) -> Plan:
     return Plan(tuple(steps), tuple(reasons))
 
 
-# R15: a direct call nobody answers ends as "busy" after two minutes unless the
-# employee chose another rule.
+# R15: by default a direct call nobody answers ends as "busy" after two minutes.
 DIRECT_CALL_RING_SECONDS = 120
 
 
@@ -116,9 +115,9 @@ def build_direct_plan(company_document: dict, extension: str, call: Call) -> Pla
         return None
     company = company_document["company"]
     reasons = [f"extension {extension} of company {company['name']!r}"]
-    step = {"mode": "parallel", "timeout": DIRECT_CALL_RING_SECONDS,
-            "destinations": [{"kind": "employee", "employee": employee}]}
+    ring = employee.get("no_answer", {}).get("after", DIRECT_CALL_RING_SECONDS)
+    step = {"mode": "parallel", "timeout": ring, "destinations": [{"kind": "employee", "employee": employee}]}
     targets = _resolve_step(step, 1, call, _context(company), reasons)
     if not targets:
         return Plan((), tuple(reasons))
-    return Plan((Step("parallel", DIRECT_CALL_RING_SECONDS, tuple(targets)),), tuple(reasons))
+    return Plan((Step("parallel", ring, tuple(targets)),), tuple(reasons))

@@ -3,18 +3,41 @@
 Options (``data["employee"]``):
     id, name, extension: who the employee is (for reasons and history)
     login: SIP login; the AoR is ``sip:<login>@<company domain>``
+    absences: [[kind, first_day, last_day], ...] (vacation, sick_leave)
+    schedule: personal hours (a compiled schedule), or None for always
+
+An employee on leave or outside their hours is skipped at once (R3): the call
+moves on without ringing them.
 """
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from ..schedule import is_open
 from ..targets import Resolution, Target
+
+LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
+
+
+def _unavailable(employee: dict, call, ctx) -> str | None:
+    today = call.at.astimezone(ZoneInfo(ctx.timezone)).date().isoformat()
+    for kind, first, last in employee.get("absences", ()):
+        if first <= today <= last:
+            return f"{LEAVE[kind]} {first}..{last}"
+    schedule = employee.get("schedule")
+    if schedule is not None:
+        open_, why = is_open(schedule, call.at)
+        if not open_:
+            return f"outside personal hours ({why})"
+    return None
 
 
 def resolve(data: dict, call, ctx) -> Resolution:
     employee = data["employee"]
-    target = Target(
-        uri=f"sip:{employee['login']}@{ctx.domain}",
-        via_location=True,
-        label=f"employee {employee['extension']} {employee['name']}",
-    )
-    return Resolution((target,), (f"ring {target.label}",))
+    label = f"employee {employee['extension']} {employee['name']}"
+    why_not = _unavailable(employee, call, ctx)
+    if why_not:
+        return Resolution((), (f"skip {label}: {why_not}",))
+    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label)
+    return Resolution((target,), (f"ring {label}",))

@@ -67,7 +67,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     say(f"\nvpbx stack '{profile.name}' is up in {time.monotonic() - started:.1f}s (run dir {profile.run_dir})")
     for service in services(profile):
         say(f"  {service.name:<13} {service.address}")
-    say(f"  {"logs":<13} {profile.log_dir}")
+    say(f"  {'logs':<13} {profile.log_dir}")
     say(f"\nDemo company: SIP domain {demo.DEMO_DOMAIN}, number {demo.DEMO_NUMBER}")
     for account in accounts:
         say(f"  {account.extension} {account.name}: login {account.login} password {account.password}")

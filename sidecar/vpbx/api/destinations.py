@@ -24,6 +24,10 @@ SCHEMAS: dict[str, type[Schema]] = {
         r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))),
     "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
     "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
+    # Seed 004: one employee takes the company's calls and transfers them on.
+    "secretary": _schema("secretary", employee_id=fields.Integer(required=True)),
+    # R16: the caller's manager, as the CRM says; the next step when it does not know the caller.
+    "responsible_manager": _schema("responsible_manager"),
 }
 
 # Kinds that name an object of the company: kind -> (field, what).
@@ -32,6 +36,7 @@ REFERENCES = {
     "department": ("department_id", "department"),
     "voicemail": ("voicemail_box_id", "voicemail box"),
     "ivr": ("ivr_menu_id", "IVR menu"),
+    "secretary": ("employee_id", "employee"),
 }
 
 # Storage columns, shared by step_destinations and ivr_keys, and the field each holds.

@@ -122,7 +122,7 @@ class _Compiler:
                WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
             (scheme_id,),
         ).fetchall()
-        self.employees([r["employee_id"] for r in rows if r["kind"] == "employee"])
+        self.employees([r["employee_id"] for r in rows if r["kind"] in ("employee", "secretary")])
         steps: dict[int, dict] = {}
         for row in rows:
             step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
@@ -130,7 +130,7 @@ class _Compiler:
             kind = row["kind"]
             if kind is None:
                 continue
-            if kind == "employee":
+            if kind in ("employee", "secretary"):
                 destination = {"employee": self.employees([row["employee_id"]])[0]}
             elif kind == "department":
                 destination = {"department": self.department(row["department_id"])}

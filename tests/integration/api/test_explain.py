@@ -30,3 +30,23 @@ def test_explain_refuses_a_moment_without_a_timezone(client, admin, demo):
 
     assert response.status_code == 422
     assert "at" in response.get_json()["error"]["fields"]
+
+
+def test_a_secretary_rings_like_the_employee_and_the_crm_kind_has_its_place(client, admin, make_employee):
+    secretary = make_employee(name="Secretary")
+    scheme = client.post("/api/v1/schemes", headers=admin, json={"name": "Front desk", "steps": [
+        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "responsible_manager"}]},
+        {"mode": "parallel", "timeout": 40, "destinations": [{"kind": "secretary", "employee_id": secretary["id"]}]}]})
+    assert scheme.status_code == 201, scheme.get_json()
+    assert client.post("/api/v1/numbers", headers=admin,
+                       json={"number": "+74958880022", "scheme_id": scheme.get_json()["id"]}).status_code == 201
+    try:
+        plan = client.get("/api/v1/numbers/+74958880022/route", headers=admin).get_json()
+    finally:
+        client.delete("/api/v1/numbers/+74958880022", headers=admin)
+        client.delete(f"/api/v1/schemes/{scheme.get_json()['id']}", headers=admin)
+
+    assert [(s["timeout"], [t["label"] for t in s["targets"]]) for s in plan["steps"]] == [
+        (40, [f"employee {secretary['extension']} Secretary"])]
+    assert "step 1: destination kind 'responsible_manager' is not routable yet, skipped" in plan["reasons"]
+    assert f"step 2: ring employee {secretary['extension']} Secretary (secretary)" in plan["reasons"]

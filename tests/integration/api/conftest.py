@@ -82,3 +82,26 @@ def error_fields(response) -> dict:
     assert set(body) == {"error"}, body
     assert body["error"]["status"] == response.status_code
     return body["error"].get("fields", {})
+
+
+@pytest.fixture
+def created(client, admin):
+    """URLs of what a test created, deleted newest first after it."""
+    urls = []
+    yield urls
+    for url in reversed(urls):
+        client.delete(url, headers=admin)
+
+
+@pytest.fixture
+def post(client, admin, created):
+    """POST as the demo admin, expect 201, and have the new item deleted after the test."""
+
+    def _post(resource: str, body: dict, key: str = "id") -> dict:
+        response = client.post(f"/api/v1/{resource}", headers=admin, json=body)
+        assert response.status_code == 201, response.get_json()
+        item = response.get_json()
+        created.append(f"/api/v1/{resource}/{item[key]}")
+        return item
+
+    return _post

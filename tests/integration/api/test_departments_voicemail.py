@@ -5,26 +5,12 @@ import pytest
 from .conftest import error_fields
 
 
-@pytest.fixture
-def created(client, admin):
-    urls = []
-    yield urls
-    for url in reversed(urls):
-        client.delete(url, headers=admin)
 
 
-def _post(client, admin, created, resource, body):
-    response = client.post(f"/api/v1/{resource}", headers=admin, json=body)
-    assert response.status_code == 201, response.get_json()
-    item = response.get_json()
-    created.append(f"/api/v1/{resource}/{item['id']}")
-    return item
-
-
-def test_a_department_keeps_its_members_in_order(client, admin, created, make_employee):
+def test_a_department_keeps_its_members_in_order(client, admin, created, make_employee, post):
     a, b, c = make_employee(), make_employee(), make_employee()
 
-    department = _post(client, admin, created, "departments", {
+    department = post("departments", {
         "name": "Sales", "distribution": "in_order", "ring_time": 15, "members": [c["id"], a["id"], b["id"]]})
 
     assert department["members"] == [c["id"], a["id"], b["id"]]
@@ -57,8 +43,8 @@ def test_a_voicemail_recipient_without_email_is_refused_with_the_reason(client, 
         "Ivan Petrov has no email address: add one to their profile or choose another recipient"]}}}
 
 
-def test_a_department_recipient_needs_a_member_with_email(client, admin, created, make_employee):
-    department = _post(client, admin, created, "departments", {"name": "Silent", "members": [make_employee()["id"]]})
+def test_a_department_recipient_needs_a_member_with_email(client, admin, created, make_employee, post):
+    department = post("departments", {"name": "Silent", "members": [make_employee()["id"]]})
 
     response = client.post("/api/v1/voicemail-boxes", headers=admin,
                            json={"name": "Silent box", "recipients": [{"department_id": department["id"]}]})
@@ -74,14 +60,14 @@ def test_a_box_needs_someone_to_tell(client, admin):
     assert error_fields(response) == {"recipients": ["a voicemail box needs a recipient or an extra email"]}
 
 
-def test_a_department_and_its_box_route_as_destinations(client, admin, created, make_employee, demo):
+def test_a_department_and_its_box_route_as_destinations(client, admin, created, make_employee, demo, post):
     member = make_employee(name="Olga", email="olga@example.com")
-    box = _post(client, admin, created, "voicemail-boxes", {
+    box = post("voicemail-boxes", {
         "name": "Support box", "recipients": [{"employee_id": member["id"]}], "extra_email": "desk@example.com"})
-    department = _post(client, admin, created, "departments", {
+    department = post("departments", {
         "name": "Support", "members": [member["id"]], "if_nobody_answers": "voicemail",
         "voicemail_box_id": box["id"]})
-    scheme = _post(client, admin, created, "schemes", {"name": "Support line", "steps": [
+    scheme = post("schemes", {"name": "Support line", "steps": [
         {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": department["id"]}]},
         {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]},
     ]})
@@ -98,10 +84,10 @@ def test_a_department_and_its_box_route_as_destinations(client, admin, created, 
     assert error_fields(in_use) == {"id": ["in use by department 'Support', scheme 'Support line': change them first"]}
 
 
-def test_another_company_cannot_reach_departments_or_boxes(client, admin, created, make_employee, other_company):
+def test_another_company_cannot_reach_departments_or_boxes(client, admin, created, make_employee, other_company, post):
     member = make_employee(email="m@example.com")
-    department = _post(client, admin, created, "departments", {"name": "Private", "members": [member["id"]]})
-    box = _post(client, admin, created, "voicemail-boxes", {"name": "Private box",
+    department = post("departments", {"name": "Private", "members": [member["id"]]})
+    box = post("voicemail-boxes", {"name": "Private box",
                                                             "recipients": [{"employee_id": member["id"]}]})
     stranger = other_company["headers"]
     valid = {f"/api/v1/departments/{department['id']}": {"name": "Mine"},

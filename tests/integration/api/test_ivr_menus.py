@@ -5,31 +5,17 @@ import pytest
 from .conftest import error_fields
 
 
-@pytest.fixture
-def created(client, admin):
-    urls = []
-    yield urls
-    for url in reversed(urls):
-        client.delete(url, headers=admin)
-
-
-def _post(client, admin, created, resource, body, key="id"):
-    response = client.post(f"/api/v1/{resource}", headers=admin, json=body)
-    assert response.status_code == 201, response.get_json()
-    item = response.get_json()
-    created.append(f"/api/v1/{resource}/{item[key]}")
-    return item
 
 
 DESK = {"kind": "sip_uri", "uri": "sip:desk@example.com"}
 
 
-def test_a_menu_reads_back_as_written(client, admin, created):
+def test_a_menu_reads_back_as_written(client, admin, created, post):
     body = {"name": "Main", "greeting": {"kind": "tts", "text": "Press 1 for sales"}, "timeout": 5,
             "invalid_key_tries": 2, "keys": {"1": DESK, "#": {"kind": "phone_number", "number": "+79161234567"},
                                              "timeout": DESK}}
 
-    menu = _post(client, admin, created, "ivr-menus", body)
+    menu = post("ivr-menus", body)
 
     assert {k: v for k, v in menu.items() if k != "id"} == body
 
@@ -51,9 +37,9 @@ def test_a_bad_menu_is_refused(client, admin, body, expected):
     assert error_fields(response) == expected
 
 
-def test_keys_may_lead_back_but_pressing_nothing_may_not_loop(client, admin, created):
-    main = _post(client, admin, created, "ivr-menus", {"name": "Main", "keys": {"timeout": DESK}})
-    sub = _post(client, admin, created, "ivr-menus", {"name": "Sub", "keys": {
+def test_keys_may_lead_back_but_pressing_nothing_may_not_loop(client, admin, created, post):
+    main = post("ivr-menus", {"name": "Main", "keys": {"timeout": DESK}})
+    sub = post("ivr-menus", {"name": "Sub", "keys": {
         "0": {"kind": "ivr", "ivr_menu_id": main["id"]}, "timeout": {"kind": "ivr", "ivr_menu_id": main["id"]}}})
 
     back = client.put(f"/api/v1/ivr-menus/{main['id']}", headers=admin, json={"name": "Main", "keys": {
@@ -66,8 +52,8 @@ def test_keys_may_lead_back_but_pressing_nothing_may_not_loop(client, admin, cre
     assert error_fields(loop) == {"keys": {"timeout": ["pressing nothing would loop: Main -> Sub -> Main"]}}
 
 
-def test_another_companys_menu_is_out_of_reach(client, admin, created, other_company):
-    menu = _post(client, admin, created, "ivr-menus", {"name": "Private", "keys": {"timeout": DESK}})
+def test_another_companys_menu_is_out_of_reach(client, admin, created, other_company, post):
+    menu = post("ivr-menus", {"name": "Private", "keys": {"timeout": DESK}})
     stranger = other_company["headers"]
 
     assert client.get(f"/api/v1/ivr-menus/{menu['id']}", headers=stranger).status_code == 404
@@ -79,28 +65,28 @@ def test_another_companys_menu_is_out_of_reach(client, admin, created, other_com
     assert error_fields(steal) == {"keys": {"timeout": {"ivr_menu_id": [f"no IVR menu {menu['id']} in this company"]}}}
 
 
-def test_seed_004_number_with_a_self_service_menu(client, admin, created, make_employee):
+def test_seed_004_number_with_a_self_service_menu(client, admin, created, make_employee, post):
     """Seed 004: in working hours a self-service menu (keys to the sales department,
     an employee, fax, voicemail; no key in 5 s: the sales department); off hours voicemail."""
     seller = make_employee(name="Seller", email="seller@example.com")
-    sales = _post(client, admin, created, "departments", {"name": "Sales dept", "members": [seller["id"]]})
-    box = _post(client, admin, created, "voicemail-boxes", {"name": "Company box",
+    sales = post("departments", {"name": "Sales dept", "members": [seller["id"]]})
+    box = post("voicemail-boxes", {"name": "Company box",
                                                              "recipients": [{"department_id": sales["id"]}]})
-    menu = _post(client, admin, created, "ivr-menus", {
+    menu = post("ivr-menus", {
         "name": "Self-service", "greeting": {"kind": "tts", "text": "Press 1 for sales, 2 for Seller, 9 to leave a message"},
         "keys": {"1": {"kind": "department", "department_id": sales["id"]},
                  "2": {"kind": "employee", "employee_id": seller["id"]},
                  "9": {"kind": "voicemail", "voicemail_box_id": box["id"]},
                  "timeout": {"kind": "department", "department_id": sales["id"]}}})
-    hours = _post(client, admin, created, "schedules", {"name": "Company hours", "weekly": [
+    hours = post("schedules", {"name": "Company hours", "weekly": [
         {"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
     assert client.patch("/api/v1/company", headers=admin, json={"schedule_id": hours["id"]}).status_code == 200
     try:
-        day = _post(client, admin, created, "schemes", {"name": "Menu", "steps": [
+        day = post("schemes", {"name": "Menu", "steps": [
             {"mode": "parallel", "timeout": 60, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}]})
-        night = _post(client, admin, created, "schemes", {"name": "Answering machine", "steps": [
+        night = post("schemes", {"name": "Answering machine", "steps": [
             {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]}]})
-        _post(client, admin, created, "numbers", {"number": "+74953334455", "mode": "by_schedule",
+        post("numbers", {"number": "+74953334455", "mode": "by_schedule",
                                                   "scheme_id": day["id"], "off_hours_scheme_id": night["id"]},
               key="number")
 

@@ -11,25 +11,10 @@ OFFICE = {"name": "Office hours", "timezone": "Europe/Moscow",
                           "hours": {"start": "10:00", "end": "15:00"}}]}
 
 
-@pytest.fixture
-def created(client, admin):
-    """Delete what a test created through the API, newest first."""
-    urls = []
-    yield urls
-    for url in reversed(urls):
-        client.delete(url, headers=admin)
 
 
-def _post(client, admin, created, resource, body):
-    response = client.post(f"/api/v1/{resource}", headers=admin, json=body)
-    assert response.status_code == 201, response.get_json()
-    item = response.get_json()
-    created.append(f"/api/v1/{resource}/{item.get('id', item.get('number'))}")
-    return item
-
-
-def test_a_schedule_reads_back_as_written(client, admin, created):
-    schedule = _post(client, admin, created, "schedules", OFFICE)
+def test_a_schedule_reads_back_as_written(client, admin, created, post):
+    schedule = post("schedules", OFFICE)
 
     assert {k: v for k, v in schedule.items() if k != "id"} == {
         **OFFICE, "exceptions": [{**OFFICE["exceptions"][0], "hours": None}, OFFICE["exceptions"][1]]}
@@ -74,8 +59,8 @@ def test_a_bad_schedule_is_refused_and_nothing_is_stored(client, admin, db, chan
     assert db.execute("SELECT count(*) AS n FROM schedules").fetchone()["n"] == before
 
 
-def test_another_companys_schedule_is_invisible(client, admin, created, other_company):
-    schedule = _post(client, admin, created, "schedules", OFFICE)
+def test_another_companys_schedule_is_invisible(client, admin, created, other_company, post):
+    schedule = post("schedules", OFFICE)
 
     assert client.get(f"/api/v1/schedules/{schedule['id']}", headers=other_company["headers"]).status_code == 404
     response = client.patch("/api/v1/company", headers=other_company["headers"], json={"schedule_id": schedule["id"]})
@@ -83,10 +68,10 @@ def test_another_companys_schedule_is_invisible(client, admin, created, other_co
     assert error_fields(response) == {"schedule_id": [f"no schedule {schedule['id']} in this company"]}
 
 
-def test_a_schedule_in_use_cannot_be_deleted(client, admin, created):
-    schedule = _post(client, admin, created, "schedules", OFFICE)
+def test_a_schedule_in_use_cannot_be_deleted(client, admin, created, post):
+    schedule = post("schedules", OFFICE)
     step = {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "sip_uri", "uri": "sip:a@example.com"}]}
-    _post(client, admin, created, "schemes", {"name": "Daytime", "steps": [step], "active_schedule_id": schedule["id"]})
+    post("schemes", {"name": "Daytime", "steps": [step], "active_schedule_id": schedule["id"]})
 
     response = client.delete(f"/api/v1/schedules/{schedule['id']}", headers=admin)
 
@@ -94,10 +79,10 @@ def test_a_schedule_in_use_cannot_be_deleted(client, admin, created):
     assert error_fields(response) == {"id": ["in use by scheme 'Daytime'"]}
 
 
-def test_backup_schemes_cannot_loop(client, admin, created):
+def test_backup_schemes_cannot_loop(client, admin, created, post):
     step = {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "sip_uri", "uri": "sip:a@example.com"}]}
-    first = _post(client, admin, created, "schemes", {"name": "First", "steps": [step]})
-    second = _post(client, admin, created, "schemes", {"name": "Second", "steps": [step],
+    first = post("schemes", {"name": "First", "steps": [step]})
+    second = post("schemes", {"name": "Second", "steps": [step],
                                                         "backup_scheme_id": first["id"]})
 
     response = client.put(f"/api/v1/schemes/{first['id']}", headers=admin,
@@ -120,23 +105,23 @@ def test_a_number_by_schedule_needs_an_off_hours_scheme_and_a_schedule(client, a
     assert error_fields(no_schedule) == {"schedule_id": ["the company has no work schedule: give the number its own"]}
 
 
-def test_seed_002_example_routes_by_the_clock(client, admin, created, make_employee):
+def test_seed_002_example_routes_by_the_clock(client, admin, created, make_employee, post):
     """Seed 002: Mon-Fri 09:00-18:00 the sales manager's SIP account, then the head of
     sales' mobile; outside hours another route (voicemail, once it exists)."""
     manager = make_employee(name="Sales Manager", extension="210")
     head = make_employee(name="Head of Sales", extension="211", mobile="+79161112233")
-    schedule = _post(client, admin, created, "schedules", {
+    schedule = post("schedules", {
         "name": "Sales hours", "weekly": [{"day": d, "start": "09:00", "end": "18:00"}
                                           for d in ("mon", "tue", "wed", "thu", "fri")]})
-    night = _post(client, admin, created, "schemes", {"name": "Night desk", "steps": [
+    night = post("schemes", {"name": "Night desk", "steps": [
         {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "sip_uri", "uri": "sip:night@example.com"}]}]})
-    sales = _post(client, admin, created, "schemes", {"name": "Sales", "steps": [
+    sales = post("schemes", {"name": "Sales", "steps": [
         {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": manager["id"]}]},
         {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "phone_number", "number": head["mobile"]}]},
     ]})
-    _post(client, admin, created, "numbers", {"number": "+7 (495) 222-33-44", "mode": "by_schedule",
+    post("numbers", {"number": "+7 (495) 222-33-44", "mode": "by_schedule",
                                               "schedule_id": schedule["id"], "scheme_id": sales["id"],
-                                              "off_hours_scheme_id": night["id"]})
+                                              "off_hours_scheme_id": night["id"]}, key="number")
 
     day = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
                      query_string={"at": "2026-11-23T10:00:00+03:00"}).get_json()

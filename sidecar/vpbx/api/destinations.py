@@ -18,6 +18,7 @@ def _schema(kind: str, **declared) -> type[Schema]:
 
 SCHEMAS: dict[str, type[Schema]] = {
     "employee": _schema("employee", employee_id=fields.Integer(required=True)),
+    "sip_account": _schema("sip_account", sip_account_id=fields.Integer(required=True)),
     "department": _schema("department", department_id=fields.Integer(required=True)),
     "phone_number": _schema("phone_number", number=PhoneNumber(required=True)),
     "sip_uri": _schema("sip_uri", uri=fields.String(required=True, validate=validate.Regexp(
@@ -37,6 +38,7 @@ REFERENCES = {
     "voicemail": ("voicemail_box_id", "voicemail box"),
     "ivr": ("ivr_menu_id", "IVR menu"),
     "secretary": ("employee_id", "employee"),
+    "sip_account": ("sip_account_id", "SIP account"),
 }
 
 # Storage columns, shared by step_destinations and ivr_keys, and the field each holds.
@@ -45,6 +47,7 @@ COLUMNS = {
     "department_id": "department_id",
     "voicemail_box_id": "voicemail_box_id",
     "ivr_menu_id": "ivr_menu_id",
+    "sip_account_id": "sip_account_id",
     "phone_number": "number",
     "sip_uri": "uri",
 }
@@ -84,3 +87,4 @@ def from_row(row: dict) -> dict:
 
 
 COLUMN_LIST = ", ".join(COLUMNS)
+PLACEHOLDERS = ", ".join(["%s"] * len(COLUMNS))

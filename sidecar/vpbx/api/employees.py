@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-from psycopg import sql
 
 from ..config.credentials import generate_password, ha1, ha1b
 from ..config.tokens import issue_token
@@ -153,16 +152,27 @@ def _visible(employee_id: int) -> None:
         raise not_found("Employee")
 
 
+def login_taken_by(conn, company_id: int, login: str, *, employee_id: int | None = None,
+                   account_id: int | None = None) -> str | None:
+    """Who in the company already has this SIP login: employees and SIP accounts share one realm."""
+    row = conn.execute(
+        """SELECT name FROM employees WHERE company_id = %(c)s AND sip_login = %(l)s AND id IS DISTINCT FROM %(e)s
+           UNION ALL
+           SELECT 'SIP account ' || name FROM sip_accounts
+           WHERE company_id = %(c)s AND sip_login = %(l)s AND id IS DISTINCT FROM %(a)s
+           LIMIT 1""", {"c": company_id, "l": login, "e": employee_id, "a": account_id}).fetchone()
+    return row["name"] if row else None
+
+
 def _check_unique(conn, company_id: int, employee_id: int | None, extension: str | None, login: str | None):
-    for column, value in (("extension", extension), ("sip_login", login)):
-        if value is None:
-            continue
-        query = sql.SQL(
-            "SELECT name FROM employees WHERE company_id = %s AND {} = %s AND id IS DISTINCT FROM %s"
-        ).format(sql.Identifier(column))
-        holder = conn.execute(query, (company_id, value, employee_id)).fetchone()
+    if extension is not None:
+        holder = conn.execute(
+            "SELECT name FROM employees WHERE company_id = %s AND extension = %s AND id IS DISTINCT FROM %s",
+            (company_id, extension, employee_id)).fetchone()
         if holder:
-            raise invalid(column, f"{value} is already used by {holder['name']}")
+            raise invalid("extension", f"{extension} is already used by {holder['name']}")
+    if login is not None and (holder := login_taken_by(conn, company_id, login, employee_id=employee_id)):
+        raise invalid("sip_login", f"{login} is already used by {holder}")
 
 
 def _set_password(conn, employee_id: int, login: str, domain: str) -> str:

@@ -98,7 +98,7 @@ def _write(conn, menu_id: int, data: dict) -> None:
     conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (menu_id,))
     for key, destination in data["keys"].items():
         conn.execute(f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) "
-                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     f"VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})",
                      (menu_id, key, destination["kind"], *kinds.column_values(destination)))
 
 

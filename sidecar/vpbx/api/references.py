@@ -12,6 +12,7 @@ TABLES = {
     "schedule": "schedules",
     "voicemail box": "voicemail_boxes",
     "IVR menu": "ivr_menus",
+    "SIP account": "sip_accounts",
 }
 
 

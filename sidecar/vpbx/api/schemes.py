@@ -94,7 +94,7 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
         for d_position, destination in enumerate(step["destinations"]):
             conn.execute(
                 f"""INSERT INTO step_destinations (step_id, position, kind, {kinds.COLUMN_LIST})
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})""",
                 (step_id, d_position, destination["kind"], *kinds.column_values(destination)),
             )
 

@@ -33,8 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config or {})
 
-    from . import (company, database, departments, employees, errors, ivr_menus, numbers, schedules, schemes,
-                   sip_accounts, voicemail_boxes)
+    from . import (company, database, departments, employees, errors, ivr_menus, numbers, prompts, queues,
+                   schedules, schemes, sip_accounts, voicemail_boxes, webhooks)
     from .metrics import blueprint as metrics
     from .status import blueprint as status
 
@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     app.register_blueprint(status)
     app.register_blueprint(metrics)
-    for resource in (company, employees, sip_accounts, departments, voicemail_boxes, ivr_menus, schedules, schemes,
-                     numbers):
+    for resource in (company, employees, sip_accounts, departments, voicemail_boxes, prompts, ivr_menus, queues,
+                     webhooks, schedules, schemes, numbers):
         api.register_blueprint(resource.blueprint)
     return app

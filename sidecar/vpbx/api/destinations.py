@@ -25,6 +25,8 @@ SCHEMAS: dict[str, type[Schema]] = {
         r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))),
     "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
     "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
+    "queue": _schema("queue", queue_id=fields.Integer(required=True)),
+    "webhook": _schema("webhook", webhook_id=fields.Integer(required=True)),
     # Seed 004: one employee takes the company's calls and transfers them on.
     "secretary": _schema("secretary", employee_id=fields.Integer(required=True)),
     # R16: the caller's manager, as the CRM says; the next step when it does not know the caller.
@@ -39,6 +41,8 @@ REFERENCES = {
     "ivr": ("ivr_menu_id", "IVR menu"),
     "secretary": ("employee_id", "employee"),
     "sip_account": ("sip_account_id", "SIP account"),
+    "queue": ("queue_id", "queue"),
+    "webhook": ("webhook_id", "webhook"),
 }
 
 # Storage columns, shared by step_destinations and ivr_keys, and the field each holds.
@@ -48,6 +52,8 @@ COLUMNS = {
     "voicemail_box_id": "voicemail_box_id",
     "ivr_menu_id": "ivr_menu_id",
     "sip_account_id": "sip_account_id",
+    "queue_id": "queue_id",
+    "webhook_id": "webhook_id",
     "phone_number": "number",
     "sip_uri": "uri",
 }

@@ -19,6 +19,7 @@ from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
+from .references import missing, owned
 
 blueprint = api_blueprint("ivr_menus", "/ivr-menus", "Voice menus: keys to destinations")
 
@@ -26,19 +27,22 @@ KEY = re.compile(r"^([0-9*#]|timeout)$")
 
 
 class GreetingSchema(Schema):
-    kind = fields.String(load_default="default", validate=validate.OneOf(["default", "tts"]))
+    kind = fields.String(load_default="default", validate=validate.OneOf(["default", "tts", "prompt"]))
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    prompt_id = fields.Integer(load_default=None, allow_none=True)
 
     @validates_schema
-    def text_for_tts(self, data, **kwargs):
+    def what_to_play(self, data, **kwargs):
         if data.get("kind") == "tts" and not data.get("text"):
             raise ValidationError("text-to-speech needs the text to read", "text")
+        if data.get("kind") == "prompt" and data.get("prompt_id") is None:
+            raise ValidationError("'prompt' needs a prompt_id", "prompt_id")
 
 
 class IvrMenuSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    greeting = fields.Nested(GreetingSchema, load_default=lambda: {"kind": "default", "text": None})
+    greeting = fields.Nested(GreetingSchema, load_default=lambda: {"kind": "default", "text": None, "prompt_id": None})
     timeout = fields.Integer(load_default=5, validate=validate.Range(1, 60),
                              metadata={"description": "Seconds to wait for a key (R10: 5)"})
     invalid_key_tries = fields.Integer(load_default=2, validate=validate.Range(1, 5))
@@ -53,14 +57,15 @@ class IvrMenuSchema(Schema):
 
 def _load(conn, company_id: int, menu_id: int) -> dict:
     menu = conn.execute(
-        """SELECT id, name, greeting_kind, greeting_text, timeout_s, invalid_key_tries
+        """SELECT id, name, greeting_kind, greeting_text, greeting_prompt_id, timeout_s, invalid_key_tries
            FROM ivr_menus WHERE id = %s AND company_id = %s""", (menu_id, company_id)).fetchone()
     if menu is None:
         raise not_found("IVR menu")
     keys = conn.execute(f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key",
                         (menu_id,)).fetchall()
     return {"id": menu["id"], "name": menu["name"],
-            "greeting": {"kind": menu["greeting_kind"], "text": menu["greeting_text"]},
+            "greeting": {"kind": menu["greeting_kind"], "text": menu["greeting_text"],
+                         "prompt_id": menu["greeting_prompt_id"]},
             "timeout": menu["timeout_s"], "invalid_key_tries": menu["invalid_key_tries"],
             "keys": {row["key"]: kinds.from_row(row) for row in keys}}
 
@@ -69,6 +74,9 @@ def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
     if conn.execute("SELECT 1 FROM ivr_menus WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
                     (company_id, data["name"], menu_id)).fetchone():
         raise invalid("name", f"an IVR menu named {data['name']!r} already exists")
+    if not owned(conn, company_id, "prompt", data["greeting"]["prompt_id"]):
+        raise ApiError(422, "The request is invalid.",
+                       {"greeting": {"prompt_id": [missing("prompt", data["greeting"]["prompt_id"])]}})
     problems = {key: p for key, d in data["keys"].items() if (p := kinds.errors(conn, company_id, d))}
     if problems:
         raise ApiError(422, "The request is invalid.", {"keys": problems})
@@ -91,10 +99,10 @@ def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
 
 def _write(conn, menu_id: int, data: dict) -> None:
     conn.execute(
-        """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, timeout_s = %s,
-           invalid_key_tries = %s WHERE id = %s""",
-        (data["name"], data["greeting"]["kind"], data["greeting"]["text"], data["timeout"],
-         data["invalid_key_tries"], menu_id))
+        """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, greeting_prompt_id = %s,
+           timeout_s = %s, invalid_key_tries = %s WHERE id = %s""",
+        (data["name"], data["greeting"]["kind"], data["greeting"]["text"], data["greeting"]["prompt_id"],
+         data["timeout"], data["invalid_key_tries"], menu_id))
     conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (menu_id,))
     for key, destination in data["keys"].items():
         conn.execute(f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) "

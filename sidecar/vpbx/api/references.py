@@ -13,6 +13,9 @@ TABLES = {
     "voicemail box": "voicemail_boxes",
     "IVR menu": "ivr_menus",
     "SIP account": "sip_accounts",
+    "prompt": "prompts",
+    "queue": "queues",
+    "webhook": "webhooks",
 }
 
 

@@ -117,7 +117,8 @@ class _Compiler:
     def steps(self, scheme_id: int) -> list[dict]:
         rows = self.conn.execute(
             """SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, d.employee_id, d.department_id,
-                      d.voicemail_box_id, d.ivr_menu_id, d.sip_account_id, d.phone_number, d.sip_uri
+                      d.voicemail_box_id, d.ivr_menu_id, d.sip_account_id, d.queue_id, d.webhook_id,
+                      d.phone_number, d.sip_uri
                FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
                WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
             (scheme_id,),
@@ -142,6 +143,10 @@ class _Compiler:
                 destination = {"voicemail_box_id": row["voicemail_box_id"]}
             elif kind == "ivr":
                 destination = {"ivr_menu_id": row["ivr_menu_id"]}
+            elif kind == "queue":
+                destination = {"queue_id": row["queue_id"]}
+            elif kind == "webhook":
+                destination = {"webhook_id": row["webhook_id"]}
             elif kind == "sip_account":
                 destination = {"account": self.conn.execute(
                     "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s",

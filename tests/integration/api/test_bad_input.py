@@ -60,8 +60,8 @@ SCHEMES = {
     "no-steps": ({"steps": []}, "steps", "Length must be between 1 and 20."),
     "no-destinations": ({"steps": [_step(destinations=[])]}, "steps.0.destinations", "Shorter than minimum"),
     "unknown-kind": ({"steps": [_step(destinations=[{"kind": "fax"}])]}, "steps.0.destinations.0.kind",
-                     "one of: employee, sip_account, department, phone_number, sip_uri, voicemail, ivr, secretary, "
-                     "responsible_manager"),
+                     "one of: employee, sip_account, department, phone_number, sip_uri, voicemail, ivr, queue, "
+                     "webhook, secretary, responsible_manager"),
     "missing-employee": ({"steps": [_step(destinations=[{"kind": "employee", "employee_id": 99999999}])]},
                          "steps.0.destinations.0.employee_id", "no employee 99999999 in this company"),
     "bad-uri": ({"steps": [_step(destinations=[{"kind": "sip_uri", "uri": "desk"}])]},

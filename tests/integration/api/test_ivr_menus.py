@@ -11,7 +11,7 @@ DESK = {"kind": "sip_uri", "uri": "sip:desk@example.com"}
 
 
 def test_a_menu_reads_back_as_written(client, admin, created, post):
-    body = {"name": "Main", "greeting": {"kind": "tts", "text": "Press 1 for sales"}, "timeout": 5,
+    body = {"name": "Main", "greeting": {"kind": "tts", "text": "Press 1 for sales", "prompt_id": None}, "timeout": 5,
             "invalid_key_tries": 2, "keys": {"1": DESK, "#": {"kind": "phone_number", "number": "+79161234567"},
                                              "timeout": DESK}}
 

@@ -55,3 +55,24 @@ def test_a_webhook_secret_is_shown_once_and_its_fallback_must_be_ours(client, ad
 ])
 def test_a_bad_webhook_is_refused(client, admin, body, field):
     assert field in error_fields(client.post("/api/v1/webhooks", headers=admin, json={"name": "Bad", **body}))
+
+
+def test_another_company_cannot_reach_prompts_queues_or_webhooks(client, post, other_company):
+    prompt = post("prompts", {"name": "Mine", "kind": "default"})
+    queue = post("queues", {"name": "Mine"})
+    webhook = post("webhooks", {"name": "Mine", "url": "https://crm.example.com/route"})
+    stranger = other_company["headers"]
+    valid = {f"/api/v1/prompts/{prompt['id']}": {"name": "X", "kind": "default"},
+             f"/api/v1/queues/{queue['id']}": {"name": "X"},
+             f"/api/v1/webhooks/{webhook['id']}": {"name": "X", "url": "https://x.example.com"}}
+
+    for url, body in valid.items():
+        assert client.get(url, headers=stranger).status_code == 404
+        assert client.put(url, headers=stranger, json=body).status_code == 404
+        assert client.delete(url, headers=stranger).status_code == 404
+    steal = client.post("/api/v1/schemes", headers=stranger, json={"name": "Steal", "steps": [
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "queue", "queue_id": queue["id"]},
+                                                             {"kind": "webhook", "webhook_id": webhook["id"]}]}]})
+    assert error_fields(steal) == {"steps": {"0": {"destinations": {
+        "0": {"queue_id": [f"no queue {queue['id']} in this company"]},
+        "1": {"webhook_id": [f"no webhook {webhook['id']} in this company"]}}}}}

@@ -133,3 +133,33 @@ def test_seed_002_example_routes_by_the_clock(client, admin, created, make_emplo
     assert "step 2: destination kind 'phone_number' is not routable yet, skipped" in day["reasons"]
     assert [t["uri"] for s in night_call["steps"] for t in s["targets"]] == ["sip:night@example.com"]
     assert "off hours: the off-hours scheme applies" in night_call["reasons"]
+
+
+def test_seed_001_scenario(client, admin, post, make_employee):
+    """Seed 001: in working hours ring one to three numbers at once; after N seconds
+    without an answer the head of sales' mobile; then the answering machine.
+    Outside working hours, the answering machine with its greeting."""
+    head = make_employee(name="Head of Sales", email="head@example.com", mobile="+79163334455")
+    hours = post("schedules", {"name": "Weekdays", "timezone": "Europe/Moscow", "weekly": [
+        {"day": d, "start": "09:00", "end": "19:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
+    box = post("voicemail-boxes", {"name": "Answering machine", "recipients": [{"employee_id": head["id"]}]})
+    working = post("schemes", {"name": "Sales first", "steps": [
+        {"mode": "parallel", "timeout": 20, "destinations": [
+            {"kind": "phone_number", "number": "+74950001111"}, {"kind": "phone_number", "number": "+74950002222"},
+            {"kind": "phone_number", "number": "+74950003333"}]},
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "phone_number", "number": head["mobile"]}]},
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]},
+    ]})
+    night = post("schemes", {"name": "Night machine", "steps": [
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]}]})
+    post("numbers", {"number": "+74954445566", "mode": "by_schedule", "schedule_id": hours["id"],
+                     "scheme_id": working["id"], "off_hours_scheme_id": night["id"]}, key="number")
+
+    day = client.get("/api/v1/numbers/+74954445566/route", headers=admin,
+                     query_string={"at": "2026-11-23T18:59:00+03:00"}).get_json()
+    evening = client.get("/api/v1/numbers/+74954445566/route", headers=admin,
+                         query_string={"at": "2026-11-23T19:00:00+03:00"}).get_json()
+
+    assert "scheme 'Sales first'" in day["reasons"]
+    assert "scheme 'Night machine'" in evening["reasons"]
+    assert "schedule 'Weekdays' is closed on Mon 2026-11-23 19:00 Europe/Moscow" in evening["reasons"]

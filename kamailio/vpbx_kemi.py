@@ -17,7 +17,7 @@ import KSR  # noqa: E402  (only importable inside Kamailio)
 
 from vpbx.kamailio_adapter import reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
-from vpbx.kamailio_adapter.execute import load_step_branches  # noqa: E402
+from vpbx.kamailio_adapter.execute import PlanCursor, load_step_branches, step_timers  # noqa: E402
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 
 STOP = -255
@@ -27,6 +27,8 @@ FLB_NATSIPPING = 7
 FLT_TRUNK = 8  # transaction flag: the INVITE came from a trunk
 RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
+# The plan and the next step to try, kept with the transaction for failure_route.
+PLAN_XAVP = "$xavp(vpbx_plan)"
 AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
 
 
@@ -194,13 +196,24 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
-        step = plan.steps[0] if plan.steps else None
-        if step is None or load_step_branches(KSR, step) == 0:
+        if not self.ring_next_step(PlanCursor(plan, 0)):
             self.reject(reasons.NOBODY_TO_RING)
             return
-        KSR.tm.t_set_fr(step.timeout * 1000, 0)
         KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         self.route_relay()
+
+    def ring_next_step(self, cursor):
+        """Load the branches of the first remaining step with anyone reachable.
+
+        The rest of the plan is kept with the transaction for failure_route.
+        Returns False when no remaining step has anyone to ring.
+        """
+        for index, step in cursor.remaining():
+            if load_step_branches(KSR, step) > 0:
+                step_timers(KSR, step)
+                KSR.pv.sets(PLAN_XAVP, PlanCursor(cursor.plan, index + 1).to_json())
+                return True
+        return False
 
     def route_relay(self):
         if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE
@@ -239,10 +252,16 @@ class VpbxRoutes:
         return 1
 
     def ksr_failure_manage(self, msg):
+        # A caller who hung up ends the whole plan.
         if KSR.tm.t_is_canceled() > 0:
             return 1
-        # The plan has no further step here yet: the call has failed, so free
-        # its media session now rather than at rtpengine's RTP timeout.
+        # Timeout, busy, unavailable, 5xx/6xx: the next step rings.
+        saved = KSR.pv.get(PLAN_XAVP)
+        if saved and self.ring_next_step(PlanCursor.from_json(saved)):
+            KSR.tm.t_on_failure("ksr_failure_manage")
+            if KSR.tm.t_relay() > 0:
+                return 1
+        # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         KSR.rtpengine.rtpengine_delete("")
         return 1
 

@@ -49,7 +49,7 @@ class Sipp:
     def __init__(self, scenario: str, *, port: int, remote: str | None = None, service: str | None = None,
                  keys: dict[str, object] | None = None, values: dict[str, object] | None = None,
                  auth: tuple[str, str] | None = None, duration_ms: int | None = None, calls: int = 1,
-                 timeout_s: int = 30, local_ip: str = "127.0.0.1"):
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1", recv_timeout_s: int = 10):
         self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
         text = (SCENARIOS / scenario).read_text()
         for name, value in (values or {}).items():
@@ -64,7 +64,7 @@ class Sipp:
             "-sf", str(self.scenario), "-i", local_ip, "-p", str(port), "-m", str(calls),
             "-nostdin", "-trace_msg", "-message_file", str(self.workdir / "messages.log"),
             "-trace_err", "-error_file", str(self.workdir / "errors.log"),
-            "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", "10000",
+            "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", str(recv_timeout_s * 1000),
         ]
         if service:
             self.argv += ["-s", service]

@@ -198,3 +198,15 @@ def test_a_sick_leave_ending_today_still_counts_in_the_companys_timezone():
 
     assert build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), late).steps
     assert not build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), _at(MONDAY_NOON)).steps
+
+
+def test_a_plan_cursor_survives_its_json_form_and_lists_what_remains():
+    from vpbx.kamailio_adapter.execute import PlanCursor
+
+    plan = build_plan(document(SALES, NIGHT), CALL)
+    cursor = PlanCursor(plan, 1)
+
+    again = PlanCursor.from_json(cursor.to_json())
+
+    assert again == cursor
+    assert [(i, s.timeout) for i, s in again.remaining()] == [(1, 15)]

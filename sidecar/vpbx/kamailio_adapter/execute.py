@@ -1,8 +1,11 @@
-"""Turn a plan step into Kamailio branches."""
+"""Turn plan steps into Kamailio branches, and carry the rest of the plan with the transaction."""
 
 from __future__ import annotations
 
-from ..routing import Step
+import json
+from dataclasses import dataclass
+
+from ..routing import Plan, Step
 
 USRLOC_TABLE = "location"
 
@@ -28,3 +31,31 @@ def load_step_branches(ksr, step: Step) -> int:
         else:
             ksr.info(f"vpbx: {target.label} ({target.uri}) is not reachable\n")
     return reachable
+
+
+@dataclass(frozen=True)
+class PlanCursor:
+    """The plan and the index of the step to try next: travels with the SIP
+    transaction (an xavp), so any worker's failure_route can continue it."""
+
+    plan: Plan
+    next_step: int
+
+    def to_json(self) -> str:
+        return json.dumps({"plan": json.loads(self.plan.to_json()), "next": self.next_step}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> PlanCursor:
+        data = json.loads(text)
+        return cls(Plan.from_json(json.dumps(data["plan"])), data["next"])
+
+    def remaining(self):
+        """(index, step) pairs still to try, in order."""
+        return list(enumerate(self.plan.steps))[self.next_step:]
+
+
+def step_timers(ksr, step: Step) -> None:
+    """The step's timeout bounds both timers: with no reply at all (fr) and
+    after a provisional one (fr_inv)."""
+    milliseconds = step.timeout * 1000
+    ksr.tm.t_set_fr(milliseconds, milliseconds)

@@ -1,0 +1,75 @@
+"""A scheme's steps ring one after another: the next when the previous fails or times out."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from vpbx.stack.process import wait_for
+
+from . import sip_log
+from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def two_steps(api):
+    """The demo scheme rings Anna (101) first, then Boris (102): restored afterwards."""
+    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
+    ids = {e["extension"]: e["id"] for e in api("GET", "/employees")[1]}
+    status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "employee", "employee_id": ids["101"]}]},
+        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": ids["102"]}]}]})
+    assert status == 200, body
+    yield
+    api("PUT", f"/schemes/{scheme['id']}", {k: v for k, v in scheme.items() if k != "id"})
+
+
+def _carrier_call(stack, sip_target, demo) -> Sipp:
+    return Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
+                keys={"rtp_port": free_udp_port()}, duration_ms=300, timeout_s=60, recv_timeout_s=40)
+
+
+def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, register, two_steps, no_registrations):
+    anna_port, boris_port = free_udp_port(), free_udp_port()
+    assert register("101", anna_port)[0] == 200
+    assert register("102", boris_port)[0] == 200
+    anna = Sipp("uas_busy.xml", port=anna_port).start()
+    boris = Sipp("uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}).start()
+
+    carrier = _carrier_call(stack, sip_target, demo).run()
+    busy, answered = anna.wait(), boris.wait()
+
+    assert carrier.returncode == 0, carrier.explain()
+    assert busy.returncode == 0, busy.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
+        f"INVITE sip:102@127.0.0.1:{boris_port}")
+
+
+def test_no_answer_on_step_one_rings_step_two_after_its_timeout(
+    stack, sip_target, demo, register, two_steps, no_registrations
+):
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # Anna's phone never replies
+    silent.bind(("127.0.0.1", 0))
+    boris_port = free_udp_port()
+    assert register("101", silent.getsockname()[1])[0] == 200
+    assert register("102", boris_port)[0] == 200
+    boris = Sipp("uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}, timeout_s=60,
+                 recv_timeout_s=40).start()
+
+    carrier = _carrier_call(stack, sip_target, demo).start()
+    silent.settimeout(10)
+    silent.recv(65535)  # Anna's phone is rung...
+    anna_rung = time.monotonic()
+    answered = boris.wait()  # ...and Boris answers once her step has timed out
+    boris_rung = time.monotonic()
+    carrier_result = carrier.wait()
+    silent.close()
+
+    assert carrier_result.returncode == 0, carrier_result.explain()
+    assert answered.returncode == 0, answered.explain()
+    # Boris's SIPp ends after the whole call (0.3 s of it); his INVITE came after
+    # Anna's 15 s step, not before.
+    assert 15 <= boris_rung - anna_rung < 25

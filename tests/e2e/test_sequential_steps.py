@@ -73,3 +73,46 @@ def test_no_answer_on_step_one_rings_step_two_after_its_timeout(
     # Boris's SIPp ends after the whole call (0.3 s of it); his INVITE came after
     # Anna's 15 s step, not before.
     assert 15 <= boris_rung - anna_rung < 25
+
+
+def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reason(
+    stack, sip_target, demo, register, no_registrations
+):
+    anna_port, boris_port = free_udp_port(), free_udp_port()
+    assert register("101", anna_port)[0] == 200
+    assert register("102", boris_port)[0] == 200
+    ringing = Sipp("uas_ring_until_cancelled.xml", port=boris_port).start()
+    answering = Sipp("uas_answer.xml", port=anna_port, keys={"rtp_port": free_udp_port()}).start()
+
+    carrier = _carrier_call(stack, sip_target, demo).run()
+    answered, cancelled = answering.wait(), ringing.wait()
+
+    assert carrier.returncode == 0, carrier.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert cancelled.returncode == 0, cancelled.explain()
+    cancel = sip_log.first(sip_log.received(cancelled.messages), "CANCEL ")
+    assert sip_log.header(cancel, "Reason") == 'SIP;cause=200;text="Call completed elsewhere"'
+
+
+def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
+    stack, sip_target, demo, register, two_steps, no_registrations
+):
+    anna_port = free_udp_port()
+    boris = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # step 2's phone: must stay silent
+    boris.bind(("127.0.0.1", 0))
+    boris.setblocking(False)
+    assert register("101", anna_port)[0] == 200
+    assert register("102", boris.getsockname()[1])[0] == 200
+    anna = Sipp("uas_ring_until_cancelled.xml", port=anna_port).start()
+
+    carrier = Sipp("uac_cancel.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
+                   keys={"rtp_port": free_udp_port()}).run()
+    cancelled = anna.wait()
+
+    assert carrier.returncode == 0, carrier.explain()
+    assert cancelled.returncode == 0, cancelled.explain()
+    # Had failure_route gone on to step 2, its INVITE would have left before the
+    # 487 the carrier has already ACKed: it would be waiting on this socket.
+    with pytest.raises(BlockingIOError):
+        boris.recv(65535)
+    boris.close()

@@ -33,6 +33,8 @@ class Settings:
     sip: Endpoint
     sidecar: Endpoint
     run_dir: Path
+    # "test" lets the test suite pin the routing clock; any other profile never does.
+    profile: str = "production"
 
     @classmethod
     def from_mapping(cls, data: dict) -> Settings:
@@ -48,6 +50,7 @@ class Settings:
             sip=endpoint("sip"),
             sidecar=endpoint("sidecar"),
             run_dir=Path(data["run_dir"]),
+            profile=data.get("profile", "production"),
         )
 
 

@@ -54,18 +54,21 @@ class Documents:
             log.warning("routing documents not preloaded: %s", exc)
         return len(self.copies)
 
-    def get(self, key: str) -> dict | None:
-        """The document at ``key``; None if it does not exist. Raises CacheUnavailable."""
+    def get(self, key: str, also: str | None = None) -> tuple[dict | None, bytes | None]:
+        """The document at ``key`` (None if it does not exist) and the value at ``also``,
+        read in the same round trip. Raises CacheUnavailable."""
+        keys = [key, GENERATION_KEY] + ([also] if also else [])
         try:
-            raw, generation = self.redis.mget(key, GENERATION_KEY)
+            raw, generation, *extra = self.redis.mget(keys)
         except redis.RedisError as exc:
-            return self._copy_or_fail(key, f"Redis unreachable: {exc}")
+            return self._copy_or_fail(key, f"Redis unreachable: {exc}"), None
+        extra_value = extra[0] if extra else None
         if raw is not None:
-            return self._keep(key, raw)
+            return self._keep(key, raw), extra_value
         if generation is None:
-            return self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt")
+            return self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt"), extra_value
         self.copies.pop(key, None)
-        return None
+        return None, extra_value
 
     def _keep(self, key: str, raw: bytes) -> dict:
         version = raw.partition(b" ")[0]

@@ -21,12 +21,16 @@ from .documents import Documents
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
+# ISO-8601 instant the test suite pins the routing clock to. Read only by a
+# worker of the "test" profile, in the same MGET as the document.
+TEST_CLOCK_KEY = "vpbx:test:clock"
 
 
 class Worker:
     def __init__(self, config: vpbx_settings.Settings):
         self.settings = config
         self.documents: Documents | None = None
+        self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
 
     @classmethod
     def from_environment(cls) -> Worker:
@@ -37,8 +41,10 @@ class Worker:
         self.documents = Documents(client)
         self.documents.preload()
 
-    def _document(self, key: str) -> dict | None:
-        return self.documents.get(key)
+    def _document(self, key: str) -> tuple[dict | None, datetime]:
+        """The document, and the moment to route at: now, or the test suite's pinned clock."""
+        document, pinned = self.documents.get(key, also=self.clock_key)
+        return document, datetime.fromisoformat(pinned.decode()) if pinned else datetime.now(timezone.utc)
 
     def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
                  caller_domain: str | None = None, region: str = "RU",
@@ -49,18 +55,17 @@ class Worker:
         domain, which scopes extension dialling to the caller's own company.
         Raises CacheUnavailable when neither Redis nor this worker's copy knows.
         """
-        at = now or datetime.now(timezone.utc)
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
         if source == "phone" and EXTENSION.match(dialled):
-            document = self._document(company_key(caller_domain))
+            document, clock = self._document(company_key(caller_domain))
             if document is None:
                 return None
-            call = Call(call_id, dialled, caller, source, at, caller_aor)
+            call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
             return build_direct_plan(document, dialled, call)
         e164 = to_e164(dialled, region)
         if e164 is None:
             return None
-        document = self._document(number_key(e164))
+        document, clock = self._document(number_key(e164))
         if document is None:
             return None
-        return build_plan(document, Call(call_id, e164, caller, source, at, caller_aor))
+        return build_plan(document, Call(call_id, e164, caller, source, now or clock, caller_aor))

@@ -197,7 +197,7 @@ class VpbxRoutes:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
         if not self.ring_next_step(PlanCursor(plan, 0)):
-            self.reject(reasons.NOBODY_TO_RING)
+            self.reject(reasons.FINAL.get(plan.final, reasons.NOBODY_TO_RING))
             return
         KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         self.route_relay()
@@ -257,12 +257,17 @@ class VpbxRoutes:
             return 1
         # Timeout, busy, unavailable, 5xx/6xx: the next step rings.
         saved = KSR.pv.get(PLAN_XAVP)
-        if saved and self.ring_next_step(PlanCursor.from_json(saved)):
+        cursor = PlanCursor.from_json(saved) if saved else None
+        if cursor and self.ring_next_step(cursor):
             KSR.tm.t_on_failure("ksr_failure_manage")
             if KSR.tm.t_relay() > 0:
                 return 1
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         KSR.rtpengine.rtpengine_delete("")
+        final = reasons.FINAL.get(cursor.plan.final) if cursor else None
+        if final:
+            KSR.hdr.append_to_reply(final.reason_header)
+            KSR.tm.t_reply(final.code, final.phrase)
         return 1
 
     # ---- callbacks that must exist (app_python3 5.6), unused ------------------

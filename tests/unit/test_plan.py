@@ -210,3 +210,41 @@ def test_a_plan_cursor_survives_its_json_form_and_lists_what_remains():
 
     assert again == cursor
     assert [(i, s.timeout) for i, s in again.remaining()] == [(1, 15)]
+
+
+def _direct(extension, **rule):
+    company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
+    company["extensions"]["102"]["no_answer"] = {"rule": "busy", "after": 120, **rule}
+    return build_direct_plan(company, extension,
+                             Call("c6", extension, "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test"))
+
+
+def test_a_direct_call_nobody_answers_ends_busy_by_default():
+    plan = _direct("102")
+
+    assert [(s.timeout, [t.uri for t in s.targets]) for s in plan.steps] == [(120, ["sip:u102@demo.vpbx.test"])]
+    assert plan.final == "busy"
+    assert "no answer in 120 s: busy" in plan.reasons
+
+
+def test_a_no_answer_rule_forwards_to_a_colleague_after_its_delay():
+    plan = _direct("102", rule="forward_employee", after=10,
+                   employee={"id": 3, "name": "Vera", "extension": "103", "login": "u103"})
+
+    assert [(s.timeout, [t.uri for t in s.targets]) for s in plan.steps] == [
+        (10, ["sip:u102@demo.vpbx.test"]), (30, ["sip:u103@demo.vpbx.test"])]
+    assert plan.final is None
+
+
+def test_an_absent_employee_goes_straight_to_the_rule():
+    company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
+    company["extensions"]["102"]["absences"] = [["sick_leave", "2026-11-01", "2026-11-30"]]
+    company["extensions"]["102"]["no_answer"] = {"rule": "forward_department", "after": 20, "department": {
+        "id": 1, "name": "Support", "distribution": "all_at_once", "ring_time": 20, "if_nobody_answers": "next_step",
+        "voicemail_box_id": None, "members": [{"id": 5, "name": "Olga", "extension": "105", "login": "u105"}]}}
+
+    plan = build_direct_plan(company, "102", Call("c7", "102", "u101", "phone", CALL.at,
+                                                  caller_aor="sip:u101@demo.vpbx.test"))
+
+    assert [[t.uri for t in s.targets] for s in plan.steps] == [["sip:u105@demo.vpbx.test"]]
+    assert "step 1: skip employee 102 Boris: on sick leave 2026-11-01..2026-11-30" in plan.reasons

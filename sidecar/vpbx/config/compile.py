@@ -213,7 +213,27 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
         return None
     ids = [r["id"] for r in conn.execute("SELECT id FROM employees WHERE company_id = %s ORDER BY extension",
                                          (company["id"],))]
-    employees = _Compiler(conn, company["timezone"]).employees(ids)
+    parts = _Compiler(conn, company["timezone"])
+    employees = parts.employees(ids)
+    # Direct calls need where each employee's no-answer rule forwards to.
+    targets = {r["id"]: r for r in conn.execute(
+        "SELECT id, no_answer_employee_id, no_answer_department_id FROM employees WHERE company_id = %s",
+        (company["id"],))}
+    # Forward targets are embedded as they are before any rule is attached:
+    # A forwarding to B and B to A must not make the document circular.
+    plain = {e["id"]: {**e, "no_answer": dict(e["no_answer"])} for e in employees}
+    rules = {}
+    for employee in employees:
+        row = targets[employee["id"]]
+        rule = dict(employee["no_answer"])
+        if rule["rule"] == "forward_employee" and row["no_answer_employee_id"] in plain:
+            rule["employee"] = plain[row["no_answer_employee_id"]]
+        if rule["rule"] == "forward_department" and row["no_answer_department_id"]:
+            department = parts.department(row["no_answer_department_id"])
+            rule["department"] = {**department, "members": [plain[m["id"]] for m in department["members"]]}
+        rules[employee["id"]] = rule
+    for employee in employees:
+        employee["no_answer"] = rules[employee["id"]]
     return {
         "schema": DOCUMENT_SCHEMA,
         "version": time.time_ns(),

@@ -22,3 +22,7 @@ UNALLOCATED_NUMBER = Rejection(404, "Not Found", 1, "Unallocated (unassigned) nu
 NOBODY_TO_RING = Rejection(480, "Temporarily Unavailable", 20, "Subscriber absent")
 ROUTING_UNAVAILABLE = Rejection(503, "Service Unavailable", 41, "Temporary failure")
 NOT_RELAYING = Rejection(403, "Forbidden", 21, "Call rejected")
+USER_BUSY = Rejection(486, "Busy Here", 17, "User busy")
+
+# A plan's final outcome (vpbx.routing.Plan.final) as the caller hears it.
+FINAL = {"busy": USER_BUSY}

@@ -22,6 +22,9 @@ class Step:
 class Plan:
     steps: tuple[Step, ...]
     reasons: tuple[str, ...] = field(default=())
+    # How the call ends when every step has failed: None lets the last failure
+    # through; "busy" answers busy (R15's default for direct calls).
+    final: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -32,7 +35,7 @@ class Plan:
         steps = tuple(
             Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"])) for s in data["steps"]
         )
-        return cls(steps, tuple(data["reasons"]))
+        return cls(steps, tuple(data["reasons"]), data.get("final"))
 
 
 @dataclass(frozen=True)
@@ -106,18 +109,39 @@ def build_plan(document: dict, call: Call) -> Plan:
 
 # R15: by default a direct call nobody answers ends as "busy" after two minutes.
 DIRECT_CALL_RING_SECONDS = 120
+# How long the colleague or department a no-answer rule forwards to rings.
+FORWARD_RING_SECONDS = 30
 
 
 def build_direct_plan(company_document: dict, extension: str, call: Call) -> Plan | None:
-    """The plan for a company phone dialling a colleague's extension; None if no such extension."""
+    """The plan for a company phone dialling a colleague's extension; None if no such extension.
+
+    The employee rings for their rule's ``after`` seconds (at once skipped when
+    away), then their no-answer rule (R15) applies: busy, or forward to a
+    colleague or a department.
+    """
     employee = company_document["extensions"].get(extension)
     if employee is None:
         return None
     company = company_document["company"]
+    ctx = _context(company)
     reasons = [f"extension {extension} of company {company['name']!r}"]
-    ring = employee.get("no_answer", {}).get("after", DIRECT_CALL_RING_SECONDS)
-    step = {"mode": "parallel", "timeout": ring, "destinations": [{"kind": "employee", "employee": employee}]}
-    targets = _resolve_step(step, 1, call, _context(company), reasons)
-    if not targets:
-        return Plan((), tuple(reasons))
-    return Plan((Step("parallel", ring, tuple(targets)),), tuple(reasons))
+    rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
+    steps: list[Step] = []
+    targets = _resolve_step({"destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
+    if targets:
+        steps.append(Step("parallel", rule["after"], tuple(targets)))
+    forward = {"forward_employee": ("employee", rule.get("employee")),
+               "forward_department": ("department", rule.get("department"))}.get(rule["rule"])
+    if forward and forward[1]:
+        kind, data = forward
+        reasons.append(f"no answer: forward to the {kind} the rule names")
+        forwarded = _resolve_step({"destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons)
+        if forwarded:
+            steps.append(Step("parallel", FORWARD_RING_SECONDS, tuple(forwarded)))
+        return Plan(tuple(steps), tuple(reasons))
+    if rule["rule"] in ("busy", "drop_busy"):
+        reasons.append(f"no answer in {rule['after']} s: busy")
+        return Plan(tuple(steps), tuple(reasons), final="busy")
+    reasons.append(f"no answer: {rule['rule']} is not routable yet")
+    return Plan(tuple(steps), tuple(reasons), final="busy")

@@ -1,0 +1,85 @@
+"""Direct calls to an extension follow the employee's no-answer rule (R15)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from . import sip_log
+from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def boris_rule(api):
+    """Set Boris's (102) no-answer rule for a test; back to the default afterwards."""
+    boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
+
+    def _set(**rule):
+        status, body = api("PATCH", f"/employees/{boris['id']}", {"no_answer": rule})
+        assert status == 200, body
+
+    yield _set
+    api("PATCH", f"/employees/{boris['id']}", {"no_answer": {"rule": "busy", "after": 120}})
+
+
+@pytest.fixture
+def colleague(api, sip_target):
+    """Vera (103), created through the API, registered and ready to answer."""
+    status, vera = api("POST", "/employees", {"name": "Vera", "extension": "103", "email": "vera@example.com"})
+    assert status == 201, vera
+    port = free_udp_port()
+    registration = Sipp("register.xml", port=free_udp_port(), remote=sip_target, service="103",
+                        auth=("103", vera["sip_password"]),
+                        keys={"domain": "demo.vpbx.test", "contact_port": port}).run()
+    assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200
+    yield vera, port
+    status, body = api("DELETE", f"/employees/{vera['id']}")
+    assert status == 204, body
+
+
+def _silent_boris(register) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    assert register("102", sock.getsockname()[1])[0] == 200
+    return sock
+
+
+def _anna_calls(sip_target, demo, scenario: str, **kwargs) -> Sipp:
+    anna = next(a for a in demo["accounts"] if a["login"] == "101")
+    return Sipp(scenario, port=free_udp_port(), remote=sip_target, service="102", auth=("101", anna["password"]),
+                keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()}, **kwargs)
+
+
+def test_no_answer_forwards_to_the_colleague_the_rule_names(
+    sip_target, demo, register, colleague, boris_rule, no_registrations
+):
+    # colleague before boris_rule: Boris's rule is reset before Vera is deleted.
+    vera, vera_port = colleague
+    boris_rule(rule="forward_employee", after=5, employee_id=vera["id"])
+    boris = _silent_boris(register)
+    answering = Sipp("uas_answer.xml", port=vera_port, keys={"rtp_port": free_udp_port()}).start()
+
+    call = _anna_calls(sip_target, demo, "phone_call.xml", duration_ms=300).run()
+    answered = answering.wait()
+
+    assert call.returncode == 0, call.explain()
+    assert answered.returncode == 0, answered.explain()
+    boris.settimeout(0)
+    assert boris.recv(65535).startswith(b"INVITE sip:102@")  # Boris was rung first
+    boris.close()
+    assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
+        f"INVITE sip:103@127.0.0.1:{vera_port}")
+
+
+def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, register, boris_rule, no_registrations):
+    boris_rule(rule="busy", after=5)
+    boris = _silent_boris(register)
+
+    call = _anna_calls(sip_target, demo, "phone_call_rejected.xml",
+                       values={"final": 486, "reason": "Q\\.850;cause=17"}).run()
+    boris.close()
+
+    assert call.returncode == 0, call.explain()
+    reply = sip_log.first(sip_log.received(call.messages), "SIP/2.0 486")
+    assert sip_log.header(reply, "Reason") == 'Q.850;cause=17;text="User busy"'

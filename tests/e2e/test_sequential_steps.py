@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from vpbx.stack.process import wait_for
 
 from . import sip_log
 from .sipp import Sipp, free_udp_port

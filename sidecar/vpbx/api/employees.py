@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from ..config.credentials import generate_password, ha1, ha1b
+from ..config.accounts import reset_password
 from ..config.tokens import issue_token
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
@@ -176,10 +176,7 @@ def _check_unique(conn, company_id: int, employee_id: int | None, extension: str
 
 
 def _set_password(conn, employee_id: int, login: str, domain: str) -> str:
-    password = generate_password()
-    conn.execute("UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
-                 (ha1(login, domain, password), ha1b(login, domain, password), employee_id))
-    return password
+    return reset_password(conn, "employees", employee_id, login, domain)
 
 
 @blueprint.route("")

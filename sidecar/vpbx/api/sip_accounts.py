@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..config.credentials import generate_password, ha1, ha1b
+from ..config.accounts import reset_password
 from .auth import require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
@@ -51,11 +51,7 @@ def _check(conn, company_id: int, account_id: int | None, data: dict) -> None:
 
 
 def _set_password(conn, company_id: int, account_id: int, login: str) -> str:
-    domain = load_company(conn, company_id)["sip_domain"]
-    password = generate_password()
-    conn.execute("UPDATE sip_accounts SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
-                 (ha1(login, domain, password), ha1b(login, domain, password), account_id))
-    return password
+    return reset_password(conn, "sip_accounts", account_id, login, load_company(conn, company_id)["sip_domain"])
 
 
 @blueprint.route("")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from .credentials import generate_password, ha1, ha1b
+from .credentials import new_credentials
 from .tokens import issue_token
 
 
@@ -25,12 +25,11 @@ def create_company(conn: psycopg.Connection, *, name: str, sip_domain: str, time
             "INSERT INTO companies (name, sip_domain, timezone) VALUES (%s, %s, %s) RETURNING id",
             (name, sip_domain, timezone),
         ).fetchone()["id"]
-        password = generate_password()
+        password, digest, digest_b = new_credentials(admin_extension, sip_domain)
         admin_id = conn.execute(
             """INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b)
                VALUES (%s, %s, %s, %s, 'admin', %s, %s, %s) RETURNING id""",
-            (company_id, admin_name, admin_extension, admin_email, admin_extension,
-             ha1(admin_extension, sip_domain, password), ha1b(admin_extension, sip_domain, password)),
+            (company_id, admin_name, admin_extension, admin_email, admin_extension, digest, digest_b),
         ).fetchone()["id"]
         token = issue_token(conn, admin_id, label="first administrator")
     return NewCompany(company_id, admin_id, password, token)

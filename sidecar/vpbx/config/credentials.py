@@ -27,3 +27,9 @@ def ha1(login: str, realm: str, password: str) -> str:
 def ha1b(login: str, realm: str, password: str) -> str:
     # Phones that send "user@domain" as the digest username.
     return _md5(f"{login}@{realm}:{realm}:{password}")
+
+
+def new_credentials(login: str, realm: str) -> tuple[str, str, str]:
+    """A fresh password for ``login`` in ``realm``, with the two digests Kamailio stores."""
+    password = generate_password()
+    return password, ha1(login, realm, password), ha1b(login, realm, password)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from .credentials import generate_password, ha1, ha1b
+from .accounts import reset_password
 from .tokens import issue_token, token_digest
 
 DEMO_DOMAIN = "demo.vpbx.test"
@@ -48,12 +48,7 @@ def _upsert_company(conn: psycopg.Connection) -> int:
 
 
 def _set_password(conn: psycopg.Connection, employee_id: int, login: str) -> str:
-    password = generate_password()
-    conn.execute(
-        "UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
-        (ha1(login, DEMO_DOMAIN, password), ha1b(login, DEMO_DOMAIN, password), employee_id),
-    )
-    return password
+    return reset_password(conn, "employees", employee_id, login, DEMO_DOMAIN)
 
 
 def _load_credentials(path: Path) -> dict:

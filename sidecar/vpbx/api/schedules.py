@@ -11,6 +11,7 @@ import re
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..config.schedules import read_schedule
 from .auth import require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
@@ -100,22 +101,16 @@ def _clock(minute: int) -> str:
 
 
 def _load(conn, company_id: int, schedule_id: int) -> dict:
-    schedule = conn.execute("SELECT id, name, timezone FROM schedules WHERE id = %s AND company_id = %s",
-                            (schedule_id, company_id)).fetchone()
-    if schedule is None:
+    rows = read_schedule(conn, schedule_id, company_id)
+    if rows is None:
         raise not_found("Schedule")
-    weekly = conn.execute(
-        "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
-        "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
-    exceptions = conn.execute(
-        "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
-        "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
     return {
-        **schedule,
-        "weekly": [{"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]} for r in weekly],
+        **rows.schedule,
+        "weekly": [{"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]}
+                   for r in rows.weekly],
         "exceptions": [{"start": r["start_date"], "end": r["end_date"], "closed": r["closed"],
                         "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]}}
-                       for r in exceptions],
+                       for r in rows.exceptions],
     }
 
 

@@ -13,6 +13,8 @@ import time
 import psycopg
 import redis
 
+from .schedules import read_schedule
+
 DOCUMENT_SCHEMA = 3
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
@@ -55,20 +57,13 @@ class _Compiler:
         if schedule_id is None:
             return None
         if schedule_id not in self._schedules:
-            conn = self.conn
-            schedule = conn.execute("SELECT name, timezone FROM schedules WHERE id = %s", (schedule_id,)).fetchone()
-            weekly = conn.execute(
-                "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
-                "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
-            exceptions = conn.execute(
-                "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
-                "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
+            rows = read_schedule(self.conn, schedule_id)
             self._schedules[schedule_id] = {
-                "name": schedule["name"],
-                "timezone": schedule["timezone"] or self.timezone,
-                "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in weekly],
+                "name": rows.schedule["name"],
+                "timezone": rows.schedule["timezone"] or self.timezone,
+                "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in rows.weekly],
                 "exceptions": [[r["start_date"].isoformat(), r["end_date"].isoformat(), r["closed"],
-                                r["start_minute"], r["end_minute"]] for r in exceptions],
+                                r["start_minute"], r["end_minute"]] for r in rows.exceptions],
             }
         return self._schedules[schedule_id]
 

@@ -7,7 +7,8 @@ import pytest
 from vpbx.stack.process import wait_for
 from vpbx.stack.services import Postgres
 
-from .sipp import Sipp, free_udp_port
+from .calls import answered_call
+from .sipp import free_udp_port
 
 
 @pytest.fixture
@@ -33,12 +34,7 @@ def test_calls_route_and_the_api_answers_503_while_postgresql_is_down(
     assert register("101", phone_port)[0] == 200
     assert postgres.stop()
 
-    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                   keys={"rtp_port": free_udp_port()}, duration_ms=300).run()
-    answered = phone.wait()
-    assert carrier.returncode == 0, carrier.explain()
-    assert answered.returncode == 0, answered.explain()
+    answered_call(stack, sip_target, demo["number"], phone_port)
 
     status, body = api("GET", "/company")
     assert status == 503

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from . import sip_log
+from .calls import rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
@@ -39,8 +40,7 @@ def colleague(api, sip_target):
 
 
 def _silent_boris(register) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = silent_phone()
     assert register("102", sock.getsockname()[1])[0] == 200
     return sock
 
@@ -65,8 +65,7 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
 
     assert call.returncode == 0, call.explain()
     assert answered.returncode == 0, answered.explain()
-    boris.settimeout(0)
-    assert boris.recv(65535).startswith(b"INVITE sip:102@")  # Boris was rung first
+    assert rung(boris).startswith(b"INVITE sip:102@")  # Boris was rung first
     boris.close()
     assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
         f"INVITE sip:103@127.0.0.1:{vera_port}")

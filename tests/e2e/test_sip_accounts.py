@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from . import sip_log
+from .calls import answered_call
 from .sipp import Sipp, free_udp_port
 
 
@@ -30,12 +31,6 @@ def test_a_sip_account_registers_and_takes_a_call(stack, sip_target, lobby):
     assert registration.returncode == 0, registration.explain()
     assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200
 
-    phone = Sipp("uas_answer.xml", port=port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service="+74951230099",
-                   keys={"rtp_port": free_udp_port()}, duration_ms=300).run()
-    answered = phone.wait()
+    invite = answered_call(stack, sip_target, "+74951230099", port)
 
-    assert carrier.returncode == 0, carrier.explain()
-    assert answered.returncode == 0, answered.explain()
-    assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
-        f"INVITE sip:lobby-e2e@127.0.0.1:{port}")
+    assert invite.startswith(f"INVITE sip:lobby-e2e@127.0.0.1:{port}")

@@ -6,15 +6,13 @@ Kamailio workers read (production never does).
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import redis
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 
-from . import sip_log
-from .sipp import Sipp, free_udp_port
+from .calls import answered_call, rung, silent_phone
+from .sipp import free_udp_port
 
 NUMBER = "+74951110099"
 
@@ -47,25 +45,6 @@ def day_and_night(api, cfg):
         api("DELETE", path)
 
 
-def _answered_by(stack, sip_target, answering_port: int, silent: socket.socket) -> str:
-    phone = Sipp("uas_answer.xml", port=answering_port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=NUMBER,
-                   keys={"rtp_port": free_udp_port()}, duration_ms=300).run()
-    answered = phone.wait()
-    assert carrier.returncode == 0, carrier.explain()
-    assert answered.returncode == 0, answered.explain()
-    with pytest.raises(BlockingIOError):
-        silent.recv(65535)  # the other route's phone was never rung
-    return sip_log.first(sip_log.received(answered.messages), "INVITE ")
-
-
-def _listening(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
-
-
 def test_working_hours_ring_the_day_route_and_the_night_rings_the_other(
     stack, sip_target, register, day_and_night, no_registrations
 ):
@@ -74,13 +53,15 @@ def test_working_hours_ring_the_day_route_and_the_night_rings_the_other(
     assert register("102", boris_port)[0] == 200
 
     day_and_night.set(TEST_CLOCK_KEY, "2026-11-23T10:00:00+03:00")  # Monday morning
-    boris = _listening(boris_port)
-    invite = _answered_by(stack, sip_target, anna_port, boris)
+    boris = silent_phone(boris_port)
+    invite = answered_call(stack, sip_target, NUMBER, anna_port)
+    assert not rung(boris)  # the night route's phone
     boris.close()
     assert invite.startswith(f"INVITE sip:101@127.0.0.1:{anna_port}")
 
     day_and_night.set(TEST_CLOCK_KEY, "2026-11-23T23:00:00+03:00")  # Monday night
-    anna = _listening(anna_port)
-    invite = _answered_by(stack, sip_target, boris_port, anna)
+    anna = silent_phone(anna_port)
+    invite = answered_call(stack, sip_target, NUMBER, boris_port)
+    assert not rung(anna)  # the day route's phone
     anna.close()
     assert invite.startswith(f"INVITE sip:102@127.0.0.1:{boris_port}")

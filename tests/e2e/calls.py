@@ -1,0 +1,42 @@
+"""Call patterns many end-to-end tests share."""
+
+from __future__ import annotations
+
+import socket
+
+from . import sip_log
+from .sipp import Sipp, free_udp_port
+
+
+def answered_call(stack, sip_target, number: str, phone_port: int, *, duration_ms: int = 300) -> str:
+    """The carrier calls ``number`` while a phone answers at ``phone_port``; the INVITE that phone got.
+
+    Both SIPp processes must end well: the call was set up, held and hung up.
+    """
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
+    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=number,
+                   keys={"rtp_port": free_udp_port()}, duration_ms=duration_ms).run()
+    answered = phone.wait()
+    assert carrier.returncode == 0, carrier.explain()
+    assert answered.returncode == 0, answered.explain()
+    return sip_log.first(sip_log.received(answered.messages), "INVITE ")
+
+
+def silent_phone(port: int = 0) -> socket.socket:
+    """A contact that only listens: whatever reaches it was rung."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def rung(sock: socket.socket) -> bytes | None:
+    """What reached a silent phone so far, or None.
+
+    Forking happens before anyone answers, so once a call is set up any INVITE
+    sent to this phone is already waiting on its socket.
+    """
+    try:
+        return sock.recv(65535)
+    except BlockingIOError:
+        return None

@@ -17,7 +17,8 @@ import KSR  # noqa: E402  (only importable inside Kamailio)
 
 from vpbx.kamailio_adapter import reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
-from vpbx.kamailio_adapter.execute import PlanCursor, load_step_branches, step_timers  # noqa: E402
+from vpbx.kamailio_adapter.execute import (  # noqa: E402
+    PlanCursor, idle_tracked_member, idle_tracking_param, load_step_branches, step_timers)
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 
 STOP = -255
@@ -29,6 +30,8 @@ RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
 PLAN_XAVP = "$xavp(vpbx_plan)"
+# The Record-Route parameter the branches of the current step carry ("" for none).
+RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
 
 
@@ -120,6 +123,9 @@ class VpbxRoutes:
             self.route_dlguri()
             if KSR.is_BYE():
                 KSR.rtpengine.rtpengine_manage("")
+                member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
+                if member:
+                    self.worker.member_call(member, "ended")
             elif KSR.is_ACK():
                 # An ACK may carry the SDP answer of a late offer.
                 KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
@@ -211,6 +217,7 @@ class VpbxRoutes:
         for index, step in cursor.remaining():
             if load_step_branches(KSR, step) > 0:
                 step_timers(KSR, step)
+                KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")
                 KSR.pv.sets(PLAN_XAVP, PlanCursor(cursor.plan, index + 1).to_json())
                 return True
         return False
@@ -240,13 +247,22 @@ class VpbxRoutes:
     # ---- transaction callbacks ------------------------------------------------
 
     def ksr_branch_manage(self, msg):
-        if KSR.isbflagset(FLB_NATB) and KSR.siputils.has_totag() < 0:
-            KSR.rr.add_rr_param(";nat=yes")
+        if KSR.siputils.has_totag() < 0:
+            if KSR.isbflagset(FLB_NATB):
+                KSR.rr.add_rr_param(";nat=yes")
+            param = KSR.pv.get(RR_PARAM_XAVP)
+            if param:
+                KSR.rr.add_rr_param(param)
         return 1
 
     def ksr_onreply_manage(self, msg):
-        if KSR.pv.get("$rs") and int(KSR.pv.get("$rs")) < 300:
+        status = int(KSR.pv.get("$rs") or 0)
+        if status < 300:
             KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+        if status == 200 and KSR.pv.get("$rm") == "INVITE":
+            member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
+            if member:
+                self.worker.member_call(member, "answered")
         if KSR.isbflagset(FLB_NATB):
             KSR.nathelper.set_contact_alias()
         return 1
@@ -259,6 +275,7 @@ class VpbxRoutes:
         saved = KSR.pv.get(PLAN_XAVP)
         cursor = PlanCursor.from_json(saved) if saved else None
         if cursor and self.ring_next_step(cursor):
+            KSR.tm.t_on_branch("ksr_branch_manage")
             KSR.tm.t_on_failure("ksr_failure_manage")
             if KSR.tm.t_relay() > 0:
                 return 1

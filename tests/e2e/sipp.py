@@ -49,7 +49,8 @@ class Sipp:
     def __init__(self, scenario: str, *, port: int, remote: str | None = None, service: str | None = None,
                  keys: dict[str, object] | None = None, values: dict[str, object] | None = None,
                  auth: tuple[str, str] | None = None, duration_ms: int | None = None, calls: int = 1,
-                 timeout_s: int = 30, local_ip: str = "127.0.0.1", recv_timeout_s: int = 10):
+                 timeout_s: int = 30, local_ip: str = "127.0.0.1", recv_timeout_s: int = 10,
+                 concurrent: int | None = None):
         self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
         text = (SCENARIOS / scenario).read_text()
         for name, value in (values or {}).items():
@@ -72,6 +73,8 @@ class Sipp:
             self.argv += ["-au", auth[0], "-ap", auth[1]]
         if duration_ms is not None:
             self.argv += ["-d", str(duration_ms)]
+        if concurrent is not None:  # at most this many calls at once (-l 1: one after another)
+            self.argv += ["-l", str(concurrent)]
         for key, value in (keys or {}).items():
             self.argv += ["-key", key, str(value)]
         self.timeout_s = timeout_s

@@ -25,7 +25,7 @@ def test_the_pinned_clock_is_read_by_the_test_profile_only(cfg, pinned, profile,
     worker = Worker(replace(cfg, profile=profile))
     worker.connect()
 
-    document, clock = worker._document(number_key(DEMO_NUMBER))
+    read, clock = worker._document(number_key(DEMO_NUMBER))
 
-    assert document["number"] == DEMO_NUMBER
+    assert read.document["number"] == DEMO_NUMBER
     assert (clock == datetime(2001, 1, 1, 12, tzinfo=timezone.utc)) is pinned_is_used

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
+from vpbx.routing.department_state import DepartmentState, stateful_departments
 
 CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
             at=datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
@@ -33,8 +34,8 @@ def test_parallel_step_rings_every_employee_at_their_company_domain():
 
     assert plan.steps == (
         Step("parallel", 30, (
-            Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna"),
-            Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris"),
+            Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna", employee_id=101),
+            Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),
         )),
     )
     assert "step 1: ring employee 101 Anna" in plan.reasons
@@ -117,7 +118,9 @@ def test_no_applicable_scheme_means_a_missed_call():
                                  "no scheme applies: the call is missed")
 
 
-targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text())
+ids = st.none() | st.integers(1, 2**31)
+targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text(),
+                    employee_id=ids, department_id=ids)
 steps = st.builds(Step, mode=st.sampled_from(["parallel", "sequential"]), timeout=st.integers(15, 600),
                   targets=st.lists(targets, max_size=4).map(tuple))
 
@@ -151,7 +154,7 @@ def test_dialling_an_extension_rings_that_employee_for_two_minutes():
 
     plan = build_direct_plan(COMPANY, "102", call)
 
-    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris"),)),)
+    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),)),)
 
 
 def test_dialling_an_unknown_extension_has_no_plan():
@@ -248,3 +251,117 @@ def test_an_absent_employee_goes_straight_to_the_rule():
 
     assert [[t.uri for t in s.targets] for s in plan.steps] == [["sip:u105@demo.vpbx.test"]]
     assert "step 1: skip employee 102 Boris: on sick leave 2026-11-01..2026-11-30" in plan.reasons
+
+
+# ---- departments (R4) ---------------------------------------------------------
+
+def department(distribution, *extensions, ring_time=10, department_id=5):
+    return {"kind": "department", "department": {
+        "id": department_id, "name": "Sales", "distribution": distribution, "ring_time": ring_time,
+        "if_nobody_answers": "next_step", "voicemail_box_id": None,
+        "members": [employee(e, f"Agent {e}")["employee"] for e in extensions]}}
+
+
+def rung_order(plan):
+    return [[t.uri.split("@")[0].removeprefix("sip:u") for t in s.targets] for s in plan.steps]
+
+
+def test_a_department_all_at_once_rings_its_members_together_for_the_step_timeout():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30,
+                                "destinations": [department("all_at_once", "201", "202", "203")]}), CALL)
+
+    assert rung_order(plan) == [["201", "202", "203"]]
+    assert plan.steps[0].timeout == 30
+    assert {t.department_id for t in plan.steps[0].targets} == {5}
+
+
+def test_a_department_in_order_rings_one_member_after_another_for_its_ring_time():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30,
+                                "destinations": [department("in_order", "201", "202", "203", ring_time=12)]}), CALL)
+
+    assert rung_order(plan) == [["201"], ["202"], ["203"]]
+    assert [s.timeout for s in plan.steps] == [12, 12, 12]
+
+
+def test_round_robin_starts_one_member_further_on_each_turn():
+    step = {"mode": "parallel", "timeout": 30, "destinations": [department("round_robin", "201", "202", "203")]}
+    firsts = [rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=turn)}))[0][0]
+              for turn in range(1, 8)]
+
+    assert firsts == ["201", "202", "203", "201", "202", "203", "201"]
+    assert rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=2)})) == [["202"], ["203"], ["201"]]
+
+
+def test_round_robin_skips_a_member_on_vacation_without_losing_the_rotation():
+    dept = department("round_robin", "201", "202", "203")
+    dept["department"]["members"][1]["absences"] = [["vacation", "2026-11-01", "2026-11-30"]]
+    step = {"mode": "parallel", "timeout": 30, "destinations": [dept]}
+
+    assert rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=2)})) == [["203"], ["201"]]
+    assert rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=3)})) == [["203"], ["201"]]
+
+
+def test_longest_idle_rings_the_member_free_longest_first_and_members_on_a_call_last():
+    now = CALL.at.timestamp()
+    state = DepartmentState(answered={201: now - 100, 202: now - 50, 203: now - 30},
+                            ended={201: now - 90, 203: now - 20})  # 202 is still on the call
+    step = {"mode": "parallel", "timeout": 30, "destinations": [department("longest_idle", "201", "202", "203")]}
+
+    plan = build_plan(document(step), CALL, {5: state})
+
+    assert rung_order(plan) == [["201"], ["203"], ["202"]]
+    assert any("on a call: Agent 202" in r for r in plan.reasons)
+
+
+def test_longest_idle_ranks_a_member_never_called_first_and_forgets_a_call_that_never_ended():
+    now = CALL.at.timestamp()
+    state = DepartmentState(answered={201: now - 10, 202: now - 5 * 3600}, ended={201: now - 5})
+    step = {"mode": "parallel", "timeout": 30, "destinations": [department("longest_idle", "201", "202", "203")]}
+
+    # 203 never took a call: free the longest. 202 answered 5 h ago and no end was
+    # seen: idle since then, so before 201 who hung up 5 s ago.
+    assert rung_order(build_plan(document(step), CALL, {5: state})) == [["203"], ["202"], ["201"]]
+
+
+def test_random_order_is_a_permutation_fixed_by_the_call_id():
+    step = {"mode": "parallel", "timeout": 30, "destinations": [department("random", *map(str, range(201, 211)))]}
+    orders = {tuple(sum(rung_order(build_plan(document(step), Call(f"call-{n}", CALL.called, CALL.caller,
+                                                                   "trunk", CALL.at))), []))
+              for n in range(20)}
+
+    assert all(sorted(order) == [str(e) for e in range(201, 211)] for order in orders)
+    assert len(orders) > 10
+    again = build_plan(document(step), Call("call-3", CALL.called, CALL.caller, "trunk", CALL.at))
+    assert tuple(sum(rung_order(again), [])) in orders
+
+
+def test_a_hunting_department_rings_after_what_its_parallel_step_rings_together():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        department("in_order", "201", "202"), employee("101", "Anna")]}), CALL)
+
+    assert rung_order(plan) == [["101"], ["201"], ["202"]]
+    assert [s.timeout for s in plan.steps] == [30, 10, 10]
+
+
+def test_a_sequential_step_rings_its_destinations_one_after_another():
+    plan = build_plan(document({"mode": "sequential", "timeout": 20, "destinations": [
+        employee("101", "Anna"), employee("102", "Boris")]}), CALL)
+
+    assert rung_order(plan) == [["101"], ["102"]]
+    assert [s.timeout for s in plan.steps] == [20, 20]
+
+
+def test_stateful_departments_are_found_wherever_a_document_routes_to_them():
+    doc = document({"mode": "parallel", "timeout": 30, "destinations": [department("round_robin", "201")]},
+                   off_hours=scheme("Night", {"mode": "parallel", "timeout": 30, "destinations": [
+                       department("longest_idle", "202", department_id=6),
+                       department("in_order", "203", department_id=7)]}))
+
+    assert stateful_departments(doc) == {5: "round_robin", 6: "longest_idle"}
+
+
+def test_department_state_reads_its_redis_hash():
+    state = DepartmentState.from_hash({b"turn": b"7", b"answered:201": b"100.5", b"ended:201": b"160"})
+
+    assert state == DepartmentState(7, {201: 100.5}, {201: 160.0})
+    assert state.idle_since(201, 200.0) == 160.0

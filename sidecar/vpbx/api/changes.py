@@ -13,7 +13,8 @@ from .database import after_commit
 log = logging.getLogger(__name__)
 
 
-def _cache() -> redis.Redis:
+def routing_cache() -> redis.Redis:
+    """This app's client of the Redis that holds routing documents and shared call state."""
     clients = current_app.extensions.setdefault("vpbx_redis", {})
     url = current_app.config["VPBX_SETTINGS"].redis_url
     if url not in clients:
@@ -23,7 +24,7 @@ def _cache() -> redis.Redis:
 
 def _publish_now(conn, numbers, domains) -> None:
     try:
-        publish(conn, _cache(), numbers=numbers, domains=domains)
+        publish(conn, routing_cache(), numbers=numbers, domains=domains)
     except redis.RedisError:
         # The change is committed; calls keep the previous route until the
         # cache is rebuilt (`vpbx cache rebuild`).
@@ -50,3 +51,11 @@ def republish_company(company_id: int) -> None:
         _publish_now(conn, numbers_of(conn, company_id), [domain["sip_domain"]])
 
     after_commit(_all)
+
+
+def forget_state(key: str) -> None:
+    """Drop shared call state of something deleted (a department's turn and members' calls)."""
+    try:
+        routing_cache().delete(key)
+    except redis.RedisError:
+        log.warning("shared state %s not dropped: it is unused and harmless", key)

@@ -12,8 +12,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish_company
-from .database import db
+from ..routing.department_state import state_key
+from .changes import forget_state, republish_company
+from .database import after_commit, db
 from .errors import ApiError, invalid, not_found
 from .references import missing, owned
 
@@ -131,3 +132,4 @@ class Department(MethodView):
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")
         conn.execute("DELETE FROM departments WHERE id = %s", (department_id,))
+        after_commit(lambda _conn: forget_state(state_key(department_id)))

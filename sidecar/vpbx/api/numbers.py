@@ -6,17 +6,20 @@ very code Kamailio runs, from the number's freshly compiled document.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
+import redis
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from ..config.compile import compile_number
 from ..routing import Call, build_plan
+from ..routing.department_state import DepartmentState, state_key, stateful_departments
 from ..routing.numbers import to_e164
 from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish
+from .changes import republish, routing_cache
 from .database import db
 from .errors import invalid, not_found
 from .fields import DEFAULT_REGION, PhoneNumber
@@ -156,6 +159,21 @@ class Number(MethodView):
         republish(numbers=[row["number"]])
 
 
+def _next_call_state(document: dict) -> dict[int, DepartmentState]:
+    """Departments' shared state as the next call would see it, without taking a turn."""
+    stateful = stateful_departments(document)
+    try:
+        pipe = routing_cache().pipeline(transaction=False)
+        for department_id in stateful:
+            pipe.hgetall(state_key(department_id))
+        replies = pipe.execute()
+    except redis.RedisError:
+        return {}
+    states = {i: DepartmentState.from_hash(reply) for i, reply in zip(stateful, replies)}
+    return {i: replace(state, turn=state.turn + 1) if stateful[i] == "round_robin" else state
+            for i, state in states.items()}
+
+
 @blueprint.route("/<string:number>/route")
 @blueprint.arguments(RouteQuerySchema, location="query")
 @blueprint.response(200, RouteSchema)
@@ -166,7 +184,8 @@ def explain(query, number):
     row = _find(conn, who.company_id, number)
     document = compile_number(conn, row["number"])
     at = query["at"] or datetime.now(timezone.utc)
-    plan = build_plan(document, Call("explain", row["number"], query["caller"], "trunk", at))
+    plan = build_plan(document, Call("explain", row["number"], query["caller"], "trunk", at),
+                      _next_call_state(document))
     return {"number": row["number"], "caller": query["caller"], "at": at,
             "steps": plan.steps, "reasons": plan.reasons}
 

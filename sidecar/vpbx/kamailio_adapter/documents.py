@@ -1,8 +1,10 @@
 """A worker's view of the routing documents: Redis first, its own copy when Redis cannot answer.
 
-Each read is one round trip (MGET of the document and the cache generation
-marker). Parsed documents are kept per key and version, so an unchanged
-document is never parsed twice. When Redis is unreachable, or has lost its
+Each read is one round trip: a pipeline of the MGET of the document and the
+cache generation marker, and the shared state of the round robin and longest
+idle departments the worker's copy of that document routes to (a turn taken
+with HINCRBY, or the members' call times). Parsed documents are kept per key
+and version, so an unchanged document is never parsed twice. When Redis is unreachable, or has lost its
 data (no generation marker: the cache keeper is rebuilding it from
 PostgreSQL), the worker routes from its copy.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import redis
 
 from ..config.compile import COMPANY_KEY_PREFIX, GENERATION_KEY, KEY_PREFIX, decode_document
+from ..routing.department_state import DepartmentState, state_key, stateful_departments
 
 log = logging.getLogger(__name__)
 PRELOAD_LIMIT = 20_000  # documents a worker copies at start; later ones are copied on first use
@@ -29,6 +32,14 @@ class CacheUnavailable(RuntimeError):
 class _Copy:
     version: bytes
     document: dict
+    stateful: dict[int, str]  # department id -> distribution, for its shared state
+
+
+@dataclass
+class Read:
+    document: dict | None
+    extra: bytes | None  # the value of the ``also`` key
+    departments: dict[int, DepartmentState]
 
 
 class Documents:
@@ -54,27 +65,61 @@ class Documents:
             log.warning("routing documents not preloaded: %s", exc)
         return len(self.copies)
 
-    def get(self, key: str, also: str | None = None) -> tuple[dict | None, bytes | None]:
-        """The document at ``key`` (None if it does not exist) and the value at ``also``,
-        read in the same round trip. Raises CacheUnavailable."""
+    def get(self, key: str, also: str | None = None) -> Read:
+        """The document at ``key`` (None if it does not exist), the value at ``also``
+        and its departments' shared state, read in one round trip. Raises CacheUnavailable."""
         keys = [key, GENERATION_KEY] + ([also] if also else [])
+        copy = self.copies.get(key)
+        stateful = copy.stateful if copy else {}
         try:
-            raw, generation, *extra = self.redis.mget(keys)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.mget(keys)
+            self._queue_state(pipe, stateful)
+            (raw, generation, *extra), *state = pipe.execute()
         except redis.RedisError as exc:
-            return self._copy_or_fail(key, f"Redis unreachable: {exc}"), None
+            return Read(self._copy_or_fail(key, f"Redis unreachable: {exc}"), None, {})
         extra_value = extra[0] if extra else None
+        departments = self._state(stateful, state)
         if raw is not None:
-            return self._keep(key, raw), extra_value
+            document = self._keep(key, raw)
+            missing = {i: d for i, d in self.copies[key].stateful.items() if i not in departments}
+            if missing:  # first call, or a changed document: a second trip, once per version
+                departments.update(self._read_state(missing))
+            return Read(document, extra_value, departments)
         if generation is None:
-            return self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt"), extra_value
+            return Read(self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt"),
+                        extra_value, departments)
         self.copies.pop(key, None)
-        return None, extra_value
+        return Read(None, extra_value, {})
+
+    @staticmethod
+    def _queue_state(pipe, stateful: dict[int, str]) -> None:
+        for department_id, distribution in stateful.items():
+            if distribution == "round_robin":
+                pipe.hincrby(state_key(department_id), "turn", 1)
+            else:
+                pipe.hgetall(state_key(department_id))
+
+    @staticmethod
+    def _state(stateful: dict[int, str], replies: list) -> dict[int, DepartmentState]:
+        return {department_id: DepartmentState(turn=reply) if isinstance(reply, int) else DepartmentState.from_hash(reply)
+                for department_id, reply in zip(stateful, replies)}
+
+    def _read_state(self, stateful: dict[int, str]) -> dict[int, DepartmentState]:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            self._queue_state(pipe, stateful)
+            return self._state(stateful, pipe.execute())
+        except redis.RedisError as exc:
+            log.warning("department state unavailable: %s", exc)
+            return {}
 
     def _keep(self, key: str, raw: bytes) -> dict:
         version = raw.partition(b" ")[0]
         copy = self.copies.get(key)
         if copy is None or copy.version != version:
-            copy = _Copy(*decode_document(raw))
+            version, document = decode_document(raw)
+            copy = _Copy(version, document, stateful_departments(document))
             self.copies[key] = copy
         return copy.document
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from ..routing import Plan, Step
@@ -59,3 +60,26 @@ def step_timers(ksr, step: Step) -> None:
     after a provisional one (fr_inv)."""
     milliseconds = step.timeout * 1000
     ksr.tm.t_set_fr(milliseconds, milliseconds)
+
+
+# Record-Route parameter naming the longest idle department member a call
+# rings: it comes back in the 200 OK's Record-Route and in every in-dialog
+# request's Route, so the answer and the hang-up are attributed without any
+# per-call state in Kamailio.
+IDLE_RR_PARAM = "vpbx_li"
+_IDLE_RR_VALUE = re.compile(IDLE_RR_PARAM + r"=(\d+)\.(\d+)")
+
+
+def idle_tracking_param(step: Step) -> str | None:
+    """The rr parameter for a step that rings one longest-idle department member."""
+    members = {(t.department_id, t.employee_id) for t in step.targets if t.tracks_idle}
+    if len(members) != 1 or len(step.targets) != 1:
+        return None
+    department_id, employee_id = members.pop()
+    return f";{IDLE_RR_PARAM}={department_id}.{employee_id}"
+
+
+def idle_tracked_member(route_headers: str | None) -> tuple[int, int] | None:
+    """(department id, employee id) from a Route or Record-Route header value."""
+    match = _IDLE_RR_VALUE.search(route_headers or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None

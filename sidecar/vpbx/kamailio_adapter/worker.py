@@ -7,7 +7,9 @@ would interleave replies between processes.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from datetime import datetime, timezone
 
 import redis
@@ -15,8 +17,11 @@ import redis
 from .. import settings as vpbx_settings
 from ..config.compile import company_key, number_key
 from ..routing import Call, Plan, build_direct_plan, build_plan
+from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
-from .documents import Documents
+from .documents import Documents, Read
+
+log = logging.getLogger(__name__)
 
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
@@ -41,10 +46,11 @@ class Worker:
         self.documents = Documents(client)
         self.documents.preload()
 
-    def _document(self, key: str) -> tuple[dict | None, datetime]:
-        """The document, and the moment to route at: now, or the test suite's pinned clock."""
-        document, pinned = self.documents.get(key, also=self.clock_key)
-        return document, datetime.fromisoformat(pinned.decode()) if pinned else datetime.now(timezone.utc)
+    def _document(self, key: str) -> tuple[Read, datetime]:
+        """The document with its departments' state, and the moment to route at:
+        now, or the test suite's pinned clock."""
+        read = self.documents.get(key, also=self.clock_key)
+        return read, datetime.fromisoformat(read.extra.decode()) if read.extra else datetime.now(timezone.utc)
 
     def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
                  caller_domain: str | None = None, region: str = "RU",
@@ -57,15 +63,26 @@ class Worker:
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
         if source == "phone" and EXTENSION.match(dialled):
-            document, clock = self._document(company_key(caller_domain))
-            if document is None:
+            read, clock = self._document(company_key(caller_domain))
+            if read.document is None:
                 return None
             call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
-            return build_direct_plan(document, dialled, call)
+            return build_direct_plan(read.document, dialled, call, read.departments)
         e164 = to_e164(dialled, region)
         if e164 is None:
             return None
-        document, clock = self._document(number_key(e164))
-        if document is None:
+        read, clock = self._document(number_key(e164))
+        if read.document is None:
             return None
-        return build_plan(document, Call(call_id, e164, caller, source, now or clock, caller_aor))
+        return build_plan(read.document, Call(call_id, e164, caller, source, now or clock, caller_aor),
+                          read.departments)
+
+    def member_call(self, member: tuple[int, int], event: str, at: float | None = None) -> None:
+        """Note that a longest idle department's member answered or ended a call
+        (``event`` "answered" or "ended"). Losing one note only skews the order."""
+        department_id, employee_id = member
+        try:
+            self.documents.redis.hset(state_key(department_id), f"{event}:{employee_id}",
+                                      repr(at if at is not None else time.time()))
+        except redis.RedisError as exc:
+            log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)

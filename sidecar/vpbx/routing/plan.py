@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Mapping
 
 from . import destinations
 from .call import Call
+from .department_state import DepartmentState
 from .schedule import is_open
 from .targets import Target
 
@@ -45,23 +47,42 @@ class Context:
     company_id: int
     domain: str
     timezone: str
+    # Shared state of round robin and longest idle departments, by department id.
+    departments: Mapping[int, DepartmentState] = field(default_factory=dict)
 
 
-def _context(company: dict) -> Context:
-    return Context(company["id"], company["domain"], company["timezone"])
+def _context(company: dict, departments: Mapping[int, DepartmentState] | None) -> Context:
+    return Context(company["id"], company["domain"], company["timezone"], departments or {})
 
 
-def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Target]:
-    targets: list[Target] = []
+def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
+    """The steps Kamailio rings for one step of a scheme, in order.
+
+    A parallel step rings its destinations together; a sequential one rings
+    them one after another, each for the step's timeout. A hunting department
+    rings its members one by one, each for the department's ring time, after
+    whatever rings together with it.
+    """
+    together: list[Target] = []
+    runs: list[Step] = []
     for data in step["destinations"]:
         resolution = destinations.resolve(data, call, ctx)
         reasons.extend(f"step {index}: {r}" for r in resolution.reasons)
+        targets = []
         for target in resolution.targets:
             if target.uri == call.caller_aor:
                 reasons.append(f"step {index}: {target.label} is the caller, not rung")
             else:
                 targets.append(target)
-    return targets
+        if resolution.hunt_ring_time is not None:
+            runs.extend(Step(step["mode"], resolution.hunt_ring_time, (t,)) for t in targets)
+        elif step["mode"] == "parallel":
+            together.extend(targets)
+        elif targets:
+            runs.append(Step(step["mode"], step["timeout"], tuple(targets)))
+    if together:
+        runs.insert(0, Step(step["mode"], step["timeout"], tuple(together)))
+    return runs
 
 
 def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> dict | None:
@@ -78,10 +99,11 @@ def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> d
     return scheme
 
 
-def build_plan(document: dict, call: Call) -> Plan:
-    """The plan for a call to a company number, from the number's compiled document."""
+def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentState] | None = None) -> Plan:
+    """The plan for a call to a company number, from the number's compiled document
+    and the shared state of its round robin and longest idle departments."""
     company = document["company"]
-    ctx = _context(company)
+    ctx = _context(company, departments)
     reasons: list[str] = [f"number {document['number']} of company {company['name']!r}"]
     scheme = document["working"]
     if document["mode"] == "by_schedule":
@@ -97,11 +119,10 @@ def build_plan(document: dict, call: Call) -> Plan:
     reasons.append(f"scheme {scheme['name']!r}")
     steps: list[Step] = []
     for index, step in enumerate(scheme["steps"], start=1):
-        targets = _resolve_step(step, index, call, ctx, reasons)
-        if targets:
-            steps.append(Step(step["mode"], step["timeout"], tuple(targets)))
-        else:
+        runs = _resolve_step(step, index, call, ctx, reasons)
+        if not runs:
             reasons.append(f"step {index}: nobody to ring, skipped")
+        steps.extend(runs)
     if not steps:
         reasons.append("no step has anybody to ring: the call is missed")
     return Plan(tuple(steps), tuple(reasons))
@@ -113,7 +134,8 @@ DIRECT_CALL_RING_SECONDS = 120
 FORWARD_RING_SECONDS = 30
 
 
-def build_direct_plan(company_document: dict, extension: str, call: Call) -> Plan | None:
+def build_direct_plan(company_document: dict, extension: str, call: Call,
+                      departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
     """The plan for a company phone dialling a colleague's extension; None if no such extension.
 
     The employee rings for their rule's ``after`` seconds (at once skipped when
@@ -124,21 +146,18 @@ def build_direct_plan(company_document: dict, extension: str, call: Call) -> Pla
     if employee is None:
         return None
     company = company_document["company"]
-    ctx = _context(company)
+    ctx = _context(company, departments)
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
-    steps: list[Step] = []
-    targets = _resolve_step({"destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
-    if targets:
-        steps.append(Step("parallel", rule["after"], tuple(targets)))
+    steps = _resolve_step({"mode": "parallel", "timeout": rule["after"],
+                           "destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
     forward = {"forward_employee": ("employee", rule.get("employee")),
                "forward_department": ("department", rule.get("department"))}.get(rule["rule"])
     if forward and forward[1]:
         kind, data = forward
         reasons.append(f"no answer: forward to the {kind} the rule names")
-        forwarded = _resolve_step({"destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons)
-        if forwarded:
-            steps.append(Step("parallel", FORWARD_RING_SECONDS, tuple(forwarded)))
+        steps.extend(_resolve_step({"mode": "parallel", "timeout": FORWARD_RING_SECONDS,
+                                    "destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons))
         return Plan(tuple(steps), tuple(reasons))
     if rule["rule"] in ("busy", "drop_busy"):
         reasons.append(f"no answer in {rule['after']} s: busy")

@@ -12,11 +12,22 @@ class Target:
     # False: relay to the URI as it is (trunks, external SIP URIs).
     via_location: bool
     label: str
+    # Who is rung, for history and for the departments that track their members' calls.
+    employee_id: int | None = None
+    department_id: int | None = None
+    # The department hunts by longest idle: when this target answers and hangs up matters.
+    tracks_idle: bool = False
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """What one destination contributes to a step: whom to ring, and why."""
+    """What one destination contributes to a step: whom to ring, and why.
+
+    ``hunt_ring_time`` set: the targets ring one after another, each for that
+    many seconds (a department hunting through its members), instead of
+    together for the step's timeout.
+    """
 
     targets: tuple[Target, ...] = ()
     reasons: tuple[str, ...] = ()
+    hunt_ring_time: int | None = None

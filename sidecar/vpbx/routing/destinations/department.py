@@ -1,25 +1,64 @@
-"""Destination ``department``: ring its members (R4).
+"""Destination ``department``: ring its members by the department's distribution rule (R4).
 
 Options (``data["department"]``): id, name, distribution, ring_time,
 if_nobody_answers, voicemail_box_id, members (employees, in order; each as
 the ``employee`` destination reads them).
 
-Members are resolved like employee destinations, in the department's order.
+Distributions:
+    all_at_once   every member at once, for the step's timeout
+    in_order      one member after another, each for ``ring_time``, in the list's order
+    round_robin   the same, each call starting one member further on (shared turn counter)
+    random        the same, in a random order (seeded by the call id, so explain can replay it)
+    longest_idle  the same, the member free for longest first; members on a call last
+
+Members off duty are skipped wherever they stand in the order.
 """
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
+
+from ..department_state import DepartmentState
 from ..targets import Resolution
 from . import employee
 
 
+def _ordered(department: dict, call, ctx) -> tuple[list[dict], str]:
+    members = list(department["members"])
+    distribution = department["distribution"]
+    state: DepartmentState = ctx.departments.get(department["id"], DepartmentState())
+    if distribution == "round_robin" and members:
+        start = (state.turn - 1) % len(members) if state.turn > 0 else 0
+        return members[start:] + members[:start], f"turn {state.turn}: starting with member {start + 1}"
+    if distribution == "random":
+        random.Random(call.call_id).shuffle(members)
+        return members, "shuffled"
+    if distribution == "longest_idle":
+        now = call.at.timestamp()
+
+        def free_for(member: dict) -> tuple[int, float]:
+            since = state.idle_since(member["id"], now)
+            return (1, 0.0) if since is None else (0, since)
+
+        busy = [m["name"] for m in members if state.idle_since(m["id"], now) is None]
+        members.sort(key=free_for)  # stable: ties keep the department's order
+        return members, ("on a call: " + ", ".join(busy)) if busy else "nobody on a call"
+    return members, "in the department's order" if distribution == "in_order" else ""
+
+
 def resolve(data: dict, call, ctx) -> Resolution:
     department = data["department"]
+    members, why_order = _ordered(department, call, ctx)
+    hunting = department["distribution"] != "all_at_once"
+    tracks_idle = department["distribution"] == "longest_idle"
+    reasons = [f"department {department['name']!r} ({department['distribution']}"
+               + (f", {department['ring_time']} s each" if hunting else "")
+               + f"): {len(members)} member(s)" + (f", {why_order}" if why_order else "")]
     targets = []
-    reasons = [f"department {department['name']!r} ({department['distribution']}): "
-               f"{len(department['members'])} member(s)"]
-    for member in department["members"]:
+    for member in members:
         resolution = employee.resolve({"kind": "employee", "employee": member}, call, ctx)
-        targets.extend(resolution.targets)
+        targets.extend(replace(t, department_id=department["id"], tracks_idle=tracks_idle)
+                       for t in resolution.targets)
         reasons.extend(resolution.reasons)
-    return Resolution(tuple(targets), tuple(reasons))
+    return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None)

@@ -39,5 +39,6 @@ def resolve(data: dict, call, ctx) -> Resolution:
     why_not = _unavailable(employee, call, ctx)
     if why_not:
         return Resolution((), (f"skip {label}: {why_not}",))
-    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label)
+    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label,
+                    employee_id=employee.get("id"))
     return Resolution((target,), (f"ring {label}",))

@@ -18,7 +18,8 @@ import KSR  # noqa: E402  (only importable inside Kamailio)
 from vpbx.kamailio_adapter import reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
-    PlanCursor, idle_tracked_member, idle_tracking_param, load_step_branches, step_timers)
+    PlanCursor, gateway_failed, idle_tracked_member, idle_tracking_param, load_step_branches, next_gateway,
+    step_timers)
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 
 STOP = -255
@@ -32,7 +33,9 @@ SUBSCRIBER_TABLE = "kamailio_subscriber"
 PLAN_XAVP = "$xavp(vpbx_plan)"
 # The Record-Route parameter the branches of the current step carry ("" for none).
 RR_PARAM_XAVP = "$xavp(vpbx_rr)"
-AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
+AUTH_REJECTED = (-2, -3, -8)
+# How phones' national-format dialling is read (trunks carry their own region).
+DEFAULT_REGION = "RU"  # wrong password, unknown user, auth user != From user
 
 
 def mod_init():
@@ -187,6 +190,8 @@ class VpbxRoutes:
 
     def route_call(self):
         source = "trunk" if KSR.isflagset(FLT_TRUNK) else "phone"
+        # permissions' tag of the trunk: "<region>:<trunk id>" (kamailio_address view).
+        region = (KSR.pv.get("$avp(trunk_id)") or "").partition(":")[0] if source == "trunk" else None
         try:
             plan = self.worker.plan_for(
                 dialled=KSR.pv.get("$rU"),
@@ -194,6 +199,7 @@ class VpbxRoutes:
                 call_id=KSR.pv.get("$ci"),
                 source=source,
                 caller_domain=KSR.pv.get("$fd"),
+                region=region or DEFAULT_REGION,
             )
         except CacheUnavailable as exc:
             KSR.err(f"vpbx: routing cache unavailable: {exc}\n")
@@ -271,9 +277,15 @@ class VpbxRoutes:
         # A caller who hung up ends the whole plan.
         if KSR.tm.t_is_canceled() > 0:
             return 1
-        # Timeout, busy, unavailable, 5xx/6xx: the next step rings.
         saved = KSR.pv.get(PLAN_XAVP)
         cursor = PlanCursor.from_json(saved) if saved else None
+        # A gateway that failed its PSTN numbers: the same step through the next gateway.
+        if cursor and cursor.current and gateway_failed(KSR) and next_gateway(KSR, cursor.current):
+            KSR.tm.t_on_branch("ksr_branch_manage")
+            KSR.tm.t_on_failure("ksr_failure_manage")
+            if KSR.tm.t_relay() > 0:
+                return 1
+        # Timeout, busy, unavailable, 5xx/6xx: the next step rings.
         if cursor and self.ring_next_step(cursor):
             KSR.tm.t_on_branch("ksr_branch_manage")
             KSR.tm.t_on_failure("ksr_failure_manage")

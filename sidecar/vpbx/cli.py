@@ -169,5 +169,60 @@ def company_create(config, name, sip_domain, timezone, admin_name, admin_extensi
     click.echo(f"admin API token: {created.admin_token}")
 
 
+@main.group()
+def trunk() -> None:
+    """Carrier trunks: inbound by source address, outbound gateways with failover."""
+
+
+@trunk.command("save")
+@config_option
+@click.option("--name", required=True)
+@click.option("--address", required=True, help="The carrier's IP address (or network, for inbound).")
+@click.option("--port", type=int, default=0, show_default=True, help="0: any source port; 5060 to send to.")
+@click.option("--region", default="RU", show_default=True, help="How the carrier's national numbers read.")
+@click.option("--outbound/--inbound-only", default=False, show_default=True, help="Carries calls to the PSTN.")
+@click.option("--priority", type=int, default=0, show_default=True, help="Outbound: the highest is tried first.")
+def trunk_save(config, name, address, port, region, outbound, priority) -> None:
+    """Add a trunk or change the one of that name; Kamailio picks it up at once."""
+    from .config.trunks import reload_kamailio, save_trunk
+    from .kamailio_rpc import KamailioRpc
+
+    cfg = _settings(config)
+    with db.connect(cfg.database_url) as conn:
+        try:
+            saved = save_trunk(conn, name=name, address=address, port=port, region=region,
+                               outbound=outbound, priority=priority)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    reload_kamailio(KamailioRpc(cfg.kamailio_rpc))
+    click.echo(f"trunk {saved.id} {saved.name}: {saved.address}:{saved.port} {saved.region}"
+               + (f", outbound priority {saved.priority}" if saved.outbound else ", inbound only"))
+
+
+@trunk.command("remove")
+@config_option
+@click.option("--name", required=True)
+def trunk_remove(config, name) -> None:
+    from .config.trunks import reload_kamailio, remove_trunk
+    from .kamailio_rpc import KamailioRpc
+
+    cfg = _settings(config)
+    with db.connect(cfg.database_url) as conn:
+        if not remove_trunk(conn, name):
+            raise click.BadParameter(f"no trunk named {name!r}")
+    reload_kamailio(KamailioRpc(cfg.kamailio_rpc))
+
+
+@trunk.command("list")
+@config_option
+def trunk_list(config) -> None:
+    from .config.trunks import list_trunks
+
+    with db.connect(_settings(config).database_url) as conn:
+        for t in list_trunks(conn):
+            click.echo(f"{t.name}\t{t.address}:{t.port}\t{t.region}\t"
+                       + (f"outbound priority {t.priority}" if t.outbound else "inbound only"))
+
+
 if __name__ == "__main__":
     main()

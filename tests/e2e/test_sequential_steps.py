@@ -35,7 +35,7 @@ def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, regist
     anna_port, boris_port = free_udp_port(), free_udp_port()
     assert register("101", anna_port)[0] == 200
     assert register("102", boris_port)[0] == 200
-    anna = Sipp("uas_busy.xml", port=anna_port).start()
+    anna = Sipp("uas_reject.xml", port=anna_port, values={"code": 486, "phrase": "Busy Here"}).start()
     boris = Sipp("uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}).start()
 
     carrier = _carrier_call(stack, sip_target, demo).run()

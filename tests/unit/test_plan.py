@@ -365,3 +365,31 @@ def test_department_state_reads_its_redis_hash():
 
     assert state == DepartmentState(7, {201: 100.5}, {201: 160.0})
     assert state.idle_since(201, 200.0) == 160.0
+
+
+# ---- phone numbers, loops and the ring time cap --------------------------------
+
+def test_a_phone_number_rings_through_the_outbound_trunks():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        {"kind": "phone_number", "number": "+79165551234"}]}), CALL)
+
+    assert plan.steps[0].targets == (
+        Target("sip:+79165551234@pstn.invalid", False, "phone +79165551234", via_trunk=True),)
+
+
+def test_a_phone_number_that_is_the_called_number_is_skipped_rather_than_looping_through_the_carrier():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        {"kind": "phone_number", "number": CALL.called}]}), CALL)
+
+    assert plan.steps == ()
+    assert f"step 1: skip phone {CALL.called}: it is the number being called" in plan.reasons
+
+
+def test_a_call_never_rings_longer_than_the_cap_however_long_the_chain():
+    steps = [{"mode": "parallel", "timeout": 250, "destinations": [employee(str(100 + n), f"E{n}")]}
+             for n in range(5)]
+
+    plan = build_plan(document(*steps), CALL)
+
+    assert [s.timeout for s in plan.steps] == [250, 250, 100]
+    assert "ring time cap of 600 s reached: 2 more step(s) not rung" in plan.reasons

@@ -11,16 +11,31 @@ from ..routing import Plan, Step
 USRLOC_TABLE = "location"
 
 
+# Dispatcher set of the outbound gateways (the kamailio_dispatcher view), and
+# its algorithm 8: by priority, the next one on failure (serial failover).
+PSTN_GATEWAYS = 1
+BY_PRIORITY = 8
+
+
 def load_step_branches(ksr, step: Step) -> int:
     """Fill the R-URI and the destination set with the step's reachable contacts.
 
     The first reachable target takes the R-URI (lookup_uri also sets $du for a
     NATed phone); later ones are appended as branches, so t_relay forks to all of
-    them at once. Returns how many targets were reachable.
+    them at once. PSTN numbers go first: the dispatcher picks the gateway for the
+    R-URI, and remembers the others for ``next_gateway``. Returns how many
+    targets were reachable.
     """
     reachable = 0
-    for target in step.targets:
-        if target.via_location:
+    gateway = None
+    for target in sorted(step.targets, key=lambda t: not t.via_trunk):
+        if target.via_trunk:
+            if gateway is None:
+                found = ksr.seturi(target.uri) > 0 and ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY) > 0
+                gateway = _hostport(ksr) if found else ""
+            else:
+                found = bool(gateway) and ksr.corex.append_branch_uri(_on_gateway(target.uri, gateway)) > 0
+        elif target.via_location:
             lookup = ksr.registrar.lookup_to_dset if reachable else ksr.registrar.lookup_uri
             found = lookup(USRLOC_TABLE, target.uri) > 0
         elif reachable:
@@ -32,6 +47,37 @@ def load_step_branches(ksr, step: Step) -> int:
         else:
             ksr.info(f"vpbx: {target.label} ({target.uri}) is not reachable\n")
     return reachable
+
+
+def next_gateway(ksr, step: Step) -> bool:
+    """After the gateway failed the step's PSTN numbers: the same numbers through
+    the next gateway, if there is one left. Only those numbers ring again."""
+    numbers = [t for t in step.targets if t.via_trunk]
+    if not numbers:
+        return False
+    ksr.seturi(numbers[0].uri)
+    if ksr.dispatcher.ds_next_domain() < 0:
+        return False
+    gateway = _hostport(ksr)
+    for target in numbers[1:]:
+        ksr.corex.append_branch_uri(_on_gateway(target.uri, gateway))
+    return True
+
+
+def gateway_failed(ksr) -> bool:
+    """Whether the failure was the gateway's, not the called party's: a 5xx, or
+    no reply at all within the timer (a dead gateway never even sends 100 Trying)."""
+    code = int(ksr.pv.get("$T_reply_code") or 0)
+    return 500 <= code < 600 or (code == 408 and ksr.tm.t_branch_replied() < 0)
+
+
+def _hostport(ksr) -> str:
+    host, port = ksr.pv.get("$rd"), ksr.pv.get("$rp")
+    return f"{host}:{port}" if port else host
+
+
+def _on_gateway(uri: str, gateway: str) -> str:
+    return uri.rsplit("@", 1)[0] + "@" + gateway
 
 
 @dataclass(frozen=True)
@@ -50,16 +96,30 @@ class PlanCursor:
         data = json.loads(text)
         return cls(Plan.from_json(json.dumps(data["plan"])), data["next"])
 
+    @property
+    def current(self) -> Step | None:
+        """The step ringing now (the one before ``next_step``)."""
+        return self.plan.steps[self.next_step - 1] if 0 < self.next_step <= len(self.plan.steps) else None
+
     def remaining(self):
         """(index, step) pairs still to try, in order."""
         return list(enumerate(self.plan.steps))[self.next_step:]
 
 
+# A gateway that has not even sent 100 Trying by then is taken as down, and the
+# next one is tried; a phone keeps the whole step (a silent phone is "no answer").
+GATEWAY_NO_REPLY_MS = 5000
+
+
 def step_timers(ksr, step: Step) -> None:
     """The step's timeout bounds both timers: with no reply at all (fr) and
-    after a provisional one (fr_inv)."""
+    after a provisional one (fr_inv). A step that only rings PSTN numbers gives
+    up on a gateway silent for GATEWAY_NO_REPLY_MS instead."""
     milliseconds = step.timeout * 1000
-    ksr.tm.t_set_fr(milliseconds, milliseconds)
+    no_reply = milliseconds
+    if all(t.via_trunk for t in step.targets):
+        no_reply = min(milliseconds, GATEWAY_NO_REPLY_MS)
+    ksr.tm.t_set_fr(milliseconds, no_reply)
 
 
 # Record-Route parameter naming the longest idle department member a call

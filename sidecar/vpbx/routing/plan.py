@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Mapping
 
 from . import destinations
@@ -85,6 +85,25 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
     return runs
 
 
+# A caller never rings longer than this, however long the chain (R7): long
+# chains of hunting departments would otherwise ring for hours.
+MAX_RING_SECONDS = 600
+
+
+def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
+    """The steps that fit in MAX_RING_SECONDS, the last one shortened to fit."""
+    kept: list[Step] = []
+    left = MAX_RING_SECONDS
+    for step in steps:
+        if left <= 0:
+            reasons.append(f"ring time cap of {MAX_RING_SECONDS} s reached: "
+                           f"{len(steps) - len(kept)} more step(s) not rung")
+            break
+        kept.append(step if step.timeout <= left else replace(step, timeout=left))
+        left -= step.timeout
+    return tuple(kept)
+
+
 def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> dict | None:
     """The scheme itself while its active schedule is open, else its backup (R9), recursively."""
     while scheme is not None and scheme["active"] is not None:
@@ -125,7 +144,7 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
         steps.extend(runs)
     if not steps:
         reasons.append("no step has anybody to ring: the call is missed")
-    return Plan(tuple(steps), tuple(reasons))
+    return Plan(_capped(steps, reasons), tuple(reasons))
 
 
 # R15: by default a direct call nobody answers ends as "busy" after two minutes.
@@ -158,9 +177,9 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
         reasons.append(f"no answer: forward to the {kind} the rule names")
         steps.extend(_resolve_step({"mode": "parallel", "timeout": FORWARD_RING_SECONDS,
                                     "destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons))
-        return Plan(tuple(steps), tuple(reasons))
+        return Plan(_capped(steps, reasons), tuple(reasons))
     if rule["rule"] in ("busy", "drop_busy"):
         reasons.append(f"no answer in {rule['after']} s: busy")
-        return Plan(tuple(steps), tuple(reasons), final="busy")
+        return Plan(_capped(steps, reasons), tuple(reasons), final="busy")
     reasons.append(f"no answer: {rule['rule']} is not routable yet")
-    return Plan(tuple(steps), tuple(reasons), final="busy")
+    return Plan(_capped(steps, reasons), tuple(reasons), final="busy")

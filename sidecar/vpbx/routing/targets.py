@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class Target:
     uri: str
     # True: an AoR of a registered phone, to be looked up in usrloc.
-    # False: relay to the URI as it is (trunks, external SIP URIs).
+    # False: relay to the URI as it is (external SIP URIs), or through a trunk.
     via_location: bool
     label: str
     # Who is rung, for history and for the departments that track their members' calls.
@@ -17,6 +17,8 @@ class Target:
     department_id: int | None = None
     # The department hunts by longest idle: when this target answers and hangs up matters.
     tracks_idle: bool = False
+    # A PSTN number: sent to the outbound gateways, one after another until one takes it.
+    via_trunk: bool = False
 
 
 @dataclass(frozen=True)

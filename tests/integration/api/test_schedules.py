@@ -107,7 +107,7 @@ def test_a_number_by_schedule_needs_an_off_hours_scheme_and_a_schedule(client, a
 
 def test_seed_002_example_routes_by_the_clock(client, admin, created, make_employee, post):
     """Seed 002: Mon-Fri 09:00-18:00 the sales manager's SIP account, then the head of
-    sales' mobile; outside hours another route (voicemail, once it exists)."""
+    sales' mobile through the outbound trunk; outside hours another route."""
     manager = make_employee(name="Sales Manager", extension="210")
     head = make_employee(name="Head of Sales", extension="211", mobile="+79161112233")
     schedule = post("schedules", {
@@ -128,9 +128,10 @@ def test_seed_002_example_routes_by_the_clock(client, admin, created, make_emplo
     night_call = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
                             query_string={"at": "2026-11-23T23:00:00+03:00"}).get_json()
 
-    assert [t["label"] for s in day["steps"] for t in s["targets"]] == ["employee 210 Sales Manager"]
+    assert [[t["label"] for t in s["targets"]] for s in day["steps"]] == [
+        ["employee 210 Sales Manager"], ["phone +79161112233"]]
     assert "schedule 'Sales hours' is open on Mon 2026-11-23 10:00 Europe/Moscow: Mon 09:00-18:00" in day["reasons"]
-    assert "step 2: destination kind 'phone_number' is not routable yet, skipped" in day["reasons"]
+    assert "step 2: ring phone +79161112233 through the outbound trunk" in day["reasons"]
     assert [t["uri"] for s in night_call["steps"] for t in s["targets"]] == ["sip:night@example.com"]
     assert "off hours: the off-hours scheme applies" in night_call["reasons"]
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..targets import Resolution
-from . import department, employee, secretary, sip_account, sip_uri
+from . import department, employee, phone_number, secretary, sip_account, sip_uri
 
 REGISTRY: dict[str, ModuleType] = {
     "department": department,
     "employee": employee,
+    "phone_number": phone_number,
     "secretary": secretary,
     "sip_account": sip_account,
     "sip_uri": sip_uri,

@@ -1,0 +1,23 @@
+"""Destination ``phone_number``: a mobile or landline, reached through the outbound trunks (R8).
+
+Options: ``data["number"]`` in E.164. The target's host is a placeholder:
+Kamailio's dispatcher puts the gateway there when the step rings, and moves
+to the next gateway when one fails.
+"""
+
+from __future__ import annotations
+
+from ..targets import Resolution, Target
+
+# Replaced by the chosen gateway's address before anything is sent (RFC 6761: never resolves).
+PSTN_HOST = "pstn.invalid"
+
+
+def resolve(data: dict, call, ctx) -> Resolution:
+    number = data["number"]
+    label = f"phone {number}"
+    if number == call.called:
+        # The carrier would hand the call straight back to this number: a loop.
+        return Resolution((), (f"skip {label}: it is the number being called",))
+    return Resolution((Target(uri=f"sip:{number}@{PSTN_HOST}", via_location=False, label=label, via_trunk=True),),
+                      (f"ring {label} through the outbound trunk",))

@@ -8,6 +8,8 @@ Return -255 from a route helper to stop processing the message.
 
 import os
 import site
+from dataclasses import replace
+from datetime import datetime, timezone
 
 # Kamailio embeds Debian's /usr/bin/python3; the project's venv (built with the
 # same interpreter) provides vpbx and its dependencies.
@@ -15,6 +17,7 @@ site.addsitedir(os.environ["VPBX_SITE_PACKAGES"])
 
 import KSR  # noqa: E402  (only importable inside Kamailio)
 
+from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
@@ -36,6 +39,10 @@ RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 AUTH_REJECTED = (-2, -3, -8)
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"  # wrong password, unknown user, auth user != From user
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
 
 def mod_init():
@@ -129,6 +136,8 @@ class VpbxRoutes:
                 member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
                 if member:
                     self.worker.member_call(member, "ended")
+                by = "caller" if KSR.rr.is_direction("downstream") > 0 else "callee"
+                self.worker.emit({"type": events.ENDED, "call_id": KSR.pv.get("$ci"), "at": _now(), "by": by})
             elif KSR.is_ACK():
                 # An ACK may carry the SDP answer of a late offer.
                 KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
@@ -208,7 +217,15 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
-        if not self.ring_next_step(PlanCursor(plan, 0)):
+        cursor = PlanCursor(plan, 0, call={
+            "company_id": plan.company_id, "called": plan.called,
+            "direction": "incoming" if source == "trunk" else "internal",
+            "caller": KSR.pv.get("$fU") or "", "caller_login": KSR.pv.get("$fU") if source == "phone" else None,
+            "caller_domain": KSR.pv.get("$fd") if source == "phone" else None,
+            "started_at": _now(), "dialled_employee_id": plan.dialled_employee_id,
+            "dialled_employee_label": plan.dialled_employee_label})
+        if not self.ring_next_step(cursor):
+            self.emit_missed(cursor, events.NOBODY_TO_RING)
             self.reject(reasons.FINAL.get(plan.final, reasons.NOBODY_TO_RING))
             return
         KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
@@ -221,12 +238,23 @@ class VpbxRoutes:
         Returns False when no remaining step has anyone to ring.
         """
         for index, step in cursor.remaining():
-            if load_step_branches(KSR, step) > 0:
+            contacts = load_step_branches(KSR, step)
+            if contacts:
                 step_timers(KSR, step)
                 KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")
-                KSR.pv.sets(PLAN_XAVP, PlanCursor(cursor.plan, index + 1).to_json())
+                KSR.pv.sets(PLAN_XAVP, cursor.ringing(index, contacts, _now()).to_json())
                 return True
         return False
+
+    @staticmethod
+    def saved_cursor():
+        saved = KSR.pv.get(PLAN_XAVP)
+        return PlanCursor.from_json(saved) if saved else None
+
+    def emit_missed(self, cursor, reason):
+        if cursor and cursor.call.get("company_id") is not None:
+            self.worker.emit({"type": events.MISSED, "call_id": KSR.pv.get("$ci"), "at": _now(),
+                              "call": cursor.call, "legs": list(cursor.legs), "reason": reason})
 
     def route_relay(self):
         if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE
@@ -269,18 +297,25 @@ class VpbxRoutes:
             member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
             if member:
                 self.worker.member_call(member, "answered")
+            cursor = self.saved_cursor()
+            answered = cursor.answered_by(KSR.pv.get("$T_branch(uri)")) if cursor else None
+            if answered and cursor.call.get("company_id") is not None:
+                self.worker.emit({"type": events.ANSWERED, "call_id": KSR.pv.get("$ci"), "at": _now(),
+                                  "call": cursor.call, "legs": list(cursor.legs), "answered": answered})
         if KSR.isbflagset(FLB_NATB):
             KSR.nathelper.set_contact_alias()
         return 1
 
     def ksr_failure_manage(self, msg):
+        cursor = self.saved_cursor()
         # A caller who hung up ends the whole plan.
         if KSR.tm.t_is_canceled() > 0:
+            self.emit_missed(cursor, events.CALLER_CANCELLED)
             return 1
-        saved = KSR.pv.get(PLAN_XAVP)
-        cursor = PlanCursor.from_json(saved) if saved else None
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
-        if cursor and cursor.current and gateway_failed(KSR) and next_gateway(KSR, cursor.current):
+        contacts = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else {}
+        if contacts:
+            KSR.pv.sets(PLAN_XAVP, replace(cursor, contacts=contacts).to_json())
             KSR.tm.t_on_branch("ksr_branch_manage")
             KSR.tm.t_on_failure("ksr_failure_manage")
             if KSR.tm.t_relay() > 0:
@@ -293,6 +328,7 @@ class VpbxRoutes:
                 return 1
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         KSR.rtpengine.rtpengine_delete("")
+        self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
         final = reasons.FINAL.get(cursor.plan.final) if cursor else None
         if final:
             KSR.hdr.append_to_reply(final.reason_header)

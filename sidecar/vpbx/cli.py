@@ -141,6 +141,29 @@ def keep(config: str | None, interval: float) -> None:
 
 
 @main.group()
+def history() -> None:
+    """Call history."""
+
+
+@history.command("keep")
+@config_option
+def history_keep(config: str | None) -> None:
+    """Write the call events Kamailio emits into PostgreSQL's call history."""
+    import logging
+    import socket
+
+    import redis
+
+    from .history.keeper import keep
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s history-keeper %(levelname)s %(message)s")
+    cfg = _settings(config)
+    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    logging.getLogger("vpbx.history").info("writing call history from %s", cfg.redis_url)
+    keep(client, lambda: db.connect(cfg.database_url, autocommit=True), consumer=socket.gethostname())
+
+
+@main.group()
 def company() -> None:
     """Tenants."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from vpbx.stack.process import wait_for
+
 from . import sip_log
 from .sipp import Sipp, free_udp_port
 
@@ -40,3 +42,16 @@ def rung(sock: socket.socket) -> bytes | None:
         return sock.recv(65535)
     except BlockingIOError:
         return None
+
+
+def history_line(api, call_id: str, *, ended: bool = True, timeout: float = 10) -> dict:
+    """The call's history line, once the history keeper has written it (and its end)."""
+
+    def written():
+        status, lines = api("GET", f"/calls?call_id={call_id}")
+        assert status == 200, lines
+        if lines and (lines[0]["ended_at"] or not ended):
+            return lines[0]
+        return None
+
+    return wait_for(written, timeout, f"the history line of call {call_id}")

@@ -8,6 +8,7 @@ from vpbx.media.ng import NgError
 from vpbx.stack.process import wait_for
 
 from . import sip_log
+from .calls import history_line
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -113,14 +114,19 @@ def test_call_to_a_number_that_is_not_ours_gets_404_with_reason(stack, sip_targe
 
 
 def test_call_when_no_phone_is_registered_gets_480_and_opens_no_media_session(
-    stack, sip_target, ng, no_registrations
+    stack, sip_target, ng, api, no_registrations
 ):
     calls_before = set(ng.list_calls())
-    result = Sipp(
+    caller = Sipp(
         "uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service="+74951112233",
         keys={"rtp_port": free_udp_port()},
         values={"final": 480, "reason": "Q\\.850;cause=20"},
-    ).run()
+    )
+    result = caller.run()
 
     assert result.returncode == 0, result.explain()
     assert set(ng.list_calls()) <= calls_before
+    # Still a missed call of the company, on the number.
+    line = history_line(api, caller.call_id())
+    assert (line["status"], line["end_reason"], line["called"], line["legs"]) == (
+        "missed", "nobody_to_ring", "+74951112233", [])

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from . import sip_log
-from .calls import rung, silent_phone
+from .calls import history_line, rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
@@ -52,7 +52,7 @@ def _anna_calls(sip_target, demo, scenario: str, **kwargs) -> Sipp:
 
 
 def test_no_answer_forwards_to_the_colleague_the_rule_names(
-    sip_target, demo, register, colleague, boris_rule, no_registrations
+    sip_target, demo, api, register, colleague, boris_rule, no_registrations
 ):
     # colleague before boris_rule: Boris's rule is reset before Vera is deleted.
     vera, vera_port = colleague
@@ -60,7 +60,9 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
     boris = _silent_boris(register)
     answering = Sipp("uas_answer.xml", port=vera_port, keys={"rtp_port": free_udp_port()}).start()
 
-    call = _anna_calls(sip_target, demo, "phone_call.xml", duration_ms=300).run()
+    caller = _anna_calls(sip_target, demo, "phone_call.xml", duration_ms=300)
+    call = caller.run()
+    call_id = caller.call_id()
     answered = answering.wait()
 
     assert call.returncode == 0, call.explain()
@@ -69,16 +71,31 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
     boris.close()
     assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
         f"INVITE sip:103@127.0.0.1:{vera_port}")
+    # R19: forwarded and answered is a call to whoever answered.
+    line = history_line(api, call_id)
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("answered", vera["id"], True)
+    assert [(leg["target"], leg["answered"]) for leg in line["legs"]] == [
+        ("employee 102 Boris Support", False), ("employee 103 Vera", True)]
+    assert line["legs"][1]["rang_at"] >= line["legs"][0]["rang_at"]
+    assert line["direction"] == "internal" and line["called"] == "102"
 
 
-def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, register, boris_rule, no_registrations):
+def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, register, boris_rule,
+                                                       no_registrations):
     boris_rule(rule="busy", after=5)
     boris = _silent_boris(register)
 
-    call = _anna_calls(sip_target, demo, "phone_call_rejected.xml",
-                       values={"final": 486, "reason": "Q\\.850;cause=17"}).run()
+    caller = _anna_calls(sip_target, demo, "phone_call_rejected.xml",
+                         values={"final": 486, "reason": "Q\\.850;cause=17"})
+    call = caller.run()
     boris.close()
 
     assert call.returncode == 0, call.explain()
     reply = sip_log.first(sip_log.received(call.messages), "SIP/2.0 486")
     assert sip_log.header(reply, "Reason") == 'Q.850;cause=17;text="User busy"'
+    # R19: dropped is a call missed by the employee dialled.
+    line = history_line(api, caller.call_id())
+    boris_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    assert (line["status"], line["employee_id"], line["end_reason"], line["forwarded"]) == (
+        "missed", boris_id, "no_answer", False)
+    assert line["caller_employee_id"] == next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "101")

@@ -9,7 +9,7 @@ import pytest
 
 
 from . import sip_log
-from .calls import rung, silent_phone
+from .calls import history_line, rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
@@ -31,14 +31,16 @@ def _carrier_call(stack, sip_target, demo) -> Sipp:
                 keys={"rtp_port": free_udp_port()}, duration_ms=300, timeout_s=60, recv_timeout_s=40)
 
 
-def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, register, two_steps, no_registrations):
+def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, api, register, two_steps,
+                                                 no_registrations):
     anna_port, boris_port = free_udp_port(), free_udp_port()
     assert register("101", anna_port)[0] == 200
     assert register("102", boris_port)[0] == 200
     anna = Sipp("uas_reject.xml", port=anna_port, values={"code": 486, "phrase": "Busy Here"}).start()
     boris = Sipp("uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}).start()
 
-    carrier = _carrier_call(stack, sip_target, demo).run()
+    caller = _carrier_call(stack, sip_target, demo)
+    carrier = caller.run()
     busy, answered = anna.wait(), boris.wait()
 
     assert carrier.returncode == 0, carrier.explain()
@@ -46,6 +48,13 @@ def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, regist
     assert answered.returncode == 0, answered.explain()
     assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
         f"INVITE sip:102@127.0.0.1:{boris_port}")
+    # History: one line, a call to Boris who answered at step 2, forwarded from Anna.
+    line = history_line(api, caller.call_id())
+    assert (line["direction"], line["called"], line["status"], line["employee_label"], line["forwarded"]) == (
+        "incoming", demo["number"], "answered", "employee 102 Boris Support", True)
+    assert [(leg["step"], leg["target"], leg["answered"]) for leg in line["legs"]] == [
+        (1, "employee 101 Anna Sales", False), (2, "employee 102 Boris Support", True)]
+    assert line["talk_seconds"] >= 0.3
 
 
 def test_no_answer_on_step_one_rings_step_two_after_its_timeout(
@@ -76,7 +85,7 @@ def test_no_answer_on_step_one_rings_step_two_after_its_timeout(
 
 
 def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reason(
-    stack, sip_target, demo, register, no_registrations
+    stack, sip_target, demo, api, register, no_registrations
 ):
     anna_port, boris_port = free_udp_port(), free_udp_port()
     assert register("101", anna_port)[0] == 200
@@ -84,7 +93,8 @@ def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reas
     ringing = Sipp("uas_ring_until_cancelled.xml", port=boris_port).start()
     answering = Sipp("uas_answer.xml", port=anna_port, keys={"rtp_port": free_udp_port()}).start()
 
-    carrier = _carrier_call(stack, sip_target, demo).run()
+    caller = _carrier_call(stack, sip_target, demo)
+    carrier = caller.run()
     answered, cancelled = answering.wait(), ringing.wait()
 
     assert carrier.returncode == 0, carrier.explain()
@@ -92,10 +102,15 @@ def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reas
     assert cancelled.returncode == 0, cancelled.explain()
     cancel = sip_log.first(sip_log.received(cancelled.messages), "CANCEL ")
     assert sip_log.header(cancel, "Reason") == 'SIP;cause=200;text="Call completed elsewhere"'
+    # Both rang in one step; the line names the one whose branch answered.
+    line = history_line(api, caller.call_id())
+    assert (line["employee_label"], line["forwarded"]) == ("employee 101 Anna Sales", False)
+    assert sorted((leg["target"], leg["answered"]) for leg in line["legs"]) == [
+        ("employee 101 Anna Sales", True), ("employee 102 Boris Support", False)]
 
 
 def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
-    stack, sip_target, demo, register, two_steps, no_registrations
+    stack, sip_target, demo, api, register, two_steps, no_registrations
 ):
     anna_port = free_udp_port()
     boris = silent_phone()  # step 2's phone
@@ -103,8 +118,9 @@ def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
     assert register("102", boris.getsockname()[1])[0] == 200
     anna = Sipp("uas_ring_until_cancelled.xml", port=anna_port).start()
 
-    carrier = Sipp("uac_cancel.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                   keys={"rtp_port": free_udp_port()}).run()
+    caller = Sipp("uac_cancel.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
+                  keys={"rtp_port": free_udp_port()})
+    carrier = caller.run()
     cancelled = anna.wait()
 
     assert carrier.returncode == 0, carrier.explain()
@@ -113,3 +129,6 @@ def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
     # 487 the carrier has already ACKed: it would be waiting on this socket.
     assert not rung(boris)
     boris.close()
+    line = history_line(api, caller.call_id())
+    assert (line["status"], line["end_reason"], line["employee_id"]) == ("missed", "caller_cancelled", None)
+    assert [leg["target"] for leg in line["legs"]] == ["employee 101 Anna Sales"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step
 
@@ -17,18 +17,25 @@ PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
 
 
-def load_step_branches(ksr, step: Step) -> int:
+def load_step_branches(ksr, step: Step) -> dict[str, int]:
     """Fill the R-URI and the destination set with the step's reachable contacts.
 
     The first reachable target takes the R-URI (lookup_uri also sets $du for a
     NATed phone); later ones are appended as branches, so t_relay forks to all of
     them at once. PSTN numbers go first: the dispatcher picks the gateway for the
-    R-URI, and remembers the others for ``next_gateway``. Returns how many
-    targets were reachable.
+    R-URI, and remembers the others for ``next_gateway``.
+
+    Returns each branch's request URI with the index of its target in the step
+    (a phone registered twice gives two), so a reply tells who answered; empty
+    when nobody is reachable.
     """
-    reachable = 0
+    contacts: dict[str, int] = {}
     gateway = None
-    for target in sorted(step.targets, key=lambda t: not t.via_trunk):
+    order = sorted(range(len(step.targets)), key=lambda i: not step.targets[i].via_trunk)
+    for index in order:
+        target = step.targets[index]
+        before = _branch_count(ksr)
+        took_ruri = not contacts
         if target.via_trunk:
             if gateway is None:
                 found = ksr.seturi(target.uri) > 0 and ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY) > 0
@@ -36,32 +43,42 @@ def load_step_branches(ksr, step: Step) -> int:
             else:
                 found = bool(gateway) and ksr.corex.append_branch_uri(_on_gateway(target.uri, gateway)) > 0
         elif target.via_location:
-            lookup = ksr.registrar.lookup_to_dset if reachable else ksr.registrar.lookup_uri
+            lookup = ksr.registrar.lookup_uri if took_ruri else ksr.registrar.lookup_to_dset
             found = lookup(USRLOC_TABLE, target.uri) > 0
-        elif reachable:
-            found = ksr.corex.append_branch_uri(target.uri) > 0
-        else:
+        elif took_ruri:
             found = ksr.seturi(target.uri) > 0
-        if found:
-            reachable += 1
         else:
+            found = ksr.corex.append_branch_uri(target.uri) > 0
+        if not found:
             ksr.info(f"vpbx: {target.label} ({target.uri}) is not reachable\n")
-    return reachable
+            continue
+        uris = [ksr.pv.get("$ru")] if took_ruri else []
+        uris += [ksr.pv.get(f"$(branch(uri)[{i}])") for i in range(before, _branch_count(ksr))]
+        contacts.update((uri, index) for uri in uris if uri)
+    return contacts
 
 
-def next_gateway(ksr, step: Step) -> bool:
+def _branch_count(ksr) -> int:
+    return int(ksr.pv.get("$(branch(count))") or 0)
+
+
+def next_gateway(ksr, step: Step) -> dict[str, int]:
     """After the gateway failed the step's PSTN numbers: the same numbers through
-    the next gateway, if there is one left. Only those numbers ring again."""
-    numbers = [t for t in step.targets if t.via_trunk]
+    the next gateway, if there is one left. Only those numbers ring again.
+    Returns the new branches' URIs with their targets' indexes (empty: no gateway left)."""
+    numbers = [i for i, t in enumerate(step.targets) if t.via_trunk]
     if not numbers:
-        return False
-    ksr.seturi(numbers[0].uri)
+        return {}
+    ksr.seturi(step.targets[numbers[0]].uri)
     if ksr.dispatcher.ds_next_domain() < 0:
-        return False
+        return {}
     gateway = _hostport(ksr)
-    for target in numbers[1:]:
-        ksr.corex.append_branch_uri(_on_gateway(target.uri, gateway))
-    return True
+    contacts = {ksr.pv.get("$ru"): numbers[0]}
+    for index in numbers[1:]:
+        uri = _on_gateway(step.targets[index].uri, gateway)
+        ksr.corex.append_branch_uri(uri)
+        contacts[uri] = index
+    return contacts
 
 
 def gateway_failed(ksr) -> bool:
@@ -82,19 +99,30 @@ def _on_gateway(uri: str, gateway: str) -> str:
 
 @dataclass(frozen=True)
 class PlanCursor:
-    """The plan and the index of the step to try next: travels with the SIP
-    transaction (an xavp), so any worker's failure_route can continue it."""
+    """The plan, the index of the step to try next, and what the call's history
+    needs: travels with the SIP transaction (an xavp), so any worker's
+    failure_route or reply route can continue it.
+
+    ``call``: the history's description of the call (see vpbx.history.events).
+    ``legs``: every target rung so far. ``contacts``: the current step's branch
+    URIs and their targets' indexes.
+    """
 
     plan: Plan
     next_step: int
+    call: dict = field(default_factory=dict)
+    legs: tuple = ()
+    contacts: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"plan": json.loads(self.plan.to_json()), "next": self.next_step}, separators=(",", ":"))
+        return json.dumps({"plan": json.loads(self.plan.to_json()), "next": self.next_step, "call": self.call,
+                           "legs": list(self.legs), "contacts": self.contacts}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> PlanCursor:
         data = json.loads(text)
-        return cls(Plan.from_json(json.dumps(data["plan"])), data["next"])
+        return cls(Plan.from_json(json.dumps(data["plan"])), data["next"], data.get("call", {}),
+                   tuple(data.get("legs", ())), data.get("contacts", {}))
 
     @property
     def current(self) -> Step | None:
@@ -104,6 +132,26 @@ class PlanCursor:
     def remaining(self):
         """(index, step) pairs still to try, in order."""
         return list(enumerate(self.plan.steps))[self.next_step:]
+
+    def ringing(self, index: int, contacts: dict[str, int], at: str) -> PlanCursor:
+        """The cursor once step ``index`` rings these contacts (from ``at``, ISO-8601)."""
+        step = self.plan.steps[index]
+        rung = sorted(set(contacts.values()))
+        legs = self.legs + tuple(_leg(index + 1, step.targets[i], at) for i in rung)
+        return replace(self, next_step=index + 1, legs=legs, contacts=contacts)
+
+    def answered_by(self, uri: str | None) -> dict | None:
+        """The leg of the current step whose branch URI answered."""
+        index = self.contacts.get(uri) if uri else None
+        step = self.current
+        if index is None or step is None:
+            return None
+        return _leg(self.next_step, step.targets[index], None)
+
+
+def _leg(step_number: int, target, at: str | None) -> dict:
+    return {"step": step_number, "target": target.label, "employee_id": target.employee_id,
+            "department_id": target.department_id, "rang_at": at}
 
 
 # A gateway that has not even sent 100 Trying by then is taken as down, and the

@@ -7,6 +7,7 @@ would interleave replies between processes.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 import redis
 
 from .. import settings as vpbx_settings
+from ..history import events
 from ..config.compile import company_key, number_key
 from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.department_state import state_key
@@ -86,3 +88,13 @@ class Worker:
                                       repr(at if at is not None else time.time()))
         except redis.RedisError as exc:
             log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)
+
+    def emit(self, event: dict) -> None:
+        """Hand a call event to the history keeper (a Redis stream). History is
+        written off the SIP path; an event lost while Redis is down loses only
+        that history line, never the call."""
+        try:
+            self.documents.redis.xadd(events.STREAM, {"e": json.dumps(event, separators=(",", ":"))},
+                                      maxlen=events.STREAM_MAX_LEN, approximate=True)
+        except redis.RedisError as exc:
+            log.warning("call %s: %s event not recorded: %s", event.get("call_id"), event.get("type"), exc)

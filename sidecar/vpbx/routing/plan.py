@@ -27,6 +27,12 @@ class Plan:
     # How the call ends when every step has failed: None lets the last failure
     # through; "busy" answers busy (R15's default for direct calls).
     final: str | None = None
+    # For the call's history: whose call it is, and for a direct call to an
+    # extension, the employee dialled (R19 counts a missed one against them).
+    company_id: int | None = None
+    called: str | None = None  # the company number (E.164) or the extension dialled
+    dialled_employee_id: int | None = None
+    dialled_employee_label: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -37,7 +43,8 @@ class Plan:
         steps = tuple(
             Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"])) for s in data["steps"]
         )
-        return cls(steps, tuple(data["reasons"]), data.get("final"))
+        return cls(steps, tuple(data["reasons"]), data.get("final"), data.get("company_id"), data.get("called"),
+                   data.get("dialled_employee_id"), data.get("dialled_employee_label"))
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
     scheme = _applicable_scheme(scheme, call, reasons)
     if scheme is None:
         reasons.append("no scheme applies: the call is missed")
-        return Plan((), tuple(reasons))
+        return Plan((), tuple(reasons), company_id=company["id"], called=document["number"])
     reasons.append(f"scheme {scheme['name']!r}")
     steps: list[Step] = []
     for index, step in enumerate(scheme["steps"], start=1):
@@ -144,7 +151,7 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
         steps.extend(runs)
     if not steps:
         reasons.append("no step has anybody to ring: the call is missed")
-    return Plan(_capped(steps, reasons), tuple(reasons))
+    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"], called=document["number"])
 
 
 # R15: by default a direct call nobody answers ends as "busy" after two minutes.
@@ -168,6 +175,8 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     ctx = _context(company, departments)
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
+    whose = {"company_id": company["id"], "called": extension, "dialled_employee_id": employee["id"],
+             "dialled_employee_label": f"employee {employee['extension']} {employee['name']}"}
     steps = _resolve_step({"mode": "parallel", "timeout": rule["after"],
                            "destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
     forward = {"forward_employee": ("employee", rule.get("employee")),
@@ -177,9 +186,9 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
         reasons.append(f"no answer: forward to the {kind} the rule names")
         steps.extend(_resolve_step({"mode": "parallel", "timeout": FORWARD_RING_SECONDS,
                                     "destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons))
-        return Plan(_capped(steps, reasons), tuple(reasons))
+        return Plan(_capped(steps, reasons), tuple(reasons), **whose)
     if rule["rule"] in ("busy", "drop_busy"):
         reasons.append(f"no answer in {rule['after']} s: busy")
-        return Plan(_capped(steps, reasons), tuple(reasons), final="busy")
+        return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
     reasons.append(f"no answer: {rule['rule']} is not routable yet")
-    return Plan(_capped(steps, reasons), tuple(reasons), final="busy")
+    return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)

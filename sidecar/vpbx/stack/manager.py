@@ -14,14 +14,14 @@ from ..config import compile as compiler
 from ..config import demo
 from . import site
 from .profile import Profile
-from .services import CacheKeeper, Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
+from .services import CacheKeeper, HistoryKeeper, Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
 from .process import wait_for
 
 
 def services(profile: Profile) -> list[Service]:
     """In start order."""
-    return [Postgres(profile), Redis(profile), CacheKeeper(profile), Rtpengine(profile), Kamailio(profile),
-            Sidecar(profile)]
+    return [Postgres(profile), Redis(profile), CacheKeeper(profile), HistoryKeeper(profile), Rtpengine(profile),
+            Kamailio(profile), Sidecar(profile)]
 
 
 def credentials_file(profile: Profile) -> Path:
@@ -40,7 +40,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     started = time.monotonic()
     files = site.render(profile)
     cfg = settings.load(files.config)
-    postgres, redis_service, keeper, rtpengine, kamailio, sidecar = services(profile)
+    postgres, redis_service, keeper, history_keeper, rtpengine, kamailio, sidecar = services(profile)
 
     say(f"postgresql: {postgres.start()}")
     postgres.ensure_database(files.database_password)
@@ -58,6 +58,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
             cache.close()
     say(f"demo company seeded; {count} number document(s) compiled into Redis")
     say(f"cache-keeper: {keeper.start()}")
+    say(f"history-keeper: {history_keeper.start()}")
 
     # Kamailio's workers connect to Redis and rtpengine in child_init: start them first.
     say(f"rtpengine: {rtpengine.start()}")
@@ -66,8 +67,8 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
 
     say(f"\nvpbx stack '{profile.name}' is up in {time.monotonic() - started:.1f}s (run dir {profile.run_dir})")
     for service in services(profile):
-        say(f"  {service.name:<13} {service.address}")
-    say(f"  {'logs':<13} {profile.log_dir}")
+        say(f"  {service.name:<14} {service.address}")
+    say(f"  {'logs':<14} {profile.log_dir}")
     say(f"\nDemo company: SIP domain {demo.DEMO_DOMAIN}, number {demo.DEMO_NUMBER}")
     for account in accounts:
         say(f"  {account.extension} {account.name}: login {account.login} password {account.password}")

@@ -216,6 +216,31 @@ class CacheKeeper(Service):
             client.close()
 
 
+class HistoryKeeper(Service):
+    """Writes call history from Kamailio's events (a Redis stream) into PostgreSQL."""
+
+    name = "history-keeper"
+    program = "vpbx"
+
+    @property
+    def address(self) -> str:
+        return f"reads redis 127.0.0.1:{self.profile.ports.redis} stream vpbx:history:events"
+
+    def argv(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "vpbx"), "history", "keep",
+                "--config", str(self.profile.config_path)]
+
+    def ready(self) -> bool:
+        client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        try:
+            groups = client.xinfo_groups("vpbx:history:events")
+            return any(g["name"] in (b"history-keeper", "history-keeper") for g in groups)
+        except redis.ResponseError:
+            return False  # no stream yet: the keeper creates it with its group
+        finally:
+            client.close()
+
+
 class Rtpengine(Service):
     name = "rtpengine"
     program = "rtpengine"

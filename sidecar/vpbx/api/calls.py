@@ -1,0 +1,128 @@
+"""/api/v1/calls: call history, one line per call (R19), newest first.
+
+Administrators and users see the whole company's calls; a limited user sees
+only their own (seed 004): those they made, answered, or missed.
+"""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+
+from .auth import principal
+from .blueprints import api_blueprint
+from .database import db
+from .errors import not_found
+
+blueprint = api_blueprint("calls", "/calls", "Call history")
+
+
+class LegSchema(Schema):
+    step = fields.Integer()
+    target = fields.String()
+    employee_id = fields.Integer(allow_none=True)
+    department_id = fields.Integer(allow_none=True)
+    rang_at = fields.AwareDateTime()
+    answered = fields.Boolean()
+
+
+class CallSchema(Schema):
+    id = fields.Integer()
+    call_id = fields.String(metadata={"description": "SIP Call-ID of the caller's leg"})
+    direction = fields.String(metadata={"description": "incoming (from a trunk) or internal (a company phone)"})
+    caller = fields.String()
+    caller_employee_id = fields.Integer(allow_none=True)
+    called = fields.String(metadata={"description": "the company number or the extension dialled"})
+    started_at = fields.AwareDateTime()
+    answered_at = fields.AwareDateTime(allow_none=True)
+    ended_at = fields.AwareDateTime(allow_none=True)
+    status = fields.String(metadata={"description": "answered or missed"})
+    employee_id = fields.Integer(allow_none=True, metadata={
+        "description": "who answered; for a missed direct call, the employee dialled (R19)"})
+    employee_label = fields.String(allow_none=True)
+    forwarded = fields.Boolean()
+    voicemail = fields.Boolean()
+    end_reason = fields.String(allow_none=True, metadata={
+        "description": "missed: caller_cancelled, no_answer, busy, nobody_to_ring or rejected"})
+    ring_seconds = fields.Float(allow_none=True, metadata={"description": "from the INVITE to the answer or the end"})
+    talk_seconds = fields.Float(allow_none=True)
+    legs = fields.List(fields.Nested(LegSchema))
+
+
+class CallQuerySchema(Schema):
+    since = fields.AwareDateTime(load_default=None, metadata={"description": "started at or after"})
+    until = fields.AwareDateTime(load_default=None, metadata={"description": "started before"})
+    status = fields.String(load_default=None, validate=validate.OneOf(["answered", "missed"]))
+    direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal"]))
+    employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
+    called = fields.String(load_default=None, validate=validate.Length(1, 32))
+    caller = fields.String(load_default=None, validate=validate.Length(1, 64))
+    call_id = fields.String(load_default=None, validate=validate.Length(1, 255), metadata={"description": "SIP Call-ID"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data["since"] and data["until"] and data["since"] >= data["until"]:
+            raise ValidationError("must be later than since", "until")
+
+
+_SELECT = """
+    SELECT id, call_id, direction, caller, caller_employee_id, called, started_at, answered_at, ended_at, status,
+           employee_id, employee_label, forwarded, voicemail, end_reason,
+           EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
+           EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds
+    FROM calls
+"""
+
+
+def _visible(who) -> tuple[str, dict]:
+    if who.role == "limited":
+        return ("company_id = %(company)s AND (employee_id = %(me)s OR caller_employee_id = %(me)s)",
+                {"company": who.company_id, "me": who.employee_id})
+    return "company_id = %(company)s", {"company": who.company_id}
+
+
+def _with_legs(conn, rows: list[dict]) -> list[dict]:
+    legs: dict[int, list] = {row["id"]: [] for row in rows}
+    if rows:
+        for leg in conn.execute(
+                """SELECT call_id, step, target, employee_id, department_id, rang_at, answered FROM call_legs
+                   WHERE call_id = ANY(%s) ORDER BY step, id""", (list(legs),)):
+            legs[leg["call_id"]].append(leg)
+    return [{**row, "legs": legs[row["id"]]} for row in rows]
+
+
+@blueprint.route("")
+class Calls(MethodView):
+    @blueprint.arguments(CallQuerySchema, location="query")
+    @blueprint.response(200, CallSchema(many=True))
+    def get(self, query):
+        """Calls, newest first, filtered; a limited user gets only their own."""
+        who = principal()
+        where, params = _visible(who)
+        clauses = [where]
+        for name, clause in (("since", "started_at >= %(since)s"), ("until", "started_at < %(until)s"),
+                             ("status", "status = %(status)s"), ("direction", "direction = %(direction)s"),
+                             ("employee_id", "employee_id = %(employee_id)s"), ("called", "called = %(called)s"),
+                             ("caller", "caller = %(caller)s"), ("call_id", "call_id = %(call_id)s")):
+            if query[name] is not None:
+                clauses.append(clause)
+                params[name] = query[name]
+        params.update(limit=query["limit"], offset=query["offset"])
+        conn = db()
+        rows = conn.execute(_SELECT + " WHERE " + " AND ".join(clauses)
+                            + " ORDER BY started_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s", params).fetchall()
+        return _with_legs(conn, rows)
+
+
+@blueprint.route("/<int:call_pk>")
+@blueprint.response(200, CallSchema)
+def get_call(call_pk):
+    """One call with its legs."""
+    where, params = _visible(principal())
+    conn = db()
+    row = conn.execute(_SELECT + " WHERE id = %(id)s AND " + where, {**params, "id": call_pk}).fetchone()
+    if row is None:
+        raise not_found("Call")
+    return _with_legs(conn, [row])[0]

@@ -1,0 +1,39 @@
+"""The events a call emits, as plain dicts (JSON on a Redis stream).
+
+Kamailio emits them at the moments it already handles anyway, so a new call
+costs no extra Redis round trip before it rings:
+
+    answered  the 200 OK to the caller's INVITE; who answered, every leg rung so far
+    missed    the plan is spent, the caller cancelled, or nobody could be rung
+    ended     the BYE of an answered call
+
+``call`` (the same in answered and missed) describes the call itself:
+company_id, direction ("incoming" from a trunk, "internal" from a company
+phone), caller, caller_login (internal calls), called (number or extension),
+started_at, dialled_employee_id (a direct call to an extension, else None).
+``legs``: [{step, target, employee_id, department_id, rang_at}], one per
+target rung, ``step`` counting from 1 in ringing order.
+"""
+
+from __future__ import annotations
+
+STREAM = "vpbx:history:events"
+# The stream is a buffer between Kamailio and the keeper, not the archive:
+# trimmed (approximately) to this many events.
+STREAM_MAX_LEN = 1_000_000
+
+ANSWERED, MISSED, ENDED = "answered", "missed", "ended"
+
+# Why a call was missed, from the final SIP outcome.
+CALLER_CANCELLED, NO_ANSWER, BUSY, NOBODY_TO_RING, REJECTED = (
+    "caller_cancelled", "no_answer", "busy", "nobody_to_ring", "rejected")
+
+
+def missed_reason(status: int, cancelled: bool) -> str:
+    if cancelled:
+        return CALLER_CANCELLED
+    if status in (486, 600):
+        return BUSY
+    if status in (408, 480, 487):
+        return NO_ANSWER
+    return REJECTED

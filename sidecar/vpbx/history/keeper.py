@@ -1,0 +1,88 @@
+"""The history keeper: reads call events from the Redis stream and writes them
+to PostgreSQL, acknowledging each batch only once it has committed.
+
+A consumer group lets several keepers (one per node) share the stream; events
+a keeper read but never acknowledged (it died) are read again first on restart.
+While PostgreSQL is down nothing is acknowledged, and the stream buffers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Callable
+
+import psycopg
+import redis
+
+from . import events
+from .store import apply
+
+log = logging.getLogger(__name__)
+GROUP = "history-keeper"
+BATCH = 200
+BLOCK_MS = 1000
+RETRY_SECONDS = 1.0
+
+
+def ensure_group(client: redis.Redis) -> None:
+    try:
+        # From the stream's start: events emitted before the first keeper ran count too.
+        client.xgroup_create(events.STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _decode(fields: dict) -> dict | None:
+    try:
+        event = json.loads(fields[b"e"])
+        return event if isinstance(event, dict) else None
+    except (KeyError, ValueError):
+        return None
+
+
+def write_batch(conn: psycopg.Connection, batch: list[tuple[bytes, dict]]) -> None:
+    """Apply a batch in one transaction; an event that cannot apply (malformed)
+    is logged and skipped inside its own savepoint instead of blocking the rest."""
+    with conn.transaction():
+        for entry_id, fields in batch:
+            event = _decode(fields)
+            if event is None:
+                log.error("event %s is not JSON: dropped", entry_id)
+                continue
+            try:
+                with conn.transaction():
+                    apply(conn, event)
+            except (KeyError, TypeError, ValueError, psycopg.errors.DataError,
+                    psycopg.errors.IntegrityError) as exc:
+                log.error("event %s cannot be recorded (%s): dropped: %s", entry_id, exc, event)
+
+
+def keep(client: redis.Redis, connect: Callable[[], psycopg.Connection], consumer: str,
+         should_stop: Callable[[], bool] = lambda: False) -> None:
+    conn: psycopg.Connection | None = None
+    backlog = True  # first what this consumer read before and never acknowledged
+    while not should_stop():
+        try:
+            ensure_group(client)
+            reply = client.xreadgroup(GROUP, consumer, {events.STREAM: "0" if backlog else ">"},
+                                      count=BATCH, block=None if backlog else BLOCK_MS)
+            batch = reply[0][1] if reply else []
+            if backlog and not batch:
+                backlog = False
+                continue
+            if not batch:
+                continue
+            if conn is None or conn.closed:
+                conn = connect()
+            write_batch(conn, batch)
+            client.xack(events.STREAM, GROUP, *[entry_id for entry_id, _ in batch])
+        except (redis.RedisError, psycopg.Error) as exc:
+            log.error("history not written now, retrying: %s", exc)
+            if conn is not None and not conn.closed:
+                conn.close()
+            conn = None
+            backlog = True
+            time.sleep(RETRY_SECONDS)

@@ -1,0 +1,47 @@
+"""R19: what the one history line of a call says, from its events.
+
+- Answered: a call to whoever answered; "forwarded" when that was not the
+  first one rung (or, for a direct call, not the employee dialled).
+- A direct call missed, whether dropped with busy or forwarded and not
+  answered: missed by the employee dialled.
+- A call to a number missed: missed on the number, by nobody in particular.
+- Voicemail (the media app, later) marks the line; no message is an ordinary miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Line:
+    status: str  # "answered" or "missed"
+    employee_id: int | None
+    employee_label: str | None
+    forwarded: bool
+    end_reason: str | None
+
+
+def _first_employee_leg(legs: list[dict]) -> dict | None:
+    return next((leg for leg in legs if leg.get("employee_id") is not None), None)
+
+
+def answered_line(event: dict) -> Line:
+    call, legs, answered = event["call"], event["legs"], event["answered"]
+    dialled = call.get("dialled_employee_id")
+    if dialled is not None:
+        forwarded = answered.get("employee_id") != dialled
+    else:
+        first_step = min((leg["step"] for leg in legs), default=answered["step"])
+        forwarded = answered["step"] != first_step
+    return Line("answered", answered.get("employee_id"), answered["target"], forwarded, None)
+
+
+def missed_line(event: dict) -> Line:
+    call, legs = event["call"], event["legs"]
+    dialled = call.get("dialled_employee_id")
+    forwarded = len({leg["step"] for leg in legs}) > 1
+    if dialled is not None:
+        label = call.get("dialled_employee_label")
+        return Line("missed", dialled, label, forwarded, event["reason"])
+    return Line("missed", None, None, forwarded, event["reason"])

@@ -1,0 +1,60 @@
+"""Write call events into the history tables: one row per call, one per leg.
+
+Every write is idempotent, so an event delivered twice (a keeper restarted
+before acknowledging it, two 200 OKs from a forked call) changes nothing the
+second time: the first answer wins and a missed event never overrides it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from . import events
+from .rules import Line, answered_line, missed_line
+
+
+def apply(conn: psycopg.Connection, event: dict) -> None:
+    kind = event.get("type")
+    if kind == events.ANSWERED:
+        _record(conn, event, answered_line(event), answered=event["answered"])
+    elif kind == events.MISSED:
+        _record(conn, event, missed_line(event), answered=None)
+    elif kind == events.ENDED:
+        conn.execute("UPDATE calls SET ended_at = %s WHERE call_id = %s AND ended_at IS NULL",
+                     (event["at"], event["call_id"]))
+
+
+def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | None) -> None:
+    call = event["call"]
+    if conn.execute("SELECT 1 FROM companies WHERE id = %s", (call["company_id"],)).fetchone() is None:
+        return  # the company is gone: nothing to show its calls to
+    row = conn.execute(
+        """INSERT INTO calls (call_id, company_id, direction, caller, caller_employee_id, called, started_at,
+                              answered_at, ended_at, status, employee_id, employee_label, forwarded, end_reason)
+           VALUES (%(call_id)s, %(company_id)s, %(direction)s, %(caller)s,
+                   (SELECT e.id FROM employees e JOIN companies c ON c.id = e.company_id
+                     WHERE e.sip_login = %(caller_login)s AND c.sip_domain = %(caller_domain)s),
+                   %(called)s, %(started_at)s, %(answered_at)s, %(ended_at)s, %(status)s,
+                   (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = %(company_id)s),
+                   %(employee_label)s, %(forwarded)s, %(end_reason)s)
+           ON CONFLICT (call_id) DO NOTHING
+           RETURNING id""",
+        {"call_id": event["call_id"], "company_id": call["company_id"], "direction": call["direction"],
+         "caller": call["caller"], "caller_login": call.get("caller_login"),
+         "caller_domain": call.get("caller_domain"), "called": call["called"] or "",
+         "started_at": call["started_at"], "answered_at": event["at"] if answered else None,
+         "ended_at": None if answered else event["at"], "status": line.status,
+         "employee_id": line.employee_id, "employee_label": line.employee_label,
+         "forwarded": line.forwarded, "end_reason": line.end_reason},
+    ).fetchone()
+    if row is None:
+        return  # already recorded: the first outcome stands
+    for leg in event["legs"]:
+        is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
+        conn.execute(
+            """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered)
+               VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
+                       (SELECT id FROM departments WHERE id = %s), %s, %s)
+               ON CONFLICT (call_id, step, target) DO NOTHING""",
+            (row["id"], leg["step"], leg["target"], leg["employee_id"], leg["department_id"], leg["rang_at"],
+             is_answer))

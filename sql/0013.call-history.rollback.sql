@@ -1,0 +1,2 @@
+DROP TABLE call_legs;
+DROP TABLE calls;

@@ -1,0 +1,155 @@
+"""Call history: R19's rules on real events, the keeper on the real Redis stream
+and PostgreSQL, and who may see which lines through the API."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+import redis
+
+from vpbx import db as vpbx_db
+from vpbx.history import events
+from vpbx.history.store import apply
+from vpbx.stack.manager import services
+from vpbx.stack.process import wait_for
+
+
+def _call_id() -> str:
+    return f"{secrets.token_hex(6)}@history.test"
+
+
+def _leg(step, employee, at="2026-11-23T10:00:00+00:00"):
+    return {"step": step, "target": f"employee {employee['extension']} {employee['name']}",
+            "employee_id": employee["id"], "department_id": None, "rang_at": at}
+
+
+@pytest.fixture
+def people(make_employee, demo):
+    return make_employee(name="Ivan"), make_employee(name="Petr"), make_employee(name="Limited Lena", role="limited")
+
+
+@pytest.fixture
+def company_id(client, admin):
+    return client.get("/api/v1/company", headers=admin).get_json()["id"]
+
+
+def _direct(company_id, dialled, **extra):
+    return {"company_id": company_id, "direction": "internal", "caller": "101", "caller_login": "101",
+            "caller_domain": "demo.vpbx.test", "called": dialled["extension"],
+            "started_at": "2026-11-23T10:00:00+00:00", "dialled_employee_id": dialled["id"],
+            "dialled_employee_label": f"employee {dialled['extension']} {dialled['name']}", **extra}
+
+
+def _lines(client, admin, call_id):
+    return client.get(f"/api/v1/calls?call_id={call_id}", headers=admin).get_json()
+
+
+def _write(cfg, *batch):
+    with vpbx_db.connect(cfg.database_url) as conn:
+        for event in batch:
+            apply(conn, event)
+
+
+def test_r19_lines_of_direct_calls(cfg, client, admin, people, company_id):
+    ivan, petr, _ = people
+    dropped, forwarded_answered, forwarded_missed = _call_id(), _call_id(), _call_id()
+    _write(cfg,
+           {"type": "missed", "call_id": dropped, "at": "2026-11-23T10:02:00+00:00",
+            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"},
+           {"type": "answered", "call_id": forwarded_answered, "at": "2026-11-23T10:00:40+00:00",
+            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan), _leg(2, petr, "2026-11-23T10:00:30+00:00")],
+            "answered": _leg(2, petr, None)},
+           {"type": "ended", "call_id": forwarded_answered, "at": "2026-11-23T10:01:40+00:00", "by": "caller"},
+           {"type": "missed", "call_id": forwarded_missed, "at": "2026-11-23T10:01:00+00:00",
+            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan), _leg(2, petr)], "reason": "no_answer"})
+
+    [line] = _lines(client, admin, dropped)
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("missed", ivan["id"], False)
+    assert line["ring_seconds"] == 120
+    [line] = _lines(client, admin, forwarded_answered)
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("answered", petr["id"], True)
+    assert (line["ring_seconds"], line["talk_seconds"]) == (40, 60)
+    assert [leg["answered"] for leg in line["legs"]] == [False, True]
+    [line] = _lines(client, admin, forwarded_missed)
+    # Forwarded and not answered: missed by the first employee, the one dialled.
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("missed", ivan["id"], True)
+
+
+def test_the_first_outcome_stands_and_repeated_events_change_nothing(cfg, client, admin, people, company_id):
+    ivan, petr, _ = people
+    call_id = _call_id()
+    answered = {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:10+00:00",
+                "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "answered": _leg(1, ivan, None)}
+    _write(cfg, answered, answered,
+           {"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:20+00:00",
+            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "rejected"},
+           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:10+00:00", "by": "callee"},
+           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:09:00+00:00", "by": "caller"})
+
+    [line] = _lines(client, admin, call_id)
+    assert (line["status"], line["talk_seconds"], len(line["legs"])) == ("answered", 60, 1)
+
+
+def test_a_limited_user_sees_only_their_own_calls(cfg, client, admin, people, company_id, token_for):
+    ivan, _, lena = people
+    theirs, not_theirs = _call_id(), _call_id()
+    _write(cfg,
+           {"type": "missed", "call_id": theirs, "at": "2026-11-23T10:00:30+00:00",
+            "call": _direct(company_id, lena), "legs": [_leg(1, lena)], "reason": "no_answer"},
+           {"type": "missed", "call_id": not_theirs, "at": "2026-11-23T10:00:30+00:00",
+            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"})
+    lena_headers, ivan_headers = token_for(lena["id"]), token_for(ivan["id"])
+
+    seen_by_lena = {line["call_id"] for line in client.get("/api/v1/calls?limit=500", headers=lena_headers).get_json()}
+    seen_by_ivan = {line["call_id"] for line in client.get("/api/v1/calls?limit=500", headers=ivan_headers).get_json()}
+
+    assert theirs in seen_by_lena and not_theirs not in seen_by_lena
+    assert {theirs, not_theirs} <= seen_by_ivan  # a user sees the company's history
+    one = _lines(client, admin, not_theirs)[0]["id"]
+    assert client.get(f"/api/v1/calls/{one}", headers=lena_headers).status_code == 404
+
+
+def test_another_company_never_sees_the_lines(cfg, client, admin, people, company_id, other_company):
+    ivan = people[0]
+    call_id = _call_id()
+    _write(cfg, {"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:30+00:00",
+                 "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"})
+
+    assert client.get(f"/api/v1/calls?call_id={call_id}", headers=other_company["headers"]).get_json() == []
+
+
+def test_filters_are_checked(client, admin):
+    bad_status = client.get("/api/v1/calls?status=lost&limit=0", headers=admin)
+    backwards = client.get("/api/v1/calls?since=2026-11-23T10:00:00%2B00:00&until=2026-11-22T10:00:00%2B00:00",
+                           headers=admin)
+
+    assert bad_status.status_code == backwards.status_code == 422
+    assert set(bad_status.get_json()["error"]["fields"]) == {"status", "limit"}
+    assert backwards.get_json()["error"]["fields"] == {"until": ["must be later than since"]}
+
+
+def test_the_keeper_writes_what_was_emitted_while_it_was_down_and_skips_a_broken_event(
+    cfg, stack, client, admin, people, company_id
+):
+    ivan = people[0]
+    stream = redis.Redis.from_url(cfg.redis_url)
+    call_id = _call_id()
+    keeper = next(s for s in services(stack) if s.name == "history-keeper")
+    assert keeper.stop()
+    try:
+        stream.xadd(events.STREAM, {"e": b"{not json"})
+        stream.xadd(events.STREAM, {"e": json.dumps({"type": "missed", "call_id": "x", "call": {}})})
+        stream.xadd(events.STREAM, {"e": json.dumps(
+            {"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:30+00:00",
+             "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "busy"})})
+        assert _lines(client, admin, call_id) == []  # Kamailio never writes history itself
+    finally:
+        keeper.start()
+
+    line = wait_for(lambda: _lines(client, admin, call_id), 10, "the keeper to write the line")[0]
+
+    assert (line["status"], line["end_reason"]) == ("missed", "busy")
+    # The broken events were acknowledged too, not retried forever.
+    wait_for(lambda: stream.xpending(events.STREAM, "history-keeper")["pending"] == 0, 5, "nothing left pending")

@@ -6,6 +6,7 @@ decided by the pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
 Return -255 from a route helper to stop processing the message.
 """
 
+import json
 import os
 import site
 from dataclasses import replace
@@ -34,6 +35,10 @@ RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
 PLAN_XAVP = "$xavp(vpbx_plan)"
+# Call events wait here (Kamailio's mqueue, shared memory) for the timer process
+# that hands them to the history keeper: queueing costs a worker microseconds.
+HISTORY_QUEUE = "history"
+HISTORY_BATCH = 500  # events per Redis pipeline
 # The Record-Route parameter the branches of the current step carry ("" for none).
 RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 AUTH_REJECTED = (-2, -3, -8)
@@ -137,7 +142,7 @@ class VpbxRoutes:
                 if member:
                     self.worker.member_call(member, "ended")
                 by = "caller" if KSR.rr.is_direction("downstream") > 0 else "callee"
-                self.worker.emit({"type": events.ENDED, "call_id": KSR.pv.get("$ci"), "at": _now(), "by": by})
+                self.emit({"type": events.ENDED, "call_id": KSR.pv.get("$ci"), "at": _now(), "by": by})
             elif KSR.is_ACK():
                 # An ACK may carry the SDP answer of a late offer.
                 KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
@@ -251,9 +256,13 @@ class VpbxRoutes:
         saved = KSR.pv.get(PLAN_XAVP)
         return PlanCursor.from_json(saved) if saved else None
 
+    def emit(self, event):
+        if KSR.mqueue.mq_add(HISTORY_QUEUE, event["type"], json.dumps(event, separators=(",", ":"))) < 0:
+            KSR.warn(f"vpbx: history queue full, {event['type']} event of {event['call_id']} dropped\n")
+
     def emit_missed(self, cursor, reason):
         if cursor and cursor.call.get("company_id") is not None:
-            self.worker.emit({"type": events.MISSED, "call_id": KSR.pv.get("$ci"), "at": _now(),
+            self.emit({"type": events.MISSED, "call_id": KSR.pv.get("$ci"), "at": _now(),
                               "call": cursor.call, "legs": list(cursor.legs), "reason": reason})
 
     def route_relay(self):
@@ -300,7 +309,7 @@ class VpbxRoutes:
             cursor = self.saved_cursor()
             answered = cursor.answered_by(KSR.pv.get("$T_branch(uri)")) if cursor else None
             if answered and cursor.call.get("company_id") is not None:
-                self.worker.emit({"type": events.ANSWERED, "call_id": KSR.pv.get("$ci"), "at": _now(),
+                self.emit({"type": events.ANSWERED, "call_id": KSR.pv.get("$ci"), "at": _now(),
                                   "call": cursor.call, "legs": list(cursor.legs), "answered": answered})
         if KSR.isbflagset(FLB_NATB):
             KSR.nathelper.set_contact_alias()
@@ -334,6 +343,18 @@ class VpbxRoutes:
             KSR.hdr.append_to_reply(final.reason_header)
             KSR.tm.t_reply(final.code, final.phrase)
         return 1
+
+    # ---- timer (rtimer, its own process) ---------------------------------------
+
+    def ksr_history_flush(self, msg, *event_name):
+        """Drain the queued call events into the history stream."""
+        while True:
+            batch = []
+            while len(batch) < HISTORY_BATCH and KSR.mqueue.mq_fetch(HISTORY_QUEUE) > 0:
+                batch.append(KSR.mqueue.mqv_get(HISTORY_QUEUE))
+            self.worker.write_events(batch)
+            if len(batch) < HISTORY_BATCH:
+                return 1
 
     # ---- callbacks that must exist (app_python3 5.6), unused ------------------
 

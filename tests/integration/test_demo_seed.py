@@ -38,9 +38,12 @@ def test_stored_digest_matches_the_password_handed_out(stack, db):
         assert stored[account["extension"]] == ha1(account["login"], demo.DEMO_DOMAIN, account["password"])
 
 
-def test_a_lost_credentials_file_resets_the_demo_passwords(stack, db, tmp_path):
+def test_a_lost_or_stale_credentials_file_resets_the_demo_passwords(stack, db, tmp_path):
     before = {r["extension"]: r["sip_ha1"] for r in _employees(db)}
+    saved = db.execute("SELECT id, sip_ha1, sip_ha1b FROM employees").fetchall()
     elsewhere = tmp_path / "demo-credentials.json"
+    stale = tmp_path / "stale-credentials.json"
+    stale.write_text(credentials_file(stack).read_text())
 
     accounts = demo.seed(db, elsewhere, stack.ports.demo_trunk)
     try:
@@ -48,6 +51,13 @@ def test_a_lost_credentials_file_resets_the_demo_passwords(stack, db, tmp_path):
         assert all(after[x] != before[x] for x in before)
         for account in accounts:
             assert after[account.extension] == ha1(account.login, demo.DEMO_DOMAIN, account.password)
+        # A file whose passwords no longer match the database is not believed either.
+        reseeded = demo.seed(db, stale, stack.ports.demo_trunk)
+        stored = {r["extension"]: r["sip_ha1"] for r in _employees(db)}
+        for account in reseeded:
+            assert stored[account.extension] == ha1(account.login, demo.DEMO_DOMAIN, account.password)
     finally:
         # Put the session's passwords back for the other tests.
-        demo.seed(db, credentials_file(stack), stack.ports.demo_trunk)
+        for row in saved:
+            db.execute("UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
+                       (row["sip_ha1"], row["sip_ha1b"], row["id"]))

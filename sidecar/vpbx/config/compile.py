@@ -2,7 +2,9 @@
 
 Kamailio workers route a new call from this document alone, so everything the
 routing library needs for a number is denormalised into it. The document carries
-a version so a worker can keep an in-process copy and skip re-parsing.
+a version, also stored under its own small key (``version_key``): a worker
+reads only that on each call and fetches the document itself (up to hundreds
+of kilobytes for a big company) only when its in-process copy is out of date.
 """
 
 from __future__ import annotations
@@ -32,6 +34,19 @@ def decode_document(raw: bytes) -> tuple[bytes, dict]:
     return version, json.loads(body)
 
 
+VERSION_KEY_PREFIX = "vpbx:version:"
+
+
+def version_key(document_key: str) -> str:
+    """``vpbx:number:+7495…`` -> ``vpbx:version:number:+7495…`` (outside the documents' prefixes)."""
+    return VERSION_KEY_PREFIX + document_key.removeprefix("vpbx:")
+
+
+def document_writes(key: str, document: dict) -> dict[str, str]:
+    """What to MSET for a document: itself and its version key, written together."""
+    return {key: encode_document(document), version_key(key): str(document["version"])}
+
+
 def number_key(e164: str) -> str:
     return KEY_PREFIX + e164
 
@@ -59,6 +74,7 @@ class _Compiler:
         if schedule_id not in self._schedules:
             rows = read_schedule(self.conn, schedule_id)
             self._schedules[schedule_id] = {
+                "id": schedule_id,
                 "name": rows.schedule["name"],
                 "timezone": rows.schedule["timezone"] or self.timezone,
                 "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in rows.weekly],
@@ -249,11 +265,14 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
     """
     numbers = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers ORDER BY e164")]
     domains = [r["sip_domain"] for r in conn.execute("SELECT sip_domain FROM companies ORDER BY id")]
-    documents = {number_key(n): encode_document(compile_number(conn, n)) for n in numbers}
-    documents.update({company_key(d): encode_document(compile_company(conn, d)) for d in domains})
+    documents: dict[str, str] = {}
+    for n in numbers:
+        documents.update(document_writes(number_key(n), compile_number(conn, n)))
+    for d in domains:
+        documents.update(document_writes(company_key(d), compile_company(conn, d)))
     stale = [
         key
-        for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX)
+        for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX, VERSION_KEY_PREFIX)
         for key in cache.scan_iter(match=prefix + "*")
         if key.decode() not in documents
     ]

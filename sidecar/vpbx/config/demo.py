@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from .accounts import reset_password
+from .credentials import ha1
 from .tokens import issue_token, token_digest
 
 DEMO_DOMAIN = "demo.vpbx.test"
@@ -73,7 +74,7 @@ def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> l
         employee_ids = []
         for name, extension, email, role in DEMO_EMPLOYEES:
             row = conn.execute(
-                "SELECT id FROM employees WHERE company_id = %s AND extension = %s",
+                "SELECT id, sip_ha1 FROM employees WHERE company_id = %s AND extension = %s",
                 (company_id, extension),
             ).fetchone()
             if row is None:
@@ -85,8 +86,8 @@ def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> l
                     (company_id, name, extension, email, role, extension),
                 ).fetchone()
                 password = _set_password(conn, row["id"], extension)
-            elif extension in known:
-                password = known[extension]
+            elif extension in known and row["sip_ha1"] == ha1(extension, DEMO_DOMAIN, known[extension]):
+                password = known[extension]  # the file still tells the truth: keep it
             else:
                 password = _set_password(conn, row["id"], extension)
             employee_ids.append(row["id"])

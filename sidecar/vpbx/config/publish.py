@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import psycopg
 import redis
 
-from .compile import company_key, compile_company, compile_number, encode_document, number_key
+from .compile import company_key, compile_company, compile_number, document_writes, number_key, version_key
 
 
 def numbers_of(conn: psycopg.Connection, company_id: int) -> set[str]:
@@ -26,9 +26,9 @@ def publish(conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[s
     for key, document in [(number_key(n), compile_number(conn, n)) for n in set(numbers)] + \
                          [(company_key(d), compile_company(conn, d)) for d in set(domains)]:
         if document is None:
-            deletes.append(key)
+            deletes += [key, version_key(key)]
         else:
-            writes[key] = encode_document(document)
+            writes.update(document_writes(key, document))
     with cache.pipeline(transaction=True) as pipe:
         if writes:
             pipe.mset(writes)

@@ -24,6 +24,20 @@ STREAM_MAX_LEN = 1_000_000
 
 ANSWERED, MISSED, ENDED = "answered", "missed", "ended"
 
+
+def entry(batch: list[str]) -> dict[str, str]:
+    """One stream entry carrying a batch of events (JSON texts), in order: one
+    XADD per batch costs Kamailio and Redis far less than one per event."""
+    return {str(i): event for i, event in enumerate(batch)}
+
+
+def from_entry(fields: dict) -> list[bytes | str]:
+    """The events of a stream entry, in the order they were emitted."""
+    def position(name):
+        name = name.decode() if isinstance(name, bytes) else name
+        return int(name) if name.isdigit() else -1
+    return [fields[name] for name in sorted(fields, key=position)]
+
 # Why a call was missed, from the final SIP outcome.
 CALLER_CANCELLED, NO_ANSWER, BUSY, NOBODY_TO_RING, REJECTED = (
     "caller_cancelled", "no_answer", "busy", "nobody_to_ring", "rejected")

@@ -35,29 +35,31 @@ def ensure_group(client: redis.Redis) -> None:
             raise
 
 
-def _decode(fields: dict) -> dict | None:
+def _decode(raw) -> dict | None:
     try:
-        event = json.loads(fields[b"e"])
+        event = json.loads(raw)
         return event if isinstance(event, dict) else None
-    except (KeyError, ValueError):
+    except ValueError:
         return None
 
 
 def write_batch(conn: psycopg.Connection, batch: list[tuple[bytes, dict]]) -> None:
-    """Apply a batch in one transaction; an event that cannot apply (malformed)
-    is logged and skipped inside its own savepoint instead of blocking the rest."""
+    """Apply stream entries in one transaction; an event that cannot apply
+    (malformed) is logged and skipped inside its own savepoint instead of
+    blocking the rest."""
     with conn.transaction():
         for entry_id, fields in batch:
-            event = _decode(fields)
-            if event is None:
-                log.error("event %s is not JSON: dropped", entry_id)
-                continue
-            try:
-                with conn.transaction():
-                    apply(conn, event)
-            except (KeyError, TypeError, ValueError, psycopg.errors.DataError,
-                    psycopg.errors.IntegrityError) as exc:
-                log.error("event %s cannot be recorded (%s): dropped: %s", entry_id, exc, event)
+            for raw in events.from_entry(fields):
+                event = _decode(raw)
+                if event is None:
+                    log.error("an event of entry %s is not JSON: dropped", entry_id)
+                    continue
+                try:
+                    with conn.transaction():
+                        apply(conn, event)
+                except (KeyError, TypeError, ValueError, psycopg.errors.DataError,
+                        psycopg.errors.IntegrityError) as exc:
+                    log.error("an event of entry %s cannot be recorded (%s): dropped: %s", entry_id, exc, event)
 
 
 def keep(client: redis.Redis, connect: Callable[[], psycopg.Connection], consumer: str,

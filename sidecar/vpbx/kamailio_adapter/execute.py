@@ -115,13 +115,13 @@ class PlanCursor:
     contacts: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"plan": json.loads(self.plan.to_json()), "next": self.next_step, "call": self.call,
+        return json.dumps({"plan": self.plan.to_dict(), "next": self.next_step, "call": self.call,
                            "legs": list(self.legs), "contacts": self.contacts}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> PlanCursor:
         data = json.loads(text)
-        return cls(Plan.from_json(json.dumps(data["plan"])), data["next"], data.get("call", {}),
+        return cls(Plan.from_dict(data["plan"]), data["next"], data.get("call", {}),
                    tuple(data.get("legs", ())), data.get("contacts", {}))
 
     @property

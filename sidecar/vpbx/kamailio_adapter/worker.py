@@ -7,7 +7,6 @@ would interleave replies between processes.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -89,12 +88,18 @@ class Worker:
         except redis.RedisError as exc:
             log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)
 
-    def emit(self, event: dict) -> None:
-        """Hand a call event to the history keeper (a Redis stream). History is
-        written off the SIP path; an event lost while Redis is down loses only
-        that history line, never the call."""
+    def write_events(self, batch: list[str]) -> None:
+        """Hand call events (JSON) to the history keeper: one stream entry per batch.
+
+        SIP workers never call this: they queue events in shared memory
+        (Kamailio's mqueue) and a timer process drains the queue here, so a
+        call never waits on this round trip. History is written off the SIP
+        path; events lost while Redis is down lose only those history lines.
+        """
+        if not batch:
+            return
         try:
-            self.documents.redis.xadd(events.STREAM, {"e": json.dumps(event, separators=(",", ":"))},
-                                      maxlen=events.STREAM_MAX_LEN, approximate=True)
+            self.documents.redis.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN,
+                                      approximate=True)
         except redis.RedisError as exc:
-            log.warning("call %s: %s event not recorded: %s", event.get("call_id"), event.get("type"), exc)
+            log.warning("%d call events not recorded: %s", len(batch), exc)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
 from . import destinations
 from .call import Call
@@ -34,12 +35,24 @@ class Plan:
     dialled_employee_id: int | None = None
     dialled_employee_label: str | None = None
 
+    def to_dict(self) -> dict:
+        # By hand rather than dataclasses.asdict, whose deep copies dominate the
+        # cost of a plan that travels with every SIP transaction.
+        return {"steps": [{"mode": s.mode, "timeout": s.timeout, "targets": [t.__dict__ for t in s.targets]}
+                          for s in self.steps],
+                "reasons": list(self.reasons), "final": self.final, "company_id": self.company_id,
+                "called": self.called, "dialled_employee_id": self.dialled_employee_id,
+                "dialled_employee_label": self.dialled_employee_label}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
         steps = tuple(
             Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"])) for s in data["steps"]
         )
@@ -56,10 +69,16 @@ class Context:
     timezone: str
     # Shared state of round robin and longest idle departments, by department id.
     departments: Mapping[int, DepartmentState] = field(default_factory=dict)
+    # The call's date in the company's timezone (ISO), for absences.
+    today: str = ""
+    # Per-call answers worth computing once however many employees share them
+    # (a personal schedule's "open now?"): a 1,000-member department asks 1,000 times.
+    memo: dict = field(default_factory=dict, compare=False)
 
 
-def _context(company: dict, departments: Mapping[int, DepartmentState] | None) -> Context:
-    return Context(company["id"], company["domain"], company["timezone"], departments or {})
+def _context(company: dict, departments: Mapping[int, DepartmentState] | None, call: Call) -> Context:
+    today = call.at.astimezone(ZoneInfo(company["timezone"])).date().isoformat()
+    return Context(company["id"], company["domain"], company["timezone"], departments or {}, today)
 
 
 def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
@@ -129,7 +148,7 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
     """The plan for a call to a company number, from the number's compiled document
     and the shared state of its round robin and longest idle departments."""
     company = document["company"]
-    ctx = _context(company, departments)
+    ctx = _context(company, departments, call)
     reasons: list[str] = [f"number {document['number']} of company {company['name']!r}"]
     scheme = document["working"]
     if document["mode"] == "by_schedule":
@@ -172,7 +191,7 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     if employee is None:
         return None
     company = company_document["company"]
-    ctx = _context(company, departments)
+    ctx = _context(company, departments, call)
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
     whose = {"company_id": company["id"], "called": extension, "dialled_employee_id": employee["id"],

@@ -1,7 +1,8 @@
 """Named stack profiles: which ports and which run directory a stack uses.
 
 ``dev`` is what ``make up`` starts; ``test`` is what the test suite starts, on
-other ports and in another run directory, so the two never touch each other.
+other ports and in another run directory, so the two never touch each other;
+``bench`` is what the benchmarks in bench/ start, apart from both.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ _PORTS = {
     "test": Ports(
         sip=5960, rtpengine_ng=2923, rtp_min=31000, rtp_max=31999,
         postgres=5933, redis=6980, sidecar=8980, demo_trunk=5999,
+    ),
+    "bench": Ports(
+        sip=6160, rtpengine_ng=3023, rtp_min=32000, rtp_max=32999,
+        postgres=6033, redis=7080, sidecar=9080, demo_trunk=6199,
     ),
 }
 

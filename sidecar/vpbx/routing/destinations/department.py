@@ -17,8 +17,6 @@ Members off duty are skipped wherever they stand in the order.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
-
 from ..department_state import DepartmentState
 from ..targets import Resolution
 from . import employee
@@ -57,8 +55,8 @@ def resolve(data: dict, call, ctx) -> Resolution:
                + f"): {len(members)} member(s)" + (f", {why_order}" if why_order else "")]
     targets = []
     for member in members:
-        resolution = employee.resolve({"kind": "employee", "employee": member}, call, ctx)
-        targets.extend(replace(t, department_id=department["id"], tracks_idle=tracks_idle)
-                       for t in resolution.targets)
+        resolution = employee.resolve({"kind": "employee", "employee": member}, call, ctx,
+                                      department_id=department["id"], tracks_idle=tracks_idle)
+        targets.extend(resolution.targets)
         reasons.extend(resolution.reasons)
     return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None)

@@ -12,8 +12,6 @@ moves on without ringing them.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from ..schedule import is_open
 from ..targets import Resolution, Target
 
@@ -21,24 +19,27 @@ LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
 
 
 def _unavailable(employee: dict, call, ctx) -> str | None:
-    today = call.at.astimezone(ZoneInfo(ctx.timezone)).date().isoformat()
     for kind, first, last in employee.get("absences", ()):
-        if first <= today <= last:
+        if first <= ctx.today <= last:
             return f"{LEAVE[kind]} {first}..{last}"
     schedule = employee.get("schedule")
     if schedule is not None:
-        open_, why = is_open(schedule, call.at)
+        key = ("schedule", schedule.get("id", id(schedule)))
+        if key not in ctx.memo:
+            ctx.memo[key] = is_open(schedule, call.at)
+        open_, why = ctx.memo[key]
         if not open_:
             return f"outside personal hours ({why})"
     return None
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: dict, call, ctx, **target_fields) -> Resolution:
+    """``target_fields``: more about the Target when a department rings the employee."""
     employee = data["employee"]
     label = f"employee {employee['extension']} {employee['name']}"
     why_not = _unavailable(employee, call, ctx)
     if why_not:
         return Resolution((), (f"skip {label}: {why_not}",))
     target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label,
-                    employee_id=employee.get("id"))
+                    employee_id=employee.get("id"), **target_fields)
     return Resolution((target,), (f"ring {label}",))

@@ -1,0 +1,218 @@
+"""Kamailio CPU per call: vpbx's routing against minimal proxies, side by side.
+
+Starts the "bench" stack (its own ports and run directory) and, beside it,
+two more Kamailios: bench/native-proxy.cfg (routes in Kamailio's native
+script) and bench/kemi-proxy.cfg (the same routes in a Python KEMI script, as
+vpbx runs). All three relay the same SIPp carrier's calls to the same
+answering SIPp phone, anchor media in the same rtpengine, and are measured in
+alternating rounds of the same run, because these machines are noisy. vpbx
+routes a number "by schedule" (a 24/7 schedule, so it is open) whose scheme
+has two steps; the phone answers at step one.
+
+CPU is utime+stime of each Kamailio's processes (main and children, the
+embedded Python included) from /proc, over the round; Redis's CPU is
+reported beside vpbx's, as the cost of its one round trip per call.
+
+    .venv/bin/python bench/kamailio_cpu.py --calls 3000 --rate 100 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from vpbx.stack import manager
+from vpbx.stack.process import wait_for
+from vpbx.stack.profile import profile as load_profile
+
+BENCH = Path(__file__).resolve().parent
+SCENARIOS = BENCH.parent / "tests" / "e2e" / "scenarios"
+NUMBER = "+74951119999"
+NATIVE_PORT, KEMI_PORT = 6260, 6360
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """utime+stime of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        todo.extend(children.get(pid, []))
+    return total / TICKS
+
+
+def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = True):
+    workdir = tempfile.mkdtemp(prefix="vpbx-bench-")
+    argv = ["sipp"] + ([remote] if remote else []) + ["-sf", str(scenario), "-i", "127.0.0.1", "-nostdin",
+                                                      "-trace_err", "-error_file", f"{workdir}/errors.log", *args]
+    process = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if not wait:
+        return process
+    output, _ = process.communicate(timeout=3600)
+    if process.returncode != 0:
+        raise SystemExit(f"sipp {' '.join(argv)} exited {process.returncode}:\n{output[-2000:]}")
+    return output
+
+
+class Api:
+    def __init__(self, port: int, token: str):
+        self.base, self.token = f"http://127.0.0.1:{port}/api/v1", token
+
+    def __call__(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(self.base + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.load(response)
+
+
+def configure_vpbx(profile) -> dict:
+    """The benchmarked number: by schedule (open 24/7), a two-step scheme."""
+    credentials = json.loads((profile.run_dir / "demo-credentials.json").read_text())
+    api = Api(profile.ports.sidecar, credentials["admin_api_token"])
+    employees = {e["extension"]: e["id"] for e in api("GET", "/employees")}
+    schedule = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
+        {"day": day, "start": "00:00", "end": "24:00"} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]})
+    scheme = api("POST", "/schemes", {"name": "Two steps", "steps": [
+        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employees["101"]}]},
+        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employees["102"]}]},
+    ]})
+    api("POST", "/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": schedule["id"],
+                             "scheme_id": scheme["id"], "off_hours_scheme_id": scheme["id"]})
+    return credentials
+
+
+def start_proxy(name: str, cfg: str, port: int, profile, defines: list[str]) -> subprocess.Popen:
+    runtime = profile.run_dir / name
+    runtime.mkdir(parents=True, exist_ok=True)
+    argv = ["kamailio", "-f", str(BENCH / cfg), "-DD", "-E", "-Y", str(runtime), "-m", "128", "-M", "16",
+            "-A", f"NATIVE_LISTEN=udp:127.0.0.1:{port}",
+            "-A", f'NATIVE_RTPENGINE_SOCK="udp:127.0.0.1:{profile.ports.rtpengine_ng}"']
+    for define in defines:
+        argv += ["-A", define]
+    log = open(runtime / "kamailio.log", "w")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def bound():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return True
+        return process.poll() is not None
+
+    wait_for(bound, 10, f"the {name} proxy to listen")
+    if process.poll() is not None:
+        raise SystemExit(f"{name} kamailio exited: {(runtime / 'kamailio.log').read_text()[-2000:]}")
+    return process
+
+
+def register(remote: str, phone_port: int, credentials: dict | None) -> None:
+    keys = ["-key", "domain", "demo.vpbx.test", "-key", "contact_port", str(phone_port), "-s", "101",
+            "-m", "1", "-p", str(free_udp_port())]
+    if credentials:
+        password = next(a["password"] for a in credentials["accounts"] if a["login"] == "101")
+        sipp(SCENARIOS / "register.xml", *keys, "-au", "101", "-ap", password, remote=remote)
+    else:
+        sipp(BENCH / "scenarios" / "register_plain.xml", *keys, remote=remote)
+
+
+def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int) -> None:
+    sipp(SCENARIOS / "uac_call.xml", "-s", NUMBER, "-key", "rtp_port", str(free_udp_port()),
+         "-p", str(source_port), "-m", str(calls), "-r", str(rate), "-d", str(hold_ms),
+         "-timeout", "3600s", "-timeout_error", remote=remote)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000, help="calls per round and proxy")
+    parser.add_argument("--rate", type=int, default=100, help="calls per second")
+    parser.add_argument("--hold-ms", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    args = parser.parse_args()
+
+    profile = load_profile("bench")
+    manager.down(profile, say=lambda _: None)
+    shutil.rmtree(profile.run_dir, ignore_errors=True)
+    manager.up(profile, say=lambda _: None)
+    credentials = configure_vpbx(profile)
+    services = {s.name: s for s in manager.services(profile)}
+    kamailio_pid, redis_pid = services["kamailio"].pid(), services["redis"].pid()
+    proxies = [start_proxy("native", "native-proxy.cfg", NATIVE_PORT, profile, ['NATIVE_AOR="sip:101@demo.vpbx.test"']),
+               start_proxy("kemi", "kemi-proxy.cfg", KEMI_PORT, profile, [f'KEMI_SCRIPT="{BENCH / "kemi_proxy.py"}"'])]
+    phone_port = free_udp_port()
+    phone = sipp(SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()),
+                 wait=False)
+    contenders = (("native", f"127.0.0.1:{NATIVE_PORT}", proxies[0].pid),
+                  ("kemi", f"127.0.0.1:{KEMI_PORT}", proxies[1].pid),
+                  ("vpbx", f"127.0.0.1:{profile.ports.sip}", kamailio_pid))
+    rows = []
+    try:
+        for _, remote, _ in contenders[:2]:
+            register(remote, phone_port, None)
+        for round_number in range(1, args.rounds + 1):
+            measured = {}
+            for name, remote, root in contenders:
+                if name == "vpbx":
+                    register(remote, phone_port, credentials)
+                cpu_before, redis_before = cpu_seconds(root), cpu_seconds(redis_pid)
+                load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
+                measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6
+                if name == "vpbx":
+                    measured["redis"] = (cpu_seconds(redis_pid) - redis_before) / args.calls * 1e6
+            row = (round_number, measured["native"], measured["kemi"], measured["vpbx"], measured["redis"],
+                   measured["vpbx"] / measured["native"], measured["vpbx"] / measured["kemi"])
+            rows.append(row)
+            print("round {}: native {:.0f}, kemi {:.0f}, vpbx {:.0f} (+ redis {:.0f}) µs/call; "
+                  "vpbx/native {:.2f}, vpbx/kemi {:.2f}".format(*row), flush=True)
+    finally:
+        phone.send_signal(signal.SIGKILL)
+        for proxy in proxies:
+            os.killpg(proxy.pid, signal.SIGTERM)
+            proxy.wait(10)
+        if not args.keep:
+            manager.down(profile, say=lambda _: None)
+
+    print(f"\n{args.calls} calls per round at {args.rate} cps, held {args.hold_ms} ms, {args.rounds} rounds")
+    print("| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) | vpbx / native | vpbx / KEMI |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |".format(*row))
+    medians = [statistics.median(r[i] for r in rows) for i in range(1, 7)]
+    print("| median | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |".format(*medians))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

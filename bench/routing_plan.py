@@ -1,0 +1,159 @@
+"""Plan latency for a 1,000-employee company: the pure routing library, and a
+Kamailio worker's whole lookup (one Redis round trip, then the plan).
+
+Builds the company in the "bench" stack's PostgreSQL (1,000 employees, 100 of
+them on vacation and 100 with personal hours), compiles it with the real
+compiler into Redis, then times, per case, ``build_plan`` on the compiled
+document and ``Worker.plan_for`` as Kamailio calls it:
+
+    two steps     a number by schedule: a 30-agent round robin department, then an employee
+    all at once   a number whose one step rings a 1,000-member department
+    extension     a colleague dialling an extension (the company document holds all 1,000)
+
+    .venv/bin/python bench/routing_plan.py --iterations 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import urllib.request
+from datetime import date, datetime, timedelta, timezone
+
+import redis
+
+from vpbx import db, settings
+from vpbx.config.compile import company_key, decode_document, number_key, rebuild_all
+from vpbx.kamailio_adapter.worker import Worker
+from vpbx.routing import Call, build_direct_plan, build_plan
+from vpbx.stack import manager
+from vpbx.stack.profile import profile as load_profile
+
+EMPLOYEES = 1000
+TWO_STEPS, ALL_AT_ONCE = "+74951110001", "+74951110002"
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Api:
+    def __init__(self, port: int, token: str):
+        self.base, self.token = f"http://127.0.0.1:{port}/api/v1", token
+
+    def __call__(self, method: str, path: str, body: dict | None = None):
+        request = urllib.request.Request(self.base + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+
+def build_company(profile, cfg) -> None:
+    credentials = json.loads((profile.run_dir / "demo-credentials.json").read_text())
+    api = Api(profile.ports.sidecar, credentials["admin_api_token"])
+    company_id = api("GET", "/company")["id"]
+    always = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
+        {"day": d, "start": "00:00", "end": "24:00"} for d in WEEK]})
+    office = api("POST", "/schedules", {"name": "Office", "timezone": "Europe/Moscow", "weekly": [
+        {"day": d, "start": "09:00", "end": "18:00"} for d in WEEK[:5]]})
+    today = date.today()
+    with db.connect(cfg.database_url) as conn:
+        ids = [conn.execute(
+            """INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b,
+                                      schedule_id)
+               VALUES (%s, %s, %s, %s, 'user', %s, '', '', %s) RETURNING id""",
+            (company_id, f"Employee {n}", str(2000 + n), f"e{n}@example.com", f"e{n}",
+             office["id"] if n % 10 == 1 else None)).fetchone()["id"] for n in range(EMPLOYEES)]
+        for employee_id in ids[::10]:
+            conn.execute("INSERT INTO employee_absences (employee_id, kind, start_date, end_date) "
+                         "VALUES (%s, 'vacation', %s, %s)", (employee_id, today - timedelta(days=3),
+                                                              today + timedelta(days=7)))
+    sales = api("POST", "/departments", {"name": "Sales", "distribution": "round_robin", "ring_time": 15,
+                                         "members": ids[:30]})
+    everyone = api("POST", "/departments", {"name": "Everyone", "members": ids})
+    two = api("POST", "/schemes", {"name": "Two steps", "steps": [
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": sales["id"]}]},
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": ids[500]}]}]})
+    flood = api("POST", "/schemes", {"name": "Everyone", "steps": [
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": everyone["id"]}]}]})
+    api("POST", "/numbers", {"number": TWO_STEPS, "mode": "by_schedule", "schedule_id": always["id"],
+                             "scheme_id": two["id"], "off_hours_scheme_id": two["id"]})
+    api("POST", "/numbers", {"number": ALL_AT_ONCE, "scheme_id": flood["id"]})
+    with db.connect(cfg.database_url) as conn:  # the employees went in by SQL: compile everything again
+        client = redis.Redis.from_url(cfg.redis_url)
+        rebuild_all(conn, client)
+        client.close()
+
+
+def percentiles(samples: list[int]) -> tuple[float, float, float]:
+    samples.sort()
+    return (samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000,
+            statistics.fmean(samples) / 1000)
+
+
+def timed(fn, iterations: int) -> tuple[float, float, float]:
+    for _ in range(min(1000, iterations)):
+        fn()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter_ns()
+        fn()
+        samples.append(time.perf_counter_ns() - started)
+    return percentiles(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20000)
+    args = parser.parse_args()
+    profile = load_profile("bench")
+    manager.down(profile, say=lambda _: None)
+    import shutil
+    shutil.rmtree(profile.run_dir, ignore_errors=True)
+    manager.up(profile, say=lambda _: None)
+    try:
+        cfg = settings.load(profile.config_path)
+        build_company(profile, cfg)
+        client = redis.Redis.from_url(cfg.redis_url)
+        documents = {key: decode_document(client.get(key))[1]
+                     for key in (number_key(TWO_STEPS), number_key(ALL_AT_ONCE), company_key("demo.vpbx.test"))}
+        worker = Worker(cfg)
+        worker.connect()
+        now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+        call = Call("bench", TWO_STEPS, "79161234567", "trunk", now)
+        flood_call = Call("bench", ALL_AT_ONCE, "79161234567", "trunk", now)
+        phone_call = Call("bench", "2500", "e1", "phone", now, "sip:e1@demo.vpbx.test")
+        sizes = {k: len(client.get(k)) for k in documents}
+        rows = [
+            ("two steps", sizes[number_key(TWO_STEPS)],
+             timed(lambda: build_plan(documents[number_key(TWO_STEPS)], call), args.iterations),
+             timed(lambda: worker.plan_for(dialled=TWO_STEPS, caller="79161234567", call_id="b", source="trunk"),
+                   args.iterations)),
+            ("all at once (1,000)", sizes[number_key(ALL_AT_ONCE)],
+             timed(lambda: build_plan(documents[number_key(ALL_AT_ONCE)], flood_call), args.iterations // 10),
+             timed(lambda: worker.plan_for(dialled=ALL_AT_ONCE, caller="79161234567", call_id="b", source="trunk"),
+                   args.iterations // 10)),
+            ("extension", sizes[company_key("demo.vpbx.test")],
+             timed(lambda: build_direct_plan(documents[company_key("demo.vpbx.test")], "2500", phone_call),
+                   args.iterations),
+             timed(lambda: worker.plan_for(dialled="2500", caller="e1", call_id="b", source="phone",
+                                           caller_domain="demo.vpbx.test"), args.iterations)),
+        ]
+        plan = build_plan(documents[number_key(TWO_STEPS)], call)
+        print(f"two steps plan: {len(plan.steps)} steps; all at once: "
+              f"{len(build_plan(documents[number_key(ALL_AT_ONCE)], flood_call).steps[0].targets)} targets "
+              f"(of {EMPLOYEES}: the others are away)")
+    finally:
+        manager.down(profile, say=lambda _: None)
+    print(f"\n{EMPLOYEES} employees; build_plan is the pure library on a parsed document, plan_for is a Kamailio "
+          f"worker's whole lookup (one Redis round trip, then the plan); µs")
+    print("| case | document bytes | build_plan p50 | p99 | mean | plan_for p50 | p99 | mean |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, size, pure, whole in rows:
+        print(f"| {name} | {size:,} | {pure[0]:.1f} | {pure[1]:.1f} | {pure[2]:.1f} "
+              f"| {whole[0]:.1f} | {whole[1]:.1f} | {whole[2]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

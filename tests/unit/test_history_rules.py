@@ -1,0 +1,69 @@
+"""R19 history lines from call events, and the event batches Kamailio writes."""
+
+from datetime import datetime, timezone
+
+from vpbx.history import events
+from vpbx.history.rules import answered_line, missed_line
+from vpbx.kamailio_adapter.execute import PlanCursor
+from vpbx.routing import Plan, Step, Target
+
+ANNA = {"step": 1, "target": "employee 101 Anna", "employee_id": 1, "department_id": None, "rang_at": "t1"}
+BORIS = {"step": 2, "target": "employee 102 Boris", "employee_id": 2, "department_id": None, "rang_at": "t2"}
+
+
+def _call(dialled=None):
+    return {"company_id": 7, "dialled_employee_id": dialled,
+            "dialled_employee_label": "employee 101 Anna" if dialled else None}
+
+
+def test_answered_at_the_first_step_is_a_call_to_whoever_answered():
+    line = answered_line({"call": _call(), "legs": [ANNA], "answered": ANNA})
+    assert (line.status, line.employee_id, line.forwarded) == ("answered", 1, False)
+
+
+def test_answered_after_a_forward_is_a_forwarded_call_to_whoever_answered():
+    line = answered_line({"call": _call(dialled=1), "legs": [ANNA, BORIS], "answered": BORIS})
+    assert (line.status, line.employee_id, line.employee_label, line.forwarded) == (
+        "answered", 2, "employee 102 Boris", True)
+
+
+def test_a_direct_call_missed_after_a_forward_is_missed_by_the_employee_dialled():
+    line = missed_line({"call": _call(dialled=1), "legs": [ANNA, BORIS], "reason": "no_answer"})
+    assert (line.status, line.employee_id, line.forwarded, line.end_reason) == ("missed", 1, True, "no_answer")
+
+
+def test_a_direct_call_to_someone_away_is_still_missed_by_them():
+    line = missed_line({"call": _call(dialled=1), "legs": [], "reason": "nobody_to_ring"})
+    assert (line.employee_id, line.employee_label) == (1, "employee 101 Anna")
+
+
+def test_a_missed_call_to_a_number_is_missed_by_nobody_in_particular():
+    line = missed_line({"call": _call(), "legs": [ANNA], "reason": "caller_cancelled"})
+    assert (line.employee_id, line.forwarded) == (None, False)
+
+
+def test_why_a_call_was_missed_follows_its_final_status():
+    assert events.missed_reason(487, cancelled=True) == "caller_cancelled"
+    assert [events.missed_reason(code, cancelled=False) for code in (486, 600, 408, 480, 487, 503, 404)] == [
+        "busy", "busy", "no_answer", "no_answer", "no_answer", "rejected", "rejected"]
+
+
+def test_a_batch_entry_gives_its_events_back_in_order():
+    batch = [f'{{"n": {n}}}' for n in range(12)]
+    entry = {k.encode(): v.encode() for k, v in events.entry(batch).items()}
+    assert events.from_entry(entry) == [b.encode() for b in batch]
+
+
+def test_the_cursor_knows_which_target_a_branch_uri_belongs_to():
+    anna = Target("sip:101@demo", True, "employee 101 Anna", employee_id=1)
+    boris = Target("sip:102@demo", True, "employee 102 Boris", employee_id=2)
+    plan = Plan((Step("parallel", 30, (anna, boris)),), ())
+    at = datetime(2026, 11, 23, tzinfo=timezone.utc).isoformat()
+
+    cursor = PlanCursor.from_json(PlanCursor(plan, 0).ringing(
+        0, {"sip:101@10.0.0.1:5060": 0, "sip:101@10.0.0.2:5060": 0, "sip:102@10.0.0.3:5060": 1}, at).to_json())
+
+    assert cursor.answered_by("sip:101@10.0.0.2:5060")["target"] == "employee 101 Anna"
+    assert cursor.answered_by("sip:102@10.0.0.3:5060")["employee_id"] == 2
+    assert cursor.answered_by("sip:999@10.0.0.9") is None
+    assert [leg["target"] for leg in cursor.legs] == ["employee 101 Anna", "employee 102 Boris"]

@@ -53,14 +53,28 @@ def test_steps_keep_their_order_mode_and_timeout():
     ]
 
 
-def test_a_kind_without_a_module_is_skipped_with_a_reason_not_an_error():
+def test_destinations_vpbx_handles_itself_have_their_place_in_the_plan_as_nodes():
     plan = build_plan(document(
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail"}]},
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]},
+        {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "ivr", "ivr_menu_id": 2},
+                                                             {"kind": "responsible_manager"}]},
+    ), CALL)
+
+    assert [[t.node for t in s.targets] for s in plan.steps] == [["voicemail:3"], [None], ["ivr:2", "responsible_manager"]]
+    assert plan.steps[0].targets[0].uri == "sip:voicemail-3@media.invalid"
+    assert ("step 1: voicemail box 3: the media app records the message (R11), which this version does not run yet"
+            in plan.reasons)
+
+
+def test_an_unknown_kind_is_skipped_with_a_reason_not_an_error():
+    plan = build_plan(document(
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "fax"}]},
         {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
     ), CALL)
 
     assert [t.uri for s in plan.steps for t in s.targets] == ["sip:u101@demo.vpbx.test"]
-    assert "step 1: destination kind 'voicemail' is not routable yet, skipped" in plan.reasons
+    assert "step 1: destination kind 'fax' is unknown, skipped" in plan.reasons
     assert "step 1: nobody to ring, skipped" in plan.reasons
 
 

@@ -52,7 +52,12 @@ class RouteQuerySchema(Schema):
 class TargetSchema(Schema):
     uri = fields.String()
     label = fields.String()
-    via_location = fields.Boolean()
+    via_location = fields.Boolean(metadata={"description": "a registered phone, found in the location table"})
+    via_trunk = fields.Boolean(metadata={"description": "a PSTN number, sent to the outbound gateways"})
+    node = fields.String(allow_none=True, metadata={
+        "description": "what vpbx handles itself (voicemail:3, ivr:2, queue:1, webhook:5, responsible_manager)"})
+    employee_id = fields.Integer(allow_none=True)
+    department_id = fields.Integer(allow_none=True)
 
 
 class StepPlanSchema(Schema):

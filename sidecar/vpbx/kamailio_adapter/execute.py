@@ -34,6 +34,9 @@ def load_step_branches(ksr, step: Step) -> dict[str, int]:
     order = sorted(range(len(step.targets)), key=lambda i: not step.targets[i].via_trunk)
     for index in order:
         target = step.targets[index]
+        if target.node:
+            ksr.info(f"vpbx: {target.label} is not handled by this version, skipped\n")
+            continue
         before = _branch_count(ksr)
         took_ruri = not contacts
         if target.via_trunk:

@@ -19,6 +19,10 @@ class Target:
     tracks_idle: bool = False
     # A PSTN number: sent to the outbound gateways, one after another until one takes it.
     via_trunk: bool = False
+    # Set for what vpbx handles itself rather than rings: "voicemail:3", "ivr:2",
+    # "queue:1" (the media app answers), "webhook:5", "responsible_manager"
+    # (a lookup decides what rings). Kamailio skips these until those parts run.
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,15 @@ class Resolution:
     targets: tuple[Target, ...] = ()
     reasons: tuple[str, ...] = ()
     hunt_ring_time: int | None = None
+
+
+# The media app's placeholder host in node targets' URIs (RFC 6761: never resolves).
+NODE_HOST = "media.invalid"
+
+
+def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str) -> Resolution:
+    """A destination vpbx handles itself: its place in the plan, and why it does not ring yet."""
+    node = kind if node_id is None else f"{kind}:{node_id}"
+    user = node.replace(":", "-").replace("_", "-")
+    target = Target(uri=f"sip:{user}@{NODE_HOST}", via_location=False, label=label, node=node)
+    return Resolution((target,), (f"{label}: {handled_by}, which this version does not run yet",))

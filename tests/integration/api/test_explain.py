@@ -10,9 +10,11 @@ def test_explain_lists_each_step_with_targets_and_reasons(client, admin, demo):
     body = response.get_json()
     assert body["number"] == demo["number"]
     assert body["at"] == "2026-11-23T10:00:00+03:00"
+    ids = {e["extension"]: e["id"] for e in client.get("/api/v1/employees", headers=admin).get_json()}
+    phone = {"via_location": True, "via_trunk": False, "node": None, "department_id": None}
     assert body["steps"] == [{"mode": "parallel", "timeout": 30, "targets": [
-        {"uri": "sip:101@demo.vpbx.test", "label": "employee 101 Anna Sales", "via_location": True},
-        {"uri": "sip:102@demo.vpbx.test", "label": "employee 102 Boris Support", "via_location": True},
+        {"uri": "sip:101@demo.vpbx.test", "label": "employee 101 Anna Sales", "employee_id": ids["101"], **phone},
+        {"uri": "sip:102@demo.vpbx.test", "label": "employee 102 Boris Support", "employee_id": ids["102"], **phone},
     ]}]
     assert "step 1: ring employee 101 Anna Sales" in body["reasons"]
 
@@ -46,7 +48,9 @@ def test_a_secretary_rings_like_the_employee_and_the_crm_kind_has_its_place(clie
         client.delete("/api/v1/numbers/+74958880022", headers=admin)
         client.delete(f"/api/v1/schemes/{scheme.get_json()['id']}", headers=admin)
 
-    assert [(s["timeout"], [t["label"] for t in s["targets"]]) for s in plan["steps"]] == [
-        (40, [f"employee {secretary['extension']} Secretary"])]
-    assert "step 1: destination kind 'responsible_manager' is not routable yet, skipped" in plan["reasons"]
+    assert [(s["timeout"], [(t["label"], t["node"]) for t in s["targets"]]) for s in plan["steps"]] == [
+        (20, [("responsible manager", "responsible_manager")]),
+        (40, [(f"employee {secretary['extension']} Secretary", None)])]
+    assert ("step 1: responsible manager: the CRM names the caller's manager (R16), which this version does not "
+            "run yet") in plan["reasons"]
     assert f"step 2: ring employee {secretary['extension']} Secretary (secretary)" in plan["reasons"]

@@ -35,7 +35,8 @@ def test_an_account_is_a_destination(client, admin, post):
     plan = client.get("/api/v1/numbers/+74959990033/route", headers=admin).get_json()
 
     assert plan["steps"][0]["targets"] == [
-        {"uri": "sip:lobby@demo.vpbx.test", "label": "SIP account Lobby phone", "via_location": True}]
+        {"uri": "sip:lobby@demo.vpbx.test", "label": "SIP account Lobby phone", "via_location": True,
+         "via_trunk": False, "node": None, "employee_id": None, "department_id": None}]
 
 
 def test_another_company_cannot_reach_an_account(client, post, other_company):

@@ -1,7 +1,7 @@
 """One module per destination kind, each exporting ``resolve(data, call, ctx) -> Resolution``.
 
-The registry maps a destination's ``kind`` to its module; a kind without a
-module yet is skipped with a reason instead of failing the whole call.
+The registry maps a destination's ``kind`` to its module; an unknown kind is
+skipped with a reason instead of failing the whole call.
 """
 
 from __future__ import annotations
@@ -9,20 +9,26 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..targets import Resolution
-from . import department, employee, phone_number, secretary, sip_account, sip_uri
+from . import (department, employee, ivr, phone_number, queue, responsible_manager, secretary, sip_account,
+               sip_uri, voicemail, webhook)
 
 REGISTRY: dict[str, ModuleType] = {
     "department": department,
     "employee": employee,
+    "ivr": ivr,
     "phone_number": phone_number,
+    "queue": queue,
+    "responsible_manager": responsible_manager,
     "secretary": secretary,
     "sip_account": sip_account,
     "sip_uri": sip_uri,
+    "voicemail": voicemail,
+    "webhook": webhook,
 }
 
 
 def resolve(data: dict, call, ctx) -> Resolution:
     module = REGISTRY.get(data.get("kind"))
     if module is None:
-        return Resolution((), (f"destination kind {data.get('kind')!r} is not routable yet, skipped",))
+        return Resolution((), (f"destination kind {data.get('kind')!r} is unknown, skipped",))
     return module.resolve(data, call, ctx)

@@ -1,0 +1,14 @@
+"""Destination ``voicemail``: the media app records the message.
+
+Options: ``data["voicemail_box_id"]``. Its place in the plan is a node target; the
+adapter does not ring it until that part of vpbx runs.
+"""
+
+from __future__ import annotations
+
+from ..targets import Resolution, node_resolution
+
+
+def resolve(data: dict, call, ctx) -> Resolution:
+    node_id = data["voicemail_box_id"]
+    return node_resolution("voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)")

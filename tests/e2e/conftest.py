@@ -6,6 +6,8 @@ import urllib.request
 
 import pytest
 
+from vpbx import db
+from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 
@@ -79,3 +81,21 @@ def api(stack, demo):
             return error.code, json.load(error)
 
     return _call
+
+
+@pytest.fixture
+def trunks(cfg, rpc):
+    """Save trunks for a test: Kamailio reloads them; removed again afterwards."""
+    names = []
+
+    def _save(name: str, **fields):
+        with db.connect(cfg.database_url) as conn:
+            save_trunk(conn, name=name, **fields)
+        names.append(name)
+        reload_kamailio(rpc)
+
+    yield _save
+    with db.connect(cfg.database_url) as conn:
+        for name in names:
+            remove_trunk(conn, name)
+    reload_kamailio(rpc)

@@ -6,32 +6,11 @@ import time
 
 import pytest
 
-from vpbx import db
-from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
-
 from . import sip_log
 from .calls import silent_phone
 from .sipp import Sipp, free_udp_port
 
 MOBILE = "+79165551234"
-
-
-@pytest.fixture
-def trunks(cfg, rpc):
-    """Save trunks for a test: Kamailio reloads them; removed again afterwards."""
-    names = []
-
-    def _save(name: str, **fields):
-        with db.connect(cfg.database_url) as conn:
-            save_trunk(conn, name=name, **fields)
-        names.append(name)
-        reload_kamailio(rpc)
-
-    yield _save
-    with db.connect(cfg.database_url) as conn:
-        for name in names:
-            remove_trunk(conn, name)
-    reload_kamailio(rpc)
 
 
 @pytest.fixture

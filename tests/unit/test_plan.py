@@ -36,7 +36,7 @@ def test_parallel_step_rings_every_employee_at_their_company_domain():
         Step("parallel", 30, (
             Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna", employee_id=101),
             Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),
-        )),
+        ), scheme_step=1),
     )
     assert "step 1: ring employee 101 Anna" in plan.reasons
 
@@ -136,6 +136,7 @@ ids = st.none() | st.integers(1, 2**31)
 targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text(),
                     employee_id=ids, department_id=ids)
 steps = st.builds(Step, mode=st.sampled_from(["parallel", "sequential"]), timeout=st.integers(15, 600),
+                  scheme_step=st.integers(0, 20),
                   targets=st.lists(targets, max_size=4).map(tuple))
 
 
@@ -168,7 +169,7 @@ def test_dialling_an_extension_rings_that_employee_for_two_minutes():
 
     plan = build_direct_plan(COMPANY, "102", call)
 
-    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),)),)
+    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),), scheme_step=1),)
 
 
 def test_dialling_an_unknown_extension_has_no_plan():
@@ -407,3 +408,43 @@ def test_a_call_never_rings_longer_than_the_cap_however_long_the_chain():
 
     assert [s.timeout for s in plan.steps] == [250, 250, 100]
     assert "ring time cap of 600 s reached: 2 more step(s) not rung" in plan.reasons
+
+
+# ---- R5: the mobile after the desk phone -----------------------------------------
+
+def with_mobile(extension, name, after):
+    data = employee(extension, name)
+    data["employee"].update(mobile=f"+7916000{extension}", mobile_after=after)
+    return data
+
+
+def test_the_mobile_joins_the_desk_phone_after_its_delay_and_the_step_keeps_its_length():
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        with_mobile("101", "Anna", 10), employee("102", "Boris")]}), CALL)
+
+    assert [([t.label for t in s.targets], s.timeout, s.scheme_step) for s in plan.steps] == [
+        (["employee 101 Anna", "employee 102 Boris"], 10, 1),
+        (["employee 101 Anna", "employee 102 Boris", "mobile of employee 101 Anna"], 20, 1)]
+    assert plan.steps[1].targets[2].uri == "sip:+7916000101@pstn.invalid" and plan.steps[1].targets[2].via_trunk
+
+
+def test_a_mobile_at_zero_seconds_rings_with_the_desk_phone_and_one_after_the_step_never():
+    together = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        with_mobile("101", "Anna", 0)]}), CALL)
+    never = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
+        with_mobile("101", "Anna", 45)]}), CALL)
+
+    assert [[t.label for t in s.targets] for s in together.steps] == [["employee 101 Anna", "mobile of employee 101 Anna"]]
+    assert [[t.label for t in s.targets] for s in never.steps] == [["employee 101 Anna"]]
+    assert "step 1: mobile of employee 101 Anna would join after 45 s, the step rings 30 s" in never.reasons
+
+
+def test_a_direct_call_rings_the_mobile_after_the_desk_phone_too():
+    anna = with_mobile("101", "Anna", 8)["employee"]
+    anna["no_answer"] = {"rule": "busy", "after": 20}
+    company = {"company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
+               "extensions": {"101": anna}}
+
+    plan = build_direct_plan(company, "101", Call("c", "101", "u102", "phone", CALL.at, "sip:u102@demo.vpbx.test"))
+
+    assert [(len(s.targets), s.timeout) for s in plan.steps] == [(1, 8), (2, 12)]

@@ -22,8 +22,9 @@ from .references import missing, owned
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
-SELF_EDITABLE = {"name", "email", "mobile", "schedule_id", "no_answer"}
-COLUMNS = ("id, name, extension, email, mobile, role, sip_login, schedule_id, no_answer_rule, no_answer_after_s, "
+SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_answer"}
+COLUMNS = ("id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
+           "no_answer_after_s, "
            "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id")
 NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
     "forward_employee": ("employee_id", "employee"),
@@ -78,6 +79,9 @@ class EmployeeSchema(Schema):
         r"^[0-9]{2,6}$", error="an extension is 2 to 6 digits"))
     email = fields.Email(allow_none=True, load_default=None)
     mobile = PhoneNumber(allow_none=True, load_default=None)
+    mobile_after = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(0, 120), metadata={
+        "description": "R5: seconds the desk phone rings alone before the mobile rings too (0: together); "
+                       "none: calls do not ring the mobile"})
     role = fields.String(load_default="user", validate=validate.OneOf(["admin", "user", "limited"]))
     sip_login = fields.String(load_default=None, validate=validate.Regexp(
         r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"))
@@ -104,6 +108,7 @@ def _shape(row: dict) -> dict:
     """A database row as the API shows an employee."""
     employee = {k: row[k] for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login",
                                       "schedule_id")}
+    employee["mobile_after"] = row["mobile_after_s"]
     employee["no_answer"] = {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"],
                              "employee_id": row["no_answer_employee_id"],
                              "department_id": row["no_answer_department_id"],
@@ -134,6 +139,11 @@ def _check_references(conn, company_id: int, employee_id: int | None, data: dict
     if what == "employee" and no_answer[field] == employee_id:
         raise ApiError(422, "The request is invalid.",
                        {"no_answer": {field: ["a call cannot be forwarded to the employee it was for"]}})
+
+
+def _check_mobile(data: dict) -> None:
+    if data.get("mobile_after") is not None and not data.get("mobile"):
+        raise invalid("mobile_after", "ringing the mobile needs a mobile number")
 
 
 def _write_availability(conn, employee_id: int, data: dict) -> None:
@@ -197,12 +207,14 @@ class Employees(MethodView):
         data["sip_login"] = data["sip_login"] or data["extension"]
         _check_unique(conn, who.company_id, None, data["extension"], data["sip_login"])
         _check_references(conn, who.company_id, None, data)
+        _check_mobile(data)
         domain = load_company(conn, who.company_id)["sip_domain"]
         employee_id = conn.execute(
-            """INSERT INTO employees (company_id, name, extension, email, mobile, role, sip_login, sip_ha1, sip_ha1b)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, '', '') RETURNING id""",
-            (who.company_id, data["name"], data["extension"], data["email"], data["mobile"], data["role"],
-             data["sip_login"]),
+            """INSERT INTO employees (company_id, name, extension, email, mobile, mobile_after_s, role, sip_login,
+                                      sip_ha1, sip_ha1b)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '') RETURNING id""",
+            (who.company_id, data["name"], data["extension"], data["email"], data["mobile"], data["mobile_after"],
+             data["role"], data["sip_login"]),
         ).fetchone()["id"]
         _write_availability(conn, employee_id, data)
         row = _find(conn, employee_id)
@@ -246,11 +258,14 @@ class Employee(MethodView):
         _check_unique(conn, who.company_id, employee_id, changes.get("extension"), changes.get("sip_login"))
         _check_references(conn, who.company_id, employee_id, changes)
         updated = {**current, **changes}
+        _check_mobile(updated)
         conn.execute(
-            """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, role = %s, sip_login = %s
+            # The mobile and its delay in one statement: the table refuses a delay without a mobile.
+            """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, mobile_after_s = %s, role = %s,
+                                    sip_login = %s
                WHERE id = %s""",
-            (updated["name"], updated["extension"], updated["email"], updated["mobile"], updated["role"],
-             updated["sip_login"], employee_id),
+            (updated["name"], updated["extension"], updated["email"], updated["mobile"], updated["mobile_after"],
+             updated["role"], updated["sip_login"], employee_id),
         )
         _write_availability(conn, employee_id, updated)
         domain = load_company(conn, who.company_id)["sip_domain"]

@@ -88,7 +88,8 @@ class _Compiler:
         missing = [i for i in dict.fromkeys(ids) if i not in self._employees]
         if missing:
             rows = self.conn.execute(
-                """SELECT id, name, extension, sip_login, schedule_id, no_answer_rule, no_answer_after_s
+                """SELECT id, name, extension, sip_login, mobile, mobile_after_s, schedule_id, no_answer_rule,
+                          no_answer_after_s
                    FROM employees WHERE id = ANY(%s)""", (missing,)).fetchall()
             # Past absences never matter again; yesterday's may, across timezones.
             absences = self.conn.execute(
@@ -105,6 +106,8 @@ class _Compiler:
                     "absences": [[a["kind"], a["start_date"].isoformat(), a["end_date"].isoformat()]
                                  for a in absences if a["employee_id"] == row["id"]],
                     "no_answer": {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"]},
+                    "mobile": row["mobile"] if row["mobile_after_s"] is not None else None,
+                    "mobile_after": row["mobile_after_s"],
                 }
         return [self._employees[i] for i in ids if i in self._employees]
 

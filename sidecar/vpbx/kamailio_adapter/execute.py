@@ -140,7 +140,7 @@ class PlanCursor:
         """The cursor once step ``index`` rings these contacts (from ``at``, ISO-8601)."""
         step = self.plan.steps[index]
         rung = sorted(set(contacts.values()))
-        legs = self.legs + tuple(_leg(index + 1, step.targets[i], at) for i in rung)
+        legs = self.legs + tuple(_leg(step.scheme_step or index + 1, step.targets[i], at) for i in rung)
         return replace(self, next_step=index + 1, legs=legs, contacts=contacts)
 
     def answered_by(self, uri: str | None) -> dict | None:
@@ -149,7 +149,7 @@ class PlanCursor:
         step = self.current
         if index is None or step is None:
             return None
-        return _leg(self.next_step, step.targets[index], None)
+        return _leg(step.scheme_step or self.next_step, step.targets[index], None)
 
 
 def _leg(step_number: int, target, at: str | None) -> dict:

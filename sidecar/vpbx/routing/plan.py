@@ -19,6 +19,9 @@ class Step:
     mode: str  # "parallel": ring all targets at once; "sequential": one after another
     timeout: int  # seconds this step may ring before the plan moves on
     targets: tuple[Target, ...]
+    # The step of the scheme this one rings for (1-based; 0: not said): a scheme
+    # step may take several steps here (a hunt, a mobile joining later).
+    scheme_step: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,8 @@ class Plan:
     def to_dict(self) -> dict:
         # By hand rather than dataclasses.asdict, whose deep copies dominate the
         # cost of a plan that travels with every SIP transaction.
-        return {"steps": [{"mode": s.mode, "timeout": s.timeout, "targets": [t.__dict__ for t in s.targets]}
-                          for s in self.steps],
+        return {"steps": [{"mode": s.mode, "timeout": s.timeout, "targets": [t.__dict__ for t in s.targets],
+                           "scheme_step": s.scheme_step} for s in self.steps],
                 "reasons": list(self.reasons), "final": self.final, "company_id": self.company_id,
                 "called": self.called, "dialled_employee_id": self.dialled_employee_id,
                 "dialled_employee_label": self.dialled_employee_label}
@@ -54,7 +57,8 @@ class Plan:
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         steps = tuple(
-            Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"])) for s in data["steps"]
+            Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"]), s.get("scheme_step", 0))
+            for s in data["steps"]
         )
         return cls(steps, tuple(data["reasons"]), data.get("final"), data.get("company_id"), data.get("called"),
                    data.get("dialled_employee_id"), data.get("dialled_employee_label"))
@@ -90,25 +94,60 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
     whatever rings together with it.
     """
     together: list[Target] = []
+    together_later: list[tuple[int, Target]] = []
     runs: list[Step] = []
-    for data in step["destinations"]:
-        resolution = destinations.resolve(data, call, ctx)
-        reasons.extend(f"step {index}: {r}" for r in resolution.reasons)
-        targets = []
-        for target in resolution.targets:
+
+    def not_the_caller(targets):
+        kept = []
+        for target in targets:
             if target.uri == call.caller_aor:
                 reasons.append(f"step {index}: {target.label} is the caller, not rung")
             else:
-                targets.append(target)
+                kept.append(target)
+        return kept
+
+    for data in step["destinations"]:
+        resolution = destinations.resolve(data, call, ctx)
+        reasons.extend(f"step {index}: {r}" for r in resolution.reasons)
+        targets = not_the_caller(resolution.targets)
+        later = list(resolution.delayed)
         if resolution.hunt_ring_time is not None:
-            runs.extend(Step(step["mode"], resolution.hunt_ring_time, (t,)) for t in targets)
+            runs.extend(Step(step["mode"], resolution.hunt_ring_time, (t,), index) for t in targets)
         elif step["mode"] == "parallel":
             together.extend(targets)
+            together_later.extend(later)
         elif targets:
-            runs.append(Step(step["mode"], step["timeout"], tuple(targets)))
-    if together:
-        runs.insert(0, Step(step["mode"], step["timeout"], tuple(together)))
+            runs.extend(_joining_later(step["mode"], step["timeout"], targets, later, index, reasons))
+    if together or together_later:
+        runs[:0] = _joining_later(step["mode"], step["timeout"], together, together_later, index, reasons)
     return runs
+
+
+def _joining_later(mode: str, timeout: int, now: list[Target], later: list[tuple[int, Target]],
+                   index: int, reasons: list[str]) -> list[Step]:
+    """Ring ``now`` for ``timeout`` seconds, with each of ``later`` joining after its delay.
+
+    Kamailio 5.6's script API cannot add a branch to a transaction already
+    ringing, so each moment something joins starts a new step that rings
+    everyone due by then: the phones already ringing are invited afresh.
+    """
+    for delay, target in later:
+        if delay >= timeout:
+            reasons.append(f"step {index}: {target.label} would join after {delay} s, the step rings {timeout} s")
+    later = sorted((d, t) for d, t in later if d < timeout)
+    if not now and later:  # nobody to ring meanwhile: no reason to wait
+        first = later[0][0]
+        later = [(d - first, t) for d, t in later]
+    ringing = list(now) + [t for d, t in later if d == 0]
+    steps: list[Step] = []
+    start = 0
+    for moment in sorted({d for d, _ in later if d > 0}):
+        steps.append(Step(mode, moment - start, tuple(ringing), index))
+        ringing += [t for d, t in later if d == moment]
+        start = moment
+    if ringing:
+        steps.append(Step(mode, timeout - start, tuple(ringing), index))
+    return steps
 
 
 # A caller never rings longer than this, however long the chain (R7): long

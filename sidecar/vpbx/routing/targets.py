@@ -34,9 +34,13 @@ class Resolution:
     together for the step's timeout.
     """
 
+
     targets: tuple[Target, ...] = ()
     reasons: tuple[str, ...] = ()
     hunt_ring_time: int | None = None
+    # Targets that join the ringing this many seconds after the step starts (R5:
+    # an employee's mobile after their desk phone).
+    delayed: tuple[tuple[int, Target], ...] = ()
 
 
 # The media app's placeholder host in node targets' URIs (RFC 6761: never resolves).

@@ -53,10 +53,13 @@ def resolve(data: dict, call, ctx) -> Resolution:
     reasons = [f"department {department['name']!r} ({department['distribution']}"
                + (f", {department['ring_time']} s each" if hunting else "")
                + f"): {len(members)} member(s)" + (f", {why_order}" if why_order else "")]
-    targets = []
+    targets, delayed = [], []
     for member in members:
         resolution = employee.resolve({"kind": "employee", "employee": member}, call, ctx,
                                       department_id=department["id"], tracks_idle=tracks_idle)
         targets.extend(resolution.targets)
         reasons.extend(resolution.reasons)
-    return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None)
+        # A member's turn in a hunt is their desk phone's: mobiles join only when everyone rings at once.
+        if not hunting:
+            delayed.extend(resolution.delayed)
+    return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None, tuple(delayed))

@@ -5,6 +5,8 @@ Options (``data["employee"]``):
     login: SIP login; the AoR is ``sip:<login>@<company domain>``
     absences: [[kind, first_day, last_day], ...] (vacation, sick_leave)
     schedule: personal hours (a compiled schedule), or None for always
+    mobile, mobile_after: R5, the mobile (through the outbound trunk) joins the
+        ringing ``mobile_after`` seconds after the desk phone; None: never
 
 An employee on leave or outside their hours is skipped at once (R3): the call
 moves on without ringing them.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from ..schedule import is_open
 from ..targets import Resolution, Target
+from .phone_number import PSTN_HOST
 
 LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
 
@@ -42,4 +45,9 @@ def resolve(data: dict, call, ctx, **target_fields) -> Resolution:
         return Resolution((), (f"skip {label}: {why_not}",))
     target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label,
                     employee_id=employee.get("id"), **target_fields)
+    if employee.get("mobile") and employee.get("mobile_after") is not None:
+        mobile = Target(uri=f"sip:{employee['mobile']}@{PSTN_HOST}", via_location=False, via_trunk=True,
+                        label=f"mobile of {label}", employee_id=employee.get("id"), **target_fields)
+        return Resolution((target,), (f"ring {label}", f"ring their mobile {employee['mobile']} "
+                                      f"{employee['mobile_after']} s later"), delayed=((employee["mobile_after"], mobile),))
     return Resolution((target,), (f"ring {label}",))

@@ -19,21 +19,20 @@ reported beside vpbx's, as the cost of its one round trip per call.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 from vpbx.stack import manager
 from vpbx.stack.process import wait_for
-from vpbx.stack.profile import profile as load_profile
+
+# bench/ is on sys.path when a script here runs.
+from bench_stack import Api, credentials, fresh_stack
 
 BENCH = Path(__file__).resolve().parent
 SCENARIOS = BENCH.parent / "tests" / "e2e" / "scenarios"
@@ -84,23 +83,9 @@ def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = Tru
     return output
 
 
-class Api:
-    def __init__(self, port: int, token: str):
-        self.base, self.token = f"http://127.0.0.1:{port}/api/v1", token
-
-    def __call__(self, method: str, path: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return json.load(response)
-
-
 def configure_vpbx(profile) -> dict:
     """The benchmarked number: by schedule (open 24/7), a two-step scheme."""
-    credentials = json.loads((profile.run_dir / "demo-credentials.json").read_text())
-    api = Api(profile.ports.sidecar, credentials["admin_api_token"])
+    api = Api(profile)
     employees = {e["extension"]: e["id"] for e in api("GET", "/employees")}
     schedule = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
         {"day": day, "start": "00:00", "end": "24:00"} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]})
@@ -110,7 +95,7 @@ def configure_vpbx(profile) -> dict:
     ]})
     api("POST", "/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": schedule["id"],
                              "scheme_id": scheme["id"], "off_hours_scheme_id": scheme["id"]})
-    return credentials
+    return credentials(profile)
 
 
 def start_proxy(name: str, cfg: str, port: int, profile, defines: list[str]) -> subprocess.Popen:
@@ -138,11 +123,11 @@ def start_proxy(name: str, cfg: str, port: int, profile, defines: list[str]) -> 
     return process
 
 
-def register(remote: str, phone_port: int, credentials: dict | None) -> None:
+def register(remote: str, phone_port: int, demo_credentials: dict | None) -> None:
     keys = ["-key", "domain", "demo.vpbx.test", "-key", "contact_port", str(phone_port), "-s", "101",
             "-m", "1", "-p", str(free_udp_port())]
-    if credentials:
-        password = next(a["password"] for a in credentials["accounts"] if a["login"] == "101")
+    if demo_credentials:
+        password = next(a["password"] for a in demo_credentials["accounts"] if a["login"] == "101")
         sipp(SCENARIOS / "register.xml", *keys, "-au", "101", "-ap", password, remote=remote)
     else:
         sipp(BENCH / "scenarios" / "register_plain.xml", *keys, remote=remote)
@@ -163,11 +148,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
     args = parser.parse_args()
 
-    profile = load_profile("bench")
-    manager.down(profile, say=lambda _: None)
-    shutil.rmtree(profile.run_dir, ignore_errors=True)
-    manager.up(profile, say=lambda _: None)
-    credentials = configure_vpbx(profile)
+    profile = fresh_stack()
+    demo_credentials = configure_vpbx(profile)
     services = {s.name: s for s in manager.services(profile)}
     kamailio_pid, redis_pid = services["kamailio"].pid(), services["redis"].pid()
     proxies = [start_proxy("native", "native-proxy.cfg", NATIVE_PORT, profile, ['NATIVE_AOR="sip:101@demo.vpbx.test"']),
@@ -186,7 +168,7 @@ def main() -> None:
             measured = {}
             for name, remote, root in contenders:
                 if name == "vpbx":
-                    register(remote, phone_port, credentials)
+                    register(remote, phone_port, demo_credentials)
                 cpu_before, redis_before = cpu_seconds(root), cpu_seconds(redis_pid)
                 load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
                 measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6

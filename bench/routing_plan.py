@@ -16,10 +16,8 @@ document and ``Worker.plan_for`` as Kamailio calls it:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-import urllib.request
 from datetime import date, datetime, timedelta, timezone
 
 import redis
@@ -29,29 +27,17 @@ from vpbx.config.compile import company_key, decode_document, number_key, rebuil
 from vpbx.kamailio_adapter.worker import Worker
 from vpbx.routing import Call, build_direct_plan, build_plan
 from vpbx.stack import manager
-from vpbx.stack.profile import profile as load_profile
+
+# bench/ is on sys.path when a script here runs.
+from bench_stack import Api, fresh_stack
 
 EMPLOYEES = 1000
 TWO_STEPS, ALL_AT_ONCE = "+74951110001", "+74951110002"
 WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class Api:
-    def __init__(self, port: int, token: str):
-        self.base, self.token = f"http://127.0.0.1:{port}/api/v1", token
-
-    def __call__(self, method: str, path: str, body: dict | None = None):
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": f"Bearer {self.token}",
-                                                  "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
-
-
 def build_company(profile, cfg) -> None:
-    credentials = json.loads((profile.run_dir / "demo-credentials.json").read_text())
-    api = Api(profile.ports.sidecar, credentials["admin_api_token"])
+    api = Api(profile)
     company_id = api("GET", "/company")["id"]
     always = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
         {"day": d, "start": "00:00", "end": "24:00"} for d in WEEK]})
@@ -107,11 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20000)
     args = parser.parse_args()
-    profile = load_profile("bench")
-    manager.down(profile, say=lambda _: None)
-    import shutil
-    shutil.rmtree(profile.run_dir, ignore_errors=True)
-    manager.up(profile, say=lambda _: None)
+    profile = fresh_stack()
     try:
         cfg = settings.load(profile.config_path)
         build_company(profile, cfg)

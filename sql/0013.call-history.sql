@@ -4,7 +4,7 @@
 
 CREATE TABLE calls (
     id BIGSERIAL PRIMARY KEY,
-    call_id TEXT NOT NULL UNIQUE,  -- SIP Call-ID of the caller's leg
+    call_id TEXT NOT NULL,  -- SIP Call-ID of the caller's leg
     company_id BIGINT NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
     direction TEXT NOT NULL CHECK (direction IN ('incoming', 'internal')),
     caller TEXT NOT NULL,
@@ -19,7 +19,10 @@ CREATE TABLE calls (
     employee_label TEXT,
     forwarded BOOLEAN NOT NULL DEFAULT false,
     voicemail BOOLEAN NOT NULL DEFAULT false,
-    end_reason TEXT  -- missed: caller_cancelled, no_answer, busy, nobody_to_ring, rejected
+    end_reason TEXT,  -- missed: caller_cancelled, no_answer, busy, nobody_to_ring, rejected
+    -- Call-IDs are unique only in practice: a device that reuses one later still
+    -- gets its own line, while the events of one call (same start) make one.
+    UNIQUE (call_id, started_at)
 );
 CREATE INDEX calls_company_started ON calls (company_id, started_at DESC);
 CREATE INDEX calls_employee ON calls (employee_id);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import tempfile
@@ -67,6 +68,10 @@ class Sipp:
             "-trace_err", "-error_file", str(self.workdir / "errors.log"),
             "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", str(recv_timeout_s * 1000),
         ]
+        # SIPp's Call-IDs ("<n>-<pid>@<ip>") repeat once pids wrap; a token makes
+        # each process's calls unique, as real Call-IDs are.
+        self.call_id_token = secrets.token_hex(4)
+        self.argv += ["-cid_str", f"%u-%p-{self.call_id_token}@%s"]
         if service:
             self.argv += ["-s", service]
         if auth:
@@ -86,7 +91,7 @@ class Sipp:
 
     def call_id(self, call_number: int = 1) -> str:
         """SIPp's [call_id] for the n-th call of this process."""
-        return f"{call_number}-{self.pid}@{self.local_ip}"
+        return f"{call_number}-{self.pid}-{self.call_id_token}@{self.local_ip}"
 
     def start(self) -> Sipp:
         self.process = subprocess.Popen(

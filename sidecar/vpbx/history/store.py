@@ -20,8 +20,10 @@ def apply(conn: psycopg.Connection, event: dict) -> None:
     elif kind == events.MISSED:
         _record(conn, event, missed_line(event), answered=None)
     elif kind == events.ENDED:
-        conn.execute("UPDATE calls SET ended_at = %s WHERE call_id = %s AND ended_at IS NULL",
-                     (event["at"], event["call_id"]))
+        # The latest call with this Call-ID that has not ended (a BYE carries no start time).
+        conn.execute("""UPDATE calls SET ended_at = %(at)s WHERE id = (
+                            SELECT id FROM calls WHERE call_id = %(call_id)s AND ended_at IS NULL
+                            ORDER BY started_at DESC LIMIT 1)""", {"at": event["at"], "call_id": event["call_id"]})
 
 
 def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | None) -> None:
@@ -37,7 +39,7 @@ def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | 
                    %(called)s, %(started_at)s, %(answered_at)s, %(ended_at)s, %(status)s,
                    (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = %(company_id)s),
                    %(employee_label)s, %(forwarded)s, %(end_reason)s)
-           ON CONFLICT (call_id) DO NOTHING
+           ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
         {"call_id": event["call_id"], "company_id": call["company_id"], "direction": call["direction"],
          "caller": call["caller"], "caller_login": call.get("caller_login"),

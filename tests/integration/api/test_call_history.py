@@ -154,3 +154,17 @@ def test_the_keeper_writes_what_was_emitted_while_it_was_down_and_skips_a_broken
     assert (line["status"], line["end_reason"]) == ("missed", "busy")
     # The broken events were acknowledged too, not retried forever.
     wait_for(lambda: stream.xpending(events.STREAM, "history-keeper")["pending"] == 0, 5, "nothing left pending")
+
+
+def test_a_call_id_reused_by_a_later_call_gets_a_line_of_its_own(cfg, client, admin, people, company_id):
+    ivan = people[0]
+    call_id = _call_id()
+    first = {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:05+00:00",
+             "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "answered": _leg(1, ivan, None)}
+    later = {**first, "at": "2026-11-24T10:00:05+00:00",
+             "call": _direct(company_id, ivan, started_at="2026-11-24T10:00:00+00:00")}
+    _write(cfg, first, {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:05+00:00", "by": "caller"},
+           later, {"type": "ended", "call_id": call_id, "at": "2026-11-24T10:02:05+00:00", "by": "caller"})
+
+    lines = _lines(client, admin, call_id)
+    assert [(line["started_at"][:10], line["talk_seconds"]) for line in lines] == [("2026-11-24", 120), ("2026-11-23", 60)]

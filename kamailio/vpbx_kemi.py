@@ -10,7 +10,6 @@ import json
 import os
 import site
 from dataclasses import replace
-from datetime import datetime, timezone
 
 # Kamailio embeds Debian's /usr/bin/python3; the project's venv (built with the
 # same interpreter) provides vpbx and its dependencies.
@@ -19,7 +18,7 @@ site.addsitedir(os.environ["VPBX_SITE_PACKAGES"])
 import KSR  # noqa: E402  (only importable inside Kamailio)
 
 from vpbx.history import events  # noqa: E402
-from vpbx.kamailio_adapter import reasons  # noqa: E402
+from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
     PlanCursor, gateway_failed, idle_tracked_member, idle_tracking_param, load_step_branches, next_gateway,
@@ -44,10 +43,6 @@ RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 AUTH_REJECTED = (-2, -3, -8)
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"  # wrong password, unknown user, auth user != From user
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def mod_init():
@@ -141,8 +136,7 @@ class VpbxRoutes:
                 member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
                 if member:
                     self.worker.member_call(member, "ended")
-                by = "caller" if KSR.rr.is_direction("downstream") > 0 else "callee"
-                self.emit({"type": events.ENDED, "call_id": KSR.pv.get("$ci"), "at": _now(), "by": by})
+                self.emit(call_events.ended(KSR.pv.get("$ci"), by_caller=KSR.rr.is_direction("downstream") > 0))
             elif KSR.is_ACK():
                 # An ACK may carry the SDP answer of a late offer.
                 KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
@@ -222,13 +216,8 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
-        cursor = PlanCursor(plan, 0, call={
-            "company_id": plan.company_id, "called": plan.called,
-            "direction": "incoming" if source == "trunk" else "internal",
-            "caller": KSR.pv.get("$fU") or "", "caller_login": KSR.pv.get("$fU") if source == "phone" else None,
-            "caller_domain": KSR.pv.get("$fd") if source == "phone" else None,
-            "started_at": _now(), "dialled_employee_id": plan.dialled_employee_id,
-            "dialled_employee_label": plan.dialled_employee_label})
+        cursor = PlanCursor(plan, 0, call=call_events.call_record(
+            plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd")))
         if not self.ring_next_step(cursor):
             self.emit_missed(cursor, events.NOBODY_TO_RING)
             self.reject(reasons.FINAL.get(plan.final, reasons.NOBODY_TO_RING))
@@ -247,7 +236,7 @@ class VpbxRoutes:
             if contacts:
                 step_timers(KSR, step)
                 KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")
-                KSR.pv.sets(PLAN_XAVP, cursor.ringing(index, contacts, _now()).to_json())
+                KSR.pv.sets(PLAN_XAVP, cursor.ringing(index, contacts, call_events.now()).to_json())
                 return True
         return False
 
@@ -257,13 +246,13 @@ class VpbxRoutes:
         return PlanCursor.from_json(saved) if saved else None
 
     def emit(self, event):
+        if event is None:
+            return
         if KSR.mqueue.mq_add(HISTORY_QUEUE, event["type"], json.dumps(event, separators=(",", ":"))) < 0:
             KSR.warn(f"vpbx: history queue full, {event['type']} event of {event['call_id']} dropped\n")
 
     def emit_missed(self, cursor, reason):
-        if cursor and cursor.call.get("company_id") is not None:
-            self.emit({"type": events.MISSED, "call_id": KSR.pv.get("$ci"), "at": _now(),
-                              "call": cursor.call, "legs": list(cursor.legs), "reason": reason})
+        self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason))
 
     def route_relay(self):
         if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE
@@ -306,11 +295,7 @@ class VpbxRoutes:
             member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
             if member:
                 self.worker.member_call(member, "answered")
-            cursor = self.saved_cursor()
-            answered = cursor.answered_by(KSR.pv.get("$T_branch(uri)")) if cursor else None
-            if answered and cursor.call.get("company_id") is not None:
-                self.emit({"type": events.ANSWERED, "call_id": KSR.pv.get("$ci"), "at": _now(),
-                                  "call": cursor.call, "legs": list(cursor.legs), "answered": answered})
+            self.emit(call_events.answered(KSR.pv.get("$ci"), self.saved_cursor(), KSR.pv.get("$T_branch(uri)")))
         if KSR.isbflagset(FLB_NATB):
             KSR.nathelper.set_contact_alias()
         return 1

@@ -1,0 +1,50 @@
+"""The history events of a call, as the KEMI script emits them (see vpbx.history.events).
+
+Built here so the script only says when; what an event holds is decided once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..history import events
+from ..routing import Plan
+from .execute import PlanCursor
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def call_record(plan: Plan, *, source: str, caller: str, caller_domain: str | None) -> dict:
+    """What every event of this call says about the call itself."""
+    from_phone = source == "phone"
+    return {"company_id": plan.company_id, "called": plan.called,
+            "direction": "internal" if from_phone else "incoming", "caller": caller,
+            "caller_login": caller if from_phone else None, "caller_domain": caller_domain if from_phone else None,
+            "started_at": now(), "dialled_employee_id": plan.dialled_employee_id,
+            "dialled_employee_label": plan.dialled_employee_label}
+
+
+def _ours(cursor: PlanCursor | None) -> bool:
+    return cursor is not None and cursor.call.get("company_id") is not None
+
+
+def answered(call_id: str, cursor: PlanCursor | None, branch_uri: str | None) -> dict | None:
+    """The 200 OK's event, or None when it is no company's call or no branch of the plan answered."""
+    leg = cursor.answered_by(branch_uri) if _ours(cursor) else None
+    if leg is None:
+        return None
+    return {"type": events.ANSWERED, "call_id": call_id, "at": now(), "call": cursor.call,
+            "legs": list(cursor.legs), "answered": leg}
+
+
+def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
+    if not _ours(cursor):
+        return None
+    return {"type": events.MISSED, "call_id": call_id, "at": now(), "call": cursor.call,
+            "legs": list(cursor.legs), "reason": reason}
+
+
+def ended(call_id: str, by_caller: bool) -> dict:
+    return {"type": events.ENDED, "call_id": call_id, "at": now(), "by": "caller" if by_caller else "callee"}

@@ -56,7 +56,7 @@ def status(profile_name: str) -> None:
     for state in states:
         label = "up" if state.ready else ("running, not answering" if state.pid else "down")
         pid = f"pid {state.pid}" if state.pid else ""
-        click.echo(f"{state.name:<13} {label:<24} {pid:<11} {state.address}")
+        click.echo(f"{state.name:<15} {label:<24} {pid:<11} {state.address}")
     sys.exit(0 if all(s.ready for s in states) else 1)
 
 

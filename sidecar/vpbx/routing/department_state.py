@@ -51,7 +51,7 @@ class DepartmentState:
         ended = self.ended.get(employee_id, 0.0)
         if answered > ended and now - answered < STALE_CALL_SECONDS:
             return None
-        return max(answered, ended) if answered > ended else ended
+        return max(answered, ended)
 
 
 def _walk(node) -> Iterator[dict]:

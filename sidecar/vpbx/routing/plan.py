@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from . import destinations
 from .call import Call
 from .department_state import DepartmentState
+from .destinations.employee import label as employee_label
 from .schedule import is_open
 from .targets import Target
 
@@ -70,7 +71,6 @@ class Context:
 
     company_id: int
     domain: str
-    timezone: str
     # Shared state of round robin and longest idle departments, by department id.
     departments: Mapping[int, DepartmentState] = field(default_factory=dict)
     # The call's date in the company's timezone (ISO), for absences.
@@ -82,7 +82,7 @@ class Context:
 
 def _context(company: dict, departments: Mapping[int, DepartmentState] | None, call: Call) -> Context:
     today = call.at.astimezone(ZoneInfo(company["timezone"])).date().isoformat()
-    return Context(company["id"], company["domain"], company["timezone"], departments or {}, today)
+    return Context(company["id"], company["domain"], departments or {}, today)
 
 
 def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
@@ -234,7 +234,7 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
     whose = {"company_id": company["id"], "called": extension, "dialled_employee_id": employee["id"],
-             "dialled_employee_label": f"employee {employee['extension']} {employee['name']}"}
+             "dialled_employee_label": employee_label(employee)}
     steps = _resolve_step({"mode": "parallel", "timeout": rule["after"],
                            "destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
     forward = {"forward_employee": ("employee", rule.get("employee")),

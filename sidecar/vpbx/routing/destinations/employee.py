@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..schedule import is_open
 from ..targets import Resolution, Target
-from .phone_number import PSTN_HOST
+from .phone_number import pstn_target
 
 LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
 
@@ -36,18 +36,23 @@ def _unavailable(employee: dict, call, ctx) -> str | None:
     return None
 
 
+def label(employee: dict) -> str:
+    """How plans, explain and history name an employee."""
+    return f"employee {employee['extension']} {employee['name']}"
+
+
 def resolve(data: dict, call, ctx, **target_fields) -> Resolution:
     """``target_fields``: more about the Target when a department rings the employee."""
     employee = data["employee"]
-    label = f"employee {employee['extension']} {employee['name']}"
+    name = label(employee)
     why_not = _unavailable(employee, call, ctx)
     if why_not:
-        return Resolution((), (f"skip {label}: {why_not}",))
-    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=label,
+        return Resolution((), (f"skip {name}: {why_not}",))
+    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=name,
                     employee_id=employee.get("id"), **target_fields)
-    if employee.get("mobile") and employee.get("mobile_after") is not None:
-        mobile = Target(uri=f"sip:{employee['mobile']}@{PSTN_HOST}", via_location=False, via_trunk=True,
-                        label=f"mobile of {label}", employee_id=employee.get("id"), **target_fields)
-        return Resolution((target,), (f"ring {label}", f"ring their mobile {employee['mobile']} "
-                                      f"{employee['mobile_after']} s later"), delayed=((employee["mobile_after"], mobile),))
-    return Resolution((target,), (f"ring {label}",))
+    after = employee.get("mobile_after")
+    if employee.get("mobile") and after is not None:
+        mobile = pstn_target(employee["mobile"], f"mobile of {name}", employee_id=employee.get("id"), **target_fields)
+        return Resolution((target,), (f"ring {name}", f"ring their mobile {employee['mobile']} {after} s later"),
+                          delayed=((after, mobile),))
+    return Resolution((target,), (f"ring {name}",))

@@ -13,11 +13,15 @@ from ..targets import Resolution, Target
 PSTN_HOST = "pstn.invalid"
 
 
+def pstn_target(number: str, label: str, **target_fields) -> Target:
+    """A number in E.164 rung through the outbound gateways."""
+    return Target(uri=f"sip:{number}@{PSTN_HOST}", via_location=False, label=label, via_trunk=True, **target_fields)
+
+
 def resolve(data: dict, call, ctx) -> Resolution:
     number = data["number"]
     label = f"phone {number}"
     if number == call.called:
         # The carrier would hand the call straight back to this number: a loop.
         return Resolution((), (f"skip {label}: it is the number being called",))
-    return Resolution((Target(uri=f"sip:{number}@{PSTN_HOST}", via_location=False, label=label, via_trunk=True),),
-                      (f"ring {label} through the outbound trunk",))
+    return Resolution((pstn_target(number, label),), (f"ring {label} through the outbound trunk",))

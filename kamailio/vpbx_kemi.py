@@ -37,12 +37,12 @@ PLAN_XAVP = "$xavp(vpbx_plan)"
 # Call events wait here (Kamailio's mqueue, shared memory) for the timer process
 # that hands them to the history keeper: queueing costs a worker microseconds.
 HISTORY_QUEUE = "history"
-HISTORY_BATCH = 500  # events per Redis pipeline
+HISTORY_BATCH = 500  # events per stream entry
 # The Record-Route parameter the branches of the current step carry ("" for none).
 RR_PARAM_XAVP = "$xavp(vpbx_rr)"
-AUTH_REJECTED = (-2, -3, -8)
+AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
 # How phones' national-format dialling is read (trunks carry their own region).
-DEFAULT_REGION = "RU"  # wrong password, unknown user, auth user != From user
+DEFAULT_REGION = "RU"
 
 
 def mod_init():
@@ -310,16 +310,11 @@ class VpbxRoutes:
         contacts = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else {}
         if contacts:
             KSR.pv.sets(PLAN_XAVP, replace(cursor, contacts=contacts).to_json())
-            KSR.tm.t_on_branch("ksr_branch_manage")
-            KSR.tm.t_on_failure("ksr_failure_manage")
-            if KSR.tm.t_relay() > 0:
+            if self.relay_again():
                 return 1
         # Timeout, busy, unavailable, 5xx/6xx: the next step rings.
-        if cursor and self.ring_next_step(cursor):
-            KSR.tm.t_on_branch("ksr_branch_manage")
-            KSR.tm.t_on_failure("ksr_failure_manage")
-            if KSR.tm.t_relay() > 0:
-                return 1
+        if cursor and self.ring_next_step(cursor) and self.relay_again():
+            return 1
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         KSR.rtpengine.rtpengine_delete("")
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
@@ -328,6 +323,13 @@ class VpbxRoutes:
             KSR.hdr.append_to_reply(final.reason_header)
             KSR.tm.t_reply(final.code, final.phrase)
         return 1
+
+    @staticmethod
+    def relay_again():
+        """From failure_route: send the new branches, with the same callbacks armed."""
+        KSR.tm.t_on_branch("ksr_branch_manage")
+        KSR.tm.t_on_failure("ksr_failure_manage")
+        return KSR.tm.t_relay() > 0
 
     # ---- timer (rtimer, its own process) ---------------------------------------
 

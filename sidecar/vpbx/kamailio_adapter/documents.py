@@ -5,9 +5,10 @@ cache generation marker, pipelined with the shared state of the round robin
 and longest idle departments the worker's copy of that document routes to (a
 turn taken with HINCRBY, or the members' call times). Parsed documents are
 kept per key and version: the document itself is fetched (a second round
-trip) only when the worker has no copy of that version, after a change. When Redis is unreachable, or has lost its
-data (no generation marker: the cache keeper is rebuilding it from
-PostgreSQL), the worker routes from its copy.
+trip) only when the worker has no copy of that version, after a change.
+
+When Redis is unreachable, or has lost its data (no generation marker: the
+cache keeper is rebuilding it from PostgreSQL), the worker routes from its copy.
 """
 
 from __future__ import annotations

@@ -20,32 +20,27 @@ BY_PRIORITY = 8
 def load_step_branches(ksr, step: Step) -> dict[str, int]:
     """Fill the R-URI and the destination set with the step's reachable contacts.
 
-    The first reachable target takes the R-URI (lookup_uri also sets $du for a
-    NATed phone); later ones are appended as branches, so t_relay forks to all of
-    them at once. PSTN numbers go first: the dispatcher picks the gateway for the
-    R-URI, and remembers the others for ``next_gateway``.
+    PSTN numbers go first: the dispatcher picks the gateway for the R-URI, and
+    remembers the others for ``next_gateway``. The first other reachable target
+    takes the R-URI if no number did (lookup_uri also sets $du for a NATed
+    phone); the rest are appended as branches, so t_relay forks to all of them
+    at once.
 
     Returns each branch's request URI with the index of its target in the step
     (a phone registered twice gives two), so a reply tells who answered; empty
     when nobody is reachable.
     """
-    contacts: dict[str, int] = {}
-    gateway = None
-    order = sorted(range(len(step.targets)), key=lambda i: not step.targets[i].via_trunk)
-    for index in order:
-        target = step.targets[index]
+    contacts = _numbers_through_gateway(
+        ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
+    for index, target in enumerate(step.targets):
+        if target.via_trunk:
+            continue
         if target.node:
             ksr.info(f"vpbx: {target.label} is not handled by this version, skipped\n")
             continue
         before = _branch_count(ksr)
         took_ruri = not contacts
-        if target.via_trunk:
-            if gateway is None:
-                found = ksr.seturi(target.uri) > 0 and ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY) > 0
-                gateway = _hostport(ksr) if found else ""
-            else:
-                found = bool(gateway) and ksr.corex.append_branch_uri(_on_gateway(target.uri, gateway)) > 0
-        elif target.via_location:
+        if target.via_location:
             lookup = ksr.registrar.lookup_uri if took_ruri else ksr.registrar.lookup_to_dset
             found = lookup(USRLOC_TABLE, target.uri) > 0
         elif took_ruri:
@@ -61,27 +56,35 @@ def load_step_branches(ksr, step: Step) -> dict[str, int]:
     return contacts
 
 
-def _branch_count(ksr) -> int:
-    return int(ksr.pv.get("$(branch(count))") or 0)
-
-
 def next_gateway(ksr, step: Step) -> dict[str, int]:
     """After the gateway failed the step's PSTN numbers: the same numbers through
     the next gateway, if there is one left. Only those numbers ring again.
     Returns the new branches' URIs with their targets' indexes (empty: no gateway left)."""
+    return _numbers_through_gateway(ksr, step, ksr.dispatcher.ds_next_domain)
+
+
+def _numbers_through_gateway(ksr, step: Step, pick_gateway) -> dict[str, int]:
+    """The step's PSTN numbers: the first takes the R-URI, whose host ``pick_gateway``
+    (a dispatcher function) fills in; the others are appended on the same gateway."""
     numbers = [i for i, t in enumerate(step.targets) if t.via_trunk]
     if not numbers:
         return {}
     ksr.seturi(step.targets[numbers[0]].uri)
-    if ksr.dispatcher.ds_next_domain() < 0:
+    if pick_gateway() < 0:
+        ksr.info(f"vpbx: no outbound gateway left for {step.targets[numbers[0]].label}\n")
         return {}
-    gateway = _hostport(ksr)
+    host, port = ksr.pv.get("$rd"), ksr.pv.get("$rp")
+    gateway = f"{host}:{port}" if port else host
     contacts = {ksr.pv.get("$ru"): numbers[0]}
     for index in numbers[1:]:
-        uri = _on_gateway(step.targets[index].uri, gateway)
-        ksr.corex.append_branch_uri(uri)
-        contacts[uri] = index
+        uri = step.targets[index].uri.rsplit("@", 1)[0] + "@" + gateway
+        if ksr.corex.append_branch_uri(uri) > 0:
+            contacts[uri] = index
     return contacts
+
+
+def _branch_count(ksr) -> int:
+    return int(ksr.pv.get("$(branch(count))") or 0)
 
 
 def gateway_failed(ksr) -> bool:
@@ -89,15 +92,6 @@ def gateway_failed(ksr) -> bool:
     no reply at all within the timer (a dead gateway never even sends 100 Trying)."""
     code = int(ksr.pv.get("$T_reply_code") or 0)
     return 500 <= code < 600 or (code == 408 and ksr.tm.t_branch_replied() < 0)
-
-
-def _hostport(ksr) -> str:
-    host, port = ksr.pv.get("$rd"), ksr.pv.get("$rp")
-    return f"{host}:{port}" if port else host
-
-
-def _on_gateway(uri: str, gateway: str) -> str:
-    return uri.rsplit("@", 1)[0] + "@" + gateway
 
 
 @dataclass(frozen=True)
@@ -183,11 +177,10 @@ _IDLE_RR_VALUE = re.compile(IDLE_RR_PARAM + r"=(\d+)\.(\d+)")
 
 def idle_tracking_param(step: Step) -> str | None:
     """The rr parameter for a step that rings one longest-idle department member."""
-    members = {(t.department_id, t.employee_id) for t in step.targets if t.tracks_idle}
-    if len(members) != 1 or len(step.targets) != 1:
+    if len(step.targets) != 1 or not step.targets[0].tracks_idle:
         return None
-    department_id, employee_id = members.pop()
-    return f";{IDLE_RR_PARAM}={department_id}.{employee_id}"
+    member = step.targets[0]
+    return f";{IDLE_RR_PARAM}={member.department_id}.{member.employee_id}"
 
 
 def idle_tracked_member(route_headers: str | None) -> tuple[int, int] | None:

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 import redis
 
 from .. import settings as vpbx_settings
-from ..history import events
 from ..config.compile import company_key, number_key
+from ..history import events
 from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
@@ -81,13 +81,12 @@ class Worker:
         return build_plan(read.document, Call(call_id, e164, caller, source, now or clock, caller_aor),
                           read.departments)
 
-    def member_call(self, member: tuple[int, int], event: str, at: float | None = None) -> None:
+    def member_call(self, member: tuple[int, int], event: str) -> None:
         """Note that a longest idle department's member answered or ended a call
-        (``event`` "answered" or "ended"). Losing one note only skews the order."""
+        (``event`` "answered" or "ended") now. Losing one note only skews the order."""
         department_id, employee_id = member
         try:
-            self.documents.redis.hset(state_key(department_id), f"{event}:{employee_id}",
-                                      repr(at if at is not None else time.time()))
+            self.documents.redis.hset(state_key(department_id), f"{event}:{employee_id}", repr(time.time()))
         except redis.RedisError as exc:
             log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)
 

@@ -55,3 +55,14 @@ def history_line(api, call_id: str, *, ended: bool = True, timeout: float = 10) 
         return None
 
     return wait_for(written, timeout, f"the history line of call {call_id}")
+
+
+def parallel(*destinations: dict, timeout: int = 30) -> dict:
+    """A scheme step ringing these destinations together."""
+    return {"mode": "parallel", "timeout": timeout, "destinations": list(destinations)}
+
+
+def employee(api, extension: str) -> dict:
+    """The destination of the demo company's employee at this extension."""
+    employee_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == extension)
+    return {"kind": "employee", "employee_id": employee_id}

@@ -84,6 +84,19 @@ def api(stack, demo):
 
 
 @pytest.fixture
+def demo_steps(api):
+    """Give the demo number's scheme ("Ring everyone") these steps for a test; restored afterwards."""
+    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
+
+    def _set(*steps: dict) -> None:
+        status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": list(steps)})
+        assert status == 200, body
+
+    yield _set
+    api("PUT", f"/schemes/{scheme['id']}", {k: v for k, v in scheme.items() if k != "id"})
+
+
+@pytest.fixture
 def trunks(cfg, rpc):
     """Save trunks for a test: Kamailio reloads them; removed again afterwards."""
     names = []

@@ -7,23 +7,15 @@ import time
 
 import pytest
 
-
 from . import sip_log
-from .calls import history_line, rung, silent_phone
+from .calls import employee, history_line, parallel, rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
 @pytest.fixture
-def two_steps(api):
+def two_steps(api, demo_steps):
     """The demo scheme rings Anna (101) first, then Boris (102): restored afterwards."""
-    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
-    ids = {e["extension"]: e["id"] for e in api("GET", "/employees")[1]}
-    status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "employee", "employee_id": ids["101"]}]},
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": ids["102"]}]}]})
-    assert status == 200, body
-    yield
-    api("PUT", f"/schemes/{scheme['id']}", {k: v for k, v in scheme.items() if k != "id"})
+    demo_steps(parallel(employee(api, "101"), timeout=15), parallel(employee(api, "102"), timeout=20))
 
 
 def _carrier_call(stack, sip_target, demo) -> Sipp:

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from . import sip_log
-from .calls import silent_phone
+from .calls import parallel, silent_phone
 from .sipp import Sipp, free_udp_port
 
 MOBILE = "+79165551234"
 
 
-@pytest.fixture
-def scheme_rings(api):
-    """The demo number's scheme rings the given destinations: restored afterwards."""
-    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
-
-    def _set(*destinations, timeout=30):
-        status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
-            {"mode": "parallel", "timeout": timeout, "destinations": list(destinations)}]})
-        assert status == 200, body
-
-    yield _set
-    api("PUT", f"/schemes/{scheme['id']}", {k: v for k, v in scheme.items() if k != "id"})
-
-
 def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_first_returns_503(
-    stack, sip_target, demo, trunks, scheme_rings
+    stack, sip_target, demo, trunks, demo_steps
 ):
     first_port, second_port = free_udp_port(), free_udp_port()
     trunks("gateway one", address="127.0.0.1", port=first_port, outbound=True, priority=20)
     trunks("gateway two", address="127.0.0.1", port=second_port, outbound=True, priority=10)
-    scheme_rings({"kind": "phone_number", "number": MOBILE})
+    demo_steps(parallel({"kind": "phone_number", "number": MOBILE}))
     out_of_service = Sipp("uas_reject.xml", port=first_port,
                           values={"code": 503, "phrase": "Service Unavailable"}).start()
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
@@ -58,13 +42,13 @@ def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_
 
 
 def test_a_gateway_that_never_replies_is_given_up_after_five_seconds_not_the_whole_step(
-    stack, sip_target, demo, trunks, scheme_rings
+    stack, sip_target, demo, trunks, demo_steps
 ):
     dead = silent_phone()
     second_port = free_udp_port()
     trunks("gateway one", address="127.0.0.1", port=dead.getsockname()[1], outbound=True, priority=20)
     trunks("gateway two", address="127.0.0.1", port=second_port, outbound=True, priority=10)
-    scheme_rings({"kind": "phone_number", "number": MOBILE}, timeout=60)
+    demo_steps(parallel({"kind": "phone_number", "number": MOBILE}, timeout=60))
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
 
     carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],

@@ -58,3 +58,31 @@ def test_rebuild_drops_documents_of_companies_that_no_longer_exist(db, cache):
 
     assert cache.get(stale) is None
     assert compiler.decode_document(cache.get(compiler.company_key(demo.DEMO_DOMAIN)))[1]["extensions"]
+
+
+def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, cache):
+    company = db.execute("SELECT id FROM companies WHERE sip_domain = %s", (demo.DEMO_DOMAIN,)).fetchone()["id"]
+    anna = db.execute("SELECT id FROM employees WHERE company_id = %s AND extension = '101'", (company,)).fetchone()
+    db.execute("INSERT INTO crm_clients (company_id, phone, employee_id) VALUES (%s, '+79165550000', %s)",
+               (company, anna["id"]))
+    try:
+        cache.delete(compiler.CRM_CLIENTS_KEY_PREFIX + str(company))
+        cache.hset(compiler.CRM_CLIENTS_KEY_PREFIX + "999999", "+79160000000", 1)
+
+        compiler.rebuild_all(db, cache)
+
+        assert cache.hgetall(compiler.CRM_CLIENTS_KEY_PREFIX + str(company)) == {
+            b"+79165550000": str(anna["id"]).encode()}
+        assert not cache.exists(compiler.CRM_CLIENTS_KEY_PREFIX + "999999")
+    finally:
+        db.execute("DELETE FROM crm_clients WHERE phone = '+79165550000'")
+        compiler.rebuild_all(db, cache)
+
+
+def test_the_directory_names_every_employee_department_scheme_and_webhook_by_id(db):
+    directory = compiler.compile_directory(db, demo.DEMO_DOMAIN)
+
+    assert {e["extension"] for e in directory["employees"].values()} == {"101", "102"}
+    assert all(key == str(e["id"]) for key, e in directory["employees"].items())
+    assert "Ring everyone" in {s["name"] for s in directory["schemes"].values()}
+    assert all(key == str(w["id"]) and w["secret"] for key, w in directory["webhooks"].items())

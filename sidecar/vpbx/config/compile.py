@@ -17,9 +17,16 @@ import redis
 
 from .schedules import read_schedule
 
-DOCUMENT_SCHEMA = 3
+DOCUMENT_SCHEMA = 4
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
+# What a route decided on the fly (a webhook's answer, the CRM's manager) can
+# name: every employee, department, scheme and webhook of a company. Read only
+# for calls that need a lookup, so the direct-call document stays small.
+DIRECTORY_KEY_PREFIX = "vpbx:directory:"
+DOCUMENT_PREFIXES = (KEY_PREFIX, COMPANY_KEY_PREFIX, DIRECTORY_KEY_PREFIX)
+# Hashes of the clients each company's CRM pushed: phone -> employee id (R16).
+CRM_CLIENTS_KEY_PREFIX = "vpbx:crm:clients:"
 # Set by every full build: its absence means Redis lost the documents.
 GENERATION_KEY = "vpbx:cache:generation"
 
@@ -53,6 +60,10 @@ def number_key(e164: str) -> str:
 
 def company_key(sip_domain: str) -> str:
     return COMPANY_KEY_PREFIX + sip_domain
+
+
+def directory_key(sip_domain: str) -> str:
+    return DIRECTORY_KEY_PREFIX + sip_domain
 
 
 # A backup chain longer than this is refused by the API; compile stops here too.
@@ -251,14 +262,59 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
     return {
         "schema": DOCUMENT_SCHEMA,
         "version": time.time_ns(),
-        "company": {
-            "id": company["id"],
-            "name": company["name"],
-            "domain": company["sip_domain"],
-            "timezone": company["timezone"],
-        },
+        "company": _company_part(company),
         "extensions": {e["extension"]: e for e in employees},
     }
+
+
+def _company_part(company: dict) -> dict:
+    return {"id": company["id"], "name": company["name"], "domain": company["sip_domain"],
+            "timezone": company["timezone"]}
+
+
+WEBHOOK_COLUMNS = "id, name, url, secret, budget_ms, retries, cache_ttl_s, breaker_failures, breaker_open_s, " \
+                  "fallback_scheme_id"
+
+
+def compile_directory(conn: psycopg.Connection, sip_domain: str) -> dict | None:
+    """Everything of a company a lookup's answer may route to, by id (R16, R17).
+
+    Employees carry their no-answer rule with its forward target embedded,
+    as in the company document: the CRM's manager falls back to it.
+    """
+    company_document = compile_company(conn, sip_domain)
+    if company_document is None:
+        return None
+    company_id = company_document["company"]["id"]
+    parts = _Compiler(conn, company_document["company"]["timezone"])
+    departments = {}
+    for row in conn.execute("SELECT id FROM departments WHERE company_id = %s ORDER BY id", (company_id,)):
+        department = parts.department(row["id"])
+        members = [company_document["extensions"][m["extension"]] for m in department["members"]]
+        departments[str(row["id"])] = {**department, "members": [_plain(m) for m in members]}
+    schemes = {str(r["id"]): parts.scheme(r["id"]) for r in conn.execute(
+        "SELECT id FROM schemes WHERE company_id = %s ORDER BY id", (company_id,))}
+    webhooks = {str(r["id"]): r for r in conn.execute(
+        f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (company_id,))}
+    crm = conn.execute(
+        """SELECT lookup_url, secret, budget_ms, cache_ttl_s, no_answer_rule, no_answer_employee_id,
+                  no_answer_department_id, no_answer_ring_s
+           FROM crm_integrations WHERE company_id = %s""", (company_id,)).fetchone()
+    return {
+        "schema": DOCUMENT_SCHEMA,
+        "version": time.time_ns(),
+        "company": company_document["company"],
+        "employees": {str(e["id"]): e for e in company_document["extensions"].values()},
+        "departments": departments,
+        "schemes": schemes,
+        "webhooks": webhooks,
+        "crm": crm,
+    }
+
+
+def _plain(employee: dict) -> dict:
+    """An employee without the forward target of their no-answer rule (a department's member)."""
+    return {**employee, "no_answer": {"rule": employee["no_answer"]["rule"], "after": employee["no_answer"]["after"]}}
 
 
 def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
@@ -273,17 +329,25 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
         documents.update(document_writes(number_key(n), compile_number(conn, n)))
     for d in domains:
         documents.update(document_writes(company_key(d), compile_company(conn, d)))
+        documents.update(document_writes(directory_key(d), compile_directory(conn, d)))
     stale = [
         key
-        for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX, VERSION_KEY_PREFIX)
+        for prefix in DOCUMENT_PREFIXES + (VERSION_KEY_PREFIX,)
         for key in cache.scan_iter(match=prefix + "*")
         if key.decode() not in documents
     ]
+    # The clients a CRM pushed (R16): one hash per company, rebuilt whole.
+    clients: dict[str, dict[str, int]] = {}
+    for row in conn.execute("SELECT company_id, phone, employee_id FROM crm_clients"):
+        clients.setdefault(CRM_CLIENTS_KEY_PREFIX + str(row["company_id"]), {})[row["phone"]] = row["employee_id"]
+    stale += list(cache.scan_iter(match=CRM_CLIENTS_KEY_PREFIX + "*"))
     with cache.pipeline(transaction=True) as pipe:
         if stale:
             pipe.delete(*stale)
         if documents:
             pipe.mset(documents)
+        for key, mapping in clients.items():
+            pipe.hset(key, mapping=mapping)
         pipe.set(GENERATION_KEY, time.time_ns())
         pipe.execute()
     return len(numbers)

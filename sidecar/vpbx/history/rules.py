@@ -1,7 +1,8 @@
 """R19: what the one history line of a call says, from its events.
 
 - Answered: a call to whoever answered; "forwarded" when that was not the
-  first one rung (or, for a direct call, not the employee dialled).
+  first one rung (or, for a direct call, not the employee dialled), or when a
+  no-answer rule rang them (a leg marked "forward": the CRM's rule, R16).
 - A direct call missed, whether dropped with busy or forwarded and not
   answered: missed by the employee dialled.
 - A call to a number missed: missed on the number, by nobody in particular.
@@ -33,14 +34,14 @@ def answered_line(event: dict) -> Line:
         forwarded = answered.get("employee_id") != dialled
     else:
         first_step = min((leg["step"] for leg in legs), default=answered["step"])
-        forwarded = answered["step"] != first_step
+        forwarded = answered["step"] != first_step or bool(answered.get("forward"))
     return Line("answered", answered.get("employee_id"), answered["target"], forwarded, None)
 
 
 def missed_line(event: dict) -> Line:
     call, legs = event["call"], event["legs"]
     dialled = call.get("dialled_employee_id")
-    forwarded = len({leg["step"] for leg in legs}) > 1
+    forwarded = len({leg["step"] for leg in legs}) > 1 or any(leg.get("forward") for leg in legs)
     if dialled is not None:
         label = call.get("dialled_employee_label")
         return Line("missed", dialled, label, forwarded, event["reason"])

@@ -14,6 +14,10 @@ from .destinations.employee import label as employee_label
 from .schedule import is_open
 from .targets import Target
 
+# Destinations whose targets are known only once someone outside answers (R16,
+# R17): the adapter looks them up off the SIP workers, then ``expand_lookups``.
+LOOKUP_KINDS = ("webhook", "responsible_manager")
+
 
 @dataclass(frozen=True)
 class Step:
@@ -23,6 +27,9 @@ class Step:
     # The step of the scheme this one rings for (1-based; 0: not said): a scheme
     # step may take several steps here (a hunt, a mobile joining later).
     scheme_step: int = 0
+    # Rings because whoever rang before for the same scheme step did not answer
+    # (the CRM's or the manager's no-answer rule): history counts it a forward.
+    forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,8 @@ class Plan:
     steps: tuple[Step, ...]
     reasons: tuple[str, ...] = field(default=())
     # How the call ends when every step has failed: None lets the last failure
-    # through; "busy" answers busy (R15's default for direct calls).
+    # through; "busy" answers busy (R15's default for direct calls); "reject:<code>"
+    # answers that code (a webhook's choice).
     final: str | None = None
     # For the call's history: whose call it is, and for a direct call to an
     # extension, the employee dialled (R19 counts a missed one against them).
@@ -38,15 +46,21 @@ class Plan:
     called: str | None = None  # the company number (E.164) or the extension dialled
     dialled_employee_id: int | None = None
     dialled_employee_label: str | None = None
+    domain: str | None = None  # the company's SIP domain: where its directory is
+
+    def lookups(self) -> tuple[str, ...]:
+        """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
+        return tuple(dict.fromkeys(t.node for s in self.steps for t in s.targets
+                                   if t.node and t.node.partition(":")[0] in LOOKUP_KINDS))
 
     def to_dict(self) -> dict:
         # By hand rather than dataclasses.asdict, whose deep copies dominate the
         # cost of a plan that travels with every SIP transaction.
         return {"steps": [{"mode": s.mode, "timeout": s.timeout, "targets": [t.__dict__ for t in s.targets],
-                           "scheme_step": s.scheme_step} for s in self.steps],
+                           "scheme_step": s.scheme_step, "forward": s.forward} for s in self.steps],
                 "reasons": list(self.reasons), "final": self.final, "company_id": self.company_id,
                 "called": self.called, "dialled_employee_id": self.dialled_employee_id,
-                "dialled_employee_label": self.dialled_employee_label}
+                "dialled_employee_label": self.dialled_employee_label, "domain": self.domain}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -58,11 +72,12 @@ class Plan:
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         steps = tuple(
-            Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"]), s.get("scheme_step", 0))
+            Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"]), s.get("scheme_step", 0),
+                 s.get("forward", False))
             for s in data["steps"]
         )
         return cls(steps, tuple(data["reasons"]), data.get("final"), data.get("company_id"), data.get("called"),
-                   data.get("dialled_employee_id"), data.get("dialled_employee_label"))
+                   data.get("dialled_employee_id"), data.get("dialled_employee_label"), data.get("domain"))
 
 
 @dataclass(frozen=True)
@@ -197,9 +212,10 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
             scheme = document["off_hours"]
             reasons.append("off hours: the off-hours scheme applies")
     scheme = _applicable_scheme(scheme, call, reasons)
+    whose = {"company_id": company["id"], "called": document["number"], "domain": company["domain"]}
     if scheme is None:
         reasons.append("no scheme applies: the call is missed")
-        return Plan((), tuple(reasons), company_id=company["id"], called=document["number"])
+        return Plan((), tuple(reasons), **whose)
     reasons.append(f"scheme {scheme['name']!r}")
     steps: list[Step] = []
     for index, step in enumerate(scheme["steps"], start=1):
@@ -209,7 +225,7 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
         steps.extend(runs)
     if not steps:
         reasons.append("no step has anybody to ring: the call is missed")
-    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"], called=document["number"])
+    return Plan(_capped(steps, reasons), tuple(reasons), **whose)
 
 
 # R15: by default a direct call nobody answers ends as "busy" after two minutes.
@@ -234,7 +250,7 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
     whose = {"company_id": company["id"], "called": extension, "dialled_employee_id": employee["id"],
-             "dialled_employee_label": employee_label(employee)}
+             "dialled_employee_label": employee_label(employee), "domain": company["domain"]}
     steps = _resolve_step({"mode": "parallel", "timeout": rule["after"],
                            "destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
     forward = {"forward_employee": ("employee", rule.get("employee")),
@@ -250,3 +266,50 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
         return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
     reasons.append(f"no answer: {rule['rule']} is not routable yet")
     return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
+
+
+def expand_lookups(plan: Plan, directory: dict, outcomes: Mapping[str, object], call: Call,
+                   departments: Mapping[int, DepartmentState] | None = None) -> Plan:
+    """The plan once its lookups are answered: each looked-up node gives way to
+    what its destination module says rings instead, where the node stood.
+
+    ``outcomes``: node -> what the lookup found (see each destination's
+    ``expand``); ``directory``: the company's compiled directory document.
+    A node without an outcome expands as a failed lookup: fail-open.
+    """
+    ctx = _context(directory["company"], departments, call)
+    reasons = list(plan.reasons)
+    steps: list[Step] = []
+    for step in plan.steps:
+        nodes = [t.node for t in step.targets if t.node and t.node.partition(":")[0] in LOOKUP_KINDS]
+        if not nodes:
+            steps.append(step)
+            continue
+        others = tuple(t for t in step.targets if t.node not in nodes)
+        if others:
+            steps.append(replace(step, targets=others))
+        for node in nodes:
+            module = destinations.REGISTRY[node.partition(":")[0]]
+            expansion = module.expand(node, outcomes.get(node, "no answer"), step.timeout, directory)
+            reasons.extend(f"step {step.scheme_step}: {r}" for r in expansion.reasons)
+            if expansion.reject:
+                return replace(plan, steps=_capped(steps, reasons), reasons=tuple(reasons),
+                               final=f"reject:{expansion.reject}")
+            scheme_steps = list(expansion.steps)
+            if expansion.scheme is not None:
+                scheme = _applicable_scheme(expansion.scheme, call, reasons)
+                scheme_steps = scheme["steps"] if scheme else []
+            for scheme_step in scheme_steps:
+                runs = _resolve_step(scheme_step, step.scheme_step or 1, call, ctx, reasons)
+                if scheme_step.get("forward"):
+                    runs = [replace(run, forward=True) for run in runs]
+                # Nothing is looked up twice per call: a node in the answer is skipped.
+                steps.extend(r for r in (_without_lookups(run, reasons) for run in runs) if r)
+    return replace(plan, steps=_capped(steps, reasons), reasons=tuple(reasons))
+
+
+def _without_lookups(step: Step, reasons: list[str]) -> Step | None:
+    kept = tuple(t for t in step.targets if not (t.node and t.node.partition(":")[0] in LOOKUP_KINDS))
+    if len(kept) < len(step.targets):
+        reasons.append(f"step {step.scheme_step}: a lookup inside a lookup's answer is not followed")
+    return replace(step, targets=kept) if kept else None

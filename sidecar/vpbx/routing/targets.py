@@ -20,8 +20,9 @@ class Target:
     # A PSTN number: sent to the outbound gateways, one after another until one takes it.
     via_trunk: bool = False
     # Set for what vpbx handles itself rather than rings: "voicemail:3", "ivr:2",
-    # "queue:1" (the media app answers), "webhook:5", "responsible_manager"
-    # (a lookup decides what rings). Kamailio skips these until those parts run.
+    # "queue:1" (the media app answers; Kamailio skips these until it runs),
+    # "webhook:5", "responsible_manager" (looked up when the call arrives, then
+    # replaced by what the answer rings).
     node: str | None = None
 
 
@@ -47,9 +48,26 @@ class Resolution:
 NODE_HOST = "media.invalid"
 
 
-def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str) -> Resolution:
-    """A destination vpbx handles itself: its place in the plan, and why it does not ring yet."""
+def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str, *, runs: bool = False) -> Resolution:
+    """A destination vpbx handles itself: its place in the plan, and how it is handled
+    (``runs`` False: by a part of vpbx this version does not run yet)."""
     node = kind if node_id is None else f"{kind}:{node_id}"
     user = node.replace(":", "-").replace("_", "-")
     target = Target(uri=f"sip:{user}@{NODE_HOST}", via_location=False, label=label, node=node)
-    return Resolution((target,), (f"{label}: {handled_by}, which this version does not run yet",))
+    return Resolution((target,), (f"{label}: {handled_by}" + ("" if runs else ", which this version does not run yet"),))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What a looked-up destination (webhook, responsible manager) rings in its place.
+
+    ``steps`` are scheme steps in compiled form (``"forward": True`` on one
+    that rings because the one before was not answered), ``scheme`` a whole compiled
+    scheme (its schedule and backup apply); ``reject`` a SIP code that ends
+    the call here. All empty: nothing, the plan moves on.
+    """
+
+    steps: tuple[dict, ...] = ()
+    scheme: dict | None = None
+    reject: int | None = None
+    reasons: tuple[str, ...] = ()

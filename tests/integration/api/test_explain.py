@@ -51,6 +51,6 @@ def test_a_secretary_rings_like_the_employee_and_the_crm_kind_has_its_place(clie
     assert [(s["timeout"], [(t["label"], t["node"]) for t in s["targets"]]) for s in plan["steps"]] == [
         (20, [("responsible manager", "responsible_manager")]),
         (40, [(f"employee {secretary['extension']} Secretary", None)])]
-    assert ("step 1: responsible manager: the CRM names the caller's manager (R16), which this version does not "
-            "run yet") in plan["reasons"]
+    assert "step 1: responsible manager: the CRM names the caller's manager when the call arrives (R16)" in plan[
+        "reasons"]
     assert f"step 2: ring employee {secretary['extension']} Secretary (secretary)" in plan["reasons"]

@@ -1,14 +1,87 @@
-"""Destination ``webhook``: the customer's URL chooses the route.
+"""Destination ``webhook``: the customer's URL chooses the route (R17).
 
-Options: ``data["webhook_id"]``. Its place in the plan is a node target; the
-adapter does not ring it until that part of vpbx runs.
+Options: ``data["webhook_id"]``. When the plan is built it is a node target
+("webhook:5"): the adapter asks the webhook off the SIP workers (see
+vpbx.lookups) and ``expand`` turns the validated answer, or the failure to get
+one, into what rings instead:
+
+    {"action": "ring", "destinations": [...], "mode": "parallel", "timeout": 30}
+    {"action": "scheme", "scheme_id": 4}
+    {"action": "reject", "code": 486}
+    {"action": "fallback"}
+
+The answer's destinations: {"kind": "employee", "employee_id": 7} (or
+"extension": "101"), {"kind": "department", "department_id": 3},
+{"kind": "phone_number", "number": "+7..."}, {"kind": "sip_uri", "uri": "sip:..."}.
+Anything the webhook cannot answer (timeout, error, invalid answer, open
+breaker) follows the webhook's fallback scheme: never dead air.
 """
 
 from __future__ import annotations
 
-from ..targets import Resolution, node_resolution
+from ..targets import Expansion, Resolution, node_resolution
 
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["webhook_id"]
-    return node_resolution("webhook", node_id, f"webhook {node_id}", "the customer's URL chooses the route (R17)")
+    return node_resolution("webhook", node_id, f"webhook {node_id}",
+                           "its URL chooses the route when the call arrives (R17)", runs=True)
+
+
+def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
+    """The compiled destination an answer's destination names, or None and why not."""
+    kind = wanted["kind"]
+    if kind == "employee":
+        if wanted.get("employee_id") is not None:
+            employee = directory["employees"].get(str(wanted["employee_id"]))
+            named = f"employee id {wanted['employee_id']}"
+        else:
+            employee = next((e for e in directory["employees"].values() if e["extension"] == wanted["extension"]),
+                            None)
+            named = f"extension {wanted['extension']}"
+        return ({"kind": "employee", "employee": employee}, "") if employee else (None, f"no {named}")
+    if kind == "department":
+        department = directory["departments"].get(str(wanted["department_id"]))
+        return (({"kind": "department", "department": department}, "") if department
+                else (None, f"no department id {wanted['department_id']}"))
+    if kind == "phone_number":
+        return {"kind": "phone_number", "number": wanted["number"]}, ""
+    return {"kind": "sip_uri", "uri": wanted["uri"]}, ""
+
+
+def _scheme(scheme_id: int | None, directory: dict, why: str) -> Expansion:
+    if scheme_id is None:
+        return Expansion(reasons=(f"{why}: no fallback scheme, the next step rings",))
+    scheme = directory["schemes"].get(str(scheme_id))
+    if scheme is None:
+        return Expansion(reasons=(f"{why}: scheme {scheme_id} does not exist, the next step rings",))
+    return Expansion(scheme=scheme, reasons=(f"{why}: scheme {scheme['name']!r}",))
+
+
+def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
+    """What rings in the webhook's place. ``outcome``: its validated answer
+    (a dict), or a string saying why there is none."""
+    webhook = directory["webhooks"].get(node.partition(":")[2])
+    if webhook is None:
+        return Expansion(reasons=(f"{node} no longer exists: the next step rings",))
+    name = f"webhook {webhook['name']!r}"
+    if isinstance(outcome, str) or outcome["action"] == "fallback":
+        why = f"{name} failed ({outcome})" if isinstance(outcome, str) else f"{name} chose the fallback"
+        return _scheme(webhook["fallback_scheme_id"], directory, why)
+    action = outcome["action"]
+    if action == "reject":
+        return Expansion(reject=outcome["code"], reasons=(f"{name} rejects the call with {outcome['code']}",))
+    if action == "scheme":
+        return _scheme(outcome["scheme_id"], directory, f"{name} chose")
+    found, reasons = [], [f"{name} rings {len(outcome['destinations'])} destination(s) "
+                          f"{outcome['mode']} for {outcome['timeout']} s"]
+    for wanted in outcome["destinations"]:
+        destination, why_not = _destination(wanted, directory)
+        if destination is None:
+            reasons.append(f"{name} named {why_not}: skipped")
+        else:
+            found.append(destination)
+    if not found:
+        return _scheme(webhook["fallback_scheme_id"], directory, f"{name} named nobody to ring")
+    return Expansion(steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},),
+                     reasons=tuple(reasons))

@@ -1,0 +1,113 @@
+"""Who the CRM says owns a caller (R16).
+
+Two sources, in order: the list the CRM pushes (``vpbx:crm:clients:<company>``,
+a Redis hash phone -> employee id, written through from PostgreSQL by the
+API), then, for callers not on it, the CRM's optional lookup URL
+(``GET <url>?phone=+7…``, signed like a webhook, under its own budget and
+breaker), whose answers are cached for the integration's TTL.
+
+The answer is an employee id, or a string saying why there is none: an
+unknown caller and a failed lookup both let the call move on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import urlencode
+
+import redis
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from ..config.compile import CRM_CLIENTS_KEY_PREFIX
+from .breaker import Breaker, BreakerState
+from .http import LookupFailed, request_json
+
+log = logging.getLogger(__name__)
+UNKNOWN = "-"  # a cached "the CRM does not know this caller"
+BREAKER_FAILURES = 5
+BREAKER_OPEN_SECONDS = 30
+
+
+def clients_key(company_id: int) -> str:
+    return f"{CRM_CLIENTS_KEY_PREFIX}{company_id}"
+
+
+def breaker_name(company_id: int) -> str:
+    return f"crm:{company_id}"
+
+
+def pulled_key(company_id: int, phone: str) -> str:
+    return f"vpbx:crm:pulled:{company_id}:{phone}"
+
+
+class ManagerAnswerSchema(Schema):
+    """The CRM lookup URL's answer: the manager by id or extension; null for an unknown client."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    employee_id = fields.Integer(allow_none=True)
+    extension = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{2,6}$"))
+
+
+def _employee_id(answer: dict, directory: dict) -> int | None:
+    if answer.get("employee_id") is not None:
+        return answer["employee_id"] if str(answer["employee_id"]) in directory["employees"] else None
+    if answer.get("extension"):
+        return next((e["id"] for e in directory["employees"].values() if e["extension"] == answer["extension"]), None)
+    return None
+
+
+def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: float, *, wall=time.time) -> int | str:
+    """The caller's manager's employee id, or why there is none."""
+    if not phone:
+        return "the caller's number is hidden"
+    company_id = directory["company"]["id"]
+    crm = directory.get("crm") or {}
+    url = crm.get("lookup_url")
+    breaker = Breaker(client, breaker_name(company_id), BREAKER_FAILURES, BREAKER_OPEN_SECONDS)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            pipe.hget(clients_key(company_id), phone)
+            if url:
+                pipe.get(pulled_key(company_id, phone))
+                breaker.queue_read(pipe)
+            pushed, *rest = pipe.execute()
+    except redis.RedisError as exc:
+        return f"the CRM's client list is unavailable ({exc})"
+    if pushed is not None:
+        return int(pushed)
+    if not url:
+        return f"{phone} is not a client the CRM told us about"
+    cached, state = rest[0], BreakerState.from_reply(rest[1])
+    if cached is not None:
+        return int(cached) if cached != UNKNOWN.encode() else f"the CRM does not know {phone} (cached)"
+    try:
+        if not breaker.admits(state, wall(), crm["budget_ms"]):
+            return "the CRM lookup's breaker is open"
+    except redis.RedisError:
+        pass
+    try:
+        body, _ = request_json("GET", f"{url}{'&' if '?' in url else '?'}{urlencode({'phone': phone})}", None,
+                               crm["secret"], deadline)
+        try:
+            answer = ManagerAnswerSchema().load(body if isinstance(body, dict) else {"": body})
+        except ValidationError as exc:
+            raise LookupFailed("invalid_answer", json.dumps(exc.messages, sort_keys=True)[:300]) from None
+    except LookupFailed as failed:
+        try:
+            breaker.failed(wall())
+        except redis.RedisError:
+            pass
+        log.warning("CRM lookup of %s for company %s failed: %s", phone, company_id, failed)
+        return f"the CRM lookup failed ({failed.kind}: {failed.detail})"
+    found = _employee_id(answer, directory)
+    try:
+        breaker.succeeded(state)
+        if crm["cache_ttl_s"]:
+            client.set(pulled_key(company_id, phone), str(found) if found else UNKNOWN, ex=crm["cache_ttl_s"])
+    except redis.RedisError as exc:
+        log.warning("CRM answer for %s not cached: %s", phone, exc)
+    return found if found is not None else f"the CRM does not know {phone}"

@@ -9,6 +9,7 @@ Return -255 from a route helper to stop processing the message.
 import json
 import os
 import site
+import time
 from dataclasses import replace
 
 # Kamailio embeds Debian's /usr/bin/python3; the project's venv (built with the
@@ -16,6 +17,9 @@ from dataclasses import replace
 site.addsitedir(os.environ["VPBX_SITE_PACKAGES"])
 
 import KSR  # noqa: E402  (only importable inside Kamailio)
+
+# KSR.async: "async" is a Python keyword, so the module is reached by name.
+KSR_ASYNC = getattr(KSR, "async")
 
 from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
@@ -43,6 +47,20 @@ RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"
+# Calls whose route a webhook or the CRM decides wait for it in these async
+# task workers (kamailio.cfg: async_workers_group), never in a SIP worker.
+LOOKUP_WORKERS = "lookups"
+# What the task worker needs besides the plan: when the call arrived (budgets
+# count from then), and how to read the caller's number.
+LOOKUP_XAVP = "$xavp(vpbx_lookup)"
+# A suspended call's entry in the "lookups" htable. tm 5.6 cannot cancel a
+# transaction suspended for a task worker (it answers neither the CANCEL nor
+# the INVITE), so the CANCEL and the task worker each increment the entry, and
+# whoever takes it from 1 to 2 decides: the CANCEL is answered at once and the
+# task worker, when it resumes, ends the INVITE with 487 instead of ringing;
+# or the task worker rings and the CANCEL is relayed as usual.
+LOOKUP_CLAIM = "$shtinc(lookups=>$ci)"
+CLAIMED_FIRST = 2
 
 
 def mod_init():
@@ -66,6 +84,8 @@ class VpbxRoutes:
         method = KSR.pv.get("$rm")
 
         if method == "CANCEL":
+            if self.cancel_during_lookup():
+                return 1
             if KSR.tm.t_check_trans() > 0:
                 KSR.rtpengine.rtpengine_manage("")
                 self.route_relay()
@@ -218,12 +238,62 @@ class VpbxRoutes:
             return
         cursor = PlanCursor(plan, 0, call=call_events.call_record(
             plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd")))
+        if plan.lookups():
+            self.look_up_then_ring(cursor, source, region or DEFAULT_REGION)
+            return
+        self.ring_plan(cursor)
+
+    def ring_plan(self, cursor):
         if not self.ring_next_step(cursor):
-            self.emit_missed(cursor, events.NOBODY_TO_RING)
-            self.reject(reasons.FINAL.get(plan.final, reasons.NOBODY_TO_RING))
+            final = reasons.final(cursor.plan.final)
+            self.emit_missed(cursor, events.missed_reason(final.code, cancelled=False) if final
+                             else events.NOBODY_TO_RING)
+            self.reject(final or reasons.NOBODY_TO_RING)
             return
         KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         self.route_relay()
+
+    def look_up_then_ring(self, cursor, source, region):
+        """Suspend the transaction and let a task worker ask the webhook or CRM;
+        the SIP worker is free for the next message at once."""
+        lookup = {"arrived": time.time(), "source": source, "region": region}
+        KSR.pv.seti("$sht(lookups=>$ci)", 1)
+        KSR.pv.sets(PLAN_XAVP, cursor.to_json())
+        KSR.pv.sets(LOOKUP_XAVP, json.dumps(lookup))
+        if KSR_ASYNC.task_group_route("ksr_route_lookups", LOOKUP_WORKERS) >= 0:
+            return
+        # No task worker can take it: fail open here, without asking anyone.
+        KSR.pv.unset("$sht(lookups=>$ci)")
+        KSR.err(f"vpbx: lookups of {KSR.pv.get('$ci')} not queued; following the fallbacks\n")
+        plan = self.worker.resolve_lookups(cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "",
+                                           ask=False, **lookup)
+        self.ring_plan(replace(cursor, plan=plan))
+
+    def ksr_route_lookups(self, msg):
+        """In an async task worker: ask, then ring what the answers say."""
+        cursor = self.saved_cursor()
+        lookup = json.loads(KSR.pv.get(LOOKUP_XAVP))
+        plan = self.worker.resolve_lookups(cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "",
+                                           **lookup)
+        claim = KSR.pv.get(LOOKUP_CLAIM)
+        KSR.pv.unset("$sht(lookups=>$ci)")
+        if claim != CLAIMED_FIRST:  # the caller hung up meanwhile
+            self.emit_missed(cursor, events.CALLER_CANCELLED)
+            KSR.tm.t_reply(487, "Request Terminated")
+            return 1
+        self.ring_plan(replace(cursor, plan=plan))
+        return 1
+
+    def cancel_during_lookup(self):
+        """A CANCEL for a call whose route is being looked up: answered here, the
+        INVITE ends when its task worker resumes. False when the call is not
+        suspended (any more): relay the CANCEL as usual."""
+        if KSR.pv.is_null("$sht(lookups=>$ci)"):
+            return False
+        if KSR.pv.get(LOOKUP_CLAIM) != CLAIMED_FIRST:
+            return False
+        KSR.sl.sl_send_reply(200, "Canceling")
+        return True
 
     def ring_next_step(self, cursor):
         """Load the branches of the first remaining step with anyone reachable.
@@ -318,7 +388,7 @@ class VpbxRoutes:
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         KSR.rtpengine.rtpengine_delete("")
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
-        final = reasons.FINAL.get(cursor.plan.final) if cursor else None
+        final = reasons.final(cursor.plan.final) if cursor else None
         if final:
             KSR.hdr.append_to_reply(final.reason_header)
             KSR.tm.t_reply(final.code, final.phrase)

@@ -14,11 +14,12 @@ cache keeper is rebuilding it from PostgreSQL), the worker routes from its copy.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
 
-from ..config.compile import COMPANY_KEY_PREFIX, GENERATION_KEY, KEY_PREFIX, decode_document, version_key
+from ..config.compile import DOCUMENT_PREFIXES, GENERATION_KEY, decode_document, version_key
 from ..routing.department_state import DepartmentState, state_key, stateful_departments
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Documents:
         """Copy existing documents, so a Redis outage right after start still routes."""
         keys: list[bytes] = []
         try:
-            for prefix in (KEY_PREFIX, COMPANY_KEY_PREFIX):
+            for prefix in DOCUMENT_PREFIXES:
                 for key in self.redis.scan_iter(match=prefix + "*", count=PRELOAD_BATCH):
                     keys.append(key)
                     if len(keys) >= PRELOAD_LIMIT:
@@ -67,12 +68,12 @@ class Documents:
             log.warning("routing documents not preloaded: %s", exc)
         return len(self.copies)
 
-    def get(self, key: str, also: str | None = None) -> Read:
+    def get(self, key: str, also: str | None = None, with_state: bool = True) -> Read:
         """The document at ``key`` (None if it does not exist), the value at ``also``
-        and its departments' shared state. Raises CacheUnavailable."""
+        and (``with_state``) its departments' shared state. Raises CacheUnavailable."""
         keys = [version_key(key), GENERATION_KEY] + ([also] if also else [])
         copy = self.copies.get(key)
-        stateful = copy.stateful if copy else {}
+        stateful = copy.stateful if copy and with_state else {}
         try:
             if stateful:
                 pipe = self.redis.pipeline(transaction=False)
@@ -98,6 +99,8 @@ class Documents:
         except redis.RedisError as exc:
             return Read(self._copy_or_fail(key, f"Redis unreachable: {exc}"), None, {})
         document = self.copies[key].document
+        if not with_state:
+            return Read(document, extra_value, {})
         missing = {i: d for i, d in self.copies[key].stateful.items() if i not in departments}
         if missing:  # first call, or a changed document: once per version
             departments.update(self._read_state(missing))
@@ -125,6 +128,11 @@ class Documents:
             log.warning("department state unavailable: %s", exc)
             return {}
 
+    def state_on_demand(self, key: str) -> StateOnDemand:
+        """The shared state of the departments of the document at ``key``, read as routing asks."""
+        copy = self.copies.get(key)
+        return StateOnDemand(self, copy.stateful if copy else {})
+
     def _keep(self, key: str, raw: bytes) -> dict:
         version = raw.partition(b" ")[0]
         copy = self.copies.get(key)
@@ -139,3 +147,31 @@ class Documents:
         if copy is None:
             raise CacheUnavailable(why)
         return copy.document
+
+
+class StateOnDemand(Mapping):
+    """Department state read from Redis the first time routing asks for a department.
+
+    For a company's directory, which names every department: a lookup's answer
+    rings one or two of them, and reading all would take a round robin turn
+    from departments the call never rings.
+    """
+
+    def __init__(self, documents: Documents, stateful: dict[int, str]):
+        self.documents = documents
+        self.stateful = stateful
+        self.read: dict[int, DepartmentState] = {}
+
+    def __getitem__(self, department_id: int) -> DepartmentState:
+        if department_id not in self.read:
+            if department_id not in self.stateful:
+                raise KeyError(department_id)
+            found = self.documents._read_state({department_id: self.stateful[department_id]})
+            self.read[department_id] = found.get(department_id, DepartmentState())
+        return self.read[department_id]
+
+    def __iter__(self):
+        return iter(self.read)
+
+    def __len__(self) -> int:
+        return len(self.read)

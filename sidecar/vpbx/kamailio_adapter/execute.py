@@ -134,7 +134,7 @@ class PlanCursor:
         """The cursor once step ``index`` rings these contacts (from ``at``, ISO-8601)."""
         step = self.plan.steps[index]
         rung = sorted(set(contacts.values()))
-        legs = self.legs + tuple(_leg(step.scheme_step or index + 1, step.targets[i], at) for i in rung)
+        legs = self.legs + tuple(_leg(step, index + 1, step.targets[i], at) for i in rung)
         return replace(self, next_step=index + 1, legs=legs, contacts=contacts)
 
     def answered_by(self, uri: str | None) -> dict | None:
@@ -143,12 +143,16 @@ class PlanCursor:
         step = self.current
         if index is None or step is None:
             return None
-        return _leg(step.scheme_step or self.next_step, step.targets[index], None)
+        return _leg(step, self.next_step, step.targets[index], None)
 
 
-def _leg(step_number: int, target, at: str | None) -> dict:
-    return {"step": step_number, "target": target.label, "employee_id": target.employee_id,
-            "department_id": target.department_id, "rang_at": at}
+def _leg(step: Step, position: int, target, at: str | None) -> dict:
+    """A leg as history records it: ``step`` is the scheme's step it rang for."""
+    leg = {"step": step.scheme_step or position, "target": target.label, "employee_id": target.employee_id,
+           "department_id": target.department_id, "rang_at": at}
+    if step.forward:
+        leg["forward"] = True
+    return leg
 
 
 # A gateway that has not even sent 100 Trying by then is taken as down, and the

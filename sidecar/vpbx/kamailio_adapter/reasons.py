@@ -26,3 +26,14 @@ USER_BUSY = Rejection(486, "Busy Here", 17, "User busy")
 
 # A plan's final outcome (vpbx.routing.Plan.final) as the caller hears it.
 FINAL = {"busy": USER_BUSY}
+
+# Q.850 causes for the codes a webhook may reject a call with (RFC 3398 mapping).
+_REJECT_CAUSES = {403: 21, 404: 1, 480: 18, 486: 17, 503: 41, 600: 17, 603: 21}
+
+
+def final(plan_final: str | None) -> Rejection | None:
+    """How a plan that rang nobody, or nobody who answered, ends for the caller."""
+    if plan_final and plan_final.startswith("reject:"):
+        code = int(plan_final.partition(":")[2])
+        return Rejection(code, "Rejected", _REJECT_CAUSES.get(code, 21), "Rejected by the number's webhook")
+    return FINAL.get(plan_final) if plan_final else None

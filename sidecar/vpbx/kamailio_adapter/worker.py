@@ -8,6 +8,7 @@ would interleave replies between processes.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from datetime import datetime, timezone
@@ -15,12 +16,14 @@ from datetime import datetime, timezone
 import redis
 
 from .. import settings as vpbx_settings
-from ..config.compile import company_key, number_key
+from ..config.compile import company_key, directory_key, number_key
 from ..history import events
+from ..lookups import crm, webhook
 from ..routing import Call, Plan, build_direct_plan, build_plan
+from ..routing.plan import expand_lookups
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
-from .documents import Documents, Read
+from .documents import CacheUnavailable, Documents, Read
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class Worker:
     def __init__(self, config: vpbx_settings.Settings):
         self.settings = config
         self.documents: Documents | None = None
+        self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
 
     @classmethod
@@ -48,12 +52,19 @@ class Worker:
         client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
                                       single_connection_client=True)
         self.documents = Documents(client)
+        self.pid = os.getpid()
         self.documents.preload()
 
-    def _document(self, key: str) -> tuple[Read, datetime]:
+    def ensure_connected(self) -> None:
+        """Connect in a process Kamailio forked without child_init (async task
+        workers): a connection inherited from the parent is never shared."""
+        if self.pid != os.getpid():
+            self.connect()
+
+    def _document(self, key: str, with_state: bool = True) -> tuple[Read, datetime]:
         """The document with its departments' state, and the moment to route at:
         now, or the test suite's pinned clock."""
-        read = self.documents.get(key, also=self.clock_key)
+        read = self.documents.get(key, also=self.clock_key, with_state=with_state)
         return read, datetime.fromisoformat(read.extra.decode()) if read.extra else datetime.now(timezone.utc)
 
     def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
@@ -80,6 +91,46 @@ class Worker:
             return None
         return build_plan(read.document, Call(call_id, e164, caller, source, now or clock, caller_aor),
                           read.departments)
+
+    def resolve_lookups(self, plan: Plan, *, call_id: str, caller: str, source: str, region: str,
+                        arrived: float, ask: bool = True) -> Plan:
+        """The plan once its webhooks and CRM lookups are answered (or have failed).
+
+        Runs in an async task worker: it waits on customers' servers, each
+        lookup ending by its budget counted from ``arrived`` (epoch seconds the
+        INVITE came in), so time spent queued for a task worker counts too.
+        With ``ask`` False nothing is asked: every lookup fails open.
+        """
+        self.ensure_connected()
+        arrival = time.monotonic() - max(0.0, time.time() - arrived)
+        key = directory_key(plan.domain or "")
+        try:
+            read, clock = self._document(key, with_state=False)
+            directory = read.document
+        except CacheUnavailable as exc:
+            log.warning("lookups of call %s not asked: %s", call_id, exc)
+            directory, clock = None, datetime.now(timezone.utc)
+        if directory is None:
+            directory = {"company": {"id": plan.company_id, "name": "", "domain": plan.domain, "timezone": "UTC"},
+                         "employees": {}, "departments": {}, "schemes": {}, "webhooks": {}, "crm": None}
+            ask = False
+        at = datetime.fromtimestamp(arrived, timezone.utc) if self.clock_key is None else clock
+        call = Call(call_id, plan.called or "", caller, source, at,
+                    f"sip:{caller}@{plan.domain}" if source == "phone" else None)
+        outcomes: dict[str, object] = {}
+        for node in plan.lookups() if ask else ():
+            kind, _, node_id = node.partition(":")
+            if kind == "webhook" and node_id in directory["webhooks"]:
+                hook = directory["webhooks"][node_id]
+                asked = webhook.ask(self.documents.redis, hook, {"call_id": call_id, "caller": caller,
+                                                                 "called": plan.called, "at": at.isoformat()},
+                                    directory["company"], arrival + hook["budget_ms"] / 1000)
+                outcomes[node] = asked.outcome
+            elif kind == "responsible_manager":
+                budget = (directory.get("crm") or {}).get("budget_ms", 1000)
+                outcomes[node] = crm.manager(self.documents.redis, directory, to_e164(caller, region) if caller else None,
+                                             arrival + budget / 1000)
+        return expand_lookups(plan, directory, outcomes, call, self.documents.state_on_demand(key))
 
     def member_call(self, member: tuple[int, int], event: str) -> None:
         """Note that a longest idle department's member answered or ended a call

@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config or {})
 
-    from . import (calls, company, database, departments, employees, errors, ivr_menus, numbers, prompts, queues,
+    from . import (calls, company, crm, database, departments, employees, errors, ivr_menus, numbers, prompts, queues,
                    schedules, schemes, sip_accounts, voicemail_boxes, webhooks)
     from .metrics import blueprint as metrics
     from .status import blueprint as status
@@ -44,6 +44,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(status)
     app.register_blueprint(metrics)
     for resource in (company, employees, sip_accounts, departments, voicemail_boxes, prompts, ivr_menus, queues,
-                     webhooks, schedules, schemes, numbers, calls):
+                     webhooks, crm, schedules, schemes, numbers, calls):
         api.register_blueprint(resource.blueprint)
     return app

@@ -48,10 +48,12 @@ def no_registrations(rpc, demo):
 
 @pytest.fixture
 def register(sip_target, demo):
-    """Register a demo account's contact at ``contact_port``: (final status, SIPp's result)."""
+    """Register an account's contact at ``contact_port``: (final status, SIPp's result).
+    A demo account's password and domain are known; another account of the
+    demo company (created by a test) gives its password."""
 
     def _register(login: str, contact_port: int, *, password: str | None = None, domain: str | None = None):
-        account = next(a for a in demo["accounts"] if a["login"] == login)
+        account = next((a for a in demo["accounts"] if a["login"] == login), {"domain": demo["accounts"][0]["domain"]})
         result = Sipp(
             "register.xml", port=free_udp_port(), remote=sip_target, service=login,
             auth=(login, password if password is not None else account["password"]),

@@ -60,6 +60,10 @@ def test_known_numbers_route_while_redis_is_down_and_unseen_ones_get_503(
     _call(stack, sip_target, new_number, NO_ROUTE)
 
     redis_service.start()
+    # Redis comes back empty: the cache keeper rebuilds it, then the new number routes.
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{stack.ports.redis}")
+    wait_for(lambda: client.exists(GENERATION_KEY), 10, "the cache keeper to rebuild the documents")
+    client.close()
     for _ in range(2 * WORKERS):
         _call(stack, sip_target, new_number, ROUTED)
 

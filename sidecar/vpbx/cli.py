@@ -125,16 +125,24 @@ def keep(config: str | None, interval: float) -> None:
     cfg = _settings(config)
     client = redis.Redis.from_url(cfg.redis_url, socket_timeout=2, socket_connect_timeout=2)
     log.info("watching %s", cfg.redis_url)
+    seen_run = None
     while True:
         try:
+            # A Redis that restarted may have loaded a snapshot taken minutes
+            # ago, documents and all: older than PostgreSQL, so rebuild then too.
+            run = client.info("server")["run_id"]
+            restarted = seen_run is not None and run != seen_run
             # Several keepers (one per node) may watch one Redis: one rebuilds.
-            if not client.exists(GENERATION_KEY) and client.set("vpbx:cache:rebuilding", 1, nx=True, ex=60):
+            if ((restarted or not client.exists(GENERATION_KEY))
+                    and client.set("vpbx:cache:rebuilding", 1, nx=True, ex=60)):
                 try:
                     with db.connect(cfg.database_url) as conn:
-                        log.warning("routing documents missing from Redis: rebuilt %d numbers",
+                        log.warning("routing documents %s: rebuilt %d numbers",
+                                    "possibly stale after a Redis restart" if restarted else "missing from Redis",
                                     rebuild_all(conn, client))
                 finally:
                     client.delete("vpbx:cache:rebuilding")
+            seen_run = run
         except (redis.RedisError, psycopg.Error) as exc:
             log.error("cannot rebuild now: %s", exc)
         time.sleep(interval)

@@ -14,6 +14,8 @@ import time
 from datetime import datetime, timezone
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .. import settings as vpbx_settings
 from ..config.compile import company_key, directory_key, number_key
@@ -49,8 +51,12 @@ class Worker:
     def connect(self) -> None:
         # One process, one thread, one request at a time: a single connection
         # spares redis-py's pool bookkeeping, a third of each command's CPU.
+        # A connection error is retried once on a fresh connection: after a Redis
+        # restart the kept socket is dead, and only the reconnect can tell
+        # whether Redis is back (a refused connect fails at once on the retry).
         client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                      single_connection_client=True)
+                                      single_connection_client=True, retry=Retry(NoBackoff(), 1),
+                                      retry_on_error=[redis.ConnectionError])
         self.documents = Documents(client)
         self.pid = os.getpid()
         self.documents.preload()

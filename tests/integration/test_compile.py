@@ -80,7 +80,7 @@ def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, 
 
 
 def test_the_directory_names_every_employee_department_scheme_and_webhook_by_id(db):
-    directory = compiler.compile_directory(db, demo.DEMO_DOMAIN)
+    directory = compiler.compile_company_documents(db, demo.DEMO_DOMAIN)[compiler.directory_key(demo.DEMO_DOMAIN)]
 
     assert {e["extension"] for e in directory["employees"].values()} == {"101", "102"}
     assert all(key == str(e["id"]) for key, e in directory["employees"].items())

@@ -182,8 +182,10 @@ class WebhookDryRun(MethodView):
         those of real calls only."""
         who = require_admin()
         conn = db()
-        _find(conn, who.company_id, webhook_id)
-        hook = conn.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = %s", (webhook_id,)).fetchone()
+        hook = conn.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s",
+                            (webhook_id, who.company_id)).fetchone()
+        if hook is None:
+            raise not_found("Webhook")
         company = conn.execute("SELECT id, name FROM companies WHERE id = %s", (who.company_id,)).fetchone()
         call = {"call_id": f"dry-run-{secrets.token_hex(8)}", "caller": data["caller"],
                 "called": data["called"] or "", "at": datetime.now(timezone.utc).isoformat()}

@@ -276,15 +276,22 @@ WEBHOOK_COLUMNS = "id, name, url, secret, budget_ms, retries, cache_ttl_s, break
                   "fallback_scheme_id"
 
 
-def compile_directory(conn: psycopg.Connection, sip_domain: str) -> dict | None:
-    """Everything of a company a lookup's answer may route to, by id (R16, R17).
+def compile_company_documents(conn: psycopg.Connection, sip_domain: str) -> dict[str, dict | None]:
+    """A company's two documents by Redis key: its extensions and its directory
+    (None for a company that no longer exists). The directory is built from the
+    extensions document, so the company's employees are compiled once."""
+    company_document = compile_company(conn, sip_domain)
+    return {company_key(sip_domain): company_document,
+            directory_key(sip_domain): compile_directory(conn, company_document) if company_document else None}
+
+
+def compile_directory(conn: psycopg.Connection, company_document: dict) -> dict:
+    """Everything of a company a lookup's answer may route to, by id (R16, R17),
+    from its compiled extensions document.
 
     Employees carry their no-answer rule with its forward target embedded,
     as in the company document: the CRM's manager falls back to it.
     """
-    company_document = compile_company(conn, sip_domain)
-    if company_document is None:
-        return None
     company_id = company_document["company"]["id"]
     parts = _Compiler(conn, company_document["company"]["timezone"])
     departments = {}
@@ -328,8 +335,8 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
     for n in numbers:
         documents.update(document_writes(number_key(n), compile_number(conn, n)))
     for d in domains:
-        documents.update(document_writes(company_key(d), compile_company(conn, d)))
-        documents.update(document_writes(directory_key(d), compile_directory(conn, d)))
+        for key, document in compile_company_documents(conn, d).items():
+            documents.update(document_writes(key, document))
     stale = [
         key
         for prefix in DOCUMENT_PREFIXES + (VERSION_KEY_PREFIX,)

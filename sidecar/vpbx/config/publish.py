@@ -12,8 +12,7 @@ from collections.abc import Iterable
 import psycopg
 import redis
 
-from .compile import (company_key, compile_company, compile_directory, compile_number, directory_key, document_writes,
-                      number_key, version_key)
+from .compile import compile_company_documents, compile_number, document_writes, number_key, version_key
 
 
 def numbers_of(conn: psycopg.Connection, company_id: int) -> set[str]:
@@ -24,9 +23,10 @@ def publish(conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[s
             domains: Iterable[str] = ()) -> None:
     writes: dict[str, str] = {}
     deletes: list[str] = []
-    for key, document in [(number_key(n), compile_number(conn, n)) for n in set(numbers)] + \
-                         [(company_key(d), compile_company(conn, d)) for d in set(domains)] + \
-                         [(directory_key(d), compile_directory(conn, d)) for d in set(domains)]:
+    compiled = {number_key(n): compile_number(conn, n) for n in set(numbers)}
+    for d in set(domains):
+        compiled.update(compile_company_documents(conn, d))
+    for key, document in compiled.items():
         if document is None:
             deletes += [key, version_key(key)]
         else:

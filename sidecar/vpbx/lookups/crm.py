@@ -21,6 +21,7 @@ import redis
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..config.compile import CRM_CLIENTS_KEY_PREFIX
+from ..routing.destinations.employee import in_directory
 from .breaker import Breaker, BreakerState
 from .http import LookupFailed, request_json
 
@@ -50,14 +51,6 @@ class ManagerAnswerSchema(Schema):
 
     employee_id = fields.Integer(allow_none=True)
     extension = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{2,6}$"))
-
-
-def _employee_id(answer: dict, directory: dict) -> int | None:
-    if answer.get("employee_id") is not None:
-        return answer["employee_id"] if str(answer["employee_id"]) in directory["employees"] else None
-    if answer.get("extension"):
-        return next((e["id"] for e in directory["employees"].values() if e["extension"] == answer["extension"]), None)
-    return None
 
 
 def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: float, *, wall=time.time) -> int | str:
@@ -103,7 +96,8 @@ def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: f
             pass
         log.warning("CRM lookup of %s for company %s failed: %s", phone, company_id, failed)
         return f"the CRM lookup failed ({failed.kind}: {failed.detail})"
-    found = _employee_id(answer, directory)
+    employee = in_directory(directory, employee_id=answer.get("employee_id"), extension=answer.get("extension"))
+    found = employee["id"] if employee else None
     try:
         breaker.succeeded(state)
         if crm["cache_ttl_s"]:

@@ -36,6 +36,16 @@ def _unavailable(employee: dict, call, ctx) -> str | None:
     return None
 
 
+def in_directory(directory: dict, *, employee_id: int | None = None, extension: str | None = None) -> dict | None:
+    """The employee a lookup's answer names, by id or else by extension, in a
+    company's compiled directory; None if there is no such employee."""
+    if employee_id is not None:
+        return directory["employees"].get(str(employee_id))
+    if extension:
+        return next((e for e in directory["employees"].values() if e["extension"] == extension), None)
+    return None
+
+
 def label(employee: dict) -> str:
     """How plans, explain and history name an employee."""
     return f"employee {employee['extension']} {employee['name']}"

@@ -20,6 +20,7 @@ breaker) follows the webhook's fallback scheme: never dead air.
 from __future__ import annotations
 
 from ..targets import Expansion, Resolution, node_resolution
+from .employee import in_directory
 
 
 def resolve(data: dict, call, ctx) -> Resolution:
@@ -32,13 +33,9 @@ def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
     """The compiled destination an answer's destination names, or None and why not."""
     kind = wanted["kind"]
     if kind == "employee":
-        if wanted.get("employee_id") is not None:
-            employee = directory["employees"].get(str(wanted["employee_id"]))
-            named = f"employee id {wanted['employee_id']}"
-        else:
-            employee = next((e for e in directory["employees"].values() if e["extension"] == wanted["extension"]),
-                            None)
-            named = f"extension {wanted['extension']}"
+        employee = in_directory(directory, employee_id=wanted.get("employee_id"), extension=wanted.get("extension"))
+        named = (f"employee id {wanted['employee_id']}" if wanted.get("employee_id") is not None
+                 else f"extension {wanted['extension']}")
         return ({"kind": "employee", "employee": employee}, "") if employee else (None, f"no {named}")
     if kind == "department":
         department = directory["departments"].get(str(wanted["department_id"]))

@@ -302,7 +302,7 @@ class VpbxRoutes:
         Returns False when no remaining step has anyone to ring.
         """
         for index, step in cursor.remaining():
-            contacts = load_step_branches(KSR, step)
+            contacts = load_step_branches(KSR, step, self.worker.media_app)
             if contacts:
                 step_timers(KSR, step)
                 KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")

@@ -172,6 +172,37 @@ def history_keep(config: str | None) -> None:
 
 
 @main.group()
+def media() -> None:
+    """The media app: IVR menus and voicemail."""
+
+
+@media.command("run")
+@config_option
+def media_run(config: str | None) -> None:
+    """Answer the calls vpbx handles itself, until stopped."""
+    import asyncio
+    import logging
+    import signal
+
+    from .media.app import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s media-app %(levelname)s %(name)s %(message)s")
+    cfg = _settings(config)
+
+    async def run() -> None:
+        task = asyncio.ensure_future(serve(cfg))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(run())
+
+
+@main.group()
 def company() -> None:
     """Tenants."""
 

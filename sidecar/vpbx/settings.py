@@ -25,6 +25,32 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    """The media app: where it listens, where it keeps recordings and prompts,
+    and how it tells voicemail recipients."""
+
+    sip: Endpoint
+    dtmf_port: int  # rtpengine's --dtmf-log-dest points here
+    rtp_min: int
+    rtp_max: int
+    data_dir: Path
+    smtp: Smtp
+    # Links in voicemail email: the sidecar as recipients reach it, and the key signing them.
+    public_url: str
+    link_secret: str
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -33,6 +59,7 @@ class Settings:
     sip: Endpoint
     sidecar: Endpoint
     run_dir: Path
+    media: Media
     # "test" lets the test suite pin the routing clock; any other profile never does.
     profile: str = "production"
 
@@ -50,8 +77,21 @@ class Settings:
             sip=endpoint("sip"),
             sidecar=endpoint("sidecar"),
             run_dir=Path(data["run_dir"]),
+            media=_media(data["media"], endpoint),
             profile=data.get("profile", "production"),
         )
+
+
+def _media(data: dict, endpoint) -> Media:
+    smtp = data["smtp"]
+    return Media(
+        sip=Endpoint(data["sip"]["host"], int(data["sip"]["port"])),
+        dtmf_port=int(data["dtmf_port"]), rtp_min=int(data["rtp_min"]), rtp_max=int(data["rtp_max"]),
+        data_dir=Path(data["data_dir"]),
+        smtp=Smtp(smtp["host"], int(smtp["port"]), smtp["sender"], bool(smtp.get("starttls", False)),
+                  smtp.get("username"), smtp.get("password")),
+        public_url=data["public_url"].rstrip("/"), link_secret=data["link_secret"],
+    )
 
 
 class SettingsError(RuntimeError):

@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import default
 
 import pytest
 
@@ -10,6 +13,7 @@ from vpbx import db
 from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
+from vpbx.stack.process import wait_for
 
 from . import sip_log
 from .sipp import Sipp, free_udp_port
@@ -114,3 +118,57 @@ def trunks(cfg, rpc):
         for name in names:
             remove_trunk(conn, name)
     reload_kamailio(rpc)
+
+
+class Mailbox:
+    """A real SMTP server on the stack's SMTP port, as a company's mail server would be."""
+
+    def __init__(self, port: int):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                mailbox.messages.append(Mail(list(envelope.rcpt_tos), BytesParser(policy=default).parsebytes(
+                    envelope.content)))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def wait_for(self, match, timeout: float = 10.0):
+        return wait_for(lambda: next((m for m in self.messages if match(m.message)), None), timeout,
+                        "the voicemail email")
+
+
+@dataclass
+class Mail:
+    recipients: list[str]
+    message: object
+
+
+@pytest.fixture(scope="session")
+def mailbox(stack):
+    box = Mailbox(stack.ports.smtp)
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture
+def voicemail_box(api, demo):
+    """Create voicemail boxes for a test (recipients: Anna and office@example.com); deleted afterwards."""
+    made = []
+    anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
+
+    def _create(**fields):
+        body = {"recipients": [{"employee_id": anna["id"]}], "extra_email": "office@example.com", **fields}
+        status, box = api("POST", "/voicemail-boxes", body)
+        assert status == 201, box
+        made.append(box["id"])
+        return box
+
+    yield _create
+    for box_id in reversed(made):
+        api("DELETE", f"/voicemail-boxes/{box_id}")

@@ -27,6 +27,13 @@ def test_answered_after_a_forward_is_a_forwarded_call_to_whoever_answered():
         "answered", 2, "employee 102 Boris", True)
 
 
+def test_a_call_voicemail_answered_is_missed_by_the_employee_dialled():
+    box = {"step": 2, "target": "voicemail box 4", "employee_id": None, "department_id": None, "rang_at": "t2",
+           "node": "voicemail:4"}
+    line = answered_line({"call": _call(dialled=1), "legs": [ANNA, box], "answered": box})
+    assert (line.status, line.employee_id, line.end_reason) == ("missed", 1, "no_answer")
+
+
 def test_a_direct_call_missed_after_a_forward_is_missed_by_the_employee_dialled():
     line = missed_line({"call": _call(dialled=1), "legs": [ANNA, BORIS], "reason": "no_answer"})
     assert (line.status, line.employee_id, line.forwarded, line.end_reason) == ("missed", 1, True, "no_answer")

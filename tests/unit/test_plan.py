@@ -63,8 +63,7 @@ def test_destinations_vpbx_handles_itself_have_their_place_in_the_plan_as_nodes(
 
     assert [[t.node for t in s.targets] for s in plan.steps] == [["voicemail:3"], [None], ["ivr:2", "responsible_manager"]]
     assert plan.steps[0].targets[0].uri == "sip:voicemail-3@media.invalid"
-    assert ("step 1: voicemail box 3: the media app records the message (R11), which this version does not run yet"
-            in plan.reasons)
+    assert "step 1: voicemail box 3: the media app records the message (R11)" in plan.reasons
 
 
 def test_an_unknown_kind_is_skipped_with_a_reason_not_an_error():
@@ -268,6 +267,13 @@ def test_an_absent_employee_goes_straight_to_the_rule():
     assert "step 1: skip employee 102 Boris: on sick leave 2026-11-01..2026-11-30" in plan.reasons
 
 
+def test_a_voicemail_rule_takes_an_unanswered_direct_call_to_the_employees_box():
+    plan = _direct("102", rule="voicemail", after=10, voicemail_box_id=4)
+
+    assert [(s.timeout, [t.node for t in s.targets]) for s in plan.steps] == [(10, [None]), (15, ["voicemail:4"])]
+    assert "no answer in 10 s: voicemail box 4" in plan.reasons
+
+
 # ---- departments (R4) ---------------------------------------------------------
 
 def department(distribution, *extensions, ring_time=10, department_id=5):
@@ -448,3 +454,15 @@ def test_a_direct_call_rings_the_mobile_after_the_desk_phone_too():
     plan = build_direct_plan(company, "101", Call("c", "101", "u102", "phone", CALL.at, "sip:u102@demo.vpbx.test"))
 
     assert [(len(s.targets), s.timeout) for s in plan.steps] == [(1, 8), (2, 12)]
+
+
+def test_a_department_whose_rule_is_voicemail_ends_in_its_box_before_the_next_step():
+    sales = department("in_order", "201", "202", ring_time=5)
+    sales["department"].update(if_nobody_answers="voicemail", voicemail_box_id=9)
+    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sales]},
+                               {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]}), CALL)
+
+    assert [[t.node or t.uri for t in s.targets] for s in plan.steps] == [
+        ["sip:u201@demo.vpbx.test"], ["sip:u202@demo.vpbx.test"], ["voicemail:9"], ["sip:u101@demo.vpbx.test"]]
+    assert [s.scheme_step for s in plan.steps] == [1, 1, 1, 2]
+    assert "step 1: if nobody in department 'Sales' answers: voicemail box 9" in plan.reasons

@@ -37,12 +37,14 @@ def create_app(test_config: dict | None = None) -> Flask:
                    schedules, schemes, sip_accounts, voicemail_boxes, webhooks)
     from .metrics import blueprint as metrics
     from .status import blueprint as status
+    from .voicemail_links import blueprint as voicemail_links
 
     api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
     errors.register(app)
     database.init_app(app)
     app.register_blueprint(status)
     app.register_blueprint(metrics)
+    app.register_blueprint(voicemail_links)
     for resource in (company, employees, sip_accounts, departments, voicemail_boxes, prompts, ivr_menus, queues,
                      webhooks, crm, schedules, schemes, numbers, calls):
         api.register_blueprint(resource.blueprint)

@@ -90,7 +90,9 @@ class Prompt(MethodView):
         _find(conn, who.company_id, prompt_id)
         users = [r["what"] for r in conn.execute(
             """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
-               UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE music_prompt_id = %(id)s""",
+               UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE music_prompt_id = %(id)s
+               UNION ALL SELECT 'voicemail box ' || quote_literal(name) FROM voicemail_boxes
+                          WHERE greeting_prompt_id = %(id)s""",
             {"id": prompt_id})]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")

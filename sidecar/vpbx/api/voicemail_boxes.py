@@ -39,6 +39,12 @@ class VoicemailBoxSchema(Schema):
                               metadata={"description": "The department or employee that owns the box"})
     recipients = fields.List(fields.Nested(RecipientSchema), load_default=list)
     extra_email = fields.Email(load_default=None, allow_none=True)
+    greeting_prompt_id = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "R12: the prompt callers hear before the beep; null plays the standard greeting"})
+    max_length_s = fields.Integer(load_default=180, validate=validate.Range(10, 600), metadata={
+        "description": "A message ends at this length"})
+    silence_s = fields.Integer(load_default=5, validate=validate.Range(2, 60), metadata={
+        "description": "A message ends after this many seconds of silence"})
 
     @validates_schema
     def consistent(self, data, **kwargs):
@@ -55,6 +61,10 @@ def _check(conn, company_id: int, box_id: int | None, data: dict) -> None:
     owner_kind = data["owner_kind"]
     if owner_kind in ("department", "employee") and not owned(conn, company_id, owner_kind, data["owner_id"]):
         raise invalid("owner_id", missing(owner_kind, data["owner_id"]))
+    prompt = data["greeting_prompt_id"]
+    if prompt is not None and not conn.execute("SELECT 1 FROM prompts WHERE id = %s AND company_id = %s",
+                                               (prompt, company_id)).fetchone():
+        raise invalid("greeting_prompt_id", missing("prompt", prompt))
     errors: dict = {}
     for index, recipient in enumerate(data["recipients"]):
         if recipient["employee_id"] is not None:
@@ -84,7 +94,8 @@ def _check(conn, company_id: int, box_id: int | None, data: dict) -> None:
 
 def _load(conn, company_id: int, box_id: int) -> dict:
     box = conn.execute(
-        """SELECT id, name, owner_kind, COALESCE(owner_department_id, owner_employee_id) AS owner_id, extra_email
+        """SELECT id, name, owner_kind, COALESCE(owner_department_id, owner_employee_id) AS owner_id, extra_email,
+                  greeting_prompt_id, max_length_s, silence_s
            FROM voicemail_boxes WHERE id = %s AND company_id = %s""", (box_id, company_id)).fetchone()
     if box is None:
         raise not_found("Voicemail box")
@@ -98,9 +109,9 @@ def _write(conn, box_id: int, data: dict) -> None:
     kind, owner = data["owner_kind"], data["owner_id"]
     conn.execute(
         """UPDATE voicemail_boxes SET name = %s, owner_kind = %s, owner_department_id = %s, owner_employee_id = %s,
-           extra_email = %s WHERE id = %s""",
+           extra_email = %s, greeting_prompt_id = %s, max_length_s = %s, silence_s = %s WHERE id = %s""",
         (data["name"], kind, owner if kind == "department" else None, owner if kind == "employee" else None,
-         data["extra_email"], box_id))
+         data["extra_email"], data["greeting_prompt_id"], data["max_length_s"], data["silence_s"], box_id))
     conn.execute("DELETE FROM voicemail_recipients WHERE voicemail_box_id = %s", (box_id,))
     for recipient in data["recipients"]:
         conn.execute("INSERT INTO voicemail_recipients (voicemail_box_id, employee_id, department_id) "

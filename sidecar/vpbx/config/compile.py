@@ -17,7 +17,7 @@ import redis
 
 from .schedules import read_schedule
 
-DOCUMENT_SCHEMA = 4
+DOCUMENT_SCHEMA = 5
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
 # What a route decided on the fly (a webhook's answer, the CRM's manager) can
@@ -242,7 +242,8 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
     employees = parts.employees(ids)
     # Direct calls need where each employee's no-answer rule forwards to.
     targets = {r["id"]: r for r in conn.execute(
-        "SELECT id, no_answer_employee_id, no_answer_department_id FROM employees WHERE company_id = %s",
+        """SELECT id, no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id
+           FROM employees WHERE company_id = %s""",
         (company["id"],))}
     # Forward targets are embedded as they are before any rule is attached:
     # A forwarding to B and B to A must not make the document circular.
@@ -256,6 +257,8 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
         if rule["rule"] == "forward_department" and row["no_answer_department_id"]:
             department = parts.department(row["no_answer_department_id"])
             rule["department"] = {**department, "members": [plain[m["id"]] for m in department["members"]]}
+        if rule["rule"] == "voicemail":
+            rule["voicemail_box_id"] = row["no_answer_voicemail_box_id"]
         rules[employee["id"]] = rule
     for employee in employees:
         employee["no_answer"] = rules[employee["id"]]

@@ -6,6 +6,8 @@ costs no extra Redis round trip before it rings:
     answered  the 200 OK to the caller's INVITE; who answered, every leg rung so far
     missed    the plan is spent, the caller cancelled, or nobody could be rung
     ended     the BYE of an answered call
+    voicemail the media app's, when a caller it answered reached a voicemail box:
+              {call_id, at, box_id, message_id (None: no message left)}
 
 ``call`` (the same in answered and missed) describes the call itself:
 company_id, direction ("incoming" from a trunk, "internal" from a company
@@ -22,7 +24,7 @@ STREAM = "vpbx:history:events"
 # trimmed (approximately) to this many events.
 STREAM_MAX_LEN = 1_000_000
 
-ANSWERED, MISSED, ENDED = "answered", "missed", "ended"
+ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
 
 
 def entry(batch: list[str]) -> dict[str, str]:

@@ -6,12 +6,16 @@
 - A direct call missed, whether dropped with busy or forwarded and not
   answered: missed by the employee dialled.
 - A call to a number missed: missed on the number, by nobody in particular.
-- Voicemail (the media app, later) marks the line; no message is an ordinary miss.
+- Voicemail answered: nobody did, so the call is missed (by the employee
+  dialled, for a direct call); a message left marks the line "voicemail"
+  (the media app's event, see store.py); no message is an ordinary miss.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .events import NO_ANSWER
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ def _first_employee_leg(legs: list[dict]) -> dict | None:
 
 def answered_line(event: dict) -> Line:
     call, legs, answered = event["call"], event["legs"], event["answered"]
+    if (answered.get("node") or "").startswith("voicemail:"):
+        return missed_line({**event, "reason": NO_ANSWER})
     dialled = call.get("dialled_employee_id")
     if dialled is not None:
         forwarded = answered.get("employee_id") != dialled

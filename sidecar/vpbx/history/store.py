@@ -19,6 +19,15 @@ def apply(conn: psycopg.Connection, event: dict) -> None:
         _record(conn, event, answered_line(event), answered=event["answered"])
     elif kind == events.MISSED:
         _record(conn, event, missed_line(event), answered=None)
+    elif kind == events.VOICEMAIL and event.get("message_id"):
+        # The media app took a message: whoever answered (voicemail itself, or
+        # an IVR menu that led to it), the caller reached no one (R19).
+        conn.execute("""UPDATE calls SET voicemail = true, voicemail_message_id = %(message)s, status = 'missed',
+                               end_reason = COALESCE(end_reason, %(reason)s)
+                         WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s
+                                     ORDER BY started_at DESC LIMIT 1)
+                           AND EXISTS (SELECT 1 FROM voicemail_messages WHERE id = %(message)s)""",
+                     {"message": event["message_id"], "call_id": event["call_id"], "reason": events.NO_ANSWER})
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
         conn.execute("""UPDATE calls SET ended_at = %(at)s WHERE id = (

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step
+from ..routing.targets import NODE_HOST
 
 USRLOC_TABLE = "location"
 
@@ -15,9 +16,11 @@ USRLOC_TABLE = "location"
 # its algorithm 8: by priority, the next one on failure (serial failover).
 PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
+# Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
+MEDIA_APP_NODES = ("voicemail", "ivr")
 
 
-def load_step_branches(ksr, step: Step) -> dict[str, int]:
+def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[str, int]:
     """Fill the R-URI and the destination set with the step's reachable contacts.
 
     PSTN numbers go first: the dispatcher picks the gateway for the R-URI, and
@@ -28,25 +31,29 @@ def load_step_branches(ksr, step: Step) -> dict[str, int]:
 
     Returns each branch's request URI with the index of its target in the step
     (a phone registered twice gives two), so a reply tells who answered; empty
-    when nobody is reachable.
+    when nobody is reachable. ``media_app``: the media app's host:port, where
+    voicemail and IVR nodes ring.
     """
     contacts = _numbers_through_gateway(
         ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
     for index, target in enumerate(step.targets):
         if target.via_trunk:
             continue
-        if target.node:
+        if target.node and (target.node.partition(":")[0] not in MEDIA_APP_NODES or not media_app):
             ksr.info(f"vpbx: {target.label} is not handled by this version, skipped\n")
             continue
         before = _branch_count(ksr)
         took_ruri = not contacts
+        uri = target.uri
+        if target.node:
+            uri = uri.replace(NODE_HOST, media_app)
         if target.via_location:
             lookup = ksr.registrar.lookup_uri if took_ruri else ksr.registrar.lookup_to_dset
             found = lookup(USRLOC_TABLE, target.uri) > 0
         elif took_ruri:
-            found = ksr.seturi(target.uri) > 0
+            found = ksr.seturi(uri) > 0
         else:
-            found = ksr.corex.append_branch_uri(target.uri) > 0
+            found = ksr.corex.append_branch_uri(uri) > 0
         if not found:
             ksr.info(f"vpbx: {target.label} ({target.uri}) is not reachable\n")
             continue
@@ -152,6 +159,8 @@ def _leg(step: Step, position: int, target, at: str | None) -> dict:
            "department_id": target.department_id, "rang_at": at}
     if step.forward:
         leg["forward"] = True
+    if target.node:
+        leg["node"] = target.node  # the media app answered: not a person (R19)
     return leg
 
 

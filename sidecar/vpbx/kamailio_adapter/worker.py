@@ -43,6 +43,8 @@ class Worker:
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
+        # host:port where voicemail and IVR nodes ring.
+        self.media_app = str(config.media.sip)
 
     @classmethod
     def from_environment(cls) -> Worker:

@@ -7,6 +7,7 @@ a retransmitted offer from its cookie cache instead of executing it twice.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 from collections.abc import Mapping
@@ -90,3 +91,55 @@ class NgClient:
 
     def statistics(self) -> dict:
         return self.request("statistics").get("statistics", {})
+
+
+class AsyncNgClient(asyncio.DatagramProtocol):
+    """The same protocol for the media app's event loop: one socket, replies
+    matched to requests by cookie, a lost datagram resent with its cookie."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 1.0, attempts: int = 3):
+        self.address = (host, port)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: dict[bytes, asyncio.Future] = {}
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, remote_addr=self.address)
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        cookie, _, payload = data.partition(b" ")
+        future = self.pending.get(cookie)
+        if future is not None and not future.done():
+            future.set_result(_from_bencoded(bencodepy.decode(payload)))
+
+    def error_received(self, exc) -> None:
+        pass  # ICMP unreachable while rtpengine restarts: the retransmission covers it
+
+    async def request(self, command: str, **params) -> dict:
+        cookie = secrets.token_hex(8).encode()
+        body = {"command": command, **{k.replace("_", "-"): v for k, v in params.items()}}
+        datagram = cookie + b" " + bencodepy.encode(_to_bencodable(body))
+        future = asyncio.get_running_loop().create_future()
+        self.pending[cookie] = future
+        try:
+            for _ in range(self.attempts):
+                self.transport.sendto(datagram)
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(future), self.timeout)
+                except asyncio.TimeoutError:
+                    continue
+                if reply.get("result") == "error":
+                    raise NgError(reply.get("error-reason", "unknown error"))
+                return reply
+        finally:
+            self.pending.pop(cookie, None)
+        raise NgTimeout(f"rtpengine at {self.address[0]}:{self.address[1]} did not answer {command!r}")
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()

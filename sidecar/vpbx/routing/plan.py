@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from . import destinations
 from .call import Call
 from .department_state import DepartmentState
+from .destinations import department as department_destination
 from .destinations.employee import label as employee_label
 from .schedule import is_open
 from .targets import Target
@@ -135,7 +136,24 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
             runs.extend(_joining_later(step["mode"], step["timeout"], targets, later, index, reasons))
     if together or together_later:
         runs[:0] = _joining_later(step["mode"], step["timeout"], together, together_later, index, reasons)
+    # R4: a department whose members all let it ring takes the caller to its voicemail.
+    for data in step["destinations"]:
+        box_id = department_destination.voicemail_when_nobody_answers(data)
+        if box_id is not None and runs:
+            reasons.append(f"step {index}: if nobody in department {data['department']['name']!r} answers: "
+                           f"voicemail box {box_id}")
+            runs.extend(_voicemail(box_id, index, call, ctx, reasons))
     return runs
+
+
+# R7: the step timeout meant for voicemail; the media app answers at once anyway.
+VOICEMAIL_RING_SECONDS = 15
+
+
+def _voicemail(box_id: int, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
+    return _resolve_step({"mode": "parallel", "timeout": VOICEMAIL_RING_SECONDS,
+                          "destinations": [{"kind": "voicemail", "voicemail_box_id": box_id}]}, index, call, ctx,
+                         reasons)
 
 
 def _joining_later(mode: str, timeout: int, now: list[Target], later: list[tuple[int, Target]],
@@ -261,6 +279,10 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
         steps.extend(_resolve_step({"mode": "parallel", "timeout": FORWARD_RING_SECONDS,
                                     "destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons))
         return Plan(_capped(steps, reasons), tuple(reasons), **whose)
+    if rule["rule"] == "voicemail" and rule.get("voicemail_box_id"):
+        reasons.append(f"no answer in {rule['after']} s: voicemail box {rule['voicemail_box_id']}")
+        steps.extend(_voicemail(rule["voicemail_box_id"], 2, call, ctx, reasons))
+        return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
     if rule["rule"] in ("busy", "drop_busy"):
         reasons.append(f"no answer in {rule['after']} s: busy")
         return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)

@@ -14,14 +14,15 @@ from ..config import compile as compiler
 from ..config import demo
 from . import site
 from .profile import Profile
-from .services import CacheKeeper, HistoryKeeper, Kamailio, Postgres, Redis, Rtpengine, Service, Sidecar, database_ready
+from .services import (CacheKeeper, HistoryKeeper, Kamailio, MediaApp, Postgres, Redis, Rtpengine, Service, Sidecar,
+                       database_ready)
 from .process import wait_for
 
 
 def services(profile: Profile) -> list[Service]:
     """In start order."""
     return [Postgres(profile), Redis(profile), CacheKeeper(profile), HistoryKeeper(profile), Rtpengine(profile),
-            Kamailio(profile), Sidecar(profile)]
+            MediaApp(profile), Kamailio(profile), Sidecar(profile)]
 
 
 def credentials_file(profile: Profile) -> Path:
@@ -40,7 +41,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     started = time.monotonic()
     files = site.render(profile)
     cfg = settings.load(files.config)
-    postgres, redis_service, keeper, history_keeper, rtpengine, kamailio, sidecar = services(profile)
+    postgres, redis_service, keeper, history_keeper, rtpengine, media_app, kamailio, sidecar = services(profile)
 
     say(f"postgresql: {postgres.start()}")
     postgres.ensure_database(files.database_password)
@@ -62,6 +63,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
 
     # Kamailio's workers connect to Redis and rtpengine in child_init: start them first.
     say(f"rtpengine: {rtpengine.start()}")
+    say(f"media-app: {media_app.start()}")
     say(f"kamailio: {kamailio.start()}")
     say(f"sidecar: {sidecar.start()}")
 

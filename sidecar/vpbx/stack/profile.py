@@ -24,6 +24,11 @@ class Ports:
     redis: int
     sidecar: int
     demo_trunk: int  # source port of the demo carrier (a local SIPp playing the trunk)
+    media_sip: int  # the media app's SIP listener (IVR, voicemail)
+    media_dtmf: int  # where rtpengine sends the digits it detects (--dtmf-log-dest)
+    media_rtp_min: int  # the media app's own RTP sockets (what it records)
+    media_rtp_max: int
+    smtp: int  # where voicemail email is sent (the test suite runs its own SMTP server here)
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,17 @@ _PORTS = {
     "dev": Ports(
         sip=5060, rtpengine_ng=2223, rtp_min=30000, rtp_max=30999,
         postgres=5433, redis=6380, sidecar=8080, demo_trunk=5099,
+        media_sip=5070, media_dtmf=2224, media_rtp_min=33000, media_rtp_max=33999, smtp=2525,
     ),
     "test": Ports(
         sip=5960, rtpengine_ng=2923, rtp_min=31000, rtp_max=31999,
         postgres=5933, redis=6980, sidecar=8980, demo_trunk=5999,
+        media_sip=5970, media_dtmf=2924, media_rtp_min=34000, media_rtp_max=34999, smtp=2925,
     ),
     "bench": Ports(
         sip=6160, rtpengine_ng=3023, rtp_min=32000, rtp_max=32999,
         postgres=6033, redis=7080, sidecar=9080, demo_trunk=6199,
+        media_sip=6170, media_dtmf=3024, media_rtp_min=35000, media_rtp_max=35999, smtp=3025,
     ),
 }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
+import socket
 import shutil
 import subprocess
 import sys
@@ -262,10 +264,48 @@ class Rtpengine(Service):
             f"--listen-ng=127.0.0.1:{p.rtpengine_ng}",
             f"--port-min={p.rtp_min}",
             f"--port-max={p.rtp_max}",
+            # Every RFC 4733 digit, as JSON, to the media app (its IVR menus and voicemail).
+            f"--dtmf-log-dest=127.0.0.1:{p.media_dtmf}",
         ]
 
     def ready(self) -> bool:
         return NgClient("127.0.0.1", self.profile.ports.rtpengine_ng, timeout=0.3, attempts=1).ping()
+
+
+class MediaApp(Service):
+    """Answers the calls vpbx handles itself (IVR, voicemail); rtpengine sends it the digits."""
+
+    name = "media-app"
+    program = "vpbx"
+
+    @property
+    def address(self) -> str:
+        media = self.profile.ports
+        return f"SIP udp:127.0.0.1:{media.media_sip}, DTMF log udp:127.0.0.1:{media.media_dtmf}"
+
+    def argv(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "vpbx"), "media", "run", "--config", str(self.profile.config_path)]
+
+    def ready(self) -> bool:
+        """Answers SIP OPTIONS."""
+        return media_app_load(self.profile.ports.media_sip) is not None
+
+
+def media_app_load(port: int, host: str = "127.0.0.1") -> tuple[int, int] | None:
+    """(calls, tasks) the media app has in hand, from its OPTIONS answer; None if it does not answer."""
+    probe = (f"OPTIONS sip:media@{host}:{port} SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK{secrets.token_hex(6)};rport\r\n"
+             f"From: <sip:probe@vpbx.invalid>;tag=p\r\nTo: <sip:media@vpbx.invalid>\r\n"
+             f"Call-ID: probe-{secrets.token_hex(6)}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.sendto(probe, (host, port))
+        try:
+            reply = sock.recv(4096).decode(errors="replace")
+        except OSError:
+            return None
+    counts = dict(line.split(": ", 1) for line in reply.split("\r\n") if line.startswith("X-Vpbx-"))
+    return int(counts.get("X-Vpbx-Calls", -1)), int(counts.get("X-Vpbx-Tasks", -1))
 
 
 class Kamailio(Service):

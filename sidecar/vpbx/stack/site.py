@@ -44,11 +44,17 @@ class SiteFiles:
     database_password: str
 
 
-def _existing_db_password(config_path: Path) -> str | None:
+def _existing(config_path: Path) -> dict:
     try:
         with open(config_path, "rb") as fh:
-            url = tomllib.load(fh)["database_url"]
-    except (FileNotFoundError, KeyError, tomllib.TOMLDecodeError):
+            return tomllib.load(fh)
+    except (FileNotFoundError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def _existing_db_password(config_path: Path) -> str | None:
+    url = _existing(config_path).get("database_url")
+    if url is None:
         return None
     # postgresql://user:password@host:port/db
     credentials = url.split("://", 1)[1].split("@", 1)[0]
@@ -74,6 +80,8 @@ def render(profile: Profile) -> SiteFiles:
     rpc_socket = kamailio_rpc_socket(profile)
     password = _existing_db_password(profile.config_path) or secrets.token_urlsafe(24)
     db_url = database_url(profile, password)
+    # Rotating it would break every voicemail link already sent.
+    link_secret = _existing(profile.config_path).get("media", {}).get("link_secret") or secrets.token_urlsafe(32)
 
     _write(
         profile.config_path,
@@ -96,6 +104,23 @@ port = {ports.sip}
 [sidecar]
 host = "127.0.0.1"
 port = {ports.sidecar}
+
+[media]
+dtmf_port = {ports.media_dtmf}
+rtp_min = {ports.media_rtp_min}
+rtp_max = {ports.media_rtp_max}
+data_dir = "{run / 'media'}"
+public_url = "http://127.0.0.1:{ports.sidecar}"
+link_secret = "{link_secret}"
+
+[media.sip]
+host = "127.0.0.1"
+port = {ports.media_sip}
+
+[media.smtp]
+host = "127.0.0.1"
+port = {ports.smtp}
+sender = "vpbx voicemail <voicemail@vpbx.invalid>"
 """,
         mode=0o640,
         group=KAMAILIO_USER,

@@ -63,3 +63,12 @@ def resolve(data: dict, call, ctx) -> Resolution:
         if not hunting:
             delayed.extend(resolution.delayed)
     return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None, tuple(delayed))
+
+
+def voicemail_when_nobody_answers(data: dict) -> int | None:
+    """The voicemail box a department destination ends in when no member answers
+    (R4's "if nobody answers: voicemail"); None for any other rule or destination."""
+    if data.get("kind") != "department":
+        return None
+    department = data["department"]
+    return department.get("voicemail_box_id") if department.get("if_nobody_answers") == "voicemail" else None

@@ -1,7 +1,7 @@
 """Destination ``ivr``: the media app plays the menu and reads the keys.
 
-Options: ``data["ivr_menu_id"]``. Its place in the plan is a node target; the
-adapter does not ring it until that part of vpbx runs.
+Options: ``data["ivr_menu_id"]``. Its place in the plan is a node target, which
+Kamailio relays to the media app like any other branch (vpbx.media.app).
 """
 
 from __future__ import annotations
@@ -11,4 +11,5 @@ from ..targets import Resolution, node_resolution
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["ivr_menu_id"]
-    return node_resolution("ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)")
+    return node_resolution("ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)",
+                           runs=True)

@@ -1,7 +1,7 @@
 """Destination ``voicemail``: the media app records the message.
 
-Options: ``data["voicemail_box_id"]``. Its place in the plan is a node target; the
-adapter does not ring it until that part of vpbx runs.
+Options: ``data["voicemail_box_id"]``. Its place in the plan is a node target, which
+Kamailio relays to the media app like any other branch (vpbx.media.app).
 """
 
 from __future__ import annotations
@@ -11,4 +11,5 @@ from ..targets import Resolution, node_resolution
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["voicemail_box_id"]
-    return node_resolution("voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)")
+    return node_resolution("voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)",
+                           runs=True)

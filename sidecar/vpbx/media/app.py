@@ -1,0 +1,433 @@
+"""The media app: a SIP user agent on loopback that answers the calls vpbx
+handles itself (IVR menus, voicemail) and drives their media in rtpengine.
+
+Kamailio relays a call here like any other branch (R-URI user "voicemail-3",
+"ivr-2") after anchoring it in rtpengine, so the caller's rtpengine call is the
+one the media app plays prompts into. Digits come from rtpengine's DTMF log
+(one JSON datagram per RFC 4733 digit); the caller's audio comes to the call's
+own RTP socket here, where voicemail records it.
+
+Only our Kamailio may send requests here (anything else gets 403), except
+OPTIONS: a probe that also reports the calls and tasks in hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from ..history import events
+from ..notify import links, voicemail_email
+from ..settings import Settings
+from . import ivr, sdp, sip, voicemail
+from .call import Dialog, HungUp, MediaCall
+from .ng import AsyncNgClient, NgError, NgTimeout
+from .prompts import PromptError, PromptLibrary
+from .rtp import PortRange
+from .store import Box, Menu, Prompt, Store
+
+log = logging.getLogger(__name__)
+
+# RFC 3261 timers: T1 the round-trip estimate, T2 the retransmission ceiling;
+# a transaction gives up after 64*T1.
+T1, T2 = 0.5, 4.0
+TRANSACTION_TIMEOUT = 64 * T1
+
+
+class SipProtocol(asyncio.DatagramProtocol):
+    def __init__(self, app: MediaApp):
+        self.app = app
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.app.on_sip(data, addr)
+
+
+class DtmfProtocol(asyncio.DatagramProtocol):
+    def __init__(self, app: MediaApp):
+        self.app = app
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            log.warning("DTMF log: not JSON: %r", data[:200])
+            return
+        call = self.app.calls.get(event.get("callid", ""))
+        # Only the caller's keys: the media app never sends digits itself.
+        if call is not None and event.get("source_tag") in (None, call.dialog.caller_tag):
+            call.digit(int(event.get("event", -1)))
+
+
+class MediaApp:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.media = settings.media
+        self.clock = clock
+        self.kamailio = (settings.sip.host, settings.sip.port)
+        self.calls: dict[str, MediaCall] = {}
+        # Call-ID -> (INVITE branch, last reply): a retransmitted INVITE gets the reply again.
+        self.invites: dict[str, tuple[str, sip.Message | None]] = {}
+        self.unacknowledged: dict[str, asyncio.Task] = {}
+        self.client_transactions: dict[str, asyncio.Future] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.data_dir = self.media.data_dir
+        self.prompts = PromptLibrary(self.data_dir / "prompts")
+        self.ports = PortRange(self.media.rtp_min, self.media.rtp_max)
+        self.store = Store(settings.database_url)
+        self.ng = AsyncNgClient(settings.rtpengine_ng.host, settings.rtpengine_ng.port)
+        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.dtmf_transport: asyncio.DatagramTransport | None = None
+
+    # ---- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.store.open()
+        await self.ng.connect()
+        self.transport, _ = await loop.create_datagram_endpoint(
+            lambda: SipProtocol(self), local_addr=(self.media.sip.host, self.media.sip.port))
+        self.dtmf_transport, _ = await loop.create_datagram_endpoint(
+            lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port))
+        # Rendered before the first call needs them (each takes tens of milliseconds).
+        await self.prompts.beep()
+        for name in ("voicemail_greeting", "ivr_greeting", "invalid_key", "goodbye", "unavailable"):
+            await self.prompts.standard(name)
+        log.info("media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s", self.media.sip,
+                 self.media.dtmf_port, self.media.rtp_min, self.media.rtp_max)
+
+    async def stop(self) -> None:
+        for call in list(self.calls.values()):
+            await self.hang_up(call)
+        for task in list(self.tasks):
+            task.cancel()
+        if self.transport:
+            self.transport.close()
+        if self.dtmf_transport:
+            self.dtmf_transport.close()
+        self.ng.close()
+        await self.store.close()
+        await self.redis.aclose()
+
+    def background(self, coroutine) -> asyncio.Task:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("media app task failed", exc_info=task.exception())
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
+
+    # ---- SIP transport ----------------------------------------------------------
+
+    def send(self, message: sip.Message, address: tuple[str, int]) -> None:
+        self.transport.sendto(message.encode(), address)
+
+    def on_sip(self, data: bytes, addr) -> None:
+        if data.strip() == b"":
+            return  # keepalive
+        try:
+            message = sip.parse(data)
+        except sip.ParseError as exc:
+            log.warning("unparsable SIP from %s:%s: %s", addr[0], addr[1], exc)
+            return
+        if message.method is None:
+            future = self.client_transactions.get(message.branch)
+            if future is not None and not future.done() and message.status >= 200:
+                future.set_result(message)
+            return
+        if tuple(addr[:2]) != self.kamailio and message.method != "OPTIONS":
+            if message.method != "ACK":
+                self.send(sip.response(message, 403, extra={"Reason": 'SIP;cause=403;text="only vpbx\'s proxy"'}),
+                          addr)
+            return
+        handler = getattr(self, f"on_{message.method.lower()}", None)
+        if handler is None:
+            self.send(sip.response(message, 405, extra={"Allow": "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"}), addr)
+            return
+        handler(message, addr)
+
+    def contact(self) -> str:
+        return f"sip:media@{self.media.sip.host}:{self.media.sip.port}"
+
+    # ---- requests -------------------------------------------------------------
+
+    def on_invite(self, request: sip.Message, addr) -> None:
+        call = self.calls.get(request.call_id)
+        if request.to_tag is not None:
+            self._reinvite(call, request, addr)
+            return
+        seen = self.invites.get(request.call_id)
+        if seen is not None:
+            if seen[0] == request.branch and seen[1] is not None:
+                self.send(seen[1], addr)  # a retransmission: the same reply again
+            return
+        self.invites[request.call_id] = (request.branch, None)
+        self.background(self._answer(request, addr))
+
+    def _reply(self, request: sip.Message, addr, reply: sip.Message) -> None:
+        if request.method == "INVITE" and request.to_tag is None:
+            self.invites[request.call_id] = (request.branch, reply)
+            if reply.status >= 300:
+                # Kept a little for retransmissions, then forgotten.
+                asyncio.get_running_loop().call_later(TRANSACTION_TIMEOUT, self.invites.pop, request.call_id, None)
+        self.send(reply, addr)
+
+    async def _answer(self, request: sip.Message, addr) -> None:
+        try:
+            kind, node = await self._node(request)
+        except LookupError as exc:
+            self._reply(request, addr, sip.response(request, 404, to_tag=sip.new_tag(), extra={
+                "Reason": f'Q.850;cause=1;text="{exc}"'}))
+            return
+        try:
+            answer = sdp.choose(sdp.parse_offer(request.body))
+        except sdp.NoCommonCodec as exc:
+            self._reply(request, addr, sip.response(request, 488, to_tag=sip.new_tag(), extra={
+                "Reason": f'Q.850;cause=88;text="{exc}"'}))
+            return
+        try:
+            rtp = await self.ports.open(self.media.sip.host)
+        except OSError as exc:
+            log.error("%s: %s", request.call_id, exc)
+            self._reply(request, addr, sip.response(request, 503, to_tag=sip.new_tag(), extra={
+                "Reason": 'Q.850;cause=34;text="no media port free"'}))
+            return
+        local_tag = sip.new_tag()
+        dialog = Dialog(call_id=request.call_id, caller_tag=request.from_tag or "", local_tag=local_tag,
+                        invite=request, remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
+                        route_set=request.all("record-route"), peer=tuple(addr[:2]))
+        call = MediaCall(dialog, rtp, answer, self.ng, node=f"{kind}:{node.id}",
+                         caller=sip.user_of(sip.uri_of(request.get("from", ""))),
+                         called=sip.user_of(sip.uri_of(request.get("to", ""))), hangup_request=self.hang_up,
+                         subject=node)
+        self.calls[request.call_id] = call
+        body = call.answer_body = sdp.answer_body(answer, self.media.sip.host, rtp.port)
+        ok = sip.response(request, 200, to_tag=local_tag, contact=self.contact(), body=body)
+        self._reply(request, addr, ok)
+        self.unacknowledged[request.call_id] = self.background(self._until_ack(call, ok, addr))
+
+    async def _node(self, request: sip.Message) -> tuple[str, Box | Menu]:
+        user = sip.user_of(request.uri)
+        kind, _, number = user.rpartition("-")
+        if kind not in ("voicemail", "ivr") or not number.isdigit():
+            raise LookupError(f"nothing here answers {user}")
+        node = await (self.store.box(int(number)) if kind == "voicemail" else self.store.menu(int(number)))
+        if node is None:
+            raise LookupError(f"no {'voicemail box' if kind == 'voicemail' else 'IVR menu'} {number}")
+        return kind, node
+
+    async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:
+        """Resend the 200 OK until the ACK (RFC 3261 section 13.3.1.4); without
+        one in 64*T1 the call is hung up."""
+        interval = T1
+        deadline = asyncio.get_running_loop().time() + TRANSACTION_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(interval)
+            if call.ended.is_set():
+                return
+            self.send(ok, addr)
+            interval = min(interval * 2, T2)
+        log.warning("%s: no ACK for the 200 OK, hanging up", call.call_id)
+        self.unacknowledged.pop(call.call_id, None)
+        await self.hang_up(call)
+        self.finish(call)
+
+    def on_ack(self, request: sip.Message, addr) -> None:
+        call = self.calls.get(request.call_id)
+        waiting = self.unacknowledged.pop(request.call_id, None)
+        if call is None or waiting is None:
+            return  # the ACK of a re-INVITE, of an error reply, or a retransmission
+        waiting.cancel()
+        # Now the caller has the answer and Kamailio has given it to rtpengine: prompts can play.
+        call.flow = self.background(self._run(call))
+
+    def on_bye(self, request: sip.Message, addr) -> None:
+        call = self.calls.get(request.call_id)
+        if call is None or request.to_tag != call.dialog.local_tag:
+            self.send(sip.response(request, 481), addr)
+            return
+        self.send(sip.response(request, 200), addr)
+        call.ended.set()
+        waiting = self.unacknowledged.pop(request.call_id, None)
+        if waiting is not None:  # hung up before the ACK: no flow ever started
+            waiting.cancel()
+            self.finish(call)
+
+    def on_cancel(self, request: sip.Message, addr) -> None:
+        # The media app answers at once, so a CANCEL always comes after the 200
+        # OK and changes nothing (RFC 3261 section 9.2); the BYE follows.
+        self.send(sip.response(request, 200), addr)
+
+    def on_options(self, request: sip.Message, addr) -> None:
+        """Keepalive and health probe, from anyone on the host: the calls and
+        tasks in hand tell an operator (and the tests) that nothing is left over."""
+        self.send(sip.response(request, 200, extra={"Allow": "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO",
+                                                    "X-Vpbx-Calls": str(len(self.calls)),
+                                                    "X-Vpbx-Tasks": str(len(self.tasks))}), addr)
+
+    def on_info(self, request: sip.Message, addr) -> None:
+        """SIP INFO digits (application/dtmf-relay), for callers that send no RFC 4733."""
+        call = self.calls.get(request.call_id)
+        self.send(sip.response(request, 200 if call else 481), addr)
+        if call is None:
+            return
+        for line in request.body.decode(errors="replace").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal" and value.strip() in "0123456789*#" and value.strip():
+                call.digit("0123456789*#".index(value.strip()))
+
+    def _reinvite(self, call: MediaCall | None, request: sip.Message, addr) -> None:
+        if call is None or call.ended.is_set():
+            self.send(sip.response(request, 481), addr)
+            return
+        # A session refresh or a changed address on the caller's side: rtpengine
+        # absorbs it, and what we receive on stays the same.
+        self.send(sip.response(request, 200, contact=self.contact(), body=call.answer_body), addr)
+
+    # ---- hanging up -------------------------------------------------------------
+
+    async def hang_up(self, call: MediaCall) -> None:
+        """Send BYE and wait for its answer (retransmitting over UDP). Without an
+        answer the rtpengine session is deleted here, so nothing is left behind."""
+        if call.ended.is_set():
+            return
+        call.ended.set()
+        dialog = call.dialog
+        dialog.local_cseq += 1
+        branch = sip.new_branch()
+        headers = {
+            "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={branch};rport"],
+            "max-forwards": ["70"],
+        }
+        if dialog.route_set:
+            headers["route"] = list(dialog.route_set)
+        headers["from"] = [f"{dialog.invite.get('to')};tag={dialog.local_tag}"]
+        headers["to"] = [dialog.invite.get("from", "")]
+        headers["call-id"] = [dialog.call_id]
+        headers["cseq"] = [f"{dialog.local_cseq} BYE"]
+        bye = sip.Message(method="BYE", uri=dialog.remote_target, headers=headers)
+        future = asyncio.get_running_loop().create_future()
+        self.client_transactions[branch] = future
+        interval, waited = T1, 0.0
+        try:
+            while waited < TRANSACTION_TIMEOUT:
+                self.send(bye, dialog.peer)
+                try:
+                    reply = await asyncio.wait_for(asyncio.shield(future), interval)
+                    log.info("%s: BYE answered %s", call.call_id, reply.status)
+                    return
+                except asyncio.TimeoutError:
+                    waited += interval
+                    interval = min(interval * 2, T2)
+            log.warning("%s: BYE unanswered; deleting the media session", call.call_id)
+            try:
+                await self.ng.request("delete", call_id=call.call_id)
+            except (NgError, NgTimeout) as exc:
+                log.warning("%s: delete: %s", call.call_id, exc)
+        finally:
+            self.client_transactions.pop(branch, None)
+
+    def finish(self, call: MediaCall) -> None:
+        call.rtp.close()
+        self.calls.pop(call.call_id, None)
+        asyncio.get_running_loop().call_later(TRANSACTION_TIMEOUT, self.invites.pop, call.call_id, None)
+
+    # ---- flows ------------------------------------------------------------------
+
+    async def _run(self, call: MediaCall) -> None:
+        try:
+            if isinstance(call.subject, Box):
+                await voicemail.take_message(call, call.subject, self)
+            else:
+                await self.menu(call, call.subject, depth=0)
+        except HungUp:
+            log.info("%s: the caller hung up", call.call_id)
+        except Exception:
+            log.exception("%s: flow failed", call.call_id)
+        finally:
+            if not call.ended.is_set():
+                await self.hang_up(call)
+            self.finish(call)
+
+    async def menu(self, call: MediaCall, menu: Menu, depth: int) -> None:
+        choice = await ivr.choose(call, menu, self)
+        if choice is None:
+            await call.play(await self.prompts.standard("goodbye"))
+            return
+        kind = choice["kind"]
+        if kind == "voicemail":
+            box = await self.store.box(choice["voicemail_box_id"])
+            if box is not None:
+                await voicemail.take_message(call, box, self)
+                return
+        elif kind == "ivr" and depth < ivr.MAX_DEPTH:
+            submenu = await self.store.menu(choice["ivr_menu_id"])
+            if submenu is not None:
+                await self.menu(call, submenu, depth + 1)
+                return
+        log.warning("%s: menu %s leads to %s, which the media app cannot reach", call.call_id, menu.id, kind)
+        await call.play(await self.prompts.standard("unavailable"))
+
+    async def greeting(self, prompt: Prompt | None, standard: str) -> Path:
+        """The prompt's recording; the standard one when it has none or cannot
+        be rendered (reported in the log: a caller never hears silence)."""
+        language = prompt.language if prompt else "ru"
+        if prompt is not None and prompt.kind == "tts" and prompt.text:
+            try:
+                return await self.prompts.speech(prompt.text, language)
+            except PromptError as exc:
+                log.error("text-to-speech failed, playing the standard %s: %s", standard, exc)
+        return await self.prompts.standard(standard, language)
+
+    # ---- what a voicemail leaves behind ----------------------------------------
+
+    async def report_voicemail(self, call: MediaCall, box: Box, message_id: int | None) -> None:
+        """History's voicemail event: the call's line is marked when a message was left (R13, R19)."""
+        event = {"type": events.VOICEMAIL, "call_id": call.call_id, "at": self.now().isoformat(),
+                 "box_id": box.id, "message_id": message_id}
+        try:
+            await self.redis.xadd(events.STREAM, events.entry([json.dumps(event)]),
+                                  maxlen=events.STREAM_MAX_LEN, approximate=True)
+        except Exception as exc:  # history is worth less than the message itself
+            log.error("%s: voicemail event not recorded: %s", call.call_id, exc)
+
+    async def email_recipients(self, box: Box, message_id: int, call: MediaCall, received_at: datetime,
+                               duration_s: float) -> None:
+        recipients = await self.store.recipients(box)
+        if not recipients:
+            await self.store.record_emails(message_id, [], "the box has no recipient with an email")
+            return
+        token = links.sign(message_id, self.media.link_secret, self.clock)
+        email = voicemail_email.compose(voicemail_email.NewMessage(
+            box_name=box.name, caller=call.caller, called=call.called, received_at=received_at,
+            timezone=box.timezone, duration_s=duration_s, link=links.url(self.media.public_url, token),
+            link_days=links.LINK_LIFETIME_S // 86400), self.media.smtp.sender, recipients)
+        try:
+            await asyncio.to_thread(voicemail_email.send, self.media.smtp, email, recipients)
+        except Exception as exc:  # smtplib raises OSError and its own SMTPException kinds
+            log.error("voicemail %s: email to %s failed: %s", message_id, ", ".join(recipients), exc)
+            await self.store.record_emails(message_id, [], f"{type(exc).__name__}: {exc}")
+            return
+        await self.store.record_emails(message_id, recipients, None)
+
+
+async def serve(settings: Settings) -> None:
+    app = MediaApp(settings)
+    await app.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await app.stop()

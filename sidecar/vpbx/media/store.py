@@ -1,0 +1,123 @@
+"""What the media app reads from PostgreSQL (boxes, menus, recipients) and
+writes there (messages). Read when a call reaches the node: the media app
+answers a handful of calls where Kamailio routes thousands, and a fresh read
+never plays an IVR menu an administrator has just changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+
+@dataclass(frozen=True)
+class Prompt:
+    kind: str  # "default", "tts", "upload"
+    text: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class Box:
+    id: int
+    company_id: int
+    name: str
+    timezone: str
+    greeting: Prompt | None
+    max_length_s: int
+    silence_s: int
+    extra_email: str | None
+
+
+@dataclass(frozen=True)
+class Menu:
+    id: int
+    company_id: int
+    name: str
+    greeting: Prompt | None  # None: the standard greeting
+    timeout_s: int
+    invalid_key_tries: int
+    keys: dict[str, dict]  # "1" -> the ivr_keys row; "timeout" is the default route
+
+
+class Store:
+    def __init__(self, database_url: str):
+        self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False,
+                                        kwargs={"row_factory": dict_row, "autocommit": True})
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=10)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def box(self, box_id: int) -> Box | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                """SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
+                          p.kind AS prompt_kind, p.text AS prompt_text, p.language AS prompt_language
+                     FROM voicemail_boxes b JOIN companies c ON c.id = b.company_id
+                     LEFT JOIN prompts p ON p.id = b.greeting_prompt_id
+                    WHERE b.id = %s""", (box_id,))).fetchone()
+        if row is None:
+            return None
+        greeting = (Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"])
+                    if row["prompt_kind"] else None)
+        return Box(row["id"], row["company_id"], row["name"], row["timezone"], greeting, row["max_length_s"],
+                   row["silence_s"], row["extra_email"])
+
+    async def recipients(self, box: Box) -> list[str]:
+        """Every address told of a new message: employees named, every member
+        of a department named who has an email (R11), and the extra address."""
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                """SELECT e.email FROM voicemail_recipients r JOIN employees e ON e.id = r.employee_id
+                    WHERE r.voicemail_box_id = %(box)s AND e.email IS NOT NULL
+                   UNION
+                   SELECT e.email FROM voicemail_recipients r
+                     JOIN department_members m ON m.department_id = r.department_id
+                     JOIN employees e ON e.id = m.employee_id
+                    WHERE r.voicemail_box_id = %(box)s AND e.email IS NOT NULL""",
+                {"box": box.id})).fetchall()
+        addresses = sorted({r["email"] for r in rows})
+        if box.extra_email and box.extra_email not in addresses:
+            addresses.append(box.extra_email)
+        return addresses
+
+    async def menu(self, menu_id: int) -> Menu | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                """SELECT m.id, m.company_id, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
+                          m.invalid_key_tries, p.kind AS prompt_kind, p.text AS prompt_text,
+                          p.language AS prompt_language
+                     FROM ivr_menus m LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
+                    WHERE m.id = %s""", (menu_id,))).fetchone()
+            if row is None:
+                return None
+            keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
+        if row["greeting_kind"] == "tts":
+            greeting = Prompt("tts", row["greeting_text"], "ru")
+        elif row["greeting_kind"] == "prompt" and row["prompt_kind"]:
+            greeting = Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"])
+        else:
+            greeting = None
+        return Menu(row["id"], row["company_id"], row["name"], greeting, row["timeout_s"],
+                    row["invalid_key_tries"], {k["key"]: k for k in keys})
+
+    async def save_message(self, box: Box, *, call_id: str, caller: str, called: str, received_at: datetime,
+                           duration_ms: int, file_name: str) -> int:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                """INSERT INTO voicemail_messages (company_id, voicemail_box_id, box_name, call_id, caller, called,
+                                                   received_at, duration_ms, file_name)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                (box.company_id, box.id, box.name, call_id, caller, called, received_at, duration_ms,
+                 file_name))).fetchone()
+        return row["id"]
+
+    async def record_emails(self, message_id: int, sent_to: list[str], error: str | None) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("UPDATE voicemail_messages SET emailed_to = %s, email_error = %s WHERE id = %s",
+                               (sent_to, error, message_id))

@@ -1,0 +1,75 @@
+"""Voicemail (R11, R13): greeting, beep, record until the caller is done, keep
+what was said, tell the box's recipients.
+
+A message ends when the caller hangs up or presses #, after the box's silence
+limit, or at its maximum length. Less speech than MIN_MESSAGE_S is no message
+at all (R19: the call stays an ordinary missed call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from .call import HungUp, MediaCall
+from .store import Box
+
+log = logging.getLogger(__name__)
+
+MIN_MESSAGE_S = 1.0
+
+
+async def take_message(call: MediaCall, box: Box, services) -> int | None:
+    """Record a message into ``box``; its id, or None when nothing was left."""
+    try:
+        await call.play(await services.greeting(box.greeting, "voicemail_greeting"))
+        await call.play(await services.prompts.beep())
+    except HungUp:
+        await services.report_voicemail(call, box, None)
+        return None
+    call.clear_digits()
+    recording = call.start_recording(box.max_length_s)
+    received_at = services.now()
+    ended_by = await _first({
+        "hang-up": call.ended.wait(),
+        "#": _pound(call),
+        "silence": recording.silence(box.silence_s),
+        "max length": recording.full.wait(),
+    })
+    call.rtp.recording = None
+    log.info("%s: recording into box %s ended by %s: %.1f s of speech, %d packets", call.call_id, box.id,
+             ended_by, recording.speech_seconds, recording.packets)
+    message_id = None
+    if recording.speech_seconds >= MIN_MESSAGE_S:
+        file_name = f"voicemail/{box.company_id}/{uuid.uuid4().hex}.wav"
+        # Trailing silence is dropped unless the message was cut at its maximum length.
+        duration = recording.write_wav(services.data_dir / file_name, trim_silence=ended_by != "max length")
+        message_id = await services.store.save_message(
+            box, call_id=call.call_id, caller=call.caller, called=call.called, received_at=received_at,
+            duration_ms=max(1, round(duration * 1000)), file_name=file_name)
+    await services.report_voicemail(call, box, message_id)
+    if not call.ended.is_set():
+        try:
+            await call.play(await services.prompts.standard("goodbye"))
+        except HungUp:
+            pass
+    if message_id is not None:
+        # After the goodbye: the caller never waits for the mail server.
+        services.background(services.email_recipients(box, message_id, call, received_at, duration))
+    return message_id
+
+
+async def _pound(call: MediaCall) -> None:
+    while await call.digits.get() != "#":
+        pass
+
+
+async def _first(waits: dict) -> str:
+    tasks = {asyncio.ensure_future(aw): name for name, aw in waits.items()}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return tasks[next(iter(done))]

@@ -1,0 +1,1 @@
+"""Telling people about calls: voicemail email and the signed links in it."""

@@ -1,0 +1,138 @@
+"""Voicemail end to end (R11, R13, R19): a real call through Kamailio and
+rtpengine to the media app, a WAV on disk, an email at a real SMTP server, a
+signed link served by the sidecar."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+import wave
+
+import pytest
+
+from vpbx.notify import links
+from vpbx.stack.process import wait_for
+from vpbx.stack.services import media_app_load
+
+from .calls import history_line, parallel
+from .media_caller import hang_up_after, media_call
+from .wav import dominant_frequency, rms
+
+CALLER = "79161234567"
+
+
+@pytest.fixture
+def voicemail_number(api, demo, voicemail_box, demo_steps):
+    """The demo number goes straight to a box whose recipients are Anna and an extra address."""
+    box = voicemail_box(name="E2E reception", silence_s=3)
+    demo_steps(parallel({"kind": "voicemail", "voicemail_box_id": box["id"]}, timeout=15))
+    return demo["number"], box
+
+
+def _message(db, call_id: str, timeout: float = 10) -> dict:
+    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s",
+                                       (call_id,)).fetchone(), timeout, f"the voicemail message of {call_id}")
+
+
+def _get(url: str) -> tuple[int, dict, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_its_link(
+    stack, sip_target, cfg, db, api, voicemail_number, mailbox
+):
+    number, box = voicemail_number
+    sipp, audio = media_call(stack, sip_target, number)
+    try:
+        prompts = audio.burst(within=15)  # the greeting, then the beep
+        assert prompts is not None and prompts.seconds > 2, "no greeting was played"
+        audio.speak(3.0, frequency=440)
+        audio.silence(0.4)
+        audio.press("#")
+        goodbye = audio.burst(within=5)
+        assert goodbye is not None, "no goodbye after #"
+        result = sipp.wait()
+    finally:
+        sipp.stop()
+        audio.close()
+    assert result.returncode == 0, result.explain()  # the media app hung up: SIPp got its BYE
+
+    message = _message(db, sipp.call_id())
+    assert message["voicemail_box_id"] == box["id"] and message["caller"] == CALLER
+    path = cfg.media.data_dir / message["file_name"]
+    with wave.open(str(path)) as recording:
+        assert (recording.getframerate(), recording.getnchannels(), recording.getsampwidth()) == (8000, 1, 2)
+        frames = recording.readframes(recording.getnframes())
+        seconds = recording.getnframes() / 8000
+    # 3 s of voice, then at most half a second of the silence before #.
+    assert 2.9 <= seconds <= 3.6, seconds
+    assert abs(message["duration_ms"] / 1000 - seconds) < 0.01
+    voice = frames[: 3 * 8000 * 2]
+    assert rms(voice) > 2000, "the recording is silent"
+    assert abs(dominant_frequency(voice) - 440) < 15
+
+    email = mailbox.wait_for(lambda m: CALLER in m["Subject"])
+    anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
+    assert sorted(email.recipients) == sorted([anna["email"], "office@example.com"])
+    body = email.message.get_content()
+    assert CALLER in body and number in body and "0:03" in body
+    link = next(line for line in body.splitlines() if "/voicemail/" in line).strip()
+    status, headers, content = _get(link)
+    assert status == 200 and headers["Content-Type"] == "audio/wav"
+    assert content == path.read_bytes()
+    status, headers, _ = _get(link + "?download=1")
+    assert status == 200 and headers["Content-Disposition"].startswith("attachment")
+
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["voicemail"]) == ("missed", True)
+
+    # R13: seven days, then 410 Gone; a link we did not sign is not found at all.
+    base = f"{cfg.media.public_url}/voicemail/"
+    six_days_ago = links.sign(message["id"], cfg.media.link_secret, clock=lambda: time.time() - 6 * 86400)
+    assert _get(base + six_days_ago)[0] == 200
+    eight_days_ago = links.sign(message["id"], cfg.media.link_secret, clock=lambda: time.time() - 8 * 86400)
+    assert _get(base + eight_days_ago)[0] == 410
+    assert _get(base + links.sign(message["id"], "not our secret"))[0] == 404
+    assert _get(base + link.rsplit("/", 1)[1][:-2] + "xx")[0] == 404
+
+
+def test_silence_is_no_message_and_an_ordinary_missed_call(stack, sip_target, db, api, voicemail_number):
+    number, box = voicemail_number
+    sipp, audio = media_call(stack, sip_target, number)
+    try:
+        assert audio.burst(within=15) is not None
+        began = time.monotonic()
+        audio.silence(5.0)  # longer than the box's 3 s silence limit: the media app hangs up first
+        result = sipp.wait()
+        hung_up_after = time.monotonic() - began
+    finally:
+        sipp.stop()
+        audio.close()
+    assert result.returncode == 0, result.explain()
+    assert hung_up_after < 8
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["voicemail"], line["end_reason"]) == ("missed", False, "no_answer")
+    assert db.execute("SELECT 1 FROM voicemail_messages WHERE call_id = %s", (sipp.call_id(),)).fetchone() is None
+
+
+def test_hanging_up_during_the_greeting_leaves_no_media_session_and_no_task(
+    stack, sip_target, cfg, db, ng, voicemail_number
+):
+    number, _ = voicemail_number
+    sipp, audio = media_call(stack, sip_target, number, ending=hang_up_after(1000))
+    try:
+        assert audio.burst(within=15, gap=0.3) is not None  # cut short by the hang-up
+        result = sipp.wait()
+    finally:
+        sipp.stop()
+        audio.close()
+    assert result.returncode == 0, result.explain()
+    call_id = sipp.call_id()
+    wait_for(lambda: call_id not in ng.list_calls(), 5, "rtpengine to forget the call")
+    wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to hold no call and no task")
+    assert db.execute("SELECT 1 FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone() is None

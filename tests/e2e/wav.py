@@ -1,0 +1,21 @@
+"""What a recording sounds like, measured: loudness and pitch of 16-bit mono PCM."""
+
+from __future__ import annotations
+
+import struct
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
+
+def rms(frames: bytes) -> float:
+    return audioop.rms(frames, 2)
+
+
+def dominant_frequency(frames: bytes, rate: int = 8000) -> float:
+    """Of a pure tone, from its zero crossings (two per period)."""
+    samples = struct.unpack(f"<{len(frames) // 2}h", frames)
+    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / rate)

@@ -5,7 +5,9 @@ hears the prompts as rtpengine plays them and sends speech and RFC 4733 keys."""
 from __future__ import annotations
 
 import math
+import queue
 import socket
+import threading
 import struct
 import time
 import warnings
@@ -18,6 +20,7 @@ with warnings.catch_warnings():
 from .sipp import Sipp, free_udp_port
 
 PCMA, EVENTS = 8, 101
+SILENCE = b"\xd5" * 160  # 20 ms of A-law silence
 # SIPp waits for the media app to hang up (after #, silence or a full box).
 WAIT_FOR_HANGUP = """
   <recv request="BYE" timeout="120000"/>
@@ -73,6 +76,9 @@ class Burst:
 
 
 class CallerAudio:
+    """The caller's RTP. Like a phone it streams without a break from its first
+    packet on: silence unless it is speaking or sending a key."""
+
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -81,17 +87,26 @@ class CallerAudio:
         self.sequence = 0
         self.timestamp = 0
         self.ssrc = 0x5EED0000 | (self.port & 0xFFFF)
+        self.frames: queue.Queue = queue.Queue()
+        self.closing = threading.Event()
+        self.sender: threading.Thread | None = None
 
     def close(self) -> None:
+        self.closing.set()
+        if self.sender is not None:
+            self.sender.join(2)
         self.sock.close()
 
     def _receive(self, timeout: float) -> tuple[bytes, float] | None:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data, address = self.sock.recvfrom(2048)
-        except socket.timeout:
+        except (socket.timeout, OSError):
             return None
-        self.peer = self.peer or address
+        if self.peer is None:
+            self.peer = address
+            self.sender = threading.Thread(target=self._stream, daemon=True)
+            self.sender.start()
         return data, time.monotonic()
 
     def burst(self, *, within: float = 15.0, gap: float = 0.3) -> Burst | None:
@@ -106,46 +121,65 @@ class CallerAudio:
             last = packet[1]
         return Burst(started, last, payloads)
 
-    def drain(self) -> None:
-        while self._receive(0.001) is not None:
-            pass
+    def started(self, within: float = 15.0) -> float | None:
+        """When the next prompt's first packet came (None: none within ``within`` s)."""
+        first = self._receive(within)
+        return first[1] if first else None
 
-    def _send(self, payload_type: int, payload: bytes, *, marker: bool = False, advance: bool = True) -> None:
-        self.sequence = (self.sequence + 1) & 0xFFFF
-        header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0), self.sequence,
-                             self.timestamp, self.ssrc)
-        self.sock.sendto(header + payload, self.peer)
-        if advance:
+    # ---- sending: one packet every 20 ms, from a thread of its own -------------
+
+    def _stream(self) -> None:
+        event_timestamp = 0
+        next_at = time.monotonic()
+        while not self.closing.is_set():
+            try:
+                payload_type, payload, marker, done = self.frames.get_nowait()
+            except queue.Empty:
+                payload_type, payload, marker, done = PCMA, SILENCE, False, None
+            if payload_type == EVENTS and marker:
+                event_timestamp = self.timestamp
+            self.sequence = (self.sequence + 1) & 0xFFFF
+            # RFC 4733: every packet of one key carries the timestamp of its start.
+            timestamp = event_timestamp if payload_type == EVENTS else self.timestamp
+            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0), self.sequence,
+                                 timestamp, self.ssrc)
+            try:
+                self.sock.sendto(header + payload, self.peer)
+            except OSError:
+                return
             self.timestamp = (self.timestamp + 160) & 0xFFFFFFFF
-
-    def speak(self, seconds: float, frequency: float = 440.0, level: int = 8000) -> None:
-        """A tone as the caller's voice, paced in real time (20 ms per packet)."""
-        start = time.monotonic()
-        for n in range(int(seconds * 50)):
-            samples = b"".join(struct.pack("<h", int(level * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
-                               for i in range(160))
-            self._send(PCMA, audioop.lin2alaw(samples, 2))
-            delay = start + (n + 1) * 0.02 - time.monotonic()
+            if done is not None:
+                done.set()
+            next_at += 0.02
+            delay = next_at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # media pacing, as a phone sends it
 
-    def silence(self, seconds: float) -> None:
-        start = time.monotonic()
+    def _send_all(self, frames: list[tuple[int, bytes, bool]]) -> None:
+        assert self.peer is not None, "nothing heard from rtpengine yet: no address to send to"
+        done = threading.Event()
+        for n, (payload_type, payload, marker) in enumerate(frames):
+            self.frames.put((payload_type, payload, marker, done if n == len(frames) - 1 else None))
+        assert done.wait(len(frames) * 0.02 + 5), "the caller's RTP stream stalled"
+
+    def speak(self, seconds: float, frequency: float = 440.0, level: int = 8000) -> None:
+        """A tone as the caller's voice, for ``seconds``."""
+        frames = []
         for n in range(int(seconds * 50)):
-            self._send(PCMA, b"\xd5" * 160)
-            delay = start + (n + 1) * 0.02 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            samples = b"".join(struct.pack("<h", int(level * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
+                               for i in range(160))
+            frames.append((PCMA, audioop.lin2alaw(samples, 2), False))
+        self._send_all(frames)
+
+    def silence(self, seconds: float) -> None:
+        self._send_all([(PCMA, SILENCE, False)] * int(seconds * 50))
 
     def press(self, key: str) -> None:
-        """One key as RFC 4733 events: 5 updates of 20 ms, then the end packet three times."""
+        """One key as RFC 4733 events: 100 ms of updates, then the end packet three times."""
         event = "0123456789*#".index(key)
-        for n in range(1, 6):
-            self._send(EVENTS, struct.pack("!BBH", event, 10, n * 160), marker=n == 1, advance=False)
-            time.sleep(0.02)
-        for _ in range(3):
-            self._send(EVENTS, struct.pack("!BBH", event, 0x80 | 10, 5 * 160), advance=False)
-        self.timestamp = (self.timestamp + 6 * 160) & 0xFFFFFFFF
+        updates = [(EVENTS, struct.pack("!BBH", event, 10, n * 160), n == 1) for n in range(1, 6)]
+        ends = [(EVENTS, struct.pack("!BBH", event, 0x80 | 10, 5 * 160), False)] * 3
+        self._send_all(updates + ends)
 
 
 def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, timeout_s: int = 120):
@@ -157,4 +191,16 @@ def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, ti
     return sipp, audio
 
 
-__all__ = ["CallerAudio", "media_call", "hang_up_after", "WAIT_FOR_HANGUP", "free_udp_port"]
+def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP,
+                     timeout_s: int = 120):
+    """A demo company phone dials ``dialled`` and reaches the media app: (SIPp, the caller's audio)."""
+    account = next(a for a in demo["accounts"] if a["login"] == login)
+    audio = CallerAudio()
+    sipp = Sipp("phone_media.xml", port=free_udp_port(), remote=sip_target, service=dialled,
+                auth=(login, account["password"]), keys={"caller": login, "domain": account["domain"],
+                                                         "rtp_port": audio.port},
+                values={"ending": ending}, timeout_s=timeout_s, recv_timeout_s=timeout_s).start()
+    return sipp, audio
+
+
+__all__ = ["phone_media_call", "CallerAudio", "media_call", "hang_up_after", "WAIT_FOR_HANGUP", "free_udp_port"]

@@ -1,0 +1,159 @@
+"""Seed 000's voicemail flows on real calls:
+
+- a number "by schedule" whose non-working route is an IVR menu where key 1
+  leaves a message in the company's voicemail;
+- a department that sends callers to its voicemail when nobody answers (R4);
+- an employee's voicemail for direct calls they do not answer (R15).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
+from vpbx.stack.process import wait_for
+
+from .calls import history_line, rung, silent_phone
+from .media_caller import media_call, phone_media_call
+
+NUMBER = "+74951110088"
+
+
+@pytest.fixture
+def made(api):
+    """Objects a test creates through the API, deleted afterwards in reverse order."""
+    paths = []
+
+    def post(path, body):
+        status, item = api("POST", path, body)
+        assert status == 201, item
+        paths.append(f"{path}/{item.get('id', item.get('number'))}")
+        return item
+
+    yield post
+    for path in reversed(paths):
+        api("DELETE", path)
+
+
+@pytest.fixture
+def clock(cfg):
+    client = redis.Redis.from_url(cfg.redis_url)
+    yield client
+    client.delete(TEST_CLOCK_KEY)
+    client.close()
+
+
+def _employee(api, extension: str) -> dict:
+    return next(e for e in api("GET", "/employees")[1] if e["extension"] == extension)
+
+
+def _message(db, call_id: str) -> dict:
+    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
+                    10, f"the message of {call_id}")
+
+
+def _leave_message(audio, seconds: float = 1.5) -> None:
+    assert audio.burst(within=20) is not None, "the voicemail greeting never came"
+    audio.speak(seconds)
+    audio.press("#")
+
+
+def test_at_night_the_menu_takes_key_1_to_the_company_voicemail(
+    stack, sip_target, db, api, voicemail_box, made, clock, no_registrations
+):
+    anna = _employee(api, "101")
+    company_box = voicemail_box(name="E2E company voicemail")
+    night_box = voicemail_box(name="E2E unheard")
+    hours = made("/schedules", {"name": "E2E office", "timezone": "Europe/Moscow", "weekly": [
+        {"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
+    menu = made("/ivr-menus", {"name": "E2E night menu", "timeout": 5, "keys": {
+        "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+        "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}}})
+    day = made("/schemes", {"name": "E2E day", "steps": [{"mode": "parallel", "timeout": 20, "destinations": [
+        {"kind": "employee", "employee_id": anna["id"]}]}]})
+    night = made("/schemes", {"name": "E2E night", "steps": [{"mode": "parallel", "timeout": 15, "destinations": [
+        {"kind": "ivr", "ivr_menu_id": menu["id"]}]}]})
+    made("/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": hours["id"],
+                      "scheme_id": day["id"], "off_hours_scheme_id": night["id"]})
+    clock.set(TEST_CLOCK_KEY, "2026-11-23T23:00:00+03:00")  # Monday night
+
+    sipp, audio = media_call(stack, sip_target, NUMBER)
+    try:
+        assert audio.started(within=15) is not None, "the night menu never answered"
+        audio.press("1")
+        _leave_message(audio)
+        result = sipp.wait()
+    finally:
+        sipp.stop()
+        audio.close()
+    assert result.returncode == 0, result.explain()
+    assert _message(db, sipp.call_id())["voicemail_box_id"] == company_box["id"]
+    line = history_line(api, sipp.call_id())
+    assert (line["called"], line["status"], line["voicemail"]) == (NUMBER, "missed", True)
+
+
+def test_a_department_nobody_answers_sends_the_caller_to_its_voicemail(
+    stack, sip_target, db, api, demo, voicemail_box, made, register, demo_steps, no_registrations
+):
+    boris = _employee(api, "102")
+    box = voicemail_box(name="E2E sales voicemail")
+    sales = made("/departments", {"name": "E2E sales", "distribution": "in_order", "ring_time": 5,
+                                  "if_nobody_answers": "voicemail", "voicemail_box_id": box["id"],
+                                  "members": [boris["id"]]})
+    demo_steps({"mode": "parallel", "timeout": 30, "destinations": [
+        {"kind": "department", "department_id": sales["id"]}]})
+    phone = silent_phone()
+    assert register("102", phone.getsockname()[1])[0] == 200
+
+    sipp, audio = media_call(stack, sip_target, demo["number"])
+    try:
+        began = time.monotonic()
+        answered = audio.started(within=20)
+        assert answered is not None, "voicemail never answered"
+        _leave_message(audio)
+        result = sipp.wait()
+    finally:
+        sipp.stop()
+        audio.close()
+        phone.close()
+    assert result.returncode == 0, result.explain()
+    assert 4.5 <= answered - began <= 7, answered - began  # Boris rang his 5 s first
+    assert _message(db, sipp.call_id())["voicemail_box_id"] == box["id"]
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["voicemail"]) == ("missed", True)
+    assert [leg["target"] for leg in line["legs"]] == ["employee 102 Boris Support", f"voicemail box {box['id']}"]
+
+
+def test_a_direct_call_boris_does_not_answer_goes_to_his_voicemail(
+    stack, sip_target, db, api, demo, register, voicemail_box, no_registrations
+):
+    boris = _employee(api, "102")
+    box = voicemail_box(name="E2E Boris's voicemail", owner_kind="employee", owner_id=boris["id"],
+                        recipients=[{"employee_id": boris["id"]}], extra_email=None)
+    status, body = api("PATCH", f"/employees/{boris['id']}",
+                       {"no_answer": {"rule": "voicemail", "after": 5, "voicemail_box_id": box["id"]}})
+    assert status == 200, body
+    phone = silent_phone()
+    try:
+        assert register("102", phone.getsockname()[1])[0] == 200
+        sipp, audio = phone_media_call(sip_target, demo, "101", "102")
+        try:
+            assert audio.started(within=20) is not None, "voicemail never answered"
+            assert rung(phone), "Boris's phone did not ring first"
+            _leave_message(audio)
+            result = sipp.wait()
+        finally:
+            sipp.stop()
+            audio.close()
+    finally:
+        phone.close()
+        api("PATCH", f"/employees/{boris['id']}", {"no_answer": {"rule": "busy", "after": 120}})
+    assert result.returncode == 0, result.explain()
+    message = _message(db, sipp.call_id())
+    assert (message["voicemail_box_id"], message["caller"]) == (box["id"], "101")
+    # R19: a voicemail left on a direct call is a call missed by the employee, marked "voicemail".
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["employee_id"], line["voicemail"]) == ("missed", boris["id"], True)

@@ -12,7 +12,7 @@ import logging
 
 import psycopg
 import psycopg_pool
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -53,7 +53,35 @@ def _flatten_webargs(messages: dict) -> dict:
     return flat
 
 
+def _nul_in(value, path: str) -> str | None:
+    """The path of the first string holding a NUL character, in a JSON value."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key}".lstrip(".") or "_"
+        found = _nul_in(item, f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
+
+
+def refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold NUL (0x00): a query or body carrying one is
+    refused up front, with its field, instead of failing in the database."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise invalid(name.replace("\x00", ""), "must not contain a NUL character")
+    if request.is_json:
+        found = _nul_in(request.get_json(silent=True), "")
+        if found:
+            raise invalid(found, "must not contain a NUL character")
+
+
 def register(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
         return jsonify(body(error.status, error.message, error.fields)), error.status, error.headers

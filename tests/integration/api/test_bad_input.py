@@ -135,3 +135,16 @@ def test_a_body_that_is_not_json_is_refused_clearly(client, admin):
 
     assert response.status_code in (400, 422)
     assert response.get_json()["error"]["message"]
+
+
+def test_a_nul_character_is_refused_with_its_field_before_it_reaches_the_database(client, admin, db):
+    before = _counts(db)
+
+    query = client.get("/api/v1/calls", headers=admin, query_string={"caller": "79\x0016"})
+    body = client.post("/api/v1/schemes", headers=admin, json={"name": "Day", "steps": [
+        _step(destinations=[{"kind": "sip_uri", "uri": "sip:desk\x00@example.com"}])]})
+
+    assert (query.status_code, error_fields(query)) == (422, {"caller": ["must not contain a NUL character"]})
+    assert (body.status_code, error_fields(body)) == (
+        422, {"steps.0.destinations.0.uri": ["must not contain a NUL character"]})
+    assert _counts(db) == before

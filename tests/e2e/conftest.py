@@ -157,8 +157,9 @@ def mailbox(stack):
 
 
 @pytest.fixture
-def voicemail_box(api, demo):
-    """Create voicemail boxes for a test (recipients: Anna and office@example.com); deleted afterwards."""
+def voicemail_box(api, demo, mailbox):
+    """Create voicemail boxes for a test (recipients: Anna and office@example.com); deleted afterwards.
+    The SMTP server runs whenever a box exists, as a company's mail server would."""
     made = []
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
 

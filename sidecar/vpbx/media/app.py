@@ -21,7 +21,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import redis
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from ..history import events
 from ..notify import links, voicemail_email
@@ -82,7 +85,10 @@ class MediaApp:
         self.ports = PortRange(self.media.rtp_min, self.media.rtp_max)
         self.store = Store(settings.database_url)
         self.ng = AsyncNgClient(settings.rtpengine_ng.host, settings.rtpengine_ng.port)
-        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        # A connection kept through a Redis restart is dead: retried on a fresh one.
+        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
+                                             retry=Retry(ExponentialBackoff(cap=1.0), 3),
+                                             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self.transport: asyncio.DatagramTransport | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
@@ -186,6 +192,16 @@ class MediaApp:
         self.send(reply, addr)
 
     async def _answer(self, request: sip.Message, addr) -> None:
+        """Answer a new INVITE, or refuse it so Kamailio moves on to the plan's next step."""
+        try:
+            await self._answer_or_refuse(request, addr)
+        except Exception as exc:
+            log.exception("%s: cannot answer", request.call_id)
+            if self.invites.get(request.call_id, (None, None))[1] is None:
+                self._reply(request, addr, sip.response(request, 503, to_tag=sip.new_tag(), extra={
+                    "Reason": f'Q.850;cause=41;text="media app: {type(exc).__name__}"'}))
+
+    async def _answer_or_refuse(self, request: sip.Message, addr) -> None:
         try:
             kind, node = await self._node(request)
         except LookupError as exc:

@@ -44,7 +44,9 @@ class Menu:
 
 class Store:
     def __init__(self, database_url: str):
+        # Connections idle through a database restart are dead: each is checked before lending.
         self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False,
+                                        check=AsyncConnectionPool.check_connection,
                                         kwargs={"row_factory": dict_row, "autocommit": True})
 
     async def open(self) -> None:

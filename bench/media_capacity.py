@@ -1,0 +1,158 @@
+"""How many voicemail recordings and IVR calls at once the media app takes on
+this machine without losing audio, and what each costs in CPU.
+
+Starts the "bench" stack. One number goes straight to a voicemail box, another
+to an IVR menu whose key 1 leads to a box. Each round starts N callers at
+once (SIPp); each waits for the prompts, sends 7.05 s of speech
+(236 RTP packets of PCMA, SIPp's g711a.pcap) and then #, and the media app
+hangs up. Every message must hold all 236 packets, end by #, and last 7.05 s
+(± one packet): anything less is lost audio. CPU is read from /proc for the
+media app and rtpengine across the round. Levels run side by side in one run
+and each is repeated, because these machines are noisy.
+
+    .venv/bin/python bench/media_capacity.py --levels 10 20 40 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import time
+import wave
+from pathlib import Path
+
+from kamailio_cpu import cpu_seconds, sipp
+
+from bench_stack import Api, fresh_stack
+from vpbx import db
+from vpbx import settings as vpbx_settings
+from vpbx.media.prompts import PromptLibrary
+from vpbx.stack.process import running_pid
+
+BENCH = Path(__file__).resolve().parent
+VOICEMAIL_NUMBER = "+74951115551"
+IVR_NUMBER = "+74951115552"
+GREETING = "Говорите после сигнала."
+MENU = "Нажмите один."
+SENT_PACKETS = 236
+SENT_SECONDS = 7.05
+_RECORDED = re.compile(r"(\S+): recording into box \d+ ended by (\S+): [\d.]+ s of speech, (\d+) packets")
+
+
+def prompt_seconds(cfg, text: str) -> float:
+    """How long the media app's rendering of ``text`` plays (the same file: the cache key is the text)."""
+    path = asyncio.run(PromptLibrary(cfg.media.data_dir / "prompts").speech(text, "ru"))
+    with wave.open(str(path)) as prompt:
+        return prompt.getnframes() / prompt.getframerate()
+
+
+def configure(profile) -> None:
+    api = Api(profile)
+    anna = next(e["id"] for e in api("GET", "/employees") if e["extension"] == "101")
+    prompt = api("POST", "/prompts", {"name": "Speak after the tone", "kind": "tts", "text": GREETING})
+    box = api("POST", "/voicemail-boxes", {"name": "Bench box", "recipients": [{"employee_id": anna}],
+                                          "greeting_prompt_id": prompt["id"], "silence_s": 10})
+    to_box = api("POST", "/schemes", {"name": "To the box", "steps": [
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]}]})
+    api("POST", "/numbers", {"number": VOICEMAIL_NUMBER, "scheme_id": to_box["id"]})
+    menu = api("POST", "/ivr-menus", {"name": "Bench menu", "greeting": {"kind": "tts", "text": MENU}, "keys": {
+        "1": {"kind": "voicemail", "voicemail_box_id": box["id"]},
+        "timeout": {"kind": "voicemail", "voicemail_box_id": box["id"]}}})
+    to_menu = api("POST", "/schemes", {"name": "To the menu", "steps": [
+        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}]})
+    api("POST", "/numbers", {"number": IVR_NUMBER, "scheme_id": to_menu["id"]})
+
+
+def scenario(workdir: Path, kind: str, wait_ms: int) -> Path:
+    text = (BENCH / "scenarios" / "uac_voicemail.xml").read_text()
+    # IVR: key 1 half a second into the menu's greeting, which stops it.
+    keys = ("" if kind == "voicemail" else
+            '<pause milliseconds="500"/>\n  <nop><action><exec play_pcap_audio='
+            '"/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>')
+    path = workdir / f"uac_{kind}.xml"
+    path.write_text(text.replace("{{keys}}", keys).replace("{{wait_ms}}", str(wait_ms)))
+    return path
+
+
+def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: Path) -> dict:
+    media_pid = running_pid(profile.run_dir / "pid" / "media-app.pid", "vpbx")
+    rtpengine_pid = running_pid(profile.run_dir / "pid" / "rtpengine.pid", "rtpengine")
+    log = profile.log_dir / "media-app.log"
+    log_offset = log.stat().st_size
+    token = f"{kind}{concurrent}x{int(time.time())}"
+    before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
+    started = time.monotonic()
+    sipp(scenario(workdir, kind, wait_ms), "-s", VOICEMAIL_NUMBER if kind == "voicemail" else IVR_NUMBER,
+         "-p", str(profile.ports.demo_trunk), "-mp", "36000", "-m", str(concurrent), "-l", str(concurrent),
+         "-r", str(concurrent), "-rp", "1000", "-timeout", "300s", "-timeout_error",
+         "-cid_str", f"%u-{token}@%s", remote=f"127.0.0.1:{profile.ports.sip}")
+    elapsed = time.monotonic() - started
+    after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
+    with log.open() as handle:
+        handle.seek(log_offset)
+        recorded = {m.group(1): (m.group(2), int(m.group(3))) for m in _RECORDED.finditer(handle.read())
+                    if token in m.group(1)}
+    with db.connect(cfg.database_url) as conn:
+        durations = [r["duration_ms"] / 1000 for r in conn.execute(
+            "SELECT duration_ms FROM voicemail_messages WHERE call_id LIKE %s", (f"%-{token}@%",))]
+    packets = [p for _, p in recorded.values()]
+    complete = sum(1 for (ended_by, p) in recorded.values() if ended_by == "#" and p == SENT_PACKETS)
+    return {
+        "kind": kind, "concurrent": concurrent, "messages": len(durations), "complete": complete,
+        "lost_packets": SENT_PACKETS * concurrent - sum(packets),
+        "duration_ok": sum(1 for d in durations if abs(d - SENT_SECONDS) <= 0.03),
+        "media_ms_per_call": (after[0] - before[0]) * 1000 / concurrent,
+        "rtpengine_ms_per_call": (after[1] - before[1]) * 1000 / concurrent,
+        "media_core_share": (after[0] - before[0]) / elapsed,
+        "elapsed_s": elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", type=int, nargs="+", default=[10, 20, 40])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    profile = fresh_stack()
+    cfg = vpbx_settings.load(profile.config_path)
+    configure(profile)
+    beep = 0.4
+    margin = 0.8  # the prompts' own latency and SIPp's scheduling
+    wait_voicemail = int((prompt_seconds(cfg, GREETING) + beep + margin) * 1000)
+    # The menu is cut short by the key 0.5 s in; then the box's greeting and beep.
+    wait_ivr = wait_voicemail
+    workdir = Path(sys.argv[0]).resolve().parent / ".media-bench"
+    workdir.mkdir(exist_ok=True)
+
+    results = []
+    for round_number in range(args.rounds):
+        for concurrent in args.levels:
+            for kind in ("voicemail", "ivr") if round_number % 2 == 0 else ("ivr", "voicemail"):
+                result = one_round(profile, cfg, kind, concurrent, wait_voicemail if kind == "voicemail"
+                                   else wait_ivr, workdir)
+                results.append(result)
+                print(f"round {round_number + 1}: {kind:9} x{concurrent:3}: {result['complete']}/{concurrent} "
+                      f"complete, {result['lost_packets']} packets lost, "
+                      f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
+                      f"({result['media_core_share'] * 100:.1f} % of a core), "
+                      f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call", flush=True)
+
+    print("\n| kind | callers at once | messages complete | packets lost | media app CPU per call | "
+          "media app share of a core | rtpengine CPU per call |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("voicemail", "ivr"):
+        for concurrent in args.levels:
+            runs = [r for r in results if r["kind"] == kind and r["concurrent"] == concurrent]
+            print(f"| {kind} | {concurrent} | {sum(r['complete'] for r in runs)}/{concurrent * len(runs)} | "
+                  f"{sum(r['lost_packets'] for r in runs)} | "
+                  f"{statistics.median(r['media_ms_per_call'] for r in runs):.1f} ms | "
+                  f"{statistics.median(r['media_core_share'] for r in runs) * 100:.1f} % | "
+                  f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()

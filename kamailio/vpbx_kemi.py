@@ -34,6 +34,12 @@ FLT_NATS = 5  # transaction flag: the caller is behind NAT
 FLB_NATB = 6  # branch flag: the callee is behind NAT (kamailio.cfg: FLB_NATB)
 FLB_NATSIPPING = 7
 FLT_TRUNK = 8  # transaction flag: the INVITE came from a trunk
+# Transaction flag: the media app opened this leg (an IVR key) for a caller it
+# answered. The caller's media is already anchored in rtpengine, and the media
+# app points it at this leg itself: Kamailio never anchors these legs.
+FLT_MEDIA = 9
+# Record-Route parameter marking such a leg's dialog, so in-dialog requests skip rtpengine too.
+MEDIA_LEG_RR_PARAM = "vpbx_leg=media"
 RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
@@ -126,6 +132,8 @@ class VpbxRoutes:
         source = KSR.pv.get("$si")
         if KSR.permissions.allow_source_address(1) > 0:
             KSR.setflag(FLT_TRUNK)
+        elif f"{source}:{KSR.pv.get('$sp')}" == self.worker.media_app:
+            KSR.setflag(FLT_MEDIA)
         # Trusted carriers and our own components are exempt from flood limits.
         if not KSR.is_myself_srcip() and not KSR.isflagset(FLT_TRUNK):
             if not KSR.pv.is_null("$sht(ipban=>$si)"):
@@ -151,20 +159,24 @@ class VpbxRoutes:
             return 1
         if KSR.rr.loose_route() > 0:
             self.route_dlguri()
+            anchored = KSR.rr.check_route_param(MEDIA_LEG_RR_PARAM) < 0
             if KSR.is_BYE():
-                KSR.rtpengine.rtpengine_manage("")
+                if anchored:
+                    KSR.rtpengine.rtpengine_manage("")
                 member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
                 if member:
                     self.worker.member_call(member, "ended")
                 self.emit(call_events.ended(KSR.pv.get("$ci"), by_caller=KSR.rr.is_direction("downstream") > 0))
             elif KSR.is_ACK():
                 # An ACK may carry the SDP answer of a late offer.
-                KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+                if anchored:
+                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
                 self.route_relay()
                 return STOP
             elif KSR.is_INVITE():
                 KSR.rr.record_route()
-                KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+                if anchored:
+                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
             self.route_relay()
             return STOP
         if KSR.is_ACK():
@@ -177,7 +189,7 @@ class VpbxRoutes:
     def route_auth(self):
         """Trunks are trusted by source address; everything else is a tenant's phone
         and proves it with digest credentials for its company's domain (realm)."""
-        if KSR.isflagset(FLT_TRUNK):
+        if KSR.isflagset(FLT_TRUNK) or KSR.isflagset(FLT_MEDIA):
             if KSR.is_REGISTER():
                 self.reject(reasons.NOT_RELAYING)
                 return STOP
@@ -217,7 +229,7 @@ class VpbxRoutes:
             KSR.sl.sl_reply_error()
 
     def route_call(self):
-        source = "trunk" if KSR.isflagset(FLT_TRUNK) else "phone"
+        source = "trunk" if KSR.isflagset(FLT_TRUNK) else "media" if KSR.isflagset(FLT_MEDIA) else "phone"
         # permissions' tag of the trunk: "<region>:<trunk id>" (kamailio_address view).
         region = (KSR.pv.get("$avp(trunk_id)") or "").partition(":")[0] if source == "trunk" else None
         try:
@@ -226,7 +238,7 @@ class VpbxRoutes:
                 caller=KSR.pv.get("$fU") or "",
                 call_id=KSR.pv.get("$ci"),
                 source=source,
-                caller_domain=KSR.pv.get("$fd"),
+                caller_domain=KSR.pv.get("$rd" if source == "media" else "$fd"),
                 region=region or DEFAULT_REGION,
             )
         except CacheUnavailable as exc:
@@ -236,8 +248,10 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
+        parent = KSR.pv.get("$hdr(X-Vpbx-Parent)") if source == "media" else None
         cursor = PlanCursor(plan, 0, call=call_events.call_record(
-            plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd")))
+            plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd"),
+            parent_call_id=parent))
         if plan.lookups():
             self.look_up_then_ring(cursor, source, region or DEFAULT_REGION)
             return
@@ -250,7 +264,8 @@ class VpbxRoutes:
                              else events.NOBODY_TO_RING)
             self.reject(final or reasons.NOBODY_TO_RING)
             return
-        KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+        if not KSR.isflagset(FLT_MEDIA):
+            KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         self.route_relay()
 
     def look_up_then_ring(self, cursor, source, region):
@@ -352,6 +367,8 @@ class VpbxRoutes:
         if KSR.siputils.has_totag() < 0:
             if KSR.isbflagset(FLB_NATB):
                 KSR.rr.add_rr_param(";nat=yes")
+            if KSR.isflagset(FLT_MEDIA):
+                KSR.rr.add_rr_param(";" + MEDIA_LEG_RR_PARAM)
             param = KSR.pv.get(RR_PARAM_XAVP)
             if param:
                 KSR.rr.add_rr_param(param)
@@ -359,7 +376,7 @@ class VpbxRoutes:
 
     def ksr_onreply_manage(self, msg):
         status = int(KSR.pv.get("$rs") or 0)
-        if status < 300:
+        if status < 300 and not KSR.isflagset(FLT_MEDIA):
             KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         if status == 200 and KSR.pv.get("$rm") == "INVITE":
             member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
@@ -386,7 +403,8 @@ class VpbxRoutes:
         if cursor and self.ring_next_step(cursor) and self.relay_again():
             return 1
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
-        KSR.rtpengine.rtpengine_delete("")
+        if not KSR.isflagset(FLT_MEDIA):
+            KSR.rtpengine.rtpengine_delete("")
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
         final = reasons.final(cursor.plan.final) if cursor else None
         if final:

@@ -121,6 +121,16 @@ class CallerAudio:
             last = packet[1]
         return Burst(started, last, payloads)
 
+    def packets(self, count: int, within: float) -> list[bytes]:
+        """Up to ``count`` RTP packets (headers included) within ``within`` s."""
+        deadline = time.monotonic() + within
+        packets = []
+        while len(packets) < count and (left := deadline - time.monotonic()) > 0:
+            packet = self._receive(left)
+            if packet is not None:
+                packets.append(packet[0])
+        return packets
+
     def started(self, within: float = 15.0) -> float | None:
         """When the next prompt's first packet came (None: none within ``within`` s)."""
         first = self._receive(within)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import pytest
 
 from vpbx.stack.process import wait_for
+from vpbx.stack.services import media_app_load
 
+from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import media_call
+from .media_caller import hang_up_after, media_call
+from .rtp import RtpEndpoint
+from .sipp import Sipp, free_udp_port
 
 
 @pytest.fixture
@@ -111,3 +115,52 @@ def test_an_invalid_key_replays_the_menu_and_the_last_try_takes_the_default_rout
     replay = b"".join(again.payloads)
     assert b"".join(menu) in replay and again.seconds > greeting.seconds
     assert _message_box(db, sipp.call_id()) == night_box["id"]
+
+
+def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_ways(
+    stack, sip_target, db, api, ng, demo, menu_number, register, no_registrations
+):
+    make_menu, company_box, night_box = menu_number
+    anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
+    status, sales = api("POST", "/departments", {"name": "E2E IVR sales", "members": [anna["id"]]})
+    assert status == 201, sales
+    agent_rtp = RtpEndpoint()
+    agent_port = free_udp_port()
+    try:
+        make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+                        "2": {"kind": "department", "department_id": sales["id"]},
+                        "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
+        assert register("101", agent_port)[0] == 200
+        agent = Sipp("uas_answer_pcma.xml", port=agent_port, keys={"rtp_port": agent_rtp.port},
+                     timeout_s=60, recv_timeout_s=30).start()
+        sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
+        try:
+            assert audio.started(within=15) is not None, "the menu's greeting never came"
+            audio.press("2")
+            # Bridged: the caller's RTP reaches Anna's phone through rtpengine...
+            from_caller = agent_rtp.receive(25, timeout=10)
+            assert len(from_caller) == 25, "nothing of the caller reached the agent"
+            assert {RtpEndpoint.ssrc_of(packet) for packet, _ in from_caller} == {audio.ssrc}
+            # ...and hers reaches the caller, from the port rtpengine sends from (symmetric RTP).
+            agent_rtp.send(from_caller[0][1], 50)
+            heard = [p for p in audio.packets(200, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
+            assert len(heard) >= 40, f"{len(heard)} of the agent's 50 packets reached the caller"
+            result = sipp.wait()
+            answered = agent.wait()
+        finally:
+            sipp.stop()
+            agent.stop()
+            audio.close()
+        assert result.returncode == 0, result.explain()
+        assert answered.returncode == 0, answered.explain()  # Anna's phone got the BYE from the media app
+        invite = sip_log.first(sip_log.received(answered.messages), "INVITE ")
+        assert sip_log.header(invite, "From").startswith('"79161234567"')  # she sees who calls
+        call_id = sipp.call_id()
+        wait_for(lambda: call_id not in ng.list_calls(), 5, "rtpengine to forget the call")
+        wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
+        line = history_line(api, call_id)
+        assert (line["status"], line["employee_id"], line["voicemail"]) == ("answered", anna["id"], False)
+        assert [(leg["target"], leg["answered"]) for leg in line["legs"]][-1] == ("employee 101 Anna Sales", True)
+    finally:
+        agent_rtp.close()
+        api("DELETE", f"/departments/{sales['id']}")

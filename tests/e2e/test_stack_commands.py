@@ -27,7 +27,8 @@ def test_status_lists_every_service_up(stack):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "postgresql", "redis", "cache-keeper", "history-keeper", "rtpengine", "kamailio", "sidecar"]
+        "postgresql", "redis", "cache-keeper", "history-keeper", "rtpengine", "media-app", "kamailio",
+        "sidecar"]
     assert all(line.split()[1] == "up" for line in lines)
 
 
@@ -55,7 +56,7 @@ def test_up_again_leaves_the_same_processes_running(stack):
     result = _vpbx("stack", "up")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("already running") == 7
+    assert result.stdout.count("already running") == 8
     assert _pids(stack) == before
 
 

@@ -18,6 +18,14 @@ import redis
 from .schedules import read_schedule
 
 DOCUMENT_SCHEMA = 5
+# IVR keys whose destination rings people: the media app connects the caller
+# through Kamailio. Voicemail and submenus it handles itself.
+IVR_RINGING_KINDS = ("employee", "department", "phone_number", "sip_uri", "sip_account")
+
+
+def ivr_key_name(key: str) -> str:
+    """A key as a SIP user part may carry it."""
+    return {"*": "star", "#": "hash"}.get(key, key)
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
 # What a route decided on the fly (a webhook's answer, the CRM's manager) can
@@ -153,33 +161,48 @@ class _Compiler:
         for row in rows:
             step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
                                                      "destinations": []})
-            kind = row["kind"]
-            if kind is None:
-                continue
-            if kind in ("employee", "secretary"):
-                destination = {"employee": self.employees([row["employee_id"]])[0]}
-            elif kind == "department":
-                destination = {"department": self.department(row["department_id"])}
-            elif kind == "phone_number":
-                destination = {"number": row["phone_number"]}
-            elif kind == "sip_uri":
-                destination = {"uri": row["sip_uri"]}
-            elif kind == "voicemail":
-                destination = {"voicemail_box_id": row["voicemail_box_id"]}
-            elif kind == "ivr":
-                destination = {"ivr_menu_id": row["ivr_menu_id"]}
-            elif kind == "queue":
-                destination = {"queue_id": row["queue_id"]}
-            elif kind == "webhook":
-                destination = {"webhook_id": row["webhook_id"]}
-            elif kind == "sip_account":
-                destination = {"account": self.conn.execute(
-                    "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s",
-                    (row["sip_account_id"],)).fetchone()}
-            else:
-                destination = {}
-            step["destinations"].append({"kind": kind, **destination})
+            if row["kind"] is not None:
+                step["destinations"].append(self.destination(row))
         return list(steps.values())
+
+    def destination(self, row: dict) -> dict:
+        """A destination as routing reads it, from a step_destinations or ivr_keys row."""
+        kind = row["kind"]
+        if kind in ("employee", "secretary"):
+            destination = {"employee": self.employees([row["employee_id"]])[0]}
+        elif kind == "department":
+            destination = {"department": self.department(row["department_id"])}
+        elif kind == "phone_number":
+            destination = {"number": row["phone_number"]}
+        elif kind == "sip_uri":
+            destination = {"uri": row["sip_uri"]}
+        elif kind == "voicemail":
+            destination = {"voicemail_box_id": row["voicemail_box_id"]}
+        elif kind == "ivr":
+            destination = {"ivr_menu_id": row["ivr_menu_id"]}
+        elif kind == "queue":
+            destination = {"queue_id": row["queue_id"]}
+        elif kind == "webhook":
+            destination = {"webhook_id": row["webhook_id"]}
+        elif kind == "sip_account":
+            destination = {"account": self.conn.execute(
+                "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s",
+                (row["sip_account_id"],)).fetchone()}
+        else:
+            destination = {}
+        return {"kind": kind, **destination}
+
+    def ivr_keys(self, company_id: int) -> dict[str, dict]:
+        """Keys of the company's IVR menus that ring people, by "<menu>-<key>": the media
+        app sends the caller's new leg to Kamailio as sip:ivr-<menu>-<key>@<domain>."""
+        rows = self.conn.execute(
+            """SELECT k.menu_id, k.key, k.kind, k.employee_id, k.department_id, k.voicemail_box_id,
+                      k.ivr_menu_id, k.sip_account_id, k.queue_id, k.webhook_id, k.phone_number,
+                      k.sip_uri
+               FROM ivr_keys k JOIN ivr_menus m ON m.id = k.menu_id
+               WHERE m.company_id = %s AND k.kind = ANY(%s) ORDER BY k.menu_id, k.key""",
+            (company_id, list(IVR_RINGING_KINDS))).fetchall()
+        return {f"{row['menu_id']}-{ivr_key_name(row['key'])}": self.destination(row) for row in rows}
 
     def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
         if scheme_id is None or depth > MAX_BACKUP_DEPTH:
@@ -267,6 +290,7 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
         "version": time.time_ns(),
         "company": _company_part(company),
         "extensions": {e["extension"]: e for e in employees},
+        "ivr_keys": parts.ivr_keys(company["id"]),
     }
 
 

@@ -15,7 +15,10 @@ from .rules import Line, answered_line, missed_line
 
 def apply(conn: psycopg.Connection, event: dict) -> None:
     kind = event.get("type")
-    if kind == events.ANSWERED:
+    parent = (event.get("call") or {}).get("parent_call_id")
+    if parent and kind in (events.ANSWERED, events.MISSED):
+        _add_to_parent(conn, event, parent, event.get("answered") if kind == events.ANSWERED else None)
+    elif kind == events.ANSWERED:
         _record(conn, event, answered_line(event), answered=event["answered"])
     elif kind == events.MISSED:
         _record(conn, event, missed_line(event), answered=None)
@@ -69,3 +72,34 @@ def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | 
                ON CONFLICT (call_id, step, target) DO NOTHING""",
             (row["id"], leg["step"], leg["target"], leg["employee_id"], leg["department_id"], leg["rang_at"],
              is_answer))
+
+
+def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
+    """A leg the media app opened for a caller (an IVR key ringing people) is part
+    of the caller's call: its legs join that call's line, after the legs rung
+    before it, and the first person to answer makes the line theirs."""
+    row = conn.execute("SELECT id FROM calls WHERE call_id = %s ORDER BY started_at DESC LIMIT 1",
+                       (parent_call_id,)).fetchone()
+    if row is None or not event["legs"]:
+        return
+    first_rung = min(leg["rang_at"] for leg in event["legs"])
+    # Counted from the legs before this one's, so a repeated event lands on the same steps.
+    offset = conn.execute("SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s",
+                          (row["id"], first_rung)).fetchone()["n"]
+    for leg in event["legs"]:
+        is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
+        conn.execute(
+            """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered)
+               VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
+                       (SELECT id FROM departments WHERE id = %s), %s, %s)
+               ON CONFLICT (call_id, step, target) DO NOTHING""",
+            (row["id"], offset + leg["step"], leg["target"], leg["employee_id"], leg["department_id"],
+             leg["rang_at"], is_answer))
+    if answered is not None:
+        conn.execute(
+            """UPDATE calls SET status = 'answered', answered_at = COALESCE(answered_at, %(at)s),
+                      employee_id = (SELECT id FROM employees WHERE id = %(employee)s), employee_label = %(label)s,
+                      end_reason = NULL
+                WHERE id = %(id)s AND employee_id IS NULL AND NOT voicemail""",
+            {"at": event["at"], "employee": answered.get("employee_id"), "label": answered["target"],
+             "id": row["id"]})

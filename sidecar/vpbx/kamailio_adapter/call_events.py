@@ -16,14 +16,20 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def call_record(plan: Plan, *, source: str, caller: str, caller_domain: str | None) -> dict:
-    """What every event of this call says about the call itself."""
+def call_record(plan: Plan, *, source: str, caller: str, caller_domain: str | None,
+                parent_call_id: str | None = None) -> dict:
+    """What every event of this call says about the call itself. A leg the media
+    app opened for a caller it answered names that caller's call (``parent_call_id``):
+    history adds it to that call's line instead of making one of its own."""
     from_phone = source == "phone"
-    return {"company_id": plan.company_id, "called": plan.called,
-            "direction": "internal" if from_phone else "incoming", "caller": caller,
-            "caller_login": caller if from_phone else None, "caller_domain": caller_domain if from_phone else None,
-            "started_at": now(), "dialled_employee_id": plan.dialled_employee_id,
-            "dialled_employee_label": plan.dialled_employee_label}
+    record = {"company_id": plan.company_id, "called": plan.called,
+              "direction": "internal" if from_phone else "incoming", "caller": caller,
+              "caller_login": caller if from_phone else None, "caller_domain": caller_domain if from_phone else None,
+              "started_at": now(), "dialled_employee_id": plan.dialled_employee_id,
+              "dialled_employee_label": plan.dialled_employee_label}
+    if parent_call_id:
+        record["parent_call_id"] = parent_call_id
+    return record
 
 
 def _ours(cursor: PlanCursor | None) -> bool:

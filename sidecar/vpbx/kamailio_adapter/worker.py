@@ -22,7 +22,7 @@ from ..config.compile import company_key, directory_key, number_key
 from ..history import events
 from ..lookups import crm, webhook
 from ..routing import Call, Plan, build_direct_plan, build_plan
-from ..routing.plan import expand_lookups
+from ..routing.plan import build_ivr_key_plan, expand_lookups
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from .documents import CacheUnavailable, Documents, Read
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
+IVR_KEY_PREFIX = "ivr-"
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.
 TEST_CLOCK_KEY = "vpbx:test:clock"
@@ -80,11 +81,19 @@ class Worker:
                  now: datetime | None = None) -> Plan | None:
         """The plan for a new call; None when what was dialled is not ours.
 
-        ``source`` is "trunk" or "phone"; a phone call carries its authenticated
-        domain, which scopes extension dialling to the caller's own company.
+        ``source`` is "trunk", "phone" or "media"; a phone call carries its
+        authenticated domain, which scopes extension dialling to the caller's own
+        company; the media app's leg for an IVR key names the company's domain.
         Raises CacheUnavailable when neither Redis nor this worker's copy knows.
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
+        if source == "media":
+            # A leg the media app opens for an IVR key: sip:ivr-<menu>-<key>@<company domain>.
+            read, clock = self._document(company_key(caller_domain))
+            if read.document is None or not dialled.startswith(IVR_KEY_PREFIX):
+                return None
+            call = Call(call_id, dialled, caller, source, now or clock, None)
+            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX):], call, read.departments)
         if source == "phone" and EXTENSION.match(dialled):
             read, clock = self._document(company_key(caller_domain))
             if read.document is None:

@@ -26,13 +26,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from ..config.compile import IVR_RINGING_KINDS, ivr_key_name
 from ..history import events
 from ..notify import links, voicemail_email
 from ..settings import Settings
-from . import ivr, sdp, sip, voicemail
+from . import connect, ivr, sdp, sip, voicemail
 from .call import Dialog, HungUp, MediaCall
 from .ng import AsyncNgClient, NgError, NgTimeout
-from .prompts import PromptError, PromptLibrary
+from .prompts import STANDARD, PromptError, PromptLibrary
 from .rtp import PortRange
 from .store import Box, Menu, Prompt, Store
 
@@ -64,7 +65,7 @@ class DtmfProtocol(asyncio.DatagramProtocol):
             return
         call = self.app.calls.get(event.get("callid", ""))
         # Only the caller's keys: the media app never sends digits itself.
-        if call is not None and event.get("source_tag") in (None, call.dialog.caller_tag):
+        if call is not None and event.get("source_tag") in (None, call.dialog.remote_tag):
             call.digit(int(event.get("event", -1)))
 
 
@@ -78,7 +79,10 @@ class MediaApp:
         # Call-ID -> (INVITE branch, last reply): a retransmitted INVITE gets the reply again.
         self.invites: dict[str, tuple[str, sip.Message | None]] = {}
         self.unacknowledged: dict[str, asyncio.Task] = {}
-        self.client_transactions: dict[str, asyncio.Future] = {}
+        # Our requests' transactions, by Via branch: where their responses go.
+        self.responses: dict[str, asyncio.Queue] = {}
+        # Legs the media app opened for callers (IVR keys that ring people), by Call-ID.
+        self.legs: dict[str, connect.Leg] = {}
         self.tasks: set[asyncio.Task] = set()
         self.data_dir = self.media.data_dir
         self.prompts = PromptLibrary(self.data_dir / "prompts")
@@ -104,7 +108,8 @@ class MediaApp:
             lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port))
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
-        for name in ("voicemail_greeting", "ivr_greeting", "invalid_key", "goodbye", "unavailable"):
+        await self.prompts.ringback()
+        for name in STANDARD:
             await self.prompts.standard(name)
         log.info("media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s", self.media.sip,
                  self.media.dtmf_port, self.media.rtp_min, self.media.rtp_max)
@@ -150,9 +155,11 @@ class MediaApp:
             log.warning("unparsable SIP from %s:%s: %s", addr[0], addr[1], exc)
             return
         if message.method is None:
-            future = self.client_transactions.get(message.branch)
-            if future is not None and not future.done() and message.status >= 200:
-                future.set_result(message)
+            queue = self.responses.get(message.branch)
+            if queue is not None:
+                queue.put_nowait(message)
+            elif message.call_id in self.legs:
+                self.legs[message.call_id].retransmitted(message)
             return
         if tuple(addr[:2]) != self.kamailio and message.method != "OPTIONS":
             if message.method != "ACK":
@@ -172,6 +179,12 @@ class MediaApp:
 
     def on_invite(self, request: sip.Message, addr) -> None:
         call = self.calls.get(request.call_id)
+        leg = self.legs.get(request.call_id)
+        if leg is not None and request.to_tag == leg.dialog.local_tag:
+            # The person's re-INVITE (a session refresh, hold): the media path is
+            # rtpengine's, which stays where it is.
+            self.send(sip.response(request, 200, contact=self.contact(), body=leg.offer), addr)
+            return
         if request.to_tag is not None:
             self._reinvite(call, request, addr)
             return
@@ -222,8 +235,9 @@ class MediaApp:
                 "Reason": 'Q.850;cause=34;text="no media port free"'}))
             return
         local_tag = sip.new_tag()
-        dialog = Dialog(call_id=request.call_id, caller_tag=request.from_tag or "", local_tag=local_tag,
-                        invite=request, remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
+        dialog = Dialog(call_id=request.call_id, local=f"{request.get('to')};tag={local_tag}",
+                        remote=request.get("from", ""), invite=request,
+                        remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
                         route_set=request.all("record-route"), peer=tuple(addr[:2]))
         call = MediaCall(dialog, rtp, answer, self.ng, node=f"{kind}:{node.id}",
                          caller=sip.user_of(sip.uri_of(request.get("from", ""))),
@@ -271,6 +285,11 @@ class MediaApp:
         call.flow = self.background(self._run(call))
 
     def on_bye(self, request: sip.Message, addr) -> None:
+        leg = self.legs.get(request.call_id)
+        if leg is not None and request.to_tag == leg.dialog.local_tag:
+            self.send(sip.response(request, 200), addr)
+            leg.dialog.ended.set()
+            return
         call = self.calls.get(request.call_id)
         if call is None or request.to_tag != call.dialog.local_tag:
             self.send(sip.response(request, 481), addr)
@@ -316,45 +335,58 @@ class MediaApp:
     # ---- hanging up -------------------------------------------------------------
 
     async def hang_up(self, call: MediaCall) -> None:
-        """Send BYE and wait for its answer (retransmitting over UDP). Without an
-        answer the rtpengine session is deleted here, so nothing is left behind."""
+        """Hang up on the caller. Without an answer to our BYE the rtpengine
+        session is deleted here, so nothing is left behind."""
         if call.ended.is_set():
             return
-        call.ended.set()
-        dialog = call.dialog
-        dialog.local_cseq += 1
-        branch = sip.new_branch()
-        headers = {
-            "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={branch};rport"],
-            "max-forwards": ["70"],
-        }
-        if dialog.route_set:
-            headers["route"] = list(dialog.route_set)
-        headers["from"] = [f"{dialog.invite.get('to')};tag={dialog.local_tag}"]
-        headers["to"] = [dialog.invite.get("from", "")]
-        headers["call-id"] = [dialog.call_id]
-        headers["cseq"] = [f"{dialog.local_cseq} BYE"]
-        bye = sip.Message(method="BYE", uri=dialog.remote_target, headers=headers)
-        future = asyncio.get_running_loop().create_future()
-        self.client_transactions[branch] = future
-        interval, waited = T1, 0.0
-        try:
-            while waited < TRANSACTION_TIMEOUT:
-                self.send(bye, dialog.peer)
-                try:
-                    reply = await asyncio.wait_for(asyncio.shield(future), interval)
-                    log.info("%s: BYE answered %s", call.call_id, reply.status)
-                    return
-                except asyncio.TimeoutError:
-                    waited += interval
-                    interval = min(interval * 2, T2)
+        if await self.bye(call.dialog) is None:
             log.warning("%s: BYE unanswered; deleting the media session", call.call_id)
             try:
                 await self.ng.request("delete", call_id=call.call_id)
             except (NgError, NgTimeout) as exc:
                 log.warning("%s: delete: %s", call.call_id, exc)
+
+    async def bye(self, dialog: Dialog) -> sip.Message | None:
+        """End a dialog: BYE, and its final answer (None: none came)."""
+        dialog.ended.set()
+        dialog.local_cseq += 1
+        reply = await self.transaction(self.in_dialog(dialog, "BYE"), dialog.peer)
+        if reply is not None:
+            log.info("%s: BYE answered %s", dialog.call_id, reply.status)
+        return reply
+
+    def in_dialog(self, dialog: Dialog, method: str, *, branch: str | None = None) -> sip.Message:
+        headers = {
+            "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={branch or sip.new_branch()};rport"],
+            "max-forwards": ["70"],
+        }
+        if dialog.route_set:
+            headers["route"] = list(dialog.route_set)
+        headers["from"] = [dialog.local]
+        headers["to"] = [dialog.remote]
+        headers["call-id"] = [dialog.call_id]
+        headers["cseq"] = [f"{dialog.local_cseq} {method}"]
+        return sip.Message(method=method, uri=dialog.remote_target, headers=headers)
+
+    async def transaction(self, request: sip.Message, peer: tuple[str, int]) -> sip.Message | None:
+        """A non-INVITE client transaction over UDP (RFC 3261 section 17.1.2):
+        resent at T1, doubling up to T2, until a final answer or 64*T1."""
+        queue = self.responses[request.branch] = asyncio.Queue()
+        interval, waited = T1, 0.0
+        try:
+            while waited < TRANSACTION_TIMEOUT:
+                self.send(request, peer)
+                try:
+                    while True:
+                        reply = await asyncio.wait_for(queue.get(), interval)
+                        if reply.status >= 200:
+                            return reply
+                except asyncio.TimeoutError:
+                    waited += interval
+                    interval = min(interval * 2, T2)
+            return None
         finally:
-            self.client_transactions.pop(branch, None)
+            self.responses.pop(request.branch, None)
 
     def finish(self, call: MediaCall) -> None:
         call.rtp.close()
@@ -394,6 +426,17 @@ class MediaApp:
             if submenu is not None:
                 await self.menu(call, submenu, depth + 1)
                 return
+        elif kind in IVR_RINGING_KINDS:
+            if await connect.connect(self, call, f"{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
+                return
+            # Nobody answered: a department's own rule may still take a message (R4).
+            box_id = await self.store.department_voicemail(choice["department_id"]) if kind == "department" else None
+            box = await self.store.box(box_id) if box_id else None
+            if box is not None:
+                await voicemail.take_message(call, box, self)
+                return
+            await call.play(await self.prompts.standard("nobody_answered"))
+            return
         log.warning("%s: menu %s leads to %s, which the media app cannot reach", call.call_id, menu.id, kind)
         await call.play(await self.prompts.standard("unavailable"))
 

@@ -23,14 +23,26 @@ class HungUp(Exception):
 
 @dataclass
 class Dialog:
+    """One SIP dialog of the media app's, either side: the caller's (we are the
+    UAS) or a leg it opened (we are the UAC)."""
+
     call_id: str
-    caller_tag: str
-    local_tag: str
-    invite: sip.Message
-    remote_target: str  # the caller side's Contact: the R-URI of our in-dialog requests
-    route_set: list[str]  # Record-Route as received: a UAS uses it in this order
+    local: str  # our From (UAC) or To (UAS) header value, with our tag
+    remote: str  # theirs, with their tag
+    remote_target: str  # their Contact: the R-URI of our in-dialog requests
+    route_set: list[str]  # Route headers of our in-dialog requests, in order
     peer: tuple[str, int]  # Kamailio, where every request of ours goes
+    invite: sip.Message | None = None  # the INVITE that made it, when we answered it
     local_cseq: int = 1
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def local_tag(self) -> str:
+        return sip.tag_of(self.local) or ""
+
+    @property
+    def remote_tag(self) -> str:
+        return sip.tag_of(self.remote) or ""
 
 
 @dataclass
@@ -46,13 +58,16 @@ class MediaCall:
     subject: object = None  # the voicemail box or IVR menu the call reached
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
     flow: asyncio.Task | None = None
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
     plays: int = 0
 
     @property
     def call_id(self) -> str:
         return self.dialog.call_id
+
+    @property
+    def ended(self) -> asyncio.Event:
+        return self.dialog.ended
 
     def digit(self, event: int) -> None:
         if 0 <= event < len(DIGITS):
@@ -81,7 +96,7 @@ class MediaCall:
         if self.ended.is_set():
             raise HungUp(self.call_id)
         try:
-            reply = await self.ng.request("play media", call_id=self.call_id, from_tag=self.dialog.caller_tag,
+            reply = await self.ng.request("play media", call_id=self.call_id, from_tag=self.dialog.remote_tag,
                                           file=str(path))
         except (NgError, NgTimeout) as exc:
             # The caller hears nothing of this prompt; the flow goes on rather than dropping the call.
@@ -99,7 +114,7 @@ class MediaCall:
 
     async def stop_playing(self) -> None:
         try:
-            await self.ng.request("stop media", call_id=self.call_id, from_tag=self.dialog.caller_tag)
+            await self.ng.request("stop media", call_id=self.call_id, from_tag=self.dialog.remote_tag)
         except (NgError, NgTimeout) as exc:
             log.info("%s: stop media: %s", self.call_id, exc)
 

@@ -43,6 +43,11 @@ STANDARD = {
         "uk": "Дякуємо, до побачення.",
         "en": "Thank you, goodbye.",
     },
+    "nobody_answered": {
+        "ru": "К сожалению, сейчас никто не может ответить. Пожалуйста, перезвоните позже.",
+        "uk": "На жаль, зараз ніхто не може відповісти. Будь ласка, зателефонуйте пізніше.",
+        "en": "Sorry, nobody can answer right now. Please call back later.",
+    },
     "unavailable": {
         "ru": "Извините, этот пункт сейчас недоступен. Позвоните, пожалуйста, позже.",
         "uk": "Вибачте, цей пункт зараз недоступний. Зателефонуйте, будь ласка, пізніше.",
@@ -87,6 +92,15 @@ class PromptLibrary:
         if not path.exists():
             await self._sox(["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
                              str(path) + ".tmp.wav", "synth", "0.4", "sine", "1000", "vol", "0.5"], path)
+        return path
+
+    async def ringback(self) -> Path:
+        """The ringback tone callers here know (GOST: 425 Hz, 0.8 s on, 3.2 s off), one 4 s period."""
+        path = self.cache_dir / "ringback-425hz.wav"
+        if not path.exists():
+            await self._sox(["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
+                             str(path) + ".tmp.wav", "synth", "0.8", "sine", "425", "vol", "0.4", "pad", "0", "3.2"],
+                            path)
         return path
 
     async def _render_speech(self, text: str, voice: str, path: Path) -> Path:

@@ -35,6 +35,7 @@ class Box:
 class Menu:
     id: int
     company_id: int
+    domain: str  # the company's SIP domain: where the legs for its keys are routed
     name: str
     greeting: Prompt | None  # None: the standard greeting
     timeout_s: int
@@ -91,10 +92,11 @@ class Store:
     async def menu(self, menu_id: int) -> Menu | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                """SELECT m.id, m.company_id, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
+                """SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
                           m.invalid_key_tries, p.kind AS prompt_kind, p.text AS prompt_text,
                           p.language AS prompt_language
-                     FROM ivr_menus m LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
+                     FROM ivr_menus m JOIN companies c ON c.id = m.company_id
+                     LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
                     WHERE m.id = %s""", (menu_id,))).fetchone()
             if row is None:
                 return None
@@ -105,8 +107,16 @@ class Store:
             greeting = Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"])
         else:
             greeting = None
-        return Menu(row["id"], row["company_id"], row["name"], greeting, row["timeout_s"],
+        return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],
                     row["invalid_key_tries"], {k["key"]: k for k in keys})
+
+    async def department_voicemail(self, department_id: int) -> int | None:
+        """The box a department sends callers to when nobody answers (R4), if that is its rule."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s",
+                (department_id,))).fetchone()
+        return row["voicemail_box_id"] if row and row["if_nobody_answers"] == "voicemail" else None
 
     async def save_message(self, box: Box, *, call_id: str, caller: str, called: str, received_at: datetime,
                            duration_ms: int, file_name: str) -> int:

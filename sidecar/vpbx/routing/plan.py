@@ -290,6 +290,36 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
 
 
+# How long an IVR key's destination rings (R7 recommends over 30 s for people);
+# a hunting department rings by its own ring time instead.
+IVR_KEY_RING_SECONDS = 60
+
+
+def build_ivr_key_plan(company_document: dict, key: str, call: Call,
+                       departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
+    """The plan for the leg the media app opens when a caller presses an IVR key
+    that rings people; ``key`` is "<menu>-<key>". None for a key the company's
+    menus do not have (any more).
+
+    What vpbx handles itself (a department's voicemail when nobody answers) is
+    left out: the media app still holds the caller and takes them there.
+    """
+    destination = company_document.get("ivr_keys", {}).get(key)
+    if destination is None:
+        return None
+    company = company_document["company"]
+    ctx = _context(company, departments, call)
+    menu, _, pressed = key.partition("-")
+    reasons = [f"IVR menu {menu}, key {pressed} of company {company['name']!r}"]
+    steps = _resolve_step({"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS, "destinations": [destination]},
+                          1, call, ctx, reasons)
+    ringing = [step for step in steps if not any(t.node for t in step.targets)]
+    if len(ringing) < len(steps):
+        reasons.append("the media app takes the caller on if nobody answers")
+    return Plan(_capped(ringing, reasons), tuple(reasons), company_id=company["id"], called=f"ivr-{key}",
+                domain=company["domain"])
+
+
 def expand_lookups(plan: Plan, directory: dict, outcomes: Mapping[str, object], call: Call,
                    departments: Mapping[int, DepartmentState] | None = None) -> Plan:
     """The plan once its lookups are answered: each looked-up node gives way to

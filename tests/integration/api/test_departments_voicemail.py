@@ -77,10 +77,12 @@ def test_a_department_and_its_box_route_as_destinations(client, admin, created, 
 
     plan = client.get("/api/v1/numbers/+74955550101/route", headers=admin).get_json()
 
+    # Step 1's department ends in its box (its own rule, R4); step 2 names the box again.
     assert [t["label"] for s in plan["steps"] for t in s["targets"]] == [
-        f"employee {member['extension']} Olga", f"voicemail box {box['id']}"]
+        f"employee {member['extension']} Olga", f"voicemail box {box['id']}", f"voicemail box {box['id']}"]
     assert plan["steps"][1]["targets"][0]["node"] == f"voicemail:{box['id']}"
     assert "step 1: department 'Support' (all_at_once): 1 member(s)" in plan["reasons"]
+    assert f"step 1: if nobody in department 'Support' answers: voicemail box {box['id']}" in plan["reasons"]
     in_use = client.delete(f"/api/v1/voicemail-boxes/{box['id']}", headers=admin)
     assert error_fields(in_use) == {"id": ["in use by department 'Support', scheme 'Support line': change them first"]}
 

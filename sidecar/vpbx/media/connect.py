@@ -1,0 +1,217 @@
+"""Connecting a caller the media app answered to people (R10: an IVR key that
+rings an employee, a department, a number).
+
+The media app acts as a B2BUA. It opens a new leg through Kamailio
+(``sip:ivr-<menu>-<key>@<company domain>``), so forking, step timers and
+history stay in Kamailio, which routes the leg by the key's destination and
+does not anchor it in rtpengine. The leg offers the address rtpengine already
+gave the media app in the caller's call. When someone answers, the media app
+gives rtpengine their SDP as the new answer of its own side of that call: audio
+then flows caller <-> rtpengine <-> the person who answered, in the one
+rtpengine call the caller has had from the start, and the media app keeps
+only the signalling of both legs.
+
+The leg offers only the codec the caller speaks (and RFC 4733 events), so the
+answer can only take that one; rtpengine needs no transcoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+
+from . import sdp, sip
+from .call import Dialog, HungUp, MediaCall
+from .ng import NgError, NgTimeout
+
+log = logging.getLogger(__name__)
+
+# RFC 3261 Timer B bounds waiting for any reply to the INVITE; then the
+# plan's own timers in Kamailio decide how long it rings. This bounds the rest.
+NO_REPLY_S = 32.0
+RING_LIMIT_S = 660.0  # above the plan's 600 s ring cap: Kamailio ends the ringing first
+# Kamailio's flags for every offer and answer (vpbx_kemi.RTPENGINE_FLAGS), and
+# "port latching": the person was offered the port rtpengine gave the media app,
+# so rtpengine must keep its ports while the far end of that side changes.
+NG_FLAGS = {"replace": ["origin", "session-connection"], "ICE": "remove", "flags": ["port latching"]}
+
+
+@dataclass
+class Leg:
+    """A leg the media app opened for a caller, once answered."""
+
+    dialog: Dialog
+    offer: bytes  # what we offered: our answer to the person's re-INVITEs
+    ack: sip.Message
+    app: object
+
+    def retransmitted(self, response: sip.Message) -> None:
+        # A 2xx resent means our ACK was lost (RFC 3261 section 13.2.2.4).
+        if response.status is not None and 200 <= response.status < 300 and response.cseq[1] == "INVITE":
+            self.app.send(self.ack, self.dialog.peer)
+
+
+async def connect(app, call: MediaCall, key: str, domain: str) -> bool:
+    """Ring what IVR key ``key`` ("<menu>-<key>") names and bridge the caller to
+    whoever answers, until either side hangs up: True. False when nobody
+    answered; the caller is then still the media app's. HungUp when the caller
+    hung up while it rang."""
+    offer = sdp.parse_offer(call.dialog.invite.body)
+    body = sdp.answer_body(call.answer, offer.address, offer.port)
+    user = f"ivr-{key}"
+    branch = sip.new_branch()
+    invite = sip.Message(method="INVITE", uri=f"sip:{user}@{domain}", headers={
+        "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
+        "max-forwards": ["70"],
+        # The caller's number, so the person who answers sees who calls.
+        "from": [f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}'],
+        "to": [f"<sip:{user}@{domain}>"],
+        "call-id": [f"{secrets.token_hex(12)}@vpbx-media"],
+        "cseq": ["1 INVITE"],
+        "contact": [f"<{app.contact()}>"],
+        # History adds this leg to the caller's call.
+        "x-vpbx-parent": [call.call_id],
+        "content-type": ["application/sdp"],
+    }, body=body)
+    ringback = await app.prompts.ringback()
+    await _play_ringback(call, ringback)
+    try:
+        answered = await _ring(app, call, invite)
+    finally:
+        await call.stop_playing()
+    if answered is None:
+        return False
+    dialog, response, ack = answered
+    try:
+        # The person's SDP becomes the answer of the media app's side of the caller's call.
+        await app.ng.request("answer", call_id=call.call_id, from_tag=call.dialog.remote_tag,
+                             to_tag=call.dialog.local_tag, sdp=response.body.decode(), **NG_FLAGS)
+    except (NgError, NgTimeout) as exc:
+        log.error("%s: cannot bridge to %s: %s", call.call_id, key, exc)
+        await app.bye(dialog)
+        return False
+    call.rtp.close()  # rtpengine sends the caller's audio to the person now
+    leg = Leg(dialog, body, ack, app)
+    app.legs[dialog.call_id] = leg
+    log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
+    try:
+        caller_gone = asyncio.ensure_future(call.ended.wait())
+        person_gone = asyncio.ensure_future(dialog.ended.wait())
+        done, pending = await asyncio.wait({caller_gone, person_gone}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if caller_gone in done:
+            await app.bye(dialog)
+        else:
+            await app.hang_up(call)
+    finally:
+        app.legs.pop(dialog.call_id, None)
+    return True
+
+
+async def _play_ringback(call: MediaCall, path) -> None:
+    """Ringback to the caller while the leg rings (rtpengine 10.5 has no endless
+    loop: repeated as many times as the longest ringing needs)."""
+    try:
+        await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.remote_tag, file=str(path),
+                              repeat_times=int(RING_LIMIT_S // 4) + 1)
+    except (NgError, NgTimeout) as exc:
+        log.warning("%s: no ringback: %s", call.call_id, exc)
+
+
+async def _ring(app, call: MediaCall, invite: sip.Message):
+    """The INVITE client transaction (RFC 3261 section 17.1.1): resent until the
+    first reply, CANCELled if the caller hangs up. (Dialog, 2xx, ACK) once
+    answered; None when it failed; HungUp when the caller hung up meanwhile."""
+    loop = asyncio.get_running_loop()
+    peer = app.kamailio
+    queue = app.responses[invite.branch] = asyncio.Queue()
+    replied = asyncio.Event()
+    resending = asyncio.ensure_future(_resend(app, invite, peer, replied))
+    started = loop.time()
+    deadline = started + NO_REPLY_S
+    cancelled = False
+    try:
+        while True:
+            reply = await _next_reply(queue, None if cancelled else call.ended, deadline - loop.time())
+            if reply is None:  # the caller hung up, or nothing came in time
+                if cancelled or not replied.is_set():
+                    log.warning("%s: the leg to %s got no final answer", call.call_id, invite.uri)
+                    if call.ended.is_set():
+                        raise HungUp(call.call_id)
+                    return None
+                await _cancel(app, invite, peer)
+                cancelled = True
+                deadline = loop.time() + NO_REPLY_S
+                continue
+            if not replied.is_set():
+                replied.set()
+                deadline = started + RING_LIMIT_S
+            if reply.cseq[1] != "INVITE" or reply.status < 200:
+                continue  # ringing, or the answer to our CANCEL
+            if reply.status >= 300:
+                app.send(_ack_for_failure(invite, reply), peer)
+                log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
+                if call.ended.is_set():
+                    raise HungUp(call.call_id)
+                return None
+            dialog = Dialog(call_id=invite.call_id, local=invite.get("from"), remote=reply.get("to"),
+                            remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri,
+                            route_set=list(reversed(reply.all("record-route"))), peer=peer)
+            ack = app.in_dialog(dialog, "ACK")
+            ack.headers["cseq"] = ["1 ACK"]
+            app.send(ack, peer)
+            if call.ended.is_set():
+                # Answered just as the caller hung up: the person gets a BYE at once.
+                await app.bye(dialog)
+                raise HungUp(call.call_id)
+            return dialog, reply, ack
+    finally:
+        resending.cancel()
+        app.responses.pop(invite.branch, None)
+
+
+async def _resend(app, invite: sip.Message, peer, replied: asyncio.Event) -> None:
+    """Timer A: the INVITE again at T1, doubling, until any reply (UDP)."""
+    interval, waited = 0.5, 0.0
+    while waited < NO_REPLY_S:
+        app.send(invite, peer)
+        try:
+            await asyncio.wait_for(replied.wait(), interval)
+            return
+        except asyncio.TimeoutError:
+            waited += interval
+            interval = min(interval * 2, 4.0)
+
+
+async def _next_reply(queue: asyncio.Queue, ended: asyncio.Event | None, timeout: float) -> sip.Message | None:
+    """The next reply within ``timeout``; None at the timeout or when ``ended`` is set first."""
+    waits = {asyncio.ensure_future(queue.get())}
+    if ended is not None:
+        waits.add(asyncio.ensure_future(ended.wait()))
+    try:
+        done, _ = await asyncio.wait(waits, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+    for task in done:
+        result = task.result()
+        if isinstance(result, sip.Message):
+            return result
+    return None
+
+
+async def _cancel(app, invite: sip.Message, peer) -> None:
+    cancel = sip.Message(method="CANCEL", uri=invite.uri, headers={
+        "via": invite.all("via"), "max-forwards": ["70"], "from": [invite.get("from")], "to": [invite.get("to")],
+        "call-id": [invite.call_id], "cseq": ["1 CANCEL"], "reason": ['SIP;cause=487;text="caller hung up"']})
+    app.send(cancel, peer)
+
+
+def _ack_for_failure(invite: sip.Message, reply: sip.Message) -> sip.Message:
+    """The ACK of a non-2xx final answer: part of the INVITE transaction (same branch)."""
+    return sip.Message(method="ACK", uri=invite.uri, headers={
+        "via": invite.all("via"), "max-forwards": ["70"], "from": [invite.get("from")], "to": [reply.get("to")],
+        "call-id": [invite.call_id], "cseq": ["1 ACK"]})

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
+from vpbx.routing.plan import build_ivr_key_plan
 from vpbx.routing.department_state import DepartmentState, stateful_departments
 
 CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
@@ -466,3 +467,18 @@ def test_a_department_whose_rule_is_voicemail_ends_in_its_box_before_the_next_st
         ["sip:u201@demo.vpbx.test"], ["sip:u202@demo.vpbx.test"], ["voicemail:9"], ["sip:u101@demo.vpbx.test"]]
     assert [s.scheme_step for s in plan.steps] == [1, 1, 1, 2]
     assert "step 1: if nobody in department 'Sales' answers: voicemail box 9" in plan.reasons
+
+
+def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media_app():
+    sales = department("in_order", "201", "202", ring_time=8)
+    sales["department"].update(if_nobody_answers="voicemail", voicemail_box_id=9)
+    company = {**COMPANY, "ivr_keys": {"5-2": sales, "5-star": employee("101", "Anna")}}
+    call = Call("leg-1", "ivr-5-2", "79161234567", "media", CALL.at)
+
+    plan = build_ivr_key_plan(company, "5-2", call)
+
+    assert rung_order(plan) == [["201"], ["202"]]
+    assert (plan.company_id, plan.called, plan.domain) == (7, "ivr-5-2", "demo.vpbx.test")
+    assert "the media app takes the caller on if nobody answers" in plan.reasons
+    assert [s.timeout for s in build_ivr_key_plan(company, "5-star", call).steps] == [60]
+    assert build_ivr_key_plan(company, "5-3", call) is None

@@ -168,3 +168,35 @@ def test_a_call_id_reused_by_a_later_call_gets_a_line_of_its_own(cfg, client, ad
 
     lines = _lines(client, admin, call_id)
     assert [(line["started_at"][:10], line["talk_seconds"]) for line in lines] == [("2026-11-24", 120), ("2026-11-23", 60)]
+
+
+def _incoming(company_id, **extra):
+    return {"company_id": company_id, "direction": "incoming", "caller": "79161234567", "caller_login": None,
+            "caller_domain": None, "called": "+74951112233", "started_at": "2026-11-23T10:00:00+00:00",
+            "dialled_employee_id": None, "dialled_employee_label": None, **extra}
+
+
+def test_an_ivr_keys_leg_joins_the_callers_line_and_whoever_answers_it_makes_it_theirs(
+    cfg, client, admin, people, company_id
+):
+    ivan, petr, _ = people
+    call_id = _call_id()
+    menu = {"step": 1, "target": "IVR menu 4", "employee_id": None, "department_id": None,
+            "rang_at": "2026-11-23T10:00:00+00:00", "node": "ivr:4"}
+    leg_call = {**_incoming(company_id, parent_call_id=call_id), "called": "ivr-4-2"}
+    legs = [_leg(1, ivan, "2026-11-23T10:00:08+00:00"), _leg(2, petr, "2026-11-23T10:00:28+00:00")]
+    answered_leg = {"type": "answered", "call_id": "leg@vpbx-media", "at": "2026-11-23T10:00:30+00:00",
+                    "call": leg_call, "legs": legs, "answered": _leg(2, petr, None)}
+    _write(cfg,
+           {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:01+00:00", "call": _incoming(company_id),
+            "legs": [menu], "answered": {**menu, "rang_at": None}},
+           answered_leg, answered_leg,  # delivered twice: nothing changes the second time
+           {"type": "ended", "call_id": "leg@vpbx-media", "at": "2026-11-23T10:01:00+00:00", "by": "caller"},
+           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:00+00:00", "by": "caller"})
+
+    [line] = _lines(client, admin, call_id)
+    assert (line["status"], line["employee_id"], line["voicemail"]) == ("answered", petr["id"], False)
+    assert [(leg["step"], leg["target"], leg["answered"]) for leg in line["legs"]] == [
+        (1, "IVR menu 4", True), (2, f"employee {ivan['extension']} Ivan", False),
+        (3, f"employee {petr['extension']} Petr", True)]
+    assert _lines(client, admin, "leg@vpbx-media") == []

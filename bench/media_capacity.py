@@ -19,11 +19,12 @@ import argparse
 import asyncio
 import re
 import statistics
-import sys
+import tempfile
 import time
 import wave
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
 from kamailio_cpu import cpu_seconds, sipp
 
 from bench_stack import Api, fresh_stack
@@ -47,6 +48,11 @@ def prompt_seconds(cfg, text: str) -> float:
     path = asyncio.run(PromptLibrary(cfg.media.data_dir / "prompts").speech(text, "ru"))
     with wave.open(str(path)) as prompt:
         return prompt.getnframes() / prompt.getframerate()
+
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
 
 
 def configure(profile) -> None:
@@ -85,10 +91,12 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
     token = f"{kind}{concurrent}x{int(time.time())}"
     before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
     started = time.monotonic()
-    sipp(scenario(workdir, kind, wait_ms), "-s", VOICEMAIL_NUMBER if kind == "voicemail" else IVR_NUMBER,
-         "-p", str(profile.ports.demo_trunk), "-mp", "36000", "-m", str(concurrent), "-l", str(concurrent),
-         "-r", str(concurrent), "-rp", "1000", "-timeout", "300s", "-timeout_error",
-         "-cid_str", f"%u-{token}@%s", remote=f"127.0.0.1:{profile.ports.sip}")
+    caller = sipp(scenario(workdir, kind, wait_ms), "-s", VOICEMAIL_NUMBER if kind == "voicemail" else IVR_NUMBER,
+                  "-p", str(profile.ports.demo_trunk), "-mp", "36000", "-m", str(concurrent), "-l", str(concurrent),
+                  "-r", str(concurrent), "-rp", "1000", "-timeout", "300s", "-timeout_error",
+                  "-cid_str", f"%u-{token}@%s", remote=f"127.0.0.1:{profile.ports.sip}", wait=False)
+    output, _ = caller.communicate(timeout=600)
+    failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
     elapsed = time.monotonic() - started
     after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
     with log.open() as handle:
@@ -102,6 +110,7 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
     complete = sum(1 for (ended_by, p) in recorded.values() if ended_by == "#" and p == SENT_PACKETS)
     return {
         "kind": kind, "concurrent": concurrent, "messages": len(durations), "complete": complete,
+        "failed_calls": int(failed.group(1)) if failed else None,
         "lost_packets": SENT_PACKETS * concurrent - sum(packets),
         "duration_ok": sum(1 for d in durations if abs(d - SENT_SECONDS) <= 0.03),
         "media_ms_per_call": (after[0] - before[0]) * 1000 / concurrent,
@@ -119,14 +128,16 @@ def main() -> None:
 
     profile = fresh_stack()
     cfg = vpbx_settings.load(profile.config_path)
+    # Every message is emailed, as in production: a local SMTP server takes the mail.
+    mail = Controller(Sink(), hostname="127.0.0.1", port=profile.ports.smtp)
+    mail.start()
     configure(profile)
     beep = 0.4
     margin = 0.8  # the prompts' own latency and SIPp's scheduling
     wait_voicemail = int((prompt_seconds(cfg, GREETING) + beep + margin) * 1000)
     # The menu is cut short by the key 0.5 s in; then the box's greeting and beep.
     wait_ivr = wait_voicemail
-    workdir = Path(sys.argv[0]).resolve().parent / ".media-bench"
-    workdir.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="vpbx-media-bench-"))
 
     results = []
     for round_number in range(args.rounds):
@@ -136,11 +147,13 @@ def main() -> None:
                                    else wait_ivr, workdir)
                 results.append(result)
                 print(f"round {round_number + 1}: {kind:9} x{concurrent:3}: {result['complete']}/{concurrent} "
-                      f"complete, {result['lost_packets']} packets lost, "
+                      f"complete ({result['failed_calls']} calls failed in SIPp), "
+                      f"{result['lost_packets']} packets lost, "
                       f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
                       f"({result['media_core_share'] * 100:.1f} % of a core), "
                       f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call", flush=True)
 
+    mail.stop()
     print("\n| kind | callers at once | messages complete | packets lost | media app CPU per call | "
           "media app share of a core | rtpengine CPU per call |")
     print("|---|---|---|---|---|---|---|")

@@ -17,6 +17,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
+from vpbx.stack.process import wait_for
+
 from .sipp import Sipp, free_udp_port
 
 PCMA, EVENTS = 8, 101
@@ -199,6 +201,28 @@ def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, ti
                 keys={"rtp_port": audio.port}, values={"ending": ending}, timeout_s=timeout_s,
                 recv_timeout_s=timeout_s).start()
     return sipp, audio
+
+
+def leave_message(audio: CallerAudio, seconds: float = 1.5) -> None:
+    """After the box's greeting and beep: speak, then #."""
+    assert audio.burst(within=20) is not None, "the voicemail greeting never came"
+    audio.speak(seconds)
+    audio.press("#")
+
+
+def ended(sipp: Sipp, audio: CallerAudio):
+    """SIPp's result once the call is over; the caller's socket is closed either way."""
+    try:
+        return sipp.wait()
+    finally:
+        sipp.stop()
+        audio.close()
+
+
+def message_of(db, call_id: str) -> dict:
+    """The voicemail message a call left, once the media app has stored it."""
+    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
+                    10, f"the voicemail message of {call_id}")
 
 
 def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP,

@@ -10,7 +10,7 @@ from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import hang_up_after, media_call
+from .media_caller import ended, hang_up_after, leave_message, media_call, message_of
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -39,35 +39,18 @@ def menu_number(api, demo, voicemail_box, demo_steps):
         api("DELETE", f"/ivr-menus/{menu_id}")
 
 
-def _message_box(db, call_id: str) -> int:
-    row = wait_for(lambda: db.execute("SELECT voicemail_box_id FROM voicemail_messages WHERE call_id = %s",
-                                      (call_id,)).fetchone(), 10, f"the message of {call_id}")
-    return row["voicemail_box_id"]
-
-
-def _leave_message(audio, seconds: float = 1.5) -> None:
-    prompts = audio.burst(within=15)  # the box's greeting and beep
-    assert prompts is not None, "the voicemail greeting never came"
-    audio.speak(seconds)
-    audio.press("#")
-
-
 def test_key_1_pressed_during_the_greeting_leaves_a_message_in_the_company_box(
     stack, sip_target, db, api, demo, menu_number
 ):
     make_menu, company_box, _ = menu_number
     make_menu()
     sipp, audio = media_call(stack, sip_target, demo["number"])
-    try:
-        assert audio.started(within=15) is not None, "the menu's greeting never came"
-        audio.press("1")  # without waiting for the greeting to end
-        _leave_message(audio)
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    assert audio.started(within=15) is not None, "the menu's greeting never came"
+    audio.press("1")  # without waiting for the greeting to end
+    leave_message(audio)
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()
-    assert _message_box(db, sipp.call_id()) == company_box["id"]
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == company_box["id"]
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["voicemail"]) == ("missed", True)
 
@@ -76,20 +59,16 @@ def test_no_key_takes_the_default_route_after_the_menus_5_seconds(stack, sip_tar
     make_menu, _, night_box = menu_number
     make_menu()
     sipp, audio = media_call(stack, sip_target, demo["number"])
-    try:
-        greeting = audio.burst(within=15)
-        assert greeting is not None
-        night_greeting = audio.started(within=10)
-        assert night_greeting is not None, "the default route never answered"
-        waited = night_greeting - greeting.ended
-        _leave_message(audio)
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    greeting = audio.burst(within=15)
+    assert greeting is not None
+    night_greeting = audio.started(within=10)
+    assert night_greeting is not None, "the default route never answered"
+    waited = night_greeting - greeting.ended
+    leave_message(audio)
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()
     assert 4.8 <= waited <= 5.8, waited
-    assert _message_box(db, sipp.call_id()) == night_box["id"]
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == night_box["id"]
 
 
 def test_an_invalid_key_replays_the_menu_and_the_last_try_takes_the_default_route(
@@ -98,23 +77,19 @@ def test_an_invalid_key_replays_the_menu_and_the_last_try_takes_the_default_rout
     make_menu, _, night_box = menu_number
     make_menu(invalid_key_tries=2)
     sipp, audio = media_call(stack, sip_target, demo["number"])
-    try:
-        greeting = audio.burst(within=15)
-        audio.press("7")  # no such key
-        again = audio.burst(within=5)  # "not a valid choice", then the menu once more
-        audio.press("7")
-        _leave_message(audio)  # "not a valid choice", the default route's greeting
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    greeting = audio.burst(within=15)
+    audio.press("7")  # no such key
+    again = audio.burst(within=5)  # "not a valid choice", then the menu once more
+    audio.press("7")
+    leave_message(audio)  # after "not a valid choice" and the default route's greeting
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()
     assert greeting is not None and again is not None
     # The same greeting file, encoded the same way: its packets recur whole at the end of the replay.
     menu = greeting.payloads[5:-5]
     replay = b"".join(again.payloads)
     assert b"".join(menu) in replay and again.seconds > greeting.seconds
-    assert _message_box(db, sipp.call_id()) == night_box["id"]
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == night_box["id"]
 
 
 def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_ways(

@@ -14,10 +14,9 @@ import pytest
 import redis
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
-from vpbx.stack.process import wait_for
 
 from .calls import history_line, rung, silent_phone
-from .media_caller import media_call, phone_media_call
+from .media_caller import ended, leave_message, media_call, message_of, phone_media_call
 
 NUMBER = "+74951110088"
 
@@ -50,17 +49,6 @@ def _employee(api, extension: str) -> dict:
     return next(e for e in api("GET", "/employees")[1] if e["extension"] == extension)
 
 
-def _message(db, call_id: str) -> dict:
-    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
-                    10, f"the message of {call_id}")
-
-
-def _leave_message(audio, seconds: float = 1.5) -> None:
-    assert audio.burst(within=20) is not None, "the voicemail greeting never came"
-    audio.speak(seconds)
-    audio.press("#")
-
-
 def test_at_night_the_menu_takes_key_1_to_the_company_voicemail(
     stack, sip_target, db, api, voicemail_box, made, clock, no_registrations
 ):
@@ -81,16 +69,12 @@ def test_at_night_the_menu_takes_key_1_to_the_company_voicemail(
     clock.set(TEST_CLOCK_KEY, "2026-11-23T23:00:00+03:00")  # Monday night
 
     sipp, audio = media_call(stack, sip_target, NUMBER)
-    try:
-        assert audio.started(within=15) is not None, "the night menu never answered"
-        audio.press("1")
-        _leave_message(audio)
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    assert audio.started(within=15) is not None, "the night menu never answered"
+    audio.press("1")
+    leave_message(audio)
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()
-    assert _message(db, sipp.call_id())["voicemail_box_id"] == company_box["id"]
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == company_box["id"]
     line = history_line(api, sipp.call_id())
     assert (line["called"], line["status"], line["voicemail"]) == (NUMBER, "missed", True)
 
@@ -113,15 +97,13 @@ def test_a_department_nobody_answers_sends_the_caller_to_its_voicemail(
         began = time.monotonic()
         answered = audio.started(within=20)
         assert answered is not None, "voicemail never answered"
-        _leave_message(audio)
-        result = sipp.wait()
+        leave_message(audio)
+        result = ended(sipp, audio)
     finally:
-        sipp.stop()
-        audio.close()
         phone.close()
     assert result.returncode == 0, result.explain()
     assert 4.5 <= answered - began <= 7, answered - began  # Boris rang his 5 s first
-    assert _message(db, sipp.call_id())["voicemail_box_id"] == box["id"]
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == box["id"]
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["voicemail"]) == ("missed", True)
     assert [leg["target"] for leg in line["legs"]] == ["employee 102 Boris Support", f"voicemail box {box['id']}"]
@@ -140,19 +122,15 @@ def test_a_direct_call_boris_does_not_answer_goes_to_his_voicemail(
     try:
         assert register("102", phone.getsockname()[1])[0] == 200
         sipp, audio = phone_media_call(sip_target, demo, "101", "102")
-        try:
-            assert audio.started(within=20) is not None, "voicemail never answered"
-            assert rung(phone), "Boris's phone did not ring first"
-            _leave_message(audio)
-            result = sipp.wait()
-        finally:
-            sipp.stop()
-            audio.close()
+        assert audio.started(within=20) is not None, "voicemail never answered"
+        assert rung(phone), "Boris's phone did not ring first"
+        leave_message(audio)
+        result = ended(sipp, audio)
     finally:
         phone.close()
         api("PATCH", f"/employees/{boris['id']}", {"no_answer": {"rule": "busy", "after": 120}})
     assert result.returncode == 0, result.explain()
-    message = _message(db, sipp.call_id())
+    message = message_of(db, sipp.call_id())
     assert (message["voicemail_box_id"], message["caller"]) == (box["id"], "101")
     # R19: a voicemail left on a direct call is a call missed by the employee, marked "voicemail".
     line = history_line(api, sipp.call_id())

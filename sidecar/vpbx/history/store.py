@@ -63,15 +63,21 @@ def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | 
     ).fetchone()
     if row is None:
         return  # already recorded: the first outcome stands
-    for leg in event["legs"]:
+    _insert_legs(conn, row["id"], event["legs"], answered)
+
+
+def _insert_legs(conn: psycopg.Connection, line_id: int, legs: list[dict], answered: dict | None,
+                 offset: int = 0) -> None:
+    """The legs of a call's line, their steps moved on by ``offset``; a leg already there stays as it is."""
+    for leg in legs:
         is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
         conn.execute(
             """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered)
                VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
                        (SELECT id FROM departments WHERE id = %s), %s, %s)
                ON CONFLICT (call_id, step, target) DO NOTHING""",
-            (row["id"], leg["step"], leg["target"], leg["employee_id"], leg["department_id"], leg["rang_at"],
-             is_answer))
+            (line_id, offset + leg["step"], leg["target"], leg["employee_id"], leg["department_id"],
+             leg["rang_at"], is_answer))
 
 
 def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
@@ -86,15 +92,7 @@ def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, a
     # Counted from the legs before this one's, so a repeated event lands on the same steps.
     offset = conn.execute("SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s",
                           (row["id"], first_rung)).fetchone()["n"]
-    for leg in event["legs"]:
-        is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
-        conn.execute(
-            """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered)
-               VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
-                       (SELECT id FROM departments WHERE id = %s), %s, %s)
-               ON CONFLICT (call_id, step, target) DO NOTHING""",
-            (row["id"], offset + leg["step"], leg["target"], leg["employee_id"], leg["department_id"],
-             leg["rang_at"], is_answer))
+    _insert_legs(conn, row["id"], event["legs"], answered, offset)
     if answered is not None:
         conn.execute(
             """UPDATE calls SET status = 'answered', answered_at = COALESCE(answered_at, %(at)s),

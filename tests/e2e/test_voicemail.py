@@ -4,6 +4,7 @@ signed link served by the sidecar."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +17,8 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import media_app_load
 
 from .calls import history_line, parallel
-from .media_caller import hang_up_after, media_call
-from .wav import dominant_frequency, rms
+from .media_caller import ended, hang_up_after, media_call, message_of
+from .wav import alaw_to_linear, dominant_frequency, rms
 
 CALLER = "79161234567"
 
@@ -28,11 +29,6 @@ def voicemail_number(api, demo, voicemail_box, demo_steps):
     box = voicemail_box(name="E2E reception", silence_s=3)
     demo_steps(parallel({"kind": "voicemail", "voicemail_box_id": box["id"]}, timeout=15))
     return demo["number"], box
-
-
-def _message(db, call_id: str, timeout: float = 10) -> dict:
-    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s",
-                                       (call_id,)).fetchone(), timeout, f"the voicemail message of {call_id}")
 
 
 def _get(url: str) -> tuple[int, dict, bytes]:
@@ -48,21 +44,17 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
 ):
     number, box = voicemail_number
     sipp, audio = media_call(stack, sip_target, number)
-    try:
-        prompts = audio.burst(within=15)  # the greeting, then the beep
-        assert prompts is not None and prompts.seconds > 2, "no greeting was played"
-        audio.speak(3.0, frequency=440)
-        audio.silence(0.4)
-        audio.press("#")
-        goodbye = audio.burst(within=5)
-        assert goodbye is not None, "no goodbye after #"
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    prompts = audio.burst(within=15)  # the greeting, then the beep
+    assert prompts is not None and prompts.seconds > 2, "no greeting was played"
+    audio.speak(3.0, frequency=440)
+    audio.silence(0.4)
+    audio.press("#")
+    goodbye = audio.burst(within=5)
+    assert goodbye is not None, "no goodbye after #"
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()  # the media app hung up: SIPp got its BYE
 
-    message = _message(db, sipp.call_id())
+    message = message_of(db, sipp.call_id())
     assert message["voicemail_box_id"] == box["id"] and message["caller"] == CALLER
     path = cfg.media.data_dir / message["file_name"]
     with wave.open(str(path)) as recording:
@@ -113,15 +105,10 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
 def test_silence_is_no_message_and_an_ordinary_missed_call(stack, sip_target, db, api, voicemail_number):
     number, box = voicemail_number
     sipp, audio = media_call(stack, sip_target, number)
-    try:
-        assert audio.burst(within=15) is not None
-        began = time.monotonic()
-        audio.silence(5.0)  # longer than the box's 3 s silence limit: the media app hangs up first
-        result = sipp.wait()
-        hung_up_after = time.monotonic() - began
-    finally:
-        sipp.stop()
-        audio.close()
+    assert audio.burst(within=15) is not None
+    began = time.monotonic()
+    result = ended(sipp, audio)  # the caller says nothing: after the box's 3 s of silence the media app hangs up
+    hung_up_after = time.monotonic() - began
     assert result.returncode == 0, result.explain()
     assert hung_up_after < 8
     line = history_line(api, sipp.call_id())
@@ -134,14 +121,48 @@ def test_hanging_up_during_the_greeting_leaves_no_media_session_and_no_task(
 ):
     number, _ = voicemail_number
     sipp, audio = media_call(stack, sip_target, number, ending=hang_up_after(1000))
-    try:
-        assert audio.burst(within=15, gap=0.3) is not None  # cut short by the hang-up
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        audio.close()
+    assert audio.burst(within=15, gap=0.3) is not None  # cut short by the hang-up
+    result = ended(sipp, audio)
     assert result.returncode == 0, result.explain()
     call_id = sipp.call_id()
     wait_for(lambda: call_id not in ng.list_calls(), 5, "rtpengine to forget the call")
     wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to hold no call and no task")
     assert db.execute("SELECT 1 FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone() is None
+
+
+def test_an_uploaded_greeting_is_what_the_caller_hears(stack, sip_target, api, demo, made_prompt, voicemail_box,
+                                                      demo_steps, tmp_path):
+    source = tmp_path / "greeting.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", "1.5", "sine", "600"], check=True)
+    prompt = made_prompt("E2E uploaded greeting")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1/prompts/{prompt['id']}/recording", method="PUT",
+        data=source.read_bytes(), headers={"Authorization": f"Bearer {demo['admin_api_token']}",
+                                           "Content-Type": "audio/wav"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    box = voicemail_box(name="E2E uploaded", greeting_prompt_id=prompt["id"], silence_s=2)
+    demo_steps(parallel({"kind": "voicemail", "voicemail_box_id": box["id"]}, timeout=15))
+
+    sipp, audio = media_call(stack, sip_target, demo["number"])
+    heard = audio.burst(within=15)  # the upload, then the beep
+    result = ended(sipp, audio)
+    assert result.returncode == 0, result.explain()
+    assert heard is not None and 1.8 <= heard.seconds <= 2.2, heard and heard.seconds
+    greeting = b"".join(alaw_to_linear(p) for p in heard.payloads[5:70])  # well inside the 1.5 s upload
+    assert abs(dominant_frequency(greeting) - 600) < 15
+
+
+@pytest.fixture
+def made_prompt(api):
+    made = []
+
+    def _make(name):
+        status, prompt = api("POST", "/prompts", {"name": name, "kind": "default"})
+        assert status == 201, prompt
+        made.append(prompt["id"])
+        return prompt
+
+    yield _make
+    for prompt_id in made:
+        api("DELETE", f"/prompts/{prompt_id}")

@@ -19,3 +19,8 @@ def dominant_frequency(frames: bytes, rate: int = 8000) -> float:
     samples = struct.unpack(f"<{len(frames) // 2}h", frames)
     crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
     return crossings / 2 / (len(samples) / rate)
+
+
+def alaw_to_linear(payload: bytes) -> bytes:
+    """PCMA as rtpengine sends it, as 16-bit PCM."""
+    return audioop.alaw2lin(payload, 2)

@@ -1,26 +1,32 @@
-"""/api/v1/prompts: what callers hear (R12): the standard recording or text read aloud.
-
-Uploaded recordings come with the media app, which stores and converts them.
+"""/api/v1/prompts: what callers hear (R12): the standard recording, text read
+aloud, or a recording uploaded to ``/prompts/{id}/recording`` (WAV, MP3, OGG or
+FLAC, converted at once to the 8 kHz WAV the media app plays).
 """
 
 from __future__ import annotations
 
+from flask import current_app, request, send_file
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..media import uploads
 from .auth import require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
-from .errors import invalid, not_found
+from .errors import ApiError, invalid, not_found
 
 blueprint = api_blueprint("prompts", "/prompts", "Greetings, announcements and music")
+COLUMNS = "id, name, kind, text, language, file_name, file_seconds"
 
 
 class PromptSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    kind = fields.String(required=True, validate=validate.OneOf(["default", "tts"]))
+    kind = fields.String(required=True, validate=validate.OneOf(["default", "tts"]), metadata={
+        "description": "'upload' once a recording is uploaded (PUT /prompts/{id}/recording)"})
+    seconds = fields.Float(dump_only=True, allow_none=True, attribute="file_seconds",
+                           metadata={"description": "How long the uploaded recording plays"})
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
     language = fields.String(load_default="ru", validate=validate.OneOf(["ru", "uk", "en"]))
 
@@ -31,7 +37,7 @@ class PromptSchema(Schema):
 
 
 def _find(conn, company_id: int, prompt_id: int) -> dict:
-    row = conn.execute("SELECT id, name, kind, text, language FROM prompts WHERE id = %s AND company_id = %s",
+    row = conn.execute(f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s",
                        (prompt_id, company_id)).fetchone()
     if row is None:
         raise not_found("Prompt")
@@ -49,7 +55,7 @@ class Prompts(MethodView):
     @blueprint.response(200, PromptSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute("SELECT id, name, kind, text, language FROM prompts WHERE company_id = %s ORDER BY id",
+        return db().execute(f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id",
                             (who.company_id,)).fetchall()
 
     @blueprint.arguments(PromptSchema)
@@ -60,7 +66,7 @@ class Prompts(MethodView):
         _name_free(conn, who.company_id, data["name"], None)
         return conn.execute(
             "INSERT INTO prompts (company_id, name, kind, text, language) VALUES (%s, %s, %s, %s, %s) "
-            "RETURNING id, name, kind, text, language",
+            f"RETURNING {COLUMNS}",
             (who.company_id, data["name"], data["kind"], data["text"], data["language"])).fetchone()
 
 
@@ -78,7 +84,9 @@ class Prompt(MethodView):
         conn = db()
         _find(conn, who.company_id, prompt_id)
         _name_free(conn, who.company_id, data["name"], prompt_id)
-        conn.execute("UPDATE prompts SET name = %s, kind = %s, text = %s, language = %s WHERE id = %s",
+        # Choosing the standard recording or text again sets any uploaded recording aside.
+        conn.execute("""UPDATE prompts SET name = %s, kind = %s, text = %s, language = %s, file_name = NULL,
+                               file_seconds = NULL WHERE id = %s""",
                      (data["name"], data["kind"], data["text"], data["language"], prompt_id))
         republish_company(who.company_id)
         return _find(conn, who.company_id, prompt_id)
@@ -97,3 +105,40 @@ class Prompt(MethodView):
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
         conn.execute("DELETE FROM prompts WHERE id = %s", (prompt_id,))
+
+
+@blueprint.route("/<int:prompt_id>/recording")
+class Recording(MethodView):
+    @blueprint.doc(requestBody={"required": True, "content": {kind: {"schema": {"type": "string", "format": "binary"}}
+                                                              for kind in ("audio/wav", "audio/mpeg", "audio/ogg",
+                                                                           "audio/flac")}})
+    @blueprint.response(200, PromptSchema)
+    @blueprint.alt_response(413, description="Larger than 10 MB")
+    @blueprint.alt_response(415, description="Not WAV, MP3, OGG or FLAC")
+    def put(self, prompt_id):
+        """Upload the recording callers hear: the prompt becomes an 'upload'."""
+        who = require_admin()
+        conn = db()
+        _find(conn, who.company_id, prompt_id)
+        media = current_app.config["VPBX_SETTINGS"].media
+        if (request.content_length or 0) > uploads.MAX_BYTES:
+            raise ApiError(413, "The recording is too large.", {"recording": [
+                f"at most {uploads.MAX_BYTES} bytes are accepted"]})
+        try:
+            name, seconds = uploads.store_upload(request.get_data(cache=False), request.content_type or "",
+                                                 media.data_dir / "prompts")
+        except uploads.UploadRefused as refused:
+            raise ApiError(refused.status, "The recording is refused.", {"recording": [refused.reason]}) from None
+        conn.execute("UPDATE prompts SET kind = 'upload', file_name = %s, file_seconds = %s WHERE id = %s",
+                     (name, seconds, prompt_id))
+        return _find(conn, who.company_id, prompt_id)
+
+    @blueprint.response(200, description="The recording as callers hear it (8 kHz mono WAV)",
+                        content_type="audio/wav")
+    def get(self, prompt_id):
+        who = require_admin()
+        prompt = _find(db(), who.company_id, prompt_id)
+        media = current_app.config["VPBX_SETTINGS"].media
+        if prompt["file_name"] is None or not (media.data_dir / "prompts" / prompt["file_name"]).is_file():
+            raise not_found("Recording")
+        return send_file(media.data_dir / "prompts" / prompt["file_name"], mimetype="audio/wav", max_age=0)

@@ -115,6 +115,8 @@ class MediaApp:
                  self.media.dtmf_port, self.media.rtp_min, self.media.rtp_max)
 
     async def stop(self) -> None:
+        for leg in list(self.legs.values()):
+            await self.bye(leg.dialog)
         for call in list(self.calls.values()):
             await self.hang_up(call)
         for task in list(self.tasks):
@@ -444,6 +446,11 @@ class MediaApp:
         """The prompt's recording; the standard one when it has none or cannot
         be rendered (reported in the log: a caller never hears silence)."""
         language = prompt.language if prompt else "ru"
+        if prompt is not None and prompt.kind == "upload" and prompt.file_name:
+            path = self.prompts.cache_dir / prompt.file_name
+            if path.is_file():
+                return path
+            log.error("the uploaded %s %s is missing, playing the standard one", standard, path)
         if prompt is not None and prompt.kind == "tts" and prompt.text:
             try:
                 return await self.prompts.speech(prompt.text, language)

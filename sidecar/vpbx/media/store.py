@@ -17,6 +17,7 @@ class Prompt:
     kind: str  # "default", "tts", "upload"
     text: str | None
     language: str
+    file_name: str | None = None  # an upload's WAV, in the media data directory's prompts/
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,14 @@ class Store:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
                 """SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
-                          p.kind AS prompt_kind, p.text AS prompt_text, p.language AS prompt_language
+                          p.kind AS prompt_kind, p.text AS prompt_text, p.language AS prompt_language,
+                          p.file_name AS prompt_file
                      FROM voicemail_boxes b JOIN companies c ON c.id = b.company_id
                      LEFT JOIN prompts p ON p.id = b.greeting_prompt_id
                     WHERE b.id = %s""", (box_id,))).fetchone()
         if row is None:
             return None
-        greeting = (Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"])
+        greeting = (Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"], row["prompt_file"])
                     if row["prompt_kind"] else None)
         return Box(row["id"], row["company_id"], row["name"], row["timezone"], greeting, row["max_length_s"],
                    row["silence_s"], row["extra_email"])
@@ -94,7 +96,7 @@ class Store:
             row = await (await conn.execute(
                 """SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
                           m.invalid_key_tries, p.kind AS prompt_kind, p.text AS prompt_text,
-                          p.language AS prompt_language
+                          p.language AS prompt_language, p.file_name AS prompt_file
                      FROM ivr_menus m JOIN companies c ON c.id = m.company_id
                      LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
                     WHERE m.id = %s""", (menu_id,))).fetchone()
@@ -104,7 +106,7 @@ class Store:
         if row["greeting_kind"] == "tts":
             greeting = Prompt("tts", row["greeting_text"], "ru")
         elif row["greeting_kind"] == "prompt" and row["prompt_kind"]:
-            greeting = Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"])
+            greeting = Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"], row["prompt_file"])
         else:
             greeting = None
         return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],

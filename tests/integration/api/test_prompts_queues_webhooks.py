@@ -1,5 +1,9 @@
 """Prompts (R12), queues (R18) and webhook numbers (R17) as configuration."""
 
+import io
+import subprocess
+import wave
+
 import pytest
 
 from .conftest import error_fields
@@ -23,6 +27,55 @@ def test_a_tts_prompt_greets_an_ivr_menu(client, admin, post):
 ])
 def test_a_bad_prompt_is_refused(client, admin, body, expected):
     assert error_fields(client.post("/api/v1/prompts", headers=admin, json={"name": "Bad", **body})) == expected
+
+
+def _sox(tmp_path, name: str, *effect: str) -> bytes:
+    """An audio file of the kind an administrator might upload: 44.1 kHz stereo."""
+    path = tmp_path / name
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(path), *effect], check=True)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("name, content_type", [("hello.wav", "audio/wav"), ("hello.mp3", "audio/mpeg"),
+                                                ("hello.ogg", "audio/ogg")])
+def test_an_uploaded_recording_is_converted_to_what_rtpengine_plays(
+    client, admin, post, tmp_path, name, content_type
+):
+    prompt = post("prompts", {"name": f"Recorded {name}", "kind": "default"})
+    data = _sox(tmp_path, name, "synth", "1.5", "sine", "600")
+
+    response = client.put(f"/api/v1/prompts/{prompt['id']}/recording", headers={
+        **admin, "Content-Type": content_type}, data=data)
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["kind"] == "upload" and abs(body["seconds"] - 1.5) < 0.1
+    played = client.get(f"/api/v1/prompts/{prompt['id']}/recording", headers=admin)
+    with wave.open(io.BytesIO(played.data)) as recording:
+        assert (recording.getframerate(), recording.getnchannels(), recording.getsampwidth()) == (8000, 1, 2)
+    # Back to text: the recording is set aside.
+    again = client.put(f"/api/v1/prompts/{prompt['id']}", headers=admin,
+                       json={"name": prompt["name"], "kind": "tts", "text": "Здравствуйте"}).get_json()
+    assert (again["kind"], again["seconds"]) == ("tts", None)
+
+
+@pytest.mark.parametrize("content_type, data, status, reason", [
+    ("audio/wav", b"RIFF not really a wave file", 422, "not WAV audio sox can read"),
+    ("audio/wav", b"", 422, "the file is empty"),
+    ("text/plain", b"hello", 415, "send WAV, MP3, OGG or FLAC"),
+    ("audio/mpeg", b"\0" * (10 * 1024 * 1024 + 1), 413, "at most 10485760 bytes are accepted"),
+])
+def test_a_bad_upload_is_refused_with_the_reason_and_changes_nothing(
+    client, admin, post, content_type, data, status, reason
+):
+    prompt = post("prompts", {"name": f"Refused {status} {len(data)}", "kind": "tts", "text": "Привет"})
+
+    response = client.put(f"/api/v1/prompts/{prompt['id']}/recording",
+                          headers={**admin, "Content-Type": content_type}, data=data)
+
+    assert response.status_code == status
+    assert error_fields(response)["recording"][0].startswith(reason)
+    assert client.get(f"/api/v1/prompts/{prompt['id']}", headers=admin).get_json()["kind"] == "tts"
 
 
 def test_a_queue_with_agents_and_music_is_a_destination(client, admin, post, make_employee):

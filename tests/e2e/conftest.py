@@ -173,3 +173,19 @@ def voicemail_box(api, demo, mailbox):
     yield _create
     for box_id in reversed(made):
         api("DELETE", f"/voicemail-boxes/{box_id}")
+
+
+@pytest.fixture
+def made_prompt(api):
+    """Create prompts for a test (kind default: a test uploads their recordings); deleted afterwards."""
+    made = []
+
+    def _make(name):
+        status, prompt = api("POST", "/prompts", {"name": name, "kind": "default"})
+        assert status == 201, prompt
+        made.append(prompt["id"])
+        return prompt
+
+    yield _make
+    for prompt_id in made:
+        api("DELETE", f"/prompts/{prompt_id}")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 import queue
 import socket
+import subprocess
 import threading
+import urllib.request
 import struct
 import time
 import warnings
@@ -223,6 +225,19 @@ def message_of(db, call_id: str) -> dict:
     """The voicemail message a call left, once the media app has stored it."""
     return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
                     10, f"the voicemail message of {call_id}")
+
+
+def upload_tone(stack, demo, prompt_id: int, frequency: int, seconds: float, workdir) -> None:
+    """Upload a pure tone as a prompt's recording, as an administrator would upload a file."""
+    source = workdir / f"tone-{frequency}.wav"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", str(seconds), "sine",
+                    str(frequency)], check=True)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1/prompts/{prompt_id}/recording", method="PUT",
+        data=source.read_bytes(), headers={"Authorization": f"Bearer {demo['admin_api_token']}",
+                                           "Content-Type": "audio/wav"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
 
 
 def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP,

@@ -6,6 +6,7 @@ its own, never as the demo company.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from vpbx import db as vpbx_db
 from vpbx.config.companies import create_company
 
+REPO = Path(__file__).resolve().parents[2]
 SEED = "20261122"  # fixed: a failure replays exactly
 
 
@@ -35,6 +37,8 @@ def test_fuzzing_the_api_finds_no_server_error(stack, cfg, api, tmp_path):
          "--checks", "not_a_server_error", "--max-examples", "25", "--seed", SEED, "--workers", "1",
          "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
+             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
     )
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -107,7 +107,7 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
                         "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
         assert register("101", agent_port)[0] == 200
         agent = Sipp("uas_answer_pcma.xml", port=agent_port, keys={"rtp_port": agent_rtp.port},
-                     timeout_s=60, recv_timeout_s=30).start()
+                     values={"ring_ms": 0}, timeout_s=60, recv_timeout_s=30).start()
         sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
         try:
             assert audio.started(within=15) is not None, "the menu's greeting never came"

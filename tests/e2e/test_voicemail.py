@@ -4,7 +4,6 @@ signed link served by the sidecar."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +16,7 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import media_app_load
 
 from .calls import history_line, parallel
-from .media_caller import ended, hang_up_after, media_call, message_of
+from .media_caller import ended, hang_up_after, media_call, message_of, upload_tone
 from .wav import alaw_to_linear, dominant_frequency, rms
 
 CALLER = "79161234567"
@@ -132,15 +131,8 @@ def test_hanging_up_during_the_greeting_leaves_no_media_session_and_no_task(
 
 def test_an_uploaded_greeting_is_what_the_caller_hears(stack, sip_target, api, demo, made_prompt, voicemail_box,
                                                       demo_steps, tmp_path):
-    source = tmp_path / "greeting.wav"
-    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", "1.5", "sine", "600"], check=True)
     prompt = made_prompt("E2E uploaded greeting")
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1/prompts/{prompt['id']}/recording", method="PUT",
-        data=source.read_bytes(), headers={"Authorization": f"Bearer {demo['admin_api_token']}",
-                                           "Content-Type": "audio/wav"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    upload_tone(stack, demo, prompt["id"], 600, 1.5, tmp_path)
     box = voicemail_box(name="E2E uploaded", greeting_prompt_id=prompt["id"], silence_s=2)
     demo_steps(parallel({"kind": "voicemail", "voicemail_box_id": box["id"]}, timeout=15))
 
@@ -151,18 +143,3 @@ def test_an_uploaded_greeting_is_what_the_caller_hears(stack, sip_target, api, d
     assert heard is not None and 1.8 <= heard.seconds <= 2.2, heard and heard.seconds
     greeting = b"".join(alaw_to_linear(p) for p in heard.payloads[5:70])  # well inside the 1.5 s upload
     assert abs(dominant_frequency(greeting) - 600) < 15
-
-
-@pytest.fixture
-def made_prompt(api):
-    made = []
-
-    def _make(name):
-        status, prompt = api("POST", "/prompts", {"name": name, "kind": "default"})
-        assert status == 201, prompt
-        made.append(prompt["id"])
-        return prompt
-
-    yield _make
-    for prompt_id in made:
-        api("DELETE", f"/prompts/{prompt_id}")

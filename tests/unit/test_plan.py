@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
-from vpbx.routing.plan import build_ivr_key_plan
+from vpbx.routing.plan import build_ivr_key_plan, build_scheme_plan
 from vpbx.routing.department_state import DepartmentState, stateful_departments
 
 CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
@@ -482,3 +482,19 @@ def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media
     assert "the media app takes the caller on if nobody answers" in plan.reasons
     assert [s.timeout for s in build_ivr_key_plan(company, "5-star", call).steps] == [60]
     assert build_ivr_key_plan(company, "5-3", call) is None
+
+
+def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rings_its_steps():
+    announced = {**scheme("Greeted", {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+                          {"mode": "parallel", "timeout": 15,
+                           "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]}), "announced": True}
+
+    plan = build_plan(document(working=announced), CALL)
+
+    assert [[t.node for t in s.targets] for s in plan.steps] == [["announce:1"]]
+    assert plan.steps[0].targets[0].uri == "sip:announce-1@media.invalid"
+    leg = build_scheme_plan({"company": document()["company"], "schemes": {"1": announced}}, 1,
+                            Call("leg-2", "scheme-1", "79161234567", "media", CALL.at))
+    # The media app's leg rings the people; voicemail stays with the media app.
+    assert [[t.uri for t in s.targets] for s in leg.steps] == [["sip:u101@demo.vpbx.test"]]
+    assert leg.called == "scheme-1"

@@ -128,6 +128,8 @@ class IvrMenus(MethodView):
         menu_id = conn.execute("INSERT INTO ivr_menus (company_id, name) VALUES (%s, %s) RETURNING id",
                                (who.company_id, data["name"])).fetchone()["id"]
         _write(conn, menu_id, data)
+        # The company document routes the legs of keys that ring people.
+        republish_company(who.company_id)
         return _load(conn, who.company_id, menu_id)
 
 
@@ -164,3 +166,4 @@ class IvrMenu(MethodView):
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
         conn.execute("DELETE FROM ivr_menus WHERE id = %s", (menu_id,))
+        republish_company(who.company_id)

@@ -100,7 +100,9 @@ class Prompt(MethodView):
             """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
                UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE music_prompt_id = %(id)s
                UNION ALL SELECT 'voicemail box ' || quote_literal(name) FROM voicemail_boxes
-                          WHERE greeting_prompt_id = %(id)s""",
+                          WHERE greeting_prompt_id = %(id)s
+               UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes
+                          WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id)""",
             {"id": prompt_id})]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")

@@ -48,11 +48,24 @@ class SchemeSchema(Schema):
         metadata={"description": "Applies only while this schedule is open (R9); none: always"})
     backup_scheme_id = fields.Integer(
         allow_none=True, load_default=None, metadata={"description": "Applies while this one is not active"})
+    # R14: with any of these set, the media app answers the call to play them.
+    greeting_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
+        "description": "Played to the caller before anyone rings"})
+    music_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
+        "description": "Played to the caller instead of ringback while the steps ring"})
+    whisper_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
+        "description": "Played to whoever answers, before the caller is put through"})
+
+
+ANNOUNCEMENTS = ("greeting_prompt_id", "music_prompt_id", "whisper_prompt_id")
 
 
 def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> None:
     if not owned(conn, company_id, "schedule", data["active_schedule_id"]):
         raise invalid("active_schedule_id", missing("schedule", data["active_schedule_id"]))
+    for field in ANNOUNCEMENTS:
+        if not owned(conn, company_id, "prompt", data[field]):
+            raise invalid(field, missing("prompt", data[field]))
     backup = data["backup_scheme_id"]
     if backup is None:
         return
@@ -101,7 +114,8 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
 
 def _load(conn, scheme_id: int) -> dict:
     scheme = conn.execute(
-        "SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s AND company_id = %s",
+        "SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id, "
+        "whisper_prompt_id FROM schemes WHERE id = %s AND company_id = %s",
         (scheme_id, principal().company_id)).fetchone()
     if scheme is None:
         raise not_found("Scheme")
@@ -146,10 +160,13 @@ class Schemes(MethodView):
         _check_destinations(conn, who.company_id, data["steps"])
         _check_links(conn, who.company_id, None, data)
         scheme_id = conn.execute(
-            "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id) "
-            "VALUES (%s, %s, %s, %s) RETURNING id",
-            (who.company_id, data["name"], data["active_schedule_id"], data["backup_scheme_id"])).fetchone()["id"]
+            "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, "
+            "music_prompt_id, whisper_prompt_id) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (who.company_id, data["name"], data["active_schedule_id"], data["backup_scheme_id"],
+             *(data[f] for f in ANNOUNCEMENTS))).fetchone()["id"]
         _write_steps(conn, scheme_id, data["steps"])
+        # The company's directory lists every scheme, for lookups and the media app's legs.
+        republish_company(who.company_id)
         return _load(conn, scheme_id)
 
 
@@ -169,15 +186,17 @@ class Scheme(MethodView):
         _name_free(conn, who.company_id, data["name"], scheme_id)
         _check_destinations(conn, who.company_id, data["steps"])
         _check_links(conn, who.company_id, scheme_id, data)
-        conn.execute("UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s WHERE id = %s",
-                     (data["name"], data["active_schedule_id"], data["backup_scheme_id"], scheme_id))
+        conn.execute("""UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
+                               greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s WHERE id = %s""",
+                     (data["name"], data["active_schedule_id"], data["backup_scheme_id"],
+                      *(data[f] for f in ANNOUNCEMENTS), scheme_id))
         _write_steps(conn, scheme_id, data["steps"])
         republish_company(who.company_id)
         return _load(conn, scheme_id)
 
     @blueprint.response(204)
     def delete(self, scheme_id):
-        require_admin()
+        who = require_admin()
         conn = db()
         _load(conn, scheme_id)
         users = [r["what"] for r in conn.execute(
@@ -188,3 +207,4 @@ class Scheme(MethodView):
             raise ApiError(422, "The request is invalid.",
                            {"id": [f"in use by {', '.join(users)}: change them first"]})
         conn.execute("DELETE FROM schemes WHERE id = %s", (scheme_id,))
+        republish_company(who.company_id)

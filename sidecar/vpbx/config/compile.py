@@ -207,14 +207,18 @@ class _Compiler:
     def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
         if scheme_id is None or depth > MAX_BACKUP_DEPTH:
             return None
-        row = self.conn.execute("SELECT id, name, active_schedule_id, backup_scheme_id FROM schemes WHERE id = %s",
-                                (scheme_id,)).fetchone()
+        row = self.conn.execute(
+            """SELECT id, name, active_schedule_id, backup_scheme_id,
+                      num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0 AS announced
+               FROM schemes WHERE id = %s""", (scheme_id,)).fetchone()
         return {
             "id": row["id"],
             "name": row["name"],
             "steps": self.steps(row["id"]),
             "active": self.schedule(row["active_schedule_id"]),
             "backup": self.scheme(row["backup_scheme_id"], depth + 1),
+            # R14: a greeting, music or whisper: the media app answers and plays them.
+            "announced": row["announced"],
         }
 
 

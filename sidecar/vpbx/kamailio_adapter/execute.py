@@ -17,7 +17,7 @@ USRLOC_TABLE = "location"
 PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
 # Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
-MEDIA_APP_NODES = ("voicemail", "ivr")
+MEDIA_APP_NODES = ("voicemail", "ivr", "announce")
 
 
 def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[str, int]:

@@ -22,7 +22,7 @@ from ..config.compile import company_key, directory_key, number_key
 from ..history import events
 from ..lookups import crm, webhook
 from ..routing import Call, Plan, build_direct_plan, build_plan
-from ..routing.plan import build_ivr_key_plan, expand_lookups
+from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from .documents import CacheUnavailable, Documents, Read
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
 IVR_KEY_PREFIX = "ivr-"
+SCHEME_PREFIX = "scheme-"
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.
 TEST_CLOCK_KEY = "vpbx:test:clock"
@@ -88,12 +89,7 @@ class Worker:
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
         if source == "media":
-            # A leg the media app opens for an IVR key: sip:ivr-<menu>-<key>@<company domain>.
-            read, clock = self._document(company_key(caller_domain))
-            if read.document is None or not dialled.startswith(IVR_KEY_PREFIX):
-                return None
-            call = Call(call_id, dialled, caller, source, now or clock, None)
-            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX):], call, read.departments)
+            return self._media_leg_plan(dialled, caller, call_id, caller_domain, now)
         if source == "phone" and EXTENSION.match(dialled):
             read, clock = self._document(company_key(caller_domain))
             if read.document is None:
@@ -108,6 +104,26 @@ class Worker:
             return None
         return build_plan(read.document, Call(call_id, e164, caller, source, now or clock, caller_aor),
                           read.departments)
+
+    def _media_leg_plan(self, dialled: str, caller: str, call_id: str, domain: str,
+                        now: datetime | None) -> Plan | None:
+        """A leg the media app opens for a caller it answered, at the company's
+        domain: an IVR key's destination (sip:ivr-<menu>-<key>), or a scheme's
+        steps after its greeting (sip:scheme-<id>)."""
+        if dialled.startswith(IVR_KEY_PREFIX):
+            read, clock = self._document(company_key(domain))
+            if read.document is None:
+                return None
+            call = Call(call_id, dialled, caller, "media", now or clock, None)
+            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX):], call, read.departments)
+        scheme_id = dialled.removeprefix(SCHEME_PREFIX)
+        if not dialled.startswith(SCHEME_PREFIX) or not scheme_id.isdigit():
+            return None
+        read, clock = self._document(directory_key(domain))
+        if read.document is None:
+            return None
+        call = Call(call_id, dialled, caller, "media", now or clock, None)
+        return build_scheme_plan(read.document, int(scheme_id), call, read.departments)
 
     def resolve_lookups(self, plan: Plan, *, call_id: str, caller: str, source: str, region: str,
                         arrived: float, ask: bool = True) -> Plan:

@@ -35,7 +35,7 @@ from .call import Dialog, HungUp, MediaCall
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .prompts import STANDARD, PromptError, PromptLibrary
 from .rtp import PortRange
-from .store import Box, Menu, Prompt, Store
+from .store import Announced, Box, Menu, Prompt, Store
 
 log = logging.getLogger(__name__)
 
@@ -251,14 +251,16 @@ class MediaApp:
         self._reply(request, addr, ok)
         self.unacknowledged[request.call_id] = self.background(self._until_ack(call, ok, addr))
 
-    async def _node(self, request: sip.Message) -> tuple[str, Box | Menu]:
+    async def _node(self, request: sip.Message) -> tuple[str, Box | Menu | Announced]:
         user = sip.user_of(request.uri)
         kind, _, number = user.rpartition("-")
-        if kind not in ("voicemail", "ivr") or not number.isdigit():
+        lookup = {"voicemail": (self.store.box, "voicemail box"), "ivr": (self.store.menu, "IVR menu"),
+                  "announce": (self.store.scheme, "scheme")}.get(kind)
+        if lookup is None or not number.isdigit():
             raise LookupError(f"nothing here answers {user}")
-        node = await (self.store.box(int(number)) if kind == "voicemail" else self.store.menu(int(number)))
+        node = await lookup[0](int(number))
         if node is None:
-            raise LookupError(f"no {'voicemail box' if kind == 'voicemail' else 'IVR menu'} {number}")
+            raise LookupError(f"no {lookup[1]} {number}")
         return kind, node
 
     async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:
@@ -401,6 +403,8 @@ class MediaApp:
         try:
             if isinstance(call.subject, Box):
                 await voicemail.take_message(call, call.subject, self)
+            elif isinstance(call.subject, Announced):
+                await self.announce(call, call.subject)
             else:
                 await self.menu(call, call.subject, depth=0)
         except HungUp:
@@ -429,7 +433,7 @@ class MediaApp:
                 await self.menu(call, submenu, depth + 1)
                 return
         elif kind in IVR_RINGING_KINDS:
-            if await connect.connect(self, call, f"{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
+            if await connect.connect(self, call, f"ivr-{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
                 return
             # Nobody answered: a department's own rule may still take a message (R4).
             box_id = await self.store.department_voicemail(choice["department_id"]) if kind == "department" else None
@@ -441,6 +445,24 @@ class MediaApp:
             return
         log.warning("%s: menu %s leads to %s, which the media app cannot reach", call.call_id, menu.id, kind)
         await call.play(await self.prompts.standard("unavailable"))
+
+    async def announce(self, call: MediaCall, scheme: Announced) -> None:
+        """R14: greet the caller, ring the scheme's steps with music instead of
+        ringback and a whisper to whoever answers; nobody answering leaves the
+        caller at the scheme's voicemail, if it names one."""
+        if scheme.greeting is not None:
+            await call.play(await self.greeting(scheme.greeting, "forward_greeting"))
+        # The standard music is the ringback tone itself.
+        music = (await self.greeting(scheme.music, "forward_greeting")
+                 if scheme.music and scheme.music.kind != "default" else None)
+        whisper = await self.greeting(scheme.whisper, "whisper") if scheme.whisper else None
+        if await connect.connect(self, call, f"scheme-{scheme.id}", scheme.domain, music=music, whisper=whisper):
+            return
+        box = await self.store.box(scheme.voicemail_box_id) if scheme.voicemail_box_id else None
+        if box is not None:
+            await voicemail.take_message(call, box, self)
+            return
+        await call.play(await self.prompts.standard("nobody_answered"))
 
     async def greeting(self, prompt: Prompt | None, standard: str) -> Path:
         """The prompt's recording; the standard one when it has none or cannot

@@ -1,9 +1,10 @@
-"""Connecting a caller the media app answered to people (R10: an IVR key that
-rings an employee, a department, a number).
+"""Connecting a caller the media app answered to people: an IVR key that rings
+an employee, a department, a number (R10), or a scheme's steps after its
+greeting, with music instead of ringback and a whisper to whoever answers (R14).
 
 The media app acts as a B2BUA. It opens a new leg through Kamailio
-(``sip:ivr-<menu>-<key>@<company domain>``), so forking, step timers and
-history stay in Kamailio, which routes the leg by the key's destination and
+(``sip:ivr-<menu>-<key>@<company domain>`` or ``sip:scheme-<id>@<domain>``),
+so forking, step timers and history stay in Kamailio, which routes the leg and
 does not anchor it in rtpengine. The leg offers the address rtpengine already
 gave the media app in the caller's call. When someone answers, the media app
 gives rtpengine their SDP as the new answer of its own side of that call: audio
@@ -13,6 +14,10 @@ only the signalling of both legs.
 
 The leg offers only the codec the caller speaks (and RFC 4733 events), so the
 answer can only take that one; rtpengine needs no transcoding.
+
+A whisper (R14) plays to the person who answered while the caller's media is
+blocked and the caller still hears the waiting music: only then are they put
+through.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import sdp, sip
 from .call import Dialog, HungUp, MediaCall
@@ -53,14 +59,15 @@ class Leg:
             self.app.send(self.ack, self.dialog.peer)
 
 
-async def connect(app, call: MediaCall, key: str, domain: str) -> bool:
-    """Ring what IVR key ``key`` ("<menu>-<key>") names and bridge the caller to
-    whoever answers, until either side hangs up: True. False when nobody
-    answered; the caller is then still the media app's. HungUp when the caller
-    hung up while it rang."""
+async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path | None = None,
+                  whisper: Path | None = None) -> bool:
+    """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
+    caller to whoever answers, until either side hangs up: True. False when
+    nobody answered; the caller is then still the media app's. HungUp when the
+    caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
+    to whoever answers, before the caller is put through."""
     offer = sdp.parse_offer(call.dialog.invite.body)
     body = sdp.answer_body(call.answer, offer.address, offer.port)
-    user = f"ivr-{key}"
     branch = sip.new_branch()
     invite = sip.Message(method="INVITE", uri=f"sip:{user}@{domain}", headers={
         "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
@@ -75,24 +82,34 @@ async def connect(app, call: MediaCall, key: str, domain: str) -> bool:
         "x-vpbx-parent": [call.call_id],
         "content-type": ["application/sdp"],
     }, body=body)
-    ringback = await app.prompts.ringback()
-    await _play_ringback(call, ringback)
+    await _play_while_ringing(call, music or await app.prompts.ringback())
     try:
         answered = await _ring(app, call, invite)
-    finally:
+    except HungUp:
         await call.stop_playing()
+        raise
     if answered is None:
+        await call.stop_playing()
         return False
     dialog, response, ack = answered
+    if whisper is not None:
+        # Before the person is given the caller's media: not a word of it may reach them before the whisper.
+        await _block_caller(call, True)
     try:
         # The person's SDP becomes the answer of the media app's side of the caller's call.
         await app.ng.request("answer", call_id=call.call_id, from_tag=call.dialog.remote_tag,
                              to_tag=call.dialog.local_tag, sdp=response.body.decode(), **NG_FLAGS)
     except (NgError, NgTimeout) as exc:
-        log.error("%s: cannot bridge to %s: %s", call.call_id, key, exc)
+        log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
+        await call.stop_playing()
         await app.bye(dialog)
+        if whisper is not None:
+            await _block_caller(call, False)
         return False
     call.rtp.close()  # rtpengine sends the caller's audio to the person now
+    if whisper is not None:
+        await _whisper(app, call, dialog, whisper)
+    await call.stop_playing()  # the music: the caller hears the person from now on
     leg = Leg(dialog, body, ack, app)
     app.legs[dialog.call_id] = leg
     log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
@@ -111,14 +128,43 @@ async def connect(app, call: MediaCall, key: str, domain: str) -> bool:
     return True
 
 
-async def _play_ringback(call: MediaCall, path) -> None:
-    """Ringback to the caller while the leg rings (rtpengine 10.5 has no endless
-    loop: repeated as many times as the longest ringing needs)."""
+async def _play_while_ringing(call: MediaCall, path: Path) -> None:
+    """Ringback or music to the caller while the leg rings. rtpengine 10.5 has no
+    endless loop: the file repeats as often as the longest ringing could need
+    (counted for a 1 s file; stop media ends it)."""
     try:
         await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.remote_tag, file=str(path),
-                              repeat_times=int(RING_LIMIT_S // 4) + 1)
+                              repeat_times=int(RING_LIMIT_S) + 1)
     except (NgError, NgTimeout) as exc:
-        log.warning("%s: no ringback: %s", call.call_id, exc)
+        log.warning("%s: nothing to hear while it rings: %s", call.call_id, exc)
+
+
+async def _whisper(app, call: MediaCall, dialog: Dialog, path: Path) -> None:
+    """Play ``path`` to the person who answered (now the far end of the media
+    app's side of the caller's rtpengine call, our tag), the caller's media still
+    blocked; then unblock it. Returns when it has played, or either side hung up."""
+    try:
+        reply = await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.local_tag,
+                                      file=str(path))
+        seconds = int(reply.get("duration", 0)) / 1000
+        hung_up = [asyncio.ensure_future(call.ended.wait()), asyncio.ensure_future(dialog.ended.wait())]
+        try:
+            await asyncio.wait(hung_up, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in hung_up:
+                task.cancel()
+    except (NgError, NgTimeout) as exc:
+        log.warning("%s: whisper not played: %s", call.call_id, exc)
+    finally:
+        await _block_caller(call, False)
+
+
+async def _block_caller(call: MediaCall, block: bool) -> None:
+    command = "block media" if block else "unblock media"
+    try:
+        await call.ng.request(command, call_id=call.call_id, from_tag=call.dialog.remote_tag)
+    except (NgError, NgTimeout) as exc:
+        log.warning("%s: %s: %s", call.call_id, command, exc)
 
 
 async def _ring(app, call: MediaCall, invite: sip.Message):

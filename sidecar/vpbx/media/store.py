@@ -44,6 +44,31 @@ class Menu:
     keys: dict[str, dict]  # "1" -> the ivr_keys row; "timeout" is the default route
 
 
+@dataclass(frozen=True)
+class Announced:
+    """A scheme the media app answers for (R14), and where its caller goes when nobody answers."""
+
+    id: int
+    company_id: int
+    domain: str
+    name: str
+    greeting: Prompt | None
+    music: Prompt | None
+    whisper: Prompt | None
+    voicemail_box_id: int | None  # the first voicemail the scheme's steps name, directly or by a department
+
+
+def _prompt(row: dict, prefix: str) -> Prompt | None:
+    if row[f"{prefix}_kind"] is None:
+        return None
+    return Prompt(row[f"{prefix}_kind"], row[f"{prefix}_text"], row[f"{prefix}_language"], row[f"{prefix}_file"])
+
+
+def _prompt_columns(alias: str, prefix: str) -> str:
+    return ", ".join(f"{alias}.{column} AS {prefix}_{name}" for column, name in (
+        ("kind", "kind"), ("text", "text"), ("language", "language"), ("file_name", "file")))
+
+
 class Store:
     def __init__(self, database_url: str):
         # Connections idle through a database restart are dead: each is checked before lending.
@@ -111,6 +136,27 @@ class Store:
             greeting = None
         return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],
                     row["invalid_key_tries"], {k["key"]: k for k in keys})
+
+    async def scheme(self, scheme_id: int) -> Announced | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                f"""SELECT s.id, s.company_id, c.sip_domain, s.name, {_prompt_columns('g', 'greeting')},
+                           {_prompt_columns('m', 'music')}, {_prompt_columns('w', 'whisper')},
+                           (SELECT COALESCE(d.voicemail_box_id, dep.voicemail_box_id)
+                              FROM scheme_steps st JOIN step_destinations d ON d.step_id = st.id
+                              LEFT JOIN departments dep ON dep.id = d.department_id
+                                   AND dep.if_nobody_answers = 'voicemail'
+                             WHERE st.scheme_id = s.id AND COALESCE(d.voicemail_box_id, dep.voicemail_box_id) IS NOT NULL
+                             ORDER BY st.position, d.position LIMIT 1) AS voicemail_box_id
+                      FROM schemes s JOIN companies c ON c.id = s.company_id
+                      LEFT JOIN prompts g ON g.id = s.greeting_prompt_id
+                      LEFT JOIN prompts m ON m.id = s.music_prompt_id
+                      LEFT JOIN prompts w ON w.id = s.whisper_prompt_id
+                     WHERE s.id = %s""", (scheme_id,))).fetchone()
+        if row is None:
+            return None
+        return Announced(row["id"], row["company_id"], row["sip_domain"], row["name"], _prompt(row, "greeting"),
+                         _prompt(row, "music"), _prompt(row, "whisper"), row["voicemail_box_id"])
 
     async def department_voicemail(self, department_id: int) -> int | None:
         """The box a department sends callers to when nobody answers (R4), if that is its rule."""

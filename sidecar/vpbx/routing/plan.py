@@ -13,7 +13,7 @@ from .department_state import DepartmentState
 from .destinations import department as department_destination
 from .destinations.employee import label as employee_label
 from .schedule import is_open
-from .targets import Target
+from .targets import Target, node_resolution
 
 # Destinations whose targets are known only once someone outside answers (R16,
 # R17): the adapter looks them up off the SIP workers, then ``expand_lookups``.
@@ -235,6 +235,13 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
         reasons.append("no scheme applies: the call is missed")
         return Plan((), tuple(reasons), **whose)
     reasons.append(f"scheme {scheme['name']!r}")
+    if scheme.get("announced") and call.source != "media":
+        # R14: the media app answers, plays the scheme's greeting, then rings its
+        # steps through Kamailio (build_scheme_plan) with music and a whisper.
+        node = node_resolution("announce", scheme["id"], f"scheme {scheme['name']!r} announcements",
+                               "the media app greets the caller, then rings the steps", runs=True)
+        reasons.extend(node.reasons)
+        return Plan((Step("parallel", ANNOUNCE_RING_SECONDS, node.targets, 1),), tuple(reasons), **whose)
     steps: list[Step] = []
     for index, step in enumerate(scheme["steps"], start=1):
         runs = _resolve_step(step, index, call, ctx, reasons)
@@ -288,6 +295,30 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
         return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
     reasons.append(f"no answer: {rule['rule']} is not routable yet")
     return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
+
+
+# The media app answers at once; this only bounds a media app that does not.
+ANNOUNCE_RING_SECONDS = 15
+
+
+def build_scheme_plan(directory: dict, scheme_id: int, call: Call,
+                      departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
+    """The plan for the leg the media app opens to ring a scheme's steps after
+    greeting the caller (R14); ``directory``: the company's directory document.
+    What vpbx handles itself (voicemail) is left to the media app, which still
+    holds the caller."""
+    scheme = directory.get("schemes", {}).get(str(scheme_id))
+    if scheme is None:
+        return None
+    company = directory["company"]
+    ctx = _context(company, departments, call)
+    reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, after its greeting"]
+    steps: list[Step] = []
+    for index, step in enumerate(scheme["steps"], start=1):
+        steps.extend(s for s in _resolve_step(step, index, call, ctx, reasons)
+                     if not any(t.node for t in s.targets))
+    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"], called=f"scheme-{scheme_id}",
+                domain=company["domain"])
 
 
 # How long an IVR key's destination rings (R7 recommends over 30 s for people);

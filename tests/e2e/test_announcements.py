@@ -1,0 +1,96 @@
+"""R14 on a real call: a greeting before anyone rings, music instead of
+ringback while the phone rings, and a whisper only the operator hears before the
+caller is put through. Each prompt is an uploaded tone of its own pitch, so
+what each side heard is told apart by frequency, packet by packet."""
+
+from __future__ import annotations
+
+import pytest
+
+from vpbx.stack.process import wait_for
+from vpbx.stack.services import media_app_load
+
+from . import sip_log
+from .calls import history_line
+from .media_caller import ended, hang_up_after, media_call, upload_tone
+from .rtp import RtpEndpoint
+from .sipp import Sipp, free_udp_port
+from .wav import alaw_to_linear, dominant_frequency, rms
+
+NUMBER = "+74951110077"
+GREETING_HZ, MUSIC_HZ, WHISPER_HZ = 600, 800, 1000
+
+
+def _pitches(payloads: list[bytes], per: int = 10) -> list[int]:
+    """The pitch of each run of ``per`` packets (0 for silence), to the nearest 100 Hz."""
+    pitches = []
+    for start in range(0, len(payloads) - per + 1, per):
+        pcm = b"".join(alaw_to_linear(p) for p in payloads[start:start + per])
+        pitches.append(round(dominant_frequency(pcm), -2) if rms(pcm) > 500 else 0)
+    return pitches
+
+
+@pytest.fixture
+def announced_number(stack, api, demo, made_prompt, tmp_path):
+    prompts = {}
+    for name, frequency, seconds in (("greeting", GREETING_HZ, 1.0), ("music", MUSIC_HZ, 1.0),
+                                     ("whisper", WHISPER_HZ, 1.0)):
+        prompts[name] = made_prompt(f"E2E {name}")
+        upload_tone(stack, demo, prompts[name]["id"], frequency, seconds, tmp_path)
+    anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
+    status, scheme = api("POST", "/schemes", {
+        "name": "E2E announced", "greeting_prompt_id": prompts["greeting"]["id"],
+        "music_prompt_id": prompts["music"]["id"], "whisper_prompt_id": prompts["whisper"]["id"],
+        "steps": [{"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}]})
+    assert status == 201, scheme
+    status, number = api("POST", "/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})
+    assert status == 201, number
+    yield anna
+    api("DELETE", f"/numbers/{NUMBER}")
+    api("DELETE", f"/schemes/{scheme['id']}")
+
+
+def test_greeting_then_music_while_it_rings_then_a_whisper_only_the_operator_hears(
+    stack, sip_target, api, ng, announced_number, register, no_registrations
+):
+    anna = announced_number
+    agent_rtp = RtpEndpoint()
+    agent_port = free_udp_port()
+    assert register("101", agent_port)[0] == 200
+    agent = Sipp("uas_answer_pcma.xml", port=agent_port, keys={"rtp_port": agent_rtp.port},
+                 values={"ring_ms": 2000}, timeout_s=60, recv_timeout_s=30).start()
+    sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(10000))
+    try:
+        # The caller: greeting, then music through the ringing and the whisper.
+        caller_heard = [p for p in audio.packets(200, within=10)]
+        # Anna: the whisper first, with nothing of the caller's until it ends.
+        agent_heard = agent_rtp.receive(75, timeout=10)
+        agent_rtp.send(agent_heard[0][1], 50)
+        from_agent = [p for p in audio.packets(400, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
+        result = ended(sipp, audio)
+        answered = agent.wait()
+    finally:
+        sipp.stop()
+        agent.stop()
+        agent_rtp.close()
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()
+
+    caller_pitches = _pitches([p[12:] for p in caller_heard])
+    assert caller_pitches[:3] == [GREETING_HZ] * 3, caller_pitches
+    assert caller_pitches.count(MUSIC_HZ) >= 10, caller_pitches  # 2 s of ringing, 1 s of whisper
+    assert WHISPER_HZ not in caller_pitches, caller_pitches
+    assert caller_pitches.index(MUSIC_HZ) > caller_pitches.index(GREETING_HZ)
+
+    whisper = [packet for packet, _ in agent_heard[:45]]
+    assert audio.ssrc not in {RtpEndpoint.ssrc_of(p) for p in whisper}, "the caller was heard during the whisper"
+    assert set(_pitches([p[12:] for p in whisper])) == {WHISPER_HZ}
+    assert audio.ssrc in {RtpEndpoint.ssrc_of(p) for p, _ in agent_heard[55:]}, "the caller never got through"
+    assert len(from_agent) >= 40, "Anna was not heard by the caller"
+
+    invite = sip_log.first(sip_log.received(answered.messages), "INVITE ")
+    assert sip_log.header(invite, "From").startswith('"79161234567"')
+    wait_for(lambda: sipp.call_id() not in ng.list_calls(), 5, "rtpengine to forget the call")
+    wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["employee_id"]) == ("answered", anna["id"])

@@ -48,6 +48,8 @@ class Media:
     # Links in voicemail email: the sidecar as recipients reach it, and the key signing them.
     public_url: str
     link_secret: str
+    # Who reads text prompts aloud: "espeak" (offline) or "gtts" (Google, espeak-ng when it fails).
+    tts_engine: str = "espeak"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def _media(data: dict, endpoint) -> Media:
         smtp=Smtp(smtp["host"], int(smtp["port"]), smtp["sender"], bool(smtp.get("starttls", False)),
                   smtp.get("username"), smtp.get("password")),
         public_url=data["public_url"].rstrip("/"), link_secret=data["link_secret"],
+        tts_engine=data.get("tts_engine", "espeak"),
     )
 
 

@@ -1,9 +1,11 @@
 """R14 on a real call: a greeting before anyone rings, music instead of
-ringback while the phone rings, and a whisper only the operator hears before the
-caller is put through. Each prompt is an uploaded tone of its own pitch, so
+ringback while the phone rings, a whisper only the operator hears before the
+caller is put through, and the notice before a no-answer forward. Each prompt is an uploaded tone of its own pitch, so
 what each side heard is told apart by frequency, packet by packet."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -11,7 +13,7 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import media_app_load
 
 from . import sip_log
-from .calls import history_line
+from .calls import history_line, rung, silent_phone
 from .media_caller import ended, hang_up_after, media_call, upload_tone
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
@@ -94,3 +96,67 @@ def test_greeting_then_music_while_it_rings_then_a_whisper_only_the_operator_hea
     wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["employee_id"]) == ("answered", anna["id"])
+
+
+NOTICE_HZ = 900
+RINGBACK_HZ = 400  # 425 Hz, to the nearest 100
+
+
+@pytest.fixture
+def forwarding_number(stack, api, demo, made_prompt, tmp_path):
+    notice = made_prompt("E2E another specialist")
+    upload_tone(stack, demo, notice["id"], NOTICE_HZ, 0.8, tmp_path)
+    people = {e["extension"]: e for e in api("GET", "/employees")[1]}
+    status, scheme = api("POST", "/schemes", {
+        "name": "E2E forwarded", "forward_notice": "custom", "forward_notice_prompt_id": notice["id"],
+        "steps": [{"mode": "parallel", "timeout": 15, "destinations": [
+                      {"kind": "employee", "employee_id": people["101"]["id"]}]},
+                  {"mode": "parallel", "timeout": 30, "destinations": [
+                      {"kind": "employee", "employee_id": people["102"]["id"]}]}]})
+    assert status == 201, scheme
+    status, number = api("POST", "/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})
+    assert status == 201, number
+    yield people
+    api("DELETE", f"/numbers/{NUMBER}")
+    api("DELETE", f"/schemes/{scheme['id']}")
+
+
+def test_the_notice_plays_between_a_step_nobody_answered_and_the_next(
+    stack, sip_target, api, forwarding_number, register, no_registrations
+):
+    people = forwarding_number
+    anna = silent_phone()
+    assert register("101", anna.getsockname()[1])[0] == 200
+    boris_rtp = RtpEndpoint()
+    boris_port = free_udp_port()
+    assert register("102", boris_port)[0] == 200
+    boris = Sipp("uas_answer_pcma.xml", port=boris_port, keys={"rtp_port": boris_rtp.port},
+                 values={"ring_ms": 0}, timeout_s=90, recv_timeout_s=60).start()
+    sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(25000))
+    try:
+        heard: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the notice and a second of what follows it
+            heard += audio.packets(50, within=1)
+            pitches = _pitches([p[12:] for p in heard])
+            if NOTICE_HZ in pitches and len(pitches) - pitches.index(NOTICE_HZ) > 10:
+                break
+        from_caller = boris_rtp.receive(25, timeout=10)
+        anna_rang = rung(anna)
+        result = ended(sipp, audio)
+        answered = boris.wait()
+    finally:
+        sipp.stop()
+        boris.stop()
+        boris_rtp.close()
+        anna.close()
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert anna_rang, "step 1 never rang Anna"
+    # Ringback through Anna's 15 s, then the notice, then Boris.
+    first_notice = pitches.index(NOTICE_HZ)
+    assert pitches[:first_notice].count(RINGBACK_HZ) >= 10 and first_notice * 0.2 >= 14, pitches
+    assert {RtpEndpoint.ssrc_of(p) for p, _ in from_caller} == {audio.ssrc}, "the caller never reached Boris"
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["employee_id"]) == ("answered", people["102"]["id"])
+    assert [leg["target"] for leg in line["legs"]][-2:] == ["employee 101 Anna Sales", "employee 102 Boris Support"]

@@ -493,8 +493,10 @@ def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rin
 
     assert [[t.node for t in s.targets] for s in plan.steps] == [["announce:1"]]
     assert plan.steps[0].targets[0].uri == "sip:announce-1@media.invalid"
-    leg = build_scheme_plan({"company": document()["company"], "schemes": {"1": announced}}, 1,
-                            Call("leg-2", "scheme-1", "79161234567", "media", CALL.at))
-    # The media app's leg rings the people; voicemail stays with the media app.
+    directory = {"company": document()["company"], "schemes": {"1": announced}}
+    leg = build_scheme_plan(directory, 1, 1, Call("leg-2", "scheme-1-1", "79161234567", "media", CALL.at))
+    # The media app rings a step per leg; voicemail stays with the media app.
     assert [[t.uri for t in s.targets] for s in leg.steps] == [["sip:u101@demo.vpbx.test"]]
-    assert leg.called == "scheme-1"
+    assert leg.called == "scheme-1-1"
+    assert build_scheme_plan(directory, 1, 2, Call("leg-3", "scheme-1-2", "7916", "media", CALL.at)).steps == ()
+    assert build_scheme_plan(directory, 1, 3, Call("leg-4", "scheme-1-3", "7916", "media", CALL.at)) is None

@@ -102,7 +102,8 @@ class Prompt(MethodView):
                UNION ALL SELECT 'voicemail box ' || quote_literal(name) FROM voicemail_boxes
                           WHERE greeting_prompt_id = %(id)s
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes
-                          WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id)""",
+                          WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id,
+                                           forward_notice_prompt_id)""",
             {"id": prompt_id})]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")

@@ -55,9 +55,19 @@ class SchemeSchema(Schema):
         "description": "Played to the caller instead of ringback while the steps ring"})
     whisper_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
         "description": "Played to whoever answers, before the caller is put through"})
+    forward_notice = fields.String(load_default="none", validate=validate.OneOf(["none", "default", "custom"]),
+                                   metadata={"description": "'Your call will be answered by another specialist' "
+                                                            "before each step after one nobody answered"})
+    forward_notice_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
+        "description": "The custom notice"})
+
+    @validates_schema
+    def custom_notice_named(self, data, **kwargs):
+        if data.get("forward_notice") == "custom" and data.get("forward_notice_prompt_id") is None:
+            raise ValidationError("a custom notice names its prompt", "forward_notice_prompt_id")
 
 
-ANNOUNCEMENTS = ("greeting_prompt_id", "music_prompt_id", "whisper_prompt_id")
+ANNOUNCEMENTS = ("greeting_prompt_id", "music_prompt_id", "whisper_prompt_id", "forward_notice_prompt_id")
 
 
 def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> None:
@@ -115,7 +125,7 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
 def _load(conn, scheme_id: int) -> dict:
     scheme = conn.execute(
         "SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id, "
-        "whisper_prompt_id FROM schemes WHERE id = %s AND company_id = %s",
+        "whisper_prompt_id, forward_notice, forward_notice_prompt_id FROM schemes WHERE id = %s AND company_id = %s",
         (scheme_id, principal().company_id)).fetchone()
     if scheme is None:
         raise not_found("Scheme")
@@ -161,9 +171,10 @@ class Schemes(MethodView):
         _check_links(conn, who.company_id, None, data)
         scheme_id = conn.execute(
             "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, "
-            "music_prompt_id, whisper_prompt_id) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            "music_prompt_id, whisper_prompt_id, forward_notice_prompt_id, forward_notice) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             (who.company_id, data["name"], data["active_schedule_id"], data["backup_scheme_id"],
-             *(data[f] for f in ANNOUNCEMENTS))).fetchone()["id"]
+             *(data[f] for f in ANNOUNCEMENTS), data["forward_notice"])).fetchone()["id"]
         _write_steps(conn, scheme_id, data["steps"])
         # The company's directory lists every scheme, for lookups and the media app's legs.
         republish_company(who.company_id)
@@ -187,9 +198,10 @@ class Scheme(MethodView):
         _check_destinations(conn, who.company_id, data["steps"])
         _check_links(conn, who.company_id, scheme_id, data)
         conn.execute("""UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
-                               greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s WHERE id = %s""",
+                               greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s,
+                               forward_notice_prompt_id = %s, forward_notice = %s WHERE id = %s""",
                      (data["name"], data["active_schedule_id"], data["backup_scheme_id"],
-                      *(data[f] for f in ANNOUNCEMENTS), scheme_id))
+                      *(data[f] for f in ANNOUNCEMENTS), data["forward_notice"], scheme_id))
         _write_steps(conn, scheme_id, data["steps"])
         republish_company(who.company_id)
         return _load(conn, scheme_id)

@@ -209,7 +209,8 @@ class _Compiler:
             return None
         row = self.conn.execute(
             """SELECT id, name, active_schedule_id, backup_scheme_id,
-                      num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0 AS announced
+                      (num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0
+                       OR forward_notice <> 'none') AS announced
                FROM schemes WHERE id = %s""", (scheme_id,)).fetchone()
         return {
             "id": row["id"],
@@ -217,7 +218,7 @@ class _Compiler:
             "steps": self.steps(row["id"]),
             "active": self.schedule(row["active_schedule_id"]),
             "backup": self.scheme(row["backup_scheme_id"], depth + 1),
-            # R14: a greeting, music or whisper: the media app answers and plays them.
+            # R14: a greeting, music, whisper or forward notice: the media app answers and plays them.
             "announced": row["announced"],
         }
 

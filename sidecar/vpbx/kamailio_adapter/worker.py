@@ -108,22 +108,22 @@ class Worker:
     def _media_leg_plan(self, dialled: str, caller: str, call_id: str, domain: str,
                         now: datetime | None) -> Plan | None:
         """A leg the media app opens for a caller it answered, at the company's
-        domain: an IVR key's destination (sip:ivr-<menu>-<key>), or a scheme's
-        steps after its greeting (sip:scheme-<id>)."""
+        domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
+        a scheme it answered for (sip:scheme-<id>-<step>)."""
         if dialled.startswith(IVR_KEY_PREFIX):
             read, clock = self._document(company_key(domain))
             if read.document is None:
                 return None
             call = Call(call_id, dialled, caller, "media", now or clock, None)
             return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX):], call, read.departments)
-        scheme_id = dialled.removeprefix(SCHEME_PREFIX)
-        if not dialled.startswith(SCHEME_PREFIX) or not scheme_id.isdigit():
+        scheme_id, _, step = dialled.removeprefix(SCHEME_PREFIX).partition("-")
+        if not dialled.startswith(SCHEME_PREFIX) or not scheme_id.isdigit() or not step.isdigit():
             return None
         read, clock = self._document(directory_key(domain))
         if read.document is None:
             return None
         call = Call(call_id, dialled, caller, "media", now or clock, None)
-        return build_scheme_plan(read.document, int(scheme_id), call, read.departments)
+        return build_scheme_plan(read.document, int(scheme_id), int(step), call, read.departments)
 
     def resolve_lookups(self, plan: Plan, *, call_id: str, caller: str, source: str, region: str,
                         arrived: float, ask: bool = True) -> Plan:

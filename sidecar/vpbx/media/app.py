@@ -85,7 +85,7 @@ class MediaApp:
         self.legs: dict[str, connect.Leg] = {}
         self.tasks: set[asyncio.Task] = set()
         self.data_dir = self.media.data_dir
-        self.prompts = PromptLibrary(self.data_dir / "prompts")
+        self.prompts = PromptLibrary(self.data_dir / "prompts", engine=self.media.tts_engine)
         self.ports = PortRange(self.media.rtp_min, self.media.rtp_max)
         self.store = Store(settings.database_url)
         self.ng = AsyncNgClient(settings.rtpengine_ng.host, settings.rtpengine_ng.port)
@@ -447,21 +447,32 @@ class MediaApp:
         await call.play(await self.prompts.standard("unavailable"))
 
     async def announce(self, call: MediaCall, scheme: Announced) -> None:
-        """R14: greet the caller, ring the scheme's steps with music instead of
-        ringback and a whisper to whoever answers; nobody answering leaves the
-        caller at the scheme's voicemail, if it names one."""
+        """R14: greet the caller, then ring the scheme's steps one leg at a time,
+        with music instead of ringback, a whisper to whoever answers, and the
+        forward notice before each step that follows one nobody answered. A step
+        naming voicemail (or a department whose rule is voicemail) takes the
+        caller there once its people, if any, did not answer."""
         if scheme.greeting is not None:
             await call.play(await self.greeting(scheme.greeting, "forward_greeting"))
         # The standard music is the ringback tone itself.
         music = (await self.greeting(scheme.music, "forward_greeting")
                  if scheme.music and scheme.music.kind != "default" else None)
         whisper = await self.greeting(scheme.whisper, "whisper") if scheme.whisper else None
-        if await connect.connect(self, call, f"scheme-{scheme.id}", scheme.domain, music=music, whisper=whisper):
-            return
-        box = await self.store.box(scheme.voicemail_box_id) if scheme.voicemail_box_id else None
-        if box is not None:
-            await voicemail.take_message(call, box, self)
-            return
+        notice = (await self.greeting(scheme.notice if scheme.forward_notice == "custom" else None, "forward_notice")
+                  if scheme.forward_notice != "none" else None)
+        unanswered = False
+        for number, step in enumerate(scheme.steps, start=1):
+            if step.rings:
+                if unanswered and notice is not None:
+                    await call.play(notice)
+                if await connect.connect(self, call, f"scheme-{scheme.id}-{number}", scheme.domain, music=music,
+                                         whisper=whisper):
+                    return
+                unanswered = True
+            box = await self.store.box(step.voicemail_box_id) if step.voicemail_box_id else None
+            if box is not None:
+                await voicemail.take_message(call, box, self)
+                return
         await call.play(await self.prompts.standard("nobody_answered"))
 
     async def greeting(self, prompt: Prompt | None, standard: str) -> Path:

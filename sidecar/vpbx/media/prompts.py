@@ -1,8 +1,10 @@
 """What callers hear (R12): rendered once into 8 kHz WAVs that rtpengine plays.
 
 rtpengine's player needs 16-bit signed PCM: it accepts a 32-bit WAV and plays
-nothing. Every file goes through sox to that format. Text is read by espeak-ng
-(offline, Russian, Ukrainian and English voices); each rendering is cached
+nothing. Every file goes through sox to that format. Text is read by gTTS
+(Google's voices) when the site chooses it, and by espeak-ng (offline, Russian,
+Ukrainian and English voices) otherwise, or whenever gTTS fails: Google may be
+unreachable, and a caller must never hear silence. Each rendering is cached
 under the hash of what produced it, so a prompt is rendered once per text,
 language and engine, however many calls play it.
 """
@@ -18,8 +20,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ESPEAK_VOICES = {"ru": "ru", "uk": "uk", "en": "en-us"}
-# Bumped when the rendering changes, so stale files are not reused.
-RENDERING = "espeak-ng/sox-8k-s16/1"
+GTTS_LANGUAGES = {"ru": "ru", "uk": "uk", "en": "en"}
+# Bumped when a rendering changes, so stale files are not reused.
+RENDERING = {"espeak": "espeak-ng/sox-8k-s16/1", "gtts": "gtts/sox-8k-s16/1"}
+GTTS_TIMEOUT_S = 10
 
 # The standard prompts, in each language a company may choose.
 STANDARD = {
@@ -37,6 +41,11 @@ STANDARD = {
         "ru": "Здравствуйте. Соединяем вас с сотрудником, оставайтесь, пожалуйста, на линии.",
         "uk": "Доброго дня. З'єднуємо вас зі співробітником, залишайтеся, будь ласка, на лінії.",
         "en": "Hello. We are putting you through, please stay on the line.",
+    },
+    "forward_notice": {
+        "ru": "Ваш звонок будет переведён на другого специалиста.",
+        "uk": "Ваш дзвінок буде переведено на іншого фахівця.",
+        "en": "Your call will be answered by another specialist.",
     },
     "whisper": {
         "ru": "Входящий звонок.",
@@ -71,28 +80,39 @@ class PromptError(RuntimeError):
 
 
 class PromptLibrary:
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, engine: str = "espeak"):
         self.cache_dir = cache_dir
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = engine
         self._rendering: dict[str, asyncio.Task] = {}
+        # Why gTTS could not read a text, newest last (the fallback read it instead).
+        self.failures: list[str] = []
 
     async def standard(self, name: str, language: str = "ru") -> Path:
         texts = STANDARD[name]
         return await self.speech(texts.get(language) or texts["ru"], language if language in texts else "ru")
 
     async def speech(self, text: str, language: str) -> Path:
-        """``text`` read aloud; raises PromptError when it cannot be rendered."""
-        voice = ESPEAK_VOICES.get(language)
-        if voice is None:
+        """``text`` read aloud; raises PromptError when it cannot be rendered at all."""
+        if language not in ESPEAK_VOICES:
             raise PromptError(f"no voice for language {language!r}")
-        key = hashlib.sha256(f"{RENDERING}\0{voice}\0{text}".encode()).hexdigest()
+        if self.engine == "gtts":
+            try:
+                return await self._cached("gtts", language, text, self._render_gtts)
+            except PromptError as exc:
+                self.failures = (self.failures + [f"{language}: {exc}"])[-100:]
+                log.error("gTTS could not read a %s prompt, espeak-ng reads it instead: %s", language, exc)
+        return await self._cached("espeak", language, text, self._render_speech)
+
+    async def _cached(self, engine: str, language: str, text: str, render) -> Path:
+        key = hashlib.sha256(f"{RENDERING[engine]}\0{language}\0{text}".encode()).hexdigest()
         path = self.cache_dir / f"tts-{key}.wav"
         if path.exists():
             return path
         # Calls asking for the same new prompt at once share one rendering.
         task = self._rendering.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._render_speech(text, voice, path))
+            task = asyncio.ensure_future(render(text, language, path))
             self._rendering[key] = task
             task.add_done_callback(lambda _: self._rendering.pop(key, None))
         return await asyncio.shield(task)
@@ -113,9 +133,19 @@ class PromptLibrary:
                             path)
         return path
 
-    async def _render_speech(self, text: str, voice: str, path: Path) -> Path:
+    async def _render_gtts(self, text: str, language: str, path: Path) -> Path:
+        mp3 = path.with_suffix(".gtts.mp3")
+        try:
+            await asyncio.to_thread(_gtts_to_file, text, GTTS_LANGUAGES[language], mp3)
+            await self._sox(["-t", "mp3", str(mp3), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
+                             str(path) + ".tmp.wav"], path)
+        finally:
+            mp3.unlink(missing_ok=True)
+        return path
+
+    async def _render_speech(self, text: str, language: str, path: Path) -> Path:
         raw = path.with_suffix(".espeak.wav")
-        await _run(["espeak-ng", "-v", voice, "-w", str(raw), text])
+        await _run(["espeak-ng", "-v", ESPEAK_VOICES[language], "-w", str(raw), text])
         try:
             await self._sox([str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
                              str(path) + ".tmp.wav"], path)
@@ -134,6 +164,16 @@ class PromptLibrary:
         # Written aside and renamed: rtpengine never reads a half-written file.
         await _run(["sox", *args])
         os.replace(str(path) + ".tmp.wav", path)
+
+
+def _gtts_to_file(text: str, language: str, path: Path) -> None:
+    # gTTS reaches Google through the process's proxy settings (HTTPS_PROXY).
+    from gtts import gTTS, gTTSError
+
+    try:
+        gTTS(text, lang=language, timeout=GTTS_TIMEOUT_S).save(str(path))
+    except (gTTSError, ValueError, OSError) as exc:
+        raise PromptError(f"gTTS: {exc}") from exc
 
 
 async def _run(argv: list[str]) -> None:

@@ -45,6 +45,12 @@ class Menu:
 
 
 @dataclass(frozen=True)
+class SchemeStep:
+    rings: bool  # it names people, rung through Kamailio
+    voicemail_box_id: int | None  # a box it names, directly or by a department's rule (R4)
+
+
+@dataclass(frozen=True)
 class Announced:
     """A scheme the media app answers for (R14), and where its caller goes when nobody answers."""
 
@@ -55,7 +61,9 @@ class Announced:
     greeting: Prompt | None
     music: Prompt | None
     whisper: Prompt | None
-    voicemail_box_id: int | None  # the first voicemail the scheme's steps name, directly or by a department
+    forward_notice: str  # "none", "default", "custom"
+    notice: Prompt | None  # the custom notice
+    steps: tuple[SchemeStep, ...]
 
 
 def _prompt(row: dict, prefix: str) -> Prompt | None:
@@ -140,23 +148,29 @@ class Store:
     async def scheme(self, scheme_id: int) -> Announced | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                f"""SELECT s.id, s.company_id, c.sip_domain, s.name, {_prompt_columns('g', 'greeting')},
-                           {_prompt_columns('m', 'music')}, {_prompt_columns('w', 'whisper')},
-                           (SELECT COALESCE(d.voicemail_box_id, dep.voicemail_box_id)
-                              FROM scheme_steps st JOIN step_destinations d ON d.step_id = st.id
-                              LEFT JOIN departments dep ON dep.id = d.department_id
-                                   AND dep.if_nobody_answers = 'voicemail'
-                             WHERE st.scheme_id = s.id AND COALESCE(d.voicemail_box_id, dep.voicemail_box_id) IS NOT NULL
-                             ORDER BY st.position, d.position LIMIT 1) AS voicemail_box_id
+                f"""SELECT s.id, s.company_id, c.sip_domain, s.name, s.forward_notice,
+                           {_prompt_columns('g', 'greeting')}, {_prompt_columns('m', 'music')},
+                           {_prompt_columns('w', 'whisper')}, {_prompt_columns('n', 'notice')}
                       FROM schemes s JOIN companies c ON c.id = s.company_id
                       LEFT JOIN prompts g ON g.id = s.greeting_prompt_id
                       LEFT JOIN prompts m ON m.id = s.music_prompt_id
                       LEFT JOIN prompts w ON w.id = s.whisper_prompt_id
+                      LEFT JOIN prompts n ON n.id = s.forward_notice_prompt_id
                      WHERE s.id = %s""", (scheme_id,))).fetchone()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            steps = await (await conn.execute(
+                """SELECT bool_or(d.kind NOT IN ('voicemail', 'ivr', 'queue')) AS rings,
+                          (array_remove(array_agg(COALESCE(d.voicemail_box_id, dep.voicemail_box_id)
+                                                  ORDER BY d.position), NULL))[1] AS voicemail_box_id
+                     FROM scheme_steps st LEFT JOIN step_destinations d ON d.step_id = st.id
+                     LEFT JOIN departments dep ON dep.id = d.department_id AND dep.if_nobody_answers = 'voicemail'
+                    WHERE st.scheme_id = %s GROUP BY st.position ORDER BY st.position""",
+                (scheme_id,))).fetchall()
         return Announced(row["id"], row["company_id"], row["sip_domain"], row["name"], _prompt(row, "greeting"),
-                         _prompt(row, "music"), _prompt(row, "whisper"), row["voicemail_box_id"])
+                         _prompt(row, "music"), _prompt(row, "whisper"), row["forward_notice"],
+                         _prompt(row, "notice"),
+                         tuple(SchemeStep(bool(r["rings"]), r["voicemail_box_id"]) for r in steps))
 
     async def department_voicemail(self, department_id: int) -> int | None:
         """The box a department sends callers to when nobody answers (R4), if that is its rule."""

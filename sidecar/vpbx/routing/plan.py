@@ -237,7 +237,8 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
     reasons.append(f"scheme {scheme['name']!r}")
     if scheme.get("announced") and call.source != "media":
         # R14: the media app answers, plays the scheme's greeting, then rings its
-        # steps through Kamailio (build_scheme_plan) with music and a whisper.
+        # steps through Kamailio (build_scheme_plan) with music, a whisper and
+        # the forward notice between steps.
         node = node_resolution("announce", scheme["id"], f"scheme {scheme['name']!r} announcements",
                                "the media app greets the caller, then rings the steps", runs=True)
         reasons.extend(node.reasons)
@@ -301,24 +302,23 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
 ANNOUNCE_RING_SECONDS = 15
 
 
-def build_scheme_plan(directory: dict, scheme_id: int, call: Call,
+def build_scheme_plan(directory: dict, scheme_id: int, step: int, call: Call,
                       departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
-    """The plan for the leg the media app opens to ring a scheme's steps after
-    greeting the caller (R14); ``directory``: the company's directory document.
-    What vpbx handles itself (voicemail) is left to the media app, which still
-    holds the caller."""
+    """The plan for the leg the media app opens to ring step ``step`` (1-based)
+    of a scheme it answered for (R14): it rings the steps one leg at a time, so
+    that it can play the forward notice between them. ``directory``: the
+    company's directory document. What vpbx handles itself (voicemail) is left
+    to the media app, which still holds the caller."""
     scheme = directory.get("schemes", {}).get(str(scheme_id))
-    if scheme is None:
+    if scheme is None or not 1 <= step <= len(scheme["steps"]):
         return None
     company = directory["company"]
     ctx = _context(company, departments, call)
-    reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, after its greeting"]
-    steps: list[Step] = []
-    for index, step in enumerate(scheme["steps"], start=1):
-        steps.extend(s for s in _resolve_step(step, index, call, ctx, reasons)
-                     if not any(t.node for t in s.targets))
-    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"], called=f"scheme-{scheme_id}",
-                domain=company["domain"])
+    reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, step {step}, for the media app"]
+    steps = [s for s in _resolve_step(scheme["steps"][step - 1], step, call, ctx, reasons)
+             if not any(t.node for t in s.targets)]
+    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"],
+                called=f"scheme-{scheme_id}-{step}", domain=company["domain"])
 
 
 # How long an IVR key's destination rings (R7 recommends over 30 s for people);

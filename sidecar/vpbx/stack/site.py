@@ -112,6 +112,9 @@ rtp_max = {ports.media_rtp_max}
 data_dir = "{run / 'media'}"
 public_url = "http://127.0.0.1:{ports.sidecar}"
 link_secret = "{link_secret}"
+# "gtts" reads text prompts with Google's voices (espeak-ng still reads them when
+# Google cannot be reached); "espeak" never leaves this host.
+tts_engine = "espeak"
 
 [media.sip]
 host = "127.0.0.1"

@@ -41,6 +41,7 @@ FLT_MEDIA = 9
 # Record-Route parameter marking such a leg's dialog, so in-dialog requests skip rtpengine too.
 MEDIA_LEG_RR_PARAM = "vpbx_leg=media"
 RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
+MEDIA_REOFFER_FLAGS = " port-latching codec-transcode-PCMA codec-transcode-PCMU"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
 PLAN_XAVP = "$xavp(vpbx_plan)"
@@ -175,7 +176,13 @@ class VpbxRoutes:
                 return STOP
             elif KSR.is_INVITE():
                 KSR.rr.record_route()
-                if anchored:
+                if anchored and KSR.isflagset(FLT_MEDIA):
+                    # The media app puts the caller through to a person whose phone
+                    # speaks the other law: their SDP is this offer. rtpengine keeps
+                    # its ports (the person was offered them) and transcodes.
+                    KSR.resetflag(FLT_MEDIA)  # the caller's answer must reach rtpengine too
+                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS + MEDIA_REOFFER_FLAGS)
+                elif anchored:
                     KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
             self.route_relay()
             return STOP

@@ -43,8 +43,8 @@ WAIT_FOR_HANGUP = """
 """
 
 
-def hang_up_after(milliseconds: int) -> str:
-    """SIPp hangs up itself, this long after the answer."""
+def hang_up_after(milliseconds: int, to: str = "[last_To:]") -> str:
+    """SIPp hangs up itself, this long after the answer (``to``: the BYE's To header)."""
     return f"""
   <pause milliseconds="{milliseconds}"/>
   <send retrans="500">
@@ -52,7 +52,7 @@ def hang_up_after(milliseconds: int) -> str:
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: "Caller" <sip:79161234567@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
+      {to}
       Call-ID: [call_id]
       CSeq: 2 BYE
       [routes]
@@ -64,6 +64,42 @@ def hang_up_after(milliseconds: int) -> str:
   </send>
   <recv response="200"/>
 """
+
+
+# After a request received, [last_To:] is that request's: a BYE names the media app's tag itself.
+TO_THE_MEDIA_APP = "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]"
+
+
+def answer_reinvite_then(ending: str) -> str:
+    """The caller first answers a re-INVITE (its law, PCMA, at its own socket), then
+    ``ending`` (a BYE in it must name the media app with TO_THE_MEDIA_APP)."""
+    return """
+  <recv request="INVITE" timeout="30000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:79161234567@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 2 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [local_ip]
+      t=0 0
+      m=audio [rtp_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=sendrecv
+    ]]>
+  </send>
+  <recv request="ACK"/>
+""" + ending
 
 
 @dataclass

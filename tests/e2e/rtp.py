@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import struct
 import time
+
+from .wav import linear_to_ulaw
 
 
 class RtpEndpoint:
@@ -21,6 +24,16 @@ class RtpEndpoint:
         self.sequence += 1
         header = struct.pack("!BBHII", 0x80, 0, self.sequence, self.sequence * 160, self.ssrc)
         return header + self.PAYLOAD
+
+    def send_tone(self, address: tuple[str, int], count: int, frequency: float) -> None:
+        """``count`` packets of a PCMU tone, paced as a phone sends them."""
+        for n in range(count):
+            samples = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
+                               for i in range(160))
+            self.sequence += 1
+            header = struct.pack("!BBHII", 0x80, 0, self.sequence, self.sequence * 160, self.ssrc)
+            self.sock.sendto(header + linear_to_ulaw(samples), address)
+            time.sleep(0.02)  # media pacing
 
     def send(self, address: tuple[str, int], count: int) -> None:
         for _ in range(count):

@@ -10,9 +10,10 @@ from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import ended, hang_up_after, leave_message, media_call, message_of
+from .media_caller import TO_THE_MEDIA_APP, answer_reinvite_then, ended, hang_up_after, leave_message, media_call, message_of
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
+from .wav import alaw_to_linear, dominant_frequency, rms, ulaw_to_linear
 
 
 @pytest.fixture
@@ -139,3 +140,44 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
     finally:
         agent_rtp.close()
         api("DELETE", f"/departments/{sales['id']}")
+
+
+def test_a_person_whose_phone_speaks_the_other_law_is_transcoded_both_ways(
+    stack, sip_target, api, demo, menu_number, register, no_registrations
+):
+    make_menu, company_box, night_box = menu_number
+    boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    agent_rtp = RtpEndpoint()
+    agent_port = free_udp_port()
+    make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+                    "3": {"kind": "employee", "employee_id": boris["id"]},
+                    "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
+    assert register("102", agent_port)[0] == 200
+    # This phone answers PCMU only; the caller speaks PCMA, and is re-INVITEd to be put through.
+    agent = Sipp("uas_answer.xml", port=agent_port, keys={"rtp_port": agent_rtp.port}, timeout_s=60,
+                 recv_timeout_s=30).start()
+    sipp, audio = media_call(stack, sip_target, demo["number"], ending=answer_reinvite_then(hang_up_after(10000, TO_THE_MEDIA_APP)))
+    try:
+        assert audio.started(within=15) is not None
+        audio.press("3")
+        first = agent_rtp.receive(1, timeout=10)
+        assert first, "nothing reached Boris's phone"
+        audio.speak(1.0, frequency=440)
+        received = agent_rtp.receive(100, timeout=2)
+        agent_rtp.send_tone(first[0][1], 50, frequency=600)
+        heard = [p for p in audio.packets(300, within=3) if p[1] & 0x7F == 8]
+        result = ended(sipp, audio)
+        answered = agent.wait()
+    finally:
+        sipp.stop()
+        agent.stop()
+        agent_rtp.close()
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()
+    kinds = sorted({p[1] & 0x7F for p, _ in received})
+    voice = b"".join(f for f in (ulaw_to_linear(p[12:]) for p, _ in received if p[1] & 0x7F == 0) if rms(f) > 500)
+    assert len(voice) >= 40 * 320, f"{len(received)} packets, payload types {kinds}"
+    assert abs(dominant_frequency(voice) - 440) < 15  # PCMA in, PCMU out
+    tone = b"".join(f for f in (alaw_to_linear(p[12:]) for p in heard) if rms(f) > 500)
+    # Zero crossings counted across packet joins read a little high: 25 Hz is still no other tone.
+    assert len(tone) >= 30 * 320 and abs(dominant_frequency(tone) - 600) < 25  # PCMU in, PCMA out

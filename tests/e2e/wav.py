@@ -24,3 +24,12 @@ def dominant_frequency(frames: bytes, rate: int = 8000) -> float:
 def alaw_to_linear(payload: bytes) -> bytes:
     """PCMA as rtpengine sends it, as 16-bit PCM."""
     return audioop.alaw2lin(payload, 2)
+
+
+def ulaw_to_linear(payload: bytes) -> bytes:
+    """PCMU as rtpengine sends it, as 16-bit PCM."""
+    return audioop.ulaw2lin(payload, 2)
+
+
+def linear_to_ulaw(samples: bytes) -> bytes:
+    return audioop.lin2ulaw(samples, 2)

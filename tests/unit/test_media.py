@@ -118,3 +118,8 @@ def test_a_packet_from_before_the_first_one_is_dropped_not_taken_for_the_far_fut
     recording.add(8, 5000, _packet(6000))
     recording.add(8, 5000 - 160, _packet(6000))
     assert not recording.full.is_set() and len(recording.samples) == 320
+
+
+def test_a_leg_the_media_app_opens_offers_both_laws_the_callers_first():
+    offer = sdp.parse_offer(sdp.offer_body(sdp.Answer(8, 101), "127.0.0.1", 31002))
+    assert (offer.port, offer.payload_types, offer.telephone_event) == (31002, (8, 0, 101), 101)

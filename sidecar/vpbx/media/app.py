@@ -359,6 +359,43 @@ class MediaApp:
             log.info("%s: BYE answered %s", dialog.call_id, reply.status)
         return reply
 
+    async def reinvite(self, dialog: Dialog, body: bytes) -> sip.Message | None:
+        """Offer ``body`` in ``dialog`` (an INVITE client transaction: resent until
+        a reply, then its final answer, which gets our ACK); None without one."""
+        dialog.local_cseq += 1
+        invite = self.in_dialog(dialog, "INVITE")
+        invite.headers["contact"] = [f"<{self.contact()}>"]
+        invite.headers["content-type"] = ["application/sdp"]
+        invite.body = body
+        queue = self.responses[invite.branch] = asyncio.Queue()
+        interval, waited, replied = T1, 0.0, False
+        try:
+            while waited < TRANSACTION_TIMEOUT:
+                if not replied:
+                    self.send(invite, dialog.peer)
+                try:
+                    reply = await asyncio.wait_for(queue.get(), interval if not replied else TRANSACTION_TIMEOUT)
+                except asyncio.TimeoutError:
+                    waited += interval
+                    interval = min(interval * 2, T2)
+                    continue
+                replied = True
+                if reply.status < 200:
+                    continue
+                if reply.status < 300:
+                    ack = self.in_dialog(dialog, "ACK")
+                    ack.headers["cseq"] = [f"{dialog.local_cseq} ACK"]
+                else:  # hop by hop, in the INVITE's transaction
+                    ack = sip.Message(method="ACK", uri=invite.uri, headers={
+                        "via": invite.all("via"), "max-forwards": ["70"], "route": invite.all("route"),
+                        "from": [dialog.local], "to": [reply.get("to")], "call-id": [dialog.call_id],
+                        "cseq": [f"{dialog.local_cseq} ACK"]})
+                self.send(ack, dialog.peer)
+                return reply
+            return None
+        finally:
+            self.responses.pop(invite.branch, None)
+
     def in_dialog(self, dialog: Dialog, method: str, *, branch: str | None = None) -> sip.Message:
         headers = {
             "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={branch or sip.new_branch()};rport"],

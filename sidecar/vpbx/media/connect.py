@@ -12,8 +12,12 @@ then flows caller <-> rtpengine <-> the person who answered, in the one
 rtpengine call the caller has had from the start, and the media app keeps
 only the signalling of both legs.
 
-The leg offers only the codec the caller speaks (and RFC 4733 events), so the
-answer can only take that one; rtpengine needs no transcoding.
+The leg offers both G.711 laws, the caller's first (and RFC 4733 events). A
+person whose phone takes the caller's law is put through by that ng answer.
+One whose phone takes the other law is put through by a re-INVITE of the
+caller carrying the person's SDP: Kamailio hands it to rtpengine as an offer
+with transcoding to either law and port latching, so the caller keeps
+speaking its law and rtpengine transcodes between the two.
 
 A whisper (R14) plays to the person who answered while the caller's media is
 blocked and the caller still hears the waiting music: only then are they put
@@ -67,7 +71,7 @@ async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path |
     caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
     to whoever answers, before the caller is put through."""
     offer = sdp.parse_offer(call.dialog.invite.body)
-    body = sdp.answer_body(call.answer, offer.address, offer.port)
+    body = sdp.offer_body(call.answer, offer.address, offer.port)
     branch = sip.new_branch()
     invite = sip.Message(method="INVITE", uri=f"sip:{user}@{domain}", headers={
         "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
@@ -96,10 +100,8 @@ async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path |
         # Before the person is given the caller's media: not a word of it may reach them before the whisper.
         await _block_caller(call, True)
     try:
-        # The person's SDP becomes the answer of the media app's side of the caller's call.
-        await app.ng.request("answer", call_id=call.call_id, from_tag=call.dialog.remote_tag,
-                             to_tag=call.dialog.local_tag, sdp=response.body.decode(), **NG_FLAGS)
-    except (NgError, NgTimeout) as exc:
+        await _point_caller_at(app, call, response.body)
+    except (NgError, NgTimeout, BridgeRefused) as exc:
         log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
         await call.stop_playing()
         await app.bye(dialog)
@@ -126,6 +128,26 @@ async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path |
     finally:
         app.legs.pop(dialog.call_id, None)
     return True
+
+
+class BridgeRefused(Exception):
+    """The caller's side refused the re-INVITE that would put them through."""
+
+
+async def _point_caller_at(app, call: MediaCall, person_sdp: bytes) -> None:
+    """Make the person who answered the far end of the media app's side of the
+    caller's rtpengine call."""
+    chosen = sdp.parse_offer(person_sdp).payload_types
+    if call.answer.payload_type in chosen[:1]:
+        # Same law: their SDP becomes the answer of our side of the caller's call.
+        await app.ng.request("answer", call_id=call.call_id, from_tag=call.dialog.remote_tag,
+                             to_tag=call.dialog.local_tag, sdp=person_sdp.decode(), **NG_FLAGS)
+        return
+    # The other law: the caller is re-offered the person's SDP through Kamailio,
+    # which asks rtpengine to transcode (vpbx_kemi: the media app's re-INVITEs).
+    reply = await app.reinvite(call.dialog, person_sdp)
+    if reply is None or not 200 <= reply.status < 300:
+        raise BridgeRefused(f"re-INVITE answered {reply.status if reply else 'nothing'}")
 
 
 async def _play_while_ringing(call: MediaCall, path: Path) -> None:

@@ -67,11 +67,17 @@ def choose(offer: Offer) -> Answer:
     raise NoCommonCodec("the offer has neither PCMA nor PCMU")
 
 
-def answer_body(answer: Answer, address: str, port: int, session_id: int | None = None) -> bytes:
+def offer_body(answer: Answer, address: str, port: int) -> bytes:
+    """An offer of both G.711 laws, ``answer``'s first, for a leg the media app opens."""
+    return answer_body(answer, address, port, also=[pt for pt in G711 if pt != answer.payload_type])
+
+
+def answer_body(answer: Answer, address: str, port: int, session_id: int | None = None,
+                also: list[int] | None = None) -> bytes:
     session = session_id or int(time.time())
-    payloads = [str(answer.payload_type)]
+    payloads = [str(answer.payload_type)] + [str(pt) for pt in also or ()]
     lines = ["v=0", f"o=vpbx {session} {session} IN IP4 {address}", "s=vpbx", f"c=IN IP4 {address}", "t=0 0"]
-    attributes = [f"a=rtpmap:{answer.payload_type} {answer.codec}/8000"]
+    attributes = [f"a=rtpmap:{pt} {G711[int(pt)]}/8000" for pt in payloads]
     if answer.telephone_event is not None:
         payloads.append(str(answer.telephone_event))
         attributes += [f"a=rtpmap:{answer.telephone_event} telephone-event/8000",

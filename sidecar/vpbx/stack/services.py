@@ -67,6 +67,10 @@ class Service:
     def env(self) -> dict[str, str]:
         return dict(os.environ)
 
+    def vpbx_command(self, *args: str) -> list[str]:
+        """A command of our own CLI (the venv's, beside this interpreter) on this stack's settings."""
+        return [str(Path(sys.executable).parent / "vpbx"), *args, "--config", str(self.profile.config_path)]
+
     def prepare(self) -> None:
         """Create whatever the service needs on disk before its first start."""
 
@@ -207,8 +211,7 @@ class CacheKeeper(Service):
         return f"watches redis 127.0.0.1:{self.profile.ports.redis}"
 
     def argv(self) -> list[str]:
-        return [str(Path(sys.executable).parent / "vpbx"), "cache", "keep",
-                "--config", str(self.profile.config_path)]
+        return self.vpbx_command("cache", "keep")
 
     def ready(self) -> bool:
         client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
@@ -229,8 +232,7 @@ class HistoryKeeper(Service):
         return f"reads redis 127.0.0.1:{self.profile.ports.redis} stream vpbx:history:events"
 
     def argv(self) -> list[str]:
-        return [str(Path(sys.executable).parent / "vpbx"), "history", "keep",
-                "--config", str(self.profile.config_path)]
+        return self.vpbx_command("history", "keep")
 
     def ready(self) -> bool:
         client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
@@ -284,7 +286,7 @@ class MediaApp(Service):
         return f"SIP udp:127.0.0.1:{media.media_sip}, DTMF log udp:127.0.0.1:{media.media_dtmf}"
 
     def argv(self) -> list[str]:
-        return [str(Path(sys.executable).parent / "vpbx"), "media", "run", "--config", str(self.profile.config_path)]
+        return self.vpbx_command("media", "run")
 
     def ready(self) -> bool:
         """Answers SIP OPTIONS."""

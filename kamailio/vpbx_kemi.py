@@ -133,7 +133,8 @@ class VpbxRoutes:
         source = KSR.pv.get("$si")
         if KSR.permissions.allow_source_address(1) > 0:
             KSR.setflag(FLT_TRUNK)
-        elif f"{source}:{KSR.pv.get('$sp')}" == self.worker.media_app:
+        elif source == self.worker.media_app_host and KSR.pv.get("$sp") == self.worker.media_app_port:
+            # The address first: a phone's request pays one comparison, not a $sp read.
             KSR.setflag(FLT_MEDIA)
         # Trusted carriers and our own components are exempt from flood limits.
         if not KSR.is_myself_srcip() and not KSR.isflagset(FLT_TRUNK):

@@ -45,8 +45,10 @@ class Worker:
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
-        # host:port where voicemail and IVR nodes ring.
+        # host:port where voicemail and IVR nodes ring, and the address its requests come from.
         self.media_app = str(config.media.sip)
+        self.media_app_host = config.media.sip.host
+        self.media_app_port = config.media.sip.port
 
     @classmethod
     def from_environment(cls) -> Worker:

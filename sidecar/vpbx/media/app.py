@@ -31,7 +31,7 @@ from ..history import events
 from ..notify import links, voicemail_email
 from ..settings import Settings
 from . import connect, ivr, sdp, sip, voicemail
-from .call import Dialog, HungUp, MediaCall
+from .call import DIGITS, Dialog, HungUp, MediaCall
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .prompts import STANDARD, PromptError, PromptLibrary
 from .rtp import PortRange
@@ -218,7 +218,7 @@ class MediaApp:
 
     async def _answer_or_refuse(self, request: sip.Message, addr) -> None:
         try:
-            kind, node = await self._node(request)
+            node = await self._node(request)
         except LookupError as exc:
             self._reply(request, addr, sip.response(request, 404, to_tag=sip.new_tag(), extra={
                 "Reason": f'Q.850;cause=1;text="{exc}"'}))
@@ -241,7 +241,7 @@ class MediaApp:
                         remote=request.get("from", ""), invite=request,
                         remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
                         route_set=request.all("record-route"), peer=tuple(addr[:2]))
-        call = MediaCall(dialog, rtp, answer, self.ng, node=f"{kind}:{node.id}",
+        call = MediaCall(dialog, rtp, answer, self.ng,
                          caller=sip.user_of(sip.uri_of(request.get("from", ""))),
                          called=sip.user_of(sip.uri_of(request.get("to", ""))), hangup_request=self.hang_up,
                          subject=node)
@@ -251,7 +251,8 @@ class MediaApp:
         self._reply(request, addr, ok)
         self.unacknowledged[request.call_id] = self.background(self._until_ack(call, ok, addr))
 
-    async def _node(self, request: sip.Message) -> tuple[str, Box | Menu | Announced]:
+    async def _node(self, request: sip.Message) -> Box | Menu | Announced:
+        """What the R-URI names: "voicemail-3", "ivr-2", "announce-7"; LookupError if nothing."""
         user = sip.user_of(request.uri)
         kind, _, number = user.rpartition("-")
         lookup = {"voicemail": (self.store.box, "voicemail box"), "ivr": (self.store.menu, "IVR menu"),
@@ -261,7 +262,7 @@ class MediaApp:
         node = await lookup[0](int(number))
         if node is None:
             raise LookupError(f"no {lookup[1]} {number}")
-        return kind, node
+        return node
 
     async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:
         """Resend the 200 OK until the ACK (RFC 3261 section 13.3.1.4); without
@@ -286,7 +287,7 @@ class MediaApp:
             return  # the ACK of a re-INVITE, of an error reply, or a retransmission
         waiting.cancel()
         # Now the caller has the answer and Kamailio has given it to rtpengine: prompts can play.
-        call.flow = self.background(self._run(call))
+        self.background(self._run(call))
 
     def on_bye(self, request: sip.Message, addr) -> None:
         leg = self.legs.get(request.call_id)
@@ -325,8 +326,8 @@ class MediaApp:
             return
         for line in request.body.decode(errors="replace").splitlines():
             name, _, value = line.partition("=")
-            if name.strip().lower() == "signal" and value.strip() in "0123456789*#" and value.strip():
-                call.digit("0123456789*#".index(value.strip()))
+            if name.strip().lower() == "signal" and len(value.strip()) == 1 and value.strip() in DIGITS:
+                call.digit(DIGITS.index(value.strip()))
 
     def _reinvite(self, call: MediaCall | None, request: sip.Message, addr) -> None:
         if call is None or call.ended.is_set():
@@ -382,23 +383,17 @@ class MediaApp:
                 replied = True
                 if reply.status < 200:
                     continue
-                if reply.status < 300:
-                    ack = self.in_dialog(dialog, "ACK")
-                    ack.headers["cseq"] = [f"{dialog.local_cseq} ACK"]
-                else:  # hop by hop, in the INVITE's transaction
-                    ack = sip.Message(method="ACK", uri=invite.uri, headers={
-                        "via": invite.all("via"), "max-forwards": ["70"], "route": invite.all("route"),
-                        "from": [dialog.local], "to": [reply.get("to")], "call-id": [dialog.call_id],
-                        "cseq": [f"{dialog.local_cseq} ACK"]})
+                # A 2xx's ACK is a request of the dialog (the re-INVITE's CSeq); a failure's, of the transaction.
+                ack = self.in_dialog(dialog, "ACK") if reply.status < 300 else sip.ack_for_failure(invite, reply)
                 self.send(ack, dialog.peer)
                 return reply
             return None
         finally:
             self.responses.pop(invite.branch, None)
 
-    def in_dialog(self, dialog: Dialog, method: str, *, branch: str | None = None) -> sip.Message:
+    def in_dialog(self, dialog: Dialog, method: str) -> sip.Message:
         headers = {
-            "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={branch or sip.new_branch()};rport"],
+            "via": [f"SIP/2.0/UDP {self.media.sip.host}:{self.media.sip.port};branch={sip.new_branch()};rport"],
             "max-forwards": ["70"],
         }
         if dialog.route_set:

@@ -51,15 +51,12 @@ class MediaCall:
     rtp: RtpSocket
     answer: sdp.Answer
     ng: AsyncNgClient
-    node: str  # "voicemail:3", "ivr:2"
     caller: str
     called: str
     hangup_request: object = None  # set by the app: sends our BYE
-    subject: object = None  # the voicemail box or IVR menu the call reached
+    subject: object = None  # the voicemail box, IVR menu or announced scheme the call reached
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
-    flow: asyncio.Task | None = None
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
-    plays: int = 0
 
     @property
     def call_id(self) -> str:
@@ -102,7 +99,6 @@ class MediaCall:
             # The caller hears nothing of this prompt; the flow goes on rather than dropping the call.
             log.error("%s: cannot play %s: %s", self.call_id, path, exc)
             return None
-        self.plays += 1
         seconds = int(reply.get("duration", 0)) / 1000
         if not interruptible:
             await self._until_ended(asyncio.sleep(seconds))

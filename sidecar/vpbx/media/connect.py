@@ -220,7 +220,7 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
             if reply.cseq[1] != "INVITE" or reply.status < 200:
                 continue  # ringing, or the answer to our CANCEL
             if reply.status >= 300:
-                app.send(_ack_for_failure(invite, reply), peer)
+                app.send(sip.ack_for_failure(invite, reply), peer)
                 log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
                 if call.ended.is_set():
                     raise HungUp(call.call_id)
@@ -228,8 +228,7 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
             dialog = Dialog(call_id=invite.call_id, local=invite.get("from"), remote=reply.get("to"),
                             remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri,
                             route_set=list(reversed(reply.all("record-route"))), peer=peer)
-            ack = app.in_dialog(dialog, "ACK")
-            ack.headers["cseq"] = ["1 ACK"]
+            ack = app.in_dialog(dialog, "ACK")  # CSeq 1, the INVITE's
             app.send(ack, peer)
             if call.ended.is_set():
                 # Answered just as the caller hung up: the person gets a BYE at once.
@@ -277,9 +276,3 @@ async def _cancel(app, invite: sip.Message, peer) -> None:
         "call-id": [invite.call_id], "cseq": ["1 CANCEL"], "reason": ['SIP;cause=487;text="caller hung up"']})
     app.send(cancel, peer)
 
-
-def _ack_for_failure(invite: sip.Message, reply: sip.Message) -> sip.Message:
-    """The ACK of a non-2xx final answer: part of the INVITE transaction (same branch)."""
-    return sip.Message(method="ACK", uri=invite.uri, headers={
-        "via": invite.all("via"), "max-forwards": ["70"], "from": [invite.get("from")], "to": [reply.get("to")],
-        "call-id": [invite.call_id], "cseq": ["1 ACK"]})

@@ -172,6 +172,18 @@ def new_branch() -> str:
     return "z9hG4bK" + secrets.token_hex(8)
 
 
+def ack_for_failure(invite: Message, reply: Message) -> Message:
+    """The ACK of a non-2xx final answer to our INVITE (RFC 3261 section 17.1.1.3):
+    part of the INVITE's transaction, so its Via (branch), Request-URI and Route,
+    with the answer's To."""
+    headers = {"via": invite.all("via"), "max-forwards": ["70"]}
+    if invite.all("route"):
+        headers["route"] = invite.all("route")
+    headers.update({"from": [invite.get("from")], "to": [reply.get("to")], "call-id": [invite.call_id],
+                    "cseq": [f"{invite.cseq[0]} ACK"]})
+    return Message(method="ACK", uri=invite.uri, headers=headers)
+
+
 def response(request: Message, status: int, *, to_tag: str | None = None, contact: str | None = None,
              body: bytes = b"", content_type: str | None = None, extra: dict[str, str] | None = None) -> Message:
     """A reply to ``request`` (RFC 3261 section 8.2.6): Via, From, Call-ID and

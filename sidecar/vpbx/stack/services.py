@@ -24,6 +24,7 @@ import redis
 
 from ..config.compile import GENERATION_KEY
 from ..kamailio_rpc import KamailioRpc
+from ..media import sip
 from ..media.ng import NgClient
 from . import process
 from .profile import REPO_ROOT, Profile
@@ -295,19 +296,18 @@ class MediaApp(Service):
 
 def media_app_load(port: int, host: str = "127.0.0.1") -> tuple[int, int] | None:
     """(calls, tasks) the media app has in hand, from its OPTIONS answer; None if it does not answer."""
-    probe = (f"OPTIONS sip:media@{host}:{port} SIP/2.0\r\n"
-             f"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK{secrets.token_hex(6)};rport\r\n"
-             f"From: <sip:probe@vpbx.invalid>;tag=p\r\nTo: <sip:media@vpbx.invalid>\r\n"
-             f"Call-ID: probe-{secrets.token_hex(6)}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+    probe = sip.Message(method="OPTIONS", uri=f"sip:media@{host}:{port}", headers={
+        "via": [f"SIP/2.0/UDP 127.0.0.1;branch={sip.new_branch()};rport"],
+        "from": [f"<sip:probe@vpbx.invalid>;tag={sip.new_tag()}"], "to": ["<sip:media@vpbx.invalid>"],
+        "call-id": [f"probe-{secrets.token_hex(6)}"], "cseq": ["1 OPTIONS"]})
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.5)
-        sock.sendto(probe, (host, port))
+        sock.sendto(probe.encode(), (host, port))
         try:
-            reply = sock.recv(4096).decode(errors="replace")
-        except OSError:
+            reply = sip.parse(sock.recv(4096))
+        except (OSError, sip.ParseError):
             return None
-    counts = dict(line.split(": ", 1) for line in reply.split("\r\n") if line.startswith("X-Vpbx-"))
-    return int(counts.get("X-Vpbx-Calls", -1)), int(counts.get("X-Vpbx-Tasks", -1))
+    return int(reply.get("x-vpbx-calls", "-1")), int(reply.get("x-vpbx-tasks", "-1"))
 
 
 class Kamailio(Service):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import urllib.request
+from contextlib import contextmanager
 import struct
 import time
 import warnings
@@ -21,6 +22,7 @@ with warnings.catch_warnings():
 
 from vpbx.stack.process import wait_for
 
+from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
 PCMA, EVENTS = 8, 101
@@ -274,6 +276,26 @@ def upload_tone(stack, demo, prompt_id: int, frequency: int, seconds: float, wor
                                            "Content-Type": "audio/wav"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+
+
+@contextmanager
+def answering_phone(register, login: str, *, scenario: str = "uas_answer_pcma.xml", ring_ms: int = 0,
+                    timeout_s: int = 60, recv_timeout_s: int = 30):
+    """A company phone, registered as ``login``, that rings ``ring_ms`` then answers
+    (SIPp), its RTP on a socket the test owns: (SIPp, the socket). Both are
+    stopped and closed on the way out."""
+    rtp = RtpEndpoint()
+    phone = None
+    try:
+        port = free_udp_port()
+        assert register(login, port)[0] == 200
+        phone = Sipp(scenario, port=port, keys={"rtp_port": rtp.port}, values={"ring_ms": ring_ms},
+                     timeout_s=timeout_s, recv_timeout_s=recv_timeout_s).start()
+        yield phone, rtp
+    finally:
+        if phone is not None:
+            phone.stop()
+        rtp.close()
 
 
 def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP,

@@ -6,6 +6,7 @@ what each side heard is told apart by frequency, packet by packet."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -14,9 +15,8 @@ from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, rung, silent_phone
-from .media_caller import ended, hang_up_after, media_call, upload_tone
+from .media_caller import answering_phone, ended, hang_up_after, media_call, upload_tone
 from .rtp import RtpEndpoint
-from .sipp import Sipp, free_udp_port
 from .wav import alaw_to_linear, dominant_frequency, rms
 
 NUMBER = "+74951110077"
@@ -32,6 +32,20 @@ def _pitches(payloads: list[bytes], per: int = 10) -> list[int]:
     return pitches
 
 
+@contextmanager
+def _number_with(api, scheme: dict):
+    """NUMBER routed by a new scheme, for the test; both deleted afterwards."""
+    status, made = api("POST", "/schemes", scheme)
+    assert status == 201, made
+    status, number = api("POST", "/numbers", {"number": NUMBER, "scheme_id": made["id"]})
+    assert status == 201, number
+    try:
+        yield
+    finally:
+        api("DELETE", f"/numbers/{NUMBER}")
+        api("DELETE", f"/schemes/{made['id']}")
+
+
 @pytest.fixture
 def announced_number(stack, api, demo, made_prompt, tmp_path):
     prompts = {}
@@ -40,41 +54,31 @@ def announced_number(stack, api, demo, made_prompt, tmp_path):
         prompts[name] = made_prompt(f"E2E {name}")
         upload_tone(stack, demo, prompts[name]["id"], frequency, seconds, tmp_path)
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
-    status, scheme = api("POST", "/schemes", {
+    with _number_with(api, {
         "name": "E2E announced", "greeting_prompt_id": prompts["greeting"]["id"],
         "music_prompt_id": prompts["music"]["id"], "whisper_prompt_id": prompts["whisper"]["id"],
-        "steps": [{"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}]})
-    assert status == 201, scheme
-    status, number = api("POST", "/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})
-    assert status == 201, number
-    yield anna
-    api("DELETE", f"/numbers/{NUMBER}")
-    api("DELETE", f"/schemes/{scheme['id']}")
+        "steps": [{"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}]}):
+        yield anna
 
 
 def test_greeting_then_music_while_it_rings_then_a_whisper_only_the_operator_hears(
     stack, sip_target, api, ng, announced_number, register, no_registrations
 ):
     anna = announced_number
-    agent_rtp = RtpEndpoint()
-    agent_port = free_udp_port()
-    assert register("101", agent_port)[0] == 200
-    agent = Sipp("uas_answer_pcma.xml", port=agent_port, keys={"rtp_port": agent_rtp.port},
-                 values={"ring_ms": 2000}, timeout_s=60, recv_timeout_s=30).start()
-    sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(10000))
-    try:
-        # The caller: greeting, then music through the ringing and the whisper.
-        caller_heard = [p for p in audio.packets(200, within=10)]
-        # Anna: the whisper first, with nothing of the caller's until it ends.
-        agent_heard = agent_rtp.receive(75, timeout=10)
-        agent_rtp.send(agent_heard[0][1], 50)
-        from_agent = [p for p in audio.packets(400, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
-        result = ended(sipp, audio)
-        answered = agent.wait()
-    finally:
-        sipp.stop()
-        agent.stop()
-        agent_rtp.close()
+    with answering_phone(register, "101", ring_ms=2000) as (agent, agent_rtp):
+        sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(10000))
+        try:
+            # The caller: greeting, then music through the ringing and the whisper.
+            caller_heard = [p for p in audio.packets(200, within=10)]
+            # Anna: the whisper first, with nothing of the caller's until it ends.
+            agent_heard = agent_rtp.receive(75, timeout=10)
+            agent_rtp.send(agent_heard[0][1], 50)
+            from_agent = [p for p in audio.packets(400, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
+            result = ended(sipp, audio)
+            answered = agent.wait()
+        finally:
+            sipp.stop()
+            audio.close()
     assert result.returncode == 0, result.explain()
     assert answered.returncode == 0, answered.explain()
 
@@ -107,18 +111,13 @@ def forwarding_number(stack, api, demo, made_prompt, tmp_path):
     notice = made_prompt("E2E another specialist")
     upload_tone(stack, demo, notice["id"], NOTICE_HZ, 0.8, tmp_path)
     people = {e["extension"]: e for e in api("GET", "/employees")[1]}
-    status, scheme = api("POST", "/schemes", {
+    with _number_with(api, {
         "name": "E2E forwarded", "forward_notice": "custom", "forward_notice_prompt_id": notice["id"],
         "steps": [{"mode": "parallel", "timeout": 15, "destinations": [
                       {"kind": "employee", "employee_id": people["101"]["id"]}]},
                   {"mode": "parallel", "timeout": 30, "destinations": [
-                      {"kind": "employee", "employee_id": people["102"]["id"]}]}]})
-    assert status == 201, scheme
-    status, number = api("POST", "/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})
-    assert status == 201, number
-    yield people
-    api("DELETE", f"/numbers/{NUMBER}")
-    api("DELETE", f"/schemes/{scheme['id']}")
+                      {"kind": "employee", "employee_id": people["102"]["id"]}]}]}):
+        yield people
 
 
 def test_the_notice_plays_between_a_step_nobody_answered_and_the_next(
@@ -127,28 +126,25 @@ def test_the_notice_plays_between_a_step_nobody_answered_and_the_next(
     people = forwarding_number
     anna = silent_phone()
     assert register("101", anna.getsockname()[1])[0] == 200
-    boris_rtp = RtpEndpoint()
-    boris_port = free_udp_port()
-    assert register("102", boris_port)[0] == 200
-    boris = Sipp("uas_answer_pcma.xml", port=boris_port, keys={"rtp_port": boris_rtp.port},
-                 values={"ring_ms": 0}, timeout_s=90, recv_timeout_s=60).start()
-    sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(25000))
     try:
-        heard: list[bytes] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # until the notice and a second of what follows it
-            heard += audio.packets(50, within=1)
-            pitches = _pitches([p[12:] for p in heard])
-            if NOTICE_HZ in pitches and len(pitches) - pitches.index(NOTICE_HZ) > 10:
-                break
-        from_caller = boris_rtp.receive(25, timeout=10)
-        anna_rang = rung(anna)
-        result = ended(sipp, audio)
-        answered = boris.wait()
+        with answering_phone(register, "102", timeout_s=90, recv_timeout_s=60) as (boris, boris_rtp):
+            sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(25000))
+            try:
+                heard: list[bytes] = []
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:  # until the notice and a second of what follows it
+                    heard += audio.packets(50, within=1)
+                    pitches = _pitches([p[12:] for p in heard])
+                    if NOTICE_HZ in pitches and len(pitches) - pitches.index(NOTICE_HZ) > 10:
+                        break
+                from_caller = boris_rtp.receive(25, timeout=10)
+                anna_rang = rung(anna)
+                result = ended(sipp, audio)
+                answered = boris.wait()
+            finally:
+                sipp.stop()
+                audio.close()
     finally:
-        sipp.stop()
-        boris.stop()
-        boris_rtp.close()
         anna.close()
     assert result.returncode == 0, result.explain()
     assert answered.returncode == 0, answered.explain()

@@ -10,9 +10,8 @@ from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import TO_THE_MEDIA_APP, answer_reinvite_then, ended, hang_up_after, leave_message, media_call, message_of
+from .media_caller import TO_THE_MEDIA_APP, answer_reinvite_then, answering_phone, ended, hang_up_after, leave_message, media_call, message_of
 from .rtp import RtpEndpoint
-from .sipp import Sipp, free_udp_port
 from .wav import alaw_to_linear, dominant_frequency, rms, ulaw_to_linear
 
 
@@ -100,33 +99,28 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
     status, sales = api("POST", "/departments", {"name": "E2E IVR sales", "members": [anna["id"]]})
     assert status == 201, sales
-    agent_rtp = RtpEndpoint()
-    agent_port = free_udp_port()
     try:
         make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
                         "2": {"kind": "department", "department_id": sales["id"]},
                         "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
-        assert register("101", agent_port)[0] == 200
-        agent = Sipp("uas_answer_pcma.xml", port=agent_port, keys={"rtp_port": agent_rtp.port},
-                     values={"ring_ms": 0}, timeout_s=60, recv_timeout_s=30).start()
-        sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
-        try:
-            assert audio.started(within=15) is not None, "the menu's greeting never came"
-            audio.press("2")
-            # Bridged: the caller's RTP reaches Anna's phone through rtpengine...
-            from_caller = agent_rtp.receive(25, timeout=10)
-            assert len(from_caller) == 25, "nothing of the caller reached the agent"
-            assert {RtpEndpoint.ssrc_of(packet) for packet, _ in from_caller} == {audio.ssrc}
-            # ...and hers reaches the caller, from the port rtpengine sends from (symmetric RTP).
-            agent_rtp.send(from_caller[0][1], 50)
-            heard = [p for p in audio.packets(200, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
-            assert len(heard) >= 40, f"{len(heard)} of the agent's 50 packets reached the caller"
-            result = sipp.wait()
-            answered = agent.wait()
-        finally:
-            sipp.stop()
-            agent.stop()
-            audio.close()
+        with answering_phone(register, "101") as (agent, agent_rtp):
+            sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
+            try:
+                assert audio.started(within=15) is not None, "the menu's greeting never came"
+                audio.press("2")
+                # Bridged: the caller's RTP reaches Anna's phone through rtpengine...
+                from_caller = agent_rtp.receive(25, timeout=10)
+                assert len(from_caller) == 25, "nothing of the caller reached the agent"
+                assert {RtpEndpoint.ssrc_of(packet) for packet, _ in from_caller} == {audio.ssrc}
+                # ...and hers reaches the caller, from the port rtpengine sends from (symmetric RTP).
+                agent_rtp.send(from_caller[0][1], 50)
+                heard = [p for p in audio.packets(200, within=5) if RtpEndpoint.ssrc_of(p) == agent_rtp.ssrc]
+                assert len(heard) >= 40, f"{len(heard)} of the agent's 50 packets reached the caller"
+                result = sipp.wait()
+                answered = agent.wait()
+            finally:
+                sipp.stop()
+                audio.close()
         assert result.returncode == 0, result.explain()
         assert answered.returncode == 0, answered.explain()  # Anna's phone got the BYE from the media app
         invite = sip_log.first(sip_log.received(answered.messages), "INVITE ")
@@ -138,7 +132,6 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
         assert (line["status"], line["employee_id"], line["voicemail"]) == ("answered", anna["id"], False)
         assert [(leg["target"], leg["answered"]) for leg in line["legs"]][-1] == ("employee 101 Anna Sales", True)
     finally:
-        agent_rtp.close()
         api("DELETE", f"/departments/{sales['id']}")
 
 
@@ -147,31 +140,27 @@ def test_a_person_whose_phone_speaks_the_other_law_is_transcoded_both_ways(
 ):
     make_menu, company_box, night_box = menu_number
     boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
-    agent_rtp = RtpEndpoint()
-    agent_port = free_udp_port()
     make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
                     "3": {"kind": "employee", "employee_id": boris["id"]},
                     "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
-    assert register("102", agent_port)[0] == 200
     # This phone answers PCMU only; the caller speaks PCMA, and is re-INVITEd to be put through.
-    agent = Sipp("uas_answer.xml", port=agent_port, keys={"rtp_port": agent_rtp.port}, timeout_s=60,
-                 recv_timeout_s=30).start()
-    sipp, audio = media_call(stack, sip_target, demo["number"], ending=answer_reinvite_then(hang_up_after(10000, TO_THE_MEDIA_APP)))
-    try:
-        assert audio.started(within=15) is not None
-        audio.press("3")
-        first = agent_rtp.receive(1, timeout=10)
-        assert first, "nothing reached Boris's phone"
-        audio.speak(1.0, frequency=440)
-        received = agent_rtp.receive(100, timeout=2)
-        agent_rtp.send_tone(first[0][1], 50, frequency=600)
-        heard = [p for p in audio.packets(300, within=3) if p[1] & 0x7F == 8]
-        result = ended(sipp, audio)
-        answered = agent.wait()
-    finally:
-        sipp.stop()
-        agent.stop()
-        agent_rtp.close()
+    with answering_phone(register, "102", scenario="uas_answer.xml") as (agent, agent_rtp):
+        sipp, audio = media_call(stack, sip_target, demo["number"],
+                                 ending=answer_reinvite_then(hang_up_after(10000, TO_THE_MEDIA_APP)))
+        try:
+            assert audio.started(within=15) is not None
+            audio.press("3")
+            first = agent_rtp.receive(1, timeout=10)
+            assert first, "nothing reached Boris's phone"
+            audio.speak(1.0, frequency=440)
+            received = agent_rtp.receive(100, timeout=2)
+            agent_rtp.send_tone(first[0][1], 50, frequency=600)
+            heard = [p for p in audio.packets(300, within=3) if p[1] & 0x7F == 8]
+            result = ended(sipp, audio)
+            answered = agent.wait()
+        finally:
+            sipp.stop()
+            audio.close()
     assert result.returncode == 0, result.explain()
     assert answered.returncode == 0, answered.explain()
     kinds = sorted({p[1] & 0x7F for p, _ in received})

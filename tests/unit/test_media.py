@@ -1,11 +1,13 @@
 """The media app's pure parts: SIP syntax, SDP answers, recordings, signed links."""
 
+import asyncio
 import struct
 import warnings
 
 import pytest
 
 from vpbx.media import sdp, sip
+from vpbx.media.call import first_done
 from vpbx.media.rtp import Recording
 from vpbx.notify import links
 
@@ -123,3 +125,14 @@ def test_a_packet_from_before_the_first_one_is_dropped_not_taken_for_the_far_fut
 def test_a_leg_the_media_app_opens_offers_both_laws_the_callers_first():
     offer = sdp.parse_offer(sdp.offer_body(sdp.Answer(8, 101), "127.0.0.1", 31002))
     assert (offer.port, offer.payload_types, offer.telephone_event) == (31002, (8, 0, 101), 101)
+
+
+def test_first_done_names_the_first_to_finish_and_none_at_the_timeout():
+    async def both():
+        never = asyncio.Event()
+        soon = asyncio.sleep(0.01)
+        first = await first_done({"never": never.wait(), "soon": soon})
+        timed_out = await first_done({"never": asyncio.Event().wait()}, timeout=0.01)
+        return first, timed_out
+
+    assert asyncio.run(both()) == ("soon", None)

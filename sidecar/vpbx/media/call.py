@@ -17,6 +17,19 @@ log = logging.getLogger(__name__)
 DIGITS = "0123456789*#"
 
 
+async def first_done(waits: dict, timeout: float | None = None):
+    """The key of the first of ``waits`` (key -> awaitable) to finish, the
+    earlier in the dict if several have (None when ``timeout`` passes first).
+    The others are cancelled."""
+    tasks = {asyncio.ensure_future(awaitable): key for key, awaitable in waits.items()}
+    try:
+        done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return next((key for task, key in tasks.items() if task in done), None)
+
+
 class HungUp(Exception):
     """The caller hung up (or the dialog died) while a flow waited on the call."""
 

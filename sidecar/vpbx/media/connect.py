@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import sdp, sip
-from .call import Dialog, HungUp, MediaCall
+from .call import Dialog, HungUp, MediaCall, first_done
 from .ng import NgError, NgTimeout
 
 log = logging.getLogger(__name__)
@@ -96,38 +96,40 @@ async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path |
         await call.stop_playing()
         return False
     dialog, response, ack = answered
-    if whisper is not None:
-        # Before the person is given the caller's media: not a word of it may reach them before the whisper.
-        await _block_caller(call, True)
+    # The person's BYE and a resent 2xx are handled as this leg's from the answer on.
+    app.legs[dialog.call_id] = Leg(dialog, body, ack, app)
     try:
-        await _point_caller_at(app, call, response.body)
-    except (NgError, NgTimeout, BridgeRefused) as exc:
-        log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
-        await call.stop_playing()
-        await app.bye(dialog)
         if whisper is not None:
-            await _block_caller(call, False)
-        return False
-    call.rtp.close()  # rtpengine sends the caller's audio to the person now
-    if whisper is not None:
-        await _whisper(app, call, dialog, whisper)
-    await call.stop_playing()  # the music: the caller hears the person from now on
-    leg = Leg(dialog, body, ack, app)
-    app.legs[dialog.call_id] = leg
-    log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
-    try:
-        caller_gone = asyncio.ensure_future(call.ended.wait())
-        person_gone = asyncio.ensure_future(dialog.ended.wait())
-        done, pending = await asyncio.wait({caller_gone, person_gone}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        if caller_gone in done:
+            # Before the person is given the caller's media: not a word of it may reach them before the whisper.
+            await _block_caller(call, True)
+        try:
+            await _point_caller_at(app, call, response.body)
+        except (NgError, NgTimeout, BridgeRefused) as exc:
+            log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
+            await call.stop_playing()
+            await app.bye(dialog)
+            if whisper is not None:
+                await _block_caller(call, False)
+            return False
+        call.rtp.close()  # rtpengine sends the caller's audio to the person now
+        if whisper is not None:
+            await _whisper(call, dialog, whisper)
+        await call.stop_playing()  # the music: the caller hears the person from now on
+        log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
+        if await _first_to_end(call.dialog, dialog) is call.dialog:
             await app.bye(dialog)
         else:
             await app.hang_up(call)
     finally:
         app.legs.pop(dialog.call_id, None)
     return True
+
+
+async def _first_to_end(*dialogs: Dialog, timeout: float | None = None) -> Dialog | None:
+    """The first of ``dialogs`` to end, the earlier in the list if both have
+    (None when ``timeout`` passes first)."""
+    first = await first_done({index: dialog.ended.wait() for index, dialog in enumerate(dialogs)}, timeout)
+    return None if first is None else dialogs[first]
 
 
 class BridgeRefused(Exception):
@@ -161,20 +163,14 @@ async def _play_while_ringing(call: MediaCall, path: Path) -> None:
         log.warning("%s: nothing to hear while it rings: %s", call.call_id, exc)
 
 
-async def _whisper(app, call: MediaCall, dialog: Dialog, path: Path) -> None:
+async def _whisper(call: MediaCall, dialog: Dialog, path: Path) -> None:
     """Play ``path`` to the person who answered (now the far end of the media
     app's side of the caller's rtpengine call, our tag), the caller's media still
     blocked; then unblock it. Returns when it has played, or either side hung up."""
     try:
         reply = await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.local_tag,
                                       file=str(path))
-        seconds = int(reply.get("duration", 0)) / 1000
-        hung_up = [asyncio.ensure_future(call.ended.wait()), asyncio.ensure_future(dialog.ended.wait())]
-        try:
-            await asyncio.wait(hung_up, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in hung_up:
-                task.cancel()
+        await _first_to_end(call.dialog, dialog, timeout=int(reply.get("duration", 0)) / 1000)
     except (NgError, NgTimeout) as exc:
         log.warning("%s: whisper not played: %s", call.call_id, exc)
     finally:

@@ -24,6 +24,8 @@ GTTS_LANGUAGES = {"ru": "ru", "uk": "uk", "en": "en"}
 # Bumped when a rendering changes, so stale files are not reused.
 RENDERING = {"espeak": "espeak-ng/sox-8k-s16/1", "gtts": "gtts/sox-8k-s16/1"}
 GTTS_TIMEOUT_S = 10
+# sox's output options for what rtpengine plays: 8 kHz, mono, 16-bit signed PCM.
+PLAYABLE = ("-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer")
 
 # The standard prompts, in each language a company may choose.
 STANDARD = {
@@ -120,25 +122,21 @@ class PromptLibrary:
     async def beep(self) -> Path:
         path = self.cache_dir / "beep-1000hz-400ms.wav"
         if not path.exists():
-            await self._sox(["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                             str(path) + ".tmp.wav", "synth", "0.4", "sine", "1000", "vol", "0.5"], path)
+            await self._sox(["-n"], path, ["synth", "0.4", "sine", "1000", "vol", "0.5"])
         return path
 
     async def ringback(self) -> Path:
         """The ringback tone callers here know (GOST: 425 Hz, 0.8 s on, 3.2 s off), one 4 s period."""
         path = self.cache_dir / "ringback-425hz.wav"
         if not path.exists():
-            await self._sox(["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                             str(path) + ".tmp.wav", "synth", "0.8", "sine", "425", "vol", "0.4", "pad", "0", "3.2"],
-                            path)
+            await self._sox(["-n"], path, ["synth", "0.8", "sine", "425", "vol", "0.4", "pad", "0", "3.2"])
         return path
 
     async def _render_gtts(self, text: str, language: str, path: Path) -> Path:
         mp3 = path.with_suffix(".gtts.mp3")
         try:
             await asyncio.to_thread(_gtts_to_file, text, GTTS_LANGUAGES[language], mp3)
-            await self._sox(["-t", "mp3", str(mp3), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                             str(path) + ".tmp.wav"], path)
+            await self._sox(["-t", "mp3", str(mp3)], path)
         finally:
             mp3.unlink(missing_ok=True)
         return path
@@ -147,23 +145,18 @@ class PromptLibrary:
         raw = path.with_suffix(".espeak.wav")
         await _run(["espeak-ng", "-v", ESPEAK_VOICES[language], "-w", str(raw), text])
         try:
-            await self._sox([str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                             str(path) + ".tmp.wav"], path)
+            await self._sox([str(raw)], path)
         finally:
             raw.unlink(missing_ok=True)
         return path
 
-    async def convert(self, source: Path, path: Path) -> Path:
-        """Any audio sox reads, as a playable prompt."""
-        await self._sox([str(source), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                         str(path) + ".tmp.wav"], path)
-        return path
-
     @staticmethod
-    async def _sox(args: list[str], path: Path) -> None:
-        # Written aside and renamed: rtpengine never reads a half-written file.
-        await _run(["sox", *args])
-        os.replace(str(path) + ".tmp.wav", path)
+    async def _sox(source: list[str], path: Path, effects: list[str] = ()) -> None:
+        """``source`` (sox's input arguments) as a playable WAV at ``path``. Written
+        aside and renamed: rtpengine never reads a half-written file."""
+        aside = str(path) + ".tmp.wav"
+        await _run(["sox", *source, *PLAYABLE, aside, *effects])
+        os.replace(aside, path)
 
 
 def _gtts_to_file(text: str, language: str, path: Path) -> None:

@@ -93,18 +93,15 @@ class Store:
     async def box(self, box_id: int) -> Box | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                """SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
-                          p.kind AS prompt_kind, p.text AS prompt_text, p.language AS prompt_language,
-                          p.file_name AS prompt_file
+                f"""SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
+                           {_prompt_columns('p', 'prompt')}
                      FROM voicemail_boxes b JOIN companies c ON c.id = b.company_id
                      LEFT JOIN prompts p ON p.id = b.greeting_prompt_id
                     WHERE b.id = %s""", (box_id,))).fetchone()
         if row is None:
             return None
-        greeting = (Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"], row["prompt_file"])
-                    if row["prompt_kind"] else None)
-        return Box(row["id"], row["company_id"], row["name"], row["timezone"], greeting, row["max_length_s"],
-                   row["silence_s"], row["extra_email"])
+        return Box(row["id"], row["company_id"], row["name"], row["timezone"], _prompt(row, "prompt"),
+                   row["max_length_s"], row["silence_s"], row["extra_email"])
 
     async def recipients(self, box: Box) -> list[str]:
         """Every address told of a new message: employees named, every member
@@ -127,9 +124,8 @@ class Store:
     async def menu(self, menu_id: int) -> Menu | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                """SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
-                          m.invalid_key_tries, p.kind AS prompt_kind, p.text AS prompt_text,
-                          p.language AS prompt_language, p.file_name AS prompt_file
+                f"""SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
+                           m.invalid_key_tries, {_prompt_columns('p', 'prompt')}
                      FROM ivr_menus m JOIN companies c ON c.id = m.company_id
                      LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
                     WHERE m.id = %s""", (menu_id,))).fetchone()
@@ -138,10 +134,8 @@ class Store:
             keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
         if row["greeting_kind"] == "tts":
             greeting = Prompt("tts", row["greeting_text"], "ru")
-        elif row["greeting_kind"] == "prompt" and row["prompt_kind"]:
-            greeting = Prompt(row["prompt_kind"], row["prompt_text"], row["prompt_language"], row["prompt_file"])
-        else:
-            greeting = None
+        else:  # a prompt's, or None for the standard greeting
+            greeting = _prompt(row, "prompt") if row["greeting_kind"] == "prompt" else None
         return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],
                     row["invalid_key_tries"], {k["key"]: k for k in keys})
 

@@ -15,6 +15,8 @@ import tempfile
 import wave
 from pathlib import Path
 
+from .prompts import PLAYABLE
+
 # What an administrator may upload, by Content-Type, and the sox type of each.
 ACCEPTED = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
             "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/ogg": "ogg", "audio/flac": "flac"}
@@ -48,8 +50,7 @@ def store_upload(data: bytes, content_type: str, prompts_dir: Path) -> tuple[str
         converted = Path(work) / "converted.wav"
         source.write_bytes(data)
         try:
-            result = subprocess.run(["sox", "-t", kind, str(source), "-r", "8000", "-c", "1", "-b", "16",
-                                     "-e", "signed-integer", str(converted)],
+            result = subprocess.run(["sox", "-t", kind, str(source), *PLAYABLE, str(converted)],
                                     capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise UploadRefused(422, "the file could not be converted in time") from None

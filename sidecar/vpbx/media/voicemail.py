@@ -8,11 +8,10 @@ at all (R19: the call stays an ordinary missed call).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
-from .call import HungUp, MediaCall
+from .call import HungUp, MediaCall, first_done
 from .store import Box
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ async def take_message(call: MediaCall, box: Box, services) -> int | None:
     call.clear_digits()
     recording = call.start_recording(box.max_length_s)
     received_at = services.now()
-    ended_by = await _first({
+    ended_by = await first_done({
         "hang-up": call.ended.wait(),
         "#": _pound(call),
         "silence": recording.silence(box.silence_s),
@@ -64,12 +63,3 @@ async def _pound(call: MediaCall) -> None:
     while await call.digits.get() != "#":
         pass
 
-
-async def _first(waits: dict) -> str:
-    tasks = {asyncio.ensure_future(aw): name for name, aw in waits.items()}
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-    return tasks[next(iter(done))]

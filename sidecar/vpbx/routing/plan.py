@@ -307,18 +307,27 @@ def build_scheme_plan(directory: dict, scheme_id: int, step: int, call: Call,
     """The plan for the leg the media app opens to ring step ``step`` (1-based)
     of a scheme it answered for (R14): it rings the steps one leg at a time, so
     that it can play the forward notice between them. ``directory``: the
-    company's directory document. What vpbx handles itself (voicemail) is left
-    to the media app, which still holds the caller."""
+    company's directory document."""
     scheme = directory.get("schemes", {}).get(str(scheme_id))
     if scheme is None or not 1 <= step <= len(scheme["steps"]):
         return None
     company = directory["company"]
-    ctx = _context(company, departments, call)
     reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, step {step}, for the media app"]
-    steps = [s for s in _resolve_step(scheme["steps"][step - 1], step, call, ctx, reasons)
-             if not any(t.node for t in s.targets)]
-    return Plan(_capped(steps, reasons), tuple(reasons), company_id=company["id"],
-                called=f"scheme-{scheme_id}-{step}", domain=company["domain"])
+    return _media_leg_plan(company, scheme["steps"][step - 1], step, call, departments, reasons,
+                           called=f"scheme-{scheme_id}-{step}")
+
+
+def _media_leg_plan(company: dict, step: dict, index: int, call: Call,
+                    departments: Mapping[int, DepartmentState] | None, reasons: list[str], called: str) -> Plan:
+    """A leg the media app opens for a caller it holds: the step's people only.
+    What vpbx handles itself (voicemail) stays with the media app, which takes
+    the caller there if nobody answers."""
+    steps = _resolve_step(step, index, call, _context(company, departments, call), reasons)
+    ringing = [s for s in steps if not any(t.node for t in s.targets)]
+    if len(ringing) < len(steps):
+        reasons.append("the media app takes the caller on if nobody answers")
+    return Plan(_capped(ringing, reasons), tuple(reasons), company_id=company["id"], called=called,
+                domain=company["domain"])
 
 
 # How long an IVR key's destination rings (R7 recommends over 30 s for people);
@@ -330,25 +339,16 @@ def build_ivr_key_plan(company_document: dict, key: str, call: Call,
                        departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
     """The plan for the leg the media app opens when a caller presses an IVR key
     that rings people; ``key`` is "<menu>-<key>". None for a key the company's
-    menus do not have (any more).
-
-    What vpbx handles itself (a department's voicemail when nobody answers) is
-    left out: the media app still holds the caller and takes them there.
-    """
+    menus do not have (any more)."""
     destination = company_document.get("ivr_keys", {}).get(key)
     if destination is None:
         return None
     company = company_document["company"]
-    ctx = _context(company, departments, call)
     menu, _, pressed = key.partition("-")
     reasons = [f"IVR menu {menu}, key {pressed} of company {company['name']!r}"]
-    steps = _resolve_step({"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS, "destinations": [destination]},
-                          1, call, ctx, reasons)
-    ringing = [step for step in steps if not any(t.node for t in step.targets)]
-    if len(ringing) < len(steps):
-        reasons.append("the media app takes the caller on if nobody answers")
-    return Plan(_capped(ringing, reasons), tuple(reasons), company_id=company["id"], called=f"ivr-{key}",
-                domain=company["domain"])
+    return _media_leg_plan(company, {"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS,
+                                     "destinations": [destination]}, 1, call, departments, reasons,
+                           called=f"ivr-{key}")
 
 
 def expand_lookups(plan: Plan, directory: dict, outcomes: Mapping[str, object], call: Call,

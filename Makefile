@@ -5,7 +5,7 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 VPBX := $(VENV)/bin/vpbx
 
-.PHONY: up down status test unit deps debian-packages venv clean
+.PHONY: up down status test test-calendar unit deps debian-packages venv clean
 
 up: deps
 	$(VPBX) stack up --profile dev
@@ -19,6 +19,12 @@ status:
 # All tests; the test suite starts its own stack (profile "test": other ports, .run/test).
 test: deps
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite with the clock of every process moved years ahead and back:
+# no test may depend on the day it runs. Monotonic clocks are left alone.
+test-calendar: deps
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+5y" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "-6y" $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Pure tests only: no services.
 unit: deps

@@ -1,8 +1,12 @@
+import secrets
+from datetime import datetime, timedelta, timezone
+
 import pytest
 import redis
 
 from vpbx.config import compile as compiler
 from vpbx.config import demo
+from vpbx.config.companies import create_company
 
 
 @pytest.fixture
@@ -86,3 +90,30 @@ def test_the_directory_names_every_employee_department_scheme_and_webhook_by_id(
     assert all(key == str(e["id"]) for key, e in directory["employees"].items())
     assert "Ring everyone" in {s["name"] for s in directory["schemes"].values()}
     assert all(key == str(w["id"]) and w["secret"] for key, w in directory["webhooks"].items())
+
+
+
+@pytest.mark.parametrize("tz, kept", [
+    # 2026-12-02T14:00Z is 06:00 on Dec 2 in Los Angeles: an absence ending that day still counts...
+    ("America/Los_Angeles", True),
+    # ...and midnight starting Dec 3 in Vladivostok: it is over there.
+    ("Asia/Vladivostok", False),
+])
+def test_an_absence_is_kept_until_its_last_day_is_over_in_the_company_timezone(db, tz, kept):
+    domain = f"tz-{secrets.token_hex(4)}.vpbx.test"
+    company = create_company(db, name=f"TZ {domain}", sip_domain=domain, timezone=tz,
+                             admin_name="Admin", admin_extension="100")
+    vacation = ["vacation", "2026-11-20", "2026-12-02"]
+    try:
+        db.execute("""INSERT INTO employee_absences (employee_id, kind, start_date, end_date)
+                      VALUES (%s, 'vacation', '2026-11-20', '2026-12-02')""", (company.admin_id,))
+        at = datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc)
+
+        at_boundary = compiler.compile_company(db, domain, at)["extensions"]["100"]["absences"]
+        a_minute_earlier = compiler.compile_company(db, domain, at - timedelta(minutes=1))["extensions"]["100"]
+
+        assert at_boundary == ([vacation] if kept else [])
+        # 23:59 on Dec 2 in Vladivostok, 05:59 in Los Angeles: Dec 2 in both.
+        assert a_minute_earlier["absences"] == [vacation]
+    finally:
+        db.execute("DELETE FROM companies WHERE id = %s", (company.company_id,))

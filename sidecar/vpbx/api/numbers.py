@@ -187,8 +187,9 @@ def explain(query, number):
     who = require_admin()
     conn = db()
     row = _find(conn, who.company_id, number)
-    document = compile_number(conn, row["number"])
     at = query["at"] or datetime.now(timezone.utc)
+    # Compiled for the moment explained: an absence over today still counts on a day it covered.
+    document = compile_number(conn, row["number"], at)
     plan = build_plan(document, Call("explain", row["number"], query["caller"], "trunk", at),
                       _next_call_state(document))
     return {"number": row["number"], "caller": query["caller"], "at": at,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import psycopg
 import redis
@@ -78,12 +80,25 @@ def directory_key(sip_domain: str) -> str:
 MAX_BACKUP_DEPTH = 5
 
 
-class _Compiler:
-    """Builds the parts of documents for one company, loading each thing once."""
+def company_today(company_timezone: str, at: datetime | None) -> date:
+    """The company's date at ``at`` (now when None): Vladivostok and Los Angeles
+    disagree on it for most of a day."""
+    return (at or datetime.now(timezone.utc)).astimezone(ZoneInfo(company_timezone)).date()
 
-    def __init__(self, conn: psycopg.Connection, company_timezone: str):
+
+class _Compiler:
+    """Builds the parts of documents for one company, loading each thing once.
+
+    ``at`` is the moment the documents are compiled for: what is over by the
+    company's date then (absences that ended) is left out, since routing asks
+    about that moment or later only. The explain endpoint compiles for the
+    moment it explains.
+    """
+
+    def __init__(self, conn: psycopg.Connection, company_timezone: str, at: datetime | None = None):
         self.conn = conn
         self.timezone = company_timezone
+        self.today = company_today(company_timezone, at)
         self._schedules: dict[int, dict] = {}
         self._employees: dict[int, dict] = {}
 
@@ -110,11 +125,12 @@ class _Compiler:
                 """SELECT id, name, extension, sip_login, mobile, mobile_after_s, schedule_id, no_answer_rule,
                           no_answer_after_s
                    FROM employees WHERE id = ANY(%s)""", (missing,)).fetchall()
-            # Past absences never matter again; yesterday's may, across timezones.
+            # An absence over by the company's today never matters again (routing
+            # compares the call's date in the company's timezone, plan.Context.today).
             absences = self.conn.execute(
                 """SELECT employee_id, kind, start_date, end_date FROM employee_absences
-                   WHERE employee_id = ANY(%s) AND end_date >= current_date - 1 ORDER BY start_date""",
-                (missing,)).fetchall()
+                   WHERE employee_id = ANY(%s) AND end_date >= %s ORDER BY start_date""",
+                (missing, self.today)).fetchall()
             for row in rows:
                 self._employees[row["id"]] = {
                     "id": row["id"],
@@ -223,7 +239,7 @@ class _Compiler:
         }
 
 
-def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
+def compile_number(conn: psycopg.Connection, e164: str, at: datetime | None = None) -> dict | None:
     row = conn.execute(
         """
         SELECT n.e164, n.mode, n.scheme_id, n.off_hours_scheme_id, n.schedule_id AS own_schedule_id,
@@ -237,7 +253,7 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     if row is None:
         return None
     tz = row["timezone"]
-    parts = _Compiler(conn, tz)
+    parts = _Compiler(conn, tz, at)
     by_schedule = row["mode"] == "by_schedule"
     schedule_id = row["own_schedule_id"] or row["company_schedule_id"]
     return {
@@ -257,7 +273,7 @@ def compile_number(conn: psycopg.Connection, e164: str) -> dict | None:
     }
 
 
-def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
+def compile_company(conn: psycopg.Connection, sip_domain: str, at: datetime | None = None) -> dict | None:
     """What routing needs for calls a company's own phones make: its extensions."""
     company = conn.execute(
         "SELECT id, name, sip_domain, timezone FROM companies WHERE sip_domain = %s", (sip_domain,)
@@ -266,7 +282,7 @@ def compile_company(conn: psycopg.Connection, sip_domain: str) -> dict | None:
         return None
     ids = [r["id"] for r in conn.execute("SELECT id FROM employees WHERE company_id = %s ORDER BY extension",
                                          (company["id"],))]
-    parts = _Compiler(conn, company["timezone"])
+    parts = _Compiler(conn, company["timezone"], at)
     employees = parts.employees(ids)
     # Direct calls need where each employee's no-answer rule forwards to.
     targets = {r["id"]: r for r in conn.execute(
@@ -308,16 +324,17 @@ WEBHOOK_COLUMNS = "id, name, url, secret, budget_ms, retries, cache_ttl_s, break
                   "fallback_scheme_id"
 
 
-def compile_company_documents(conn: psycopg.Connection, sip_domain: str) -> dict[str, dict | None]:
+def compile_company_documents(conn: psycopg.Connection, sip_domain: str,
+                              at: datetime | None = None) -> dict[str, dict | None]:
     """A company's two documents by Redis key: its extensions and its directory
     (None for a company that no longer exists). The directory is built from the
     extensions document, so the company's employees are compiled once."""
-    company_document = compile_company(conn, sip_domain)
+    company_document = compile_company(conn, sip_domain, at)
     return {company_key(sip_domain): company_document,
-            directory_key(sip_domain): compile_directory(conn, company_document) if company_document else None}
+            directory_key(sip_domain): compile_directory(conn, company_document, at) if company_document else None}
 
 
-def compile_directory(conn: psycopg.Connection, company_document: dict) -> dict:
+def compile_directory(conn: psycopg.Connection, company_document: dict, at: datetime | None = None) -> dict:
     """Everything of a company a lookup's answer may route to, by id (R16, R17),
     from its compiled extensions document.
 
@@ -325,7 +342,7 @@ def compile_directory(conn: psycopg.Connection, company_document: dict) -> dict:
     as in the company document: the CRM's manager falls back to it.
     """
     company_id = company_document["company"]["id"]
-    parts = _Compiler(conn, company_document["company"]["timezone"])
+    parts = _Compiler(conn, company_document["company"]["timezone"], at)
     departments = {}
     for row in conn.execute("SELECT id FROM departments WHERE company_id = %s ORDER BY id", (company_id,)):
         department = parts.department(row["id"])
@@ -356,7 +373,7 @@ def _plain(employee: dict) -> dict:
     return {**employee, "no_answer": {"rule": employee["no_answer"]["rule"], "after": employee["no_answer"]["after"]}}
 
 
-def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
+def rebuild_all(conn: psycopg.Connection, cache: redis.Redis, at: datetime | None = None) -> int:
     """Recompile every number and company; drop documents of ones that no longer exist.
 
     Returns the number of number documents written.
@@ -365,9 +382,9 @@ def rebuild_all(conn: psycopg.Connection, cache: redis.Redis) -> int:
     domains = [r["sip_domain"] for r in conn.execute("SELECT sip_domain FROM companies ORDER BY id")]
     documents: dict[str, str] = {}
     for n in numbers:
-        documents.update(document_writes(number_key(n), compile_number(conn, n)))
+        documents.update(document_writes(number_key(n), compile_number(conn, n, at)))
     for d in domains:
-        for key, document in compile_company_documents(conn, d).items():
+        for key, document in compile_company_documents(conn, d, at).items():
             documents.update(document_writes(key, document))
     stale = [
         key

@@ -1,32 +1,58 @@
 """Employee availability (R3) and the direct-call no-answer rule (R15) through the API."""
 
+import pytest
+
+from ...clock import day, noon
+
 from .conftest import error_fields
 
 
-def test_an_employee_on_vacation_is_skipped_in_the_explained_route(client, admin, make_employee, token_for):
+@pytest.fixture
+def away_and_desk(client, admin, make_employee):
+    """A number whose one step rings employee "Away" and a desk phone together."""
     away = make_employee(name="Away")
-    # Employees manage their own leave.
-    response = client.post(f"/api/v1/employees/{away['id']}/absences", headers=token_for(away["id"]),
-                           json={"kind": "vacation", "start": "2026-11-20", "end": "2026-11-30"})
-    assert response.status_code == 201, response.get_json()
     scheme = client.post("/api/v1/schemes", headers=admin, json={"name": "With Away", "steps": [
         {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": away["id"]},
                                                              {"kind": "sip_uri", "uri": "sip:desk@example.com"}]}]})
     assert scheme.status_code == 201
     assert client.post("/api/v1/numbers", headers=admin,
                        json={"number": "+74956660011", "scheme_id": scheme.get_json()["id"]}).status_code == 201
-    try:
-        during = client.get("/api/v1/numbers/+74956660011/route", headers=admin,
-                            query_string={"at": "2026-11-25T12:00:00+03:00"}).get_json()
-        after = client.get("/api/v1/numbers/+74956660011/route", headers=admin,
-                           query_string={"at": "2026-12-01T12:00:00+03:00"}).get_json()
-    finally:
-        client.delete("/api/v1/numbers/+74956660011", headers=admin)
-        client.delete(f"/api/v1/schemes/{scheme.get_json()['id']}", headers=admin)
+    yield away
+    client.delete("/api/v1/numbers/+74956660011", headers=admin)
+    client.delete(f"/api/v1/schemes/{scheme.get_json()['id']}", headers=admin)
+
+
+def _route_at(client, admin, at: str) -> dict:
+    return client.get("/api/v1/numbers/+74956660011/route", headers=admin, query_string={"at": at}).get_json()
+
+
+def test_an_employee_on_vacation_is_skipped_in_the_explained_route(client, admin, away_and_desk, token_for):
+    away = away_and_desk
+    first, last = day(10), day(20)
+    # Employees manage their own leave.
+    response = client.post(f"/api/v1/employees/{away['id']}/absences", headers=token_for(away["id"]),
+                           json={"kind": "vacation", "start": first.isoformat(), "end": last.isoformat()})
+    assert response.status_code == 201, response.get_json()
+
+    before, during, after = (_route_at(client, admin, noon(d)) for d in (day(9), day(15), day(21)))
 
     assert [t["uri"] for s in during["steps"] for t in s["targets"]] == ["sip:desk@example.com"]
-    assert f"step 1: skip employee {away['extension']} Away: on vacation 2026-11-20..2026-11-30" in during["reasons"]
+    assert f"step 1: skip employee {away['extension']} Away: on vacation {first}..{last}" in during["reasons"]
+    assert len(before["steps"][0]["targets"]) == 2
     assert len(after["steps"][0]["targets"]) == 2
+
+
+def test_a_route_explained_for_a_past_day_still_sees_the_absence_of_that_day(client, admin, away_and_desk):
+    away = away_and_desk
+    first, last = day(-10), day(-5)
+    assert client.post(f"/api/v1/employees/{away['id']}/absences", headers=admin,
+                       json={"kind": "sick_leave", "start": first.isoformat(), "end": last.isoformat()}
+                       ).status_code == 201
+
+    during = _route_at(client, admin, noon(day(-7)))
+
+    assert [t["uri"] for s in during["steps"] for t in s["targets"]] == ["sip:desk@example.com"]
+    assert f"step 1: skip employee {away['extension']} Away: on sick leave {first}..{last}" in during["reasons"]
 
 
 def test_overlapping_leave_is_refused(client, admin, make_employee):

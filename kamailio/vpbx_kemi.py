@@ -28,6 +28,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     PlanCursor, gateway_failed, idle_tracked_member, idle_tracking_param, load_step_branches, next_gateway,
     step_timers)
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
+from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
 
 STOP = -255
 FLT_NATS = 5  # transaction flag: the caller is behind NAT
@@ -49,9 +50,25 @@ PLAN_XAVP = "$xavp(vpbx_plan)"
 # that hands them to the history keeper: queueing costs a worker microseconds.
 HISTORY_QUEUE = "history"
 HISTORY_BATCH = 500  # events per stream entry
+# The company whose plan the call follows: named to the media app on its branches.
+COMPANY_AVP = "$avp(vpbx_company)"
 # The Record-Route parameter the branches of the current step carry ("" for none).
 RR_PARAM_XAVP = "$xavp(vpbx_rr)"
+# auth_challenge flags: offer qop=auth, so the nonce count protects against replays.
+CHALLENGE_WITH_QOP_AUTH = 1
 AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From user
+# Failed authentications (kamailio.cfg: the authfail and authuser htables, 10
+# minutes since the last failure): a source is banned after this many (a
+# phone with a wrong password retries far less); an account's 403s come this
+# much later once it has had this many, from whichever sources.
+SOURCE_FAILURES_BEFORE_BAN = 60
+ACCOUNT_FAILURES_BEFORE_DELAY = 10
+REFUSAL_DELAY_MS = 2000
+# Values in the ipban htable: why a source is banned (listed by `vpbx sip-ban list`).
+BANNED_FOR_FLOOD = 1
+BANNED_FOR_AUTH = 2
+# kamailio.cfg declares it (counters: script_counter); /metrics reads it.
+COUNTERS_GROUP, AUTH_FAILURES_COUNTER = "script", "auth_failures"
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"
 # Calls whose route a webhook or the CRM decides wait for it in these async
@@ -136,13 +153,14 @@ class VpbxRoutes:
         elif source == self.worker.media_app_host and KSR.pv.get("$sp") == self.worker.media_app_port:
             # The address first: a phone's request pays one comparison, not a $sp read.
             KSR.setflag(FLT_MEDIA)
-        # Trusted carriers and our own components are exempt from flood limits.
-        if not KSR.is_myself_srcip() and not KSR.isflagset(FLT_TRUNK):
+        # Trusted carriers and the media app are never banned; our own host's
+        # other addresses are exempt from flood limits, not from auth bans.
+        if not KSR.isflagset(FLT_TRUNK) and not KSR.isflagset(FLT_MEDIA):
             if not KSR.pv.is_null("$sht(ipban=>$si)"):
                 return STOP
-            if KSR.pike.pike_check_req() < 0:
+            if not KSR.is_myself_srcip() and KSR.pike.pike_check_req() < 0:
                 KSR.warn(f"vpbx: pike blocking {KSR.pv.get('$rm')} from {source}\n")
-                KSR.pv.seti("$sht(ipban=>$si)", 1)
+                KSR.pv.seti("$sht(ipban=>$si)", BANNED_FOR_FLOOD)
                 return STOP
         if KSR.maxfwd.process_maxfwd(10) < 0:
             KSR.sl.sl_send_reply(483, "Too Many Hops")
@@ -160,6 +178,12 @@ class VpbxRoutes:
         if KSR.siputils.has_totag() < 0:
             return 1
         if KSR.rr.loose_route() > 0:
+            if KSR.dialog.is_known_dlg() < 0:
+                # A To-tag and our Route, but no dialog of ours: forged, or long over.
+                KSR.warn(f"vpbx: {KSR.pv.get('$rm')} for an unknown dialog from {KSR.pv.get('$si')} refused\n")
+                if not KSR.is_ACK():
+                    self.reject(reasons.NO_SUCH_DIALOG)
+                return STOP
             self.route_dlguri()
             anchored = KSR.rr.check_route_param(MEDIA_LEG_RR_PARAM) < 0
             if KSR.is_BYE():
@@ -204,15 +228,48 @@ class VpbxRoutes:
             return 1
         rc = KSR.auth_db.auth_check(KSR.pv.get("$fd"), SUBSCRIBER_TABLE, 1)
         if rc in AUTH_REJECTED:
-            KSR.warn(f"vpbx: auth failed ({rc}) for {KSR.pv.get('$fu')} from {KSR.pv.get('$si')}\n")
-            KSR.sl.send_reply(403, "Forbidden")
+            self.refuse_credentials(rc)
             return STOP
         if rc < 0:
-            KSR.auth.auth_challenge(KSR.pv.get("$fd"), 0)
+            KSR.auth.auth_challenge(KSR.pv.get("$fd"), CHALLENGE_WITH_QOP_AUTH)
             return STOP
         if not KSR.is_REGISTER():
             KSR.auth.consume_credentials()
         return 1
+
+    def refuse_credentials(self, rc):
+        """403 for wrong credentials, counted per source and per account.
+
+        A source with too many failures is banned like a flooder (even our own
+        host's addresses, which pike exempts: a guessing script may run there).
+        An account guessed at from many sources is slowed instead: its 403s
+        come later, while its owner's right password still works at once.
+        """
+        source, account = KSR.pv.get("$si"), f"{KSR.pv.get('$fU')}@{KSR.pv.get('$fd')}"
+        # A new string each call: the counters module writes a NUL into the
+        # name it is given (splitting "group.name" in place), which would
+        # corrupt a constant for every later call.
+        KSR.counters.inc(f"{COUNTERS_GROUP}.{AUTH_FAILURES_COUNTER}")
+        if KSR.htable.sht_inc("authfail", source) >= SOURCE_FAILURES_BEFORE_BAN:
+            KSR.htable.sht_seti("ipban", source, BANNED_FOR_AUTH)
+            KSR.err(f"vpbx: {source} banned after {SOURCE_FAILURES_BEFORE_BAN} failed authentications\n")
+        else:
+            KSR.warn(f"vpbx: auth failed ({rc}) for {account} from {source}\n")
+        if KSR.htable.sht_inc("authuser", account) > ACCOUNT_FAILURES_BEFORE_DELAY:
+            KSR.tm.t_newtran()
+            if KSR_ASYNC.ms_route("ksr_route_credentials_refused", REFUSAL_DELAY_MS) >= 0:
+                return
+        self.reply_forbidden()
+
+    def ksr_route_credentials_refused(self, msg):
+        """The delayed 403 of an account being guessed at (async timer)."""
+        self.reply_forbidden()
+        return 1
+
+    @staticmethod
+    def reply_forbidden():
+        KSR.hdr.append_to_reply(reasons.WRONG_CREDENTIALS.reason_header)
+        KSR.sl.send_reply(403, "Forbidden")
 
     def route_natdetect(self):
         # 19: private address in Contact, or source address/port differ from Via.
@@ -256,6 +313,11 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
+        # From here on the call is a dialog of ours: only its in-dialog requests are relayed.
+        KSR.dialog.dlg_manage()
+        # Only routing names the company to the media app (ksr_branch_manage).
+        KSR.hdr.remove(COMPANY_HEADER)
+        KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
         parent = KSR.pv.get("$hdr(X-Vpbx-Parent)") if source == "media" else None
         cursor = PlanCursor(plan, 0, call=call_events.call_record(
             plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd"),
@@ -380,6 +442,9 @@ class VpbxRoutes:
             param = KSR.pv.get(RR_PARAM_XAVP)
             if param:
                 KSR.rr.add_rr_param(param)
+            # $rp is text, $sp a number.
+            if KSR.pv.get("$rd") == self.worker.media_app_host and KSR.pv.get("$rp") == str(self.worker.media_app_port):
+                KSR.hdr.append(f"{COMPANY_HEADER}: {KSR.pv.get(COMPANY_AVP)}\r\n")
         return 1
 
     def ksr_onreply_manage(self, msg):
@@ -439,10 +504,19 @@ class VpbxRoutes:
             if len(batch) < HISTORY_BATCH:
                 return 1
 
-    # ---- callbacks that must exist (app_python3 5.6), unused ------------------
+    # ---- replies ----------------------------------------------------------------
 
     def ksr_reply_route(self, msg):
+        """Every request this proxy relays is stateful, so every reply it should
+        pass on belongs to a transaction. Any other reply (a stray, or one forged
+        with our Via on top and someone else's, even a broadcast address,
+        second) is dropped instead of being relayed statelessly."""
+        if KSR.tm.t_check_trans() < 0:
+            KSR.set_drop()
+            return 0
         return 1
+
+    # ---- callbacks that must exist (app_python3 5.6), unused ------------------
 
     def ksr_onsend_route(self, msg):
         return 1

@@ -286,5 +286,33 @@ def trunk_list(config) -> None:
                        + (f"outbound priority {t.priority}" if t.outbound else "inbound only"))
 
 
+@main.group("sip-ban")
+def sip_ban() -> None:
+    """Sources Kamailio refuses for 15 minutes: flooders and password guessers."""
+
+
+@sip_ban.command("list")
+@config_option
+def sip_ban_list(config) -> None:
+    from .kamailio_rpc import KamailioRpc
+    from .sip_bans import bans
+
+    for ban in bans(KamailioRpc(_settings(config).kamailio_rpc)):
+        click.echo(f"{ban.source}\t{ban.reason}")
+
+
+@sip_ban.command("lift")
+@config_option
+@click.argument("source")
+def sip_ban_lift(config, source) -> None:
+    """Let SOURCE (an IP address) in again, its failed authentications forgotten."""
+    from .kamailio_rpc import KamailioRpc
+    from .sip_bans import lift
+
+    if not lift(KamailioRpc(_settings(config).kamailio_rpc), source):
+        raise click.BadParameter(f"{source} is not banned")
+    click.echo(f"{source}: ban lifted")
+
+
 if __name__ == "__main__":
     main()

@@ -42,3 +42,33 @@ def exchange(target: tuple[str, int], text: str, sock: socket.socket, timeout: f
             status = data.split("\r\n", 1)[0]
             if not status.startswith("SIP/2.0 1"):
                 return data
+
+
+def listener(host: str = "127.0.0.1") -> socket.socket:
+    """A UDP socket an attack aims at: whatever reaches it got through."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.setblocking(False)
+    return sock
+
+
+def received(sock: socket.socket) -> list[bytes]:
+    """Everything waiting on a listener (call once the probe had its answer)."""
+    got = []
+    while True:
+        try:
+            got.append(sock.recv(65535))
+        except BlockingIOError:
+            return got
+
+
+def status_of(response: str | None) -> int | None:
+    return int(response.split(" ", 2)[1]) if response else None
+
+
+def header(message: str, name: str) -> str | None:
+    for line in message.split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None

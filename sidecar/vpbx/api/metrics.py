@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
+from .. import sip_bans
 from ..health import probe_all
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
@@ -50,6 +51,16 @@ class VpbxCollector:
             if name in values:
                 metric = "vpbx_kamailio_" + name.split(".", 1)[1]
                 yield GaugeMetricFamily(metric, help_text, value=float(values[name]))
+        try:
+            banned, failures = sip_bans.bans(rpc), sip_bans.auth_failures(rpc)
+        except Exception:
+            return
+        by_reason = GaugeMetricFamily("vpbx_sip_banned_sources", "Sources Kamailio refuses now", labels=["reason"])
+        for reason in sip_bans.REASONS.values():
+            by_reason.add_metric([reason], float(sum(1 for ban in banned if ban.reason == reason)))
+        yield by_reason
+        yield CounterMetricFamily("vpbx_sip_auth_failures", "Failed SIP authentications since Kamailio started",
+                                  value=float(failures))
 
     def _rtpengine(self):
         ng = NgClient(self.settings.rtpengine_ng.host, self.settings.rtpengine_ng.port, timeout=1.0, attempts=1)

@@ -23,6 +23,10 @@ NOBODY_TO_RING = Rejection(480, "Temporarily Unavailable", 20, "Subscriber absen
 ROUTING_UNAVAILABLE = Rejection(503, "Service Unavailable", 41, "Temporary failure")
 NOT_RELAYING = Rejection(403, "Forbidden", 21, "Call rejected")
 USER_BUSY = Rejection(486, "Busy Here", 17, "User busy")
+WRONG_CREDENTIALS = Rejection(403, "Forbidden", 21, "Wrong credentials")
+# An in-dialog request for a dialog this proxy never set up (a forged To-tag and
+# Route): never relayed, whoever sent it.
+NO_SUCH_DIALOG = Rejection(481, "Call/Transaction Does Not Exist", 81, "Invalid call reference value")
 
 # A plan's final outcome (vpbx.routing.Plan.final) as the caller hears it.
 FINAL = {"busy": USER_BUSY}

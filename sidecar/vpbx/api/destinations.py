@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from ..routing.destinations import sip_uri
 from .fields import PhoneNumber
 from .references import missing, owned
+
+
+def _not_our_own(uri: str) -> None:
+    reason = sip_uri.refused(uri)
+    if reason:
+        raise ValidationError(f"must not name this system or an unroutable address: {reason}")
 
 
 def _schema(kind: str, **declared) -> type[Schema]:
@@ -21,8 +28,8 @@ SCHEMAS: dict[str, type[Schema]] = {
     "sip_account": _schema("sip_account", sip_account_id=fields.Integer(required=True)),
     "department": _schema("department", department_id=fields.Integer(required=True)),
     "phone_number": _schema("phone_number", number=PhoneNumber(required=True)),
-    "sip_uri": _schema("sip_uri", uri=fields.String(required=True, validate=validate.Regexp(
-        r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"))),
+    "sip_uri": _schema("sip_uri", uri=fields.String(required=True, validate=[validate.Regexp(
+        r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"), _not_our_own])),
     "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
     "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
     "queue": _schema("queue", queue_id=fields.Integer(required=True)),

@@ -47,6 +47,11 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
         uri = target.uri
         if target.node:
             uri = uri.replace(NODE_HOST, media_app)
+        if not target.node and not target.via_location and ksr.is_myself(uri) > 0:
+            # A customer's SIP URI naming one of Kamailio's own addresses (the
+            # loopback ones routing already refused): it would loop through us.
+            ksr.warn(f"vpbx: {target.label} names this proxy itself, skipped\n")
+            continue
         if target.via_location:
             lookup = ksr.registrar.lookup_uri if took_ruri else ksr.registrar.lookup_to_dset
             found = lookup(USRLOC_TABLE, target.uri) > 0

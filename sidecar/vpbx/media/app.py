@@ -29,6 +29,7 @@ from redis.backoff import ExponentialBackoff
 from ..config.compile import IVR_RINGING_KINDS, ivr_key_name
 from ..history import events
 from ..notify import links, voicemail_email
+from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
 from . import connect, ivr, sdp, sip, voicemail
 from .call import DIGITS, Dialog, HungUp, MediaCall
@@ -220,6 +221,7 @@ class MediaApp:
         try:
             node = await self._node(request)
         except LookupError as exc:
+            log.warning("%s: refused: %s", request.call_id, exc)
             self._reply(request, addr, sip.response(request, 404, to_tag=sip.new_tag(), extra={
                 "Reason": f'Q.850;cause=1;text="{exc}"'}))
             return
@@ -252,14 +254,24 @@ class MediaApp:
         self.unacknowledged[request.call_id] = self.background(self._until_ack(call, ok, addr))
 
     async def _node(self, request: sip.Message) -> Box | Menu | Announced:
-        """What the R-URI names: "voicemail-3", "ivr-2", "announce-7"; LookupError if nothing."""
+        """What the R-URI names ("voicemail-3", "ivr-2", "announce-7") in the
+        company of the call; LookupError if nothing.
+
+        The company comes from X-Vpbx-Company, which Kamailio removes from what
+        callers send and adds only to the branches routing sent here: a URI
+        that names another company's box (a customer's own SIP URI pointed at
+        us) finds nothing.
+        """
         user = sip.user_of(request.uri)
         kind, _, number = user.rpartition("-")
         lookup = {"voicemail": (self.store.box, "voicemail box"), "ivr": (self.store.menu, "IVR menu"),
                   "announce": (self.store.scheme, "scheme")}.get(kind)
         if lookup is None or not number.isdigit():
             raise LookupError(f"nothing here answers {user}")
-        node = await lookup[0](int(number))
+        company = request.get(COMPANY_HEADER.lower(), "").strip()
+        if not company.isdigit():
+            raise LookupError(f"{user} was not routed here by a company's plan")
+        node = await lookup[0](int(number), int(company))
         if node is None:
             raise LookupError(f"no {lookup[1]} {number}")
         return node
@@ -455,12 +467,12 @@ class MediaApp:
             return
         kind = choice["kind"]
         if kind == "voicemail":
-            box = await self.store.box(choice["voicemail_box_id"])
+            box = await self.store.box(choice["voicemail_box_id"], menu.company_id)
             if box is not None:
                 await voicemail.take_message(call, box, self)
                 return
         elif kind == "ivr" and depth < ivr.MAX_DEPTH:
-            submenu = await self.store.menu(choice["ivr_menu_id"])
+            submenu = await self.store.menu(choice["ivr_menu_id"], menu.company_id)
             if submenu is not None:
                 await self.menu(call, submenu, depth + 1)
                 return
@@ -468,8 +480,9 @@ class MediaApp:
             if await connect.connect(self, call, f"ivr-{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
                 return
             # Nobody answered: a department's own rule may still take a message (R4).
-            box_id = await self.store.department_voicemail(choice["department_id"]) if kind == "department" else None
-            box = await self.store.box(box_id) if box_id else None
+            box_id = (await self.store.department_voicemail(choice["department_id"], menu.company_id)
+                      if kind == "department" else None)
+            box = await self.store.box(box_id, menu.company_id) if box_id else None
             if box is not None:
                 await voicemail.take_message(call, box, self)
                 return
@@ -501,7 +514,7 @@ class MediaApp:
                                          whisper=whisper):
                     return
                 unanswered = True
-            box = await self.store.box(step.voicemail_box_id) if step.voicemail_box_id else None
+            box = await self.store.box(step.voicemail_box_id, scheme.company_id) if step.voicemail_box_id else None
             if box is not None:
                 await voicemail.take_message(call, box, self)
                 return

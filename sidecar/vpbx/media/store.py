@@ -78,6 +78,9 @@ def _prompt_columns(alias: str, prefix: str) -> str:
 
 
 class Store:
+    """Every object is looked up within the company of the call (Kamailio's
+    X-Vpbx-Company header): an id alone never reaches another company's box."""
+
     def __init__(self, database_url: str):
         # Connections idle through a database restart are dead: each is checked before lending.
         self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False,
@@ -90,14 +93,14 @@ class Store:
     async def close(self) -> None:
         await self.pool.close()
 
-    async def box(self, box_id: int) -> Box | None:
+    async def box(self, box_id: int, company_id: int) -> Box | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
                 f"""SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
                            {_prompt_columns('p', 'prompt')}
                      FROM voicemail_boxes b JOIN companies c ON c.id = b.company_id
                      LEFT JOIN prompts p ON p.id = b.greeting_prompt_id
-                    WHERE b.id = %s""", (box_id,))).fetchone()
+                    WHERE b.id = %s AND b.company_id = %s""", (box_id, company_id))).fetchone()
         if row is None:
             return None
         return Box(row["id"], row["company_id"], row["name"], row["timezone"], _prompt(row, "prompt"),
@@ -121,14 +124,14 @@ class Store:
             addresses.append(box.extra_email)
         return addresses
 
-    async def menu(self, menu_id: int) -> Menu | None:
+    async def menu(self, menu_id: int, company_id: int) -> Menu | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
                 f"""SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
                            m.invalid_key_tries, {_prompt_columns('p', 'prompt')}
                      FROM ivr_menus m JOIN companies c ON c.id = m.company_id
                      LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
-                    WHERE m.id = %s""", (menu_id,))).fetchone()
+                    WHERE m.id = %s AND m.company_id = %s""", (menu_id, company_id))).fetchone()
             if row is None:
                 return None
             keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
@@ -139,7 +142,7 @@ class Store:
         return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],
                     row["invalid_key_tries"], {k["key"]: k for k in keys})
 
-    async def scheme(self, scheme_id: int) -> Announced | None:
+    async def scheme(self, scheme_id: int, company_id: int) -> Announced | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
                 f"""SELECT s.id, s.company_id, c.sip_domain, s.name, s.forward_notice,
@@ -150,7 +153,7 @@ class Store:
                       LEFT JOIN prompts m ON m.id = s.music_prompt_id
                       LEFT JOIN prompts w ON w.id = s.whisper_prompt_id
                       LEFT JOIN prompts n ON n.id = s.forward_notice_prompt_id
-                     WHERE s.id = %s""", (scheme_id,))).fetchone()
+                     WHERE s.id = %s AND s.company_id = %s""", (scheme_id, company_id))).fetchone()
             if row is None:
                 return None
             steps = await (await conn.execute(
@@ -166,12 +169,12 @@ class Store:
                          _prompt(row, "notice"),
                          tuple(SchemeStep(bool(r["rings"]), r["voicemail_box_id"]) for r in steps))
 
-    async def department_voicemail(self, department_id: int) -> int | None:
+    async def department_voicemail(self, department_id: int, company_id: int) -> int | None:
         """The box a department sends callers to when nobody answers (R4), if that is its rule."""
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s",
-                (department_id,))).fetchone()
+                "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s AND company_id = %s",
+                (department_id, company_id))).fetchone()
         return row["voicemail_box_id"] if row and row["if_nobody_answers"] == "voicemail" else None
 
     async def save_message(self, box: Box, *, call_id: str, caller: str, called: str, received_at: datetime,

@@ -46,6 +46,10 @@ class Resolution:
 
 # The media app's placeholder host in node targets' URIs (RFC 6761: never resolves).
 NODE_HOST = "media.invalid"
+# The company whose plan sent a call to the media app: Kamailio removes it from
+# whatever callers send and adds it to the branches it relays to the media app,
+# which looks up every object of the call within that company only.
+COMPANY_HEADER = "X-Vpbx-Company"
 
 
 def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str, *, runs: bool = False) -> Resolution:

@@ -37,6 +37,11 @@ class Reply:
         return cls(body=json.dumps(answer).encode(), **kwargs)
 
 
+# The test profile lets customers' URLs reach this network only (vpbx.toml,
+# http.allowed_networks): 127.0.0.1 itself stays refused, as in production.
+CUSTOMER_HOST = "127.0.5.1"
+
+
 @dataclass
 class CustomerServer:
     reply: Reply = field(default_factory=Reply)
@@ -44,8 +49,12 @@ class CustomerServer:
     port: int = 0
 
     @property
+    def base(self) -> str:
+        return f"http://{CUSTOMER_HOST}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/route"
+        return f"{self.base}/route"
 
     def got(self, count: int = 1, timeout: float = 10) -> list[Received]:
         from vpbx.stack.process import wait_for
@@ -80,7 +89,7 @@ def serve() -> tuple[CustomerServer, ThreadingHTTPServer]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((CUSTOMER_HOST, 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -123,7 +123,7 @@ def test_the_crm_lookup_url_names_the_manager_and_its_answer_is_cached(
     customer, server = serve()
     try:
         customer.reply = Reply.of({"extension": "102", "crm_name": "Petr"})
-        crm(lookup_url=f"http://127.0.0.1:{customer.port}/owner", budget_ms=1000, cache_ttl_s=60)
+        crm(lookup_url=f"{customer.base}/owner", budget_ms=1000, cache_ttl_s=60)
         for _ in range(2):
             boris = _answering(register, "102")
             carrier = _carrier(stack, sip_target, demo).run()
@@ -144,7 +144,7 @@ def test_a_crm_lookup_that_fails_moves_on_to_the_next_step(
     customer, server = serve()
     try:
         customer.reply = Reply(status=200, body=b"{}", delay_s=3)
-        crm(lookup_url=f"http://127.0.0.1:{customer.port}/owner", budget_ms=500, cache_ttl_s=0)
+        crm(lookup_url=f"{customer.base}/owner", budget_ms=500, cache_ttl_s=0)
         boris = _answering(register, "102")
         started = time.monotonic()
         carrier = _carrier(stack, sip_target, demo).run()

@@ -1,8 +1,10 @@
 """Text-to-speech with gTTS (R12) against a local stand-in for Google, the
 internet edge: an HTTPS proxy on loopback that terminates the TLS gTTS opens to
-translate.google.com (gTTS does not verify certificates) and answers as
-Google's batchexecute endpoint does, with an MP3 of a known tone. gTTS finds
-it through HTTPS_PROXY, as it would find a site's real proxy."""
+translate.google.com and answers as Google's batchexecute endpoint does, with
+an MP3 of a known tone. gTTS finds it through HTTPS_PROXY, as it would find a
+site's real proxy; its certificate is trusted through REQUESTS_CA_BUNDLE, as a
+site's own proxy CA would be (vpbx verifies certificates although gTTS asks
+requests not to)."""
 
 from __future__ import annotations
 
@@ -32,11 +34,14 @@ class FakeGoogle:
                        check=True)
         cert, key = workdir / "cert.pem", workdir / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=translate.google.com", "-keyout", str(key), "-out", str(cert)],
+                        "/CN=translate.google.com", "-addext", "subjectAltName=DNS:translate.google.com",
+                        "-keyout", str(key), "-out", str(cert)],
                        check=True, capture_output=True)
+        self.cert = cert
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(cert, key)
         self.status = 200
+        self.refused_handshakes = 0
         self.requests: list[tuple[str, str, str]] = []  # (CONNECT target, path, form body)
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
@@ -57,7 +62,12 @@ class FakeGoogle:
             head = _read_head(conn)
             target = head.split(b" ")[1].decode()
             conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            with self.tls.wrap_socket(conn, server_side=True) as tls:
+            try:
+                tls = self.tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                self.refused_handshakes += 1  # the client did not trust our certificate
+                return
+            with tls:
                 head, body = _read_request(tls)
                 path = head.split(b" ")[1].decode()
                 self.requests.append((target, path, urllib.parse.unquote_plus(body.decode())))
@@ -96,12 +106,20 @@ def _read_request(sock) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture
-def google(tmp_path, monkeypatch):
+def untrusted_google(tmp_path, monkeypatch):
+    """The stand-in, reached through the proxy setting, its certificate trusted by nobody."""
     fake = FakeGoogle(tmp_path)
     monkeypatch.setenv("HTTPS_PROXY", fake.url)
     monkeypatch.setenv("https_proxy", fake.url)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def google(untrusted_google, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(untrusted_google.cert))
+    return untrusted_google
 
 
 def _pcm(path) -> tuple[tuple[int, int, int], bytes]:
@@ -137,3 +155,14 @@ def test_when_google_fails_espeak_reads_the_text_and_the_failure_is_kept(tmp_pat
     assert abs(dominant_frequency(frames) - TONE_HZ) > 50
     assert len(library.failures) == 1 and library.failures[0].startswith("ru: gTTS")
     assert len(google.requests) >= 1
+
+
+def test_gtts_verifies_the_certificate_and_a_man_in_the_middle_gets_nothing(tmp_path, untrusted_google):
+    library = PromptLibrary(tmp_path / "prompts", engine="gtts")
+
+    path = asyncio.run(library.speech("Оставьте сообщение", "ru"))
+
+    assert untrusted_google.requests == [] and untrusted_google.refused_handshakes >= 1
+    shape, frames = _pcm(path)
+    assert shape == (8000, 1, 2) and abs(dominant_frequency(frames) - TONE_HZ) > 50  # espeak-ng read it
+    assert len(library.failures) == 1 and library.failures[0].startswith("ru: gTTS")

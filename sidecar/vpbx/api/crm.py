@@ -26,7 +26,7 @@ from .blueprints import api_blueprint
 from .changes import republish_company, routing_cache
 from .database import after_commit, db
 from .errors import ApiError, invalid, not_found
-from .fields import PhoneNumber
+from .fields import CustomerUrl, PhoneNumber
 from .references import missing, owned
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ MAX_PUSH = 10_000
 
 
 class CrmSchema(Schema):
-    lookup_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False,
-                            metadata={"description": "GET <url>?phone=+7… answers {\"employee_id\": …} or "
+    lookup_url = CustomerUrl(load_default=None, allow_none=True,
+                             metadata={"description": "GET <url>?phone=+7… answers {\"employee_id\": …} or "
                                                      "{\"extension\": …}; none: only pushed clients are known"})
     budget_ms = fields.Integer(load_default=1000, validate=validate.Range(100, 10000))
     cache_ttl_s = fields.Integer(load_default=300, validate=validate.Range(0, 86400),

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import ValidationError, fields
+import unicodedata
+from urllib.parse import urlsplit
 
+from flask import current_app
+from marshmallow import ValidationError, fields, validate
+
+from ..addresses import internal, literal, special_name
 from ..routing.numbers import to_e164
 
 DEFAULT_REGION = "RU"
@@ -27,3 +32,38 @@ class PhoneNumber(fields.String):
         if e164 is None:
             raise ValidationError(f"{raw!r} is not a phone number")
         return e164
+
+
+def _printable(value: str) -> None:
+    # Names reach SIP headers (display names), email subjects and logs: a CR/LF
+    # there would start a header of the sender's choosing.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValidationError("must not contain line breaks or control characters")
+
+
+class Name(fields.String):
+    """A name people read (1-200 characters), with no line breaks or control characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=[validate.Length(1, 200), _printable], **kwargs)
+
+
+def _reachable_by_customers(url: str) -> None:
+    """A URL naming an internal address (or this host by name) is refused at
+    once; a host name is resolved and checked again at every request
+    (lookups.http), where the address actually connected to is the one checked."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    address = literal(host)
+    if address is None:
+        reason = special_name(host)
+    else:
+        reason = internal(address, current_app.config["VPBX_SETTINGS"].http_allowed_networks)
+    if reason:
+        raise ValidationError(f"must reach a server outside this system's networks: {host} {reason}")
+
+
+class CustomerUrl(fields.Url):
+    """An http(s) URL of a customer's server (a webhook, a CRM)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(schemes={"http", "https"}, require_tld=False, validate=_reachable_by_customers, **kwargs)

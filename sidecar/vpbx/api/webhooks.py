@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 import redis
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -26,7 +27,7 @@ from .blueprints import api_blueprint
 from .changes import republish_company, routing_cache
 from .database import db
 from .errors import ApiError, invalid, not_found
-from .fields import PhoneNumber
+from .fields import CustomerUrl, Name, PhoneNumber
 from .references import missing, owned
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ SETTINGS = ("name", "url", "budget_ms", "retries", "cache_ttl_s", "breaker_failu
 
 class WebhookSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    name = Name(required=True)
+    url = CustomerUrl(required=True)
     budget_ms = fields.Integer(load_default=2000, validate=validate.Range(100, 10000),
                                metadata={"description": "The whole time the webhook may take, retries included"})
     retries = fields.Integer(load_default=0, validate=validate.Range(0, 3), metadata={
@@ -189,7 +190,8 @@ class WebhookDryRun(MethodView):
         company = conn.execute("SELECT id, name FROM companies WHERE id = %s", (who.company_id,)).fetchone()
         call = {"call_id": f"dry-run-{secrets.token_hex(8)}", "caller": data["caller"],
                 "called": data["called"] or "", "at": datetime.now(timezone.utc).isoformat()}
-        asked = lookup.ask(None, hook, call, company, time.monotonic() + hook["budget_ms"] / 1000, use_state=False)
+        asked = lookup.ask(None, hook, call, company, time.monotonic() + hook["budget_ms"] / 1000, use_state=False,
+                           allowed=current_app.config["VPBX_SETTINGS"].http_allowed_networks)
         exchange = asked.exchange
         sent = {"url": hook["url"], "headers": exchange.headers if exchange else {},
                 "body": json.loads(exchange.body) if exchange and exchange.body else
@@ -203,7 +205,7 @@ class WebhookDryRun(MethodView):
 class FailureSchema(Schema):
     at = fields.DateTime()
     call_id = fields.String(allow_none=True)
-    kind = fields.String(metadata={"description": "timeout, connection, http_status or invalid_answer"})
+    kind = fields.String(metadata={"description": "timeout, connection, http_status, invalid_answer or refused"})
     detail = fields.String()
 
 

@@ -159,12 +159,13 @@ class Worker:
                 hook = directory["webhooks"][node_id]
                 asked = webhook.ask(self.documents.redis, hook, {"call_id": call_id, "caller": caller,
                                                                  "called": plan.called, "at": at.isoformat()},
-                                    directory["company"], arrival + hook["budget_ms"] / 1000)
+                                    directory["company"], arrival + hook["budget_ms"] / 1000,
+                                    allowed=self.settings.http_allowed_networks)
                 outcomes[node] = asked.outcome
             elif kind == "responsible_manager":
                 budget = (directory.get("crm") or {}).get("budget_ms", 1000)
                 outcomes[node] = crm.manager(self.documents.redis, directory, to_e164(caller, region) if caller else None,
-                                             arrival + budget / 1000)
+                                             arrival + budget / 1000, allowed=self.settings.http_allowed_networks)
         return expand_lookups(plan, directory, outcomes, call, self.documents.state_on_demand(key))
 
     def member_call(self, member: tuple[int, int], event: str) -> None:

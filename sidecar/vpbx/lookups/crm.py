@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 import redis
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from ..addresses import IPNetwork
 from ..config.compile import CRM_CLIENTS_KEY_PREFIX
 from ..routing.destinations.employee import in_directory
 from .breaker import Breaker, BreakerState
@@ -53,7 +55,8 @@ class ManagerAnswerSchema(Schema):
     extension = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{2,6}$"))
 
 
-def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: float, *, wall=time.time) -> int | str:
+def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: float, *,
+            allowed: Iterable[IPNetwork] = (), wall=time.time) -> int | str:
     """The caller's manager's employee id, or why there is none."""
     if not phone:
         return "the caller's number is hidden"
@@ -84,7 +87,7 @@ def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: f
         pass
     try:
         body, _ = request_json("GET", f"{url}{'&' if '?' in url else '?'}{urlencode({'phone': phone})}", None,
-                               crm["secret"], deadline)
+                               crm["secret"], deadline, allowed=allowed)
         try:
             answer = ManagerAnswerSchema().load(body if isinstance(body, dict) else {"": body})
         except ValidationError as exc:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import urllib3
 
+from .. import bounded_json
+from ..addresses import IPNetwork, internal, literal, special_name
 from .signing import SIGNATURE_HEADER, signature
 
 USER_AGENT = "vpbx-lookup/1"
-# One pool per process: keep-alive connections to the same few customer
-# servers spare a TCP (and TLS) handshake per call.
-_POOL = urllib3.PoolManager(num_pools=64, maxsize=4, retries=False)
+# Keep-alive connections to the same few customer servers spare a TCP (and
+# TLS) handshake per call: one pool per (scheme, address, port, host name) per
+# process, the oldest closed beyond this many.
+MAX_POOLS = 64
+# A routing answer is a few hundred bytes; a server sending more is not read on.
+MAX_ANSWER_BYTES = 64 * 1024
+_pools: OrderedDict[tuple, urllib3.HTTPConnectionPool] = OrderedDict()
 
 
 class LookupFailed(Exception):
-    """No usable answer. ``kind``: timeout, connection, http_status, invalid_answer, breaker_open."""
+    """No usable answer. ``kind``: timeout, connection, http_status,
+    invalid_answer, breaker_open, refused (the URL leads to an address
+    customers may not reach)."""
 
     def __init__(self, kind: str, detail: str, exchange: Exchange | None = None):
         super().__init__(f"{kind}: {detail}")
@@ -39,17 +51,70 @@ class Exchange:
     elapsed_ms: int = 0
 
 
+def _connection(url: str, allowed: Iterable[IPNetwork]) -> tuple[urllib3.HTTPConnectionPool, str, str]:
+    """(pool, request target, Host header) for ``url``, or LookupFailed("refused").
+
+    The host name is resolved once, here, and every address it has must be
+    one customers may reach (addresses.internal); the pool then connects to
+    that address itself, so a second resolution (DNS rebinding) cannot lead
+    anywhere else. TLS still verifies the certificate against the host name.
+    """
+    try:
+        parsed = urllib3.util.parse_url(url)
+    except urllib3.exceptions.LocationParseError:
+        raise LookupFailed("refused", "not a URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise LookupFailed("refused", "only http:// and https:// URLs are asked")
+    host, https = parsed.host.strip("[]"), parsed.scheme == "https"
+    port = parsed.port or (443 if https else 80)
+    address = literal(host)
+    if address is None:
+        reason = special_name(host)
+        if reason:
+            raise LookupFailed("refused", f"{host} {reason}")
+        try:
+            found = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        except (socket.gaierror, UnicodeError) as exc:
+            raise LookupFailed("connection", f"{host} does not resolve ({exc})") from None
+        candidates = sorted((ipaddress.ip_address(a.split("%")[0]) for a in found), key=str)
+    else:
+        candidates = [address]
+    for candidate in candidates:
+        reason = internal(candidate, allowed)
+        if reason:
+            # The same words whether anything listens there or not: no port scanning through us.
+            raise LookupFailed("refused", f"{host} {reason}" if address else f"{host} resolves to one that {reason}")
+    key = (parsed.scheme, str(candidates[0]), port, host)
+    pool = _pools.get(key)
+    if pool is None:
+        if https:
+            pool = urllib3.HTTPSConnectionPool(str(candidates[0]), port, maxsize=4, retries=False,
+                                               cert_reqs="CERT_REQUIRED", server_hostname=host,
+                                               assert_hostname=host)
+        else:
+            pool = urllib3.HTTPConnectionPool(str(candidates[0]), port, maxsize=4, retries=False)
+        _pools[key] = pool
+        while len(_pools) > MAX_POOLS:
+            _pools.popitem(last=False)[1].close()
+    _pools.move_to_end(key)
+    host_header = host if parsed.port is None else f"{parsed.host}:{parsed.port}"
+    return pool, parsed.request_uri, host_header
+
+
 def request_json(method: str, url: str, payload: dict | None, secret: str, deadline: float, *,
-                 retries: int = 0, clock=time.monotonic, wall=time.time) -> tuple[object, Exchange]:
+                 retries: int = 0, allowed: Iterable[IPNetwork] = (), clock=time.monotonic,
+                 wall=time.time) -> tuple[object, Exchange]:
     """The JSON answer to a signed request, or LookupFailed.
 
     ``deadline`` is on ``clock`` (monotonic): the whole exchange, retries
     included, ends by then. A connection error or a 5xx is retried while
-    attempts and time remain; a 4xx or an invalid body is not.
+    attempts and time remain; a 4xx or an invalid body is not. ``allowed``:
+    internal networks the operator lets customers' URLs reach.
     """
     body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
     started = clock()
     exchange = Exchange(url, body, {})
+    pool, target, host_header = _connection(url, allowed)
     failure = LookupFailed("timeout", "no time left to ask", exchange)
     for attempt in range(1, retries + 2):
         left = deadline - clock()
@@ -61,15 +126,21 @@ def request_json(method: str, url: str, payload: dict | None, secret: str, deadl
         exchange = Exchange(url, body, headers, attempts=attempt)
         try:
             # urllib3's total timeout bounds connect plus read together.
-            response = _POOL.request(method, url, body=body or None, headers=headers,
-                                     timeout=urllib3.Timeout(total=left), preload_content=True, redirect=False)
+            response = pool.urlopen(method, target, body=body or None, headers={**headers, "Host": host_header},
+                                    timeout=urllib3.Timeout(total=left), preload_content=False, redirect=False,
+                                    retries=False, assert_same_host=False)
+            data = response.read(MAX_ANSWER_BYTES + 1)
+            if len(data) > MAX_ANSWER_BYTES:
+                response.close()  # the rest is never read: this connection cannot be reused
+            else:
+                response.release_conn()
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
             failure = LookupFailed("timeout", f"no answer within the budget ({exc.__class__.__name__})", exchange)
             continue
         except urllib3.exceptions.HTTPError as exc:
             failure = LookupFailed("connection", f"{exc.__class__.__name__}: {str(exc)[:200]}", exchange)
             continue
-        exchange = Exchange(url, body, headers, response.status, response.data[:4096], attempt,
+        exchange = Exchange(url, body, headers, response.status, data[:4096], attempt,
                             int((clock() - started) * 1000))
         if clock() > deadline:
             raise LookupFailed("timeout", "the answer came after the budget", exchange)
@@ -78,8 +149,10 @@ def request_json(method: str, url: str, payload: dict | None, secret: str, deadl
             continue
         if response.status >= 300:
             raise LookupFailed("http_status", f"HTTP {response.status}", exchange)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise LookupFailed("invalid_answer", f"the body is larger than {MAX_ANSWER_BYTES} bytes", exchange)
         try:
-            return json.loads(response.data), exchange
+            return bounded_json.loads(data), exchange
         except ValueError:
             raise LookupFailed("invalid_answer", "the body is not JSON", exchange) from None
     raise failure

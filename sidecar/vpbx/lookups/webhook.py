@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from ..addresses import IPNetwork
 from ..routing.numbers import to_e164
 from .breaker import Breaker, BreakerState
 from .http import Exchange, LookupFailed, request_json
@@ -103,7 +105,7 @@ class Asked:
 
 
 def ask(client: redis.Redis | None, webhook: dict, call: dict, company: dict, deadline: float, *,
-        use_state: bool = True, wall=time.time) -> Asked:
+        use_state: bool = True, allowed: Iterable[IPNetwork] = (), wall=time.time) -> Asked:
     """Ask ``webhook`` (its directory entry) about ``call`` by ``deadline`` (monotonic).
 
     With ``use_state`` the breaker, the per-caller answer cache and the
@@ -129,7 +131,7 @@ def ask(client: redis.Redis | None, webhook: dict, call: dict, company: dict, de
             log.warning("webhook %s: breaker and cache unavailable (%s); asking anyway", webhook["id"], exc)
     try:
         body, exchange = request_json("POST", webhook["url"], call_payload(call, company), webhook["secret"], deadline,
-                                      retries=webhook["retries"])
+                                      retries=webhook["retries"], allowed=allowed)
         try:
             answer = AnswerSchema().load(body if isinstance(body, dict) else {"": body})
         except ValidationError as exc:

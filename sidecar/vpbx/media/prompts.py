@@ -159,10 +159,33 @@ class PromptLibrary:
         os.replace(aside, path)
 
 
+def _verifying_gtts() -> None:
+    """gTTS 2.5 sends every request with ``verify=False`` (gtts/tts.py), which
+    would read a prompt from anyone between us and Google. Its module gets a
+    requests whose sessions verify certificates anyway: against
+    REQUESTS_CA_BUNDLE when the site sets one (a proxy's own CA), else
+    certifi's bundle. Only gTTS's module sees this requests; nobody else's."""
+    import types
+
+    import requests
+    from gtts import tts
+
+    if getattr(tts.requests, "verifies", False):
+        return
+
+    class VerifyingSession(requests.Session):
+        def send(self, request, **kwargs):
+            kwargs["verify"] = os.environ.get("REQUESTS_CA_BUNDLE") or True
+            return super().send(request, **kwargs)
+
+    tts.requests = types.SimpleNamespace(**{**vars(requests), "Session": VerifyingSession, "verifies": True})
+
+
 def _gtts_to_file(text: str, language: str, path: Path) -> None:
     # gTTS reaches Google through the process's proxy settings (HTTPS_PROXY).
     from gtts import gTTS, gTTSError
 
+    _verifying_gtts()
     try:
         gTTS(text, lang=language, timeout=GTTS_TIMEOUT_S).save(str(path))
     except (gTTSError, ValueError, OSError) as exc:

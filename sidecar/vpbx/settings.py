@@ -7,10 +7,13 @@ embedded interpreter and gunicorn see exactly the same values.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from .addresses import IPNetwork
 
 CONFIG_ENV = "VPBX_CONFIG"
 
@@ -64,6 +67,12 @@ class Settings:
     media: Media
     # "test" lets the test suite pin the routing clock; any other profile never does.
     profile: str = "production"
+    # Internal networks customers' webhook and CRM URLs may reach (by default
+    # only public addresses): an operator's own CRM on a private network.
+    http_allowed_networks: tuple[IPNetwork, ...] = ()
+    # Admin API requests allowed per source address and per token (limits' notation).
+    api_rate_per_source: str = "1200/minute"
+    api_rate_per_token: str = "600/minute"
 
     @classmethod
     def from_mapping(cls, data: dict) -> Settings:
@@ -81,6 +90,10 @@ class Settings:
             run_dir=Path(data["run_dir"]),
             media=_media(data["media"], endpoint),
             profile=data.get("profile", "production"),
+            http_allowed_networks=tuple(ipaddress.ip_network(n) for n in
+                                        data.get("http", {}).get("allowed_networks", ())),
+            api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
+            api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
         )
 
 

@@ -51,9 +51,9 @@ def new_number(api):
 
 
 def test_known_numbers_route_while_redis_is_down_and_unseen_ones_get_503(
-    stack, sip_target, demo, redis_service, new_number, no_registrations
+    stack, cfg, sip_target, demo, redis_service, new_number, no_registrations
 ):
-    client = redis.Redis.from_url(f"redis://127.0.0.1:{stack.ports.redis}")
+    client = redis.Redis.from_url(cfg.redis_url)
     built = int(client.get(GENERATION_KEY))
     assert redis_service.stop()
 

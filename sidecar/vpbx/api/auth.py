@@ -8,6 +8,7 @@ request can see or change, so one company's token never reaches another's data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from flask import g, request
 
@@ -20,6 +21,7 @@ class Principal:
     employee_id: int
     company_id: int
     role: str  # "admin", "user" or "limited"
+    token_id: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -37,14 +39,21 @@ def authenticate(conn) -> Principal:
         raise _unauthorized("An API token is required: send 'Authorization: Bearer <token>'.")
     row = conn.execute(
         """
-        SELECT e.id, e.company_id, e.role FROM api_tokens t JOIN employees e ON e.id = t.employee_id
+        SELECT e.id, e.company_id, e.role, t.id AS token_id, t.expires_at
+        FROM api_tokens t JOIN employees e ON e.id = t.employee_id
         WHERE t.token_sha256 = %s
         """,
         (token_digest(token.strip()),),
     ).fetchone()
     if row is None:
         raise _unauthorized("The API token is not valid.")
-    return Principal(row["id"], row["company_id"], row["role"])
+    if row["expires_at"] is not None and row["expires_at"] <= now():
+        raise _unauthorized("The API token has expired: ask for a new one.")
+    return Principal(row["id"], row["company_id"], row["role"], row["token_id"])
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def principal() -> Principal:

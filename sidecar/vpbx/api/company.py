@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import invalid
-from .fields import timezone_name
+from .fields import Name, timezone_name
 from .references import missing, owned
 
 blueprint = api_blueprint("company", "/company", "The company the API token belongs to")
@@ -18,7 +18,7 @@ blueprint = api_blueprint("company", "/company", "The company the API token belo
 
 class CompanySchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     # The SIP domain is the digest realm of every phone: fixed once created.
     sip_domain = fields.String(dump_only=True)
     timezone = fields.String(required=True, validate=timezone_name)

@@ -17,13 +17,14 @@ from .changes import forget_state, republish_company
 from .database import after_commit, db
 from .errors import ApiError, invalid, not_found
 from .references import missing, owned
+from .fields import Name
 
 blueprint = api_blueprint("departments", "/departments", "Departments and how they share calls")
 
 
 class DepartmentSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     distribution = fields.String(load_default="all_at_once", validate=validate.OneOf(
         ["all_at_once", "in_order", "round_robin", "random", "longest_idle"]))
     ring_time = fields.Integer(load_default=20, validate=validate.Range(5, 300), metadata={

@@ -6,18 +6,20 @@ profile (name, email, mobile); users also see the company directory.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..config.accounts import reset_password
-from ..config.tokens import issue_token
-from .auth import principal, require_admin
+from ..config.tokens import issue
+from .auth import now, principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .company import load_company
 from .database import db
 from .errors import ApiError, invalid, not_found
-from .fields import PhoneNumber
+from .fields import Name, PhoneNumber
 from .references import missing, owned
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
@@ -74,7 +76,7 @@ class AbsenceSchema(Schema):
 
 class EmployeeSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     extension = fields.String(required=True, validate=validate.Regexp(
         r"^[0-9]{2,6}$", error="an extension is 2 to 6 digits"))
     email = fields.Email(allow_none=True, load_default=None)
@@ -100,8 +102,18 @@ class EmployeeCreatedSchema(EmployeeSchema):
     sip_password = fields.String(dump_only=True, metadata={"description": "Shown once."})
 
 
+DEFAULT_TOKEN_DAYS = 90
+
+
+class NewTokenSchema(Schema):
+    label = Name(load_default="api", metadata={"description": "what the token is for, as /tokens lists it"})
+    expires_in_days = fields.Integer(load_default=DEFAULT_TOKEN_DAYS, validate=validate.Range(1, 3650))
+
+
 class TokenSchema(Schema):
+    id = fields.Integer()
     token = fields.String(metadata={"description": "Shown once: only its digest is stored."})
+    expires_at = fields.DateTime()
 
 
 def _shape(row: dict) -> dict:
@@ -310,13 +322,17 @@ def new_sip_password(employee_id):
 
 
 @blueprint.route("/<int:employee_id>/tokens", methods=["POST"])
+@blueprint.arguments(NewTokenSchema, required=False)
 @blueprint.response(201, TokenSchema)
-def new_token(employee_id):
-    """Issue an API token acting as this employee (with this employee's role)."""
+def new_token(data, employee_id):
+    """Issue an API token acting as this employee (with this employee's role),
+    valid for ``expires_in_days`` (90 by default); list and revoke at /tokens."""
     _self_or_admin(employee_id)
     conn = db()
     _find(conn, employee_id)
-    return {"token": issue_token(conn, employee_id, label="api")}
+    expires_at = now() + timedelta(days=data.get("expires_in_days", DEFAULT_TOKEN_DAYS))
+    token_id, token = issue(conn, employee_id, data.get("label", "api"), expires_at)
+    return {"id": token_id, "token": token, "expires_at": expires_at}
 
 
 

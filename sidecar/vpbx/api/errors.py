@@ -13,7 +13,10 @@ import logging
 import psycopg
 import psycopg_pool
 from flask import Flask, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
+
+from .. import bounded_json
 from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
@@ -67,20 +70,33 @@ def _nul_in(value, path: str) -> str | None:
     return None
 
 
-def refuse_nul_characters() -> None:
-    """PostgreSQL text cannot hold NUL (0x00): a query or body carrying one is
-    refused up front, with its field, instead of failing in the database."""
+def refuse_nul_in_query() -> None:
+    """PostgreSQL text cannot hold NUL (0x00): a query carrying one is refused
+    up front, with its field, instead of failing in the database."""
     for name, value in request.args.items(multi=True):
         if "\x00" in name or "\x00" in value:
             raise invalid(name.replace("\x00", ""), "must not contain a NUL character")
+
+
+def refuse_nul_in_body() -> None:
+    """The same for a JSON body; called once the caller is authenticated, so
+    nobody without a token makes the server parse anything."""
     if request.is_json:
         found = _nul_in(request.get_json(silent=True), "")
         if found:
             raise invalid(found, "must not contain a NUL character")
 
 
+class BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON, refusing bodies nested too deep with a 400 (a RecursionError was a 500)."""
+
+    def loads(self, s, **kwargs):
+        return bounded_json.loads(s, **kwargs)
+
+
 def register(app: Flask) -> None:
-    app.before_request(refuse_nul_characters)
+    app.json = BoundedJSON(app)
+    app.before_request(refuse_nul_in_query)
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):

@@ -20,6 +20,7 @@ from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .references import missing, owned
+from .fields import Name
 
 blueprint = api_blueprint("ivr_menus", "/ivr-menus", "Voice menus: keys to destinations")
 
@@ -41,7 +42,7 @@ class GreetingSchema(Schema):
 
 class IvrMenuSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     greeting = fields.Nested(GreetingSchema, load_default=lambda: {"kind": "default", "text": None, "prompt_id": None})
     timeout = fields.Integer(load_default=5, validate=validate.Range(1, 60),
                              metadata={"description": "Seconds to wait for a key (R10: 5)"})

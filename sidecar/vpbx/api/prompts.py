@@ -11,10 +11,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..media import uploads
 from .auth import require_admin
-from .blueprints import api_blueprint
+from .blueprints import api_blueprint, body_limit
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
+from .fields import Name
 
 blueprint = api_blueprint("prompts", "/prompts", "Greetings, announcements and music")
 COLUMNS = "id, name, kind, text, language, file_name, file_seconds"
@@ -22,7 +23,7 @@ COLUMNS = "id, name, kind, text, language, file_name, file_seconds"
 
 class PromptSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(["default", "tts"]), metadata={
         "description": "'upload' once a recording is uploaded (PUT /prompts/{id}/recording)"})
     seconds = fields.Float(dump_only=True, allow_none=True, attribute="file_seconds",
@@ -111,6 +112,7 @@ class Prompt(MethodView):
 
 
 @blueprint.route("/<int:prompt_id>/recording")
+@body_limit(uploads.MAX_BYTES, field="recording")
 class Recording(MethodView):
     @blueprint.doc(requestBody={"required": True, "content": {kind: {"schema": {"type": "string", "format": "binary"}}
                                                               for kind in ("audio/wav", "audio/mpeg", "audio/ogg",
@@ -124,9 +126,6 @@ class Recording(MethodView):
         conn = db()
         _find(conn, who.company_id, prompt_id)
         media = current_app.config["VPBX_SETTINGS"].media
-        if (request.content_length or 0) > uploads.MAX_BYTES:
-            raise ApiError(413, "The recording is too large.", {"recording": [
-                f"at most {uploads.MAX_BYTES} bytes are accepted"]})
         try:
             name, seconds = uploads.store_upload(request.get_data(cache=False), request.content_type or "",
                                                  media.data_dir / "prompts")

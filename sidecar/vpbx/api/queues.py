@@ -11,13 +11,14 @@ from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .references import missing, owned
+from .fields import Name
 
 blueprint = api_blueprint("queues", "/queues", "Call queues")
 
 
 class QueueSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     strategy = fields.String(load_default="longest_idle", validate=validate.OneOf(
         ["ring_all", "round_robin", "longest_idle"]))
     max_wait = fields.Integer(load_default=300, validate=validate.Range(15, 3600),

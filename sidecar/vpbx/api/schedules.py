@@ -17,7 +17,7 @@ from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, not_found
-from .fields import timezone_name
+from .fields import Name, timezone_name
 
 blueprint = api_blueprint("schedules", "/schedules", "Working hours, holidays and extra working days")
 
@@ -74,7 +74,7 @@ class ExceptionSchema(Schema):
 
 class ScheduleSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     timezone = fields.String(load_default=None, allow_none=True, validate=timezone_name)
     weekly = fields.List(fields.Nested(IntervalSchema), load_default=list)
     exceptions = fields.List(fields.Nested(ExceptionSchema), load_default=list)

@@ -18,6 +18,7 @@ from .errors import ApiError, invalid, not_found
 from ..config.compile import MAX_BACKUP_DEPTH
 from . import destinations as kinds
 from .references import missing, owned
+from .fields import Name
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
 
@@ -41,7 +42,7 @@ class StepSchema(Schema):
 
 class SchemeSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(1, 20))
     active_schedule_id = fields.Integer(
         allow_none=True, load_default=None,

@@ -18,13 +18,14 @@ from .company import load_company
 from .database import db
 from .employees import SipCredentialsSchema, login_taken_by
 from .errors import invalid, not_found
+from .fields import Name
 
 blueprint = api_blueprint("sip_accounts", "/sip-accounts", "SIP accounts of devices that belong to no employee")
 
 
 class SipAccountSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     sip_login = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"))
 

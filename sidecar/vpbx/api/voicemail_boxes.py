@@ -16,6 +16,7 @@ from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .references import missing, owned
+from .fields import Name
 
 blueprint = api_blueprint("voicemail_boxes", "/voicemail-boxes", "Voicemail boxes and their recipients")
 
@@ -32,7 +33,7 @@ class RecipientSchema(Schema):
 
 class VoicemailBoxSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Name(required=True)
     owner_kind = fields.String(load_default="company", validate=validate.OneOf(
         ["company", "ivr", "department", "employee"]))
     owner_id = fields.Integer(load_default=None, allow_none=True,

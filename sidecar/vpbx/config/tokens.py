@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 TOKEN_PREFIX = "vpbx_"
 
@@ -13,11 +14,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(conn, employee_id: int, label: str = "") -> str:
-    """A new token for the employee, returned once."""
+def issue_token(conn, employee_id: int, label: str = "", expires_at: datetime | None = None) -> str:
+    """A new token for the employee, returned once; it works until ``expires_at`` (None: until revoked)."""
+    return issue(conn, employee_id, label, expires_at)[1]
+
+
+def issue(conn, employee_id: int, label: str, expires_at: datetime | None) -> tuple[int, str]:
+    """(the token's id, the token itself)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        "INSERT INTO api_tokens (employee_id, token_sha256, label) VALUES (%s, %s, %s)",
-        (employee_id, token_digest(token), label),
-    )
-    return token
+    token_id = conn.execute(
+        "INSERT INTO api_tokens (employee_id, token_sha256, label, expires_at) VALUES (%s, %s, %s, %s) RETURNING id",
+        (employee_id, token_digest(token), label, expires_at),
+    ).fetchone()["id"]
+    return token_id, token

@@ -56,6 +56,8 @@ def store_upload(data: bytes, content_type: str, prompts_dir: Path) -> tuple[str
             raise UploadRefused(422, "the file could not be converted in time") from None
         if result.returncode != 0 or not converted.exists():
             detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "unreadable"
+            # sox names the file it read: a path on this server, never shown to a client.
+            detail = detail.replace(str(source), "the file").replace(work, "")
             raise UploadRefused(422, f"not {kind.upper()} audio sox can read: {detail}")
         with wave.open(str(converted)) as audio:
             seconds = audio.getnframes() / audio.getframerate()

@@ -22,6 +22,7 @@ from typing import ClassVar
 import psycopg
 import redis
 
+from .. import settings as vpbx_settings
 from ..config.compile import GENERATION_KEY
 from ..kamailio_rpc import KamailioRpc
 from ..media import sip
@@ -67,6 +68,11 @@ class Service:
 
     def env(self) -> dict[str, str]:
         return dict(os.environ)
+
+    def redis_client(self) -> redis.Redis:
+        """A client of this stack's Redis (with its password), for readiness probes."""
+        url = vpbx_settings.load(self.profile.config_path).redis_url
+        return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
     def vpbx_command(self, *args: str) -> list[str]:
         """A command of our own CLI (the venv's, beside this interpreter) on this stack's settings."""
@@ -194,11 +200,26 @@ class Redis(Service):
         return ["redis-server", str(self.profile.run_dir / "redis" / "redis.conf")]
 
     def ready(self) -> bool:
-        client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        client = self.redis_client()
         try:
             return bool(client.ping())
+        except redis.AuthenticationError:
+            # Started by an older vpbx, before Redis had a password: give it the
+            # one redis.conf now names instead of restarting it.
+            self._require_password()
+            raise
         finally:
             client.close()
+
+    def _require_password(self) -> None:
+        password = redis.connection.parse_url(vpbx_settings.load(self.profile.config_path).redis_url)["password"]
+        bare = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        try:
+            bare.config_set("requirepass", password)
+        except redis.RedisError:
+            pass  # it has a password already (a different one): nothing this can mend
+        finally:
+            bare.close()
 
 
 class CacheKeeper(Service):
@@ -215,7 +236,7 @@ class CacheKeeper(Service):
         return self.vpbx_command("cache", "keep")
 
     def ready(self) -> bool:
-        client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        client = self.redis_client()
         try:
             return bool(client.exists(GENERATION_KEY))
         finally:
@@ -236,7 +257,7 @@ class HistoryKeeper(Service):
         return self.vpbx_command("history", "keep")
 
     def ready(self) -> bool:
-        client = redis.Redis(port=self.profile.ports.redis, socket_timeout=0.5)
+        client = self.redis_client()
         try:
             groups = client.xinfo_groups("vpbx:history:events")
             return any(g["name"] in (b"history-keeper", "history-keeper") for g in groups)
@@ -375,7 +396,8 @@ class Sidecar(Service):
         gunicorn = Path(sys.executable).parent / "gunicorn"
         return [
             str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{self.profile.ports.sidecar}",
-            "--access-logfile", "-", "--graceful-timeout", "5", "vpbx.api:create_app()",
+            "--access-logfile", "-", "--logger-class", "vpbx.api.access_log.RedactingLogger",
+            "--graceful-timeout", "5", "vpbx.api:create_app()",
         ]
 
     def env(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 VPBX := $(VENV)/bin/vpbx
 
-.PHONY: up down status test test-calendar unit deps debian-packages venv clean
+.PHONY: up down status test test-calendar unit lint deps debian-packages venv clean
 
 up: deps
 	$(VPBX) stack up --profile dev
@@ -17,8 +17,13 @@ status:
 	$(VPBX) stack status --profile dev
 
 # All tests; the test suite starts its own stack (profile "test": other ports, .run/test).
-test: deps
+test: deps lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# ruff (lint and format) over the tree; the configuration is in pyproject.toml.
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The whole suite with every Python process's wall clock moved five years
 # ahead, then six back: no test may depend on the day it runs.

@@ -28,11 +28,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from vpbx.stack import manager
-from vpbx.stack.process import wait_for
-
 # bench/ is on sys.path when a script here runs.
 from bench_stack import Api, credentials, fresh_stack
+
+from vpbx.stack import manager
+from vpbx.stack.process import wait_for
 
 BENCH = Path(__file__).resolve().parent
 SCENARIOS = BENCH.parent / "tests" / "e2e" / "scenarios"
@@ -72,8 +72,21 @@ def cpu_seconds(root_pid: int) -> float:
 
 def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = True):
     workdir = tempfile.mkdtemp(prefix="vpbx-bench-")
-    argv = ["sipp"] + ([remote] if remote else []) + ["-sf", str(scenario), "-i", "127.0.0.1", "-nostdin",
-                                                      "-trace_err", "-error_file", f"{workdir}/errors.log", *args]
+    argv = (
+        ["sipp"]
+        + ([remote] if remote else [])
+        + [
+            "-sf",
+            str(scenario),
+            "-i",
+            "127.0.0.1",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            f"{workdir}/errors.log",
+            *args,
+        ]
+    )
     process = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if not wait:
         return process
@@ -87,23 +100,71 @@ def configure_vpbx(profile) -> dict:
     """The benchmarked number: by schedule (open 24/7), a two-step scheme."""
     api = Api(profile)
     employees = {e["extension"]: e["id"] for e in api("GET", "/employees")}
-    schedule = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
-        {"day": day, "start": "00:00", "end": "24:00"} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]})
-    scheme = api("POST", "/schemes", {"name": "Two steps", "steps": [
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employees["101"]}]},
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employees["102"]}]},
-    ]})
-    api("POST", "/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": schedule["id"],
-                             "scheme_id": scheme["id"], "off_hours_scheme_id": scheme["id"]})
+    schedule = api(
+        "POST",
+        "/schedules",
+        {
+            "name": "Always",
+            "timezone": "Europe/Moscow",
+            "weekly": [
+                {"day": day, "start": "00:00", "end": "24:00"}
+                for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            ],
+        },
+    )
+    scheme = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "Two steps",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 20,
+                    "destinations": [{"kind": "employee", "employee_id": employees["101"]}],
+                },
+                {
+                    "mode": "parallel",
+                    "timeout": 20,
+                    "destinations": [{"kind": "employee", "employee_id": employees["102"]}],
+                },
+            ],
+        },
+    )
+    api(
+        "POST",
+        "/numbers",
+        {
+            "number": NUMBER,
+            "mode": "by_schedule",
+            "schedule_id": schedule["id"],
+            "scheme_id": scheme["id"],
+            "off_hours_scheme_id": scheme["id"],
+        },
+    )
     return credentials(profile)
 
 
 def start_proxy(name: str, cfg: str, port: int, profile, defines: list[str]) -> subprocess.Popen:
     runtime = profile.run_dir / name
     runtime.mkdir(parents=True, exist_ok=True)
-    argv = ["kamailio", "-f", str(BENCH / cfg), "-DD", "-E", "-Y", str(runtime), "-m", "128", "-M", "16",
-            "-A", f"NATIVE_LISTEN=udp:127.0.0.1:{port}",
-            "-A", f'NATIVE_RTPENGINE_SOCK="udp:127.0.0.1:{profile.ports.rtpengine_ng}"']
+    argv = [
+        "kamailio",
+        "-f",
+        str(BENCH / cfg),
+        "-DD",
+        "-E",
+        "-Y",
+        str(runtime),
+        "-m",
+        "128",
+        "-M",
+        "16",
+        "-A",
+        f"NATIVE_LISTEN=udp:127.0.0.1:{port}",
+        "-A",
+        f'NATIVE_RTPENGINE_SOCK="udp:127.0.0.1:{profile.ports.rtpengine_ng}"',
+    ]
     for define in defines:
         argv += ["-A", define]
     log = open(runtime / "kamailio.log", "w")
@@ -124,8 +185,20 @@ def start_proxy(name: str, cfg: str, port: int, profile, defines: list[str]) -> 
 
 
 def register(remote: str, phone_port: int, demo_credentials: dict | None) -> None:
-    keys = ["-key", "domain", "demo.vpbx.test", "-key", "contact_port", str(phone_port), "-s", "101",
-            "-m", "1", "-p", str(free_udp_port())]
+    keys = [
+        "-key",
+        "domain",
+        "demo.vpbx.test",
+        "-key",
+        "contact_port",
+        str(phone_port),
+        "-s",
+        "101",
+        "-m",
+        "1",
+        "-p",
+        str(free_udp_port()),
+    ]
     if demo_credentials:
         password = next(a["password"] for a in demo_credentials["accounts"] if a["login"] == "101")
         sipp(SCENARIOS / "register.xml", *keys, "-au", "101", "-ap", password, remote=remote)
@@ -134,9 +207,26 @@ def register(remote: str, phone_port: int, demo_credentials: dict | None) -> Non
 
 
 def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int) -> None:
-    sipp(SCENARIOS / "uac_call.xml", "-s", NUMBER, "-key", "rtp_port", str(free_udp_port()),
-         "-p", str(source_port), "-m", str(calls), "-r", str(rate), "-d", str(hold_ms),
-         "-timeout", "3600s", "-timeout_error", remote=remote)
+    sipp(
+        SCENARIOS / "uac_call.xml",
+        "-s",
+        NUMBER,
+        "-key",
+        "rtp_port",
+        str(free_udp_port()),
+        "-p",
+        str(source_port),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-d",
+        str(hold_ms),
+        "-timeout",
+        "3600s",
+        "-timeout_error",
+        remote=remote,
+    )
 
 
 def main() -> None:
@@ -152,14 +242,19 @@ def main() -> None:
     demo_credentials = configure_vpbx(profile)
     services = {s.name: s for s in manager.services(profile)}
     kamailio_pid, redis_pid = services["kamailio"].pid(), services["redis"].pid()
-    proxies = [start_proxy("native", "native-proxy.cfg", NATIVE_PORT, profile, ['NATIVE_AOR="sip:101@demo.vpbx.test"']),
-               start_proxy("kemi", "kemi-proxy.cfg", KEMI_PORT, profile, [f'KEMI_SCRIPT="{BENCH / "kemi_proxy.py"}"'])]
+    proxies = [
+        start_proxy("native", "native-proxy.cfg", NATIVE_PORT, profile, ['NATIVE_AOR="sip:101@demo.vpbx.test"']),
+        start_proxy("kemi", "kemi-proxy.cfg", KEMI_PORT, profile, [f'KEMI_SCRIPT="{BENCH / "kemi_proxy.py"}"']),
+    ]
     phone_port = free_udp_port()
-    phone = sipp(SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()),
-                 wait=False)
-    contenders = (("native", f"127.0.0.1:{NATIVE_PORT}", proxies[0].pid),
-                  ("kemi", f"127.0.0.1:{KEMI_PORT}", proxies[1].pid),
-                  ("vpbx", f"127.0.0.1:{profile.ports.sip}", kamailio_pid))
+    phone = sipp(
+        SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()), wait=False
+    )
+    contenders = (
+        ("native", f"127.0.0.1:{NATIVE_PORT}", proxies[0].pid),
+        ("kemi", f"127.0.0.1:{KEMI_PORT}", proxies[1].pid),
+        ("vpbx", f"127.0.0.1:{profile.ports.sip}", kamailio_pid),
+    )
     rows = []
     try:
         for _, remote, _ in contenders[:2]:
@@ -174,11 +269,21 @@ def main() -> None:
                 measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6
                 if name == "vpbx":
                     measured["redis"] = (cpu_seconds(redis_pid) - redis_before) / args.calls * 1e6
-            row = (round_number, measured["native"], measured["kemi"], measured["vpbx"], measured["redis"],
-                   measured["vpbx"] / measured["native"], measured["vpbx"] / measured["kemi"])
+            row = (
+                round_number,
+                measured["native"],
+                measured["kemi"],
+                measured["vpbx"],
+                measured["redis"],
+                measured["vpbx"] / measured["native"],
+                measured["vpbx"] / measured["kemi"],
+            )
             rows.append(row)
-            print("round {}: native {:.0f}, kemi {:.0f}, vpbx {:.0f} (+ redis {:.0f}) µs/call; "
-                  "vpbx/native {:.2f}, vpbx/kemi {:.2f}".format(*row), flush=True)
+            print(
+                "round {}: native {:.0f}, kemi {:.0f}, vpbx {:.0f} (+ redis {:.0f}) µs/call; "
+                "vpbx/native {:.2f}, vpbx/kemi {:.2f}".format(*row),
+                flush=True,
+            )
     finally:
         phone.send_signal(signal.SIGKILL)
         for proxy in proxies:
@@ -188,7 +293,9 @@ def main() -> None:
             manager.down(profile, say=lambda _: None)
 
     print(f"\n{args.calls} calls per round at {args.rate} cps, held {args.hold_ms} ms, {args.rounds} rounds")
-    print("| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) | vpbx / native | vpbx / KEMI |")
+    print(
+        "| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) | vpbx / native | vpbx / KEMI |"
+    )
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |".format(*row))

@@ -25,9 +25,9 @@ import wave
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from bench_stack import Api, fresh_stack
 from kamailio_cpu import cpu_seconds, sipp
 
-from bench_stack import Api, fresh_stack
 from vpbx import db
 from vpbx import settings as vpbx_settings
 from vpbx.media.prompts import PromptLibrary
@@ -59,25 +59,65 @@ def configure(profile) -> None:
     api = Api(profile)
     anna = next(e["id"] for e in api("GET", "/employees") if e["extension"] == "101")
     prompt = api("POST", "/prompts", {"name": "Speak after the tone", "kind": "tts", "text": GREETING})
-    box = api("POST", "/voicemail-boxes", {"name": "Bench box", "recipients": [{"employee_id": anna}],
-                                          "greeting_prompt_id": prompt["id"], "silence_s": 10})
-    to_box = api("POST", "/schemes", {"name": "To the box", "steps": [
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]}]})
+    box = api(
+        "POST",
+        "/voicemail-boxes",
+        {
+            "name": "Bench box",
+            "recipients": [{"employee_id": anna}],
+            "greeting_prompt_id": prompt["id"],
+            "silence_s": 10,
+        },
+    )
+    to_box = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "To the box",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 15,
+                    "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}],
+                }
+            ],
+        },
+    )
     api("POST", "/numbers", {"number": VOICEMAIL_NUMBER, "scheme_id": to_box["id"]})
-    menu = api("POST", "/ivr-menus", {"name": "Bench menu", "greeting": {"kind": "tts", "text": MENU}, "keys": {
-        "1": {"kind": "voicemail", "voicemail_box_id": box["id"]},
-        "timeout": {"kind": "voicemail", "voicemail_box_id": box["id"]}}})
-    to_menu = api("POST", "/schemes", {"name": "To the menu", "steps": [
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}]})
+    menu = api(
+        "POST",
+        "/ivr-menus",
+        {
+            "name": "Bench menu",
+            "greeting": {"kind": "tts", "text": MENU},
+            "keys": {
+                "1": {"kind": "voicemail", "voicemail_box_id": box["id"]},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": box["id"]},
+            },
+        },
+    )
+    to_menu = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "To the menu",
+            "steps": [
+                {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}
+            ],
+        },
+    )
     api("POST", "/numbers", {"number": IVR_NUMBER, "scheme_id": to_menu["id"]})
 
 
 def scenario(workdir: Path, kind: str, wait_ms: int) -> Path:
     text = (BENCH / "scenarios" / "uac_voicemail.xml").read_text()
     # IVR: key 1 half a second into the menu's greeting, which stops it.
-    keys = ("" if kind == "voicemail" else
-            '<pause milliseconds="500"/>\n  <nop><action><exec play_pcap_audio='
-            '"/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>')
+    keys = (
+        ""
+        if kind == "voicemail"
+        else '<pause milliseconds="500"/>\n  <nop><action><exec play_pcap_audio='
+        '"/usr/share/sip-tester/dtmf_2833_1.pcap"/></action></nop>'
+    )
     path = workdir / f"uac_{kind}.xml"
     path.write_text(text.replace("{{keys}}", keys).replace("{{wait_ms}}", str(wait_ms)))
     return path
@@ -91,25 +131,51 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
     token = f"{kind}{concurrent}x{int(time.time())}"
     before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
     started = time.monotonic()
-    caller = sipp(scenario(workdir, kind, wait_ms), "-s", VOICEMAIL_NUMBER if kind == "voicemail" else IVR_NUMBER,
-                  "-p", str(profile.ports.demo_trunk), "-mp", "36000", "-m", str(concurrent), "-l", str(concurrent),
-                  "-r", str(concurrent), "-rp", "1000", "-timeout", "300s", "-timeout_error",
-                  "-cid_str", f"%u-{token}@%s", remote=f"127.0.0.1:{profile.ports.sip}", wait=False)
+    caller = sipp(
+        scenario(workdir, kind, wait_ms),
+        "-s",
+        VOICEMAIL_NUMBER if kind == "voicemail" else IVR_NUMBER,
+        "-p",
+        str(profile.ports.demo_trunk),
+        "-mp",
+        "36000",
+        "-m",
+        str(concurrent),
+        "-l",
+        str(concurrent),
+        "-r",
+        str(concurrent),
+        "-rp",
+        "1000",
+        "-timeout",
+        "300s",
+        "-timeout_error",
+        "-cid_str",
+        f"%u-{token}@%s",
+        remote=f"127.0.0.1:{profile.ports.sip}",
+        wait=False,
+    )
     output, _ = caller.communicate(timeout=600)
     failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
     elapsed = time.monotonic() - started
     after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
     with log.open() as handle:
         handle.seek(log_offset)
-        recorded = {m.group(1): (m.group(2), int(m.group(3))) for m in _RECORDED.finditer(handle.read())
-                    if token in m.group(1)}
+        recorded = {
+            m.group(1): (m.group(2), int(m.group(3))) for m in _RECORDED.finditer(handle.read()) if token in m.group(1)
+        }
     with db.connect(cfg.database_url) as conn:
-        durations = [r["duration_ms"] / 1000 for r in conn.execute(
-            "SELECT duration_ms FROM voicemail_messages WHERE call_id LIKE %s", (f"%-{token}@%",))]
+        durations = [
+            r["duration_ms"] / 1000
+            for r in conn.execute("SELECT duration_ms FROM voicemail_messages WHERE call_id LIKE %s", (f"%-{token}@%",))
+        ]
     packets = [p for _, p in recorded.values()]
     complete = sum(1 for (ended_by, p) in recorded.values() if ended_by == "#" and p == SENT_PACKETS)
     return {
-        "kind": kind, "concurrent": concurrent, "messages": len(durations), "complete": complete,
+        "kind": kind,
+        "concurrent": concurrent,
+        "messages": len(durations),
+        "complete": complete,
         "failed_calls": int(failed.group(1)) if failed else None,
         "lost_packets": SENT_PACKETS * concurrent - sum(packets),
         "duration_ok": sum(1 for d in durations if abs(d - SENT_SECONDS) <= 0.03),
@@ -143,28 +209,36 @@ def main() -> None:
     for round_number in range(args.rounds):
         for concurrent in args.levels:
             for kind in ("voicemail", "ivr") if round_number % 2 == 0 else ("ivr", "voicemail"):
-                result = one_round(profile, cfg, kind, concurrent, wait_voicemail if kind == "voicemail"
-                                   else wait_ivr, workdir)
+                result = one_round(
+                    profile, cfg, kind, concurrent, wait_voicemail if kind == "voicemail" else wait_ivr, workdir
+                )
                 results.append(result)
-                print(f"round {round_number + 1}: {kind:9} x{concurrent:3}: {result['complete']}/{concurrent} "
-                      f"complete ({result['failed_calls']} calls failed in SIPp), "
-                      f"{result['lost_packets']} packets lost, "
-                      f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
-                      f"({result['media_core_share'] * 100:.1f} % of a core), "
-                      f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call", flush=True)
+                print(
+                    f"round {round_number + 1}: {kind:9} x{concurrent:3}: {result['complete']}/{concurrent} "
+                    f"complete ({result['failed_calls']} calls failed in SIPp), "
+                    f"{result['lost_packets']} packets lost, "
+                    f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
+                    f"({result['media_core_share'] * 100:.1f} % of a core), "
+                    f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call",
+                    flush=True,
+                )
 
     mail.stop()
-    print("\n| kind | callers at once | messages complete | packets lost | media app CPU per call | "
-          "media app share of a core | rtpengine CPU per call |")
+    print(
+        "\n| kind | callers at once | messages complete | packets lost | media app CPU per call | "
+        "media app share of a core | rtpengine CPU per call |"
+    )
     print("|---|---|---|---|---|---|---|")
     for kind in ("voicemail", "ivr"):
         for concurrent in args.levels:
             runs = [r for r in results if r["kind"] == kind and r["concurrent"] == concurrent]
-            print(f"| {kind} | {concurrent} | {sum(r['complete'] for r in runs)}/{concurrent * len(runs)} | "
-                  f"{sum(r['lost_packets'] for r in runs)} | "
-                  f"{statistics.median(r['media_ms_per_call'] for r in runs):.1f} ms | "
-                  f"{statistics.median(r['media_core_share'] for r in runs) * 100:.1f} % | "
-                  f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms |")
+            print(
+                f"| {kind} | {concurrent} | {sum(r['complete'] for r in runs)}/{concurrent * len(runs)} | "
+                f"{sum(r['lost_packets'] for r in runs)} | "
+                f"{statistics.median(r['media_ms_per_call'] for r in runs):.1f} ms | "
+                f"{statistics.median(r['media_core_share'] for r in runs) * 100:.1f} % | "
+                f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms |"
+            )
 
 
 if __name__ == "__main__":

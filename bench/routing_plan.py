@@ -18,18 +18,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import redis
+
+# bench/ is on sys.path when a script here runs.
+from bench_stack import Api, fresh_stack
 
 from vpbx import db, settings
 from vpbx.config.compile import company_key, decode_document, number_key, rebuild_all
 from vpbx.kamailio_adapter.worker import Worker
 from vpbx.routing import Call, build_direct_plan, build_plan
 from vpbx.stack import manager
-
-# bench/ is on sys.path when a script here runs.
-from bench_stack import Api, fresh_stack
 
 EMPLOYEES = 1000
 TWO_STEPS, ALL_AT_ONCE = "+74951110001", "+74951110002"
@@ -39,32 +39,92 @@ WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def build_company(profile, cfg) -> None:
     api = Api(profile)
     company_id = api("GET", "/company")["id"]
-    always = api("POST", "/schedules", {"name": "Always", "timezone": "Europe/Moscow", "weekly": [
-        {"day": d, "start": "00:00", "end": "24:00"} for d in WEEK]})
-    office = api("POST", "/schedules", {"name": "Office", "timezone": "Europe/Moscow", "weekly": [
-        {"day": d, "start": "09:00", "end": "18:00"} for d in WEEK[:5]]})
+    always = api(
+        "POST",
+        "/schedules",
+        {
+            "name": "Always",
+            "timezone": "Europe/Moscow",
+            "weekly": [{"day": d, "start": "00:00", "end": "24:00"} for d in WEEK],
+        },
+    )
+    office = api(
+        "POST",
+        "/schedules",
+        {
+            "name": "Office",
+            "timezone": "Europe/Moscow",
+            "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in WEEK[:5]],
+        },
+    )
     today = date.today()
     with db.connect(cfg.database_url) as conn:
-        ids = [conn.execute(
-            """INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b,
+        ids = [
+            conn.execute(
+                """INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b,
                                       schedule_id)
                VALUES (%s, %s, %s, %s, 'user', %s, '', '', %s) RETURNING id""",
-            (company_id, f"Employee {n}", str(2000 + n), f"e{n}@example.com", f"e{n}",
-             office["id"] if n % 10 == 1 else None)).fetchone()["id"] for n in range(EMPLOYEES)]
+                (
+                    company_id,
+                    f"Employee {n}",
+                    str(2000 + n),
+                    f"e{n}@example.com",
+                    f"e{n}",
+                    office["id"] if n % 10 == 1 else None,
+                ),
+            ).fetchone()["id"]
+            for n in range(EMPLOYEES)
+        ]
         for employee_id in ids[::10]:
-            conn.execute("INSERT INTO employee_absences (employee_id, kind, start_date, end_date) "
-                         "VALUES (%s, 'vacation', %s, %s)", (employee_id, today - timedelta(days=3),
-                                                              today + timedelta(days=7)))
-    sales = api("POST", "/departments", {"name": "Sales", "distribution": "round_robin", "ring_time": 15,
-                                         "members": ids[:30]})
+            conn.execute(
+                "INSERT INTO employee_absences (employee_id, kind, start_date, end_date) "
+                "VALUES (%s, 'vacation', %s, %s)",
+                (employee_id, today - timedelta(days=3), today + timedelta(days=7)),
+            )
+    sales = api(
+        "POST", "/departments", {"name": "Sales", "distribution": "round_robin", "ring_time": 15, "members": ids[:30]}
+    )
     everyone = api("POST", "/departments", {"name": "Everyone", "members": ids})
-    two = api("POST", "/schemes", {"name": "Two steps", "steps": [
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": sales["id"]}]},
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": ids[500]}]}]})
-    flood = api("POST", "/schemes", {"name": "Everyone", "steps": [
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": everyone["id"]}]}]})
-    api("POST", "/numbers", {"number": TWO_STEPS, "mode": "by_schedule", "schedule_id": always["id"],
-                             "scheme_id": two["id"], "off_hours_scheme_id": two["id"]})
+    two = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "Two steps",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "department", "department_id": sales["id"]}],
+                },
+                {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": ids[500]}]},
+            ],
+        },
+    )
+    flood = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "Everyone",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "department", "department_id": everyone["id"]}],
+                }
+            ],
+        },
+    )
+    api(
+        "POST",
+        "/numbers",
+        {
+            "number": TWO_STEPS,
+            "mode": "by_schedule",
+            "schedule_id": always["id"],
+            "scheme_id": two["id"],
+            "off_hours_scheme_id": two["id"],
+        },
+    )
     api("POST", "/numbers", {"number": ALL_AT_ONCE, "scheme_id": flood["id"]})
     with db.connect(cfg.database_url) as conn:  # the employees went in by SQL: compile everything again
         client = redis.Redis.from_url(cfg.redis_url)
@@ -74,8 +134,11 @@ def build_company(profile, cfg) -> None:
 
 def percentiles(samples: list[int]) -> tuple[float, float, float]:
     samples.sort()
-    return (samples[len(samples) // 2] / 1000, samples[int(len(samples) * 0.99)] / 1000,
-            statistics.fmean(samples) / 1000)
+    return (
+        samples[len(samples) // 2] / 1000,
+        samples[int(len(samples) * 0.99)] / 1000,
+        statistics.fmean(samples) / 1000,
+    )
 
 
 def timed(fn, iterations: int) -> tuple[float, float, float]:
@@ -98,43 +161,70 @@ def main() -> None:
         cfg = settings.load(profile.config_path)
         build_company(profile, cfg)
         client = redis.Redis.from_url(cfg.redis_url)
-        documents = {key: decode_document(client.get(key))[1]
-                     for key in (number_key(TWO_STEPS), number_key(ALL_AT_ONCE), company_key("demo.vpbx.test"))}
+        documents = {
+            key: decode_document(client.get(key))[1]
+            for key in (number_key(TWO_STEPS), number_key(ALL_AT_ONCE), company_key("demo.vpbx.test"))
+        }
         worker = Worker(cfg)
         worker.connect()
-        now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
+        now = datetime(2026, 11, 23, 10, tzinfo=UTC)
         call = Call("bench", TWO_STEPS, "79161234567", "trunk", now)
         flood_call = Call("bench", ALL_AT_ONCE, "79161234567", "trunk", now)
         phone_call = Call("bench", "2500", "e1", "phone", now, "sip:e1@demo.vpbx.test")
         sizes = {k: len(client.get(k)) for k in documents}
         rows = [
-            ("two steps", sizes[number_key(TWO_STEPS)],
-             timed(lambda: build_plan(documents[number_key(TWO_STEPS)], call), args.iterations),
-             timed(lambda: worker.plan_for(dialled=TWO_STEPS, caller="79161234567", call_id="b", source="trunk"),
-                   args.iterations)),
-            ("all at once (1,000)", sizes[number_key(ALL_AT_ONCE)],
-             timed(lambda: build_plan(documents[number_key(ALL_AT_ONCE)], flood_call), args.iterations // 10),
-             timed(lambda: worker.plan_for(dialled=ALL_AT_ONCE, caller="79161234567", call_id="b", source="trunk"),
-                   args.iterations // 10)),
-            ("extension", sizes[company_key("demo.vpbx.test")],
-             timed(lambda: build_direct_plan(documents[company_key("demo.vpbx.test")], "2500", phone_call),
-                   args.iterations),
-             timed(lambda: worker.plan_for(dialled="2500", caller="e1", call_id="b", source="phone",
-                                           caller_domain="demo.vpbx.test"), args.iterations)),
+            (
+                "two steps",
+                sizes[number_key(TWO_STEPS)],
+                timed(lambda: build_plan(documents[number_key(TWO_STEPS)], call), args.iterations),
+                timed(
+                    lambda: worker.plan_for(dialled=TWO_STEPS, caller="79161234567", call_id="b", source="trunk"),
+                    args.iterations,
+                ),
+            ),
+            (
+                "all at once (1,000)",
+                sizes[number_key(ALL_AT_ONCE)],
+                timed(lambda: build_plan(documents[number_key(ALL_AT_ONCE)], flood_call), args.iterations // 10),
+                timed(
+                    lambda: worker.plan_for(dialled=ALL_AT_ONCE, caller="79161234567", call_id="b", source="trunk"),
+                    args.iterations // 10,
+                ),
+            ),
+            (
+                "extension",
+                sizes[company_key("demo.vpbx.test")],
+                timed(
+                    lambda: build_direct_plan(documents[company_key("demo.vpbx.test")], "2500", phone_call),
+                    args.iterations,
+                ),
+                timed(
+                    lambda: worker.plan_for(
+                        dialled="2500", caller="e1", call_id="b", source="phone", caller_domain="demo.vpbx.test"
+                    ),
+                    args.iterations,
+                ),
+            ),
         ]
         plan = build_plan(documents[number_key(TWO_STEPS)], call)
-        print(f"two steps plan: {len(plan.steps)} steps; all at once: "
-              f"{len(build_plan(documents[number_key(ALL_AT_ONCE)], flood_call).steps[0].targets)} targets "
-              f"(of {EMPLOYEES}: the others are away)")
+        print(
+            f"two steps plan: {len(plan.steps)} steps; all at once: "
+            f"{len(build_plan(documents[number_key(ALL_AT_ONCE)], flood_call).steps[0].targets)} targets "
+            f"(of {EMPLOYEES}: the others are away)"
+        )
     finally:
         manager.down(profile, say=lambda _: None)
-    print(f"\n{EMPLOYEES} employees; build_plan is the pure library on a parsed document, plan_for is a Kamailio "
-          f"worker's whole lookup (one Redis round trip, then the plan); µs")
+    print(
+        f"\n{EMPLOYEES} employees; build_plan is the pure library on a parsed document, plan_for is a Kamailio "
+        f"worker's whole lookup (one Redis round trip, then the plan); µs"
+    )
     print("| case | document bytes | build_plan p50 | p99 | mean | plan_for p50 | p99 | mean |")
     print("|---|---|---|---|---|---|---|---|")
     for name, size, pure, whole in rows:
-        print(f"| {name} | {size:,} | {pure[0]:.1f} | {pure[1]:.1f} | {pure[2]:.1f} "
-              f"| {whole[0]:.1f} | {whole[1]:.1f} | {whole[2]:.1f} |")
+        print(
+            f"| {name} | {size:,} | {pure[0]:.1f} | {pure[1]:.1f} | {pure[2]:.1f} "
+            f"| {whole[0]:.1f} | {whole[1]:.1f} | {whole[2]:.1f} |"
+        )
 
 
 if __name__ == "__main__":

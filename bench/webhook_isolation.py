@@ -22,9 +22,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench_stack import Api, credentials, fresh_stack
 from kamailio_cpu import SCENARIOS, free_udp_port, register, sipp
 
-from bench_stack import Api, credentials, fresh_stack
 from vpbx import db
 from vpbx import settings as vpbx_settings
 from vpbx.config.trunks import reload_kamailio, save_trunk
@@ -66,19 +66,54 @@ def configure(profile, url: str, budget_ms: int, webhook_caller_port: int) -> st
     anna = next(e["id"] for e in api("GET", "/employees") if e["extension"] == "101")
     ring_anna = [{"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": anna}]}]
     fallback = api("POST", "/schemes", {"name": "Fallback", "steps": ring_anna})
-    hook = api("POST", "/webhooks", {"name": "stalling", "url": url, "budget_ms": budget_ms,
-                                     "breaker_failures": 0, "fallback_scheme_id": fallback["id"]})
-    scheme = api("POST", "/schemes", {"name": "Ask the webhook", "steps": [
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "webhook", "webhook_id": hook["id"]}]}]})
+    hook = api(
+        "POST",
+        "/webhooks",
+        {
+            "name": "stalling",
+            "url": url,
+            "budget_ms": budget_ms,
+            "breaker_failures": 0,
+            "fallback_scheme_id": fallback["id"],
+        },
+    )
+    scheme = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "Ask the webhook",
+            "steps": [
+                {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "webhook", "webhook_id": hook["id"]}]}
+            ],
+        },
+    )
     api("POST", "/numbers", {"number": WEBHOOK_NUMBER, "scheme_id": scheme["id"]})
     return credentials(profile)["number"]
 
 
 def timed_calls(remote: str, source_port: int, number: str, calls: int, rate: int, wait: bool = True):
     """SIPp calls to ``number`` from a trunk's port; with ``wait``, their setup times in ms."""
-    args = ["-s", number, "-key", "rtp_port", str(free_udp_port()), "-p", str(source_port),
-            "-m", str(calls), "-r", str(rate), "-d", "200", "-timeout", "600s", "-timeout_error",
-            "-trace_rtt", "-rtt_freq", "1"]
+    args = [
+        "-s",
+        number,
+        "-key",
+        "rtp_port",
+        str(free_udp_port()),
+        "-p",
+        str(source_port),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-d",
+        "200",
+        "-timeout",
+        "600s",
+        "-timeout_error",
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+    ]
     process = sipp(BENCH / "scenarios" / "uac_timed.xml", *args, remote=remote, wait=False)
     return process if not wait else setup_times(process)
 
@@ -124,8 +159,9 @@ def main() -> None:
     carrier = profile.ports.demo_trunk
     remote = f"127.0.0.1:{profile.ports.sip}"
     phone_port = free_udp_port()
-    phone = sipp(SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()),
-                 wait=False)
+    phone = sipp(
+        SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()), wait=False
+    )
     register(remote, phone_port, credentials(profile))
     duration_s = args.calls / args.rate
     rows = []
@@ -147,22 +183,37 @@ def main() -> None:
             else:
                 beside, webhook = loaded()
                 alone = timed_calls(remote, carrier, number, args.calls, args.rate)
-            row = (round_number, statistics.median(alone), percentile(alone, 0.95), statistics.median(beside),
-                   percentile(beside, 0.95), statistics.median(beside) / statistics.median(alone),
-                   percentile(beside, 0.95) / percentile(alone, 0.95), statistics.median(webhook), len(webhook))
+            row = (
+                round_number,
+                statistics.median(alone),
+                percentile(alone, 0.95),
+                statistics.median(beside),
+                percentile(beside, 0.95),
+                statistics.median(beside) / statistics.median(alone),
+                percentile(beside, 0.95) / percentile(alone, 0.95),
+                statistics.median(webhook),
+                len(webhook),
+            )
             rows.append(row)
-            print("round {}: alone p50 {:.1f} p95 {:.1f} ms; beside the stalled webhook p50 {:.1f} p95 {:.1f} ms; "
-                  "ratios {:.2f} {:.2f}; webhook calls p50 {:.0f} ms ({} calls)".format(*row), flush=True)
+            print(
+                "round {}: alone p50 {:.1f} p95 {:.1f} ms; beside the stalled webhook p50 {:.1f} p95 {:.1f} ms; "
+                "ratios {:.2f} {:.2f}; webhook calls p50 {:.0f} ms ({} calls)".format(*row),
+                flush=True,
+            )
     finally:
         phone.kill()
         server.shutdown()
         if not args.keep:
             manager.down(profile, say=lambda _: None)
 
-    print(f"\n{args.calls} ordinary calls per measurement at {args.rate} cps; webhook number at "
-          f"{args.webhook_rate} cps, budget {args.budget_ms} ms, server stalling 30 s, breaker off")
-    print("| round | alone p50 ms | alone p95 ms | beside p50 ms | beside p95 ms | p50 ratio | p95 ratio "
-          "| webhook calls p50 ms | webhook calls |")
+    print(
+        f"\n{args.calls} ordinary calls per measurement at {args.rate} cps; webhook number at "
+        f"{args.webhook_rate} cps, budget {args.budget_ms} ms, server stalling 30 s, breaker off"
+    )
+    print(
+        "| round | alone p50 ms | alone p95 ms | beside p50 ms | beside p95 ms | p50 ratio | p95 ratio "
+        "| webhook calls p50 ms | webhook calls |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| {} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} | {:.0f} | {} |".format(*row))

@@ -25,8 +25,14 @@ from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
-    PlanCursor, gateway_failed, idle_tracked_member, idle_tracking_param, load_step_branches, next_gateway,
-    step_timers)
+    PlanCursor,
+    gateway_failed,
+    idle_tracked_member,
+    idle_tracking_param,
+    load_step_branches,
+    next_gateway,
+    step_timers,
+)
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
 
@@ -319,9 +325,17 @@ class VpbxRoutes:
         KSR.hdr.remove(COMPANY_HEADER)
         KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
         parent = KSR.pv.get("$hdr(X-Vpbx-Parent)") if source == "media" else None
-        cursor = PlanCursor(plan, 0, call=call_events.call_record(
-            plan, source=source, caller=KSR.pv.get("$fU") or "", caller_domain=KSR.pv.get("$fd"),
-            parent_call_id=parent))
+        cursor = PlanCursor(
+            plan,
+            0,
+            call=call_events.call_record(
+                plan,
+                source=source,
+                caller=KSR.pv.get("$fU") or "",
+                caller_domain=KSR.pv.get("$fd"),
+                parent_call_id=parent,
+            ),
+        )
         if plan.lookups():
             self.look_up_then_ring(cursor, source, region or DEFAULT_REGION)
             return
@@ -330,8 +344,9 @@ class VpbxRoutes:
     def ring_plan(self, cursor):
         if not self.ring_next_step(cursor):
             final = reasons.final(cursor.plan.final)
-            self.emit_missed(cursor, events.missed_reason(final.code, cancelled=False) if final
-                             else events.NOBODY_TO_RING)
+            self.emit_missed(
+                cursor, events.missed_reason(final.code, cancelled=False) if final else events.NOBODY_TO_RING
+            )
             self.reject(final or reasons.NOBODY_TO_RING)
             return
         if not KSR.isflagset(FLT_MEDIA):
@@ -350,16 +365,18 @@ class VpbxRoutes:
         # No task worker can take it: fail open here, without asking anyone.
         KSR.pv.unset("$sht(lookups=>$ci)")
         KSR.err(f"vpbx: lookups of {KSR.pv.get('$ci')} not queued; following the fallbacks\n")
-        plan = self.worker.resolve_lookups(cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "",
-                                           ask=False, **lookup)
+        plan = self.worker.resolve_lookups(
+            cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "", ask=False, **lookup
+        )
         self.ring_plan(replace(cursor, plan=plan))
 
     def ksr_route_lookups(self, msg):
         """In an async task worker: ask, then ring what the answers say."""
         cursor = self.saved_cursor()
         lookup = json.loads(KSR.pv.get(LOOKUP_XAVP))
-        plan = self.worker.resolve_lookups(cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "",
-                                           **lookup)
+        plan = self.worker.resolve_lookups(
+            cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "", **lookup
+        )
         claim = KSR.pv.get(LOOKUP_CLAIM)
         KSR.pv.unset("$sht(lookups=>$ci)")
         if claim != CLAIMED_FIRST:  # the caller hung up meanwhile

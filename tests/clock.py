@@ -10,10 +10,10 @@ with the clock moved years ahead and behind (README, "Tests and the calendar").
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def day(offset: int, tz: str = "Europe/Moscow") -> date:

@@ -17,8 +17,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 _SPECIAL_SUFFIXES = (".localhost", ".invalid")
 # Cloud metadata services answer on these: never a customer's server.
-_METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"),
-             ipaddress.ip_network("100.100.100.200/32"))
+_METADATA = (
+    ipaddress.ip_network("169.254.169.254/32"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+    ipaddress.ip_network("100.100.100.200/32"),
+)
 
 
 def special_name(host: str) -> str | None:

@@ -13,7 +13,11 @@ from .stack.process import StartError
 from .stack.profile import profile as load_profile
 
 profile_option = click.option(
-    "--profile", "profile_name", default="dev", show_default=True, envvar="VPBX_PROFILE",
+    "--profile",
+    "profile_name",
+    default="dev",
+    show_default=True,
+    envvar="VPBX_PROFILE",
     help="Which stack: 'dev' (make up) or 'test' (the test suite's own ports and run dir).",
 )
 
@@ -70,7 +74,9 @@ def _settings(config: str | None) -> settings.Settings:
 
 
 config_option = click.option(
-    "--config", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
     help=f"A run directory's vpbx.toml (default: ${settings.CONFIG_ENV}, else the dev stack's).",
 )
 
@@ -133,13 +139,16 @@ def keep(config: str | None, interval: float) -> None:
             run = client.info("server")["run_id"]
             restarted = seen_run is not None and run != seen_run
             # Several keepers (one per node) may watch one Redis: one rebuilds.
-            if ((restarted or not client.exists(GENERATION_KEY))
-                    and client.set("vpbx:cache:rebuilding", 1, nx=True, ex=60)):
+            if (restarted or not client.exists(GENERATION_KEY)) and client.set(
+                "vpbx:cache:rebuilding", 1, nx=True, ex=60
+            ):
                 try:
                     with db.connect(cfg.database_url) as conn:
-                        log.warning("routing documents %s: rebuilt %d numbers",
-                                    "possibly stale after a Redis restart" if restarted else "missing from Redis",
-                                    rebuild_all(conn, client))
+                        log.warning(
+                            "routing documents %s: rebuilt %d numbers",
+                            "possibly stale after a Redis restart" if restarted else "missing from Redis",
+                            rebuild_all(conn, client),
+                        )
                 finally:
                     client.delete("vpbx:cache:rebuilding")
             seen_run = run
@@ -224,8 +233,15 @@ def company_create(config, name, sip_domain, timezone, admin_name, admin_extensi
 
     cfg = _settings(config)
     with db.connect(cfg.database_url) as conn:
-        created = create_company(conn, name=name, sip_domain=sip_domain, timezone=timezone,
-                                 admin_name=admin_name, admin_extension=admin_extension, admin_email=admin_email)
+        created = create_company(
+            conn,
+            name=name,
+            sip_domain=sip_domain,
+            timezone=timezone,
+            admin_name=admin_name,
+            admin_extension=admin_extension,
+            admin_email=admin_email,
+        )
         publish(conn, redis.Redis.from_url(cfg.redis_url), domains=[sip_domain])
     click.echo(f"company {created.company_id}: admin {admin_extension} SIP password {created.admin_sip_password}")
     click.echo(f"admin API token: {created.admin_token}")
@@ -252,13 +268,16 @@ def trunk_save(config, name, address, port, region, outbound, priority) -> None:
     cfg = _settings(config)
     with db.connect(cfg.database_url) as conn:
         try:
-            saved = save_trunk(conn, name=name, address=address, port=port, region=region,
-                               outbound=outbound, priority=priority)
+            saved = save_trunk(
+                conn, name=name, address=address, port=port, region=region, outbound=outbound, priority=priority
+            )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
     reload_kamailio(KamailioRpc(cfg.kamailio_rpc))
-    click.echo(f"trunk {saved.id} {saved.name}: {saved.address}:{saved.port} {saved.region}"
-               + (f", outbound priority {saved.priority}" if saved.outbound else ", inbound only"))
+    click.echo(
+        f"trunk {saved.id} {saved.name}: {saved.address}:{saved.port} {saved.region}"
+        + (f", outbound priority {saved.priority}" if saved.outbound else ", inbound only")
+    )
 
 
 @trunk.command("remove")
@@ -282,8 +301,10 @@ def trunk_list(config) -> None:
 
     with db.connect(_settings(config).database_url) as conn:
         for t in list_trunks(conn):
-            click.echo(f"{t.name}\t{t.address}:{t.port}\t{t.region}\t"
-                       + (f"outbound priority {t.priority}" if t.outbound else "inbound only"))
+            click.echo(
+                f"{t.name}\t{t.address}:{t.port}\t{t.region}\t"
+                + (f"outbound priority {t.priority}" if t.outbound else "inbound only")
+            )
 
 
 @main.group("sip-ban")

@@ -46,8 +46,9 @@ def _postgresql(settings: Settings) -> str:
 
 
 def _redis(settings: Settings) -> str:
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=PROBE_TIMEOUT,
-                                  socket_connect_timeout=PROBE_TIMEOUT)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT
+    )
     try:
         client.ping()
         return "Redis " + client.info("server")["redis_version"]

@@ -37,7 +37,9 @@ class KamailioRpc:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.bind(str(reply_path))
             try:
-                os.chmod(reply_path, 0o666)
+                # Kamailio runs as its own user and must write its answer here;
+                # the socket lives in the run directory's private runtime folder.
+                os.chmod(reply_path, 0o666)  # noqa: S103
                 sock.settimeout(self.timeout)
                 sock.sendto(json.dumps(payload).encode(), self.socket_path)
                 reply = self._receive(sock, request_id, method)
@@ -51,7 +53,7 @@ class KamailioRpc:
         while True:
             try:
                 reply = json.loads(sock.recv(1 << 20))
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise TimeoutError(f"Kamailio RPC at {self.socket_path} did not answer {method}") from exc
             if reply.get("id") == request_id:
                 return reply

@@ -72,7 +72,7 @@ class Settings:
     http_allowed_networks: tuple[IPNetwork, ...] = ()
     # Admin API requests allowed per source address and per token (limits' notation).
     api_rate_per_source: str = "1200/minute"
-    api_rate_per_token: str = "600/minute"
+    api_rate_per_token: str = "600/minute"  # noqa: S105 (a rate, not a token)
 
     @classmethod
     def from_mapping(cls, data: dict) -> Settings:
@@ -90,8 +90,9 @@ class Settings:
             run_dir=Path(data["run_dir"]),
             media=_media(data["media"], endpoint),
             profile=data.get("profile", "production"),
-            http_allowed_networks=tuple(ipaddress.ip_network(n) for n in
-                                        data.get("http", {}).get("allowed_networks", ())),
+            http_allowed_networks=tuple(
+                ipaddress.ip_network(n) for n in data.get("http", {}).get("allowed_networks", ())
+            ),
             api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
         )
@@ -101,11 +102,20 @@ def _media(data: dict, endpoint) -> Media:
     smtp = data["smtp"]
     return Media(
         sip=Endpoint(data["sip"]["host"], int(data["sip"]["port"])),
-        dtmf_port=int(data["dtmf_port"]), rtp_min=int(data["rtp_min"]), rtp_max=int(data["rtp_max"]),
+        dtmf_port=int(data["dtmf_port"]),
+        rtp_min=int(data["rtp_min"]),
+        rtp_max=int(data["rtp_max"]),
         data_dir=Path(data["data_dir"]),
-        smtp=Smtp(smtp["host"], int(smtp["port"]), smtp["sender"], bool(smtp.get("starttls", False)),
-                  smtp.get("username"), smtp.get("password")),
-        public_url=data["public_url"].rstrip("/"), link_secret=data["link_secret"],
+        smtp=Smtp(
+            smtp["host"],
+            int(smtp["port"]),
+            smtp["sender"],
+            bool(smtp.get("starttls", False)),
+            smtp.get("username"),
+            smtp.get("password"),
+        ),
+        public_url=data["public_url"].rstrip("/"),
+        link_secret=data["link_secret"],
         tts_engine=data.get("tts_engine", "espeak"),
     )
 

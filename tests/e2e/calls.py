@@ -16,8 +16,14 @@ def answered_call(stack, sip_target, number: str, phone_port: int, *, duration_m
     Both SIPp processes must end well: the call was set up, held and hung up.
     """
     phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=number,
-                   keys={"rtp_port": free_udp_port()}, duration_ms=duration_ms).run()
+    carrier = Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=number,
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=duration_ms,
+    ).run()
     answered = phone.wait()
     assert carrier.returncode == 0, carrier.explain()
     assert answered.returncode == 0, answered.explain()

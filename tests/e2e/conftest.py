@@ -59,7 +59,10 @@ def register(sip_target, demo):
     def _register(login: str, contact_port: int, *, password: str | None = None, domain: str | None = None):
         account = next((a for a in demo["accounts"] if a["login"] == login), {"domain": demo["accounts"][0]["domain"]})
         result = Sipp(
-            "register.xml", port=free_udp_port(), remote=sip_target, service=login,
+            "register.xml",
+            port=free_udp_port(),
+            remote=sip_target,
+            service=login,
             auth=(login, password if password is not None else account["password"]),
             keys={"domain": domain or account["domain"], "contact_port": contact_port},
         ).run()
@@ -75,7 +78,8 @@ def api(stack, demo):
 
     def _call(method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{stack.ports.sidecar}/api/v1{path}", method=method,
+            f"http://127.0.0.1:{stack.ports.sidecar}/api/v1{path}",
+            method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"Bearer {demo['admin_api_token']}", "Content-Type": "application/json"},
         )
@@ -131,15 +135,17 @@ class Mailbox:
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
-                mailbox.messages.append(Mail(list(envelope.rcpt_tos), BytesParser(policy=default).parsebytes(
-                    envelope.content)))
+                mailbox.messages.append(
+                    Mail(list(envelope.rcpt_tos), BytesParser(policy=default).parsebytes(envelope.content))
+                )
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
 
     def wait_for(self, match, timeout: float = 10.0):
-        return wait_for(lambda: next((m for m in self.messages if match(m.message)), None), timeout,
-                        "the voicemail email")
+        return wait_for(
+            lambda: next((m for m in self.messages if match(m.message)), None), timeout, "the voicemail email"
+        )
 
 
 @dataclass

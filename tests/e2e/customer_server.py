@@ -58,8 +58,12 @@ class CustomerServer:
 
     def got(self, count: int = 1, timeout: float = 10) -> list[Received]:
         from vpbx.stack.process import wait_for
-        return wait_for(lambda: self.requests[:count] if len(self.requests) >= count else None, timeout,
-                        f"{count} request(s) at the customer server")
+
+        return wait_for(
+            lambda: self.requests[:count] if len(self.requests) >= count else None,
+            timeout,
+            f"{count} request(s) at the customer server",
+        )
 
 
 def serve() -> tuple[CustomerServer, ThreadingHTTPServer]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import queue
 import socket
+import struct
 import subprocess
 import threading
-import urllib.request
-from contextlib import contextmanager
-import struct
 import time
+import urllib.request
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 with warnings.catch_warnings():
@@ -75,7 +75,8 @@ TO_THE_MEDIA_APP = "To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param
 def answer_reinvite_then(ending: str) -> str:
     """The caller first answers a re-INVITE (its law, PCMA, at its own socket), then
     ``ending`` (a BYE in it must name the media app with TO_THE_MEDIA_APP)."""
-    return """
+    return (
+        """
   <recv request="INVITE" timeout="30000"/>
   <send>
     <![CDATA[
@@ -101,7 +102,9 @@ def answer_reinvite_then(ending: str) -> str:
     ]]>
   </send>
   <recv request="ACK"/>
-""" + ending
+"""
+        + ending
+    )
 
 
 @dataclass
@@ -143,7 +146,7 @@ class CallerAudio:
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data, address = self.sock.recvfrom(2048)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             return None
         if self.peer is None:
             self.peer = address
@@ -193,8 +196,9 @@ class CallerAudio:
             self.sequence = (self.sequence + 1) & 0xFFFF
             # RFC 4733: every packet of one key carries the timestamp of its start.
             timestamp = event_timestamp if payload_type == EVENTS else self.timestamp
-            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0), self.sequence,
-                                 timestamp, self.ssrc)
+            header = struct.pack(
+                "!BBHII", 0x80, payload_type | (0x80 if marker else 0), self.sequence, timestamp, self.ssrc
+            )
             try:
                 self.sock.sendto(header + payload, self.peer)
             except OSError:
@@ -218,8 +222,10 @@ class CallerAudio:
         """A tone as the caller's voice, for ``seconds``."""
         frames = []
         for n in range(int(seconds * 50)):
-            samples = b"".join(struct.pack("<h", int(level * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
-                               for i in range(160))
+            samples = b"".join(
+                struct.pack("<h", int(level * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
+                for i in range(160)
+            )
             frames.append((PCMA, audioop.lin2alaw(samples, 2), False))
         self._send_all(frames)
 
@@ -237,9 +243,16 @@ class CallerAudio:
 def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, timeout_s: int = 120):
     """Start a carrier call to ``number``: (SIPp, the caller's audio)."""
     audio = CallerAudio()
-    sipp = Sipp("uac_media.xml", port=stack.ports.demo_trunk, remote=sip_target, service=number,
-                keys={"rtp_port": audio.port}, values={"ending": ending}, timeout_s=timeout_s,
-                recv_timeout_s=timeout_s).start()
+    sipp = Sipp(
+        "uac_media.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=number,
+        keys={"rtp_port": audio.port},
+        values={"ending": ending},
+        timeout_s=timeout_s,
+        recv_timeout_s=timeout_s,
+    ).start()
     return sipp, audio
 
 
@@ -261,26 +274,39 @@ def ended(sipp: Sipp, audio: CallerAudio):
 
 def message_of(db, call_id: str) -> dict:
     """The voicemail message a call left, once the media app has stored it."""
-    return wait_for(lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
-                    10, f"the voicemail message of {call_id}")
+    return wait_for(
+        lambda: db.execute("SELECT * FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone(),
+        10,
+        f"the voicemail message of {call_id}",
+    )
 
 
 def upload_tone(stack, demo, prompt_id: int, frequency: int, seconds: float, workdir) -> None:
     """Upload a pure tone as a prompt's recording, as an administrator would upload a file."""
     source = workdir / f"tone-{frequency}.wav"
-    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", str(seconds), "sine",
-                    str(frequency)], check=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", str(seconds), "sine", str(frequency)], check=True
+    )
     request = urllib.request.Request(
-        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1/prompts/{prompt_id}/recording", method="PUT",
-        data=source.read_bytes(), headers={"Authorization": f"Bearer {demo['admin_api_token']}",
-                                           "Content-Type": "audio/wav"})
+        f"http://127.0.0.1:{stack.ports.sidecar}/api/v1/prompts/{prompt_id}/recording",
+        method="PUT",
+        data=source.read_bytes(),
+        headers={"Authorization": f"Bearer {demo['admin_api_token']}", "Content-Type": "audio/wav"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
 
 
 @contextmanager
-def answering_phone(register, login: str, *, scenario: str = "uas_answer_pcma.xml", ring_ms: int = 0,
-                    timeout_s: int = 60, recv_timeout_s: int = 30):
+def answering_phone(
+    register,
+    login: str,
+    *,
+    scenario: str = "uas_answer_pcma.xml",
+    ring_ms: int = 0,
+    timeout_s: int = 60,
+    recv_timeout_s: int = 30,
+):
     """A company phone, registered as ``login``, that rings ``ring_ms`` then answers
     (SIPp), its RTP on a socket the test owns: (SIPp, the socket). Both are
     stopped and closed on the way out."""
@@ -289,8 +315,14 @@ def answering_phone(register, login: str, *, scenario: str = "uas_answer_pcma.xm
     try:
         port = free_udp_port()
         assert register(login, port)[0] == 200
-        phone = Sipp(scenario, port=port, keys={"rtp_port": rtp.port}, values={"ring_ms": ring_ms},
-                     timeout_s=timeout_s, recv_timeout_s=recv_timeout_s).start()
+        phone = Sipp(
+            scenario,
+            port=port,
+            keys={"rtp_port": rtp.port},
+            values={"ring_ms": ring_ms},
+            timeout_s=timeout_s,
+            recv_timeout_s=recv_timeout_s,
+        ).start()
         yield phone, rtp
     finally:
         if phone is not None:
@@ -298,15 +330,21 @@ def answering_phone(register, login: str, *, scenario: str = "uas_answer_pcma.xm
         rtp.close()
 
 
-def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP,
-                     timeout_s: int = 120):
+def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP, timeout_s: int = 120):
     """A demo company phone dials ``dialled`` and reaches the media app: (SIPp, the caller's audio)."""
     account = next(a for a in demo["accounts"] if a["login"] == login)
     audio = CallerAudio()
-    sipp = Sipp("phone_media.xml", port=free_udp_port(), remote=sip_target, service=dialled,
-                auth=(login, account["password"]), keys={"caller": login, "domain": account["domain"],
-                                                         "rtp_port": audio.port},
-                values={"ending": ending}, timeout_s=timeout_s, recv_timeout_s=timeout_s).start()
+    sipp = Sipp(
+        "phone_media.xml",
+        port=free_udp_port(),
+        remote=sip_target,
+        service=dialled,
+        auth=(login, account["password"]),
+        keys={"caller": login, "domain": account["domain"], "rtp_port": audio.port},
+        values={"ending": ending},
+        timeout_s=timeout_s,
+        recv_timeout_s=timeout_s,
+    ).start()
     return sipp, audio
 
 

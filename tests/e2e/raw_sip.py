@@ -6,9 +6,16 @@ import secrets
 import socket
 
 
-def request(method: str, ruri: str, *, headers: dict[str, str] | None = None, body: str = "",
-            cseq: str | None = None, content_length: int | None = None,
-            source: str = "127.0.0.1") -> tuple[str, socket.socket]:
+def request(
+    method: str,
+    ruri: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: str = "",
+    cseq: str | None = None,
+    content_length: int | None = None,
+    source: str = "127.0.0.1",
+) -> tuple[str, socket.socket]:
     """A request text and the bound socket it should be sent from."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((source, 0))
@@ -24,7 +31,9 @@ def request(method: str, ruri: str, *, headers: dict[str, str] | None = None, bo
         f"Contact: <sip:tester@{source}:{port}>",
     ]
     for name, value in (headers or {}).items():
-        lines = [line for line in lines if not line.startswith(f"{name}:")] + ([f"{name}: {value}"] if value is not None else [])
+        lines = [line for line in lines if not line.startswith(f"{name}:")] + (
+            [f"{name}: {value}"] if value is not None else []
+        )
     lines.append(f"Content-Length: {len(body.encode()) if content_length is None else content_length}")
     return "\r\n".join(lines) + "\r\n\r\n" + body, sock
 
@@ -37,7 +46,7 @@ def exchange(target: tuple[str, int], text: str, sock: socket.socket, timeout: f
         while True:
             try:
                 data = sock.recv(65535).decode(errors="replace")
-            except socket.timeout:
+            except TimeoutError:
                 return None
             status = data.split("\r\n", 1)[0]
             if not status.startswith("SIP/2.0 1"):

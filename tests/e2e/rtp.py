@@ -28,8 +28,10 @@ class RtpEndpoint:
     def send_tone(self, address: tuple[str, int], count: int, frequency: float) -> None:
         """``count`` packets of a PCMU tone, paced as a phone sends them."""
         for n in range(count):
-            samples = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
-                               for i in range(160))
+            samples = b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * (n * 160 + i) / 8000)))
+                for i in range(160)
+            )
             self.sequence += 1
             header = struct.pack("!BBHII", 0x80, 0, self.sequence, self.sequence * 160, self.ssrc)
             self.sock.sendto(header + linear_to_ulaw(samples), address)
@@ -49,7 +51,7 @@ class RtpEndpoint:
             self.sock.settimeout(remaining)  # 0 makes the socket non-blocking
             try:
                 received.append(self.sock.recvfrom(2048))
-            except (socket.timeout, BlockingIOError):
+            except (TimeoutError, BlockingIOError):
                 break
         return received
 

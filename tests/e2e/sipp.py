@@ -47,11 +47,23 @@ class Sipp:
     """One SIPp process. ``values`` fill {{name}} placeholders in the scenario
     (for attributes SIPp parses at load time); ``keys`` become ``-key`` keywords."""
 
-    def __init__(self, scenario: str, *, port: int, remote: str | None = None, service: str | None = None,
-                 keys: dict[str, object] | None = None, values: dict[str, object] | None = None,
-                 auth: tuple[str, str] | None = None, duration_ms: int | None = None, calls: int = 1,
-                 timeout_s: int = 30, local_ip: str = "127.0.0.1", recv_timeout_s: int = 10,
-                 concurrent: int | None = None):
+    def __init__(
+        self,
+        scenario: str,
+        *,
+        port: int,
+        remote: str | None = None,
+        service: str | None = None,
+        keys: dict[str, object] | None = None,
+        values: dict[str, object] | None = None,
+        auth: tuple[str, str] | None = None,
+        duration_ms: int | None = None,
+        calls: int = 1,
+        timeout_s: int = 30,
+        local_ip: str = "127.0.0.1",
+        recv_timeout_s: int = 10,
+        concurrent: int | None = None,
+    ):
         self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
         text = (SCENARIOS / scenario).read_text()
         for name, value in (values or {}).items():
@@ -60,14 +72,34 @@ class Sipp:
         self.scenario.write_text(text)
         self.port = port
         self.local_ip = local_ip
-        self.argv = ["sipp"] + ([remote] if remote else []) + [
-            # -i only sets the address SIPp writes into Via, Contact and SDP: it
-            # still listens on every local address (no -bind_local).
-            "-sf", str(self.scenario), "-i", local_ip, "-p", str(port), "-m", str(calls),
-            "-nostdin", "-trace_msg", "-message_file", str(self.workdir / "messages.log"),
-            "-trace_err", "-error_file", str(self.workdir / "errors.log"),
-            "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", str(recv_timeout_s * 1000),
-        ]
+        self.argv = (
+            ["sipp"]
+            + ([remote] if remote else [])
+            + [
+                # -i only sets the address SIPp writes into Via, Contact and SDP: it
+                # still listens on every local address (no -bind_local).
+                "-sf",
+                str(self.scenario),
+                "-i",
+                local_ip,
+                "-p",
+                str(port),
+                "-m",
+                str(calls),
+                "-nostdin",
+                "-trace_msg",
+                "-message_file",
+                str(self.workdir / "messages.log"),
+                "-trace_err",
+                "-error_file",
+                str(self.workdir / "errors.log"),
+                "-timeout",
+                f"{timeout_s}s",
+                "-timeout_error",
+                "-recv_timeout",
+                str(recv_timeout_s * 1000),
+            ]
+        )
         # SIPp's Call-IDs ("<n>-<pid>@<ip>") repeat once pids wrap; a token makes
         # each process's calls unique, as real Call-IDs are.
         self.call_id_token = secrets.token_hex(4)
@@ -95,8 +127,12 @@ class Sipp:
 
     def start(self) -> Sipp:
         self.process = subprocess.Popen(
-            self.argv, cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True,
+            self.argv,
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
         )
         wait_for(lambda: udp_port_in_use(self.port) or self.process.poll() is not None, 5, f"sipp to bind {self.port}")
         return self

@@ -27,7 +27,7 @@ def _pitches(payloads: list[bytes], per: int = 10) -> list[int]:
     """The pitch of each run of ``per`` packets (0 for silence), to the nearest 100 Hz."""
     pitches = []
     for start in range(0, len(payloads) - per + 1, per):
-        pcm = b"".join(alaw_to_linear(p) for p in payloads[start:start + per])
+        pcm = b"".join(alaw_to_linear(p) for p in payloads[start : start + per])
         pitches.append(round(dominant_frequency(pcm), -2) if rms(pcm) > 500 else 0)
     return pitches
 
@@ -49,15 +49,26 @@ def _number_with(api, scheme: dict):
 @pytest.fixture
 def announced_number(stack, api, demo, made_prompt, tmp_path):
     prompts = {}
-    for name, frequency, seconds in (("greeting", GREETING_HZ, 1.0), ("music", MUSIC_HZ, 1.0),
-                                     ("whisper", WHISPER_HZ, 1.0)):
+    for name, frequency, seconds in (
+        ("greeting", GREETING_HZ, 1.0),
+        ("music", MUSIC_HZ, 1.0),
+        ("whisper", WHISPER_HZ, 1.0),
+    ):
         prompts[name] = made_prompt(f"E2E {name}")
         upload_tone(stack, demo, prompts[name]["id"], frequency, seconds, tmp_path)
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
-    with _number_with(api, {
-        "name": "E2E announced", "greeting_prompt_id": prompts["greeting"]["id"],
-        "music_prompt_id": prompts["music"]["id"], "whisper_prompt_id": prompts["whisper"]["id"],
-        "steps": [{"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}]}):
+    with _number_with(
+        api,
+        {
+            "name": "E2E announced",
+            "greeting_prompt_id": prompts["greeting"]["id"],
+            "music_prompt_id": prompts["music"]["id"],
+            "whisper_prompt_id": prompts["whisper"]["id"],
+            "steps": [
+                {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}
+            ],
+        },
+    ):
         yield anna
 
 
@@ -111,12 +122,26 @@ def forwarding_number(stack, api, demo, made_prompt, tmp_path):
     notice = made_prompt("E2E another specialist")
     upload_tone(stack, demo, notice["id"], NOTICE_HZ, 0.8, tmp_path)
     people = {e["extension"]: e for e in api("GET", "/employees")[1]}
-    with _number_with(api, {
-        "name": "E2E forwarded", "forward_notice": "custom", "forward_notice_prompt_id": notice["id"],
-        "steps": [{"mode": "parallel", "timeout": 15, "destinations": [
-                      {"kind": "employee", "employee_id": people["101"]["id"]}]},
-                  {"mode": "parallel", "timeout": 30, "destinations": [
-                      {"kind": "employee", "employee_id": people["102"]["id"]}]}]}):
+    with _number_with(
+        api,
+        {
+            "name": "E2E forwarded",
+            "forward_notice": "custom",
+            "forward_notice_prompt_id": notice["id"],
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 15,
+                    "destinations": [{"kind": "employee", "employee_id": people["101"]["id"]}],
+                },
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "employee", "employee_id": people["102"]["id"]}],
+                },
+            ],
+        },
+    ):
         yield people
 
 

@@ -20,25 +20,51 @@ SEED = "20261122"  # fixed: a failure replays exactly
 
 
 def _snapshot(api) -> dict:
-    return {r: api("GET", f"/{r}")[1] for r in ("employees", "numbers", "schemes", "departments", "schedules",
-                                                 "voicemail-boxes")}
+    return {
+        r: api("GET", f"/{r}")[1]
+        for r in ("employees", "numbers", "schemes", "departments", "schedules", "voicemail-boxes")
+    }
 
 
 def test_fuzzing_the_api_finds_no_server_error(stack, cfg, api, tmp_path):
     with vpbx_db.connect(cfg.database_url) as conn:
-        tenant = create_company(conn, name="Fuzz Ltd", sip_domain=f"fuzz-{secrets.token_hex(4)}.vpbx.test",
-                                timezone="UTC", admin_name="Fuzz Admin", admin_extension="100")
+        tenant = create_company(
+            conn,
+            name="Fuzz Ltd",
+            sip_domain=f"fuzz-{secrets.token_hex(4)}.vpbx.test",
+            timezone="UTC",
+            admin_name="Fuzz Admin",
+            admin_extension="100",
+        )
     demo_before = _snapshot(api)
 
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "run",
-         f"http://127.0.0.1:{stack.ports.sidecar}/openapi.json",
-         "--header", f"Authorization: Bearer {tenant.admin_token}",
-         "--checks", "not_a_server_error", "--max-examples", "25", "--seed", SEED, "--workers", "1",
-         "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
-             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"http://127.0.0.1:{stack.ports.sidecar}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {tenant.admin_token}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--seed",
+            SEED,
+            "--workers",
+            "1",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz_hooks",
+            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        },
     )
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

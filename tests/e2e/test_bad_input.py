@@ -38,8 +38,9 @@ MALFORMED = {
 def test_malformed_invite_gets_4xx_and_kamailio_keeps_serving(target, defect):
     defect = dict(defect)
     ruri = defect.pop("ruri", f"sip:74951112233@{target[0]}:{target[1]}")
-    text, sock = raw_sip.request("INVITE", ruri, body=SDP, headers={"Content-Type": "application/sdp",
-                                                                     **defect.pop("headers", {})}, **defect)
+    text, sock = raw_sip.request(
+        "INVITE", ruri, body=SDP, headers={"Content-Type": "application/sdp", **defect.pop("headers", {})}, **defect
+    )
 
     status = _status(raw_sip.exchange(target, text, sock))
 
@@ -56,8 +57,7 @@ def test_garbage_datagram_is_dropped_and_kamailio_keeps_serving(target):
 def test_invite_without_from_is_dropped_and_kamailio_keeps_serving(target):
     # Kamailio's core drops a request that lacks From/To/Call-ID/CSeq/Via before
     # any script runs: a response must copy those headers, so none can be built.
-    text, sock = raw_sip.request("INVITE", f"sip:74951112233@{target[0]}:{target[1]}",
-                                 headers={"From": None})
+    text, sock = raw_sip.request("INVITE", f"sip:74951112233@{target[0]}:{target[1]}", headers={"From": None})
 
     assert raw_sip.exchange(target, text, sock, timeout=1.0) is None
     assert _keeps_serving(target)
@@ -65,7 +65,9 @@ def test_invite_without_from_is_dropped_and_kamailio_keeps_serving(target):
 
 def test_invite_from_an_unknown_source_must_authenticate(target):
     text, sock = raw_sip.request(
-        "INVITE", f"sip:74951112233@{target[0]}:{target[1]}", body=SDP,
+        "INVITE",
+        f"sip:74951112233@{target[0]}:{target[1]}",
+        body=SDP,
         headers={"Content-Type": "application/sdp"},
     )
 
@@ -93,7 +95,7 @@ def test_a_flooding_source_is_banned_while_others_are_served(target, rpc):
             while True:
                 sock.recv(65535)
                 answered += 1
-        except socket.timeout:
+        except TimeoutError:
             pass
 
         assert 0 < answered < burst

@@ -53,8 +53,12 @@ def test_trunk_call_rings_the_registered_phone_with_media_through_rtpengine(
     phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": phone_rtp.port}).start()
     # The carrier sends the number in national format; vpbx reads it as E.164.
     carrier = Sipp(
-        "uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service="84951112233",
-        keys={"rtp_port": caller_rtp.port}, duration_ms=CALL_MS,
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service="84951112233",
+        keys={"rtp_port": caller_rtp.port},
+        duration_ms=CALL_MS,
     ).start()
     try:
         call_id = carrier.call_id()
@@ -102,7 +106,10 @@ def test_trunk_call_rings_the_registered_phone_with_media_through_rtpengine(
 def test_call_to_a_number_that_is_not_ours_gets_404_with_reason(stack, sip_target, ng, dialled):
     calls_before = set(ng.list_calls())
     result = Sipp(
-        "uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service=dialled,
+        "uac_rejected.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=dialled,
         keys={"rtp_port": free_udp_port()},
         values={"final": 404, "reason": 'Q\\.850;cause=1;text="Unallocated'},
     ).run()
@@ -118,7 +125,10 @@ def test_call_when_no_phone_is_registered_gets_480_and_opens_no_media_session(
 ):
     calls_before = set(ng.list_calls())
     caller = Sipp(
-        "uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service="+74951112233",
+        "uac_rejected.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service="+74951112233",
         keys={"rtp_port": free_udp_port()},
         values={"final": 480, "reason": "Q\\.850;cause=20"},
     )
@@ -129,4 +139,8 @@ def test_call_when_no_phone_is_registered_gets_480_and_opens_no_media_session(
     # Still a missed call of the company, on the number.
     line = history_line(api, caller.call_id())
     assert (line["status"], line["end_reason"], line["called"], line["legs"]) == (
-        "missed", "nobody_to_ring", "+74951112233", [])
+        "missed",
+        "nobody_to_ring",
+        "+74951112233",
+        [],
+    )

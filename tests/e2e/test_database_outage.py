@@ -42,7 +42,8 @@ def test_calls_route_and_the_api_answers_503_while_postgresql_is_down(
 
     postgres.start()
     # The connection pool retries with a backoff: recovery takes seconds, not a restart.
-    status, body = wait_for(lambda: (r := api("GET", "/company"))[0] == 200 and r, 30,
-                            "the API to reach PostgreSQL again")
+    status, body = wait_for(
+        lambda: (r := api("GET", "/company"))[0] == 200 and r, 30, "the API to reach PostgreSQL again"
+    )
     assert body["sip_domain"] == "demo.vpbx.test"
     assert register("101", phone_port)[0] == 200  # Kamailio's own database connections recover too

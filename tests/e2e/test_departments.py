@@ -21,9 +21,14 @@ def agents(api, sip_target):
         status, agent = api("POST", "/employees", {"name": f"Agent {extension}", "extension": extension})
         assert status == 201, agent
         port = free_udp_port()
-        registration = Sipp("register.xml", port=free_udp_port(), remote=sip_target, service=extension,
-                            auth=(extension, agent["sip_password"]),
-                            keys={"domain": "demo.vpbx.test", "contact_port": port}).run()
+        registration = Sipp(
+            "register.xml",
+            port=free_udp_port(),
+            remote=sip_target,
+            service=extension,
+            auth=(extension, agent["sip_password"]),
+            keys={"domain": "demo.vpbx.test", "contact_port": port},
+        ).run()
         assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200, registration.explain()
         created.append((agent, port))
     yield created
@@ -38,13 +43,32 @@ def department(api, agents):
     made = []
 
     def _make(distribution: str):
-        status, dept = api("POST", "/departments", {
-            "name": f"Hunt {distribution}", "distribution": distribution, "ring_time": 10,
-            "members": [agent["id"] for agent, _ in agents]})
+        status, dept = api(
+            "POST",
+            "/departments",
+            {
+                "name": f"Hunt {distribution}",
+                "distribution": distribution,
+                "ring_time": 10,
+                "members": [agent["id"] for agent, _ in agents],
+            },
+        )
         assert status == 201, dept
         made.append(dept)
-        status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
-            {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": dept["id"]}]}]})
+        status, body = api(
+            "PUT",
+            f"/schemes/{scheme['id']}",
+            {
+                "name": scheme["name"],
+                "steps": [
+                    {
+                        "mode": "parallel",
+                        "timeout": 30,
+                        "destinations": [{"kind": "department", "department_id": dept["id"]}],
+                    }
+                ],
+            },
+        )
         assert status == 200, body
         return dept
 
@@ -55,8 +79,9 @@ def department(api, agents):
 
 
 def _answering(agent_port: int, calls: int) -> Sipp:
-    return Sipp("uas_answer.xml", port=agent_port, calls=calls, keys={"rtp_port": free_udp_port()},
-                timeout_s=90).start()
+    return Sipp(
+        "uas_answer.xml", port=agent_port, calls=calls, keys={"rtp_port": free_udp_port()}, timeout_s=90
+    ).start()
 
 
 def _call_numbers(result) -> list[int]:
@@ -68,13 +93,23 @@ def _call_numbers(result) -> list[int]:
 def _carrier(stack, sip_target, demo, *, calls: int = 1, duration_ms: int = 100) -> Sipp:
     # Each call must be answered well before the 10 s ring time, so a call that
     # first rang the wrong member (and waited out its ring time) fails here.
-    return Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                calls=calls, concurrent=1, duration_ms=duration_ms, keys={"rtp_port": free_udp_port()},
-                timeout_s=90, recv_timeout_s=8)
+    return Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        calls=calls,
+        concurrent=1,
+        duration_ms=duration_ms,
+        keys={"rtp_port": free_udp_port()},
+        timeout_s=90,
+        recv_timeout_s=8,
+    )
 
 
-def test_round_robin_spreads_thirty_calls_ten_ten_ten_in_turn(stack, sip_target, demo, agents, department,
-                                                               no_registrations):
+def test_round_robin_spreads_thirty_calls_ten_ten_ten_in_turn(
+    stack, sip_target, demo, agents, department, no_registrations
+):
     department("round_robin")
     phones = [_answering(port, calls=10) for _, port in agents]
 
@@ -88,8 +123,9 @@ def test_round_robin_spreads_thirty_calls_ten_ten_ten_in_turn(stack, sip_target,
     assert [_call_numbers(r) for r in results] == [list(range(k + 1, 31, 3)) for k in range(3)]
 
 
-def test_longest_idle_rings_the_member_free_longest_first(stack, sip_target, demo, agents, department,
-                                                          no_registrations):
+def test_longest_idle_rings_the_member_free_longest_first(
+    stack, sip_target, demo, agents, department, no_registrations
+):
     department("longest_idle")
     a, b, c = (port for _, port in agents)
     phones = {"A": _answering(a, calls=1), "B": _answering(b, calls=2), "C": _answering(c, calls=1)}
@@ -100,9 +136,18 @@ def test_longest_idle_rings_the_member_free_longest_first(stack, sip_target, dem
     # 2: A is on a call: B, never called, answers, and hangs up before A does. (The
     # carrier's port is busy with call 1, so Anna's desk phone dials the number.)
     anna = next(a for a in demo["accounts"] if a["login"] == "101")
-    calls.append(Sipp("phone_call.xml", port=free_udp_port(), remote=sip_target, service=demo["number"],
-                      auth=("101", anna["password"]), duration_ms=100, recv_timeout_s=8,
-                      keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()}).start())
+    calls.append(
+        Sipp(
+            "phone_call.xml",
+            port=free_udp_port(),
+            remote=sip_target,
+            service=demo["number"],
+            auth=("101", anna["password"]),
+            duration_ms=100,
+            recv_timeout_s=8,
+            keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()},
+        ).start()
+    )
     for call in calls:
         result = call.wait()
         assert result.returncode == 0, result.explain()
@@ -116,8 +161,9 @@ def test_longest_idle_rings_the_member_free_longest_first(stack, sip_target, dem
     for name, phone in phones.items():
         result = phone.wait()
         assert result.returncode == 0, result.explain()
-        rung[name] = [sip_log.header(m, "Call-ID") for m in sip_log.received(result.messages)
-                      if m.startswith("INVITE ")]
+        rung[name] = [
+            sip_log.header(m, "Call-ID") for m in sip_log.received(result.messages) if m.startswith("INVITE ")
+        ]
     first, second, third, fourth = (call.call_id() for call in calls)
     assert rung == {"A": [first], "B": [second, fourth], "C": [third]}
 
@@ -130,7 +176,10 @@ def test_explain_shows_whom_the_next_call_rings_first_and_deleting_drops_the_sha
     dept = department("round_robin")
     explain = lambda: api("GET", f"/numbers/{demo['number']}/route")[1]  # noqa: E731
     assert [s["targets"][0]["label"] for s in explain()["steps"]] == [
-        "employee 301 Agent 301", "employee 302 Agent 302", "employee 303 Agent 303"]
+        "employee 301 Agent 301",
+        "employee 302 Agent 302",
+        "employee 303 Agent 303",
+    ]
     phone = _answering(agents[0][1], calls=1)
     assert _carrier(stack, sip_target, demo).run().returncode == 0
     assert phone.wait().returncode == 0
@@ -141,8 +190,20 @@ def test_explain_shows_whom_the_next_call_rings_first_and_deleting_drops_the_sha
     cache = redis.Redis.from_url(cfg.redis_url)
     assert cache.hget(f"vpbx:department:{dept['id']}", "turn") == b"1"
     scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
-    status, body = api("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": agents[0][0]["id"]}]}]})
+    status, body = api(
+        "PUT",
+        f"/schemes/{scheme['id']}",
+        {
+            "name": scheme["name"],
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "employee", "employee_id": agents[0][0]["id"]}],
+                }
+            ],
+        },
+    )
     assert status == 200, body
     assert api("DELETE", f"/departments/{dept['id']}")[0] == 204
     assert not cache.exists(f"vpbx:department:{dept['id']}")

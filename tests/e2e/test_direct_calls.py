@@ -30,9 +30,14 @@ def colleague(api, sip_target):
     status, vera = api("POST", "/employees", {"name": "Vera", "extension": "103", "email": "vera@example.com"})
     assert status == 201, vera
     port = free_udp_port()
-    registration = Sipp("register.xml", port=free_udp_port(), remote=sip_target, service="103",
-                        auth=("103", vera["sip_password"]),
-                        keys={"domain": "demo.vpbx.test", "contact_port": port}).run()
+    registration = Sipp(
+        "register.xml",
+        port=free_udp_port(),
+        remote=sip_target,
+        service="103",
+        auth=("103", vera["sip_password"]),
+        keys={"domain": "demo.vpbx.test", "contact_port": port},
+    ).run()
     assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200
     yield vera, port
     status, body = api("DELETE", f"/employees/{vera['id']}")
@@ -47,8 +52,15 @@ def _silent_boris(register) -> socket.socket:
 
 def _anna_calls(sip_target, demo, scenario: str, **kwargs) -> Sipp:
     anna = next(a for a in demo["accounts"] if a["login"] == "101")
-    return Sipp(scenario, port=free_udp_port(), remote=sip_target, service="102", auth=("101", anna["password"]),
-                keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()}, **kwargs)
+    return Sipp(
+        scenario,
+        port=free_udp_port(),
+        remote=sip_target,
+        service="102",
+        auth=("101", anna["password"]),
+        keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()},
+        **kwargs,
+    )
 
 
 def test_no_answer_forwards_to_the_colleague_the_rule_names(
@@ -70,23 +82,26 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
     assert rung(boris).startswith(b"INVITE sip:102@")  # Boris was rung first
     boris.close()
     assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
-        f"INVITE sip:103@127.0.0.1:{vera_port}")
+        f"INVITE sip:103@127.0.0.1:{vera_port}"
+    )
     # R19: forwarded and answered is a call to whoever answered.
     line = history_line(api, call_id)
     assert (line["status"], line["employee_id"], line["forwarded"]) == ("answered", vera["id"], True)
     assert [(leg["target"], leg["answered"]) for leg in line["legs"]] == [
-        ("employee 102 Boris Support", False), ("employee 103 Vera", True)]
+        ("employee 102 Boris Support", False),
+        ("employee 103 Vera", True),
+    ]
     assert line["legs"][1]["rang_at"] >= line["legs"][0]["rang_at"]
     assert line["direction"] == "internal" and line["called"] == "102"
 
 
-def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, register, boris_rule,
-                                                       no_registrations):
+def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, register, boris_rule, no_registrations):
     boris_rule(rule="busy", after=5)
     boris = _silent_boris(register)
 
-    caller = _anna_calls(sip_target, demo, "phone_call_rejected.xml",
-                         values={"final": 486, "reason": "Q\\.850;cause=17"})
+    caller = _anna_calls(
+        sip_target, demo, "phone_call_rejected.xml", values={"final": 486, "reason": "Q\\.850;cause=17"}
+    )
     call = caller.run()
     boris.close()
 
@@ -97,5 +112,9 @@ def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, r
     line = history_line(api, caller.call_id())
     boris_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "102")
     assert (line["status"], line["employee_id"], line["end_reason"], line["forwarded"]) == (
-        "missed", boris_id, "no_answer", False)
+        "missed",
+        boris_id,
+        "no_answer",
+        False,
+    )
     assert line["caller_employee_id"] == next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "101")

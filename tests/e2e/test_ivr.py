@@ -10,7 +10,16 @@ from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import TO_THE_MEDIA_APP, answer_reinvite_then, answering_phone, ended, hang_up_after, leave_message, media_call, message_of
+from .media_caller import (
+    TO_THE_MEDIA_APP,
+    answer_reinvite_then,
+    answering_phone,
+    ended,
+    hang_up_after,
+    leave_message,
+    media_call,
+    message_of,
+)
 from .rtp import RtpEndpoint
 from .wav import alaw_to_linear, dominant_frequency, rms, ulaw_to_linear
 
@@ -23,10 +32,17 @@ def menu_number(api, demo, voicemail_box, demo_steps):
     made = []
 
     def _menu(**fields):
-        body = {"name": "E2E menu", "greeting": {"kind": "tts", "text": "Нажмите один, чтобы оставить сообщение."},
-                "timeout": 5, "invalid_key_tries": 2,
-                "keys": {"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
-                         "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}}, **fields}
+        body = {
+            "name": "E2E menu",
+            "greeting": {"kind": "tts", "text": "Нажмите один, чтобы оставить сообщение."},
+            "timeout": 5,
+            "invalid_key_tries": 2,
+            "keys": {
+                "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]},
+            },
+            **fields,
+        }
         status, menu = api("POST", "/ivr-menus", body)
         assert status == 201, menu
         made.append(menu["id"])
@@ -100,9 +116,13 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
     status, sales = api("POST", "/departments", {"name": "E2E IVR sales", "members": [anna["id"]]})
     assert status == 201, sales
     try:
-        make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
-                        "2": {"kind": "department", "department_id": sales["id"]},
-                        "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
+        make_menu(
+            keys={
+                "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+                "2": {"kind": "department", "department_id": sales["id"]},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]},
+            }
+        )
         with answering_phone(register, "101") as (agent, agent_rtp):
             sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
             try:
@@ -140,13 +160,18 @@ def test_a_person_whose_phone_speaks_the_other_law_is_transcoded_both_ways(
 ):
     make_menu, company_box, night_box = menu_number
     boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
-    make_menu(keys={"1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
-                    "3": {"kind": "employee", "employee_id": boris["id"]},
-                    "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}})
+    make_menu(
+        keys={
+            "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+            "3": {"kind": "employee", "employee_id": boris["id"]},
+            "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]},
+        }
+    )
     # This phone answers PCMU only; the caller speaks PCMA, and is re-INVITEd to be put through.
     with answering_phone(register, "102", scenario="uas_answer.xml") as (agent, agent_rtp):
-        sipp, audio = media_call(stack, sip_target, demo["number"],
-                                 ending=answer_reinvite_then(hang_up_after(10000, TO_THE_MEDIA_APP)))
+        sipp, audio = media_call(
+            stack, sip_target, demo["number"], ending=answer_reinvite_then(hang_up_after(10000, TO_THE_MEDIA_APP))
+        )
         try:
             assert audio.started(within=15) is not None
             audio.press("3")

@@ -37,8 +37,14 @@ def test_the_mobile_rings_after_the_desk_phone_rang_alone_and_answers_the_call(
     assert register("101", desk.getsockname()[1])[0] == 200  # Boris is not registered: only Anna's phones ring
     mobile = Sipp("uas_answer.xml", port=gateway_port, keys={"rtp_port": free_udp_port()}).start()
 
-    caller = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                  keys={"rtp_port": free_udp_port()}, duration_ms=300)
+    caller = Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=300,
+    )
     carrier = caller.start()
     desk.settimeout(5)
     assert desk.recv(65535).startswith(b"INVITE sip:101@")
@@ -57,7 +63,11 @@ def test_the_mobile_rings_after_the_desk_phone_rang_alone_and_answers_the_call(
     # One scheme step: a call to Anna, answered on her mobile, not a forwarded one.
     line = history_line(api, caller.call_id())
     assert (line["status"], line["employee_id"], line["employee_label"], line["forwarded"]) == (
-        "answered", anna["id"], "mobile of employee 101 Anna Sales", False)
+        "answered",
+        anna["id"],
+        "mobile of employee 101 Anna Sales",
+        False,
+    )
 
 
 def test_mobile_after_needs_a_mobile_number(api):

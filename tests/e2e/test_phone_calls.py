@@ -12,8 +12,12 @@ CALL_MS = 1500
 def _phone_call(sip_target, demo, caller: str, dialled: str, rtp_port: int) -> Sipp:
     account = next(a for a in demo["accounts"] if a["login"] == caller)
     return Sipp(
-        "phone_call.xml", port=free_udp_port(), remote=sip_target, service=dialled,
-        auth=(caller, account["password"]), duration_ms=CALL_MS,
+        "phone_call.xml",
+        port=free_udp_port(),
+        remote=sip_target,
+        service=dialled,
+        auth=(caller, account["password"]),
+        duration_ms=CALL_MS,
         keys={"caller": caller, "domain": account["domain"], "rtp_port": rtp_port},
     )
 

@@ -71,8 +71,12 @@ def test_a_phone_behind_nat_is_reached_at_its_public_address(stack, rpc, sip_tar
     private, port = "192.168.1.10", free_udp_port()
     account = next(a for a in demo["accounts"] if a["login"] == "101")
     registration = Sipp(
-        "register_behind_nat.xml", port=port, remote=sip_target, service="101",
-        auth=("101", account["password"]), keys={"domain": account["domain"], "private_ip": private},
+        "register_behind_nat.xml",
+        port=port,
+        remote=sip_target,
+        service="101",
+        auth=("101", account["password"]),
+        keys={"domain": account["domain"], "private_ip": private},
     ).run()
     assert registration.returncode == 0, registration.explain()
     contact = rpc.call("ul.lookup", "location", "101@demo.vpbx.test")["Contacts"][0]["Contact"]
@@ -80,8 +84,14 @@ def test_a_phone_behind_nat_is_reached_at_its_public_address(stack, rpc, sip_tar
     assert contact["Received"] == f"sip:127.0.0.1:{port}"
 
     phone = Sipp("uas_answer.xml", port=port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                   keys={"rtp_port": free_udp_port()}, duration_ms=500)
+    carrier = Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=500,
+    )
     carrier_result = carrier.run()
     phone_result = phone.wait()
 

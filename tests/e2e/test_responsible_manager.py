@@ -50,8 +50,16 @@ def _push(api, phone: str, employee_id: int) -> None:
 
 
 def _carrier(stack, sip_target, demo) -> Sipp:
-    return Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                keys={"rtp_port": free_udp_port()}, duration_ms=300, timeout_s=60, recv_timeout_s=40)
+    return Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=300,
+        timeout_s=60,
+        recv_timeout_s=40,
+    )
 
 
 def _answering(register, extension: str, **kwargs) -> Sipp:
@@ -66,8 +74,11 @@ def test_the_manager_rings_first_and_the_crm_rule_beats_the_managers_own(
 ):
     anna, boris = employee(api, "101"), employee(api, "102")
     # Anna's own rule forwards to Carl; the CRM's, when set, to Boris.
-    status, body = api("PATCH", f"/employees/{anna['employee_id']}",
-                       {"no_answer": {"rule": "forward_employee", "employee_id": carl["id"]}})
+    status, body = api(
+        "PATCH",
+        f"/employees/{anna['employee_id']}",
+        {"no_answer": {"rule": "forward_employee", "employee_id": carl["id"]}},
+    )
     assert status == 200, body
     if crm_rule == "none":
         crm(no_answer_rule="none")
@@ -78,10 +89,13 @@ def test_the_manager_rings_first_and_the_crm_rule_beats_the_managers_own(
     assert register("101", anna_phone.getsockname()[1])[0] == 200
     expected, other = ("102", "103") if crm_rule != "none" else ("103", "102")
     other_phone = silent_phone()
-    assert register(other, other_phone.getsockname()[1],
-                    **({"password": carl["sip_password"]} if other == "103" else {}))[0] == 200
-    forwarded_to = _answering(register, expected,
-                              **({"password": carl["sip_password"]} if expected == "103" else {}))
+    assert (
+        register(other, other_phone.getsockname()[1], **({"password": carl["sip_password"]} if other == "103" else {}))[
+            0
+        ]
+        == 200
+    )
+    forwarded_to = _answering(register, expected, **({"password": carl["sip_password"]} if expected == "103" else {}))
 
     caller = _carrier(stack, sip_target, demo)
     started = time.monotonic()
@@ -163,16 +177,26 @@ def test_the_client_lookup_endpoint_names_the_manager(api, crm):
 
     status, body = api("GET", f"/crm/clients/{CLIENT}")
 
-    assert (status, body) == (200, {"phone": CLIENT, "employee_id": anna["employee_id"], "extension": "101",
-                                    "name": "Anna Sales"})
+    assert (status, body) == (
+        200,
+        {"phone": CLIENT, "employee_id": anna["employee_id"], "extension": "101", "name": "Anna Sales"},
+    )
     assert api("GET", "/crm/clients/+79160000000")[0] == 404
 
 
 def test_a_push_naming_a_stranger_is_refused_whole(api, crm):
     anna = employee(api, "101")
 
-    status, body = api("PUT", "/crm/clients", {"clients": [{"phone": "+79160000001", "employee_id": anna["employee_id"]},
-                                                           {"phone": "+79160000002", "employee_id": 999999}]})
+    status, body = api(
+        "PUT",
+        "/crm/clients",
+        {
+            "clients": [
+                {"phone": "+79160000001", "employee_id": anna["employee_id"]},
+                {"phone": "+79160000002", "employee_id": 999999},
+            ]
+        },
+    )
 
     assert status == 422
     assert body["error"]["fields"] == {"clients.1.employee_id": ["no employee 999999 in this company"]}

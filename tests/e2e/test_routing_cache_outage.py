@@ -25,8 +25,12 @@ NO_ROUTE = (503, "Q\\.850;cause=41")
 
 def _call(stack, sip_target, number: str, expected: tuple[int, str]):
     result = Sipp(
-        "uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service=number,
-        keys={"rtp_port": free_udp_port()}, values={"final": expected[0], "reason": expected[1]},
+        "uac_rejected.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=number,
+        keys={"rtp_port": free_udp_port()},
+        values={"final": expected[0], "reason": expected[1]},
     ).run()
     assert result.returncode == 0, result.explain()
 
@@ -43,8 +47,9 @@ def new_number(api):
     """A number created now: in Redis, but in no worker's copy until called."""
     # A number no earlier test used: workers keep copies of numbers they routed.
     scheme_id = api("GET", "/schemes")[1][0]["id"]
-    status, body = api("POST", "/numbers", {"number": f"+7495777{secrets.randbelow(10_000):04d}",
-                                            "scheme_id": scheme_id})
+    status, body = api(
+        "POST", "/numbers", {"number": f"+7495777{secrets.randbelow(10_000):04d}", "scheme_id": scheme_id}
+    )
     assert status == 201, body
     yield body["number"]
     api("DELETE", f"/numbers/{body['number']}")

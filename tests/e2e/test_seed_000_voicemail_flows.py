@@ -55,17 +55,53 @@ def test_at_night_the_menu_takes_key_1_to_the_company_voicemail(
     anna = _employee(api, "101")
     company_box = voicemail_box(name="E2E company voicemail")
     night_box = voicemail_box(name="E2E unheard")
-    hours = made("/schedules", {"name": "E2E office", "timezone": "Europe/Moscow", "weekly": [
-        {"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
-    menu = made("/ivr-menus", {"name": "E2E night menu", "timeout": 5, "keys": {
-        "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
-        "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]}}})
-    day = made("/schemes", {"name": "E2E day", "steps": [{"mode": "parallel", "timeout": 20, "destinations": [
-        {"kind": "employee", "employee_id": anna["id"]}]}]})
-    night = made("/schemes", {"name": "E2E night", "steps": [{"mode": "parallel", "timeout": 15, "destinations": [
-        {"kind": "ivr", "ivr_menu_id": menu["id"]}]}]})
-    made("/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": hours["id"],
-                      "scheme_id": day["id"], "off_hours_scheme_id": night["id"]})
+    hours = made(
+        "/schedules",
+        {
+            "name": "E2E office",
+            "timezone": "Europe/Moscow",
+            "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+        },
+    )
+    menu = made(
+        "/ivr-menus",
+        {
+            "name": "E2E night menu",
+            "timeout": 5,
+            "keys": {
+                "1": {"kind": "voicemail", "voicemail_box_id": company_box["id"]},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]},
+            },
+        },
+    )
+    day = made(
+        "/schemes",
+        {
+            "name": "E2E day",
+            "steps": [
+                {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": anna["id"]}]}
+            ],
+        },
+    )
+    night = made(
+        "/schemes",
+        {
+            "name": "E2E night",
+            "steps": [
+                {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}
+            ],
+        },
+    )
+    made(
+        "/numbers",
+        {
+            "number": NUMBER,
+            "mode": "by_schedule",
+            "schedule_id": hours["id"],
+            "scheme_id": day["id"],
+            "off_hours_scheme_id": night["id"],
+        },
+    )
     clock.set(TEST_CLOCK_KEY, "2026-11-23T23:00:00+03:00")  # Monday night
 
     sipp, audio = media_call(stack, sip_target, NUMBER)
@@ -84,11 +120,20 @@ def test_a_department_nobody_answers_sends_the_caller_to_its_voicemail(
 ):
     boris = _employee(api, "102")
     box = voicemail_box(name="E2E sales voicemail")
-    sales = made("/departments", {"name": "E2E sales", "distribution": "in_order", "ring_time": 5,
-                                  "if_nobody_answers": "voicemail", "voicemail_box_id": box["id"],
-                                  "members": [boris["id"]]})
-    demo_steps({"mode": "parallel", "timeout": 30, "destinations": [
-        {"kind": "department", "department_id": sales["id"]}]})
+    sales = made(
+        "/departments",
+        {
+            "name": "E2E sales",
+            "distribution": "in_order",
+            "ring_time": 5,
+            "if_nobody_answers": "voicemail",
+            "voicemail_box_id": box["id"],
+            "members": [boris["id"]],
+        },
+    )
+    demo_steps(
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": sales["id"]}]}
+    )
     phone = silent_phone()
     assert register("102", phone.getsockname()[1])[0] == 200
 
@@ -113,10 +158,18 @@ def test_a_direct_call_boris_does_not_answer_goes_to_his_voicemail(
     stack, sip_target, db, api, demo, register, voicemail_box, no_registrations
 ):
     boris = _employee(api, "102")
-    box = voicemail_box(name="E2E Boris's voicemail", owner_kind="employee", owner_id=boris["id"],
-                        recipients=[{"employee_id": boris["id"]}], extra_email=None)
-    status, body = api("PATCH", f"/employees/{boris['id']}",
-                       {"no_answer": {"rule": "voicemail", "after": 5, "voicemail_box_id": box["id"]}})
+    box = voicemail_box(
+        name="E2E Boris's voicemail",
+        owner_kind="employee",
+        owner_id=boris["id"],
+        recipients=[{"employee_id": boris["id"]}],
+        extra_email=None,
+    )
+    status, body = api(
+        "PATCH",
+        f"/employees/{boris['id']}",
+        {"no_answer": {"rule": "voicemail", "after": 5, "voicemail_box_id": box["id"]}},
+    )
     assert status == 200, body
     phone = silent_phone()
     try:

@@ -19,12 +19,19 @@ def two_steps(api, demo_steps):
 
 
 def _carrier_call(stack, sip_target, demo) -> Sipp:
-    return Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                keys={"rtp_port": free_udp_port()}, duration_ms=300, timeout_s=60, recv_timeout_s=40)
+    return Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=300,
+        timeout_s=60,
+        recv_timeout_s=40,
+    )
 
 
-def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, api, register, two_steps,
-                                                 no_registrations):
+def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, api, register, two_steps, no_registrations):
     anna_port, boris_port = free_udp_port(), free_udp_port()
     assert register("101", anna_port)[0] == 200
     assert register("102", boris_port)[0] == 200
@@ -39,13 +46,21 @@ def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, api, r
     assert busy.returncode == 0, busy.explain()
     assert answered.returncode == 0, answered.explain()
     assert sip_log.first(sip_log.received(answered.messages), "INVITE ").startswith(
-        f"INVITE sip:102@127.0.0.1:{boris_port}")
+        f"INVITE sip:102@127.0.0.1:{boris_port}"
+    )
     # History: one line, a call to Boris who answered at step 2, forwarded from Anna.
     line = history_line(api, caller.call_id())
     assert (line["direction"], line["called"], line["status"], line["employee_label"], line["forwarded"]) == (
-        "incoming", demo["number"], "answered", "employee 102 Boris Support", True)
+        "incoming",
+        demo["number"],
+        "answered",
+        "employee 102 Boris Support",
+        True,
+    )
     assert [(leg["step"], leg["target"], leg["answered"]) for leg in line["legs"]] == [
-        (1, "employee 101 Anna Sales", False), (2, "employee 102 Boris Support", True)]
+        (1, "employee 101 Anna Sales", False),
+        (2, "employee 102 Boris Support", True),
+    ]
     assert line["talk_seconds"] >= 0.3
 
 
@@ -57,8 +72,9 @@ def test_no_answer_on_step_one_rings_step_two_after_its_timeout(
     boris_port = free_udp_port()
     assert register("101", silent.getsockname()[1])[0] == 200
     assert register("102", boris_port)[0] == 200
-    boris = Sipp("uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}, timeout_s=60,
-                 recv_timeout_s=40).start()
+    boris = Sipp(
+        "uas_answer.xml", port=boris_port, keys={"rtp_port": free_udp_port()}, timeout_s=60, recv_timeout_s=40
+    ).start()
 
     carrier = _carrier_call(stack, sip_target, demo).start()
     silent.settimeout(10)
@@ -98,7 +114,9 @@ def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reas
     line = history_line(api, caller.call_id())
     assert (line["employee_label"], line["forwarded"]) == ("employee 101 Anna Sales", False)
     assert sorted((leg["target"], leg["answered"]) for leg in line["legs"]) == [
-        ("employee 101 Anna Sales", True), ("employee 102 Boris Support", False)]
+        ("employee 101 Anna Sales", True),
+        ("employee 102 Boris Support", False),
+    ]
 
 
 def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
@@ -110,8 +128,13 @@ def test_a_caller_who_hangs_up_while_step_one_rings_ends_the_plan(
     assert register("102", boris.getsockname()[1])[0] == 200
     anna = Sipp("uas_ring_until_cancelled.xml", port=anna_port).start()
 
-    caller = Sipp("uac_cancel.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                  keys={"rtp_port": free_udp_port()})
+    caller = Sipp(
+        "uac_cancel.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+    )
     carrier = caller.run()
     cancelled = anna.wait()
 

@@ -14,8 +14,20 @@ def lobby(api):
     """A lobby phone, a scheme ringing it, and a number: removed afterwards."""
     status, account = api("POST", "/sip-accounts", {"name": "Lobby", "sip_login": "lobby-e2e"})
     assert status == 201, account
-    _, scheme = api("POST", "/schemes", {"name": "Lobby line", "steps": [
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "sip_account", "sip_account_id": account["id"]}]}]})
+    _, scheme = api(
+        "POST",
+        "/schemes",
+        {
+            "name": "Lobby line",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 20,
+                    "destinations": [{"kind": "sip_account", "sip_account_id": account["id"]}],
+                }
+            ],
+        },
+    )
     _, number = api("POST", "/numbers", {"number": "+74951230099", "scheme_id": scheme["id"]})
     yield account
     api("DELETE", f"/numbers/{number['number']}")
@@ -25,9 +37,14 @@ def lobby(api):
 
 def test_a_sip_account_registers_and_takes_a_call(stack, sip_target, lobby):
     port = free_udp_port()
-    registration = Sipp("register.xml", port=free_udp_port(), remote=sip_target, service=lobby["sip_login"],
-                        auth=(lobby["sip_login"], lobby["sip_password"]),
-                        keys={"domain": "demo.vpbx.test", "contact_port": port}).run()
+    registration = Sipp(
+        "register.xml",
+        port=free_udp_port(),
+        remote=sip_target,
+        service=lobby["sip_login"],
+        auth=(lobby["sip_login"], lobby["sip_password"]),
+        keys={"domain": "demo.vpbx.test", "contact_port": port},
+    ).run()
     assert registration.returncode == 0, registration.explain()
     assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200
 

@@ -27,8 +27,15 @@ def test_status_lists_every_service_up(stack):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "postgresql", "redis", "cache-keeper", "history-keeper", "rtpengine", "media-app", "kamailio",
-        "sidecar"]
+        "postgresql",
+        "redis",
+        "cache-keeper",
+        "history-keeper",
+        "rtpengine",
+        "media-app",
+        "kamailio",
+        "sidecar",
+    ]
     assert all(line.split()[1] == "up" for line in lines)
 
 
@@ -44,8 +51,12 @@ def test_sidecar_answers_status_and_metrics_over_http(stack):
 
 
 def test_kamcli_reaches_kamailio_over_json_rpc(stack):
-    result = subprocess.run(["kamcli", "-c", str(stack.run_dir / "kamcli.ini"), "rpc", "core.version"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["kamcli", "-c", str(stack.run_dir / "kamcli.ini"), "rpc", "core.version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
     assert "kamailio 5.6" in result.stdout, result.stdout + result.stderr
 

@@ -18,13 +18,20 @@ def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_
     trunks("gateway one", address="127.0.0.1", port=first_port, outbound=True, priority=20)
     trunks("gateway two", address="127.0.0.1", port=second_port, outbound=True, priority=10)
     demo_steps(parallel({"kind": "phone_number", "number": MOBILE}))
-    out_of_service = Sipp("uas_reject.xml", port=first_port,
-                          values={"code": 503, "phrase": "Service Unavailable"}).start()
+    out_of_service = Sipp(
+        "uas_reject.xml", port=first_port, values={"code": 503, "phrase": "Service Unavailable"}
+    ).start()
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
 
     carrier_rtp_port = free_udp_port()
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                   keys={"rtp_port": carrier_rtp_port}, duration_ms=300).run()
+    carrier = Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": carrier_rtp_port},
+        duration_ms=300,
+    ).run()
     refused, answered = out_of_service.wait(), answering.wait()
 
     assert carrier.returncode == 0, carrier.explain()
@@ -33,7 +40,8 @@ def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_
     # Both gateways were asked for the mobile, the first one first: it refused, so it
     # could only have been tried before the second answered.
     assert sip_log.first(sip_log.received(refused.messages), "INVITE ").startswith(
-        f"INVITE sip:{MOBILE}@127.0.0.1:{first_port} ")
+        f"INVITE sip:{MOBILE}@127.0.0.1:{first_port} "
+    )
     invite = sip_log.first(sip_log.received(answered.messages), "INVITE ")
     assert invite.startswith(f"INVITE sip:{MOBILE}@127.0.0.1:{second_port} ")
     # Media is anchored on the outbound leg too.
@@ -51,8 +59,14 @@ def test_a_gateway_that_never_replies_is_given_up_after_five_seconds_not_the_who
     demo_steps(parallel({"kind": "phone_number", "number": MOBILE}, timeout=60))
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
 
-    carrier = Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                   keys={"rtp_port": free_udp_port()}, duration_ms=300).start()
+    carrier = Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=300,
+    ).start()
     dead.settimeout(5)
     dead.recv(65535)  # the first gateway is asked...
     asked_first = time.monotonic()
@@ -66,11 +80,18 @@ def test_a_gateway_that_never_replies_is_given_up_after_five_seconds_not_the_who
     assert 5 <= asked_second - asked_first < 15  # the 60 s step was not waited out
 
 
-def test_a_trunk_reads_national_numbers_in_its_own_region(stack, sip_target, demo, api, trunks, register,
-                                                         no_registrations):
+def test_a_trunk_reads_national_numbers_in_its_own_region(
+    stack, sip_target, demo, api, trunks, register, no_registrations
+):
     kyiv_number = "+380441234567"
-    status, body = api("POST", "/numbers", {"number": kyiv_number, "scheme_id": next(
-        s["id"] for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")})
+    status, body = api(
+        "POST",
+        "/numbers",
+        {
+            "number": kyiv_number,
+            "scheme_id": next(s["id"] for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone"),
+        },
+    )
     assert status == 201, body
     try:
         ukrainian_port = free_udp_port()
@@ -80,16 +101,27 @@ def test_a_trunk_reads_national_numbers_in_its_own_region(stack, sip_target, dem
         anna = Sipp("uas_answer.xml", port=anna_port, keys={"rtp_port": free_udp_port()}).start()
 
         # A Ukrainian carrier sends the national form 044 123 4567.
-        carrier = Sipp("uac_call.xml", port=ukrainian_port, remote=sip_target, service="0441234567",
-                       keys={"rtp_port": free_udp_port()}, duration_ms=300).run()
+        carrier = Sipp(
+            "uac_call.xml",
+            port=ukrainian_port,
+            remote=sip_target,
+            service="0441234567",
+            keys={"rtp_port": free_udp_port()},
+            duration_ms=300,
+        ).run()
         answered = anna.wait()
 
         assert carrier.returncode == 0, carrier.explain()
         assert answered.returncode == 0, answered.explain()
         # The same digits from the Russian demo trunk are not a number of ours.
-        russian = Sipp("uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service="0441234567",
-                       keys={"rtp_port": free_udp_port()},
-                       values={"final": 404, "reason": 'Q\\.850;cause=1;text="Unallocated'}).run()
+        russian = Sipp(
+            "uac_rejected.xml",
+            port=stack.ports.demo_trunk,
+            remote=sip_target,
+            service="0441234567",
+            keys={"rtp_port": free_udp_port()},
+            values={"final": 404, "reason": 'Q\\.850;cause=1;text="Unallocated'},
+        ).run()
         assert russian.returncode == 0, russian.explain()
     finally:
         api("DELETE", f"/numbers/{kyiv_number}")

@@ -65,7 +65,7 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
     # silence before # (the rest is trimmed).
     assert 3.4 <= seconds <= 3.9, seconds
     assert abs(message["duration_ms"] / 1000 - seconds) < 0.01
-    voice = frames[1 * 8000 * 2: 3 * 8000 * 2]  # surely within the voice, whatever the lead
+    voice = frames[1 * 8000 * 2 : 3 * 8000 * 2]  # surely within the voice, whatever the lead
     assert rms(voice) > 2000, "the recording is silent"
     assert abs(dominant_frequency(voice) - 440) < 15
 
@@ -80,7 +80,12 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
     assert sorted(email.recipients) == sorted([anna["email"], "office@example.com"])
     body = email.message.get_content()
-    assert CALLER in email.message["Subject"] and CALLER in body and number in body and f"Duration:  0:{round(seconds):02d}" in body
+    assert (
+        CALLER in email.message["Subject"]
+        and CALLER in body
+        and number in body
+        and f"Duration:  0:{round(seconds):02d}" in body
+    )
     link = next(line for line in body.splitlines() if "/voicemail/" in line).strip()
     status, headers, content = _get(link)
     assert status == 200 and headers["Content-Type"] == "audio/wav"
@@ -129,8 +134,9 @@ def test_hanging_up_during_the_greeting_leaves_no_media_session_and_no_task(
     assert db.execute("SELECT 1 FROM voicemail_messages WHERE call_id = %s", (call_id,)).fetchone() is None
 
 
-def test_an_uploaded_greeting_is_what_the_caller_hears(stack, sip_target, api, demo, made_prompt, voicemail_box,
-                                                      demo_steps, tmp_path):
+def test_an_uploaded_greeting_is_what_the_caller_hears(
+    stack, sip_target, api, demo, made_prompt, voicemail_box, demo_steps, tmp_path
+):
     prompt = made_prompt("E2E uploaded greeting")
     upload_tone(stack, demo, prompt["id"], 600, 1.5, tmp_path)
     box = voicemail_box(name="E2E uploaded", greeting_prompt_id=prompt["id"], silence_s=2)

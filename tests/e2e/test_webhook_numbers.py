@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from . import sip_log
 from vpbx.stack.process import wait_for
 
+from . import sip_log
 from .calls import employee, history_line, parallel, rung, silent_phone
 from .customer_server import Reply, serve
 from .sipp import Sipp, free_udp_port
@@ -32,14 +32,18 @@ def webhook_number(api, demo_steps, customer):
     """The demo number asks a webhook at the customer server; its fallback scheme rings Boris (102).
 
     Yields a function that (re)configures the webhook and returns it with its secret."""
-    status, fallback = api("POST", "/schemes", {"name": "Webhook fallback",
-                                                 "steps": [parallel(employee(api, "102"))]})
+    status, fallback = api("POST", "/schemes", {"name": "Webhook fallback", "steps": [parallel(employee(api, "102"))]})
     assert status == 201, fallback
     created = []
 
     def _configure(**settings) -> dict:
-        body = {"name": "router", "url": customer.url, "budget_ms": 1000, "fallback_scheme_id": fallback["id"],
-                **settings}
+        body = {
+            "name": "router",
+            "url": customer.url,
+            "budget_ms": 1000,
+            "fallback_scheme_id": fallback["id"],
+            **settings,
+        }
         if not created:
             status, hook = api("POST", "/webhooks", body)
             assert status == 201, hook
@@ -65,15 +69,21 @@ def _answering(register, extension: str) -> Sipp:
 
 
 def _carrier(stack, sip_target, demo) -> Sipp:
-    return Sipp("uac_call.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                keys={"rtp_port": free_udp_port()}, duration_ms=300)
+    return Sipp(
+        "uac_call.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=300,
+    )
 
 
 def _readme_verifier():
     """The signature check the README gives customers, run as they would run it."""
     code = re.search(r"<!-- signature-sample -->\s*```python\n(.*?)```", README.read_text(), re.S).group(1)
     scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 (the README's own example, run as documented)
     return scope["verify_vpbx_signature"]
 
 
@@ -82,8 +92,9 @@ def test_the_webhook_answer_rings_the_employee_it_names_and_the_request_is_signe
 ):
     anna = employee(api, "101")
     hook = webhook_number()
-    customer.reply = Reply.of({"action": "ring", "destinations": [{"kind": "employee", "extension": "101"}],
-                               "timeout": 20})
+    customer.reply = Reply.of(
+        {"action": "ring", "destinations": [{"kind": "employee", "extension": "101"}], "timeout": 20}
+    )
     phone = _answering(register, "101")
 
     caller = _carrier(stack, sip_target, demo)
@@ -95,7 +106,12 @@ def test_the_webhook_answer_rings_the_employee_it_names_and_the_request_is_signe
     (request,) = customer.got(1)
     sent = request.json()
     assert (sent["call_id"], sent["from"], sent["to"], sent["number"], sent["attempt"]) == (
-        caller.call_id(), "79161234567", demo["number"], demo["number"], 1)
+        caller.call_id(),
+        "79161234567",
+        demo["number"],
+        demo["number"],
+        1,
+    )
     assert sent["company"]["name"] == "Demo Company"
     verify = _readme_verifier()
     assert verify(hook["secret"], request.headers["X-Vpbx-Signature"], request.body)
@@ -139,10 +155,17 @@ def test_a_failing_webhook_sends_the_call_to_its_fallback_within_the_budget(
     status, report = api("GET", f"/webhooks/{hook['id']}/failures")
     assert status == 200, report
     assert report["failures"][0]["call_id"] == caller.call_id()
-    assert report["failures"][0]["kind"] == {"slow": "timeout", "server-error": "http_status",
-                                             "not-json": "invalid_answer", "invalid-answer": "invalid_answer",
-                                             "unknown-action": "invalid_answer",
-                                             "hang-up": "connection"}[failure]
+    assert (
+        report["failures"][0]["kind"]
+        == {
+            "slow": "timeout",
+            "server-error": "http_status",
+            "not-json": "invalid_answer",
+            "invalid-answer": "invalid_answer",
+            "unknown-action": "invalid_answer",
+            "hang-up": "connection",
+        }[failure]
+    )
 
 
 def test_a_webhook_rejecting_the_call_ends_it_with_its_code_and_a_reason(
@@ -151,8 +174,14 @@ def test_a_webhook_rejecting_the_call_ends_it_with_its_code_and_a_reason(
     webhook_number()
     customer.reply = Reply.of({"action": "reject", "code": 486})
 
-    caller = Sipp("uac_rejected.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                  keys={"rtp_port": free_udp_port()}, values={"final": 486, "reason": "Q\\.850;cause=17"})
+    caller = Sipp(
+        "uac_rejected.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        values={"final": 486, "reason": "Q\\.850;cause=17"},
+    )
     result = caller.run()
 
     assert result.returncode == 0, result.explain()
@@ -229,14 +258,21 @@ def test_a_caller_hanging_up_while_the_webhook_is_asked_ends_cleanly_and_nothing
     stack, sip_target, demo, api, register, webhook_number, customer, ng, no_registrations
 ):
     webhook_number(budget_ms=2000)
-    customer.reply = Reply.of({"action": "ring", "destinations": [{"kind": "employee", "extension": "102"}]},
-                              delay_s=1.5)
+    customer.reply = Reply.of(
+        {"action": "ring", "destinations": [{"kind": "employee", "extension": "102"}]}, delay_s=1.5
+    )
     boris = silent_phone()
     assert register("102", boris.getsockname()[1])[0] == 200
     calls_before = set(ng.list_calls())
 
-    caller = Sipp("uac_cancel_early.xml", port=stack.ports.demo_trunk, remote=sip_target, service=demo["number"],
-                  keys={"rtp_port": free_udp_port()}, values={"after_ms": 300})
+    caller = Sipp(
+        "uac_cancel_early.xml",
+        port=stack.ports.demo_trunk,
+        remote=sip_target,
+        service=demo["number"],
+        keys={"rtp_port": free_udp_port()},
+        values={"after_ms": 300},
+    )
     result = caller.run()
 
     # 100; 200 for the CANCEL at once; 487 for the INVITE once the lookup's task resumes.

@@ -29,14 +29,42 @@ def day_and_night(api, cfg):
         made.append(f"{path}/{item.get('id', item.get('number'))}")
         return item
 
-    hours = post("/schedules", {"name": "E2E hours", "timezone": "Europe/Moscow", "weekly": [
-        {"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
-    day = post("/schemes", {"name": "E2E day", "steps": [{"mode": "parallel", "timeout": 20, "destinations": [
-        {"kind": "employee", "employee_id": ids["101"]}]}]})
-    night = post("/schemes", {"name": "E2E night", "steps": [{"mode": "parallel", "timeout": 20, "destinations": [
-        {"kind": "employee", "employee_id": ids["102"]}]}]})
-    post("/numbers", {"number": NUMBER, "mode": "by_schedule", "schedule_id": hours["id"],
-                      "scheme_id": day["id"], "off_hours_scheme_id": night["id"]})
+    hours = post(
+        "/schedules",
+        {
+            "name": "E2E hours",
+            "timezone": "Europe/Moscow",
+            "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+        },
+    )
+    day = post(
+        "/schemes",
+        {
+            "name": "E2E day",
+            "steps": [
+                {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": ids["101"]}]}
+            ],
+        },
+    )
+    night = post(
+        "/schemes",
+        {
+            "name": "E2E night",
+            "steps": [
+                {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": ids["102"]}]}
+            ],
+        },
+    )
+    post(
+        "/numbers",
+        {
+            "number": NUMBER,
+            "mode": "by_schedule",
+            "schedule_id": hours["id"],
+            "scheme_id": day["id"],
+            "off_hours_scheme_id": night["id"],
+        },
+    )
     clock = redis.Redis.from_url(cfg.redis_url)
     yield clock
     clock.delete(TEST_CLOCK_KEY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import warnings
+from itertools import pairwise
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -17,7 +18,7 @@ def rms(frames: bytes) -> float:
 def dominant_frequency(frames: bytes, rate: int = 8000) -> float:
     """Of a pure tone, from its zero crossings (two per period)."""
     samples = struct.unpack(f"<{len(frames) // 2}h", frames)
-    crossings = sum(1 for a, b in zip(samples, samples[1:]) if (a < 0) != (b < 0))
+    crossings = sum(1 for a, b in pairwise(samples) if (a < 0) != (b < 0))
     return crossings / 2 / (len(samples) / rate)
 
 

@@ -1,5 +1,5 @@
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -67,8 +67,10 @@ def test_rebuild_drops_documents_of_companies_that_no_longer_exist(db, cache):
 def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, cache):
     company = db.execute("SELECT id FROM companies WHERE sip_domain = %s", (demo.DEMO_DOMAIN,)).fetchone()["id"]
     anna = db.execute("SELECT id FROM employees WHERE company_id = %s AND extension = '101'", (company,)).fetchone()
-    db.execute("INSERT INTO crm_clients (company_id, phone, employee_id) VALUES (%s, '+79165550000', %s)",
-               (company, anna["id"]))
+    db.execute(
+        "INSERT INTO crm_clients (company_id, phone, employee_id) VALUES (%s, '+79165550000', %s)",
+        (company, anna["id"]),
+    )
     try:
         cache.delete(compiler.CRM_CLIENTS_KEY_PREFIX + str(company))
         cache.hset(compiler.CRM_CLIENTS_KEY_PREFIX + "999999", "+79160000000", 1)
@@ -76,7 +78,8 @@ def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, 
         compiler.rebuild_all(db, cache)
 
         assert cache.hgetall(compiler.CRM_CLIENTS_KEY_PREFIX + str(company)) == {
-            b"+79165550000": str(anna["id"]).encode()}
+            b"+79165550000": str(anna["id"]).encode()
+        }
         assert not cache.exists(compiler.CRM_CLIENTS_KEY_PREFIX + "999999")
     finally:
         db.execute("DELETE FROM crm_clients WHERE phone = '+79165550000'")
@@ -92,22 +95,28 @@ def test_the_directory_names_every_employee_department_scheme_and_webhook_by_id(
     assert all(key == str(w["id"]) and w["secret"] for key, w in directory["webhooks"].items())
 
 
-
-@pytest.mark.parametrize("tz, kept", [
-    # 2026-12-02T14:00Z is 06:00 on Dec 2 in Los Angeles: an absence ending that day still counts...
-    ("America/Los_Angeles", True),
-    # ...and midnight starting Dec 3 in Vladivostok: it is over there.
-    ("Asia/Vladivostok", False),
-])
+@pytest.mark.parametrize(
+    "tz, kept",
+    [
+        # 2026-12-02T14:00Z is 06:00 on Dec 2 in Los Angeles: an absence ending that day still counts...
+        ("America/Los_Angeles", True),
+        # ...and midnight starting Dec 3 in Vladivostok: it is over there.
+        ("Asia/Vladivostok", False),
+    ],
+)
 def test_an_absence_is_kept_until_its_last_day_is_over_in_the_company_timezone(db, tz, kept):
     domain = f"tz-{secrets.token_hex(4)}.vpbx.test"
-    company = create_company(db, name=f"TZ {domain}", sip_domain=domain, timezone=tz,
-                             admin_name="Admin", admin_extension="100")
+    company = create_company(
+        db, name=f"TZ {domain}", sip_domain=domain, timezone=tz, admin_name="Admin", admin_extension="100"
+    )
     vacation = ["vacation", "2026-11-20", "2026-12-02"]
     try:
-        db.execute("""INSERT INTO employee_absences (employee_id, kind, start_date, end_date)
-                      VALUES (%s, 'vacation', '2026-11-20', '2026-12-02')""", (company.admin_id,))
-        at = datetime(2026, 12, 2, 14, 0, tzinfo=timezone.utc)
+        db.execute(
+            """INSERT INTO employee_absences (employee_id, kind, start_date, end_date)
+                      VALUES (%s, 'vacation', '2026-11-20', '2026-12-02')""",
+            (company.admin_id,),
+        )
+        at = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
 
         at_boundary = compiler.compile_company(db, domain, at)["extensions"]["100"]["absences"]
         a_minute_earlier = compiler.compile_company(db, domain, at - timedelta(minutes=1))["extensions"]["100"]

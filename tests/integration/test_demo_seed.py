@@ -8,14 +8,16 @@ from vpbx.stack.manager import credentials_file
 def _employees(db):
     return db.execute(
         "SELECT e.id, e.extension, e.sip_ha1 FROM employees e JOIN companies c ON c.id = e.company_id "
-        "WHERE c.sip_domain = %s ORDER BY e.extension", (demo.DEMO_DOMAIN,)
+        "WHERE c.sip_domain = %s ORDER BY e.extension",
+        (demo.DEMO_DOMAIN,),
     ).fetchall()
 
 
 def _counts(db):
-    return {table: db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-            for table in ("companies", "employees", "schemes", "scheme_steps", "step_destinations",
-                          "numbers", "trunks")}
+    return {
+        table: db.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
+        for table in ("companies", "employees", "schemes", "scheme_steps", "step_destinations", "numbers", "trunks")
+    }
 
 
 def test_seeding_again_changes_nothing(stack, db):
@@ -59,5 +61,7 @@ def test_a_lost_or_stale_credentials_file_resets_the_demo_passwords(stack, db, t
     finally:
         # Put the session's passwords back for the other tests.
         for row in saved:
-            db.execute("UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
-                       (row["sip_ha1"], row["sip_ha1b"], row["id"]))
+            db.execute(
+                "UPDATE employees SET sip_ha1 = %s, sip_ha1b = %s WHERE id = %s",
+                (row["sip_ha1"], row["sip_ha1b"], row["id"]),
+            )

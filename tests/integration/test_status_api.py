@@ -13,6 +13,7 @@ from vpbx.stack.services import Redis
 def client_for(cfg):
     def _client(settings=cfg):
         return create_app({"VPBX_SETTINGS": settings, "TESTING": True}).test_client()
+
     return _client
 
 

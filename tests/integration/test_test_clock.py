@@ -1,13 +1,13 @@
 """Only the test profile's workers let the test suite pin the routing clock."""
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
-from vpbx.config.demo import DEMO_NUMBER
 from vpbx.config.compile import number_key
+from vpbx.config.demo import DEMO_NUMBER
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY, Worker
 
 
@@ -28,4 +28,4 @@ def test_the_pinned_clock_is_read_by_the_test_profile_only(cfg, pinned, profile,
     read, clock = worker._document(number_key(DEMO_NUMBER))
 
     assert read.document["number"] == DEMO_NUMBER
-    assert (clock == datetime(2001, 1, 1, 12, tzinfo=timezone.utc)) is pinned_is_used
+    assert (clock == datetime(2001, 1, 1, 12, tzinfo=UTC)) is pinned_is_used

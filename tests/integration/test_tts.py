@@ -30,13 +30,32 @@ TONE_HZ = 700
 class FakeGoogle:
     def __init__(self, workdir):
         self.mp3 = workdir / "voice.mp3"
-        subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", str(self.mp3), "synth", "1.2", "sine", str(TONE_HZ)],
-                       check=True)
+        subprocess.run(
+            ["sox", "-n", "-r", "22050", "-c", "1", str(self.mp3), "synth", "1.2", "sine", str(TONE_HZ)], check=True
+        )
         cert, key = workdir / "cert.pem", workdir / "key.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=translate.google.com", "-addext", "subjectAltName=DNS:translate.google.com",
-                        "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=translate.google.com",
+                "-addext",
+                "subjectAltName=DNS:translate.google.com",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.cert = cert
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(cert, key)
@@ -75,11 +94,16 @@ class FakeGoogle:
                     tls.sendall(f"HTTP/1.1 {self.status} Unavailable\r\nContent-Length: 0\r\n\r\n".encode())
                     return
                 audio = base64.b64encode(self.mp3.read_bytes()).decode()
-                line = json.dumps([["wrb.fr", "jQ1olc", json.dumps([audio]), None, None, None, "generic"]],
-                                  separators=(",", ":"))
+                line = json.dumps(
+                    [["wrb.fr", "jQ1olc", json.dumps([audio]), None, None, None, "generic"]], separators=(",", ":")
+                )
                 payload = (")]}'\n\n" + line + "\n").encode()
-                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                            + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
+                tls.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(payload)).encode()
+                    + b"\r\nConnection: close\r\n\r\n"
+                    + payload
+                )
 
     def close(self) -> None:
         self.server.close()
@@ -98,8 +122,9 @@ def _read_head(sock) -> bytes:
 def _read_request(sock) -> tuple[bytes, bytes]:
     data = _read_head(sock)
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
     while len(body) < length:
         body += sock.recv(4096)
     return head, body

@@ -63,7 +63,7 @@ class Registrar:
                 data = self.sock.recv(65535).decode(errors="replace")
                 if not data.startswith("SIP/2.0 1"):
                     got.append(data)
-        except socket.timeout:
+        except TimeoutError:
             pass
         return got
 
@@ -85,12 +85,14 @@ class Registrar:
             fields += f', qop=auth, nc={count}, cnonce="{cnonce}"'
         else:
             response = _md5(f"{ha1}:{challenge.nonce}:{ha2}")
-        return self.request(challenge.call_id, challenge.cseq + 1,
-                            f'Digest {fields}, response="{response}", algorithm=MD5')
+        return self.request(
+            challenge.call_id, challenge.cseq + 1, f'Digest {fields}, response="{response}", algorithm=MD5'
+        )
 
 
 def parse_challenge(reply: str, call_id: str) -> Challenge:
-    header = next(line for line in reply.split("\r\n") if line.lower().startswith(("www-authenticate:",
-                                                                                     "proxy-authenticate:")))
+    header = next(
+        line for line in reply.split("\r\n") if line.lower().startswith(("www-authenticate:", "proxy-authenticate:"))
+    )
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', header.split(":", 1)[1]))
     return Challenge(params["realm"], params["nonce"], params.get("qop"), call_id, 1)

@@ -10,7 +10,7 @@ import secrets
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -79,8 +79,11 @@ def test_without_a_token_nothing_of_the_body_is_parsed(client):
 
 
 def test_an_upload_error_does_not_show_server_paths(client, admin, post_prompt):
-    response = client.put(f"/api/v1/prompts/{post_prompt}/recording", headers={**admin, "Content-Type": "audio/wav"},
-                          data=b"RIFF" + b"\x00" * 100)
+    response = client.put(
+        f"/api/v1/prompts/{post_prompt}/recording",
+        headers={**admin, "Content-Type": "audio/wav"},
+        data=b"RIFF" + b"\x00" * 100,
+    )
 
     assert response.status_code == 422
     text = json.dumps(response.get_json())
@@ -108,18 +111,42 @@ def test_a_name_with_line_breaks_or_control_characters_is_refused(client, admin,
 # ---- URLs aimed at us --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("uri", ["sip:voicemail-1@127.0.0.1:5970", "sip:x@[::1]", "sip:x@localhost",
-                                 "sip:x@0.0.0.0", "sip:x@255.255.255.255", "sip:x@169.254.169.254"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "sip:voicemail-1@127.0.0.1:5970",
+        "sip:x@[::1]",
+        "sip:x@localhost",
+        "sip:x@0.0.0.0",
+        "sip:x@255.255.255.255",
+        "sip:x@169.254.169.254",
+    ],
+)
 def test_a_sip_uri_destination_may_not_name_this_system(client, admin, uri):
-    response = client.post("/api/v1/schemes", headers=admin, json={"name": "Loop", "steps": [
-        {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "sip_uri", "uri": uri}]}]})
+    response = client.post(
+        "/api/v1/schemes",
+        headers=admin,
+        json={
+            "name": "Loop",
+            "steps": [{"mode": "parallel", "timeout": 20, "destinations": [{"kind": "sip_uri", "uri": uri}]}],
+        },
+    )
 
     fields = error_fields(response)["steps"]["0"]["destinations"]["0"]["uri"]
     assert fields[0].startswith("must not name this system or an unroutable address")
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8980/api/v1/company", "http://localhost/x", "http://10.0.0.8/x",
-                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://192.168.1.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8980/api/v1/company",
+        "http://localhost/x",
+        "http://10.0.0.8/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://192.168.1.1/",
+    ],
+)
 def test_a_webhook_or_crm_url_may_not_point_inside_our_networks(client, admin, url):
     webhook = client.post("/api/v1/webhooks", headers=admin, json={"name": "Inside", "url": url})
     crm = client.put("/api/v1/crm", headers=admin, json={"lookup_url": url})
@@ -133,13 +160,19 @@ def test_a_dry_run_to_an_internal_address_is_refused_without_a_byte_sent(client,
     the check on the address actually connected to refuses it all the same."""
     victim = raw_sip.listener()  # anything at all arriving here got through
     victim_tcp_port = victim.getsockname()[1]
-    company = db.execute("SELECT id FROM companies WHERE sip_domain = %s", (demo["accounts"][0]["domain"],)
-                         ).fetchone()["id"]
-    hook = db.execute("""INSERT INTO webhooks (company_id, name, url, secret) VALUES (%s, 'Old', %s, 'x')
-                         RETURNING id""", (company, f"http://127.0.0.1:{victim_tcp_port}/route")).fetchone()["id"]
+    company = db.execute("SELECT id FROM companies WHERE sip_domain = %s", (demo["accounts"][0]["domain"],)).fetchone()[
+        "id"
+    ]
+    hook = db.execute(
+        """INSERT INTO webhooks (company_id, name, url, secret) VALUES (%s, 'Old', %s, 'x')
+                         RETURNING id""",
+        (company, f"http://127.0.0.1:{victim_tcp_port}/route"),
+    ).fetchone()["id"]
     try:
-        answers = [client.post(f"/api/v1/webhooks/{hook}/test", headers=admin, json={"caller": "+79161234567"})
-                   .get_json() for _ in range(2)]
+        answers = [
+            client.post(f"/api/v1/webhooks/{hook}/test", headers=admin, json={"caller": "+79161234567"}).get_json()
+            for _ in range(2)
+        ]
         closed_port = client.post(f"/api/v1/webhooks/{hook}/test", headers=admin, json={"caller": "+79161234567"})
     finally:
         db.execute("DELETE FROM webhooks WHERE id = %s", (hook,))
@@ -156,8 +189,9 @@ def test_a_dry_run_to_an_internal_address_is_refused_without_a_byte_sent(client,
 
 def test_tokens_are_listed_and_revoked_at_once(client, admin, demo):
     anna = next(e for e in client.get("/api/v1/employees", headers=admin).get_json() if e["extension"] == "101")
-    new = client.post(f"/api/v1/employees/{anna['id']}/tokens", headers=admin,
-                      json={"label": "laptop", "expires_in_days": 7})
+    new = client.post(
+        f"/api/v1/employees/{anna['id']}/tokens", headers=admin, json={"label": "laptop", "expires_in_days": 7}
+    )
     assert new.status_code == 201, new.get_json()
     token = {"Authorization": f"Bearer {new.get_json()['token']}"}
 
@@ -173,7 +207,7 @@ def test_tokens_are_listed_and_revoked_at_once(client, admin, demo):
 
 def test_an_expired_token_is_refused(client, db, demo):
     anna = db.execute("SELECT id FROM employees WHERE sip_login = '101'").fetchone()["id"]
-    token = issue_token(db, anna, "expired", expires_at=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    token = issue_token(db, anna, "expired", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
 
     response = client.get("/api/v1/company", headers={"Authorization": f"Bearer {token}"})
 
@@ -197,8 +231,7 @@ def test_a_user_cannot_revoke_another_employees_token(client, admin, db):
 
 
 def test_redis_refuses_a_client_without_the_password(cfg):
-    client = redis.Redis(host="127.0.0.1", port=redis.connection.parse_url(cfg.redis_url)["port"],
-                         socket_timeout=2)
+    client = redis.Redis(host="127.0.0.1", port=redis.connection.parse_url(cfg.redis_url)["port"], socket_timeout=2)
     try:
         with pytest.raises(redis.AuthenticationError):
             client.ping()
@@ -244,7 +277,9 @@ def test_a_source_over_its_rate_gets_429_whatever_token_it_tries(cfg, db):
     anna = db.execute("SELECT id FROM employees WHERE sip_login = '101'").fetchone()["id"]
     client = _limited_client(cfg, api_rate_per_source="4/minute")
 
-    statuses = [client.get("/api/v1/company", headers={"Authorization": f"Bearer {issue_token(db, anna, 'src')}"})
-                .status_code for _ in range(5)]
+    statuses = [
+        client.get("/api/v1/company", headers={"Authorization": f"Bearer {issue_token(db, anna, 'src')}"}).status_code
+        for _ in range(5)
+    ]
 
     assert statuses == [200] * 4 + [429]

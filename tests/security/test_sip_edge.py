@@ -28,8 +28,10 @@ def target(cfg):
 
 def _forged_in_dialog(method: str, target, ruri: str, *, body: str = "") -> tuple[str, object]:
     """An in-dialog request of no dialog: a made-up To-tag and a Route naming Kamailio."""
-    headers = {"To": f"<{ruri}>;tag={secrets.token_hex(4)}",
-               "Route": f"<sip:{target[0]}:{target[1]};lr;ftag={secrets.token_hex(4)};did=a1b.c2d>"}
+    headers = {
+        "To": f"<{ruri}>;tag={secrets.token_hex(4)}",
+        "Route": f"<sip:{target[0]}:{target[1]};lr;ftag={secrets.token_hex(4)};did=a1b.c2d>",
+    }
     if body:
         headers["Content-Type"] = "application/sdp"
     return raw_sip.request(method, ruri, headers=headers, body=body)
@@ -112,12 +114,19 @@ def test_a_source_that_keeps_failing_is_banned_until_lifted(target, stack, rpc, 
         probe = Registrar(target, account["login"], account["domain"])
         probe.send(probe.request(f"{secrets.token_hex(6)}@probe", 1))
         unanswered = probe.replies(1, timeout=1) == []
-        listed = subprocess.run([sys.executable, "-m", "vpbx.cli", "sip-ban", "list",
-                                 "--config", str(stack.config_path)], capture_output=True, text=True, check=True)
+        listed = subprocess.run(
+            [sys.executable, "-m", "vpbx.cli", "sip-ban", "list", "--config", str(stack.config_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
             metrics = response.read().decode()
-        lifted = subprocess.run([sys.executable, "-m", "vpbx.cli", "sip-ban", "lift", "127.0.0.1",
-                                 "--config", str(stack.config_path)], capture_output=True, text=True)
+        lifted = subprocess.run(
+            [sys.executable, "-m", "vpbx.cli", "sip-ban", "lift", "127.0.0.1", "--config", str(stack.config_path)],
+            capture_output=True,
+            text=True,
+        )
         probe.send(probe.request(f"{secrets.token_hex(6)}@probe", 1))
         served_again = probe.replies(1, timeout=2)
         probe.close()
@@ -157,22 +166,30 @@ def test_a_replayed_digest_answer_is_challenged_again(target, account):
 
 
 def _response(top_via: str, second_via: str) -> str:
-    return "\r\n".join([
-        "SIP/2.0 200 OK",
-        f"Via: {top_via}",
-        f"Via: {second_via}",
-        f"From: <sip:a@127.0.0.1>;tag={secrets.token_hex(4)}",
-        f"To: <sip:b@127.0.0.1>;tag={secrets.token_hex(4)}",
-        f"Call-ID: {secrets.token_hex(8)}@stray",
-        "CSeq: 1 INVITE",
-        "Content-Length: 0", "", ""])
+    return "\r\n".join(
+        [
+            "SIP/2.0 200 OK",
+            f"Via: {top_via}",
+            f"Via: {second_via}",
+            f"From: <sip:a@127.0.0.1>;tag={secrets.token_hex(4)}",
+            f"To: <sip:b@127.0.0.1>;tag={secrets.token_hex(4)}",
+            f"Call-ID: {secrets.token_hex(8)}@stray",
+            "CSeq: 1 INVITE",
+            "Content-Length: 0",
+            "",
+            "",
+        ]
+    )
 
 
 @pytest.mark.parametrize("whose_top_via", ["ours", "someone else's"])
 def test_a_response_of_no_transaction_is_never_relayed(target, whose_top_via):
     victim = raw_sip.listener()
-    top = (f"SIP/2.0/UDP {target[0]}:{target[1]};branch=z9hG4bK{secrets.token_hex(6)}"
-           if whose_top_via == "ours" else f"SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK{secrets.token_hex(6)}")
+    top = (
+        f"SIP/2.0/UDP {target[0]}:{target[1]};branch=z9hG4bK{secrets.token_hex(6)}"
+        if whose_top_via == "ours"
+        else f"SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK{secrets.token_hex(6)}"
+    )
     second = f"SIP/2.0/UDP 127.0.0.1:{victim.getsockname()[1]};branch=z9hG4bK{secrets.token_hex(6)}"
     text, sock = raw_sip.request("OPTIONS", f"sip:{target[0]}:{target[1]}")  # any socket will do
 

@@ -24,12 +24,27 @@ def app(cfg):
 def tenants(cfg):
     """Company A (the victim, with one object of every kind) and company B's admin."""
     with vpbx_db.connect(cfg.database_url) as conn:
-        victim = create_company(conn, name="Victim", sip_domain="victim.vpbx.test", timezone="Europe/Moscow",
-                                admin_name="Vera Victim", admin_extension="100")
-        attacker = create_company(conn, name="Attacker", sip_domain="attacker.vpbx.test", timezone="Europe/Kyiv",
-                                  admin_name="Artem Attacker", admin_extension="100")
-    yield ({"Authorization": f"Bearer {victim.admin_token}"}, {"Authorization": f"Bearer {attacker.admin_token}"},
-           victim.admin_id)
+        victim = create_company(
+            conn,
+            name="Victim",
+            sip_domain="victim.vpbx.test",
+            timezone="Europe/Moscow",
+            admin_name="Vera Victim",
+            admin_extension="100",
+        )
+        attacker = create_company(
+            conn,
+            name="Attacker",
+            sip_domain="attacker.vpbx.test",
+            timezone="Europe/Kyiv",
+            admin_name="Artem Attacker",
+            admin_extension="100",
+        )
+    yield (
+        {"Authorization": f"Bearer {victim.admin_token}"},
+        {"Authorization": f"Bearer {attacker.admin_token}"},
+        victim.admin_id,
+    )
     with vpbx_db.connect(cfg.database_url) as conn:
         conn.execute("DELETE FROM companies WHERE id = ANY(%s)", ([victim.company_id, attacker.company_id],))
 
@@ -50,23 +65,60 @@ def objects(app, tenants):
     box = make("voicemail-boxes", {"name": "Box", "recipients": [{"employee_id": employee}]})
     department = make("departments", {"name": "Sales", "members": [employee]})
     prompt = make("prompts", {"name": "Hello", "kind": "tts", "text": "Hello"})
-    menu = make("ivr-menus", {"name": "Menu", "keys": {"1": {"kind": "voicemail", "voicemail_box_id": box},
-                                                       "timeout": {"kind": "voicemail", "voicemail_box_id": box}}})
+    menu = make(
+        "ivr-menus",
+        {
+            "name": "Menu",
+            "keys": {
+                "1": {"kind": "voicemail", "voicemail_box_id": box},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": box},
+            },
+        },
+    )
     queue = make("queues", {"name": "Queue"})
     account = make("sip-accounts", {"name": "Door", "sip_login": "door"})
     webhook = make("webhooks", {"name": "Router", "url": "https://crm.example.com/route"})
-    scheme = make("schemes", {"name": "Day", "steps": [{"mode": "parallel", "timeout": 20, "destinations": [
-        {"kind": "employee", "employee_id": employee}]}]})
+    scheme = make(
+        "schemes",
+        {
+            "name": "Day",
+            "steps": [
+                {"mode": "parallel", "timeout": 20, "destinations": [{"kind": "employee", "employee_id": employee}]}
+            ],
+        },
+    )
     number = make("numbers", {"number": "+74950000001", "scheme_id": scheme}, key="number")
-    absence = client.post(f"/api/v1/employees/{employee}/absences", headers=victim,
-                          json={"kind": "vacation", "start": "2030-01-01", "end": "2030-01-05"}).get_json()["id"]
+    absence = client.post(
+        f"/api/v1/employees/{employee}/absences",
+        headers=victim,
+        json={"kind": "vacation", "start": "2030-01-01", "end": "2030-01-05"},
+    ).get_json()["id"]
     token = client.post(f"/api/v1/employees/{employee}/tokens", headers=victim).get_json()["id"]
-    assert client.put("/api/v1/crm/clients", headers=victim, json={"clients": [
-        {"phone": "+79160000001", "employee_id": employee}]}).status_code == 200
-    return {"employee_id": employee, "schedule_id": schedule, "box_id": box, "department_id": department,
-            "prompt_id": prompt, "menu_id": menu, "queue_id": queue, "account_id": account,
-            "webhook_id": webhook, "scheme_id": scheme, "number": number, "absence_id": absence,
-            "phone": "+79160000001", "call_pk": 1, "token_id": token}
+    assert (
+        client.put(
+            "/api/v1/crm/clients",
+            headers=victim,
+            json={"clients": [{"phone": "+79160000001", "employee_id": employee}]},
+        ).status_code
+        == 200
+    )
+    return {
+        "employee_id": employee,
+        "schedule_id": schedule,
+        "box_id": box,
+        "department_id": department,
+        "prompt_id": prompt,
+        "menu_id": menu,
+        "queue_id": queue,
+        "account_id": account,
+        "webhook_id": webhook,
+        "scheme_id": scheme,
+        "number": number,
+        "absence_id": absence,
+        "phone": "+79160000001",
+        "call_pk": 1,
+        "token_id": token,
+    }
 
 
 def _routes(app, objects):
@@ -82,8 +134,22 @@ def _routes(app, objects):
 
 
 def _snapshot(client, headers) -> dict:
-    lists = ("employees", "schedules", "voicemail-boxes", "departments", "prompts", "ivr-menus", "queues",
-             "sip-accounts", "webhooks", "schemes", "numbers", "crm/clients/+79160000001", "company", "tokens")
+    lists = (
+        "employees",
+        "schedules",
+        "voicemail-boxes",
+        "departments",
+        "prompts",
+        "ivr-menus",
+        "queues",
+        "sip-accounts",
+        "webhooks",
+        "schemes",
+        "numbers",
+        "crm/clients/+79160000001",
+        "company",
+        "tokens",
+    )
     return {name: client.get(f"/api/v1/{name}", headers=headers).get_json() for name in lists}
 
 
@@ -97,8 +163,7 @@ def test_every_route_to_another_companys_object_answers_404_and_changes_nothing(
         # A body of the right shape wherever one is expected: what is refused is
         # the object, not the request.
         current = client.get(path, headers=victim)
-        body = BODIES.get((method, rule)) or _body_like(
-            current.get_json() if current.status_code == 200 else None)
+        body = BODIES.get((method, rule)) or _body_like(current.get_json() if current.status_code == 200 else None)
         response = client.open(path, method=method, headers=attacker, json=body)
         answers[f"{method} {path}"] = response.status_code
 
@@ -109,8 +174,11 @@ def test_every_route_to_another_companys_object_answers_404_and_changes_nothing(
 
 # Writes whose body is not what a GET of the same path shows: (method, rule).
 BODIES = {
-    ("POST", "/api/v1/employees/<int:employee_id>/absences"): {"kind": "vacation", "start": "2031-01-01",
-                                                               "end": "2031-01-02"},
+    ("POST", "/api/v1/employees/<int:employee_id>/absences"): {
+        "kind": "vacation",
+        "start": "2031-01-01",
+        "end": "2031-01-02",
+    },
     ("PATCH", "/api/v1/numbers/<string:number>"): {"scheme_id": None},
     ("PUT", "/api/v1/prompts/<int:prompt_id>"): {"name": "Hello", "kind": "tts", "text": "Hi"},
 }

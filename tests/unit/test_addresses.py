@@ -11,46 +11,54 @@ from vpbx.routing.destinations import sip_uri
 from vpbx.routing.plan import Context
 
 
-@pytest.mark.parametrize("uri, refused", [
-    ("sip:desk@example.com", False),
-    ("sip:pbx@10.20.0.5:5060", False),  # a customer's PBX over a VPN
-    ("sips:desk@203.0.113.7;transport=tls", False),
-    ("sip:voicemail-1@127.0.0.1:5970", True),
-    ("sip:x@127.8.9.10", True),
-    ("sip:x@[::1]:5060", True),
-    ("sip:x@[::ffff:127.0.0.1]", True),
-    ("sip:x@localhost", True),
-    ("sip:x@media.invalid", True),
-    ("sip:x@0.0.0.0", True),
-    ("sip:x@255.255.255.255", True),
-    ("sip:x@224.0.1.75", True),
-    ("sip:x@169.254.169.254", True),
-    ("sip:x@169.254.10.1", True),
-])
+@pytest.mark.parametrize(
+    "uri, refused",
+    [
+        ("sip:desk@example.com", False),
+        ("sip:pbx@10.20.0.5:5060", False),  # a customer's PBX over a VPN
+        ("sips:desk@203.0.113.7;transport=tls", False),
+        ("sip:voicemail-1@127.0.0.1:5970", True),
+        ("sip:x@127.8.9.10", True),
+        ("sip:x@[::1]:5060", True),
+        ("sip:x@[::ffff:127.0.0.1]", True),
+        ("sip:x@localhost", True),
+        ("sip:x@media.invalid", True),
+        ("sip:x@0.0.0.0", True),
+        ("sip:x@255.255.255.255", True),
+        ("sip:x@224.0.1.75", True),
+        ("sip:x@169.254.169.254", True),
+        ("sip:x@169.254.10.1", True),
+    ],
+)
 def test_a_sip_uri_naming_this_system_or_no_single_host_is_refused(uri, refused):
     assert (sip_uri.refused(uri) is not None) is refused
 
 
 def test_routing_skips_a_refused_sip_uri_with_its_reason():
-    resolution = sip_uri.resolve({"kind": "sip_uri", "uri": "sip:voicemail-1@127.0.0.1:5970"}, None,
-                                 Context(1, "demo.vpbx.test"))
+    resolution = sip_uri.resolve(
+        {"kind": "sip_uri", "uri": "sip:voicemail-1@127.0.0.1:5970"}, None, Context(1, "demo.vpbx.test")
+    )
 
     assert resolution.targets == ()
-    assert resolution.reasons == ("skip SIP address sip:voicemail-1@127.0.0.1:5970: "
-                                  "127.0.0.1 is a loopback address (this system itself)",)
+    assert resolution.reasons == (
+        "skip SIP address sip:voicemail-1@127.0.0.1:5970: 127.0.0.1 is a loopback address (this system itself)",
+    )
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("8.8.8.8", None),
-    ("2001:4860:4860::8888", None),
-    ("10.1.2.3", "is a private address"),
-    ("192.168.0.1", "is a private address"),
-    ("100.64.0.1", "is a private address"),  # carrier-grade NAT: not global
-    ("127.0.0.1", "is a loopback address (this system itself)"),
-    ("169.254.169.254", "is a cloud metadata address"),
-    ("fe80::1", "is a link-local address"),
-    ("fd00::5", "is a private address"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("8.8.8.8", None),
+        ("2001:4860:4860::8888", None),
+        ("10.1.2.3", "is a private address"),
+        ("192.168.0.1", "is a private address"),
+        ("100.64.0.1", "is a private address"),  # carrier-grade NAT: not global
+        ("127.0.0.1", "is a loopback address (this system itself)"),
+        ("169.254.169.254", "is a cloud metadata address"),
+        ("fe80::1", "is a link-local address"),
+        ("fd00::5", "is a private address"),
+    ],
+)
 def test_outbound_http_reaches_public_addresses_only(address, reason):
     assert internal(ipaddress.ip_address(address)) == reason
 

@@ -1,6 +1,6 @@
 """R19 history lines from call events, and the event batches Kamailio writes."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from vpbx.history import events
 from vpbx.history.rules import answered_line, missed_line
@@ -12,8 +12,11 @@ BORIS = {"step": 2, "target": "employee 102 Boris", "employee_id": 2, "departmen
 
 
 def _call(dialled=None):
-    return {"company_id": 7, "dialled_employee_id": dialled,
-            "dialled_employee_label": "employee 101 Anna" if dialled else None}
+    return {
+        "company_id": 7,
+        "dialled_employee_id": dialled,
+        "dialled_employee_label": "employee 101 Anna" if dialled else None,
+    }
 
 
 def test_answered_at_the_first_step_is_a_call_to_whoever_answered():
@@ -24,12 +27,22 @@ def test_answered_at_the_first_step_is_a_call_to_whoever_answered():
 def test_answered_after_a_forward_is_a_forwarded_call_to_whoever_answered():
     line = answered_line({"call": _call(dialled=1), "legs": [ANNA, BORIS], "answered": BORIS})
     assert (line.status, line.employee_id, line.employee_label, line.forwarded) == (
-        "answered", 2, "employee 102 Boris", True)
+        "answered",
+        2,
+        "employee 102 Boris",
+        True,
+    )
 
 
 def test_a_call_voicemail_answered_is_missed_by_the_employee_dialled():
-    box = {"step": 2, "target": "voicemail box 4", "employee_id": None, "department_id": None, "rang_at": "t2",
-           "node": "voicemail:4"}
+    box = {
+        "step": 2,
+        "target": "voicemail box 4",
+        "employee_id": None,
+        "department_id": None,
+        "rang_at": "t2",
+        "node": "voicemail:4",
+    }
     line = answered_line({"call": _call(dialled=1), "legs": [ANNA, box], "answered": box})
     assert (line.status, line.employee_id, line.end_reason) == ("missed", 1, "no_answer")
 
@@ -52,7 +65,14 @@ def test_a_missed_call_to_a_number_is_missed_by_nobody_in_particular():
 def test_why_a_call_was_missed_follows_its_final_status():
     assert events.missed_reason(487, cancelled=True) == "caller_cancelled"
     assert [events.missed_reason(code, cancelled=False) for code in (486, 600, 408, 480, 487, 503, 404)] == [
-        "busy", "busy", "no_answer", "no_answer", "no_answer", "rejected", "rejected"]
+        "busy",
+        "busy",
+        "no_answer",
+        "no_answer",
+        "no_answer",
+        "rejected",
+        "rejected",
+    ]
 
 
 def test_a_batch_entry_gives_its_events_back_in_order():
@@ -65,10 +85,13 @@ def test_the_cursor_knows_which_target_a_branch_uri_belongs_to():
     anna = Target("sip:101@demo", True, "employee 101 Anna", employee_id=1)
     boris = Target("sip:102@demo", True, "employee 102 Boris", employee_id=2)
     plan = Plan((Step("parallel", 30, (anna, boris)),), ())
-    at = datetime(2026, 11, 23, tzinfo=timezone.utc).isoformat()
+    at = datetime(2026, 11, 23, tzinfo=UTC).isoformat()
 
-    cursor = PlanCursor.from_json(PlanCursor(plan, 0).ringing(
-        0, {"sip:101@10.0.0.1:5060": 0, "sip:101@10.0.0.2:5060": 0, "sip:102@10.0.0.3:5060": 1}, at).to_json())
+    cursor = PlanCursor.from_json(
+        PlanCursor(plan, 0)
+        .ringing(0, {"sip:101@10.0.0.1:5060": 0, "sip:101@10.0.0.2:5060": 0, "sip:102@10.0.0.3:5060": 1}, at)
+        .to_json()
+    )
 
     assert cursor.answered_by("sip:101@10.0.0.2:5060")["target"] == "employee 101 Anna"
     assert cursor.answered_by("sip:102@10.0.0.3:5060")["employee_id"] == 2

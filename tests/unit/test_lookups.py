@@ -1,7 +1,7 @@
 """Looked-up destinations (R16, R17): what rings once a webhook or the CRM has
 answered, or failed to; the answer's validation; the request signature."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from marshmallow import ValidationError
@@ -13,36 +13,73 @@ from vpbx.routing.plan import expand_lookups
 
 pytestmark = pytest.mark.unit
 
-CALL = Call(call_id="c1", called="+74951112233", caller="79161234567", source="trunk",
-            at=datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+CALL = Call(
+    call_id="c1",
+    called="+74951112233",
+    caller="79161234567",
+    source="trunk",
+    at=datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+)
 
 
 def person(employee_id, extension, name, no_answer=None):
-    return {"id": employee_id, "name": name, "extension": extension, "login": extension,
-            "no_answer": no_answer or {"rule": "busy", "after": 120}}
+    return {
+        "id": employee_id,
+        "name": name,
+        "extension": extension,
+        "login": extension,
+        "no_answer": no_answer or {"rule": "busy", "after": 120},
+    }
 
 
 ANNA, BORIS, CARL = person(1, "101", "Anna"), person(2, "102", "Boris"), person(3, "103", "Carl")
-SALES = {"id": 5, "name": "Sales", "distribution": "all_at_once", "ring_time": 20, "if_nobody_answers": None,
-         "voicemail_box_id": None, "members": [ANNA, BORIS]}
+SALES = {
+    "id": 5,
+    "name": "Sales",
+    "distribution": "all_at_once",
+    "ring_time": 20,
+    "if_nobody_answers": None,
+    "voicemail_box_id": None,
+    "members": [ANNA, BORIS],
+}
 
 
 def directory(crm=None, **employees):
     people = {str(e["id"]): e for e in (ANNA, BORIS, CARL)}
     people.update({str(e["id"]): e for e in employees.values()})
-    return {"company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
-            "employees": people, "departments": {"5": SALES},
-            "schemes": {"9": {"id": 9, "name": "Fallback", "active": None, "backup": None, "steps": [
-                {"mode": "parallel", "timeout": 25, "destinations": [{"kind": "employee", "employee": BORIS}]}]}},
-            "webhooks": {"4": {"id": 4, "name": "router", "fallback_scheme_id": 9}}, "crm": crm}
+    return {
+        "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
+        "employees": people,
+        "departments": {"5": SALES},
+        "schemes": {
+            "9": {
+                "id": 9,
+                "name": "Fallback",
+                "active": None,
+                "backup": None,
+                "steps": [
+                    {"mode": "parallel", "timeout": 25, "destinations": [{"kind": "employee", "employee": BORIS}]}
+                ],
+            }
+        },
+        "webhooks": {"4": {"id": 4, "name": "router", "fallback_scheme_id": 9}},
+        "crm": crm,
+    }
 
 
 def number_plan(*first_step_destinations):
-    steps = [{"mode": "parallel", "timeout": 20, "destinations": list(first_step_destinations)},
-             {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee": CARL}]}]
-    document = {"number": "+74951112233", "mode": "always", "schedule": None, "off_hours": None,
-                "company": directory()["company"],
-                "working": {"id": 1, "name": "Main", "steps": steps, "active": None, "backup": None}}
+    steps = [
+        {"mode": "parallel", "timeout": 20, "destinations": list(first_step_destinations)},
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee": CARL}]},
+    ]
+    document = {
+        "number": "+74951112233",
+        "mode": "always",
+        "schedule": None,
+        "off_hours": None,
+        "company": directory()["company"],
+        "working": {"id": 1, "name": "Main", "steps": steps, "active": None, "backup": None},
+    }
     return build_plan(document, CALL)
 
 
@@ -58,20 +95,39 @@ def test_a_plan_names_its_lookups_once_each():
 
 def test_the_webhooks_answer_rings_in_its_place_and_the_plan_goes_on():
     plan = number_plan({"kind": "webhook", "webhook_id": 4})
-    answer = AnswerSchema().load({"action": "ring", "timeout": 15, "destinations": [
-        {"kind": "employee", "extension": "101"}, {"kind": "department", "department_id": 5},
-        {"kind": "phone_number", "number": "8 916 000-00-01"}]})
+    answer = AnswerSchema().load(
+        {
+            "action": "ring",
+            "timeout": 15,
+            "destinations": [
+                {"kind": "employee", "extension": "101"},
+                {"kind": "department", "department_id": 5},
+                {"kind": "phone_number", "number": "8 916 000-00-01"},
+            ],
+        }
+    )
 
     expanded = expand_lookups(plan, directory(), {"webhook:4": answer}, CALL)
 
     assert rings(expanded) == [
         (15, ["employee 101 Anna", "employee 101 Anna", "employee 102 Boris", "phone +79160000001"], 1, False),
-        (30, ["employee 103 Carl"], 2, False)]
+        (30, ["employee 103 Carl"], 2, False),
+    ]
 
 
-@pytest.mark.parametrize("outcome", ["timeout: no answer within the budget", {"action": "fallback"},
-                                     {"action": "ring", "mode": "parallel", "timeout": 30,
-                                      "destinations": [{"kind": "employee", "employee_id": 99}]}])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "timeout: no answer within the budget",
+        {"action": "fallback"},
+        {
+            "action": "ring",
+            "mode": "parallel",
+            "timeout": 30,
+            "destinations": [{"kind": "employee", "employee_id": 99}],
+        },
+    ],
+)
 def test_a_failed_or_empty_webhook_answer_rings_the_fallback_scheme(outcome):
     plan = number_plan({"kind": "webhook", "webhook_id": 4})
 
@@ -103,23 +159,30 @@ def test_the_managers_own_rule_forwards_when_the_crm_has_none():
     anna = person(1, "101", "Anna", {"rule": "forward_employee", "after": 30, "employee": CARL})
     plan = number_plan({"kind": "responsible_manager"})
 
-    expanded = expand_lookups(plan, directory(crm={"no_answer_rule": "none"}, anna=anna),
-                              {"responsible_manager": 1}, CALL)
+    expanded = expand_lookups(
+        plan, directory(crm={"no_answer_rule": "none"}, anna=anna), {"responsible_manager": 1}, CALL
+    )
 
     assert rings(expanded)[:2] == [(20, ["employee 101 Anna"], 1, False), (30, ["employee 103 Carl"], 1, True)]
 
 
 def test_the_crm_rule_takes_priority_over_the_managers_own():
     anna = person(1, "101", "Anna", {"rule": "forward_employee", "after": 30, "employee": CARL})
-    crm = {"no_answer_rule": "forward_department", "no_answer_department_id": 5, "no_answer_employee_id": None,
-           "no_answer_ring_s": 40}
+    crm = {
+        "no_answer_rule": "forward_department",
+        "no_answer_department_id": 5,
+        "no_answer_employee_id": None,
+        "no_answer_ring_s": 40,
+    }
     plan = number_plan({"kind": "responsible_manager"})
 
     expanded = expand_lookups(plan, directory(crm=crm, anna=anna), {"responsible_manager": 1}, CALL)
 
-    assert rings(expanded) == [(20, ["employee 101 Anna"], 1, False),
-                               (40, ["employee 101 Anna", "employee 102 Boris"], 1, True),
-                               (30, ["employee 103 Carl"], 2, False)]
+    assert rings(expanded) == [
+        (20, ["employee 101 Anna"], 1, False),
+        (40, ["employee 101 Anna", "employee 102 Boris"], 1, True),
+        (30, ["employee 103 Carl"], 2, False),
+    ]
 
 
 def test_an_unknown_caller_skips_the_manager():
@@ -133,21 +196,26 @@ def test_an_unknown_caller_skips_the_manager():
 
 def test_a_plan_travels_with_its_forward_marks():
     from vpbx.routing import Plan
+
     anna = person(1, "101", "Anna", {"rule": "forward_employee", "after": 30, "employee": CARL})
-    expanded = expand_lookups(number_plan({"kind": "responsible_manager"}), directory(anna=anna),
-                              {"responsible_manager": 1}, CALL)
+    expanded = expand_lookups(
+        number_plan({"kind": "responsible_manager"}), directory(anna=anna), {"responsible_manager": 1}, CALL
+    )
     assert Plan.from_json(expanded.to_json()) == expanded
 
 
-@pytest.mark.parametrize("answer, field", [
-    ({"action": "ring"}, "destinations"),
-    ({"action": "scheme"}, "scheme_id"),
-    ({"action": "reject", "code": 200}, "code"),
-    ({"action": "ring", "destinations": [{"kind": "employee"}]}, "destinations"),
-    ({"action": "ring", "destinations": [{"kind": "phone_number", "number": "not a number"}]}, "destinations"),
-    ({"action": "ring", "destinations": [{"kind": "voicemail", "voicemail_box_id": 1}]}, "destinations"),
-    ({"action": "ring", "timeout": 1, "destinations": [{"kind": "sip_uri", "uri": "sip:a@b"}]}, "timeout"),
-])
+@pytest.mark.parametrize(
+    "answer, field",
+    [
+        ({"action": "ring"}, "destinations"),
+        ({"action": "scheme"}, "scheme_id"),
+        ({"action": "reject", "code": 200}, "code"),
+        ({"action": "ring", "destinations": [{"kind": "employee"}]}, "destinations"),
+        ({"action": "ring", "destinations": [{"kind": "phone_number", "number": "not a number"}]}, "destinations"),
+        ({"action": "ring", "destinations": [{"kind": "voicemail", "voicemail_box_id": 1}]}, "destinations"),
+        ({"action": "ring", "timeout": 1, "destinations": [{"kind": "sip_uri", "uri": "sip:a@b"}]}, "timeout"),
+    ],
+)
 def test_an_invalid_answer_is_refused_with_the_field_that_is_wrong(answer, field):
     with pytest.raises(ValidationError) as refused:
         AnswerSchema().load(answer)

@@ -16,17 +16,17 @@ with warnings.catch_warnings():
     import audioop
 
 INVITE = (
-    "INVITE sip:voicemail-3@127.0.0.1:5970 SIP/2.0\r\n"
-    "Record-Route: <sip:127.0.0.1:5960;lr;ftag=abc>\r\n"
-    "Via: SIP/2.0/UDP 127.0.0.1:5960;branch=z9hG4bKk1\r\n"
-    "v: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKs1, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKs0\r\n"
-    'f: "Caller" <sip:79161234567@127.0.0.1:5999>;tag=abc\r\n'
-    "t: <sip:+74951112233@127.0.0.1:5960>\r\n"
-    "i: call-1\r\nCSeq: 1 INVITE\r\nm: <sip:79161234567@127.0.0.1:5999>\r\n"
-    "Subject: a subject\r\n  folded\r\nc: application/sdp\r\nl: 129\r\n\r\n"
-    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    "m=audio 31000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
-).encode()
+    b"INVITE sip:voicemail-3@127.0.0.1:5970 SIP/2.0\r\n"
+    b"Record-Route: <sip:127.0.0.1:5960;lr;ftag=abc>\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:5960;branch=z9hG4bKk1\r\n"
+    b"v: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKs1, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKs0\r\n"
+    b'f: "Caller" <sip:79161234567@127.0.0.1:5999>;tag=abc\r\n'
+    b"t: <sip:+74951112233@127.0.0.1:5960>\r\n"
+    b"i: call-1\r\nCSeq: 1 INVITE\r\nm: <sip:79161234567@127.0.0.1:5999>\r\n"
+    b"Subject: a subject\r\n  folded\r\nc: application/sdp\r\nl: 129\r\n\r\n"
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 31000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+)
 
 
 def test_a_relayed_invite_parses_with_compact_and_folded_headers():
@@ -40,15 +40,17 @@ def test_a_relayed_invite_parses_with_compact_and_folded_headers():
 
 
 def test_a_reply_copies_the_transaction_headers_and_an_invites_record_route():
-    ok = sip.parse(sip.response(sip.parse(INVITE), 200, to_tag="xyz", contact="sip:media@127.0.0.1:5970",
-                                body=b"v=0\r\n").encode())
+    ok = sip.parse(
+        sip.response(sip.parse(INVITE), 200, to_tag="xyz", contact="sip:media@127.0.0.1:5970", body=b"v=0\r\n").encode()
+    )
     assert (ok.status, ok.to_tag, ok.cseq) == (200, "xyz", (1, "INVITE"))
     assert ok.all("via") == sip.parse(INVITE).all("via")
     assert ok.all("record-route") == ["<sip:127.0.0.1:5960;lr;ftag=abc>"]
 
 
-@pytest.mark.parametrize("broken", [b"", b"INVITE sip:x SIP/2.0\r\n\r\n", b"garbage\r\n\r\n",
-                                    b"SIP/2.0 abc OK\r\nVia: x\r\n\r\n"])
+@pytest.mark.parametrize(
+    "broken", [b"", b"INVITE sip:x SIP/2.0\r\n\r\n", b"garbage\r\n\r\n", b"SIP/2.0 abc OK\r\nVia: x\r\n\r\n"]
+)
 def test_broken_messages_are_refused_not_crashed_on(broken):
     with pytest.raises(sip.ParseError):
         sip.parse(broken)

@@ -1,19 +1,26 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
-from vpbx.routing.plan import build_ivr_key_plan, build_scheme_plan
 from vpbx.routing.department_state import DepartmentState, stateful_departments
+from vpbx.routing.plan import build_ivr_key_plan, build_scheme_plan
 
-CALL = Call(call_id="c1", called="+74951112233", caller="+79161234567", source="trunk",
-            at=datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc))
+CALL = Call(
+    call_id="c1",
+    called="+74951112233",
+    caller="+79161234567",
+    source="trunk",
+    at=datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+)
 
 
 def employee(extension, name):
-    return {"kind": "employee",
-            "employee": {"id": int(extension), "name": name, "extension": extension, "login": f"u{extension}"}}
+    return {
+        "kind": "employee",
+        "employee": {"id": int(extension), "name": name, "extension": extension, "login": f"u{extension}"},
+    }
 
 
 def scheme(name, *steps, active=None, backup=None):
@@ -22,31 +29,47 @@ def scheme(name, *steps, active=None, backup=None):
 
 def document(*steps, mode="always", schedule=None, working=None, off_hours=None):
     return {
-        "schema": 2, "version": 1, "number": "+74951112233",
+        "schema": 2,
+        "version": 1,
+        "number": "+74951112233",
         "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
-        "mode": mode, "schedule": schedule,
-        "working": working or scheme("Main", *steps), "off_hours": off_hours,
+        "mode": mode,
+        "schedule": schedule,
+        "working": working or scheme("Main", *steps),
+        "off_hours": off_hours,
     }
 
 
 def test_parallel_step_rings_every_employee_at_their_company_domain():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30,
-                                "destinations": [employee("101", "Anna"), employee("102", "Boris")]}), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna"), employee("102", "Boris")]}
+        ),
+        CALL,
+    )
 
     assert plan.steps == (
-        Step("parallel", 30, (
-            Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna", employee_id=101),
-            Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),
-        ), scheme_step=1),
+        Step(
+            "parallel",
+            30,
+            (
+                Target("sip:u101@demo.vpbx.test", True, "employee 101 Anna", employee_id=101),
+                Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),
+            ),
+            scheme_step=1,
+        ),
     )
     assert "step 1: ring employee 101 Anna" in plan.reasons
 
 
 def test_steps_keep_their_order_mode_and_timeout():
-    plan = build_plan(document(
-        {"mode": "sequential", "timeout": 20, "destinations": [employee("101", "Anna")]},
-        {"mode": "parallel", "timeout": 45, "destinations": [employee("102", "Boris")]},
-    ), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "sequential", "timeout": 20, "destinations": [employee("101", "Anna")]},
+            {"mode": "parallel", "timeout": 45, "destinations": [employee("102", "Boris")]},
+        ),
+        CALL,
+    )
 
     assert [(s.mode, s.timeout, [t.uri for t in s.targets]) for s in plan.steps] == [
         ("sequential", 20, ["sip:u101@demo.vpbx.test"]),
@@ -55,23 +78,36 @@ def test_steps_keep_their_order_mode_and_timeout():
 
 
 def test_destinations_vpbx_handles_itself_have_their_place_in_the_plan_as_nodes():
-    plan = build_plan(document(
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]},
-        {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "ivr", "ivr_menu_id": 2},
-                                                             {"kind": "responsible_manager"}]},
-    ), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]},
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+            {
+                "mode": "parallel",
+                "timeout": 30,
+                "destinations": [{"kind": "ivr", "ivr_menu_id": 2}, {"kind": "responsible_manager"}],
+            },
+        ),
+        CALL,
+    )
 
-    assert [[t.node for t in s.targets] for s in plan.steps] == [["voicemail:3"], [None], ["ivr:2", "responsible_manager"]]
+    assert [[t.node for t in s.targets] for s in plan.steps] == [
+        ["voicemail:3"],
+        [None],
+        ["ivr:2", "responsible_manager"],
+    ]
     assert plan.steps[0].targets[0].uri == "sip:voicemail-3@media.invalid"
     assert "step 1: voicemail box 3: the media app records the message (R11)" in plan.reasons
 
 
 def test_an_unknown_kind_is_skipped_with_a_reason_not_an_error():
-    plan = build_plan(document(
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "fax"}]},
-        {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
-    ), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "fax"}]},
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+        ),
+        CALL,
+    )
 
     assert [t.uri for s in plan.steps for t in s.targets] == ["sip:u101@demo.vpbx.test"]
     assert "step 1: destination kind 'fax' is unknown, skipped" in plan.reasons
@@ -85,12 +121,11 @@ def test_a_number_without_steps_gives_an_empty_plan_that_says_why():
     assert plan.reasons[-1] == "no step has anybody to ring: the call is missed"
 
 
-OFFICE = {"name": "Office", "timezone": "Europe/Moscow", "weekly": [[d, 540, 1080] for d in range(5)],
-          "exceptions": []}
+OFFICE = {"name": "Office", "timezone": "Europe/Moscow", "weekly": [[d, 540, 1080] for d in range(5)], "exceptions": []}
 SALES = {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]}
 NIGHT = {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "sip_uri", "uri": "sip:vm@example.com"}]}
-MONDAY_NOON = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
-MONDAY_NIGHT = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)  # 23:00 in Moscow
+MONDAY_NOON = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
+MONDAY_NIGHT = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)  # 23:00 in Moscow
 
 
 def _at(moment):
@@ -98,8 +133,10 @@ def _at(moment):
 
 
 def test_by_schedule_the_working_scheme_rings_in_office_hours():
-    plan = build_plan(document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES),
-                               off_hours=scheme("Night", NIGHT)), _at(MONDAY_NOON))
+    plan = build_plan(
+        document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES), off_hours=scheme("Night", NIGHT)),
+        _at(MONDAY_NOON),
+    )
 
     assert [t.uri for t in plan.steps[0].targets] == ["sip:u101@demo.vpbx.test"]
     assert "schedule 'Office' is open on Mon 2026-11-23 12:00 Europe/Moscow: Mon 09:00-18:00" in plan.reasons
@@ -107,8 +144,10 @@ def test_by_schedule_the_working_scheme_rings_in_office_hours():
 
 
 def test_by_schedule_the_off_hours_scheme_rings_at_night():
-    plan = build_plan(document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES),
-                               off_hours=scheme("Night", NIGHT)), _at(MONDAY_NIGHT))
+    plan = build_plan(
+        document(mode="by_schedule", schedule=OFFICE, working=scheme("Sales", SALES), off_hours=scheme("Night", NIGHT)),
+        _at(MONDAY_NIGHT),
+    )
 
     assert [t.uri for t in plan.steps[0].targets] == ["sip:vm@example.com"]
     assert "off hours: the off-hours scheme applies" in plan.reasons
@@ -128,20 +167,28 @@ def test_no_applicable_scheme_means_a_missed_call():
     plan = build_plan(document(working=scheme("Weekdays", SALES, active=OFFICE)), _at(MONDAY_NIGHT))
 
     assert plan.steps == ()
-    assert plan.reasons[-2:] == ("scheme 'Weekdays' is not active now: it has no backup",
-                                 "no scheme applies: the call is missed")
+    assert plan.reasons[-2:] == (
+        "scheme 'Weekdays' is not active now: it has no backup",
+        "no scheme applies: the call is missed",
+    )
 
 
 ids = st.none() | st.integers(1, 2**31)
-targets = st.builds(Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text(),
-                    employee_id=ids, department_id=ids)
-steps = st.builds(Step, mode=st.sampled_from(["parallel", "sequential"]), timeout=st.integers(15, 600),
-                  scheme_step=st.integers(0, 20),
-                  targets=st.lists(targets, max_size=4).map(tuple))
+targets = st.builds(
+    Target, uri=st.text(min_size=1), via_location=st.booleans(), label=st.text(), employee_id=ids, department_id=ids
+)
+steps = st.builds(
+    Step,
+    mode=st.sampled_from(["parallel", "sequential"]),
+    timeout=st.integers(15, 600),
+    scheme_step=st.integers(0, 20),
+    targets=st.lists(targets, max_size=4).map(tuple),
+)
 
 
-@given(st.builds(Plan, steps=st.lists(steps, max_size=5).map(tuple),
-                 reasons=st.lists(st.text(), max_size=5).map(tuple)))
+@given(
+    st.builds(Plan, steps=st.lists(steps, max_size=5).map(tuple), reasons=st.lists(st.text(), max_size=5).map(tuple))
+)
 def test_plan_survives_its_json_form(plan):
     # The plan travels with the SIP transaction as JSON.
     assert Plan.from_json(plan.to_json()) == plan
@@ -150,15 +197,20 @@ def test_plan_survives_its_json_form(plan):
 def test_a_phone_calling_its_company_number_does_not_ring_itself():
     call = Call("c2", "+74951112233", "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
 
-    plan = build_plan(document({"mode": "parallel", "timeout": 30,
-                                "destinations": [employee("101", "Anna"), employee("102", "Boris")]}), call)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna"), employee("102", "Boris")]}
+        ),
+        call,
+    )
 
     assert [t.uri for t in plan.steps[0].targets] == ["sip:u102@demo.vpbx.test"]
     assert "step 1: employee 101 Anna is the caller, not rung" in plan.reasons
 
 
 COMPANY = {
-    "schema": 1, "version": 1,
+    "schema": 1,
+    "version": 1,
     "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
     "extensions": {"101": employee("101", "Anna")["employee"], "102": employee("102", "Boris")["employee"]},
 }
@@ -169,7 +221,14 @@ def test_dialling_an_extension_rings_that_employee_for_two_minutes():
 
     plan = build_direct_plan(COMPANY, "102", call)
 
-    assert plan.steps == (Step("parallel", 120, (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),), scheme_step=1),)
+    assert plan.steps == (
+        Step(
+            "parallel",
+            120,
+            (Target("sip:u102@demo.vpbx.test", True, "employee 102 Boris", employee_id=102),),
+            scheme_step=1,
+        ),
+    )
 
 
 def test_dialling_an_unknown_extension_has_no_plan():
@@ -189,8 +248,9 @@ def test_an_employee_on_vacation_is_skipped_at_once_and_the_next_one_rings():
     away = employee("101", "Anna")
     away["employee"]["absences"] = [["vacation", "2026-11-20", "2026-11-30"]]
 
-    plan = build_plan(document({"mode": "parallel", "timeout": 30,
-                                "destinations": [away, employee("102", "Boris")]}), CALL)
+    plan = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [away, employee("102", "Boris")]}), CALL
+    )
 
     assert [t.uri for t in plan.steps[0].targets] == ["sip:u102@demo.vpbx.test"]
     assert "step 1: skip employee 101 Anna: on vacation 2026-11-20..2026-11-30" in plan.reasons
@@ -198,21 +258,27 @@ def test_an_employee_on_vacation_is_skipped_at_once_and_the_next_one_rings():
 
 def test_an_employee_outside_their_hours_is_skipped():
     night_owl = employee("103", "Vera")
-    night_owl["employee"]["schedule"] = {"name": "Nights", "timezone": "Europe/Moscow",
-                                         "weekly": [[d, 22 * 60, 1440] for d in range(7)], "exceptions": []}
+    night_owl["employee"]["schedule"] = {
+        "name": "Nights",
+        "timezone": "Europe/Moscow",
+        "weekly": [[d, 22 * 60, 1440] for d in range(7)],
+        "exceptions": [],
+    }
 
     plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [night_owl]}), _at(MONDAY_NOON))
 
     assert plan.steps == ()
-    assert any(r.startswith("step 1: skip employee 103 Vera: outside personal hours (schedule 'Nights' is closed")
-               for r in plan.reasons)
+    assert any(
+        r.startswith("step 1: skip employee 103 Vera: outside personal hours (schedule 'Nights' is closed")
+        for r in plan.reasons
+    )
 
 
 def test_a_sick_leave_ending_today_still_counts_in_the_companys_timezone():
     sick = employee("104", "Gleb")
     sick["employee"]["absences"] = [["sick_leave", "2026-11-20", "2026-11-23"]]
     # 2026-11-23 22:30 UTC is already 2026-11-24 in Moscow: back at work.
-    late = _at(datetime(2026, 11, 23, 22, 30, tzinfo=timezone.utc))
+    late = _at(datetime(2026, 11, 23, 22, 30, tzinfo=UTC))
 
     assert build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), late).steps
     assert not build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sick]}), _at(MONDAY_NOON)).steps
@@ -233,8 +299,9 @@ def test_a_plan_cursor_survives_its_json_form_and_lists_what_remains():
 def _direct(extension, **rule):
     company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
     company["extensions"]["102"]["no_answer"] = {"rule": "busy", "after": 120, **rule}
-    return build_direct_plan(company, extension,
-                             Call("c6", extension, "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test"))
+    return build_direct_plan(
+        company, extension, Call("c6", extension, "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
+    )
 
 
 def test_a_direct_call_nobody_answers_ends_busy_by_default():
@@ -246,23 +313,40 @@ def test_a_direct_call_nobody_answers_ends_busy_by_default():
 
 
 def test_a_no_answer_rule_forwards_to_a_colleague_after_its_delay():
-    plan = _direct("102", rule="forward_employee", after=10,
-                   employee={"id": 3, "name": "Vera", "extension": "103", "login": "u103"})
+    plan = _direct(
+        "102",
+        rule="forward_employee",
+        after=10,
+        employee={"id": 3, "name": "Vera", "extension": "103", "login": "u103"},
+    )
 
     assert [(s.timeout, [t.uri for t in s.targets]) for s in plan.steps] == [
-        (10, ["sip:u102@demo.vpbx.test"]), (30, ["sip:u103@demo.vpbx.test"])]
+        (10, ["sip:u102@demo.vpbx.test"]),
+        (30, ["sip:u103@demo.vpbx.test"]),
+    ]
     assert plan.final is None
 
 
 def test_an_absent_employee_goes_straight_to_the_rule():
     company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
     company["extensions"]["102"]["absences"] = [["sick_leave", "2026-11-01", "2026-11-30"]]
-    company["extensions"]["102"]["no_answer"] = {"rule": "forward_department", "after": 20, "department": {
-        "id": 1, "name": "Support", "distribution": "all_at_once", "ring_time": 20, "if_nobody_answers": "next_step",
-        "voicemail_box_id": None, "members": [{"id": 5, "name": "Olga", "extension": "105", "login": "u105"}]}}
+    company["extensions"]["102"]["no_answer"] = {
+        "rule": "forward_department",
+        "after": 20,
+        "department": {
+            "id": 1,
+            "name": "Support",
+            "distribution": "all_at_once",
+            "ring_time": 20,
+            "if_nobody_answers": "next_step",
+            "voicemail_box_id": None,
+            "members": [{"id": 5, "name": "Olga", "extension": "105", "login": "u105"}],
+        },
+    }
 
-    plan = build_direct_plan(company, "102", Call("c7", "102", "u101", "phone", CALL.at,
-                                                  caller_aor="sip:u101@demo.vpbx.test"))
+    plan = build_direct_plan(
+        company, "102", Call("c7", "102", "u101", "phone", CALL.at, caller_aor="sip:u101@demo.vpbx.test")
+    )
 
     assert [[t.uri for t in s.targets] for s in plan.steps] == [["sip:u105@demo.vpbx.test"]]
     assert "step 1: skip employee 102 Boris: on sick leave 2026-11-01..2026-11-30" in plan.reasons
@@ -277,11 +361,20 @@ def test_a_voicemail_rule_takes_an_unanswered_direct_call_to_the_employees_box()
 
 # ---- departments (R4) ---------------------------------------------------------
 
+
 def department(distribution, *extensions, ring_time=10, department_id=5):
-    return {"kind": "department", "department": {
-        "id": department_id, "name": "Sales", "distribution": distribution, "ring_time": ring_time,
-        "if_nobody_answers": "next_step", "voicemail_box_id": None,
-        "members": [employee(e, f"Agent {e}")["employee"] for e in extensions]}}
+    return {
+        "kind": "department",
+        "department": {
+            "id": department_id,
+            "name": "Sales",
+            "distribution": distribution,
+            "ring_time": ring_time,
+            "if_nobody_answers": "next_step",
+            "voicemail_box_id": None,
+            "members": [employee(e, f"Agent {e}")["employee"] for e in extensions],
+        },
+    }
 
 
 def rung_order(plan):
@@ -289,8 +382,10 @@ def rung_order(plan):
 
 
 def test_a_department_all_at_once_rings_its_members_together_for_the_step_timeout():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30,
-                                "destinations": [department("all_at_once", "201", "202", "203")]}), CALL)
+    plan = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [department("all_at_once", "201", "202", "203")]}),
+        CALL,
+    )
 
     assert rung_order(plan) == [["201", "202", "203"]]
     assert plan.steps[0].timeout == 30
@@ -298,8 +393,16 @@ def test_a_department_all_at_once_rings_its_members_together_for_the_step_timeou
 
 
 def test_a_department_in_order_rings_one_member_after_another_for_its_ring_time():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30,
-                                "destinations": [department("in_order", "201", "202", "203", ring_time=12)]}), CALL)
+    plan = build_plan(
+        document(
+            {
+                "mode": "parallel",
+                "timeout": 30,
+                "destinations": [department("in_order", "201", "202", "203", ring_time=12)],
+            }
+        ),
+        CALL,
+    )
 
     assert rung_order(plan) == [["201"], ["202"], ["203"]]
     assert [s.timeout for s in plan.steps] == [12, 12, 12]
@@ -307,8 +410,9 @@ def test_a_department_in_order_rings_one_member_after_another_for_its_ring_time(
 
 def test_round_robin_starts_one_member_further_on_each_turn():
     step = {"mode": "parallel", "timeout": 30, "destinations": [department("round_robin", "201", "202", "203")]}
-    firsts = [rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=turn)}))[0][0]
-              for turn in range(1, 8)]
+    firsts = [
+        rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=turn)}))[0][0] for turn in range(1, 8)
+    ]
 
     assert firsts == ["201", "202", "203", "201", "202", "203", "201"]
     assert rung_order(build_plan(document(step), CALL, {5: DepartmentState(turn=2)})) == [["202"], ["203"], ["201"]]
@@ -325,8 +429,9 @@ def test_round_robin_skips_a_member_on_vacation_without_losing_the_rotation():
 
 def test_longest_idle_rings_the_member_free_longest_first_and_members_on_a_call_last():
     now = CALL.at.timestamp()
-    state = DepartmentState(answered={201: now - 100, 202: now - 50, 203: now - 30},
-                            ended={201: now - 90, 203: now - 20})  # 202 is still on the call
+    state = DepartmentState(
+        answered={201: now - 100, 202: now - 50, 203: now - 30}, ended={201: now - 90, 203: now - 20}
+    )  # 202 is still on the call
     step = {"mode": "parallel", "timeout": 30, "destinations": [department("longest_idle", "201", "202", "203")]}
 
     plan = build_plan(document(step), CALL, {5: state})
@@ -347,9 +452,15 @@ def test_longest_idle_ranks_a_member_never_called_first_and_forgets_a_call_that_
 
 def test_random_order_is_a_permutation_fixed_by_the_call_id():
     step = {"mode": "parallel", "timeout": 30, "destinations": [department("random", *map(str, range(201, 211)))]}
-    orders = {tuple(sum(rung_order(build_plan(document(step), Call(f"call-{n}", CALL.called, CALL.caller,
-                                                                   "trunk", CALL.at))), []))
-              for n in range(20)}
+    orders = {
+        tuple(
+            sum(
+                rung_order(build_plan(document(step), Call(f"call-{n}", CALL.called, CALL.caller, "trunk", CALL.at))),
+                [],
+            )
+        )
+        for n in range(20)
+    }
 
     assert all(sorted(order) == [str(e) for e in range(201, 211)] for order in orders)
     assert len(orders) > 10
@@ -358,26 +469,48 @@ def test_random_order_is_a_permutation_fixed_by_the_call_id():
 
 
 def test_a_hunting_department_rings_after_what_its_parallel_step_rings_together():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        department("in_order", "201", "202"), employee("101", "Anna")]}), CALL)
+    plan = build_plan(
+        document(
+            {
+                "mode": "parallel",
+                "timeout": 30,
+                "destinations": [department("in_order", "201", "202"), employee("101", "Anna")],
+            }
+        ),
+        CALL,
+    )
 
     assert rung_order(plan) == [["101"], ["201"], ["202"]]
     assert [s.timeout for s in plan.steps] == [30, 10, 10]
 
 
 def test_a_sequential_step_rings_its_destinations_one_after_another():
-    plan = build_plan(document({"mode": "sequential", "timeout": 20, "destinations": [
-        employee("101", "Anna"), employee("102", "Boris")]}), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "sequential", "timeout": 20, "destinations": [employee("101", "Anna"), employee("102", "Boris")]}
+        ),
+        CALL,
+    )
 
     assert rung_order(plan) == [["101"], ["102"]]
     assert [s.timeout for s in plan.steps] == [20, 20]
 
 
 def test_stateful_departments_are_found_wherever_a_document_routes_to_them():
-    doc = document({"mode": "parallel", "timeout": 30, "destinations": [department("round_robin", "201")]},
-                   off_hours=scheme("Night", {"mode": "parallel", "timeout": 30, "destinations": [
-                       department("longest_idle", "202", department_id=6),
-                       department("in_order", "203", department_id=7)]}))
+    doc = document(
+        {"mode": "parallel", "timeout": 30, "destinations": [department("round_robin", "201")]},
+        off_hours=scheme(
+            "Night",
+            {
+                "mode": "parallel",
+                "timeout": 30,
+                "destinations": [
+                    department("longest_idle", "202", department_id=6),
+                    department("in_order", "203", department_id=7),
+                ],
+            },
+        ),
+    )
 
     assert stateful_departments(doc) == {5: "round_robin", 6: "longest_idle"}
 
@@ -391,25 +524,34 @@ def test_department_state_reads_its_redis_hash():
 
 # ---- phone numbers, loops and the ring time cap --------------------------------
 
+
 def test_a_phone_number_rings_through_the_outbound_trunks():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        {"kind": "phone_number", "number": "+79165551234"}]}), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "phone_number", "number": "+79165551234"}]}
+        ),
+        CALL,
+    )
 
     assert plan.steps[0].targets == (
-        Target("sip:+79165551234@pstn.invalid", False, "phone +79165551234", via_trunk=True),)
+        Target("sip:+79165551234@pstn.invalid", False, "phone +79165551234", via_trunk=True),
+    )
 
 
 def test_a_phone_number_that_is_the_called_number_is_skipped_rather_than_looping_through_the_carrier():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        {"kind": "phone_number", "number": CALL.called}]}), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "phone_number", "number": CALL.called}]}
+        ),
+        CALL,
+    )
 
     assert plan.steps == ()
     assert f"step 1: skip phone {CALL.called}: it is the number being called" in plan.reasons
 
 
 def test_a_call_never_rings_longer_than_the_cap_however_long_the_chain():
-    steps = [{"mode": "parallel", "timeout": 250, "destinations": [employee(str(100 + n), f"E{n}")]}
-             for n in range(5)]
+    steps = [{"mode": "parallel", "timeout": 250, "destinations": [employee(str(100 + n), f"E{n}")]} for n in range(5)]
 
     plan = build_plan(document(*steps), CALL)
 
@@ -419,6 +561,7 @@ def test_a_call_never_rings_longer_than_the_cap_however_long_the_chain():
 
 # ---- R5: the mobile after the desk phone -----------------------------------------
 
+
 def with_mobile(extension, name, after):
     data = employee(extension, name)
     data["employee"].update(mobile=f"+7916000{extension}", mobile_after=after)
@@ -426,22 +569,35 @@ def with_mobile(extension, name, after):
 
 
 def test_the_mobile_joins_the_desk_phone_after_its_delay_and_the_step_keeps_its_length():
-    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        with_mobile("101", "Anna", 10), employee("102", "Boris")]}), CALL)
+    plan = build_plan(
+        document(
+            {
+                "mode": "parallel",
+                "timeout": 30,
+                "destinations": [with_mobile("101", "Anna", 10), employee("102", "Boris")],
+            }
+        ),
+        CALL,
+    )
 
     assert [([t.label for t in s.targets], s.timeout, s.scheme_step) for s in plan.steps] == [
         (["employee 101 Anna", "employee 102 Boris"], 10, 1),
-        (["employee 101 Anna", "employee 102 Boris", "mobile of employee 101 Anna"], 20, 1)]
+        (["employee 101 Anna", "employee 102 Boris", "mobile of employee 101 Anna"], 20, 1),
+    ]
     assert plan.steps[1].targets[2].uri == "sip:+7916000101@pstn.invalid" and plan.steps[1].targets[2].via_trunk
 
 
 def test_a_mobile_at_zero_seconds_rings_with_the_desk_phone_and_one_after_the_step_never():
-    together = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        with_mobile("101", "Anna", 0)]}), CALL)
-    never = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [
-        with_mobile("101", "Anna", 45)]}), CALL)
+    together = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [with_mobile("101", "Anna", 0)]}), CALL
+    )
+    never = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [with_mobile("101", "Anna", 45)]}), CALL
+    )
 
-    assert [[t.label for t in s.targets] for s in together.steps] == [["employee 101 Anna", "mobile of employee 101 Anna"]]
+    assert [[t.label for t in s.targets] for s in together.steps] == [
+        ["employee 101 Anna", "mobile of employee 101 Anna"]
+    ]
     assert [[t.label for t in s.targets] for s in never.steps] == [["employee 101 Anna"]]
     assert "step 1: mobile of employee 101 Anna would join after 45 s, the step rings 30 s" in never.reasons
 
@@ -449,8 +605,10 @@ def test_a_mobile_at_zero_seconds_rings_with_the_desk_phone_and_one_after_the_st
 def test_a_direct_call_rings_the_mobile_after_the_desk_phone_too():
     anna = with_mobile("101", "Anna", 8)["employee"]
     anna["no_answer"] = {"rule": "busy", "after": 20}
-    company = {"company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
-               "extensions": {"101": anna}}
+    company = {
+        "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
+        "extensions": {"101": anna},
+    }
 
     plan = build_direct_plan(company, "101", Call("c", "101", "u102", "phone", CALL.at, "sip:u102@demo.vpbx.test"))
 
@@ -460,11 +618,20 @@ def test_a_direct_call_rings_the_mobile_after_the_desk_phone_too():
 def test_a_department_whose_rule_is_voicemail_ends_in_its_box_before_the_next_step():
     sales = department("in_order", "201", "202", ring_time=5)
     sales["department"].update(if_nobody_answers="voicemail", voicemail_box_id=9)
-    plan = build_plan(document({"mode": "parallel", "timeout": 30, "destinations": [sales]},
-                               {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]}), CALL)
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 30, "destinations": [sales]},
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+        ),
+        CALL,
+    )
 
     assert [[t.node or t.uri for t in s.targets] for s in plan.steps] == [
-        ["sip:u201@demo.vpbx.test"], ["sip:u202@demo.vpbx.test"], ["voicemail:9"], ["sip:u101@demo.vpbx.test"]]
+        ["sip:u201@demo.vpbx.test"],
+        ["sip:u202@demo.vpbx.test"],
+        ["voicemail:9"],
+        ["sip:u101@demo.vpbx.test"],
+    ]
     assert [s.scheme_step for s in plan.steps] == [1, 1, 1, 2]
     assert "step 1: if nobody in department 'Sales' answers: voicemail box 9" in plan.reasons
 
@@ -485,9 +652,14 @@ def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media
 
 
 def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rings_its_steps():
-    announced = {**scheme("Greeted", {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
-                          {"mode": "parallel", "timeout": 15,
-                           "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]}), "announced": True}
+    announced = {
+        **scheme(
+            "Greeted",
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+            {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": 3}]},
+        ),
+        "announced": True,
+    }
 
     plan = build_plan(document(working=announced), CALL)
 

@@ -33,8 +33,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config or {})
 
-    from . import (calls, company, crm, database, departments, employees, errors, ivr_menus, limits, numbers, prompts,
-                   queues, schedules, schemes, sip_accounts, tokens, voicemail_boxes, webhooks)
+    from . import (
+        calls,
+        company,
+        crm,
+        database,
+        departments,
+        employees,
+        errors,
+        ivr_menus,
+        limits,
+        numbers,
+        prompts,
+        queues,
+        schedules,
+        schemes,
+        sip_accounts,
+        tokens,
+        voicemail_boxes,
+        webhooks,
+    )
     from .metrics import blueprint as metrics
     from .status import blueprint as status
     from .voicemail_links import blueprint as voicemail_links
@@ -46,7 +64,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(status)
     app.register_blueprint(metrics)
     app.register_blueprint(voicemail_links)
-    for resource in (company, employees, sip_accounts, departments, voicemail_boxes, prompts, ivr_menus, queues,
-                     webhooks, crm, schedules, schemes, numbers, calls, tokens):
+    for resource in (
+        company,
+        employees,
+        sip_accounts,
+        departments,
+        voicemail_boxes,
+        prompts,
+        ivr_menus,
+        queues,
+        webhooks,
+        crm,
+        schedules,
+        schemes,
+        numbers,
+        calls,
+        tokens,
+    ):
         api.register_blueprint(resource.blueprint)
     return app

@@ -8,7 +8,7 @@ request can see or change, so one company's token never reaches another's data.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import g, request
 
@@ -53,7 +53,7 @@ def authenticate(conn) -> Principal:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def principal() -> Principal:

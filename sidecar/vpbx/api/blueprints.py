@@ -53,8 +53,11 @@ def api_blueprint(name: str, url: str, description: str) -> Blueprint:
         limit, field = getattr(getattr(view, "view_class", view), BODY_LIMIT, (JSON_BODY_LIMIT, None))
         request.max_content_length = limit  # enforced while the body streams in, declared or not
         if (request.content_length or 0) > limit:
-            raise ApiError(413, f"The body is larger than the {limit} bytes this endpoint accepts.",
-                           {field: [f"at most {limit} bytes are accepted"]} if field else None)
+            raise ApiError(
+                413,
+                f"The body is larger than the {limit} bytes this endpoint accepts.",
+                {field: [f"at most {limit} bytes are accepted"]} if field else None,
+            )
         refuse_nul_in_body()
 
     return blueprint

@@ -7,7 +7,7 @@ only their own (seed 004): those they made, answered, or missed.
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .auth import principal
 from .blueprints import api_blueprint
@@ -37,13 +37,16 @@ class CallSchema(Schema):
     answered_at = fields.AwareDateTime(allow_none=True)
     ended_at = fields.AwareDateTime(allow_none=True)
     status = fields.String(metadata={"description": "answered or missed"})
-    employee_id = fields.Integer(allow_none=True, metadata={
-        "description": "who answered; for a missed direct call, the employee dialled (R19)"})
+    employee_id = fields.Integer(
+        allow_none=True, metadata={"description": "who answered; for a missed direct call, the employee dialled (R19)"}
+    )
     employee_label = fields.String(allow_none=True)
     forwarded = fields.Boolean()
     voicemail = fields.Boolean()
-    end_reason = fields.String(allow_none=True, metadata={
-        "description": "missed: caller_cancelled, no_answer, busy, nobody_to_ring or rejected"})
+    end_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "missed: caller_cancelled, no_answer, busy, nobody_to_ring or rejected"},
+    )
     ring_seconds = fields.Float(allow_none=True, metadata={"description": "from the INVITE to the answer or the end"})
     talk_seconds = fields.Float(allow_none=True)
     legs = fields.List(fields.Nested(LegSchema))
@@ -57,7 +60,9 @@ class CallQuerySchema(Schema):
     employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
     called = fields.String(load_default=None, validate=validate.Length(1, 32))
     caller = fields.String(load_default=None, validate=validate.Length(1, 64))
-    call_id = fields.String(load_default=None, validate=validate.Length(1, 255), metadata={"description": "SIP Call-ID"})
+    call_id = fields.String(
+        load_default=None, validate=validate.Length(1, 255), metadata={"description": "SIP Call-ID"}
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
 
@@ -78,8 +83,10 @@ _SELECT = """
 
 def _visible(who) -> tuple[str, dict]:
     if who.role == "limited":
-        return ("company_id = %(company)s AND (employee_id = %(me)s OR caller_employee_id = %(me)s)",
-                {"company": who.company_id, "me": who.employee_id})
+        return (
+            "company_id = %(company)s AND (employee_id = %(me)s OR caller_employee_id = %(me)s)",
+            {"company": who.company_id, "me": who.employee_id},
+        )
     return "company_id = %(company)s", {"company": who.company_id}
 
 
@@ -87,8 +94,10 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
     legs: dict[int, list] = {row["id"]: [] for row in rows}
     if rows:
         for leg in conn.execute(
-                """SELECT call_id, step, target, employee_id, department_id, rang_at, answered FROM call_legs
-                   WHERE call_id = ANY(%s) ORDER BY step, id""", (list(legs),)):
+            """SELECT call_id, step, target, employee_id, department_id, rang_at, answered FROM call_legs
+                   WHERE call_id = ANY(%s) ORDER BY step, id""",
+            (list(legs),),
+        ):
             legs[leg["call_id"]].append(leg)
     return [{**row, "legs": legs[row["id"]]} for row in rows]
 
@@ -102,17 +111,28 @@ class Calls(MethodView):
         who = principal()
         where, params = _visible(who)
         clauses = [where]
-        for name, clause in (("since", "started_at >= %(since)s"), ("until", "started_at < %(until)s"),
-                             ("status", "status = %(status)s"), ("direction", "direction = %(direction)s"),
-                             ("employee_id", "employee_id = %(employee_id)s"), ("called", "called = %(called)s"),
-                             ("caller", "caller = %(caller)s"), ("call_id", "call_id = %(call_id)s")):
+        for name, clause in (
+            ("since", "started_at >= %(since)s"),
+            ("until", "started_at < %(until)s"),
+            ("status", "status = %(status)s"),
+            ("direction", "direction = %(direction)s"),
+            ("employee_id", "employee_id = %(employee_id)s"),
+            ("called", "called = %(called)s"),
+            ("caller", "caller = %(caller)s"),
+            ("call_id", "call_id = %(call_id)s"),
+        ):
             if query[name] is not None:
                 clauses.append(clause)
                 params[name] = query[name]
         params.update(limit=query["limit"], offset=query["offset"])
         conn = db()
-        rows = conn.execute(_SELECT + " WHERE " + " AND ".join(clauses)
-                            + " ORDER BY started_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s", params).fetchall()
+        rows = conn.execute(
+            _SELECT
+            + " WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY started_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        ).fetchall()
         return _with_legs(conn, rows)
 
 

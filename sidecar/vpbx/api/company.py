@@ -22,13 +22,15 @@ class CompanySchema(Schema):
     # The SIP domain is the digest realm of every phone: fixed once created.
     sip_domain = fields.String(dump_only=True)
     timezone = fields.String(required=True, validate=timezone_name)
-    schedule_id = fields.Integer(allow_none=True, load_default=None,
-                                 metadata={"description": "The company's work schedule; none: always open"})
+    schedule_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "The company's work schedule; none: always open"}
+    )
 
 
 def load_company(conn, company_id: int) -> dict:
-    return conn.execute("SELECT id, name, sip_domain, timezone, schedule_id FROM companies WHERE id = %s",
-                        (company_id,)).fetchone()
+    return conn.execute(
+        "SELECT id, name, sip_domain, timezone, schedule_id FROM companies WHERE id = %s", (company_id,)
+    ).fetchone()
 
 
 @blueprint.route("")
@@ -49,7 +51,8 @@ class Company(MethodView):
             (changes.get("name"), changes.get("timezone"), who.company_id),
         )
         if "schedule_id" in changes:
-            conn.execute("UPDATE companies SET schedule_id = %s WHERE id = %s",
-                         (changes["schedule_id"], who.company_id))
+            conn.execute(
+                "UPDATE companies SET schedule_id = %s WHERE id = %s", (changes["schedule_id"], who.company_id)
+            )
         republish_company(who.company_id)
         return load_company(conn, who.company_id)

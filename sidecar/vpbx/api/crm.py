@@ -17,7 +17,7 @@ import secrets
 
 import redis
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..lookups.breaker import breaker_key
 from ..lookups.crm import breaker_name, clients_key, pulled_key
@@ -31,21 +31,40 @@ from .references import missing, owned
 
 log = logging.getLogger(__name__)
 blueprint = api_blueprint("crm", "/crm", "CRM integration: clients' responsible managers")
-SETTINGS = ("lookup_url", "budget_ms", "cache_ttl_s", "no_answer_rule", "no_answer_employee_id",
-            "no_answer_department_id", "no_answer_ring_s")
+SETTINGS = (
+    "lookup_url",
+    "budget_ms",
+    "cache_ttl_s",
+    "no_answer_rule",
+    "no_answer_employee_id",
+    "no_answer_department_id",
+    "no_answer_ring_s",
+)
 MAX_PUSH = 10_000
 
 
 class CrmSchema(Schema):
-    lookup_url = CustomerUrl(load_default=None, allow_none=True,
-                             metadata={"description": "GET <url>?phone=+7… answers {\"employee_id\": …} or "
-                                                     "{\"extension\": …}; none: only pushed clients are known"})
+    lookup_url = CustomerUrl(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": 'GET <url>?phone=+7… answers {"employee_id": …} or '
+            '{"extension": …}; none: only pushed clients are known'
+        },
+    )
     budget_ms = fields.Integer(load_default=1000, validate=validate.Range(100, 10000))
-    cache_ttl_s = fields.Integer(load_default=300, validate=validate.Range(0, 86400),
-                                 metadata={"description": "Seconds the lookup URL's answer is reused"})
-    no_answer_rule = fields.String(load_default="none", validate=validate.OneOf(
-        ("none", "forward_employee", "forward_department")), metadata={
-        "description": "When the manager does not answer their client; 'none': the manager's own rule applies"})
+    cache_ttl_s = fields.Integer(
+        load_default=300,
+        validate=validate.Range(0, 86400),
+        metadata={"description": "Seconds the lookup URL's answer is reused"},
+    )
+    no_answer_rule = fields.String(
+        load_default="none",
+        validate=validate.OneOf(("none", "forward_employee", "forward_department")),
+        metadata={
+            "description": "When the manager does not answer their client; 'none': the manager's own rule applies"
+        },
+    )
     no_answer_employee_id = fields.Integer(load_default=None, allow_none=True)
     no_answer_department_id = fields.Integer(load_default=None, allow_none=True)
     no_answer_ring_s = fields.Integer(load_default=30, validate=validate.Range(5, 300))
@@ -59,13 +78,16 @@ class CrmSchema(Schema):
 
 
 class CrmCreatedSchema(CrmSchema):
-    secret = fields.String(dump_only=True, metadata={
-        "description": "HMAC-SHA256 key signing lookup requests; shown when the integration is created"})
+    secret = fields.String(
+        dump_only=True,
+        metadata={"description": "HMAC-SHA256 key signing lookup requests; shown when the integration is created"},
+    )
 
 
 def _settings(conn, company_id: int) -> dict | None:
-    return conn.execute(f"SELECT {', '.join(SETTINGS)} FROM crm_integrations WHERE company_id = %s",
-                        (company_id,)).fetchone()
+    return conn.execute(
+        f"SELECT {', '.join(SETTINGS)} FROM crm_integrations WHERE company_id = %s", (company_id,)
+    ).fetchone()
 
 
 @blueprint.route("")
@@ -89,11 +111,12 @@ class Crm(MethodView):
             raise invalid("no_answer_department_id", missing("department", data["no_answer_department_id"]))
         secret = secrets.token_urlsafe(32)
         row = conn.execute(
-            f"""INSERT INTO crm_integrations (company_id, secret, {', '.join(SETTINGS)})
-                VALUES (%s, %s, {', '.join(['%s'] * len(SETTINGS))})
-                ON CONFLICT (company_id) DO UPDATE SET {', '.join(f'{k} = EXCLUDED.{k}' for k in SETTINGS)}
+            f"""INSERT INTO crm_integrations (company_id, secret, {", ".join(SETTINGS)})
+                VALUES (%s, %s, {", ".join(["%s"] * len(SETTINGS))})
+                ON CONFLICT (company_id) DO UPDATE SET {", ".join(f"{k} = EXCLUDED.{k}" for k in SETTINGS)}
                 RETURNING secret = %s AS created""",
-            (who.company_id, secret, *(data[k] for k in SETTINGS), secret)).fetchone()
+            (who.company_id, secret, *(data[k] for k in SETTINGS), secret),
+        ).fetchone()
         republish_company(who.company_id)
         _forget_lookups(who.company_id)
         return {**_settings(conn, who.company_id), **({"secret": secret} if row["created"] else {})}
@@ -110,6 +133,7 @@ class Crm(MethodView):
 def _forget_lookups(company_id: int) -> None:
     """A changed integration may ask another URL: answers cached from the old one, and
     its breaker, are dropped once the change commits."""
+
     def forget(_conn):
         try:
             cache = routing_cache()
@@ -166,18 +190,27 @@ class Clients(MethodView):
         who = require_admin()
         conn = db()
         wanted = {c["employee_id"] for c in data["clients"]}
-        known = {r["id"] for r in conn.execute("SELECT id FROM employees WHERE company_id = %s AND id = ANY(%s)",
-                                               (who.company_id, list(wanted)))}
+        known = {
+            r["id"]
+            for r in conn.execute(
+                "SELECT id FROM employees WHERE company_id = %s AND id = ANY(%s)", (who.company_id, list(wanted))
+            )
+        }
         for index, client in enumerate(data["clients"]):
             if client["employee_id"] not in known:
-                raise ApiError(422, "A client names an employee who is not in this company.",
-                               {f"clients.{index}.employee_id": [missing("employee", client["employee_id"])]})
+                raise ApiError(
+                    422,
+                    "A client names an employee who is not in this company.",
+                    {f"clients.{index}.employee_id": [missing("employee", client["employee_id"])]},
+                )
         mapping = {c["phone"]: c["employee_id"] for c in data["clients"]}  # the last one for a phone wins
         with conn.cursor() as cursor:
             cursor.executemany(
                 """INSERT INTO crm_clients (company_id, phone, employee_id) VALUES (%s, %s, %s)
-                   ON CONFLICT (company_id, phone) DO UPDATE SET employee_id = EXCLUDED.employee_id, updated_at = now()""",
-                [(who.company_id, phone, employee_id) for phone, employee_id in mapping.items()])
+                   ON CONFLICT (company_id, phone)
+                   DO UPDATE SET employee_id = EXCLUDED.employee_id, updated_at = now()""",
+                [(who.company_id, phone, employee_id) for phone, employee_id in mapping.items()],
+            )
         _write_through(who.company_id, mapping, [])
         return {"upserted": len(mapping)}
 
@@ -189,10 +222,15 @@ class Client(MethodView):
         """The client's responsible manager, for CRMs and softphones (any employee's token)."""
         who = principal()
         e164 = _phone(phone)
-        row = db().execute(
-            """SELECT c.phone, e.id AS employee_id, e.extension, e.name FROM crm_clients c
+        row = (
+            db()
+            .execute(
+                """SELECT c.phone, e.id AS employee_id, e.extension, e.name FROM crm_clients c
                JOIN employees e ON e.id = c.employee_id WHERE c.company_id = %s AND c.phone = %s""",
-            (who.company_id, e164)).fetchone()
+                (who.company_id, e164),
+            )
+            .fetchone()
+        )
         if row is None:
             raise not_found("Client")
         return row
@@ -201,8 +239,14 @@ class Client(MethodView):
     def delete(self, phone):
         who = require_admin()
         e164 = _phone(phone)
-        if db().execute("DELETE FROM crm_clients WHERE company_id = %s AND phone = %s RETURNING phone",
-                        (who.company_id, e164)).fetchone() is None:
+        if (
+            db()
+            .execute(
+                "DELETE FROM crm_clients WHERE company_id = %s AND phone = %s RETURNING phone", (who.company_id, e164)
+            )
+            .fetchone()
+            is None
+        ):
             raise not_found("Client")
         _write_through(who.company_id, {}, [e164])
 

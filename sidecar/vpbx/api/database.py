@@ -27,7 +27,11 @@ def _pool() -> ConnectionPool:
     key = (os.getpid(), url)
     if key not in _pools:
         _pools[key] = ConnectionPool(
-            url, min_size=0, max_size=8, timeout=3, open=True,
+            url,
+            min_size=0,
+            max_size=8,
+            timeout=3,
+            open=True,
             kwargs={"row_factory": dict_row, "connect_timeout": 2},
             # Connections idle through a database restart are dead: test before lending.
             check=ConnectionPool.check_connection,

@@ -20,7 +20,9 @@ def _not_our_own(uri: str) -> None:
 
 
 def _schema(kind: str, **declared) -> type[Schema]:
-    return Schema.from_dict({"kind": fields.Constant(kind), **declared}, name=f"{kind.title().replace('_', '')}Destination")
+    return Schema.from_dict(
+        {"kind": fields.Constant(kind), **declared}, name=f"{kind.title().replace('_', '')}Destination"
+    )
 
 
 SCHEMAS: dict[str, type[Schema]] = {
@@ -28,8 +30,16 @@ SCHEMAS: dict[str, type[Schema]] = {
     "sip_account": _schema("sip_account", sip_account_id=fields.Integer(required=True)),
     "department": _schema("department", department_id=fields.Integer(required=True)),
     "phone_number": _schema("phone_number", number=PhoneNumber(required=True)),
-    "sip_uri": _schema("sip_uri", uri=fields.String(required=True, validate=[validate.Regexp(
-        r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"), _not_our_own])),
+    "sip_uri": _schema(
+        "sip_uri",
+        uri=fields.String(
+            required=True,
+            validate=[
+                validate.Regexp(r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"),
+                _not_our_own,
+            ],
+        ),
+    ),
     "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
     "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
     "queue": _schema("queue", queue_id=fields.Integer(required=True)),

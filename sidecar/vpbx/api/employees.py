@@ -25,9 +25,11 @@ from .references import missing, owned
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
 SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_answer"}
-COLUMNS = ("id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
-           "no_answer_after_s, "
-           "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id")
+COLUMNS = (
+    "id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
+    "no_answer_after_s, "
+    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id"
+)
 NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
     "forward_employee": ("employee_id", "employee"),
     "forward_department": ("department_id", "department"),
@@ -38,10 +40,17 @@ NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
 class NoAnswerSchema(Schema):
     """R15: what a direct call does when the employee does not answer."""
 
-    rule = fields.String(load_default="busy", validate=validate.OneOf(
-        ["busy", "drop_busy", "drop_message", "forward_employee", "forward_department", "voicemail"]))
-    after = fields.Integer(load_default=120, validate=validate.Range(5, 600),
-                           metadata={"description": "Seconds of ringing before the rule applies"})
+    rule = fields.String(
+        load_default="busy",
+        validate=validate.OneOf(
+            ["busy", "drop_busy", "drop_message", "forward_employee", "forward_department", "voicemail"]
+        ),
+    )
+    after = fields.Integer(
+        load_default=120,
+        validate=validate.Range(5, 600),
+        metadata={"description": "Seconds of ringing before the rule applies"},
+    )
     employee_id = fields.Integer(load_default=None, allow_none=True)
     department_id = fields.Integer(load_default=None, allow_none=True)
     voicemail_box_id = fields.Integer(load_default=None, allow_none=True)
@@ -77,18 +86,28 @@ class AbsenceSchema(Schema):
 class EmployeeSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
-    extension = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9]{2,6}$", error="an extension is 2 to 6 digits"))
+    extension = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9]{2,6}$", error="an extension is 2 to 6 digits")
+    )
     email = fields.Email(allow_none=True, load_default=None)
     mobile = PhoneNumber(allow_none=True, load_default=None)
-    mobile_after = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(0, 120), metadata={
-        "description": "R5: seconds the desk phone rings alone before the mobile rings too (0: together); "
-                       "none: calls do not ring the mobile"})
+    mobile_after = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(0, 120),
+        metadata={
+            "description": "R5: seconds the desk phone rings alone before the mobile rings too (0: together); "
+            "none: calls do not ring the mobile"
+        },
+    )
     role = fields.String(load_default="user", validate=validate.OneOf(["admin", "user", "limited"]))
-    sip_login = fields.String(load_default=None, validate=validate.Regexp(
-        r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"))
-    schedule_id = fields.Integer(load_default=None, allow_none=True,
-                                 metadata={"description": "Personal working hours; none: always available"})
+    sip_login = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"),
+    )
+    schedule_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "Personal working hours; none: always available"}
+    )
     no_answer = fields.Nested(NoAnswerSchema, load_default=lambda: NoAnswerSchema().load({}))
 
 
@@ -118,19 +137,22 @@ class TokenSchema(Schema):
 
 def _shape(row: dict) -> dict:
     """A database row as the API shows an employee."""
-    employee = {k: row[k] for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login",
-                                      "schedule_id")}
+    employee = {k: row[k] for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login", "schedule_id")}
     employee["mobile_after"] = row["mobile_after_s"]
-    employee["no_answer"] = {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"],
-                             "employee_id": row["no_answer_employee_id"],
-                             "department_id": row["no_answer_department_id"],
-                             "voicemail_box_id": row["no_answer_voicemail_box_id"]}
+    employee["no_answer"] = {
+        "rule": row["no_answer_rule"],
+        "after": row["no_answer_after_s"],
+        "employee_id": row["no_answer_employee_id"],
+        "department_id": row["no_answer_department_id"],
+        "voicemail_box_id": row["no_answer_voicemail_box_id"],
+    }
     return employee
 
 
 def _find(conn, employee_id: int) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM employees WHERE id = %s AND company_id = %s",
-                       (employee_id, principal().company_id)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM employees WHERE id = %s AND company_id = %s", (employee_id, principal().company_id)
+    ).fetchone()
     if row is None:
         raise not_found("Employee")
     return _shape(row)
@@ -149,8 +171,11 @@ def _check_references(conn, company_id: int, employee_id: int | None, data: dict
     if not owned(conn, company_id, what, no_answer[field]):
         raise ApiError(422, "The request is invalid.", {"no_answer": {field: [missing(what, no_answer[field])]}})
     if what == "employee" and no_answer[field] == employee_id:
-        raise ApiError(422, "The request is invalid.",
-                       {"no_answer": {field: ["a call cannot be forwarded to the employee it was for"]}})
+        raise ApiError(
+            422,
+            "The request is invalid.",
+            {"no_answer": {field: ["a call cannot be forwarded to the employee it was for"]}},
+        )
 
 
 def _check_mobile(data: dict) -> None:
@@ -164,8 +189,16 @@ def _write_availability(conn, employee_id: int, data: dict) -> None:
         """UPDATE employees SET schedule_id = %s, no_answer_rule = %s, no_answer_after_s = %s,
            no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s
            WHERE id = %s""",
-        (data["schedule_id"], no_answer["rule"], no_answer["after"], no_answer["employee_id"],
-         no_answer["department_id"], no_answer["voicemail_box_id"], employee_id))
+        (
+            data["schedule_id"],
+            no_answer["rule"],
+            no_answer["after"],
+            no_answer["employee_id"],
+            no_answer["department_id"],
+            no_answer["voicemail_box_id"],
+            employee_id,
+        ),
+    )
 
 
 def _visible(employee_id: int) -> None:
@@ -174,15 +207,18 @@ def _visible(employee_id: int) -> None:
         raise not_found("Employee")
 
 
-def login_taken_by(conn, company_id: int, login: str, *, employee_id: int | None = None,
-                   account_id: int | None = None) -> str | None:
+def login_taken_by(
+    conn, company_id: int, login: str, *, employee_id: int | None = None, account_id: int | None = None
+) -> str | None:
     """Who in the company already has this SIP login: employees and SIP accounts share one realm."""
     row = conn.execute(
         """SELECT name FROM employees WHERE company_id = %(c)s AND sip_login = %(l)s AND id IS DISTINCT FROM %(e)s
            UNION ALL
            SELECT 'SIP account ' || name FROM sip_accounts
            WHERE company_id = %(c)s AND sip_login = %(l)s AND id IS DISTINCT FROM %(a)s
-           LIMIT 1""", {"c": company_id, "l": login, "e": employee_id, "a": account_id}).fetchone()
+           LIMIT 1""",
+        {"c": company_id, "l": login, "e": employee_id, "a": account_id},
+    ).fetchone()
     return row["name"] if row else None
 
 
@@ -190,7 +226,8 @@ def _check_unique(conn, company_id: int, employee_id: int | None, extension: str
     if extension is not None:
         holder = conn.execute(
             "SELECT name FROM employees WHERE company_id = %s AND extension = %s AND id IS DISTINCT FROM %s",
-            (company_id, extension, employee_id)).fetchone()
+            (company_id, extension, employee_id),
+        ).fetchone()
         if holder:
             raise invalid("extension", f"{extension} is already used by {holder['name']}")
     if login is not None and (holder := login_taken_by(conn, company_id, login, employee_id=employee_id)):
@@ -208,8 +245,12 @@ class Employees(MethodView):
         who = principal()
         if who.role == "limited":
             return [_find(db(), who.employee_id)]
-        return [_shape(r) for r in db().execute(
-            f"SELECT {COLUMNS} FROM employees WHERE company_id = %s ORDER BY extension", (who.company_id,))]
+        return [
+            _shape(r)
+            for r in db().execute(
+                f"SELECT {COLUMNS} FROM employees WHERE company_id = %s ORDER BY extension", (who.company_id,)
+            )
+        ]
 
     @blueprint.arguments(EmployeeSchema)
     @blueprint.response(201, EmployeeCreatedSchema)
@@ -225,8 +266,16 @@ class Employees(MethodView):
             """INSERT INTO employees (company_id, name, extension, email, mobile, mobile_after_s, role, sip_login,
                                       sip_ha1, sip_ha1b)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '', '') RETURNING id""",
-            (who.company_id, data["name"], data["extension"], data["email"], data["mobile"], data["mobile_after"],
-             data["role"], data["sip_login"]),
+            (
+                who.company_id,
+                data["name"],
+                data["extension"],
+                data["email"],
+                data["mobile"],
+                data["mobile_after"],
+                data["role"],
+                data["sip_login"],
+            ),
         ).fetchone()["id"]
         _write_availability(conn, employee_id, data)
         row = _find(conn, employee_id)
@@ -254,8 +303,11 @@ class Employee(MethodView):
                 raise ApiError(403, "You can edit only your own profile.")
             forbidden = sorted(set(changes) - SELF_EDITABLE)
             if forbidden:
-                raise ApiError(403, "Only an administrator can change these fields.",
-                               {f: ["only an administrator can change this"] for f in forbidden})
+                raise ApiError(
+                    403,
+                    "Only an administrator can change these fields.",
+                    {f: ["only an administrator can change this"] for f in forbidden},
+                )
         if "no_answer" in changes:
             # PATCH changes the fields it names; the rule is checked whole.
             try:
@@ -276,8 +328,16 @@ class Employee(MethodView):
             """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, mobile_after_s = %s, role = %s,
                                     sip_login = %s
                WHERE id = %s""",
-            (updated["name"], updated["extension"], updated["email"], updated["mobile"], updated["mobile_after"],
-             updated["role"], updated["sip_login"], employee_id),
+            (
+                updated["name"],
+                updated["extension"],
+                updated["email"],
+                updated["mobile"],
+                updated["mobile_after"],
+                updated["role"],
+                updated["sip_login"],
+                employee_id,
+            ),
         )
         _write_availability(conn, employee_id, updated)
         domain = load_company(conn, who.company_id)["sip_domain"]
@@ -294,11 +354,16 @@ class Employee(MethodView):
             raise invalid("id", "you cannot delete your own account")
         conn = db()
         _find(conn, employee_id)
-        forwarding = [r["name"] for r in conn.execute(
-            "SELECT name FROM employees WHERE no_answer_employee_id = %s ORDER BY name", (employee_id,))]
+        forwarding = [
+            r["name"]
+            for r in conn.execute(
+                "SELECT name FROM employees WHERE no_answer_employee_id = %s ORDER BY name", (employee_id,)
+            )
+        ]
         if forwarding:
-            raise invalid("id", f"the no-answer rule of {', '.join(forwarding)} forwards to this employee: "
-                                "change it first")
+            raise invalid(
+                "id", f"the no-answer rule of {', '.join(forwarding)} forwards to this employee: change it first"
+            )
         conn.execute("DELETE FROM employees WHERE id = %s", (employee_id,))
         republish_company(who.company_id)
 
@@ -335,7 +400,6 @@ def new_token(data, employee_id):
     return {"id": token_id, "token": token, "expires_at": expires_at}
 
 
-
 @blueprint.route("/<int:employee_id>/absences")
 class Absences(MethodView):
     """Vacation and sick leave: a call skips the employee on those days (R3)."""
@@ -345,8 +409,11 @@ class Absences(MethodView):
         _visible(employee_id)
         conn = db()
         _find(conn, employee_id)
-        return conn.execute("SELECT id, kind, start_date AS start, end_date AS end FROM employee_absences "
-                            "WHERE employee_id = %s ORDER BY start_date", (employee_id,)).fetchall()
+        return conn.execute(
+            "SELECT id, kind, start_date AS start, end_date AS end FROM employee_absences "
+            "WHERE employee_id = %s ORDER BY start_date",
+            (employee_id,),
+        ).fetchall()
 
     @blueprint.arguments(AbsenceSchema)
     @blueprint.response(201, AbsenceSchema)
@@ -357,14 +424,17 @@ class Absences(MethodView):
         clash = conn.execute(
             """SELECT kind, start_date, end_date FROM employee_absences
                WHERE employee_id = %s AND start_date <= %s AND end_date >= %s""",
-            (employee_id, data["end"], data["start"])).fetchone()
+            (employee_id, data["end"], data["start"]),
+        ).fetchone()
         if clash:
-            raise invalid("start", f"overlaps the {clash['kind'].replace('_', ' ')} "
-                                   f"{clash['start_date']}..{clash['end_date']}")
+            raise invalid(
+                "start", f"overlaps the {clash['kind'].replace('_', ' ')} {clash['start_date']}..{clash['end_date']}"
+            )
         row = conn.execute(
             "INSERT INTO employee_absences (employee_id, kind, start_date, end_date) VALUES (%s, %s, %s, %s) "
             "RETURNING id, kind, start_date AS start, end_date AS end",
-            (employee_id, data["kind"], data["start"], data["end"])).fetchone()
+            (employee_id, data["kind"], data["start"], data["end"]),
+        ).fetchone()
         republish_company(principal().company_id)
         return row
 
@@ -375,7 +445,11 @@ def delete_absence(employee_id, absence_id):
     _self_or_admin(employee_id)
     conn = db()
     _find(conn, employee_id)
-    if conn.execute("DELETE FROM employee_absences WHERE id = %s AND employee_id = %s RETURNING id",
-                    (absence_id, employee_id)).fetchone() is None:
+    if (
+        conn.execute(
+            "DELETE FROM employee_absences WHERE id = %s AND employee_id = %s RETURNING id", (absence_id, employee_id)
+        ).fetchone()
+        is None
+    ):
         raise not_found("Absence")
     republish_company(principal().company_id)

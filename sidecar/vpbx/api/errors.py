@@ -15,16 +15,15 @@ import psycopg_pool
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .. import bounded_json
-from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, fields: dict | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, fields: dict | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -125,8 +124,10 @@ def register(app: Flask) -> None:
 
 def database_unavailable(error):
     log.error("configuration database unavailable: %s", error)
-    message = ("The configuration database is unavailable: changes cannot be made now. "
-               "Calls keep routing from the routing cache.")
+    message = (
+        "The configuration database is unavailable: changes cannot be made now. "
+        "Calls keep routing from the routing cache."
+    )
     response = jsonify(body(503, message))
     response.status_code = 503
     response.headers["Retry-After"] = "30"

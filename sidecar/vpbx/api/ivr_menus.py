@@ -19,8 +19,8 @@ from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
-from .references import missing, owned
 from .fields import Name
+from .references import missing, owned
 
 blueprint = api_blueprint("ivr_menus", "/ivr-menus", "Voice menus: keys to destinations")
 
@@ -44,11 +44,15 @@ class IvrMenuSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
     greeting = fields.Nested(GreetingSchema, load_default=lambda: {"kind": "default", "text": None, "prompt_id": None})
-    timeout = fields.Integer(load_default=5, validate=validate.Range(1, 60),
-                             metadata={"description": "Seconds to wait for a key (R10: 5)"})
+    timeout = fields.Integer(
+        load_default=5, validate=validate.Range(1, 60), metadata={"description": "Seconds to wait for a key (R10: 5)"}
+    )
     invalid_key_tries = fields.Integer(load_default=2, validate=validate.Range(1, 5))
-    keys = fields.Dict(keys=fields.String(validate=validate.Regexp(KEY, error="a key is 0-9, *, # or 'timeout'")),
-                       values=kinds.Destination(), required=True)
+    keys = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(KEY, error="a key is 0-9, *, # or 'timeout'")),
+        values=kinds.Destination(),
+        required=True,
+    )
 
     @validates_schema
     def has_default(self, data, **kwargs):
@@ -59,25 +63,40 @@ class IvrMenuSchema(Schema):
 def _load(conn, company_id: int, menu_id: int) -> dict:
     menu = conn.execute(
         """SELECT id, name, greeting_kind, greeting_text, greeting_prompt_id, timeout_s, invalid_key_tries
-           FROM ivr_menus WHERE id = %s AND company_id = %s""", (menu_id, company_id)).fetchone()
+           FROM ivr_menus WHERE id = %s AND company_id = %s""",
+        (menu_id, company_id),
+    ).fetchone()
     if menu is None:
         raise not_found("IVR menu")
-    keys = conn.execute(f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key",
-                        (menu_id,)).fetchall()
-    return {"id": menu["id"], "name": menu["name"],
-            "greeting": {"kind": menu["greeting_kind"], "text": menu["greeting_text"],
-                         "prompt_id": menu["greeting_prompt_id"]},
-            "timeout": menu["timeout_s"], "invalid_key_tries": menu["invalid_key_tries"],
-            "keys": {row["key"]: kinds.from_row(row) for row in keys}}
+    keys = conn.execute(
+        f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key", (menu_id,)
+    ).fetchall()
+    return {
+        "id": menu["id"],
+        "name": menu["name"],
+        "greeting": {
+            "kind": menu["greeting_kind"],
+            "text": menu["greeting_text"],
+            "prompt_id": menu["greeting_prompt_id"],
+        },
+        "timeout": menu["timeout_s"],
+        "invalid_key_tries": menu["invalid_key_tries"],
+        "keys": {row["key"]: kinds.from_row(row) for row in keys},
+    }
 
 
 def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
-    if conn.execute("SELECT 1 FROM ivr_menus WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, data["name"], menu_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM ivr_menus WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, data["name"], menu_id),
+    ).fetchone():
         raise invalid("name", f"an IVR menu named {data['name']!r} already exists")
     if not owned(conn, company_id, "prompt", data["greeting"]["prompt_id"]):
-        raise ApiError(422, "The request is invalid.",
-                       {"greeting": {"prompt_id": [missing("prompt", data["greeting"]["prompt_id"])]}})
+        raise ApiError(
+            422,
+            "The request is invalid.",
+            {"greeting": {"prompt_id": [missing("prompt", data["greeting"]["prompt_id"])]}},
+        )
     problems = {key: p for key, d in data["keys"].items() if (p := kinds.errors(conn, company_id, d))}
     if problems:
         raise ApiError(422, "The request is invalid.", {"keys": problems})
@@ -88,12 +107,17 @@ def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
         target = default["ivr_menu_id"]
         if target in seen:
             name = data["name"] if target == menu_id else path[-1]
-            raise ApiError(422, "The request is invalid.", {"keys": {"timeout": [
-                f"pressing nothing would loop: {' -> '.join(path + [name])}"]}})
+            raise ApiError(
+                422,
+                "The request is invalid.",
+                {"keys": {"timeout": [f"pressing nothing would loop: {' -> '.join(path + [name])}"]}},
+            )
         seen.add(target)
-        row = conn.execute(f"""SELECT m.name, k.kind, {kinds.COLUMN_LIST} FROM ivr_menus m
+        row = conn.execute(
+            f"""SELECT m.name, k.kind, {kinds.COLUMN_LIST} FROM ivr_menus m
                                JOIN ivr_keys k ON k.menu_id = m.id AND k.key = 'timeout' WHERE m.id = %s""",
-                           (target,)).fetchone()
+            (target,),
+        ).fetchone()
         path.append(row["name"])
         default = kinds.from_row(row)
 
@@ -102,13 +126,22 @@ def _write(conn, menu_id: int, data: dict) -> None:
     conn.execute(
         """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, greeting_prompt_id = %s,
            timeout_s = %s, invalid_key_tries = %s WHERE id = %s""",
-        (data["name"], data["greeting"]["kind"], data["greeting"]["text"], data["greeting"]["prompt_id"],
-         data["timeout"], data["invalid_key_tries"], menu_id))
+        (
+            data["name"],
+            data["greeting"]["kind"],
+            data["greeting"]["text"],
+            data["greeting"]["prompt_id"],
+            data["timeout"],
+            data["invalid_key_tries"],
+            menu_id,
+        ),
+    )
     conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (menu_id,))
     for key, destination in data["keys"].items():
-        conn.execute(f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) "
-                     f"VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})",
-                     (menu_id, key, destination["kind"], *kinds.column_values(destination)))
+        conn.execute(
+            f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})",
+            (menu_id, key, destination["kind"], *kinds.column_values(destination)),
+        )
 
 
 @blueprint.route("")
@@ -117,8 +150,10 @@ class IvrMenus(MethodView):
     def get(self):
         who = require_admin()
         conn = db()
-        return [_load(conn, who.company_id, r["id"]) for r in conn.execute(
-            "SELECT id FROM ivr_menus WHERE company_id = %s ORDER BY id", (who.company_id,))]
+        return [
+            _load(conn, who.company_id, r["id"])
+            for r in conn.execute("SELECT id FROM ivr_menus WHERE company_id = %s ORDER BY id", (who.company_id,))
+        ]
 
     @blueprint.arguments(IvrMenuSchema)
     @blueprint.response(201, IvrMenuSchema)
@@ -126,8 +161,9 @@ class IvrMenus(MethodView):
         who = require_admin()
         conn = db()
         _check(conn, who.company_id, None, data)
-        menu_id = conn.execute("INSERT INTO ivr_menus (company_id, name) VALUES (%s, %s) RETURNING id",
-                               (who.company_id, data["name"])).fetchone()["id"]
+        menu_id = conn.execute(
+            "INSERT INTO ivr_menus (company_id, name) VALUES (%s, %s) RETURNING id", (who.company_id, data["name"])
+        ).fetchone()["id"]
         _write(conn, menu_id, data)
         # The company document routes the legs of keys that ring people.
         republish_company(who.company_id)
@@ -157,13 +193,17 @@ class IvrMenu(MethodView):
         who = require_admin()
         conn = db()
         menu = _load(conn, who.company_id, menu_id)
-        users = [r["what"] for r in conn.execute(
-            """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
+        users = [
+            r["what"]
+            for r in conn.execute(
+                """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
                JOIN scheme_steps st ON st.scheme_id = s.id JOIN step_destinations d ON d.step_id = st.id
                WHERE d.ivr_menu_id = %(id)s
                UNION ALL SELECT DISTINCT 'IVR menu ' || quote_literal(m.name) FROM ivr_menus m
                JOIN ivr_keys k ON k.menu_id = m.id WHERE k.ivr_menu_id = %(id)s AND m.id <> %(id)s""",
-            {"id": menu["id"]})]
+                {"id": menu["id"]},
+            )
+        ]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
         conn.execute("DELETE FROM ivr_menus WHERE id = %s", (menu_id,))

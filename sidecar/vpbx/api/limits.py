@@ -32,8 +32,9 @@ def init_app(app: Flask) -> Limiter:
         app=app,
         application_limits=[
             ApplicationLimit(settings.api_rate_per_source, key_function=_source, scope="source"),
-            ApplicationLimit(settings.api_rate_per_token, key_function=_token, scope="token",
-                             exempt_when=lambda: not _token()),
+            ApplicationLimit(
+                settings.api_rate_per_token, key_function=_token, scope="token", exempt_when=lambda: not _token()
+            ),
         ],
         storage_uri=settings.redis_url,
         storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},

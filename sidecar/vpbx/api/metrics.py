@@ -59,8 +59,9 @@ class VpbxCollector:
         for reason in sip_bans.REASONS.values():
             by_reason.add_metric([reason], float(sum(1 for ban in banned if ban.reason == reason)))
         yield by_reason
-        yield CounterMetricFamily("vpbx_sip_auth_failures", "Failed SIP authentications since Kamailio started",
-                                  value=float(failures))
+        yield CounterMetricFamily(
+            "vpbx_sip_auth_failures", "Failed SIP authentications since Kamailio started", value=float(failures)
+        )
 
     def _rtpengine(self):
         ng = NgClient(self.settings.rtpengine_ng.host, self.settings.rtpengine_ng.port, timeout=1.0, attempts=1)

@@ -7,7 +7,7 @@ very code Kamailio runs, from the number's freshly compiled document.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from flask.views import MethodView
@@ -32,12 +32,15 @@ class RoutingSchema(Schema):
     """How a number routes (R6): always its scheme, or by schedule."""
 
     mode = fields.String(load_default="always", validate=validate.OneOf(["always", "by_schedule"]))
-    scheme_id = fields.Integer(allow_none=True, load_default=None,
-                               metadata={"description": "Always, or in working hours"})
-    off_hours_scheme_id = fields.Integer(allow_none=True, load_default=None,
-                                         metadata={"description": "Outside working hours (by_schedule)"})
-    schedule_id = fields.Integer(allow_none=True, load_default=None,
-                                 metadata={"description": "The number's own hours; none: the company's"})
+    scheme_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "Always, or in working hours"}
+    )
+    off_hours_scheme_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "Outside working hours (by_schedule)"}
+    )
+    schedule_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "The number's own hours; none: the company's"}
+    )
 
 
 class NumberSchema(RoutingSchema):
@@ -54,8 +57,12 @@ class TargetSchema(Schema):
     label = fields.String()
     via_location = fields.Boolean(metadata={"description": "a registered phone, found in the location table"})
     via_trunk = fields.Boolean(metadata={"description": "a PSTN number, sent to the outbound gateways"})
-    node = fields.String(allow_none=True, metadata={
-        "description": "what vpbx handles itself (voicemail:3, ivr:2, queue:1, webhook:5, responsible_manager)"})
+    node = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "what vpbx handles itself (voicemail:3, ivr:2, queue:1, webhook:5, responsible_manager)"
+        },
+    )
     employee_id = fields.Integer(allow_none=True)
     department_id = fields.Integer(allow_none=True)
 
@@ -85,8 +92,9 @@ COLUMNS = "e164 AS number, mode, scheme_id, off_hours_scheme_id, schedule_id"
 
 
 def _find(conn, company_id: int, raw: str) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM numbers WHERE e164 = %s AND company_id = %s",
-                       (_e164(raw), company_id)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM numbers WHERE e164 = %s AND company_id = %s", (_e164(raw), company_id)
+    ).fetchone()
     if row is None:
         raise not_found("Number")
     return row
@@ -99,8 +107,9 @@ def _check_routing(conn, company_id: int, routing: dict) -> None:
     if routing["mode"] == "by_schedule":
         if routing["off_hours_scheme_id"] is None:
             raise invalid("off_hours_scheme_id", "a number that works by schedule needs an off-hours scheme")
-        company_schedule = conn.execute("SELECT schedule_id FROM companies WHERE id = %s",
-                                        (company_id,)).fetchone()["schedule_id"]
+        company_schedule = conn.execute("SELECT schedule_id FROM companies WHERE id = %s", (company_id,)).fetchone()[
+            "schedule_id"
+        ]
         if routing["schedule_id"] is None and company_schedule is None:
             raise invalid("schedule_id", "the company has no work schedule: give the number its own")
 
@@ -110,8 +119,11 @@ class Numbers(MethodView):
     @blueprint.response(200, NumberSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute(f"SELECT {COLUMNS} FROM numbers WHERE company_id = %s ORDER BY e164",
-                            (who.company_id,)).fetchall()
+        return (
+            db()
+            .execute(f"SELECT {COLUMNS} FROM numbers WHERE company_id = %s ORDER BY e164", (who.company_id,))
+            .fetchall()
+        )
 
     @blueprint.arguments(NumberSchema)
     @blueprint.response(201, NumberSchema)
@@ -126,8 +138,15 @@ class Numbers(MethodView):
         conn.execute(
             """INSERT INTO numbers (company_id, e164, mode, scheme_id, off_hours_scheme_id, schedule_id)
                VALUES (%s, %s, %s, %s, %s, %s)""",
-            (who.company_id, data["number"], data["mode"], data["scheme_id"], data["off_hours_scheme_id"],
-             data["schedule_id"]))
+            (
+                who.company_id,
+                data["number"],
+                data["mode"],
+                data["scheme_id"],
+                data["off_hours_scheme_id"],
+                data["schedule_id"],
+            ),
+        )
         republish(numbers=[data["number"]])
         return data
 
@@ -150,8 +169,14 @@ class Number(MethodView):
         conn.execute(
             """UPDATE numbers SET mode = %s, scheme_id = %s, off_hours_scheme_id = %s, schedule_id = %s
                WHERE e164 = %s""",
-            (routing["mode"], routing["scheme_id"], routing["off_hours_scheme_id"], routing["schedule_id"],
-             row["number"]))
+            (
+                routing["mode"],
+                routing["scheme_id"],
+                routing["off_hours_scheme_id"],
+                routing["schedule_id"],
+                row["number"],
+            ),
+        )
         republish(numbers=[row["number"]])
         return routing
 
@@ -174,9 +199,10 @@ def _next_call_state(document: dict) -> dict[int, DepartmentState]:
         replies = pipe.execute()
     except redis.RedisError:
         return {}
-    states = {i: DepartmentState.from_hash(reply) for i, reply in zip(stateful, replies)}
-    return {i: replace(state, turn=state.turn + 1) if stateful[i] == "round_robin" else state
-            for i, state in states.items()}
+    states = {i: DepartmentState.from_hash(reply) for i, reply in zip(stateful, replies, strict=True)}
+    return {
+        i: replace(state, turn=state.turn + 1) if stateful[i] == "round_robin" else state for i, state in states.items()
+    }
 
 
 @blueprint.route("/<string:number>/route")
@@ -187,13 +213,10 @@ def explain(query, number):
     who = require_admin()
     conn = db()
     row = _find(conn, who.company_id, number)
-    at = query["at"] or datetime.now(timezone.utc)
+    at = query["at"] or datetime.now(UTC)
     # Compiled for the moment explained: an absence over today still counts on a day it covered.
     document = compile_number(conn, row["number"], at)
-    plan = build_plan(document, Call("explain", row["number"], query["caller"], "trunk", at),
-                      _next_call_state(document))
-    return {"number": row["number"], "caller": query["caller"], "at": at,
-            "steps": plan.steps, "reasons": plan.reasons}
-
-
-
+    plan = build_plan(
+        document, Call("explain", row["number"], query["caller"], "trunk", at), _next_call_state(document)
+    )
+    return {"number": row["number"], "caller": query["caller"], "at": at, "steps": plan.steps, "reasons": plan.reasons}

@@ -24,10 +24,17 @@ COLUMNS = "id, name, kind, text, language, file_name, file_seconds"
 class PromptSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["default", "tts"]), metadata={
-        "description": "'upload' once a recording is uploaded (PUT /prompts/{id}/recording)"})
-    seconds = fields.Float(dump_only=True, allow_none=True, attribute="file_seconds",
-                           metadata={"description": "How long the uploaded recording plays"})
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["default", "tts"]),
+        metadata={"description": "'upload' once a recording is uploaded (PUT /prompts/{id}/recording)"},
+    )
+    seconds = fields.Float(
+        dump_only=True,
+        allow_none=True,
+        attribute="file_seconds",
+        metadata={"description": "How long the uploaded recording plays"},
+    )
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
     language = fields.String(load_default="ru", validate=validate.OneOf(["ru", "uk", "en"]))
 
@@ -38,16 +45,19 @@ class PromptSchema(Schema):
 
 
 def _find(conn, company_id: int, prompt_id: int) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s",
-                       (prompt_id, company_id)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s", (prompt_id, company_id)
+    ).fetchone()
     if row is None:
         raise not_found("Prompt")
     return row
 
 
 def _name_free(conn, company_id: int, name: str, prompt_id: int | None) -> None:
-    if conn.execute("SELECT 1 FROM prompts WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, name, prompt_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM prompts WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, name, prompt_id),
+    ).fetchone():
         raise invalid("name", f"a prompt named {name!r} already exists")
 
 
@@ -56,8 +66,11 @@ class Prompts(MethodView):
     @blueprint.response(200, PromptSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute(f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id",
-                            (who.company_id,)).fetchall()
+        return (
+            db()
+            .execute(f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id", (who.company_id,))
+            .fetchall()
+        )
 
     @blueprint.arguments(PromptSchema)
     @blueprint.response(201, PromptSchema)
@@ -68,7 +81,8 @@ class Prompts(MethodView):
         return conn.execute(
             "INSERT INTO prompts (company_id, name, kind, text, language) VALUES (%s, %s, %s, %s, %s) "
             f"RETURNING {COLUMNS}",
-            (who.company_id, data["name"], data["kind"], data["text"], data["language"])).fetchone()
+            (who.company_id, data["name"], data["kind"], data["text"], data["language"]),
+        ).fetchone()
 
 
 @blueprint.route("/<int:prompt_id>")
@@ -86,9 +100,11 @@ class Prompt(MethodView):
         _find(conn, who.company_id, prompt_id)
         _name_free(conn, who.company_id, data["name"], prompt_id)
         # Choosing the standard recording or text again sets any uploaded recording aside.
-        conn.execute("""UPDATE prompts SET name = %s, kind = %s, text = %s, language = %s, file_name = NULL,
+        conn.execute(
+            """UPDATE prompts SET name = %s, kind = %s, text = %s, language = %s, file_name = NULL,
                                file_seconds = NULL WHERE id = %s""",
-                     (data["name"], data["kind"], data["text"], data["language"], prompt_id))
+            (data["name"], data["kind"], data["text"], data["language"], prompt_id),
+        )
         republish_company(who.company_id)
         return _find(conn, who.company_id, prompt_id)
 
@@ -97,15 +113,19 @@ class Prompt(MethodView):
         who = require_admin()
         conn = db()
         _find(conn, who.company_id, prompt_id)
-        users = [r["what"] for r in conn.execute(
-            """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
+        users = [
+            r["what"]
+            for r in conn.execute(
+                """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
                UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE music_prompt_id = %(id)s
                UNION ALL SELECT 'voicemail box ' || quote_literal(name) FROM voicemail_boxes
                           WHERE greeting_prompt_id = %(id)s
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes
                           WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id,
                                            forward_notice_prompt_id)""",
-            {"id": prompt_id})]
+                {"id": prompt_id},
+            )
+        ]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
         conn.execute("DELETE FROM prompts WHERE id = %s", (prompt_id,))
@@ -114,9 +134,15 @@ class Prompt(MethodView):
 @blueprint.route("/<int:prompt_id>/recording")
 @body_limit(uploads.MAX_BYTES, field="recording")
 class Recording(MethodView):
-    @blueprint.doc(requestBody={"required": True, "content": {kind: {"schema": {"type": "string", "format": "binary"}}
-                                                              for kind in ("audio/wav", "audio/mpeg", "audio/ogg",
-                                                                           "audio/flac")}})
+    @blueprint.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("audio/wav", "audio/mpeg", "audio/ogg", "audio/flac")
+            },
+        }
+    )
     @blueprint.response(200, PromptSchema)
     @blueprint.alt_response(413, description="Larger than 10 MB")
     @blueprint.alt_response(415, description="Not WAV, MP3, OGG or FLAC")
@@ -127,16 +153,18 @@ class Recording(MethodView):
         _find(conn, who.company_id, prompt_id)
         media = current_app.config["VPBX_SETTINGS"].media
         try:
-            name, seconds = uploads.store_upload(request.get_data(cache=False), request.content_type or "",
-                                                 media.data_dir / "prompts")
+            name, seconds = uploads.store_upload(
+                request.get_data(cache=False), request.content_type or "", media.data_dir / "prompts"
+            )
         except uploads.UploadRefused as refused:
             raise ApiError(refused.status, "The recording is refused.", {"recording": [refused.reason]}) from None
-        conn.execute("UPDATE prompts SET kind = 'upload', file_name = %s, file_seconds = %s WHERE id = %s",
-                     (name, seconds, prompt_id))
+        conn.execute(
+            "UPDATE prompts SET kind = 'upload', file_name = %s, file_seconds = %s WHERE id = %s",
+            (name, seconds, prompt_id),
+        )
         return _find(conn, who.company_id, prompt_id)
 
-    @blueprint.response(200, description="The recording as callers hear it (8 kHz mono WAV)",
-                        content_type="audio/wav")
+    @blueprint.response(200, description="The recording as callers hear it (8 kHz mono WAV)", content_type="audio/wav")
     def get(self, prompt_id):
         who = require_admin()
         prompt = _find(db(), who.company_id, prompt_id)

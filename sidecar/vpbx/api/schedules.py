@@ -7,6 +7,7 @@ timezone (the company's when it has none); "24:00" ends a day.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -26,7 +27,7 @@ CLOCK = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
 class ClockTime(fields.Field):
-    """"HH:MM" on the wire, minutes since midnight inside; "24:00" is the end of the day."""
+    """ "HH:MM" on the wire, minutes since midnight inside; "24:00" is the end of the day."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not CLOCK.match(value):
@@ -83,13 +84,13 @@ class ScheduleSchema(Schema):
     def no_overlaps(self, data, **kwargs):
         errors: dict = {}
         weekly = sorted(enumerate(data.get("weekly", [])), key=lambda item: (item[1]["day"], item[1]["start"]))
-        for (_, a), (b_index, b) in zip(weekly, weekly[1:]):
+        for (_, a), (b_index, b) in pairwise(weekly):
             if a["day"] == b["day"] and b["start"] < a["end"]:
                 errors[b_index] = {"start": [f"overlaps {a['day']} {_clock(a['start'])}-{_clock(a['end'])}"]}
         if errors:
             raise ValidationError(errors, "weekly")
         dated = sorted(enumerate(data.get("exceptions", [])), key=lambda item: item[1]["start"])
-        for (_, a), (b_index, b) in zip(dated, dated[1:]):
+        for (_, a), (b_index, b) in pairwise(dated):
             if b["start"] <= a["end"]:
                 errors[b_index] = {"start": [f"overlaps the exception {a['start']}..{a['end']}"]}
         if errors:
@@ -106,11 +107,18 @@ def _load(conn, company_id: int, schedule_id: int) -> dict:
         raise not_found("Schedule")
     return {
         **rows.schedule,
-        "weekly": [{"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]}
-                   for r in rows.weekly],
-        "exceptions": [{"start": r["start_date"], "end": r["end_date"], "closed": r["closed"],
-                        "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]}}
-                       for r in rows.exceptions],
+        "weekly": [
+            {"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]} for r in rows.weekly
+        ],
+        "exceptions": [
+            {
+                "start": r["start_date"],
+                "end": r["end_date"],
+                "closed": r["closed"],
+                "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]},
+            }
+            for r in rows.exceptions
+        ],
     }
 
 
@@ -120,19 +128,29 @@ def _write(conn, schedule_id: int, data: dict) -> None:
     for interval in data["weekly"]:
         conn.execute(
             "INSERT INTO schedule_intervals (schedule_id, weekday, start_minute, end_minute) VALUES (%s, %s, %s, %s)",
-            (schedule_id, DAYS.index(interval["day"]), interval["start"], interval["end"]))
+            (schedule_id, DAYS.index(interval["day"]), interval["start"], interval["end"]),
+        )
     for exception in data["exceptions"]:
         hours = exception.get("hours") or {}
         conn.execute(
             """INSERT INTO schedule_exceptions (schedule_id, start_date, end_date, closed, start_minute, end_minute)
                VALUES (%s, %s, %s, %s, %s, %s)""",
-            (schedule_id, exception["start"], exception["end"], exception["closed"],
-             hours.get("start"), hours.get("end")))
+            (
+                schedule_id,
+                exception["start"],
+                exception["end"],
+                exception["closed"],
+                hours.get("start"),
+                hours.get("end"),
+            ),
+        )
 
 
 def _name_free(conn, company_id: int, name: str, schedule_id: int | None) -> None:
-    if conn.execute("SELECT 1 FROM schedules WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, name, schedule_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM schedules WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, name, schedule_id),
+    ).fetchone():
         raise ApiError(422, "The request is invalid.", {"name": [f"a schedule named {name!r} already exists"]})
 
 
@@ -142,8 +160,10 @@ class Schedules(MethodView):
     def get(self):
         who = require_admin()
         conn = db()
-        ids = [r["id"] for r in conn.execute("SELECT id FROM schedules WHERE company_id = %s ORDER BY id",
-                                             (who.company_id,))]
+        ids = [
+            r["id"]
+            for r in conn.execute("SELECT id FROM schedules WHERE company_id = %s ORDER BY id", (who.company_id,))
+        ]
         return [_load(conn, who.company_id, i) for i in ids]
 
     @blueprint.arguments(ScheduleSchema)
@@ -154,7 +174,8 @@ class Schedules(MethodView):
         _name_free(conn, who.company_id, data["name"], None)
         schedule_id = conn.execute(
             "INSERT INTO schedules (company_id, name, timezone) VALUES (%s, %s, %s) RETURNING id",
-            (who.company_id, data["name"], data["timezone"])).fetchone()["id"]
+            (who.company_id, data["name"], data["timezone"]),
+        ).fetchone()["id"]
         _write(conn, schedule_id, data)
         return _load(conn, who.company_id, schedule_id)
 
@@ -173,8 +194,9 @@ class Schedule(MethodView):
         conn = db()
         _load(conn, who.company_id, schedule_id)
         _name_free(conn, who.company_id, data["name"], schedule_id)
-        conn.execute("UPDATE schedules SET name = %s, timezone = %s WHERE id = %s",
-                     (data["name"], data["timezone"], schedule_id))
+        conn.execute(
+            "UPDATE schedules SET name = %s, timezone = %s WHERE id = %s", (data["name"], data["timezone"], schedule_id)
+        )
         _write(conn, schedule_id, data)
         republish_company(who.company_id)
         return _load(conn, who.company_id, schedule_id)
@@ -189,8 +211,8 @@ class Schedule(MethodView):
                UNION ALL SELECT 'number ' || e164 FROM numbers WHERE schedule_id = %(id)s
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE active_schedule_id = %(id)s
                UNION ALL SELECT 'employee ' || quote_literal(name) FROM employees WHERE schedule_id = %(id)s""",
-            {"id": schedule_id}).fetchall()
+            {"id": schedule_id},
+        ).fetchall()
         if users:
-            raise ApiError(422, "The request is invalid.",
-                           {"id": [f"in use by {', '.join(u['what'] for u in users)}"]})
+            raise ApiError(422, "The request is invalid.", {"id": [f"in use by {', '.join(u['what'] for u in users)}"]})
         conn.execute("DELETE FROM schedules WHERE id = %s", (schedule_id,))

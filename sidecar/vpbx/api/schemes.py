@@ -10,15 +10,15 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..config.compile import MAX_BACKUP_DEPTH
+from . import destinations as kinds
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
-from ..config.compile import MAX_BACKUP_DEPTH
-from . import destinations as kinds
-from .references import missing, owned
 from .fields import Name
+from .references import missing, owned
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
 
@@ -28,10 +28,15 @@ MIN_TIMEOUT, MAX_TIMEOUT = 15, 600
 
 class StepSchema(Schema):
     mode = fields.String(required=True, validate=validate.OneOf(["parallel", "sequential"]))
-    timeout = fields.Integer(required=True, validate=validate.Range(
-        MIN_TIMEOUT, MAX_TIMEOUT,
-        error=f"a step rings {MIN_TIMEOUT} to {MAX_TIMEOUT} s ({MIN_TIMEOUT} s is meant for voicemail; "
-              "more than 30 s is recommended for people)"))
+    timeout = fields.Integer(
+        required=True,
+        validate=validate.Range(
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+            error=f"a step rings {MIN_TIMEOUT} to {MAX_TIMEOUT} s ({MIN_TIMEOUT} s is meant for voicemail; "
+            "more than 30 s is recommended for people)",
+        ),
+    )
     destinations = fields.List(kinds.Destination(), required=True, validate=validate.Length(min=1))
 
     @validates_schema
@@ -45,22 +50,38 @@ class SchemeSchema(Schema):
     name = Name(required=True)
     steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(1, 20))
     active_schedule_id = fields.Integer(
-        allow_none=True, load_default=None,
-        metadata={"description": "Applies only while this schedule is open (R9); none: always"})
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Applies only while this schedule is open (R9); none: always"},
+    )
     backup_scheme_id = fields.Integer(
-        allow_none=True, load_default=None, metadata={"description": "Applies while this one is not active"})
+        allow_none=True, load_default=None, metadata={"description": "Applies while this one is not active"}
+    )
     # R14: with any of these set, the media app answers the call to play them.
-    greeting_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
-        "description": "Played to the caller before anyone rings"})
-    music_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
-        "description": "Played to the caller instead of ringback while the steps ring"})
-    whisper_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
-        "description": "Played to whoever answers, before the caller is put through"})
-    forward_notice = fields.String(load_default="none", validate=validate.OneOf(["none", "default", "custom"]),
-                                   metadata={"description": "'Your call will be answered by another specialist' "
-                                                            "before each step after one nobody answered"})
-    forward_notice_prompt_id = fields.Integer(allow_none=True, load_default=None, metadata={
-        "description": "The custom notice"})
+    greeting_prompt_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "Played to the caller before anyone rings"}
+    )
+    music_prompt_id = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Played to the caller instead of ringback while the steps ring"},
+    )
+    whisper_prompt_id = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Played to whoever answers, before the caller is put through"},
+    )
+    forward_notice = fields.String(
+        load_default="none",
+        validate=validate.OneOf(["none", "default", "custom"]),
+        metadata={
+            "description": "'Your call will be answered by another specialist' "
+            "before each step after one nobody answered"
+        },
+    )
+    forward_notice_prompt_id = fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "The custom notice"}
+    )
 
     @validates_schema
     def custom_notice_named(self, data, **kwargs):
@@ -83,8 +104,9 @@ def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> No
     chain = [data["name"]]
     seen = {scheme_id}
     while backup is not None:
-        row = conn.execute("SELECT id, name, backup_scheme_id FROM schemes WHERE id = %s AND company_id = %s",
-                           (backup, company_id)).fetchone()
+        row = conn.execute(
+            "SELECT id, name, backup_scheme_id FROM schemes WHERE id = %s AND company_id = %s", (backup, company_id)
+        ).fetchone()
         if row is None:
             raise invalid("backup_scheme_id", f"no scheme {backup} in this company")
         chain.append(row["name"])
@@ -127,7 +149,8 @@ def _load(conn, scheme_id: int) -> dict:
     scheme = conn.execute(
         "SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id, "
         "whisper_prompt_id, forward_notice, forward_notice_prompt_id FROM schemes WHERE id = %s AND company_id = %s",
-        (scheme_id, principal().company_id)).fetchone()
+        (scheme_id, principal().company_id),
+    ).fetchone()
     if scheme is None:
         raise not_found("Scheme")
     rows = conn.execute(
@@ -138,16 +161,17 @@ def _load(conn, scheme_id: int) -> dict:
     ).fetchall()
     steps: dict[int, dict] = {}
     for row in rows:
-        step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
-                                                 "destinations": []})
+        step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []})
         if row["kind"]:
             step["destinations"].append(kinds.from_row(row))
     return {**scheme, "steps": list(steps.values())}
 
 
 def _name_free(conn, company_id: int, name: str, scheme_id: int | None) -> None:
-    taken = conn.execute("SELECT 1 FROM schemes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                         (company_id, name, scheme_id)).fetchone()
+    taken = conn.execute(
+        "SELECT 1 FROM schemes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, name, scheme_id),
+    ).fetchone()
     if taken:
         raise ApiError(422, "The request is invalid.", {"name": [f"a scheme named {name!r} already exists"]})
 
@@ -158,8 +182,9 @@ class Schemes(MethodView):
     def get(self):
         who = require_admin()
         conn = db()
-        ids = [r["id"] for r in conn.execute("SELECT id FROM schemes WHERE company_id = %s ORDER BY id",
-                                             (who.company_id,))]
+        ids = [
+            r["id"] for r in conn.execute("SELECT id FROM schemes WHERE company_id = %s ORDER BY id", (who.company_id,))
+        ]
         return [_load(conn, i) for i in ids]
 
     @blueprint.arguments(SchemeSchema)
@@ -174,8 +199,15 @@ class Schemes(MethodView):
             "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, "
             "music_prompt_id, whisper_prompt_id, forward_notice_prompt_id, forward_notice) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (who.company_id, data["name"], data["active_schedule_id"], data["backup_scheme_id"],
-             *(data[f] for f in ANNOUNCEMENTS), data["forward_notice"])).fetchone()["id"]
+            (
+                who.company_id,
+                data["name"],
+                data["active_schedule_id"],
+                data["backup_scheme_id"],
+                *(data[f] for f in ANNOUNCEMENTS),
+                data["forward_notice"],
+            ),
+        ).fetchone()["id"]
         _write_steps(conn, scheme_id, data["steps"])
         # The company's directory lists every scheme, for lookups and the media app's legs.
         republish_company(who.company_id)
@@ -198,11 +230,19 @@ class Scheme(MethodView):
         _name_free(conn, who.company_id, data["name"], scheme_id)
         _check_destinations(conn, who.company_id, data["steps"])
         _check_links(conn, who.company_id, scheme_id, data)
-        conn.execute("""UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
+        conn.execute(
+            """UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
                                greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s,
                                forward_notice_prompt_id = %s, forward_notice = %s WHERE id = %s""",
-                     (data["name"], data["active_schedule_id"], data["backup_scheme_id"],
-                      *(data[f] for f in ANNOUNCEMENTS), data["forward_notice"], scheme_id))
+            (
+                data["name"],
+                data["active_schedule_id"],
+                data["backup_scheme_id"],
+                *(data[f] for f in ANNOUNCEMENTS),
+                data["forward_notice"],
+                scheme_id,
+            ),
+        )
         _write_steps(conn, scheme_id, data["steps"])
         republish_company(who.company_id)
         return _load(conn, scheme_id)
@@ -212,12 +252,15 @@ class Scheme(MethodView):
         who = require_admin()
         conn = db()
         _load(conn, scheme_id)
-        users = [r["what"] for r in conn.execute(
-            """SELECT 'number ' || e164 AS what FROM numbers WHERE %(id)s IN (scheme_id, off_hours_scheme_id)
+        users = [
+            r["what"]
+            for r in conn.execute(
+                """SELECT 'number ' || e164 AS what FROM numbers WHERE %(id)s IN (scheme_id, off_hours_scheme_id)
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE backup_scheme_id = %(id)s""",
-            {"id": scheme_id})]
+                {"id": scheme_id},
+            )
+        ]
         if users:
-            raise ApiError(422, "The request is invalid.",
-                           {"id": [f"in use by {', '.join(users)}: change them first"]})
+            raise ApiError(422, "The request is invalid.", {"id": [f"in use by {', '.join(users)}: change them first"]})
         conn.execute("DELETE FROM schemes WHERE id = %s", (scheme_id,))
         republish_company(who.company_id)

@@ -26,8 +26,10 @@ blueprint = api_blueprint("sip_accounts", "/sip-accounts", "SIP accounts of devi
 class SipAccountSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
-    sip_login = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"))
+    sip_login = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"),
+    )
 
 
 class SipAccountCreatedSchema(SipAccountSchema):
@@ -35,16 +37,19 @@ class SipAccountCreatedSchema(SipAccountSchema):
 
 
 def _find(conn, company_id: int, account_id: int) -> dict:
-    row = conn.execute("SELECT id, name, sip_login FROM sip_accounts WHERE id = %s AND company_id = %s",
-                       (account_id, company_id)).fetchone()
+    row = conn.execute(
+        "SELECT id, name, sip_login FROM sip_accounts WHERE id = %s AND company_id = %s", (account_id, company_id)
+    ).fetchone()
     if row is None:
         raise not_found("SIP account")
     return row
 
 
 def _check(conn, company_id: int, account_id: int | None, data: dict) -> None:
-    if conn.execute("SELECT 1 FROM sip_accounts WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, data["name"], account_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM sip_accounts WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, data["name"], account_id),
+    ).fetchone():
         raise invalid("name", f"a SIP account named {data['name']!r} already exists")
     holder = login_taken_by(conn, company_id, data["sip_login"], account_id=account_id)
     if holder:
@@ -60,8 +65,13 @@ class SipAccounts(MethodView):
     @blueprint.response(200, SipAccountSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute("SELECT id, name, sip_login FROM sip_accounts WHERE company_id = %s ORDER BY id",
-                            (who.company_id,)).fetchall()
+        return (
+            db()
+            .execute(
+                "SELECT id, name, sip_login FROM sip_accounts WHERE company_id = %s ORDER BY id", (who.company_id,)
+            )
+            .fetchall()
+        )
 
     @blueprint.arguments(SipAccountSchema)
     @blueprint.response(201, SipAccountCreatedSchema)
@@ -71,7 +81,9 @@ class SipAccounts(MethodView):
         _check(conn, who.company_id, None, data)
         account = conn.execute(
             "INSERT INTO sip_accounts (company_id, name, sip_login, sip_ha1, sip_ha1b) VALUES (%s, %s, %s, '', '') "
-            "RETURNING id, name, sip_login", (who.company_id, data["name"], data["sip_login"])).fetchone()
+            "RETURNING id, name, sip_login",
+            (who.company_id, data["name"], data["sip_login"]),
+        ).fetchone()
         account["sip_password"] = _set_password(conn, who.company_id, account["id"], account["sip_login"])
         return account
 
@@ -90,8 +102,10 @@ class SipAccount(MethodView):
         conn = db()
         current = _find(conn, who.company_id, account_id)
         _check(conn, who.company_id, account_id, data)
-        conn.execute("UPDATE sip_accounts SET name = %s, sip_login = %s WHERE id = %s",
-                     (data["name"], data["sip_login"], account_id))
+        conn.execute(
+            "UPDATE sip_accounts SET name = %s, sip_login = %s WHERE id = %s",
+            (data["name"], data["sip_login"], account_id),
+        )
         account = {**current, **data}
         if data["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.
@@ -116,5 +130,8 @@ def new_password(account_id):
     conn = db()
     account = _find(conn, who.company_id, account_id)
     password = _set_password(conn, who.company_id, account_id, account["sip_login"])
-    return {"sip_login": account["sip_login"], "sip_domain": load_company(conn, who.company_id)["sip_domain"],
-            "sip_password": password}
+    return {
+        "sip_login": account["sip_login"],
+        "sip_domain": load_company(conn, who.company_id)["sip_domain"],
+        "sip_password": password,
+    }

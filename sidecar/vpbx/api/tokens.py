@@ -41,10 +41,16 @@ class Tokens(MethodView):
         """Your tokens (an administrator: every token of the company), newest first."""
         who = principal()
         condition, params = _visible(who)
-        rows = db().execute(
-            f"""SELECT t.id, t.employee_id, t.label, t.created_at, t.expires_at
+        rows = (
+            db()
+            .execute(
+                f"""SELECT t.id, t.employee_id, t.label, t.created_at, t.expires_at
                   FROM api_tokens t JOIN employees e ON e.id = t.employee_id
-                 WHERE {condition} ORDER BY t.id DESC""", params).fetchall()
+                 WHERE {condition} ORDER BY t.id DESC""",
+                params,
+            )
+            .fetchall()
+        )
         return [{**row, "current": row["id"] == who.token_id} for row in rows]
 
 
@@ -55,9 +61,14 @@ class Token(MethodView):
         """Revoke a token: it stops working at once (this request's own token too)."""
         who = principal()
         condition, params = _visible(who)
-        deleted = db().execute(
-            f"""DELETE FROM api_tokens t USING employees e
+        deleted = (
+            db()
+            .execute(
+                f"""DELETE FROM api_tokens t USING employees e
                  WHERE e.id = t.employee_id AND t.id = %s AND {condition} RETURNING t.id""",
-            (token_id, *params)).fetchone()
+                (token_id, *params),
+            )
+            .fetchone()
+        )
         if deleted is None:
             raise not_found("Token")

@@ -15,8 +15,8 @@ from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import ApiError, invalid, not_found
-from .references import missing, owned
 from .fields import Name
+from .references import missing, owned
 
 blueprint = api_blueprint("voicemail_boxes", "/voicemail-boxes", "Voicemail boxes and their recipients")
 
@@ -34,18 +34,27 @@ class RecipientSchema(Schema):
 class VoicemailBoxSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
-    owner_kind = fields.String(load_default="company", validate=validate.OneOf(
-        ["company", "ivr", "department", "employee"]))
-    owner_id = fields.Integer(load_default=None, allow_none=True,
-                              metadata={"description": "The department or employee that owns the box"})
+    owner_kind = fields.String(
+        load_default="company", validate=validate.OneOf(["company", "ivr", "department", "employee"])
+    )
+    owner_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "The department or employee that owns the box"}
+    )
     recipients = fields.List(fields.Nested(RecipientSchema), load_default=list)
     extra_email = fields.Email(load_default=None, allow_none=True)
-    greeting_prompt_id = fields.Integer(load_default=None, allow_none=True, metadata={
-        "description": "R12: the prompt callers hear before the beep; null plays the standard greeting"})
-    max_length_s = fields.Integer(load_default=180, validate=validate.Range(10, 600), metadata={
-        "description": "A message ends at this length"})
-    silence_s = fields.Integer(load_default=5, validate=validate.Range(2, 60), metadata={
-        "description": "A message ends after this many seconds of silence"})
+    greeting_prompt_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "R12: the prompt callers hear before the beep; null plays the standard greeting"},
+    )
+    max_length_s = fields.Integer(
+        load_default=180, validate=validate.Range(10, 600), metadata={"description": "A message ends at this length"}
+    )
+    silence_s = fields.Integer(
+        load_default=5,
+        validate=validate.Range(2, 60),
+        metadata={"description": "A message ends after this many seconds of silence"},
+    )
 
     @validates_schema
     def consistent(self, data, **kwargs):
@@ -56,39 +65,48 @@ class VoicemailBoxSchema(Schema):
 
 
 def _check(conn, company_id: int, box_id: int | None, data: dict) -> None:
-    if conn.execute("SELECT 1 FROM voicemail_boxes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, data["name"], box_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM voicemail_boxes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, data["name"], box_id),
+    ).fetchone():
         raise invalid("name", f"a voicemail box named {data['name']!r} already exists")
     owner_kind = data["owner_kind"]
     if owner_kind in ("department", "employee") and not owned(conn, company_id, owner_kind, data["owner_id"]):
         raise invalid("owner_id", missing(owner_kind, data["owner_id"]))
     prompt = data["greeting_prompt_id"]
-    if prompt is not None and not conn.execute("SELECT 1 FROM prompts WHERE id = %s AND company_id = %s",
-                                               (prompt, company_id)).fetchone():
+    if (
+        prompt is not None
+        and not conn.execute("SELECT 1 FROM prompts WHERE id = %s AND company_id = %s", (prompt, company_id)).fetchone()
+    ):
         raise invalid("greeting_prompt_id", missing("prompt", prompt))
     errors: dict = {}
     for index, recipient in enumerate(data["recipients"]):
         if recipient["employee_id"] is not None:
-            employee = conn.execute("SELECT name, email FROM employees WHERE id = %s AND company_id = %s",
-                                    (recipient["employee_id"], company_id)).fetchone()
+            employee = conn.execute(
+                "SELECT name, email FROM employees WHERE id = %s AND company_id = %s",
+                (recipient["employee_id"], company_id),
+            ).fetchone()
             if employee is None:
                 errors[index] = {"employee_id": [missing("employee", recipient["employee_id"])]}
             elif not employee["email"]:
                 # R11: the seeds insist the message says exactly this.
-                errors[index] = {"employee_id": [
-                    f"{employee['name']} has no email address: add one to their profile or choose another recipient"]}
+                errors[index] = {
+                    "employee_id": [
+                        f"{employee['name']} has no email address: add one to their profile or choose another recipient"
+                    ]
+                }
         else:
             department = conn.execute(
                 """SELECT d.name, count(e.email) AS with_email FROM departments d
                    LEFT JOIN department_members m ON m.department_id = d.id
                    LEFT JOIN employees e ON e.id = m.employee_id AND e.email IS NOT NULL
                    WHERE d.id = %s AND d.company_id = %s GROUP BY d.name""",
-                (recipient["department_id"], company_id)).fetchone()
+                (recipient["department_id"], company_id),
+            ).fetchone()
             if department is None:
                 errors[index] = {"department_id": [missing("department", recipient["department_id"])]}
             elif department["with_email"] == 0:
-                errors[index] = {"department_id": [
-                    f"no member of {department['name']} has an email address"]}
+                errors[index] = {"department_id": [f"no member of {department['name']} has an email address"]}
     if errors:
         raise ApiError(422, "The request is invalid.", {"recipients": errors})
 
@@ -97,12 +115,14 @@ def _load(conn, company_id: int, box_id: int) -> dict:
     box = conn.execute(
         """SELECT id, name, owner_kind, COALESCE(owner_department_id, owner_employee_id) AS owner_id, extra_email,
                   greeting_prompt_id, max_length_s, silence_s
-           FROM voicemail_boxes WHERE id = %s AND company_id = %s""", (box_id, company_id)).fetchone()
+           FROM voicemail_boxes WHERE id = %s AND company_id = %s""",
+        (box_id, company_id),
+    ).fetchone()
     if box is None:
         raise not_found("Voicemail box")
     box["recipients"] = conn.execute(
-        "SELECT employee_id, department_id FROM voicemail_recipients WHERE voicemail_box_id = %s ORDER BY id",
-        (box_id,)).fetchall()
+        "SELECT employee_id, department_id FROM voicemail_recipients WHERE voicemail_box_id = %s ORDER BY id", (box_id,)
+    ).fetchall()
     return box
 
 
@@ -111,12 +131,24 @@ def _write(conn, box_id: int, data: dict) -> None:
     conn.execute(
         """UPDATE voicemail_boxes SET name = %s, owner_kind = %s, owner_department_id = %s, owner_employee_id = %s,
            extra_email = %s, greeting_prompt_id = %s, max_length_s = %s, silence_s = %s WHERE id = %s""",
-        (data["name"], kind, owner if kind == "department" else None, owner if kind == "employee" else None,
-         data["extra_email"], data["greeting_prompt_id"], data["max_length_s"], data["silence_s"], box_id))
+        (
+            data["name"],
+            kind,
+            owner if kind == "department" else None,
+            owner if kind == "employee" else None,
+            data["extra_email"],
+            data["greeting_prompt_id"],
+            data["max_length_s"],
+            data["silence_s"],
+            box_id,
+        ),
+    )
     conn.execute("DELETE FROM voicemail_recipients WHERE voicemail_box_id = %s", (box_id,))
     for recipient in data["recipients"]:
-        conn.execute("INSERT INTO voicemail_recipients (voicemail_box_id, employee_id, department_id) "
-                     "VALUES (%s, %s, %s)", (box_id, recipient["employee_id"], recipient["department_id"]))
+        conn.execute(
+            "INSERT INTO voicemail_recipients (voicemail_box_id, employee_id, department_id) VALUES (%s, %s, %s)",
+            (box_id, recipient["employee_id"], recipient["department_id"]),
+        )
 
 
 @blueprint.route("")
@@ -125,8 +157,10 @@ class VoicemailBoxes(MethodView):
     def get(self):
         who = require_admin()
         conn = db()
-        return [_load(conn, who.company_id, r["id"]) for r in conn.execute(
-            "SELECT id FROM voicemail_boxes WHERE company_id = %s ORDER BY id", (who.company_id,))]
+        return [
+            _load(conn, who.company_id, r["id"])
+            for r in conn.execute("SELECT id FROM voicemail_boxes WHERE company_id = %s ORDER BY id", (who.company_id,))
+        ]
 
     @blueprint.arguments(VoicemailBoxSchema)
     @blueprint.response(201, VoicemailBoxSchema)
@@ -134,8 +168,10 @@ class VoicemailBoxes(MethodView):
         who = require_admin()
         conn = db()
         _check(conn, who.company_id, None, data)
-        box_id = conn.execute("INSERT INTO voicemail_boxes (company_id, name) VALUES (%s, %s) RETURNING id",
-                              (who.company_id, data["name"])).fetchone()["id"]
+        box_id = conn.execute(
+            "INSERT INTO voicemail_boxes (company_id, name) VALUES (%s, %s) RETURNING id",
+            (who.company_id, data["name"]),
+        ).fetchone()["id"]
         _write(conn, box_id, data)
         return _load(conn, who.company_id, box_id)
 
@@ -163,14 +199,18 @@ class VoicemailBox(MethodView):
         who = require_admin()
         conn = db()
         _load(conn, who.company_id, box_id)
-        users = [r["what"] for r in conn.execute(
-            """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
+        users = [
+            r["what"]
+            for r in conn.execute(
+                """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
                JOIN scheme_steps st ON st.scheme_id = s.id JOIN step_destinations d ON d.step_id = st.id
                WHERE d.voicemail_box_id = %(id)s
                UNION ALL SELECT 'department ' || quote_literal(name) FROM departments WHERE voicemail_box_id = %(id)s
                UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
                WHERE no_answer_voicemail_box_id = %(id)s""",
-            {"id": box_id})]
+                {"id": box_id},
+            )
+        ]
         if users:
             raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")
         conn.execute("DELETE FROM voicemail_boxes WHERE id = %s", (box_id,))

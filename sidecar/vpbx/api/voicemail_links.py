@@ -22,18 +22,23 @@ def play(token: str):
     try:
         message_id = links.verify(token, media.link_secret)
     except links.LinkExpired:
-        return jsonify(code=410, status="Gone",
-                       message=f"this voicemail link was valid for {links.LINK_LIFETIME_S // 86400} days"), 410
+        return jsonify(
+            code=410, status="Gone", message=f"this voicemail link was valid for {links.LINK_LIFETIME_S // 86400} days"
+        ), 410
     except links.LinkInvalid:
         return jsonify(code=404, status="Not Found", message="no such voicemail link"), 404
-    row = db().execute("SELECT file_name, caller, received_at FROM voicemail_messages WHERE id = %s",
-                       (message_id,)).fetchone()
+    row = (
+        db()
+        .execute("SELECT file_name, caller, received_at FROM voicemail_messages WHERE id = %s", (message_id,))
+        .fetchone()
+    )
     path = media.data_dir / row["file_name"] if row else None
     if path is None or not path.is_file():
         return jsonify(code=410, status="Gone", message="this voicemail message has been deleted"), 410
     download = request.args.get("download") in ("1", "true", "yes")
     name = f"voicemail-{row['received_at']:%Y%m%d-%H%M%S}-{row['caller'] or 'unknown'}.wav"
-    response = send_file(path, mimetype="audio/wav", as_attachment=download, download_name=name,
-                         conditional=True, max_age=0)
+    response = send_file(
+        path, mimetype="audio/wav", as_attachment=download, download_name=name, conditional=True, max_age=0
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response

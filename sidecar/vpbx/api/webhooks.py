@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from flask import current_app
@@ -33,26 +33,52 @@ from .references import missing, owned
 log = logging.getLogger(__name__)
 blueprint = api_blueprint("webhooks", "/webhooks", "Webhook numbers: an external URL decides the route")
 COLUMNS = "id, name, url, budget_ms, retries, cache_ttl_s, breaker_failures, breaker_open_s, fallback_scheme_id"
-SETTINGS = ("name", "url", "budget_ms", "retries", "cache_ttl_s", "breaker_failures", "breaker_open_s",
-            "fallback_scheme_id")
+SETTINGS = (
+    "name",
+    "url",
+    "budget_ms",
+    "retries",
+    "cache_ttl_s",
+    "breaker_failures",
+    "breaker_open_s",
+    "fallback_scheme_id",
+)
 
 
 class WebhookSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
     url = CustomerUrl(required=True)
-    budget_ms = fields.Integer(load_default=2000, validate=validate.Range(100, 10000),
-                               metadata={"description": "The whole time the webhook may take, retries included"})
-    retries = fields.Integer(load_default=0, validate=validate.Range(0, 3), metadata={
-        "description": "Further attempts after a connection error or a 5xx, while the budget lasts"})
-    cache_ttl_s = fields.Integer(load_default=0, validate=validate.Range(0, 86400), metadata={
-        "description": "Seconds a good answer is reused for the same caller; 0: ask on every call"})
-    breaker_failures = fields.Integer(load_default=5, validate=validate.Range(0, 1000), metadata={
-        "description": "Failures in a row that open the circuit breaker; 0: it never opens"})
-    breaker_open_s = fields.Integer(load_default=30, validate=validate.Range(1, 3600), metadata={
-        "description": "Seconds the breaker stays open before one call tries the webhook again"})
-    fallback_scheme_id = fields.Integer(load_default=None, allow_none=True, metadata={
-        "description": "Where the call goes when the webhook fails or is slow; none: the next step"})
+    budget_ms = fields.Integer(
+        load_default=2000,
+        validate=validate.Range(100, 10000),
+        metadata={"description": "The whole time the webhook may take, retries included"},
+    )
+    retries = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 3),
+        metadata={"description": "Further attempts after a connection error or a 5xx, while the budget lasts"},
+    )
+    cache_ttl_s = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 86400),
+        metadata={"description": "Seconds a good answer is reused for the same caller; 0: ask on every call"},
+    )
+    breaker_failures = fields.Integer(
+        load_default=5,
+        validate=validate.Range(0, 1000),
+        metadata={"description": "Failures in a row that open the circuit breaker; 0: it never opens"},
+    )
+    breaker_open_s = fields.Integer(
+        load_default=30,
+        validate=validate.Range(1, 3600),
+        metadata={"description": "Seconds the breaker stays open before one call tries the webhook again"},
+    )
+    fallback_scheme_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Where the call goes when the webhook fails or is slow; none: the next step"},
+    )
 
 
 class WebhookCreatedSchema(WebhookSchema):
@@ -60,16 +86,19 @@ class WebhookCreatedSchema(WebhookSchema):
 
 
 def _find(conn, company_id: int, webhook_id: int) -> dict:
-    row = conn.execute(f"SELECT {COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s",
-                       (webhook_id, company_id)).fetchone()
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s", (webhook_id, company_id)
+    ).fetchone()
     if row is None:
         raise not_found("Webhook")
     return row
 
 
 def _check(conn, company_id: int, webhook_id: int | None, data: dict) -> None:
-    if conn.execute("SELECT 1 FROM webhooks WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-                    (company_id, data["name"], webhook_id)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM webhooks WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
+        (company_id, data["name"], webhook_id),
+    ).fetchone():
         raise invalid("name", f"a webhook named {data['name']!r} already exists")
     if not owned(conn, company_id, "scheme", data["fallback_scheme_id"]):
         raise invalid("fallback_scheme_id", missing("scheme", data["fallback_scheme_id"]))
@@ -80,8 +109,11 @@ class Webhooks(MethodView):
     @blueprint.response(200, WebhookSchema(many=True))
     def get(self):
         who = require_admin()
-        return db().execute(f"SELECT {COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id",
-                            (who.company_id,)).fetchall()
+        return (
+            db()
+            .execute(f"SELECT {COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (who.company_id,))
+            .fetchall()
+        )
 
     @blueprint.arguments(WebhookSchema)
     @blueprint.response(201, WebhookCreatedSchema)
@@ -93,7 +125,7 @@ class Webhooks(MethodView):
         row = conn.execute(
             f"""INSERT INTO webhooks (company_id, secret, {", ".join(SETTINGS)})
                 VALUES (%s, %s, {", ".join(["%s"] * len(SETTINGS))}) RETURNING {COLUMNS}""",
-            (who.company_id, secret, *(data[k] for k in SETTINGS))
+            (who.company_id, secret, *(data[k] for k in SETTINGS)),
         ).fetchone()
         republish_company(who.company_id)
         return {**row, "secret": secret}
@@ -113,8 +145,10 @@ class Webhook(MethodView):
         conn = db()
         _find(conn, who.company_id, webhook_id)
         _check(conn, who.company_id, webhook_id, data)
-        conn.execute(f"UPDATE webhooks SET {', '.join(f'{k} = %s' for k in SETTINGS)} WHERE id = %s",
-                     (*(data[k] for k in SETTINGS), webhook_id))
+        conn.execute(
+            f"UPDATE webhooks SET {', '.join(f'{k} = %s' for k in SETTINGS)} WHERE id = %s",
+            (*(data[k] for k in SETTINGS), webhook_id),
+        )
         republish_company(who.company_id)
         forget_state(webhook_id)
         return _find(conn, who.company_id, webhook_id)
@@ -137,8 +171,9 @@ def forget_state(webhook_id: int) -> None:
         answers = list(cache.scan_iter(match=lookup.answer_key(webhook_id, "*"), count=1000))
         cache.delete(breaker_key(lookup.breaker_name(webhook_id)), *answers)
     except redis.RedisError:
-        log.warning("state of webhook %s not dropped: its cache expires, its breaker closes on the next success",
-                    webhook_id)
+        log.warning(
+            "state of webhook %s not dropped: its cache expires, its breaker closes on the next success", webhook_id
+        )
 
 
 class SecretSchema(Schema):
@@ -168,8 +203,9 @@ class DryRunResultSchema(Schema):
     sent = fields.Dict(metadata={"description": "url, headers and body of the last request vpbx sent"})
     received = fields.Dict(allow_none=True, metadata={"description": "status and body the webhook answered"})
     answer = fields.Dict(allow_none=True, metadata={"description": "the answer as vpbx understood it"})
-    failure = fields.String(allow_none=True, metadata={"description": "why the answer is unusable: the call would "
-                                                                      "follow the fallback"})
+    failure = fields.String(
+        allow_none=True, metadata={"description": "why the answer is unusable: the call would follow the fallback"}
+    )
 
 
 @blueprint.route("/<int:webhook_id>/test")
@@ -183,19 +219,33 @@ class WebhookDryRun(MethodView):
         those of real calls only."""
         who = require_admin()
         conn = db()
-        hook = conn.execute(f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s",
-                            (webhook_id, who.company_id)).fetchone()
+        hook = conn.execute(
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s", (webhook_id, who.company_id)
+        ).fetchone()
         if hook is None:
             raise not_found("Webhook")
         company = conn.execute("SELECT id, name FROM companies WHERE id = %s", (who.company_id,)).fetchone()
-        call = {"call_id": f"dry-run-{secrets.token_hex(8)}", "caller": data["caller"],
-                "called": data["called"] or "", "at": datetime.now(timezone.utc).isoformat()}
-        asked = lookup.ask(None, hook, call, company, time.monotonic() + hook["budget_ms"] / 1000, use_state=False,
-                           allowed=current_app.config["VPBX_SETTINGS"].http_allowed_networks)
+        call = {
+            "call_id": f"dry-run-{secrets.token_hex(8)}",
+            "caller": data["caller"],
+            "called": data["called"] or "",
+            "at": datetime.now(UTC).isoformat(),
+        }
+        asked = lookup.ask(
+            None,
+            hook,
+            call,
+            company,
+            time.monotonic() + hook["budget_ms"] / 1000,
+            use_state=False,
+            allowed=current_app.config["VPBX_SETTINGS"].http_allowed_networks,
+        )
         exchange = asked.exchange
-        sent = {"url": hook["url"], "headers": exchange.headers if exchange else {},
-                "body": json.loads(exchange.body) if exchange and exchange.body else
-                lookup.call_payload(call, company)}
+        sent = {
+            "url": hook["url"],
+            "headers": exchange.headers if exchange else {},
+            "body": json.loads(exchange.body) if exchange and exchange.body else lookup.call_payload(call, company),
+        }
         received = None
         if exchange and exchange.status is not None:
             received = {"status": exchange.status, "body": exchange.answer.decode(errors="replace")}
@@ -232,7 +282,8 @@ class WebhookFailures(MethodView):
         failures = []
         for raw in notes:
             note = json.loads(raw)
-            failures.append({**note, "at": datetime.fromtimestamp(note["at"], timezone.utc)})
-        open_until = (datetime.fromtimestamp(state.open_until, timezone.utc).isoformat()
-                      if state.open_until > time.time() else None)
+            failures.append({**note, "at": datetime.fromtimestamp(note["at"], UTC)})
+        open_until = (
+            datetime.fromtimestamp(state.open_until, UTC).isoformat() if state.open_until > time.time() else None
+        )
         return {"breaker": {"failures_in_a_row": state.failures, "open_until": open_until}, "failures": failures}

@@ -18,8 +18,16 @@ class NewCompany:
     admin_token: str
 
 
-def create_company(conn: psycopg.Connection, *, name: str, sip_domain: str, timezone: str,
-                   admin_name: str, admin_extension: str, admin_email: str | None = None) -> NewCompany:
+def create_company(
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    sip_domain: str,
+    timezone: str,
+    admin_name: str,
+    admin_extension: str,
+    admin_email: str | None = None,
+) -> NewCompany:
     with conn.transaction():
         company_id = conn.execute(
             "INSERT INTO companies (name, sip_domain, timezone) VALUES (%s, %s, %s) RETURNING id",

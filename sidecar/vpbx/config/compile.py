@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -28,6 +28,8 @@ IVR_RINGING_KINDS = ("employee", "department", "phone_number", "sip_uri", "sip_a
 def ivr_key_name(key: str) -> str:
     """A key as a SIP user part may carry it."""
     return {"*": "star", "#": "hash"}.get(key, key)
+
+
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"
 # What a route decided on the fly (a webhook's answer, the CRM's manager) can
@@ -83,7 +85,7 @@ MAX_BACKUP_DEPTH = 5
 def company_today(company_timezone: str, at: datetime | None) -> date:
     """The company's date at ``at`` (now when None): Vladivostok and Los Angeles
     disagree on it for most of a day."""
-    return (at or datetime.now(timezone.utc)).astimezone(ZoneInfo(company_timezone)).date()
+    return (at or datetime.now(UTC)).astimezone(ZoneInfo(company_timezone)).date()
 
 
 class _Compiler:
@@ -112,8 +114,16 @@ class _Compiler:
                 "name": rows.schedule["name"],
                 "timezone": rows.schedule["timezone"] or self.timezone,
                 "weekly": [[r["weekday"], r["start_minute"], r["end_minute"]] for r in rows.weekly],
-                "exceptions": [[r["start_date"].isoformat(), r["end_date"].isoformat(), r["closed"],
-                                r["start_minute"], r["end_minute"]] for r in rows.exceptions],
+                "exceptions": [
+                    [
+                        r["start_date"].isoformat(),
+                        r["end_date"].isoformat(),
+                        r["closed"],
+                        r["start_minute"],
+                        r["end_minute"],
+                    ]
+                    for r in rows.exceptions
+                ],
             }
         return self._schedules[schedule_id]
 
@@ -124,13 +134,16 @@ class _Compiler:
             rows = self.conn.execute(
                 """SELECT id, name, extension, sip_login, mobile, mobile_after_s, schedule_id, no_answer_rule,
                           no_answer_after_s
-                   FROM employees WHERE id = ANY(%s)""", (missing,)).fetchall()
+                   FROM employees WHERE id = ANY(%s)""",
+                (missing,),
+            ).fetchall()
             # An absence over by the company's today never matters again (routing
             # compares the call's date in the company's timezone, plan.Context.today).
             absences = self.conn.execute(
                 """SELECT employee_id, kind, start_date, end_date FROM employee_absences
                    WHERE employee_id = ANY(%s) AND end_date >= %s ORDER BY start_date""",
-                (missing, self.today)).fetchall()
+                (missing, self.today),
+            ).fetchall()
             for row in rows:
                 self._employees[row["id"]] = {
                     "id": row["id"],
@@ -138,8 +151,11 @@ class _Compiler:
                     "extension": row["extension"],
                     "login": row["sip_login"],
                     "schedule": self.schedule(row["schedule_id"]),
-                    "absences": [[a["kind"], a["start_date"].isoformat(), a["end_date"].isoformat()]
-                                 for a in absences if a["employee_id"] == row["id"]],
+                    "absences": [
+                        [a["kind"], a["start_date"].isoformat(), a["end_date"].isoformat()]
+                        for a in absences
+                        if a["employee_id"] == row["id"]
+                    ],
                     "no_answer": {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"]},
                     "mobile": row["mobile"] if row["mobile_after_s"] is not None else None,
                     "mobile_after": row["mobile_after_s"],
@@ -149,10 +165,16 @@ class _Compiler:
     def department(self, department_id: int) -> dict:
         department = self.conn.execute(
             """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
-               FROM departments WHERE id = %s""", (department_id,)).fetchone()
-        member_ids = [r["employee_id"] for r in self.conn.execute(
-            "SELECT employee_id FROM department_members WHERE department_id = %s ORDER BY position",
-            (department_id,))]
+               FROM departments WHERE id = %s""",
+            (department_id,),
+        ).fetchone()
+        member_ids = [
+            r["employee_id"]
+            for r in self.conn.execute(
+                "SELECT employee_id FROM department_members WHERE department_id = %s ORDER BY position",
+                (department_id,),
+            )
+        ]
         return {
             "id": department["id"],
             "name": department["name"],
@@ -175,8 +197,9 @@ class _Compiler:
         self.employees([r["employee_id"] for r in rows if r["kind"] in ("employee", "secretary")])
         steps: dict[int, dict] = {}
         for row in rows:
-            step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"],
-                                                     "destinations": []})
+            step = steps.setdefault(
+                row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []}
+            )
             if row["kind"] is not None:
                 step["destinations"].append(self.destination(row))
         return list(steps.values())
@@ -201,9 +224,11 @@ class _Compiler:
         elif kind == "webhook":
             destination = {"webhook_id": row["webhook_id"]}
         elif kind == "sip_account":
-            destination = {"account": self.conn.execute(
-                "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s",
-                (row["sip_account_id"],)).fetchone()}
+            destination = {
+                "account": self.conn.execute(
+                    "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s", (row["sip_account_id"],)
+                ).fetchone()
+            }
         else:
             destination = {}
         return {"kind": kind, **destination}
@@ -217,7 +242,8 @@ class _Compiler:
                       k.sip_uri
                FROM ivr_keys k JOIN ivr_menus m ON m.id = k.menu_id
                WHERE m.company_id = %s AND k.kind = ANY(%s) ORDER BY k.menu_id, k.key""",
-            (company_id, list(IVR_RINGING_KINDS))).fetchall()
+            (company_id, list(IVR_RINGING_KINDS)),
+        ).fetchall()
         return {f"{row['menu_id']}-{ivr_key_name(row['key'])}": self.destination(row) for row in rows}
 
     def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
@@ -227,7 +253,9 @@ class _Compiler:
             """SELECT id, name, active_schedule_id, backup_scheme_id,
                       (num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0
                        OR forward_notice <> 'none') AS announced
-               FROM schemes WHERE id = %s""", (scheme_id,)).fetchone()
+               FROM schemes WHERE id = %s""",
+            (scheme_id,),
+        ).fetchone()
         return {
             "id": row["id"],
             "name": row["name"],
@@ -280,15 +308,21 @@ def compile_company(conn: psycopg.Connection, sip_domain: str, at: datetime | No
     ).fetchone()
     if company is None:
         return None
-    ids = [r["id"] for r in conn.execute("SELECT id FROM employees WHERE company_id = %s ORDER BY extension",
-                                         (company["id"],))]
+    ids = [
+        r["id"]
+        for r in conn.execute("SELECT id FROM employees WHERE company_id = %s ORDER BY extension", (company["id"],))
+    ]
     parts = _Compiler(conn, company["timezone"], at)
     employees = parts.employees(ids)
     # Direct calls need where each employee's no-answer rule forwards to.
-    targets = {r["id"]: r for r in conn.execute(
-        """SELECT id, no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id
+    targets = {
+        r["id"]: r
+        for r in conn.execute(
+            """SELECT id, no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id
            FROM employees WHERE company_id = %s""",
-        (company["id"],))}
+            (company["id"],),
+        )
+    }
     # Forward targets are embedded as they are before any rule is attached:
     # A forwarding to B and B to A must not make the document circular.
     plain = {e["id"]: {**e, "no_answer": dict(e["no_answer"])} for e in employees}
@@ -316,22 +350,30 @@ def compile_company(conn: psycopg.Connection, sip_domain: str, at: datetime | No
 
 
 def _company_part(company: dict) -> dict:
-    return {"id": company["id"], "name": company["name"], "domain": company["sip_domain"],
-            "timezone": company["timezone"]}
+    return {
+        "id": company["id"],
+        "name": company["name"],
+        "domain": company["sip_domain"],
+        "timezone": company["timezone"],
+    }
 
 
-WEBHOOK_COLUMNS = "id, name, url, secret, budget_ms, retries, cache_ttl_s, breaker_failures, breaker_open_s, " \
-                  "fallback_scheme_id"
+WEBHOOK_COLUMNS = (
+    "id, name, url, secret, budget_ms, retries, cache_ttl_s, breaker_failures, breaker_open_s, fallback_scheme_id"
+)
 
 
-def compile_company_documents(conn: psycopg.Connection, sip_domain: str,
-                              at: datetime | None = None) -> dict[str, dict | None]:
+def compile_company_documents(
+    conn: psycopg.Connection, sip_domain: str, at: datetime | None = None
+) -> dict[str, dict | None]:
     """A company's two documents by Redis key: its extensions and its directory
     (None for a company that no longer exists). The directory is built from the
     extensions document, so the company's employees are compiled once."""
     company_document = compile_company(conn, sip_domain, at)
-    return {company_key(sip_domain): company_document,
-            directory_key(sip_domain): compile_directory(conn, company_document, at) if company_document else None}
+    return {
+        company_key(sip_domain): company_document,
+        directory_key(sip_domain): compile_directory(conn, company_document, at) if company_document else None,
+    }
 
 
 def compile_directory(conn: psycopg.Connection, company_document: dict, at: datetime | None = None) -> dict:
@@ -348,14 +390,22 @@ def compile_directory(conn: psycopg.Connection, company_document: dict, at: date
         department = parts.department(row["id"])
         members = [company_document["extensions"][m["extension"]] for m in department["members"]]
         departments[str(row["id"])] = {**department, "members": [_plain(m) for m in members]}
-    schemes = {str(r["id"]): parts.scheme(r["id"]) for r in conn.execute(
-        "SELECT id FROM schemes WHERE company_id = %s ORDER BY id", (company_id,))}
-    webhooks = {str(r["id"]): r for r in conn.execute(
-        f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (company_id,))}
+    schemes = {
+        str(r["id"]): parts.scheme(r["id"])
+        for r in conn.execute("SELECT id FROM schemes WHERE company_id = %s ORDER BY id", (company_id,))
+    }
+    webhooks = {
+        str(r["id"]): r
+        for r in conn.execute(
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (company_id,)
+        )
+    }
     crm = conn.execute(
         """SELECT lookup_url, secret, budget_ms, cache_ttl_s, no_answer_rule, no_answer_employee_id,
                   no_answer_department_id, no_answer_ring_s
-           FROM crm_integrations WHERE company_id = %s""", (company_id,)).fetchone()
+           FROM crm_integrations WHERE company_id = %s""",
+        (company_id,),
+    ).fetchone()
     return {
         "schema": DOCUMENT_SCHEMA,
         "version": time.time_ns(),

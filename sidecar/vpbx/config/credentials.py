@@ -17,7 +17,7 @@ def generate_password(length: int = 20) -> str:
 
 def _md5(text: str) -> str:
     # MD5 is what SIP digest (RFC 2617) and Kamailio's auth_db compare against.
-    return hashlib.md5(text.encode()).hexdigest()
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def ha1(login: str, realm: str, password: str) -> str:

@@ -60,9 +60,13 @@ def _load_credentials(path: Path) -> dict:
 
 
 def _valid_token(conn: psycopg.Connection, token: str | None, employee_id: int) -> bool:
-    return bool(token) and conn.execute(
-        "SELECT 1 FROM api_tokens WHERE token_sha256 = %s AND employee_id = %s", (token_digest(token), employee_id)
-    ).fetchone() is not None
+    return (
+        bool(token)
+        and conn.execute(
+            "SELECT 1 FROM api_tokens WHERE token_sha256 = %s AND employee_id = %s", (token_digest(token), employee_id)
+        ).fetchone()
+        is not None
+    )
 
 
 def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> list[DemoAccount]:
@@ -133,8 +137,11 @@ def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> l
 
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = credentials_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"number": DEMO_NUMBER, "admin_api_token": token,
-                               "accounts": [a.__dict__ for a in accounts]}, indent=2))
+    tmp.write_text(
+        json.dumps(
+            {"number": DEMO_NUMBER, "admin_api_token": token, "accounts": [a.__dict__ for a in accounts]}, indent=2
+        )
+    )
     os.chmod(tmp, 0o600)
     tmp.replace(credentials_file)
     return accounts

@@ -18,13 +18,18 @@ def read_schedule(conn: psycopg.Connection, schedule_id: int, company_id: int | 
     """The schedule and its rows; None if it does not exist (in that company, when one is given)."""
     schedule = conn.execute(
         "SELECT id, name, timezone FROM schedules WHERE id = %s AND (%s::bigint IS NULL OR company_id = %s)",
-        (schedule_id, company_id, company_id)).fetchone()
+        (schedule_id, company_id, company_id),
+    ).fetchone()
     if schedule is None:
         return None
     weekly = conn.execute(
         "SELECT weekday, start_minute, end_minute FROM schedule_intervals WHERE schedule_id = %s "
-        "ORDER BY weekday, start_minute", (schedule_id,)).fetchall()
+        "ORDER BY weekday, start_minute",
+        (schedule_id,),
+    ).fetchall()
     exceptions = conn.execute(
         "SELECT start_date, end_date, closed, start_minute, end_minute FROM schedule_exceptions "
-        "WHERE schedule_id = %s ORDER BY start_date", (schedule_id,)).fetchall()
+        "WHERE schedule_id = %s ORDER BY start_date",
+        (schedule_id,),
+    ).fetchall()
     return ScheduleRows(schedule, weekly, exceptions)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-TOKEN_PREFIX = "vpbx_"
+TOKEN_PREFIX = "vpbx_"  # noqa: S105 (a prefix that tells a vpbx token apart, no secret)
 
 
 def token_digest(token: str) -> str:

@@ -39,8 +39,16 @@ def _checked(address: str, port: int, region: str, priority: int) -> None:
         raise ValueError(f"priority {priority}: must be 0 to 1000 (highest is tried first)")
 
 
-def save_trunk(conn: psycopg.Connection, *, name: str, address: str, port: int = 0, region: str = "RU",
-               outbound: bool = False, priority: int = 0) -> Trunk:
+def save_trunk(
+    conn: psycopg.Connection,
+    *,
+    name: str,
+    address: str,
+    port: int = 0,
+    region: str = "RU",
+    outbound: bool = False,
+    priority: int = 0,
+) -> Trunk:
     """Add the trunk, or change the one of that name."""
     _checked(address, port, region, priority)
     row = conn.execute(
@@ -49,7 +57,8 @@ def save_trunk(conn: psycopg.Connection, *, name: str, address: str, port: int =
            ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, port = EXCLUDED.port,
                region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority
            RETURNING id, name, host(address) AS address, port, region, outbound, priority""",
-        (name, address, port, region, outbound, priority)).fetchone()
+        (name, address, port, region, outbound, priority),
+    ).fetchone()
     return Trunk(**row)
 
 
@@ -58,9 +67,13 @@ def remove_trunk(conn: psycopg.Connection, name: str) -> bool:
 
 
 def list_trunks(conn: psycopg.Connection) -> list[Trunk]:
-    return [Trunk(**row) for row in conn.execute(
-        """SELECT id, name, host(address) AS address, port, region, outbound, priority
-           FROM trunks ORDER BY outbound DESC, priority DESC, name""")]
+    return [
+        Trunk(**row)
+        for row in conn.execute(
+            """SELECT id, name, host(address) AS address, port, region, outbound, priority
+           FROM trunks ORDER BY outbound DESC, priority DESC, name"""
+        )
+    ]
 
 
 # kamailio.cfg rate-limits reloads to one per second per list (reload_delta):

@@ -35,14 +35,22 @@ def entry(batch: list[str]) -> dict[str, str]:
 
 def from_entry(fields: dict) -> list[bytes | str]:
     """The events of a stream entry, in the order they were emitted."""
+
     def position(name):
         name = name.decode() if isinstance(name, bytes) else name
         return int(name) if name.isdigit() else -1
+
     return [fields[name] for name in sorted(fields, key=position)]
+
 
 # Why a call was missed, from the final SIP outcome.
 CALLER_CANCELLED, NO_ANSWER, BUSY, NOBODY_TO_RING, REJECTED = (
-    "caller_cancelled", "no_answer", "busy", "nobody_to_ring", "rejected")
+    "caller_cancelled",
+    "no_answer",
+    "busy",
+    "nobody_to_ring",
+    "rejected",
+)
 
 
 def missed_reason(status: int, cancelled: bool) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 import redis
@@ -57,20 +57,34 @@ def write_batch(conn: psycopg.Connection, batch: list[tuple[bytes, dict]]) -> No
                 try:
                     with conn.transaction():
                         apply(conn, event)
-                except (KeyError, TypeError, ValueError, psycopg.errors.DataError,
-                        psycopg.errors.IntegrityError) as exc:
+                except (
+                    KeyError,
+                    TypeError,
+                    ValueError,
+                    psycopg.errors.DataError,
+                    psycopg.errors.IntegrityError,
+                ) as exc:
                     log.error("an event of entry %s cannot be recorded (%s): dropped: %s", entry_id, exc, event)
 
 
-def keep(client: redis.Redis, connect: Callable[[], psycopg.Connection], consumer: str,
-         should_stop: Callable[[], bool] = lambda: False) -> None:
+def keep(
+    client: redis.Redis,
+    connect: Callable[[], psycopg.Connection],
+    consumer: str,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
     conn: psycopg.Connection | None = None
     backlog = True  # first what this consumer read before and never acknowledged
     while not should_stop():
         try:
             ensure_group(client)
-            reply = client.xreadgroup(GROUP, consumer, {events.STREAM: "0" if backlog else ">"},
-                                      count=BATCH, block=None if backlog else BLOCK_MS)
+            reply = client.xreadgroup(
+                GROUP,
+                consumer,
+                {events.STREAM: "0" if backlog else ">"},
+                count=BATCH,
+                block=None if backlog else BLOCK_MS,
+            )
             batch = reply[0][1] if reply else []
             if backlog and not batch:
                 backlog = False

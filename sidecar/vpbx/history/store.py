@@ -25,17 +25,22 @@ def apply(conn: psycopg.Connection, event: dict) -> None:
     elif kind == events.VOICEMAIL and event.get("message_id"):
         # The media app took a message: whoever answered (voicemail itself, or
         # an IVR menu that led to it), the caller reached no one (R19).
-        conn.execute("""UPDATE calls SET voicemail = true, voicemail_message_id = %(message)s, status = 'missed',
+        conn.execute(
+            """UPDATE calls SET voicemail = true, voicemail_message_id = %(message)s, status = 'missed',
                                end_reason = COALESCE(end_reason, %(reason)s)
                          WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s
                                      ORDER BY started_at DESC LIMIT 1)
                            AND EXISTS (SELECT 1 FROM voicemail_messages WHERE id = %(message)s)""",
-                     {"message": event["message_id"], "call_id": event["call_id"], "reason": events.NO_ANSWER})
+            {"message": event["message_id"], "call_id": event["call_id"], "reason": events.NO_ANSWER},
+        )
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
-        conn.execute("""UPDATE calls SET ended_at = %(at)s WHERE id = (
+        conn.execute(
+            """UPDATE calls SET ended_at = %(at)s WHERE id = (
                             SELECT id FROM calls WHERE call_id = %(call_id)s AND ended_at IS NULL
-                            ORDER BY started_at DESC LIMIT 1)""", {"at": event["at"], "call_id": event["call_id"]})
+                            ORDER BY started_at DESC LIMIT 1)""",
+            {"at": event["at"], "call_id": event["call_id"]},
+        )
 
 
 def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | None) -> None:
@@ -53,21 +58,32 @@ def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | 
                    %(employee_label)s, %(forwarded)s, %(end_reason)s)
            ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
-        {"call_id": event["call_id"], "company_id": call["company_id"], "direction": call["direction"],
-         "caller": call["caller"], "caller_login": call.get("caller_login"),
-         "caller_domain": call.get("caller_domain"), "called": call["called"] or "",
-         "started_at": call["started_at"], "answered_at": event["at"] if answered else None,
-         "ended_at": None if answered else event["at"], "status": line.status,
-         "employee_id": line.employee_id, "employee_label": line.employee_label,
-         "forwarded": line.forwarded, "end_reason": line.end_reason},
+        {
+            "call_id": event["call_id"],
+            "company_id": call["company_id"],
+            "direction": call["direction"],
+            "caller": call["caller"],
+            "caller_login": call.get("caller_login"),
+            "caller_domain": call.get("caller_domain"),
+            "called": call["called"] or "",
+            "started_at": call["started_at"],
+            "answered_at": event["at"] if answered else None,
+            "ended_at": None if answered else event["at"],
+            "status": line.status,
+            "employee_id": line.employee_id,
+            "employee_label": line.employee_label,
+            "forwarded": line.forwarded,
+            "end_reason": line.end_reason,
+        },
     ).fetchone()
     if row is None:
         return  # already recorded: the first outcome stands
     _insert_legs(conn, row["id"], event["legs"], answered)
 
 
-def _insert_legs(conn: psycopg.Connection, line_id: int, legs: list[dict], answered: dict | None,
-                 offset: int = 0) -> None:
+def _insert_legs(
+    conn: psycopg.Connection, line_id: int, legs: list[dict], answered: dict | None, offset: int = 0
+) -> None:
     """The legs of a call's line, their steps moved on by ``offset``; a leg already there stays as it is."""
     for leg in legs:
         is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
@@ -76,22 +92,32 @@ def _insert_legs(conn: psycopg.Connection, line_id: int, legs: list[dict], answe
                VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
                        (SELECT id FROM departments WHERE id = %s), %s, %s)
                ON CONFLICT (call_id, step, target) DO NOTHING""",
-            (line_id, offset + leg["step"], leg["target"], leg["employee_id"], leg["department_id"],
-             leg["rang_at"], is_answer))
+            (
+                line_id,
+                offset + leg["step"],
+                leg["target"],
+                leg["employee_id"],
+                leg["department_id"],
+                leg["rang_at"],
+                is_answer,
+            ),
+        )
 
 
 def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
     """A leg the media app opened for a caller (an IVR key ringing people) is part
     of the caller's call: its legs join that call's line, after the legs rung
     before it, and the first person to answer makes the line theirs."""
-    row = conn.execute("SELECT id FROM calls WHERE call_id = %s ORDER BY started_at DESC LIMIT 1",
-                       (parent_call_id,)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM calls WHERE call_id = %s ORDER BY started_at DESC LIMIT 1", (parent_call_id,)
+    ).fetchone()
     if row is None or not event["legs"]:
         return
     first_rung = min(leg["rang_at"] for leg in event["legs"])
     # Counted from the legs before this one's, so a repeated event lands on the same steps.
-    offset = conn.execute("SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s",
-                          (row["id"], first_rung)).fetchone()["n"]
+    offset = conn.execute(
+        "SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s", (row["id"], first_rung)
+    ).fetchone()["n"]
     _insert_legs(conn, row["id"], event["legs"], answered, offset)
     if answered is not None:
         conn.execute(
@@ -99,5 +125,5 @@ def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, a
                       employee_id = (SELECT id FROM employees WHERE id = %(employee)s), employee_label = %(label)s,
                       end_reason = NULL
                 WHERE id = %(id)s AND employee_id IS NULL AND NOT voicemail""",
-            {"at": event["at"], "employee": answered.get("employee_id"), "label": answered["target"],
-             "id": row["id"]})
+            {"at": event["at"], "employee": answered.get("employee_id"), "label": answered["target"], "id": row["id"]},
+        )

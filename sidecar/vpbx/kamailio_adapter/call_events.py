@@ -5,7 +5,7 @@ Built here so the script only says when; what an event holds is decided once.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..history import events
 from ..routing import Plan
@@ -13,20 +13,27 @@ from .execute import PlanCursor
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
-def call_record(plan: Plan, *, source: str, caller: str, caller_domain: str | None,
-                parent_call_id: str | None = None) -> dict:
+def call_record(
+    plan: Plan, *, source: str, caller: str, caller_domain: str | None, parent_call_id: str | None = None
+) -> dict:
     """What every event of this call says about the call itself. A leg the media
     app opened for a caller it answered names that caller's call (``parent_call_id``):
     history adds it to that call's line instead of making one of its own."""
     from_phone = source == "phone"
-    record = {"company_id": plan.company_id, "called": plan.called,
-              "direction": "internal" if from_phone else "incoming", "caller": caller,
-              "caller_login": caller if from_phone else None, "caller_domain": caller_domain if from_phone else None,
-              "started_at": now(), "dialled_employee_id": plan.dialled_employee_id,
-              "dialled_employee_label": plan.dialled_employee_label}
+    record = {
+        "company_id": plan.company_id,
+        "called": plan.called,
+        "direction": "internal" if from_phone else "incoming",
+        "caller": caller,
+        "caller_login": caller if from_phone else None,
+        "caller_domain": caller_domain if from_phone else None,
+        "started_at": now(),
+        "dialled_employee_id": plan.dialled_employee_id,
+        "dialled_employee_label": plan.dialled_employee_label,
+    }
     if parent_call_id:
         record["parent_call_id"] = parent_call_id
     return record
@@ -41,15 +48,27 @@ def answered(call_id: str, cursor: PlanCursor | None, branch_uri: str | None) ->
     leg = cursor.answered_by(branch_uri) if _ours(cursor) else None
     if leg is None:
         return None
-    return {"type": events.ANSWERED, "call_id": call_id, "at": now(), "call": cursor.call,
-            "legs": list(cursor.legs), "answered": leg}
+    return {
+        "type": events.ANSWERED,
+        "call_id": call_id,
+        "at": now(),
+        "call": cursor.call,
+        "legs": list(cursor.legs),
+        "answered": leg,
+    }
 
 
 def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
     if not _ours(cursor):
         return None
-    return {"type": events.MISSED, "call_id": call_id, "at": now(), "call": cursor.call,
-            "legs": list(cursor.legs), "reason": reason}
+    return {
+        "type": events.MISSED,
+        "call_id": call_id,
+        "at": now(),
+        "call": cursor.call,
+        "legs": list(cursor.legs),
+        "reason": reason,
+    }
 
 
 def ended(call_id: str, by_caller: bool) -> dict:

@@ -60,8 +60,8 @@ class Documents:
                     if len(keys) >= PRELOAD_LIMIT:
                         break
             for start in range(0, len(keys), PRELOAD_BATCH):
-                batch = keys[start:start + PRELOAD_BATCH]
-                for key, raw in zip(batch, self.redis.mget(batch)):
+                batch = keys[start : start + PRELOAD_BATCH]
+                for key, raw in zip(batch, self.redis.mget(batch), strict=True):
                     if raw is not None:
                         self._keep(key.decode(), raw)
         except redis.RedisError as exc:
@@ -86,8 +86,11 @@ class Documents:
             departments = self._state(stateful, state)
             if version is None:
                 if generation is None:
-                    return Read(self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt"),
-                                extra_value, departments)
+                    return Read(
+                        self._copy_or_fail(key, "Redis lost its documents; they are being rebuilt"),
+                        extra_value,
+                        departments,
+                    )
                 self.copies.pop(key, None)
                 return Read(None, extra_value, {})
             if copy is None or copy.version != version:
@@ -116,8 +119,10 @@ class Documents:
 
     @staticmethod
     def _state(stateful: dict[int, str], replies: list) -> dict[int, DepartmentState]:
-        return {department_id: DepartmentState(turn=reply) if isinstance(reply, int) else DepartmentState.from_hash(reply)
-                for department_id, reply in zip(stateful, replies)}
+        return {
+            department_id: DepartmentState(turn=reply) if isinstance(reply, int) else DepartmentState.from_hash(reply)
+            for department_id, reply in zip(stateful, replies, strict=True)
+        }
 
     def _read_state(self, stateful: dict[int, str]) -> dict[int, DepartmentState]:
         try:

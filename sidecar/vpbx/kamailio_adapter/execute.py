@@ -34,8 +34,7 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
     when nobody is reachable. ``media_app``: the media app's host:port, where
     voicemail and IVR nodes ring.
     """
-    contacts = _numbers_through_gateway(
-        ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
+    contacts = _numbers_through_gateway(ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
     for index, target in enumerate(step.targets):
         if target.via_trunk:
             continue
@@ -124,14 +123,27 @@ class PlanCursor:
     contacts: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"plan": self.plan.to_dict(), "next": self.next_step, "call": self.call,
-                           "legs": list(self.legs), "contacts": self.contacts}, separators=(",", ":"))
+        return json.dumps(
+            {
+                "plan": self.plan.to_dict(),
+                "next": self.next_step,
+                "call": self.call,
+                "legs": list(self.legs),
+                "contacts": self.contacts,
+            },
+            separators=(",", ":"),
+        )
 
     @classmethod
     def from_json(cls, text: str) -> PlanCursor:
         data = json.loads(text)
-        return cls(Plan.from_dict(data["plan"]), data["next"], data.get("call", {}),
-                   tuple(data.get("legs", ())), data.get("contacts", {}))
+        return cls(
+            Plan.from_dict(data["plan"]),
+            data["next"],
+            data.get("call", {}),
+            tuple(data.get("legs", ())),
+            data.get("contacts", {}),
+        )
 
     @property
     def current(self) -> Step | None:
@@ -140,7 +152,7 @@ class PlanCursor:
 
     def remaining(self):
         """(index, step) pairs still to try, in order."""
-        return list(enumerate(self.plan.steps))[self.next_step:]
+        return list(enumerate(self.plan.steps))[self.next_step :]
 
     def ringing(self, index: int, contacts: dict[str, int], at: str) -> PlanCursor:
         """The cursor once step ``index`` rings these contacts (from ``at``, ISO-8601)."""
@@ -160,8 +172,13 @@ class PlanCursor:
 
 def _leg(step: Step, position: int, target, at: str | None) -> dict:
     """A leg as history records it: ``step`` is the scheme's step it rang for."""
-    leg = {"step": step.scheme_step or position, "target": target.label, "employee_id": target.employee_id,
-           "department_id": target.department_id, "rang_at": at}
+    leg = {
+        "step": step.scheme_step or position,
+        "target": target.label,
+        "employee_id": target.employee_id,
+        "department_id": target.department_id,
+        "rang_at": at,
+    }
     if step.forward:
         leg["forward"] = True
     if target.node:

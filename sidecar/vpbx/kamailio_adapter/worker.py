@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from redis.backoff import NoBackoff
@@ -22,9 +22,9 @@ from ..config.compile import company_key, directory_key, number_key
 from ..history import events
 from ..lookups import crm, webhook
 from ..routing import Call, Plan, build_direct_plan, build_plan
-from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
+from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
 from .documents import CacheUnavailable, Documents, Read
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,14 @@ class Worker:
         # A connection error is retried once on a fresh connection: after a Redis
         # restart the kept socket is dead, and only the reconnect can tell
         # whether Redis is back (a refused connect fails at once on the retry).
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                      single_connection_client=True, retry=Retry(NoBackoff(), 1),
-                                      retry_on_error=[redis.ConnectionError])
+        client = redis.Redis.from_url(
+            self.settings.redis_url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            single_connection_client=True,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis.ConnectionError],
+        )
         self.documents = Documents(client)
         self.pid = os.getpid()
         self.documents.preload()
@@ -77,11 +82,19 @@ class Worker:
         """The document with its departments' state, and the moment to route at:
         now, or the test suite's pinned clock."""
         read = self.documents.get(key, also=self.clock_key, with_state=with_state)
-        return read, datetime.fromisoformat(read.extra.decode()) if read.extra else datetime.now(timezone.utc)
+        return read, datetime.fromisoformat(read.extra.decode()) if read.extra else datetime.now(UTC)
 
-    def plan_for(self, *, dialled: str, caller: str, call_id: str, source: str,
-                 caller_domain: str | None = None, region: str = "RU",
-                 now: datetime | None = None) -> Plan | None:
+    def plan_for(
+        self,
+        *,
+        dialled: str,
+        caller: str,
+        call_id: str,
+        source: str,
+        caller_domain: str | None = None,
+        region: str = "RU",
+        now: datetime | None = None,
+    ) -> Plan | None:
         """The plan for a new call; None when what was dialled is not ours.
 
         ``source`` is "trunk", "phone" or "media"; a phone call carries its
@@ -104,11 +117,13 @@ class Worker:
         read, clock = self._document(number_key(e164))
         if read.document is None:
             return None
-        return build_plan(read.document, Call(call_id, e164, caller, source, now or clock, caller_aor),
-                          read.departments)
+        return build_plan(
+            read.document, Call(call_id, e164, caller, source, now or clock, caller_aor), read.departments
+        )
 
-    def _media_leg_plan(self, dialled: str, caller: str, call_id: str, domain: str,
-                        now: datetime | None) -> Plan | None:
+    def _media_leg_plan(
+        self, dialled: str, caller: str, call_id: str, domain: str, now: datetime | None
+    ) -> Plan | None:
         """A leg the media app opens for a caller it answered, at the company's
         domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
         a scheme it answered for (sip:scheme-<id>-<step>)."""
@@ -117,7 +132,7 @@ class Worker:
             if read.document is None:
                 return None
             call = Call(call_id, dialled, caller, "media", now or clock, None)
-            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX):], call, read.departments)
+            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX) :], call, read.departments)
         scheme_id, _, step = dialled.removeprefix(SCHEME_PREFIX).partition("-")
         if not dialled.startswith(SCHEME_PREFIX) or not scheme_id.isdigit() or not step.isdigit():
             return None
@@ -127,8 +142,9 @@ class Worker:
         call = Call(call_id, dialled, caller, "media", now or clock, None)
         return build_scheme_plan(read.document, int(scheme_id), int(step), call, read.departments)
 
-    def resolve_lookups(self, plan: Plan, *, call_id: str, caller: str, source: str, region: str,
-                        arrived: float, ask: bool = True) -> Plan:
+    def resolve_lookups(
+        self, plan: Plan, *, call_id: str, caller: str, source: str, region: str, arrived: float, ask: bool = True
+    ) -> Plan:
         """The plan once its webhooks and CRM lookups are answered (or have failed).
 
         Runs in an async task worker: it waits on customers' servers, each
@@ -144,28 +160,44 @@ class Worker:
             directory = read.document
         except CacheUnavailable as exc:
             log.warning("lookups of call %s not asked: %s", call_id, exc)
-            directory, clock = None, datetime.now(timezone.utc)
+            directory, clock = None, datetime.now(UTC)
         if directory is None:
-            directory = {"company": {"id": plan.company_id, "name": "", "domain": plan.domain, "timezone": "UTC"},
-                         "employees": {}, "departments": {}, "schemes": {}, "webhooks": {}, "crm": None}
+            directory = {
+                "company": {"id": plan.company_id, "name": "", "domain": plan.domain, "timezone": "UTC"},
+                "employees": {},
+                "departments": {},
+                "schemes": {},
+                "webhooks": {},
+                "crm": None,
+            }
             ask = False
-        at = datetime.fromtimestamp(arrived, timezone.utc) if self.clock_key is None else clock
-        call = Call(call_id, plan.called or "", caller, source, at,
-                    f"sip:{caller}@{plan.domain}" if source == "phone" else None)
+        at = datetime.fromtimestamp(arrived, UTC) if self.clock_key is None else clock
+        call = Call(
+            call_id, plan.called or "", caller, source, at, f"sip:{caller}@{plan.domain}" if source == "phone" else None
+        )
         outcomes: dict[str, object] = {}
         for node in plan.lookups() if ask else ():
             kind, _, node_id = node.partition(":")
             if kind == "webhook" and node_id in directory["webhooks"]:
                 hook = directory["webhooks"][node_id]
-                asked = webhook.ask(self.documents.redis, hook, {"call_id": call_id, "caller": caller,
-                                                                 "called": plan.called, "at": at.isoformat()},
-                                    directory["company"], arrival + hook["budget_ms"] / 1000,
-                                    allowed=self.settings.http_allowed_networks)
+                asked = webhook.ask(
+                    self.documents.redis,
+                    hook,
+                    {"call_id": call_id, "caller": caller, "called": plan.called, "at": at.isoformat()},
+                    directory["company"],
+                    arrival + hook["budget_ms"] / 1000,
+                    allowed=self.settings.http_allowed_networks,
+                )
                 outcomes[node] = asked.outcome
             elif kind == "responsible_manager":
                 budget = (directory.get("crm") or {}).get("budget_ms", 1000)
-                outcomes[node] = crm.manager(self.documents.redis, directory, to_e164(caller, region) if caller else None,
-                                             arrival + budget / 1000, allowed=self.settings.http_allowed_networks)
+                outcomes[node] = crm.manager(
+                    self.documents.redis,
+                    directory,
+                    to_e164(caller, region) if caller else None,
+                    arrival + budget / 1000,
+                    allowed=self.settings.http_allowed_networks,
+                )
         return expand_lookups(plan, directory, outcomes, call, self.documents.state_on_demand(key))
 
     def member_call(self, member: tuple[int, int], event: str) -> None:
@@ -188,7 +220,8 @@ class Worker:
         if not batch:
             return
         try:
-            self.documents.redis.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN,
-                                      approximate=True)
+            self.documents.redis.xadd(
+                events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True
+            )
         except redis.RedisError as exc:
             log.warning("%d call events not recorded: %s", len(batch), exc)

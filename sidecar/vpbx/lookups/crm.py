@@ -55,8 +55,15 @@ class ManagerAnswerSchema(Schema):
     extension = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9]{2,6}$"))
 
 
-def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: float, *,
-            allowed: Iterable[IPNetwork] = (), wall=time.time) -> int | str:
+def manager(
+    client: redis.Redis,
+    directory: dict,
+    phone: str | None,
+    deadline: float,
+    *,
+    allowed: Iterable[IPNetwork] = (),
+    wall=time.time,
+) -> int | str:
     """The caller's manager's employee id, or why there is none."""
     if not phone:
         return "the caller's number is hidden"
@@ -86,8 +93,14 @@ def manager(client: redis.Redis, directory: dict, phone: str | None, deadline: f
     except redis.RedisError:
         pass
     try:
-        body, _ = request_json("GET", f"{url}{'&' if '?' in url else '?'}{urlencode({'phone': phone})}", None,
-                               crm["secret"], deadline, allowed=allowed)
+        body, _ = request_json(
+            "GET",
+            f"{url}{'&' if '?' in url else '?'}{urlencode({'phone': phone})}",
+            None,
+            crm["secret"],
+            deadline,
+            allowed=allowed,
+        )
         try:
             answer = ManagerAnswerSchema().load(body if isinstance(body, dict) else {"": body})
         except ValidationError as exc:

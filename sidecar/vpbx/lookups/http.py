@@ -88,9 +88,15 @@ def _connection(url: str, allowed: Iterable[IPNetwork]) -> tuple[urllib3.HTTPCon
     pool = _pools.get(key)
     if pool is None:
         if https:
-            pool = urllib3.HTTPSConnectionPool(str(candidates[0]), port, maxsize=4, retries=False,
-                                               cert_reqs="CERT_REQUIRED", server_hostname=host,
-                                               assert_hostname=host)
+            pool = urllib3.HTTPSConnectionPool(
+                str(candidates[0]),
+                port,
+                maxsize=4,
+                retries=False,
+                cert_reqs="CERT_REQUIRED",
+                server_hostname=host,
+                assert_hostname=host,
+            )
         else:
             pool = urllib3.HTTPConnectionPool(str(candidates[0]), port, maxsize=4, retries=False)
         _pools[key] = pool
@@ -101,9 +107,18 @@ def _connection(url: str, allowed: Iterable[IPNetwork]) -> tuple[urllib3.HTTPCon
     return pool, parsed.request_uri, host_header
 
 
-def request_json(method: str, url: str, payload: dict | None, secret: str, deadline: float, *,
-                 retries: int = 0, allowed: Iterable[IPNetwork] = (), clock=time.monotonic,
-                 wall=time.time) -> tuple[object, Exchange]:
+def request_json(
+    method: str,
+    url: str,
+    payload: dict | None,
+    secret: str,
+    deadline: float,
+    *,
+    retries: int = 0,
+    allowed: Iterable[IPNetwork] = (),
+    clock=time.monotonic,
+    wall=time.time,
+) -> tuple[object, Exchange]:
     """The JSON answer to a signed request, or LookupFailed.
 
     ``deadline`` is on ``clock`` (monotonic): the whole exchange, retries
@@ -121,14 +136,25 @@ def request_json(method: str, url: str, payload: dict | None, secret: str, deadl
         if left <= 0.005:
             break
         body = json.dumps({**payload, "attempt": attempt}, separators=(",", ":")).encode() if payload else b""
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   SIGNATURE_HEADER: signature(secret, int(wall()), body)}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: signature(secret, int(wall()), body),
+        }
         exchange = Exchange(url, body, headers, attempts=attempt)
         try:
             # urllib3's total timeout bounds connect plus read together.
-            response = pool.urlopen(method, target, body=body or None, headers={**headers, "Host": host_header},
-                                    timeout=urllib3.Timeout(total=left), preload_content=False, redirect=False,
-                                    retries=False, assert_same_host=False)
+            response = pool.urlopen(
+                method,
+                target,
+                body=body or None,
+                headers={**headers, "Host": host_header},
+                timeout=urllib3.Timeout(total=left),
+                preload_content=False,
+                redirect=False,
+                retries=False,
+                assert_same_host=False,
+            )
             data = response.read(MAX_ANSWER_BYTES + 1)
             if len(data) > MAX_ANSWER_BYTES:
                 response.close()  # the rest is never read: this connection cannot be reused
@@ -140,8 +166,7 @@ def request_json(method: str, url: str, payload: dict | None, secret: str, deadl
         except urllib3.exceptions.HTTPError as exc:
             failure = LookupFailed("connection", f"{exc.__class__.__name__}: {str(exc)[:200]}", exchange)
             continue
-        exchange = Exchange(url, body, headers, response.status, data[:4096], attempt,
-                            int((clock() - started) * 1000))
+        exchange = Exchange(url, body, headers, response.status, data[:4096], attempt, int((clock() - started) * 1000))
         if clock() > deadline:
             raise LookupFailed("timeout", "the answer came after the budget", exchange)
         if response.status >= 500:

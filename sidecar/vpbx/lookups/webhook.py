@@ -53,8 +53,12 @@ class AnswerDestinationSchema(Schema):
 
     @validates_schema
     def _needs(self, data, **kwargs):
-        needs = {"employee": ("employee_id", "extension"), "department": ("department_id",),
-                 "phone_number": ("number",), "sip_uri": ("uri",)}[data["kind"]]
+        needs = {
+            "employee": ("employee_id", "extension"),
+            "department": ("department_id",),
+            "phone_number": ("number",),
+            "sip_uri": ("uri",),
+        }[data["kind"]]
         if not any(data.get(name) is not None for name in needs):
             raise ValidationError(f"a {data['kind']} destination needs {' or '.join(needs)}")
         if data["kind"] == "phone_number":
@@ -86,8 +90,14 @@ class AnswerSchema(Schema):
 
 def call_payload(call: dict, company: dict) -> dict:
     """What a webhook is told about the call (the attempt number is added per request)."""
-    return {"call_id": call["call_id"], "from": call["caller"], "to": call["called"], "number": call["called"],
-            "company": {"id": company["id"], "name": company["name"]}, "time": call["at"]}
+    return {
+        "call_id": call["call_id"],
+        "from": call["caller"],
+        "to": call["called"],
+        "number": call["called"],
+        "company": {"id": company["id"], "name": company["name"]},
+        "time": call["at"],
+    }
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,17 @@ class Asked:
         return self.answer if self.answer is not None else self.failure
 
 
-def ask(client: redis.Redis | None, webhook: dict, call: dict, company: dict, deadline: float, *,
-        use_state: bool = True, allowed: Iterable[IPNetwork] = (), wall=time.time) -> Asked:
+def ask(
+    client: redis.Redis | None,
+    webhook: dict,
+    call: dict,
+    company: dict,
+    deadline: float,
+    *,
+    use_state: bool = True,
+    allowed: Iterable[IPNetwork] = (),
+    wall=time.time,
+) -> Asked:
     """Ask ``webhook`` (its directory entry) about ``call`` by ``deadline`` (monotonic).
 
     With ``use_state`` the breaker, the per-caller answer cache and the
@@ -130,8 +149,15 @@ def ask(client: redis.Redis | None, webhook: dict, call: dict, company: dict, de
         except redis.RedisError as exc:
             log.warning("webhook %s: breaker and cache unavailable (%s); asking anyway", webhook["id"], exc)
     try:
-        body, exchange = request_json("POST", webhook["url"], call_payload(call, company), webhook["secret"], deadline,
-                                      retries=webhook["retries"], allowed=allowed)
+        body, exchange = request_json(
+            "POST",
+            webhook["url"],
+            call_payload(call, company),
+            webhook["secret"],
+            deadline,
+            retries=webhook["retries"],
+            allowed=allowed,
+        )
         try:
             answer = AnswerSchema().load(body if isinstance(body, dict) else {"": body})
         except ValidationError as exc:
@@ -150,8 +176,9 @@ def ask(client: redis.Redis | None, webhook: dict, call: dict, company: dict, de
     return Asked(answer, exchange=exchange)
 
 
-def _note_failure(client: redis.Redis, breaker: Breaker, webhook_id: int, call: dict, failed: LookupFailed,
-                  now: float) -> None:
+def _note_failure(
+    client: redis.Redis, breaker: Breaker, webhook_id: int, call: dict, failed: LookupFailed, now: float
+) -> None:
     try:
         breaker.failed(now)
         note = {"at": now, "call_id": call.get("call_id"), "kind": failed.kind, "detail": failed.detail}

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -91,9 +91,13 @@ class MediaApp:
         self.store = Store(settings.database_url)
         self.ng = AsyncNgClient(settings.rtpengine_ng.host, settings.rtpengine_ng.port)
         # A connection kept through a Redis restart is dead: retried on a fresh one.
-        self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
-                                             retry=Retry(ExponentialBackoff(cap=1.0), 3),
-                                             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+        self.redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=1.0), 3),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        )
         self.transport: asyncio.DatagramTransport | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
@@ -104,16 +108,23 @@ class MediaApp:
         await self.store.open()
         await self.ng.connect()
         self.transport, _ = await loop.create_datagram_endpoint(
-            lambda: SipProtocol(self), local_addr=(self.media.sip.host, self.media.sip.port))
+            lambda: SipProtocol(self), local_addr=(self.media.sip.host, self.media.sip.port)
+        )
         self.dtmf_transport, _ = await loop.create_datagram_endpoint(
-            lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port))
+            lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port)
+        )
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
         for name in STANDARD:
             await self.prompts.standard(name)
-        log.info("media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s", self.media.sip,
-                 self.media.dtmf_port, self.media.rtp_min, self.media.rtp_max)
+        log.info(
+            "media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s",
+            self.media.sip,
+            self.media.dtmf_port,
+            self.media.rtp_min,
+            self.media.rtp_max,
+        )
 
     async def stop(self) -> None:
         for leg in list(self.legs.values()):
@@ -142,7 +153,7 @@ class MediaApp:
             log.error("media app task failed", exc_info=task.exception())
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), timezone.utc)
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     # ---- SIP transport ----------------------------------------------------------
 
@@ -166,8 +177,7 @@ class MediaApp:
             return
         if tuple(addr[:2]) != self.kamailio and message.method != "OPTIONS":
             if message.method != "ACK":
-                self.send(sip.response(message, 403, extra={"Reason": 'SIP;cause=403;text="only vpbx\'s proxy"'}),
-                          addr)
+                self.send(sip.response(message, 403, extra={"Reason": 'SIP;cause=403;text="only vpbx\'s proxy"'}), addr)
             return
         handler = getattr(self, f"on_{message.method.lower()}", None)
         if handler is None:
@@ -214,39 +224,69 @@ class MediaApp:
         except Exception as exc:
             log.exception("%s: cannot answer", request.call_id)
             if self.invites.get(request.call_id, (None, None))[1] is None:
-                self._reply(request, addr, sip.response(request, 503, to_tag=sip.new_tag(), extra={
-                    "Reason": f'Q.850;cause=41;text="media app: {type(exc).__name__}"'}))
+                self._reply(
+                    request,
+                    addr,
+                    sip.response(
+                        request,
+                        503,
+                        to_tag=sip.new_tag(),
+                        extra={"Reason": f'Q.850;cause=41;text="media app: {type(exc).__name__}"'},
+                    ),
+                )
 
     async def _answer_or_refuse(self, request: sip.Message, addr) -> None:
         try:
             node = await self._node(request)
         except LookupError as exc:
             log.warning("%s: refused: %s", request.call_id, exc)
-            self._reply(request, addr, sip.response(request, 404, to_tag=sip.new_tag(), extra={
-                "Reason": f'Q.850;cause=1;text="{exc}"'}))
+            self._reply(
+                request,
+                addr,
+                sip.response(request, 404, to_tag=sip.new_tag(), extra={"Reason": f'Q.850;cause=1;text="{exc}"'}),
+            )
             return
         try:
             answer = sdp.choose(sdp.parse_offer(request.body))
         except sdp.NoCommonCodec as exc:
-            self._reply(request, addr, sip.response(request, 488, to_tag=sip.new_tag(), extra={
-                "Reason": f'Q.850;cause=88;text="{exc}"'}))
+            self._reply(
+                request,
+                addr,
+                sip.response(request, 488, to_tag=sip.new_tag(), extra={"Reason": f'Q.850;cause=88;text="{exc}"'}),
+            )
             return
         try:
             rtp = await self.ports.open(self.media.sip.host)
         except OSError as exc:
             log.error("%s: %s", request.call_id, exc)
-            self._reply(request, addr, sip.response(request, 503, to_tag=sip.new_tag(), extra={
-                "Reason": 'Q.850;cause=34;text="no media port free"'}))
+            self._reply(
+                request,
+                addr,
+                sip.response(
+                    request, 503, to_tag=sip.new_tag(), extra={"Reason": 'Q.850;cause=34;text="no media port free"'}
+                ),
+            )
             return
         local_tag = sip.new_tag()
-        dialog = Dialog(call_id=request.call_id, local=f"{request.get('to')};tag={local_tag}",
-                        remote=request.get("from", ""), invite=request,
-                        remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
-                        route_set=request.all("record-route"), peer=tuple(addr[:2]))
-        call = MediaCall(dialog, rtp, answer, self.ng,
-                         caller=sip.user_of(sip.uri_of(request.get("from", ""))),
-                         called=sip.user_of(sip.uri_of(request.get("to", ""))), hangup_request=self.hang_up,
-                         subject=node)
+        dialog = Dialog(
+            call_id=request.call_id,
+            local=f"{request.get('to')};tag={local_tag}",
+            remote=request.get("from", ""),
+            invite=request,
+            remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
+            route_set=request.all("record-route"),
+            peer=tuple(addr[:2]),
+        )
+        call = MediaCall(
+            dialog,
+            rtp,
+            answer,
+            self.ng,
+            caller=sip.user_of(sip.uri_of(request.get("from", ""))),
+            called=sip.user_of(sip.uri_of(request.get("to", ""))),
+            hangup_request=self.hang_up,
+            subject=node,
+        )
         self.calls[request.call_id] = call
         body = call.answer_body = sdp.answer_body(answer, self.media.sip.host, rtp.port)
         ok = sip.response(request, 200, to_tag=local_tag, contact=self.contact(), body=body)
@@ -264,8 +304,11 @@ class MediaApp:
         """
         user = sip.user_of(request.uri)
         kind, _, number = user.rpartition("-")
-        lookup = {"voicemail": (self.store.box, "voicemail box"), "ivr": (self.store.menu, "IVR menu"),
-                  "announce": (self.store.scheme, "scheme")}.get(kind)
+        lookup = {
+            "voicemail": (self.store.box, "voicemail box"),
+            "ivr": (self.store.menu, "IVR menu"),
+            "announce": (self.store.scheme, "scheme"),
+        }.get(kind)
         if lookup is None or not number.isdigit():
             raise LookupError(f"nothing here answers {user}")
         company = request.get(COMPANY_HEADER.lower(), "").strip()
@@ -326,9 +369,18 @@ class MediaApp:
     def on_options(self, request: sip.Message, addr) -> None:
         """Keepalive and health probe, from anyone on the host: the calls and
         tasks in hand tell an operator (and the tests) that nothing is left over."""
-        self.send(sip.response(request, 200, extra={"Allow": "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO",
-                                                    "X-Vpbx-Calls": str(len(self.calls)),
-                                                    "X-Vpbx-Tasks": str(len(self.tasks))}), addr)
+        self.send(
+            sip.response(
+                request,
+                200,
+                extra={
+                    "Allow": "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO",
+                    "X-Vpbx-Calls": str(len(self.calls)),
+                    "X-Vpbx-Tasks": str(len(self.tasks)),
+                },
+            ),
+            addr,
+        )
 
     def on_info(self, request: sip.Message, addr) -> None:
         """SIP INFO digits (application/dtmf-relay), for callers that send no RFC 4733."""
@@ -388,7 +440,7 @@ class MediaApp:
                     self.send(invite, dialog.peer)
                 try:
                     reply = await asyncio.wait_for(queue.get(), interval if not replied else TRANSACTION_TIMEOUT)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     waited += interval
                     interval = min(interval * 2, T2)
                     continue
@@ -429,7 +481,7 @@ class MediaApp:
                         reply = await asyncio.wait_for(queue.get(), interval)
                         if reply.status >= 200:
                             return reply
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     waited += interval
                     interval = min(interval * 2, T2)
             return None
@@ -480,8 +532,11 @@ class MediaApp:
             if await connect.connect(self, call, f"ivr-{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
                 return
             # Nobody answered: a department's own rule may still take a message (R4).
-            box_id = (await self.store.department_voicemail(choice["department_id"], menu.company_id)
-                      if kind == "department" else None)
+            box_id = (
+                await self.store.department_voicemail(choice["department_id"], menu.company_id)
+                if kind == "department"
+                else None
+            )
             box = await self.store.box(box_id, menu.company_id) if box_id else None
             if box is not None:
                 await voicemail.take_message(call, box, self)
@@ -500,18 +555,25 @@ class MediaApp:
         if scheme.greeting is not None:
             await call.play(await self.greeting(scheme.greeting, "forward_greeting"))
         # The standard music is the ringback tone itself.
-        music = (await self.greeting(scheme.music, "forward_greeting")
-                 if scheme.music and scheme.music.kind != "default" else None)
+        music = (
+            await self.greeting(scheme.music, "forward_greeting")
+            if scheme.music and scheme.music.kind != "default"
+            else None
+        )
         whisper = await self.greeting(scheme.whisper, "whisper") if scheme.whisper else None
-        notice = (await self.greeting(scheme.notice if scheme.forward_notice == "custom" else None, "forward_notice")
-                  if scheme.forward_notice != "none" else None)
+        notice = (
+            await self.greeting(scheme.notice if scheme.forward_notice == "custom" else None, "forward_notice")
+            if scheme.forward_notice != "none"
+            else None
+        )
         unanswered = False
         for number, step in enumerate(scheme.steps, start=1):
             if step.rings:
                 if unanswered and notice is not None:
                     await call.play(notice)
-                if await connect.connect(self, call, f"scheme-{scheme.id}-{number}", scheme.domain, music=music,
-                                         whisper=whisper):
+                if await connect.connect(
+                    self, call, f"scheme-{scheme.id}-{number}", scheme.domain, music=music, whisper=whisper
+                ):
                     return
                 unanswered = True
             box = await self.store.box(step.voicemail_box_id, scheme.company_id) if step.voicemail_box_id else None
@@ -540,25 +602,42 @@ class MediaApp:
 
     async def report_voicemail(self, call: MediaCall, box: Box, message_id: int | None) -> None:
         """History's voicemail event: the call's line is marked when a message was left (R13, R19)."""
-        event = {"type": events.VOICEMAIL, "call_id": call.call_id, "at": self.now().isoformat(),
-                 "box_id": box.id, "message_id": message_id}
+        event = {
+            "type": events.VOICEMAIL,
+            "call_id": call.call_id,
+            "at": self.now().isoformat(),
+            "box_id": box.id,
+            "message_id": message_id,
+        }
         try:
-            await self.redis.xadd(events.STREAM, events.entry([json.dumps(event)]),
-                                  maxlen=events.STREAM_MAX_LEN, approximate=True)
+            await self.redis.xadd(
+                events.STREAM, events.entry([json.dumps(event)]), maxlen=events.STREAM_MAX_LEN, approximate=True
+            )
         except Exception as exc:  # history is worth less than the message itself
             log.error("%s: voicemail event not recorded: %s", call.call_id, exc)
 
-    async def email_recipients(self, box: Box, message_id: int, call: MediaCall, received_at: datetime,
-                               duration_s: float) -> None:
+    async def email_recipients(
+        self, box: Box, message_id: int, call: MediaCall, received_at: datetime, duration_s: float
+    ) -> None:
         recipients = await self.store.recipients(box)
         if not recipients:
             await self.store.record_emails(message_id, [], "the box has no recipient with an email")
             return
         token = links.sign(message_id, self.media.link_secret, self.clock)
-        email = voicemail_email.compose(voicemail_email.NewMessage(
-            box_name=box.name, caller=call.caller, called=call.called, received_at=received_at,
-            timezone=box.timezone, duration_s=duration_s, link=links.url(self.media.public_url, token),
-            link_days=links.LINK_LIFETIME_S // 86400), self.media.smtp.sender, recipients)
+        email = voicemail_email.compose(
+            voicemail_email.NewMessage(
+                box_name=box.name,
+                caller=call.caller,
+                called=call.called,
+                received_at=received_at,
+                timezone=box.timezone,
+                duration_s=duration_s,
+                link=links.url(self.media.public_url, token),
+                link_days=links.LINK_LIFETIME_S // 86400,
+            ),
+            self.media.smtp.sender,
+            recipients,
+        )
         try:
             await asyncio.to_thread(voicemail_email.send, self.media.smtp, email, recipients)
         except Exception as exc:  # smtplib raises OSError and its own SMTPException kinds

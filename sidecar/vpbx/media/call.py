@@ -106,8 +106,9 @@ class MediaCall:
         if self.ended.is_set():
             raise HungUp(self.call_id)
         try:
-            reply = await self.ng.request("play media", call_id=self.call_id, from_tag=self.dialog.remote_tag,
-                                          file=str(path))
+            reply = await self.ng.request(
+                "play media", call_id=self.call_id, from_tag=self.dialog.remote_tag, file=str(path)
+            )
         except (NgError, NgTimeout) as exc:
             # The caller hears nothing of this prompt; the flow goes on rather than dropping the call.
             log.error("%s: cannot play %s: %s", self.call_id, path, exc)
@@ -131,7 +132,7 @@ class MediaCall:
         """The next key the caller presses within ``timeout`` seconds, else None."""
         try:
             return await self._until_ended(asyncio.wait_for(self.digits.get(), timeout))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     def start_recording(self, max_seconds: float) -> Recording:

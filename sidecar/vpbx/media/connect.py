@@ -63,8 +63,9 @@ class Leg:
             self.app.send(self.ack, self.dialog.peer)
 
 
-async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path | None = None,
-                  whisper: Path | None = None) -> bool:
+async def connect(
+    app, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+) -> bool:
     """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
     caller to whoever answers, until either side hangs up: True. False when
     nobody answered; the caller is then still the media app's. HungUp when the
@@ -73,19 +74,24 @@ async def connect(app, call: MediaCall, user: str, domain: str, *, music: Path |
     offer = sdp.parse_offer(call.dialog.invite.body)
     body = sdp.offer_body(call.answer, offer.address, offer.port)
     branch = sip.new_branch()
-    invite = sip.Message(method="INVITE", uri=f"sip:{user}@{domain}", headers={
-        "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
-        "max-forwards": ["70"],
-        # The caller's number, so the person who answers sees who calls.
-        "from": [f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}'],
-        "to": [f"<sip:{user}@{domain}>"],
-        "call-id": [f"{secrets.token_hex(12)}@vpbx-media"],
-        "cseq": ["1 INVITE"],
-        "contact": [f"<{app.contact()}>"],
-        # History adds this leg to the caller's call.
-        "x-vpbx-parent": [call.call_id],
-        "content-type": ["application/sdp"],
-    }, body=body)
+    invite = sip.Message(
+        method="INVITE",
+        uri=f"sip:{user}@{domain}",
+        headers={
+            "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
+            "max-forwards": ["70"],
+            # The caller's number, so the person who answers sees who calls.
+            "from": [f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}'],
+            "to": [f"<sip:{user}@{domain}>"],
+            "call-id": [f"{secrets.token_hex(12)}@vpbx-media"],
+            "cseq": ["1 INVITE"],
+            "contact": [f"<{app.contact()}>"],
+            # History adds this leg to the caller's call.
+            "x-vpbx-parent": [call.call_id],
+            "content-type": ["application/sdp"],
+        },
+        body=body,
+    )
     await _play_while_ringing(call, music or await app.prompts.ringback())
     try:
         answered = await _ring(app, call, invite)
@@ -142,8 +148,14 @@ async def _point_caller_at(app, call: MediaCall, person_sdp: bytes) -> None:
     chosen = sdp.parse_offer(person_sdp).payload_types
     if call.answer.payload_type in chosen[:1]:
         # Same law: their SDP becomes the answer of our side of the caller's call.
-        await app.ng.request("answer", call_id=call.call_id, from_tag=call.dialog.remote_tag,
-                             to_tag=call.dialog.local_tag, sdp=person_sdp.decode(), **NG_FLAGS)
+        await app.ng.request(
+            "answer",
+            call_id=call.call_id,
+            from_tag=call.dialog.remote_tag,
+            to_tag=call.dialog.local_tag,
+            sdp=person_sdp.decode(),
+            **NG_FLAGS,
+        )
         return
     # The other law: the caller is re-offered the person's SDP through Kamailio,
     # which asks rtpengine to transcode (vpbx_kemi: the media app's re-INVITEs).
@@ -157,8 +169,13 @@ async def _play_while_ringing(call: MediaCall, path: Path) -> None:
     endless loop: the file repeats as often as the longest ringing could need
     (counted for a 1 s file; stop media ends it)."""
     try:
-        await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.remote_tag, file=str(path),
-                              repeat_times=int(RING_LIMIT_S) + 1)
+        await call.ng.request(
+            "play media",
+            call_id=call.call_id,
+            from_tag=call.dialog.remote_tag,
+            file=str(path),
+            repeat_times=int(RING_LIMIT_S) + 1,
+        )
     except (NgError, NgTimeout) as exc:
         log.warning("%s: nothing to hear while it rings: %s", call.call_id, exc)
 
@@ -168,8 +185,9 @@ async def _whisper(call: MediaCall, dialog: Dialog, path: Path) -> None:
     app's side of the caller's rtpengine call, our tag), the caller's media still
     blocked; then unblock it. Returns when it has played, or either side hung up."""
     try:
-        reply = await call.ng.request("play media", call_id=call.call_id, from_tag=call.dialog.local_tag,
-                                      file=str(path))
+        reply = await call.ng.request(
+            "play media", call_id=call.call_id, from_tag=call.dialog.local_tag, file=str(path)
+        )
         await _first_to_end(call.dialog, dialog, timeout=int(reply.get("duration", 0)) / 1000)
     except (NgError, NgTimeout) as exc:
         log.warning("%s: whisper not played: %s", call.call_id, exc)
@@ -221,9 +239,14 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
                 if call.ended.is_set():
                     raise HungUp(call.call_id)
                 return None
-            dialog = Dialog(call_id=invite.call_id, local=invite.get("from"), remote=reply.get("to"),
-                            remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri,
-                            route_set=list(reversed(reply.all("record-route"))), peer=peer)
+            dialog = Dialog(
+                call_id=invite.call_id,
+                local=invite.get("from"),
+                remote=reply.get("to"),
+                remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri,
+                route_set=list(reversed(reply.all("record-route"))),
+                peer=peer,
+            )
             ack = app.in_dialog(dialog, "ACK")  # CSeq 1, the INVITE's
             app.send(ack, peer)
             if call.ended.is_set():
@@ -244,7 +267,7 @@ async def _resend(app, invite: sip.Message, peer, replied: asyncio.Event) -> Non
         try:
             await asyncio.wait_for(replied.wait(), interval)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             waited += interval
             interval = min(interval * 2, 4.0)
 
@@ -267,8 +290,17 @@ async def _next_reply(queue: asyncio.Queue, ended: asyncio.Event | None, timeout
 
 
 async def _cancel(app, invite: sip.Message, peer) -> None:
-    cancel = sip.Message(method="CANCEL", uri=invite.uri, headers={
-        "via": invite.all("via"), "max-forwards": ["70"], "from": [invite.get("from")], "to": [invite.get("to")],
-        "call-id": [invite.call_id], "cseq": ["1 CANCEL"], "reason": ['SIP;cause=487;text="caller hung up"']})
+    cancel = sip.Message(
+        method="CANCEL",
+        uri=invite.uri,
+        headers={
+            "via": invite.all("via"),
+            "max-forwards": ["70"],
+            "from": [invite.get("from")],
+            "to": [invite.get("to")],
+            "call-id": [invite.call_id],
+            "cseq": ["1 CANCEL"],
+            "reason": ['SIP;cause=487;text="caller hung up"'],
+        },
+    )
     app.send(cancel, peer)
-

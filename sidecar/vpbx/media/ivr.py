@@ -34,8 +34,7 @@ async def choose(call: MediaCall, menu: Menu, services) -> dict | None:
             log.info("%s: menu %s: key %s", call.call_id, menu.id, key)
             return menu.keys[key]
         invalid += 1
-        log.info("%s: menu %s: invalid key %s (%d of %d)", call.call_id, menu.id, key, invalid,
-                 menu.invalid_key_tries)
+        log.info("%s: menu %s: invalid key %s (%d of %d)", call.call_id, menu.id, key, invalid, menu.invalid_key_tries)
         await call.play(await services.prompts.standard("invalid_key"))
         if invalid >= menu.invalid_key_tries:
             return menu.keys.get(DEFAULT_ROUTE)

@@ -65,7 +65,7 @@ class NgClient:
                 sock.sendto(datagram, self.address)
                 try:
                     reply = self._receive(sock, cookie)
-                except socket.timeout:
+                except TimeoutError:
                     continue
                 if reply.get("result") == "error":
                     raise NgError(reply.get("error-reason", "unknown error"))
@@ -131,7 +131,7 @@ class AsyncNgClient(asyncio.DatagramProtocol):
                 self.transport.sendto(datagram)
                 try:
                     reply = await asyncio.wait_for(asyncio.shield(future), self.timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if reply.get("result") == "error":
                     raise NgError(reply.get("error-reason", "unknown error"))

@@ -193,8 +193,9 @@ def _gtts_to_file(text: str, language: str, path: Path) -> None:
 
 
 async def _run(argv: list[str]) -> None:
-    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
     _, stderr = await process.communicate()
     if process.returncode != 0:
         raise PromptError(f"{argv[0]} failed ({process.returncode}): {stderr.decode(errors='replace').strip()}")

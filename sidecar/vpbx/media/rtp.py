@@ -115,7 +115,7 @@ class RtpSocket(asyncio.DatagramProtocol):
         first, marker_pt, _sequence, timestamp = struct.unpack("!BBHI", data[:8])
         header = 12 + 4 * (first & 0x0F)
         if first & 0x10 and len(data) >= header + 4:  # header extension
-            header += 4 + 4 * struct.unpack("!H", data[header + 2:header + 4])[0]
+            header += 4 + 4 * struct.unpack("!H", data[header + 2 : header + 4])[0]
         payload = data[header:]
         if first & 0x20 and payload:  # padding
             payload = payload[: -payload[-1]]

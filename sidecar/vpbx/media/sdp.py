@@ -51,7 +51,7 @@ def parse_offer(body: bytes) -> Offer:
         elif kind == "c" and (in_audio or address is None):
             address = value.split()[-1].split("/")[0]
         elif kind == "a" and in_audio and value.startswith("rtpmap:"):
-            pt, _, encoding = value[len("rtpmap:"):].partition(" ")
+            pt, _, encoding = value[len("rtpmap:") :].partition(" ")
             if encoding.lower().startswith("telephone-event/8000") and pt.isdigit():
                 telephone_event = int(pt)
     if address is None or port is None:
@@ -72,16 +72,19 @@ def offer_body(answer: Answer, address: str, port: int) -> bytes:
     return answer_body(answer, address, port, also=[pt for pt in G711 if pt != answer.payload_type])
 
 
-def answer_body(answer: Answer, address: str, port: int, session_id: int | None = None,
-                also: list[int] | None = None) -> bytes:
+def answer_body(
+    answer: Answer, address: str, port: int, session_id: int | None = None, also: list[int] | None = None
+) -> bytes:
     session = session_id or int(time.time())
     payloads = [str(answer.payload_type)] + [str(pt) for pt in also or ()]
     lines = ["v=0", f"o=vpbx {session} {session} IN IP4 {address}", "s=vpbx", f"c=IN IP4 {address}", "t=0 0"]
     attributes = [f"a=rtpmap:{pt} {G711[int(pt)]}/8000" for pt in payloads]
     if answer.telephone_event is not None:
         payloads.append(str(answer.telephone_event))
-        attributes += [f"a=rtpmap:{answer.telephone_event} telephone-event/8000",
-                       f"a=fmtp:{answer.telephone_event} 0-16"]
+        attributes += [
+            f"a=rtpmap:{answer.telephone_event} telephone-event/8000",
+            f"a=fmtp:{answer.telephone_event} 0-16",
+        ]
     lines.append(f"m=audio {port} RTP/AVP {' '.join(payloads)}")
     lines += attributes + ["a=ptime:20", "a=sendrecv"]
     return ("\r\n".join(lines) + "\r\n").encode()

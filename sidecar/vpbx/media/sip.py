@@ -15,17 +15,37 @@ import secrets
 from dataclasses import dataclass, field
 
 # Compact header forms (RFC 3261 section 7.3.3) Kamailio may relay unchanged.
-_COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
-            "c": "content-type", "k": "supported", "s": "subject"}
+_COMPACT = {
+    "v": "via",
+    "f": "from",
+    "t": "to",
+    "i": "call-id",
+    "m": "contact",
+    "l": "content-length",
+    "c": "content-type",
+    "k": "supported",
+    "s": "subject",
+}
 # Headers that may appear several times, or hold several comma-separated values.
 _MULTI = {"via", "record-route", "route"}
 _TAG = re.compile(r";\s*tag=([^;>\s]+)", re.IGNORECASE)
 _URI_IN_BRACKETS = re.compile(r"<([^>]+)>")
 
-REASON_PHRASES = {100: "Trying", 180: "Ringing", 200: "OK", 400: "Bad Request", 403: "Forbidden",
-                  404: "Not Found", 405: "Method Not Allowed", 481: "Call/Transaction Does Not Exist",
-                  486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
-                  500: "Server Internal Error", 503: "Service Unavailable"}
+REASON_PHRASES = {
+    100: "Trying",
+    180: "Ringing",
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    481: "Call/Transaction Does Not Exist",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    500: "Server Internal Error",
+    503: "Service Unavailable",
+}
 
 
 class ParseError(ValueError):
@@ -74,8 +94,11 @@ class Message:
         return match.group(1) if match else ""
 
     def encode(self) -> bytes:
-        start = (f"{self.method} {self.uri} SIP/2.0" if self.method
-                 else f"SIP/2.0 {self.status} {self.reason or REASON_PHRASES.get(self.status, '')}")
+        start = (
+            f"{self.method} {self.uri} SIP/2.0"
+            if self.method
+            else f"SIP/2.0 {self.status} {self.reason or REASON_PHRASES.get(self.status, '')}"
+        )
         lines = [start]
         for name, values in self.headers.items():
             if name == "content-length":
@@ -179,13 +202,27 @@ def ack_for_failure(invite: Message, reply: Message) -> Message:
     headers = {"via": invite.all("via"), "max-forwards": ["70"]}
     if invite.all("route"):
         headers["route"] = invite.all("route")
-    headers.update({"from": [invite.get("from")], "to": [reply.get("to")], "call-id": [invite.call_id],
-                    "cseq": [f"{invite.cseq[0]} ACK"]})
+    headers.update(
+        {
+            "from": [invite.get("from")],
+            "to": [reply.get("to")],
+            "call-id": [invite.call_id],
+            "cseq": [f"{invite.cseq[0]} ACK"],
+        }
+    )
     return Message(method="ACK", uri=invite.uri, headers=headers)
 
 
-def response(request: Message, status: int, *, to_tag: str | None = None, contact: str | None = None,
-             body: bytes = b"", content_type: str | None = None, extra: dict[str, str] | None = None) -> Message:
+def response(
+    request: Message,
+    status: int,
+    *,
+    to_tag: str | None = None,
+    contact: str | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> Message:
     """A reply to ``request`` (RFC 3261 section 8.2.6): Via, From, Call-ID and
     CSeq copied, the To tag added; an INVITE's 2xx/18x also copies Record-Route."""
     headers: dict[str, list[str]] = {"via": request.all("via")}

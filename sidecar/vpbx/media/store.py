@@ -73,8 +73,10 @@ def _prompt(row: dict, prefix: str) -> Prompt | None:
 
 
 def _prompt_columns(alias: str, prefix: str) -> str:
-    return ", ".join(f"{alias}.{column} AS {prefix}_{name}" for column, name in (
-        ("kind", "kind"), ("text", "text"), ("language", "language"), ("file_name", "file")))
+    return ", ".join(
+        f"{alias}.{column} AS {prefix}_{name}"
+        for column, name in (("kind", "kind"), ("text", "text"), ("language", "language"), ("file_name", "file"))
+    )
 
 
 class Store:
@@ -83,9 +85,14 @@ class Store:
 
     def __init__(self, database_url: str):
         # Connections idle through a database restart are dead: each is checked before lending.
-        self.pool = AsyncConnectionPool(database_url, min_size=1, max_size=4, open=False,
-                                        check=AsyncConnectionPool.check_connection,
-                                        kwargs={"row_factory": dict_row, "autocommit": True})
+        self.pool = AsyncConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=4,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+        )
 
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=10)
@@ -95,30 +102,45 @@ class Store:
 
     async def box(self, box_id: int, company_id: int) -> Box | None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                f"""SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
-                           {_prompt_columns('p', 'prompt')}
+            row = await (
+                await conn.execute(
+                    f"""SELECT b.id, b.company_id, b.name, b.max_length_s, b.silence_s, b.extra_email, c.timezone,
+                           {_prompt_columns("p", "prompt")}
                      FROM voicemail_boxes b JOIN companies c ON c.id = b.company_id
                      LEFT JOIN prompts p ON p.id = b.greeting_prompt_id
-                    WHERE b.id = %s AND b.company_id = %s""", (box_id, company_id))).fetchone()
+                    WHERE b.id = %s AND b.company_id = %s""",
+                    (box_id, company_id),
+                )
+            ).fetchone()
         if row is None:
             return None
-        return Box(row["id"], row["company_id"], row["name"], row["timezone"], _prompt(row, "prompt"),
-                   row["max_length_s"], row["silence_s"], row["extra_email"])
+        return Box(
+            row["id"],
+            row["company_id"],
+            row["name"],
+            row["timezone"],
+            _prompt(row, "prompt"),
+            row["max_length_s"],
+            row["silence_s"],
+            row["extra_email"],
+        )
 
     async def recipients(self, box: Box) -> list[str]:
         """Every address told of a new message: employees named, every member
         of a department named who has an email (R11), and the extra address."""
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                """SELECT e.email FROM voicemail_recipients r JOIN employees e ON e.id = r.employee_id
+            rows = await (
+                await conn.execute(
+                    """SELECT e.email FROM voicemail_recipients r JOIN employees e ON e.id = r.employee_id
                     WHERE r.voicemail_box_id = %(box)s AND e.email IS NOT NULL
                    UNION
                    SELECT e.email FROM voicemail_recipients r
                      JOIN department_members m ON m.department_id = r.department_id
                      JOIN employees e ON e.id = m.employee_id
                     WHERE r.voicemail_box_id = %(box)s AND e.email IS NOT NULL""",
-                {"box": box.id})).fetchall()
+                    {"box": box.id},
+                )
+            ).fetchall()
         addresses = sorted({r["email"] for r in rows})
         if box.extra_email and box.extra_email not in addresses:
             addresses.append(box.extra_email)
@@ -126,12 +148,16 @@ class Store:
 
     async def menu(self, menu_id: int, company_id: int) -> Menu | None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                f"""SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
-                           m.invalid_key_tries, {_prompt_columns('p', 'prompt')}
+            row = await (
+                await conn.execute(
+                    f"""SELECT m.id, m.company_id, c.sip_domain, m.name, m.greeting_kind, m.greeting_text, m.timeout_s,
+                           m.invalid_key_tries, {_prompt_columns("p", "prompt")}
                      FROM ivr_menus m JOIN companies c ON c.id = m.company_id
                      LEFT JOIN prompts p ON p.id = m.greeting_prompt_id
-                    WHERE m.id = %s AND m.company_id = %s""", (menu_id, company_id))).fetchone()
+                    WHERE m.id = %s AND m.company_id = %s""",
+                    (menu_id, company_id),
+                )
+            ).fetchone()
             if row is None:
                 return None
             keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
@@ -139,56 +165,95 @@ class Store:
             greeting = Prompt("tts", row["greeting_text"], "ru")
         else:  # a prompt's, or None for the standard greeting
             greeting = _prompt(row, "prompt") if row["greeting_kind"] == "prompt" else None
-        return Menu(row["id"], row["company_id"], row["sip_domain"], row["name"], greeting, row["timeout_s"],
-                    row["invalid_key_tries"], {k["key"]: k for k in keys})
+        return Menu(
+            row["id"],
+            row["company_id"],
+            row["sip_domain"],
+            row["name"],
+            greeting,
+            row["timeout_s"],
+            row["invalid_key_tries"],
+            {k["key"]: k for k in keys},
+        )
 
     async def scheme(self, scheme_id: int, company_id: int) -> Announced | None:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                f"""SELECT s.id, s.company_id, c.sip_domain, s.name, s.forward_notice,
-                           {_prompt_columns('g', 'greeting')}, {_prompt_columns('m', 'music')},
-                           {_prompt_columns('w', 'whisper')}, {_prompt_columns('n', 'notice')}
+            row = await (
+                await conn.execute(
+                    f"""SELECT s.id, s.company_id, c.sip_domain, s.name, s.forward_notice,
+                           {_prompt_columns("g", "greeting")}, {_prompt_columns("m", "music")},
+                           {_prompt_columns("w", "whisper")}, {_prompt_columns("n", "notice")}
                       FROM schemes s JOIN companies c ON c.id = s.company_id
                       LEFT JOIN prompts g ON g.id = s.greeting_prompt_id
                       LEFT JOIN prompts m ON m.id = s.music_prompt_id
                       LEFT JOIN prompts w ON w.id = s.whisper_prompt_id
                       LEFT JOIN prompts n ON n.id = s.forward_notice_prompt_id
-                     WHERE s.id = %s AND s.company_id = %s""", (scheme_id, company_id))).fetchone()
+                     WHERE s.id = %s AND s.company_id = %s""",
+                    (scheme_id, company_id),
+                )
+            ).fetchone()
             if row is None:
                 return None
-            steps = await (await conn.execute(
-                """SELECT bool_or(d.kind NOT IN ('voicemail', 'ivr', 'queue')) AS rings,
+            steps = await (
+                await conn.execute(
+                    """SELECT bool_or(d.kind NOT IN ('voicemail', 'ivr', 'queue')) AS rings,
                           (array_remove(array_agg(COALESCE(d.voicemail_box_id, dep.voicemail_box_id)
                                                   ORDER BY d.position), NULL))[1] AS voicemail_box_id
                      FROM scheme_steps st LEFT JOIN step_destinations d ON d.step_id = st.id
                      LEFT JOIN departments dep ON dep.id = d.department_id AND dep.if_nobody_answers = 'voicemail'
                     WHERE st.scheme_id = %s GROUP BY st.position ORDER BY st.position""",
-                (scheme_id,))).fetchall()
-        return Announced(row["id"], row["company_id"], row["sip_domain"], row["name"], _prompt(row, "greeting"),
-                         _prompt(row, "music"), _prompt(row, "whisper"), row["forward_notice"],
-                         _prompt(row, "notice"),
-                         tuple(SchemeStep(bool(r["rings"]), r["voicemail_box_id"]) for r in steps))
+                    (scheme_id,),
+                )
+            ).fetchall()
+        return Announced(
+            row["id"],
+            row["company_id"],
+            row["sip_domain"],
+            row["name"],
+            _prompt(row, "greeting"),
+            _prompt(row, "music"),
+            _prompt(row, "whisper"),
+            row["forward_notice"],
+            _prompt(row, "notice"),
+            tuple(SchemeStep(bool(r["rings"]), r["voicemail_box_id"]) for r in steps),
+        )
 
     async def department_voicemail(self, department_id: int, company_id: int) -> int | None:
         """The box a department sends callers to when nobody answers (R4), if that is its rule."""
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s AND company_id = %s",
-                (department_id, company_id))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s AND company_id = %s",
+                    (department_id, company_id),
+                )
+            ).fetchone()
         return row["voicemail_box_id"] if row and row["if_nobody_answers"] == "voicemail" else None
 
-    async def save_message(self, box: Box, *, call_id: str, caller: str, called: str, received_at: datetime,
-                           duration_ms: int, file_name: str) -> int:
+    async def save_message(
+        self,
+        box: Box,
+        *,
+        call_id: str,
+        caller: str,
+        called: str,
+        received_at: datetime,
+        duration_ms: int,
+        file_name: str,
+    ) -> int:
         async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                """INSERT INTO voicemail_messages (company_id, voicemail_box_id, box_name, call_id, caller, called,
+            row = await (
+                await conn.execute(
+                    """INSERT INTO voicemail_messages (company_id, voicemail_box_id, box_name, call_id, caller, called,
                                                    received_at, duration_ms, file_name)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-                (box.company_id, box.id, box.name, call_id, caller, called, received_at, duration_ms,
-                 file_name))).fetchone()
+                    (box.company_id, box.id, box.name, call_id, caller, called, received_at, duration_ms, file_name),
+                )
+            ).fetchone()
         return row["id"]
 
     async def record_emails(self, message_id: int, sent_to: list[str], error: str | None) -> None:
         async with self.pool.connection() as conn:
-            await conn.execute("UPDATE voicemail_messages SET emailed_to = %s, email_error = %s WHERE id = %s",
-                               (sent_to, error, message_id))
+            await conn.execute(
+                "UPDATE voicemail_messages SET emailed_to = %s, email_error = %s WHERE id = %s",
+                (sent_to, error, message_id),
+            )

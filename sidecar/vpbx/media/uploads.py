@@ -18,8 +18,16 @@ from pathlib import Path
 from .prompts import PLAYABLE
 
 # What an administrator may upload, by Content-Type, and the sox type of each.
-ACCEPTED = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/vnd.wave": "wav",
-            "audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/ogg": "ogg", "audio/flac": "flac"}
+ACCEPTED = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/ogg": "ogg",
+    "audio/flac": "flac",
+}
 MAX_BYTES = 10 * 1024 * 1024
 MAX_SECONDS = 300
 CONVERT_TIMEOUT_S = 30
@@ -38,8 +46,10 @@ def store_upload(data: bytes, content_type: str, prompts_dir: Path) -> tuple[str
     """Convert and store an upload; (file name in ``prompts_dir``, seconds)."""
     kind = ACCEPTED.get(content_type.split(";")[0].strip().lower())
     if kind is None:
-        raise UploadRefused(415, f"send WAV, MP3, OGG or FLAC ({', '.join(sorted(set(ACCEPTED)))}), "
-                                 f"not {content_type or 'no Content-Type'}")
+        raise UploadRefused(
+            415,
+            f"send WAV, MP3, OGG or FLAC ({', '.join(sorted(set(ACCEPTED)))}), not {content_type or 'no Content-Type'}",
+        )
     if not data:
         raise UploadRefused(422, "the file is empty")
     if len(data) > MAX_BYTES:
@@ -50,8 +60,12 @@ def store_upload(data: bytes, content_type: str, prompts_dir: Path) -> tuple[str
         converted = Path(work) / "converted.wav"
         source.write_bytes(data)
         try:
-            result = subprocess.run(["sox", "-t", kind, str(source), *PLAYABLE, str(converted)],
-                                    capture_output=True, text=True, timeout=CONVERT_TIMEOUT_S)
+            result = subprocess.run(
+                ["sox", "-t", kind, str(source), *PLAYABLE, str(converted)],
+                capture_output=True,
+                text=True,
+                timeout=CONVERT_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise UploadRefused(422, "the file could not be converted in time") from None
         if result.returncode != 0 or not converted.exists():

@@ -30,23 +30,37 @@ async def take_message(call: MediaCall, box: Box, services) -> int | None:
     call.clear_digits()
     recording = call.start_recording(box.max_length_s)
     received_at = services.now()
-    ended_by = await first_done({
-        "hang-up": call.ended.wait(),
-        "#": _pound(call),
-        "silence": recording.silence(box.silence_s),
-        "max length": recording.full.wait(),
-    })
+    ended_by = await first_done(
+        {
+            "hang-up": call.ended.wait(),
+            "#": _pound(call),
+            "silence": recording.silence(box.silence_s),
+            "max length": recording.full.wait(),
+        }
+    )
     call.rtp.recording = None
-    log.info("%s: recording into box %s ended by %s: %.1f s of speech, %d packets", call.call_id, box.id,
-             ended_by, recording.speech_seconds, recording.packets)
+    log.info(
+        "%s: recording into box %s ended by %s: %.1f s of speech, %d packets",
+        call.call_id,
+        box.id,
+        ended_by,
+        recording.speech_seconds,
+        recording.packets,
+    )
     message_id = None
     if recording.speech_seconds >= MIN_MESSAGE_S:
         file_name = f"voicemail/{box.company_id}/{uuid.uuid4().hex}.wav"
         # Trailing silence is dropped unless the message was cut at its maximum length.
         duration = recording.write_wav(services.data_dir / file_name, trim_silence=ended_by != "max length")
         message_id = await services.store.save_message(
-            box, call_id=call.call_id, caller=call.caller, called=call.called, received_at=received_at,
-            duration_ms=max(1, round(duration * 1000)), file_name=file_name)
+            box,
+            call_id=call.call_id,
+            caller=call.caller,
+            called=call.called,
+            received_at=received_at,
+            duration_ms=max(1, round(duration * 1000)),
+            file_name=file_name,
+        )
     await services.report_voicemail(call, box, message_id)
     if not call.ended.is_set():
         try:
@@ -62,4 +76,3 @@ async def take_message(call: MediaCall, box: Box, services) -> int | None:
 async def _pound(call: MediaCall) -> None:
     while await call.digits.get() != "#":
         pass
-

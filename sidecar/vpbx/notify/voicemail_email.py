@@ -36,7 +36,8 @@ def compose(message: NewMessage, sender: str, recipients: list[str]) -> EmailMes
         f"To number: {message.called}\n"
         f"Received:  {local:%Y-%m-%d %H:%M:%S} ({message.timezone})\n"
         f"Duration:  {minutes}:{seconds:02d}\n\n"
-        f"Listen or download (the link works for {message.link_days} days):\n{message.link}\n")
+        f"Listen or download (the link works for {message.link_days} days):\n{message.link}\n"
+    )
     return email
 
 

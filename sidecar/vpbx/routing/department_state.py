@@ -11,8 +11,8 @@ stays pure. Fields of the hash:
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 HUNTING = ("in_order", "round_robin", "random", "longest_idle")
 # A member who answered longer ago than this without an "ended" is taken as idle
@@ -68,5 +68,4 @@ def _walk(node) -> Iterator[dict]:
 def stateful_departments(document: dict) -> dict[int, str]:
     """Department id -> distribution, for every round robin or longest idle
     department a compiled document can route to."""
-    return {d["id"]: d["distribution"] for d in _walk(document)
-            if d["distribution"] in ("round_robin", "longest_idle")}
+    return {d["id"]: d["distribution"] for d in _walk(document) if d["distribution"] in ("round_robin", "longest_idle")}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from . import destinations
@@ -51,17 +51,34 @@ class Plan:
 
     def lookups(self) -> tuple[str, ...]:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
-        return tuple(dict.fromkeys(t.node for s in self.steps for t in s.targets
-                                   if t.node and t.node.partition(":")[0] in LOOKUP_KINDS))
+        return tuple(
+            dict.fromkeys(
+                t.node for s in self.steps for t in s.targets if t.node and t.node.partition(":")[0] in LOOKUP_KINDS
+            )
+        )
 
     def to_dict(self) -> dict:
         # By hand rather than dataclasses.asdict, whose deep copies dominate the
         # cost of a plan that travels with every SIP transaction.
-        return {"steps": [{"mode": s.mode, "timeout": s.timeout, "targets": [t.__dict__ for t in s.targets],
-                           "scheme_step": s.scheme_step, "forward": s.forward} for s in self.steps],
-                "reasons": list(self.reasons), "final": self.final, "company_id": self.company_id,
-                "called": self.called, "dialled_employee_id": self.dialled_employee_id,
-                "dialled_employee_label": self.dialled_employee_label, "domain": self.domain}
+        return {
+            "steps": [
+                {
+                    "mode": s.mode,
+                    "timeout": s.timeout,
+                    "targets": [t.__dict__ for t in s.targets],
+                    "scheme_step": s.scheme_step,
+                    "forward": s.forward,
+                }
+                for s in self.steps
+            ],
+            "reasons": list(self.reasons),
+            "final": self.final,
+            "company_id": self.company_id,
+            "called": self.called,
+            "dialled_employee_id": self.dialled_employee_id,
+            "dialled_employee_label": self.dialled_employee_label,
+            "domain": self.domain,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -73,12 +90,25 @@ class Plan:
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         steps = tuple(
-            Step(s["mode"], s["timeout"], tuple(Target(**t) for t in s["targets"]), s.get("scheme_step", 0),
-                 s.get("forward", False))
+            Step(
+                s["mode"],
+                s["timeout"],
+                tuple(Target(**t) for t in s["targets"]),
+                s.get("scheme_step", 0),
+                s.get("forward", False),
+            )
             for s in data["steps"]
         )
-        return cls(steps, tuple(data["reasons"]), data.get("final"), data.get("company_id"), data.get("called"),
-                   data.get("dialled_employee_id"), data.get("dialled_employee_label"), data.get("domain"))
+        return cls(
+            steps,
+            tuple(data["reasons"]),
+            data.get("final"),
+            data.get("company_id"),
+            data.get("called"),
+            data.get("dialled_employee_id"),
+            data.get("dialled_employee_label"),
+            data.get("domain"),
+        )
 
 
 @dataclass(frozen=True)
@@ -140,8 +170,9 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
     for data in step["destinations"]:
         box_id = department_destination.voicemail_when_nobody_answers(data)
         if box_id is not None and runs:
-            reasons.append(f"step {index}: if nobody in department {data['department']['name']!r} answers: "
-                           f"voicemail box {box_id}")
+            reasons.append(
+                f"step {index}: if nobody in department {data['department']['name']!r} answers: voicemail box {box_id}"
+            )
             runs.extend(_voicemail(box_id, index, call, ctx, reasons))
     return runs
 
@@ -151,13 +182,22 @@ VOICEMAIL_RING_SECONDS = 15
 
 
 def _voicemail(box_id: int, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
-    return _resolve_step({"mode": "parallel", "timeout": VOICEMAIL_RING_SECONDS,
-                          "destinations": [{"kind": "voicemail", "voicemail_box_id": box_id}]}, index, call, ctx,
-                         reasons)
+    return _resolve_step(
+        {
+            "mode": "parallel",
+            "timeout": VOICEMAIL_RING_SECONDS,
+            "destinations": [{"kind": "voicemail", "voicemail_box_id": box_id}],
+        },
+        index,
+        call,
+        ctx,
+        reasons,
+    )
 
 
-def _joining_later(mode: str, timeout: int, now: list[Target], later: list[tuple[int, Target]],
-                   index: int, reasons: list[str]) -> list[Step]:
+def _joining_later(
+    mode: str, timeout: int, now: list[Target], later: list[tuple[int, Target]], index: int, reasons: list[str]
+) -> list[Step]:
     """Ring ``now`` for ``timeout`` seconds, with each of ``later`` joining after its delay.
 
     Kamailio 5.6's script API cannot add a branch to a transaction already
@@ -194,8 +234,9 @@ def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
     left = MAX_RING_SECONDS
     for step in steps:
         if left <= 0:
-            reasons.append(f"ring time cap of {MAX_RING_SECONDS} s reached: "
-                           f"{len(steps) - len(kept)} more step(s) not rung")
+            reasons.append(
+                f"ring time cap of {MAX_RING_SECONDS} s reached: {len(steps) - len(kept)} more step(s) not rung"
+            )
             break
         kept.append(step if step.timeout <= left else replace(step, timeout=left))
         left -= step.timeout
@@ -210,8 +251,10 @@ def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> d
         if open_:
             break
         backup = scheme["backup"]
-        reasons.append(f"scheme {scheme['name']!r} is not active now: "
-                       + (f"its backup {backup['name']!r} applies" if backup else "it has no backup"))
+        reasons.append(
+            f"scheme {scheme['name']!r} is not active now: "
+            + (f"its backup {backup['name']!r} applies" if backup else "it has no backup")
+        )
         scheme = backup
     return scheme
 
@@ -239,8 +282,13 @@ def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentS
         # R14: the media app answers, plays the scheme's greeting, then rings its
         # steps through Kamailio (build_scheme_plan) with music, a whisper and
         # the forward notice between steps.
-        node = node_resolution("announce", scheme["id"], f"scheme {scheme['name']!r} announcements",
-                               "the media app greets the caller, then rings the steps", runs=True)
+        node = node_resolution(
+            "announce",
+            scheme["id"],
+            f"scheme {scheme['name']!r} announcements",
+            "the media app greets the caller, then rings the steps",
+            runs=True,
+        )
         reasons.extend(node.reasons)
         return Plan((Step("parallel", ANNOUNCE_RING_SECONDS, node.targets, 1),), tuple(reasons), **whose)
     steps: list[Step] = []
@@ -260,8 +308,9 @@ DIRECT_CALL_RING_SECONDS = 120
 FORWARD_RING_SECONDS = 30
 
 
-def build_direct_plan(company_document: dict, extension: str, call: Call,
-                      departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
+def build_direct_plan(
+    company_document: dict, extension: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
+) -> Plan | None:
     """The plan for a company phone dialling a colleague's extension; None if no such extension.
 
     The employee rings for their rule's ``after`` seconds (at once skipped when
@@ -275,17 +324,36 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
     ctx = _context(company, departments, call)
     reasons = [f"extension {extension} of company {company['name']!r}"]
     rule = employee.get("no_answer") or {"rule": "busy", "after": DIRECT_CALL_RING_SECONDS}
-    whose = {"company_id": company["id"], "called": extension, "dialled_employee_id": employee["id"],
-             "dialled_employee_label": employee_label(employee), "domain": company["domain"]}
-    steps = _resolve_step({"mode": "parallel", "timeout": rule["after"],
-                           "destinations": [{"kind": "employee", "employee": employee}]}, 1, call, ctx, reasons)
-    forward = {"forward_employee": ("employee", rule.get("employee")),
-               "forward_department": ("department", rule.get("department"))}.get(rule["rule"])
+    whose = {
+        "company_id": company["id"],
+        "called": extension,
+        "dialled_employee_id": employee["id"],
+        "dialled_employee_label": employee_label(employee),
+        "domain": company["domain"],
+    }
+    steps = _resolve_step(
+        {"mode": "parallel", "timeout": rule["after"], "destinations": [{"kind": "employee", "employee": employee}]},
+        1,
+        call,
+        ctx,
+        reasons,
+    )
+    forward = {
+        "forward_employee": ("employee", rule.get("employee")),
+        "forward_department": ("department", rule.get("department")),
+    }.get(rule["rule"])
     if forward and forward[1]:
         kind, data = forward
         reasons.append(f"no answer: forward to the {kind} the rule names")
-        steps.extend(_resolve_step({"mode": "parallel", "timeout": FORWARD_RING_SECONDS,
-                                    "destinations": [{"kind": kind, kind: data}]}, 2, call, ctx, reasons))
+        steps.extend(
+            _resolve_step(
+                {"mode": "parallel", "timeout": FORWARD_RING_SECONDS, "destinations": [{"kind": kind, kind: data}]},
+                2,
+                call,
+                ctx,
+                reasons,
+            )
+        )
         return Plan(_capped(steps, reasons), tuple(reasons), **whose)
     if rule["rule"] == "voicemail" and rule.get("voicemail_box_id"):
         reasons.append(f"no answer in {rule['after']} s: voicemail box {rule['voicemail_box_id']}")
@@ -302,8 +370,9 @@ def build_direct_plan(company_document: dict, extension: str, call: Call,
 ANNOUNCE_RING_SECONDS = 15
 
 
-def build_scheme_plan(directory: dict, scheme_id: int, step: int, call: Call,
-                      departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
+def build_scheme_plan(
+    directory: dict, scheme_id: int, step: int, call: Call, departments: Mapping[int, DepartmentState] | None = None
+) -> Plan | None:
     """The plan for the leg the media app opens to ring step ``step`` (1-based)
     of a scheme it answered for (R14): it rings the steps one leg at a time, so
     that it can play the forward notice between them. ``directory``: the
@@ -313,12 +382,20 @@ def build_scheme_plan(directory: dict, scheme_id: int, step: int, call: Call,
         return None
     company = directory["company"]
     reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, step {step}, for the media app"]
-    return _media_leg_plan(company, scheme["steps"][step - 1], step, call, departments, reasons,
-                           called=f"scheme-{scheme_id}-{step}")
+    return _media_leg_plan(
+        company, scheme["steps"][step - 1], step, call, departments, reasons, called=f"scheme-{scheme_id}-{step}"
+    )
 
 
-def _media_leg_plan(company: dict, step: dict, index: int, call: Call,
-                    departments: Mapping[int, DepartmentState] | None, reasons: list[str], called: str) -> Plan:
+def _media_leg_plan(
+    company: dict,
+    step: dict,
+    index: int,
+    call: Call,
+    departments: Mapping[int, DepartmentState] | None,
+    reasons: list[str],
+    called: str,
+) -> Plan:
     """A leg the media app opens for a caller it holds: the step's people only.
     What vpbx handles itself (voicemail) stays with the media app, which takes
     the caller there if nobody answers."""
@@ -326,8 +403,9 @@ def _media_leg_plan(company: dict, step: dict, index: int, call: Call,
     ringing = [s for s in steps if not any(t.node for t in s.targets)]
     if len(ringing) < len(steps):
         reasons.append("the media app takes the caller on if nobody answers")
-    return Plan(_capped(ringing, reasons), tuple(reasons), company_id=company["id"], called=called,
-                domain=company["domain"])
+    return Plan(
+        _capped(ringing, reasons), tuple(reasons), company_id=company["id"], called=called, domain=company["domain"]
+    )
 
 
 # How long an IVR key's destination rings (R7 recommends over 30 s for people);
@@ -335,8 +413,9 @@ def _media_leg_plan(company: dict, step: dict, index: int, call: Call,
 IVR_KEY_RING_SECONDS = 60
 
 
-def build_ivr_key_plan(company_document: dict, key: str, call: Call,
-                       departments: Mapping[int, DepartmentState] | None = None) -> Plan | None:
+def build_ivr_key_plan(
+    company_document: dict, key: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
+) -> Plan | None:
     """The plan for the leg the media app opens when a caller presses an IVR key
     that rings people; ``key`` is "<menu>-<key>". None for a key the company's
     menus do not have (any more)."""
@@ -346,13 +425,24 @@ def build_ivr_key_plan(company_document: dict, key: str, call: Call,
     company = company_document["company"]
     menu, _, pressed = key.partition("-")
     reasons = [f"IVR menu {menu}, key {pressed} of company {company['name']!r}"]
-    return _media_leg_plan(company, {"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS,
-                                     "destinations": [destination]}, 1, call, departments, reasons,
-                           called=f"ivr-{key}")
+    return _media_leg_plan(
+        company,
+        {"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS, "destinations": [destination]},
+        1,
+        call,
+        departments,
+        reasons,
+        called=f"ivr-{key}",
+    )
 
 
-def expand_lookups(plan: Plan, directory: dict, outcomes: Mapping[str, object], call: Call,
-                   departments: Mapping[int, DepartmentState] | None = None) -> Plan:
+def expand_lookups(
+    plan: Plan,
+    directory: dict,
+    outcomes: Mapping[str, object],
+    call: Call,
+    departments: Mapping[int, DepartmentState] | None = None,
+) -> Plan:
     """The plan once its lookups are answered: each looked-up node gives way to
     what its destination module says rings instead, where the node stood.
 
@@ -376,8 +466,9 @@ def expand_lookups(plan: Plan, directory: dict, outcomes: Mapping[str, object], 
             expansion = module.expand(node, outcomes.get(node, "no answer"), step.timeout, directory)
             reasons.extend(f"step {step.scheme_step}: {r}" for r in expansion.reasons)
             if expansion.reject:
-                return replace(plan, steps=_capped(steps, reasons), reasons=tuple(reasons),
-                               final=f"reject:{expansion.reject}")
+                return replace(
+                    plan, steps=_capped(steps, reasons), reasons=tuple(reasons), final=f"reject:{expansion.reject}"
+                )
             scheme_steps = list(expansion.steps)
             if expansion.scheme is not None:
                 scheme = _applicable_scheme(expansion.scheme, call, reasons)

@@ -35,7 +35,6 @@ class Resolution:
     together for the step's timeout.
     """
 
-
     targets: tuple[Target, ...] = ()
     reasons: tuple[str, ...] = ()
     hunt_ring_time: int | None = None
@@ -58,7 +57,9 @@ def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str,
     node = kind if node_id is None else f"{kind}:{node_id}"
     user = node.replace(":", "-").replace("_", "-")
     target = Target(uri=f"sip:{user}@{NODE_HOST}", via_location=False, label=label, node=node)
-    return Resolution((target,), (f"{label}: {handled_by}" + ("" if runs else ", which this version does not run yet"),))
+    return Resolution(
+        (target,), (f"{label}: {handled_by}" + ("" if runs else ", which this version does not run yet"),)
+    )
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -13,16 +13,34 @@ from .. import db, settings
 from ..config import compile as compiler
 from ..config import demo
 from . import site
-from .profile import Profile
-from .services import (CacheKeeper, HistoryKeeper, Kamailio, MediaApp, Postgres, Redis, Rtpengine, Service, Sidecar,
-                       database_ready)
 from .process import wait_for
+from .profile import Profile
+from .services import (
+    CacheKeeper,
+    HistoryKeeper,
+    Kamailio,
+    MediaApp,
+    Postgres,
+    Redis,
+    Rtpengine,
+    Service,
+    Sidecar,
+    database_ready,
+)
 
 
 def services(profile: Profile) -> list[Service]:
     """In start order."""
-    return [Postgres(profile), Redis(profile), CacheKeeper(profile), HistoryKeeper(profile), Rtpengine(profile),
-            MediaApp(profile), Kamailio(profile), Sidecar(profile)]
+    return [
+        Postgres(profile),
+        Redis(profile),
+        CacheKeeper(profile),
+        HistoryKeeper(profile),
+        Rtpengine(profile),
+        MediaApp(profile),
+        Kamailio(profile),
+        Sidecar(profile),
+    ]
 
 
 def credentials_file(profile: Profile) -> Path:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import socket
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -119,7 +119,10 @@ class Postgres(Service):
     def _pg(self, tool: str, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*_as_user("postgres"), str(PG_BIN / tool), *args],
-            check=check, capture_output=True, text=True, input=stdin,
+            check=check,
+            capture_output=True,
+            text=True,
+            input=stdin,
         )
 
     def prepare(self) -> None:
@@ -134,8 +137,16 @@ class Postgres(Service):
                 "set VPBX_RUN_ROOT to a directory it can reach"
             )
         self._pg(
-            "initdb", "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-            "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
         )
 
     def start(self) -> str:
@@ -147,12 +158,21 @@ class Postgres(Service):
         self.logfile.touch()
         _chown(self.logfile, "postgres")
         options = (
-            f"-p {self.profile.ports.postgres} -k {self.pg_dir} "
-            "-c listen_addresses=127.0.0.1 -c max_connections=200"
+            f"-p {self.profile.ports.postgres} -k {self.pg_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
         )
         result = self._pg(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.logfile), "-o", options,
-            "-w", "-t", str(int(START_TIMEOUT)), "start", check=False,
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.logfile),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT)),
+            "start",
+            check=False,
         )
         if result.returncode != 0:
             raise process.StartError(
@@ -173,8 +193,17 @@ class Postgres(Service):
     def psql(self, sql: str, database: str = "postgres") -> str:
         # SQL goes on stdin: a command line is visible to every user in ps.
         result = self._pg(
-            "psql", "-h", str(self.pg_dir), "-p", str(self.profile.ports.postgres),
-            "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", stdin=sql,
+            "psql",
+            "-h",
+            str(self.pg_dir),
+            "-p",
+            str(self.profile.ports.postgres),
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            stdin=sql,
         )
         return result.stdout.strip()
 
@@ -317,10 +346,17 @@ class MediaApp(Service):
 
 def media_app_load(port: int, host: str = "127.0.0.1") -> tuple[int, int] | None:
     """(calls, tasks) the media app has in hand, from its OPTIONS answer; None if it does not answer."""
-    probe = sip.Message(method="OPTIONS", uri=f"sip:media@{host}:{port}", headers={
-        "via": [f"SIP/2.0/UDP 127.0.0.1;branch={sip.new_branch()};rport"],
-        "from": [f"<sip:probe@vpbx.invalid>;tag={sip.new_tag()}"], "to": ["<sip:media@vpbx.invalid>"],
-        "call-id": [f"probe-{secrets.token_hex(6)}"], "cseq": ["1 OPTIONS"]})
+    probe = sip.Message(
+        method="OPTIONS",
+        uri=f"sip:media@{host}:{port}",
+        headers={
+            "via": [f"SIP/2.0/UDP 127.0.0.1;branch={sip.new_branch()};rport"],
+            "from": [f"<sip:probe@vpbx.invalid>;tag={sip.new_tag()}"],
+            "to": ["<sip:media@vpbx.invalid>"],
+            "call-id": [f"probe-{secrets.token_hex(6)}"],
+            "cseq": ["1 OPTIONS"],
+        },
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(0.5)
         sock.sendto(probe.encode(), (host, port))
@@ -364,8 +400,17 @@ class Kamailio(Service):
 
     def argv(self) -> list[str]:
         argv = [
-            "kamailio", "-f", str(self.profile.run_dir / "kamailio" / "kamailio.cfg"),
-            "-DD", "-E", "-Y", str(self.runtime_dir), "-m", "128", "-M", "16",
+            "kamailio",
+            "-f",
+            str(self.profile.run_dir / "kamailio" / "kamailio.cfg"),
+            "-DD",
+            "-E",
+            "-Y",
+            str(self.runtime_dir),
+            "-m",
+            "128",
+            "-M",
+            "16",
         ]
         if self._drop_privileges():
             argv += ["-u", KAMAILIO_USER, "-g", KAMAILIO_USER]
@@ -395,9 +440,18 @@ class Sidecar(Service):
         # The CLI runs from the venv, whose bin/ also holds gunicorn.
         gunicorn = Path(sys.executable).parent / "gunicorn"
         return [
-            str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{self.profile.ports.sidecar}",
-            "--access-logfile", "-", "--logger-class", "vpbx.api.access_log.RedactingLogger",
-            "--graceful-timeout", "5", "vpbx.api:create_app()",
+            str(gunicorn),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{self.profile.ports.sidecar}",
+            "--access-logfile",
+            "-",
+            "--logger-class",
+            "vpbx.api.access_log.RedactingLogger",
+            "--graceful-timeout",
+            "5",
+            "vpbx.api:create_app()",
         ]
 
     def env(self) -> dict[str, str]:

@@ -95,11 +95,16 @@ def render(profile: Profile) -> SiteFiles:
     # An operator's choice, kept across renders; the test suite's stand-in
     # customer servers listen on 127.0.5.0/24 (tests/e2e/customer_server.py).
     # The test suite's fuzzer sends thousands of requests a minute with one token.
-    api_rates = ((existing.get("api", {}).get("rate_per_source"), existing.get("api", {}).get("rate_per_token"))
-                 if "api" in existing else
-                 ("20000/minute", "20000/minute") if profile.name == "test" else ("1200/minute", "600/minute"))
+    api_rates = (
+        (existing.get("api", {}).get("rate_per_source"), existing.get("api", {}).get("rate_per_token"))
+        if "api" in existing
+        else ("20000/minute", "20000/minute")
+        if profile.name == "test"
+        else ("1200/minute", "600/minute")
+    )
     allowed_networks = existing.get("http", {}).get(
-        "allowed_networks", ["127.0.5.0/24"] if profile.name == "test" else [])
+        "allowed_networks", ["127.0.5.0/24"] if profile.name == "test" else []
+    )
 
     _write(
         profile.config_path,
@@ -139,7 +144,7 @@ port = {ports.sidecar}
 dtmf_port = {ports.media_dtmf}
 rtp_min = {ports.media_rtp_min}
 rtp_max = {ports.media_rtp_max}
-data_dir = "{run / 'media'}"
+data_dir = "{run / "media"}"
 public_url = "http://127.0.0.1:{ports.sidecar}"
 link_secret = "{link_secret}"
 # "gtts" reads text prompts with Google's voices (espeak-ng still reads them when
@@ -172,8 +177,8 @@ sender = "vpbx voicemail <voicemail@vpbx.invalid>"
 #!define VPBX_RPC_SOCKET "{rpc_socket}"
 #!define VPBX_RTPENGINE_SOCK "udp:127.0.0.1:{ports.rtpengine_ng}"
 #!define VPBX_DBURL "{kamailio_db_url}"
-#!define VPBX_KEMI_SCRIPT "{REPO_ROOT / 'kamailio' / 'vpbx_kemi.py'}"
-include_file "{REPO_ROOT / 'kamailio' / 'kamailio.cfg'}"
+#!define VPBX_KEMI_SCRIPT "{REPO_ROOT / "kamailio" / "vpbx_kemi.py"}"
+include_file "{REPO_ROOT / "kamailio" / "kamailio.cfg"}"
 """,
         mode=0o640,
         group=KAMAILIO_USER,
@@ -189,7 +194,7 @@ port {ports.redis}
 protected-mode yes
 requirepass {redis_password}
 daemonize no
-dir {run / 'redis'}
+dir {run / "redis"}
 dbfilename dump.rdb
 save 300 1
 appendonly no
@@ -212,7 +217,7 @@ type=jsonrpc
 kamgroup={KAMAILIO_USER}
 transport=socket
 srvaddr={rpc_socket}
-rcvaddr={rpc_socket.parent / 'kamcli_reply.sock'}
+rcvaddr={rpc_socket.parent / "kamcli_reply.sock"}
 outformat=yaml
 """,
     )

@@ -39,10 +39,20 @@ def other_company(cfg) -> dict:
     """A second tenant: its admin's headers, and its ids."""
     domain = f"tenant{next(_tenants)}-{secrets.token_hex(3)}.vpbx.test"
     with vpbx_db.connect(cfg.database_url) as conn:
-        created = create_company(conn, name=f"Other {domain}", sip_domain=domain, timezone="Europe/Kyiv",
-                                 admin_name="Olena Admin", admin_extension="100")
-    return {"headers": bearer(created.admin_token), "company_id": created.company_id,
-            "admin_id": created.admin_id, "domain": domain}
+        created = create_company(
+            conn,
+            name=f"Other {domain}",
+            sip_domain=domain,
+            timezone="Europe/Kyiv",
+            admin_name="Olena Admin",
+            admin_extension="100",
+        )
+    return {
+        "headers": bearer(created.admin_token),
+        "company_id": created.company_id,
+        "admin_id": created.admin_id,
+        "domain": domain,
+    }
 
 
 @pytest.fixture
@@ -52,8 +62,11 @@ def make_employee(client, admin):
 
     def _make(**fields):
         extension = fields.pop("extension", str(4000 + len(created) + secrets.randbelow(5000)))
-        response = client.post("/api/v1/employees", headers=admin,
-                               json={"name": fields.pop("name", f"Test {extension}"), "extension": extension, **fields})
+        response = client.post(
+            "/api/v1/employees",
+            headers=admin,
+            json={"name": fields.pop("name", f"Test {extension}"), "extension": extension, **fields},
+        )
         assert response.status_code == 201, response.get_json()
         employee = response.get_json()
         created.append(employee["id"])

@@ -6,8 +6,11 @@ RESOURCES = ["/api/v1/company", "/api/v1/employees", "/api/v1/schemes", "/api/v1
 
 
 @pytest.mark.parametrize("url", RESOURCES)
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic YWJjOmRlZg=="}, bearer("vpbx_not-a-token")],
-                         ids=["none", "basic", "unknown-token"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic YWJjOmRlZg=="}, bearer("vpbx_not-a-token")],
+    ids=["none", "basic", "unknown-token"],
+)
 def test_every_resource_needs_a_valid_token(client, url, headers):
     response = client.get(url, headers=headers)
 

@@ -15,13 +15,19 @@ def _at(fields: dict, path: str):
 
 
 def _counts(db):
-    return {t: db.execute(f"SELECT count(*) AS n FROM {t}").fetchone()["n"]
-            for t in ("employees", "schemes", "scheme_steps", "step_destinations", "numbers", "api_tokens")}
+    return {
+        t: db.execute(f"SELECT count(*) AS n FROM {t}").fetchone()["n"]
+        for t in ("employees", "schemes", "scheme_steps", "step_destinations", "numbers", "api_tokens")
+    }
 
 
 def _step(**overrides):
-    return {"mode": "parallel", "timeout": 30,
-            "destinations": [{"kind": "sip_uri", "uri": "sip:desk@example.com"}], **overrides}
+    return {
+        "mode": "parallel",
+        "timeout": 30,
+        "destinations": [{"kind": "sip_uri", "uri": "sip:desk@example.com"}],
+        **overrides,
+    }
 
 
 EMPLOYEES = {
@@ -34,10 +40,16 @@ EMPLOYEES = {
     "bad-email": ({"name": "X", "extension": "202", "email": "nope"}, "email", "Not a valid email address."),
     "bad-mobile": ({"name": "X", "extension": "202", "mobile": "12"}, "mobile", "'12' is not a phone number"),
     "bad-role": ({"name": "X", "extension": "202", "role": "root"}, "role", "Must be one of: admin, user, limited."),
-    "bad-login": ({"name": "X", "extension": "202", "sip_login": "a b"}, "sip_login",
-                  "letters, digits, '.', '_' or '-', at most 64"),
-    "taken-login": ({"name": "X", "extension": "202", "sip_login": "102"}, "sip_login",
-                    "102 is already used by Boris Support"),
+    "bad-login": (
+        {"name": "X", "extension": "202", "sip_login": "a b"},
+        "sip_login",
+        "letters, digits, '.', '_' or '-', at most 64",
+    ),
+    "taken-login": (
+        {"name": "X", "extension": "202", "sip_login": "102"},
+        "sip_login",
+        "102 is already used by Boris Support",
+    ),
     "unknown-field": ({"name": "X", "extension": "202", "password": "x"}, "password", "Unknown field."),
 }
 
@@ -59,18 +71,32 @@ SCHEMES = {
     "unknown-mode": ({"steps": [_step(mode="random")]}, "steps.0.mode", "Must be one of"),
     "no-steps": ({"steps": []}, "steps", "Length must be between 1 and 20."),
     "no-destinations": ({"steps": [_step(destinations=[])]}, "steps.0.destinations", "Shorter than minimum"),
-    "unknown-kind": ({"steps": [_step(destinations=[{"kind": "fax"}])]}, "steps.0.destinations.0.kind",
-                     "one of: employee, sip_account, department, phone_number, sip_uri, voicemail, ivr, queue, "
-                     "webhook, secretary, responsible_manager"),
-    "missing-employee": ({"steps": [_step(destinations=[{"kind": "employee", "employee_id": 99999999}])]},
-                         "steps.0.destinations.0.employee_id", "no employee 99999999 in this company"),
-    "bad-uri": ({"steps": [_step(destinations=[{"kind": "sip_uri", "uri": "desk"}])]},
-                "steps.0.destinations.0.uri", "a SIP URI such as sip:user@example.com"),
-    "bad-phone-number": ({"steps": [_step(destinations=[{"kind": "phone_number", "number": "abc"}])]},
-                         "steps.0.destinations.0.number", "'abc' is not a phone number"),
-    "eleven-in-parallel": ({"steps": [_step(destinations=[
-        {"kind": "sip_uri", "uri": f"sip:desk{i}@example.com"} for i in range(11)])]},
-        "steps.0.destinations", "at most 10 destinations ring in parallel"),
+    "unknown-kind": (
+        {"steps": [_step(destinations=[{"kind": "fax"}])]},
+        "steps.0.destinations.0.kind",
+        "one of: employee, sip_account, department, phone_number, sip_uri, voicemail, ivr, queue, "
+        "webhook, secretary, responsible_manager",
+    ),
+    "missing-employee": (
+        {"steps": [_step(destinations=[{"kind": "employee", "employee_id": 99999999}])]},
+        "steps.0.destinations.0.employee_id",
+        "no employee 99999999 in this company",
+    ),
+    "bad-uri": (
+        {"steps": [_step(destinations=[{"kind": "sip_uri", "uri": "desk"}])]},
+        "steps.0.destinations.0.uri",
+        "a SIP URI such as sip:user@example.com",
+    ),
+    "bad-phone-number": (
+        {"steps": [_step(destinations=[{"kind": "phone_number", "number": "abc"}])]},
+        "steps.0.destinations.0.number",
+        "'abc' is not a phone number",
+    ),
+    "eleven-in-parallel": (
+        {"steps": [_step(destinations=[{"kind": "sip_uri", "uri": f"sip:desk{i}@example.com"} for i in range(11)])]},
+        "steps.0.destinations",
+        "at most 10 destinations ring in parallel",
+    ),
     "taken-name": ({"name": "Ring everyone", "steps": [_step()]}, "name", "a scheme named 'Ring everyone'"),
     "missing-name": ({"name": None, "steps": [_step()]}, "name", "Field may not be null."),
 }
@@ -91,8 +117,11 @@ def test_a_refused_scheme_replacement_keeps_the_old_scheme(client, admin, db):
     scheme = client.get("/api/v1/schemes", headers=admin).get_json()[0]
     before = _counts(db)
 
-    response = client.put(f"/api/v1/schemes/{scheme['id']}", headers=admin,
-                          json={"name": scheme["name"], "steps": [_step(), _step(timeout=5)]})
+    response = client.put(
+        f"/api/v1/schemes/{scheme['id']}",
+        headers=admin,
+        json={"name": scheme["name"], "steps": [_step(), _step(timeout=5)]},
+    )
 
     assert response.status_code == 422
     assert _at(error_fields(response), "steps.1.timeout")
@@ -103,8 +132,11 @@ def test_a_refused_scheme_replacement_keeps_the_old_scheme(client, admin, db):
 NUMBERS = {
     "not-a-number": ({"number": "12"}, "number", "'12' is not a phone number"),
     "already-ours": ({"number": "8 (495) 111-22-33"}, "number", "+74951112233 already belongs to this company"),
-    "missing-scheme": ({"number": "+74950001122", "scheme_id": 99999999}, "scheme_id",
-                       "no scheme 99999999 in this company"),
+    "missing-scheme": (
+        {"number": "+74950001122", "scheme_id": 99999999},
+        "scheme_id",
+        "no scheme 99999999 in this company",
+    ),
 }
 
 
@@ -141,10 +173,15 @@ def test_a_nul_character_is_refused_with_its_field_before_it_reaches_the_databas
     before = _counts(db)
 
     query = client.get("/api/v1/calls", headers=admin, query_string={"caller": "79\x0016"})
-    body = client.post("/api/v1/schemes", headers=admin, json={"name": "Day", "steps": [
-        _step(destinations=[{"kind": "sip_uri", "uri": "sip:desk\x00@example.com"}])]})
+    body = client.post(
+        "/api/v1/schemes",
+        headers=admin,
+        json={"name": "Day", "steps": [_step(destinations=[{"kind": "sip_uri", "uri": "sip:desk\x00@example.com"}])]},
+    )
 
     assert (query.status_code, error_fields(query)) == (422, {"caller": ["must not contain a NUL character"]})
     assert (body.status_code, error_fields(body)) == (
-        422, {"steps.0.destinations.0.uri": ["must not contain a NUL character"]})
+        422,
+        {"steps.0.destinations.0.uri": ["must not contain a NUL character"]},
+    )
     assert _counts(db) == before

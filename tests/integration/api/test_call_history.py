@@ -21,8 +21,13 @@ def _call_id() -> str:
 
 
 def _leg(step, employee, at="2026-11-23T10:00:00+00:00"):
-    return {"step": step, "target": f"employee {employee['extension']} {employee['name']}",
-            "employee_id": employee["id"], "department_id": None, "rang_at": at}
+    return {
+        "step": step,
+        "target": f"employee {employee['extension']} {employee['name']}",
+        "employee_id": employee["id"],
+        "department_id": None,
+        "rang_at": at,
+    }
 
 
 @pytest.fixture
@@ -36,10 +41,18 @@ def company_id(client, admin):
 
 
 def _direct(company_id, dialled, **extra):
-    return {"company_id": company_id, "direction": "internal", "caller": "101", "caller_login": "101",
-            "caller_domain": "demo.vpbx.test", "called": dialled["extension"],
-            "started_at": "2026-11-23T10:00:00+00:00", "dialled_employee_id": dialled["id"],
-            "dialled_employee_label": f"employee {dialled['extension']} {dialled['name']}", **extra}
+    return {
+        "company_id": company_id,
+        "direction": "internal",
+        "caller": "101",
+        "caller_login": "101",
+        "caller_domain": "demo.vpbx.test",
+        "called": dialled["extension"],
+        "started_at": "2026-11-23T10:00:00+00:00",
+        "dialled_employee_id": dialled["id"],
+        "dialled_employee_label": f"employee {dialled['extension']} {dialled['name']}",
+        **extra,
+    }
 
 
 def _lines(client, admin, call_id):
@@ -55,15 +68,34 @@ def _write(cfg, *batch):
 def test_r19_lines_of_direct_calls(cfg, client, admin, people, company_id):
     ivan, petr, _ = people
     dropped, forwarded_answered, forwarded_missed = _call_id(), _call_id(), _call_id()
-    _write(cfg,
-           {"type": "missed", "call_id": dropped, "at": "2026-11-23T10:02:00+00:00",
-            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"},
-           {"type": "answered", "call_id": forwarded_answered, "at": "2026-11-23T10:00:40+00:00",
-            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan), _leg(2, petr, "2026-11-23T10:00:30+00:00")],
-            "answered": _leg(2, petr, None)},
-           {"type": "ended", "call_id": forwarded_answered, "at": "2026-11-23T10:01:40+00:00", "by": "caller"},
-           {"type": "missed", "call_id": forwarded_missed, "at": "2026-11-23T10:01:00+00:00",
-            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan), _leg(2, petr)], "reason": "no_answer"})
+    _write(
+        cfg,
+        {
+            "type": "missed",
+            "call_id": dropped,
+            "at": "2026-11-23T10:02:00+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan)],
+            "reason": "no_answer",
+        },
+        {
+            "type": "answered",
+            "call_id": forwarded_answered,
+            "at": "2026-11-23T10:00:40+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan), _leg(2, petr, "2026-11-23T10:00:30+00:00")],
+            "answered": _leg(2, petr, None),
+        },
+        {"type": "ended", "call_id": forwarded_answered, "at": "2026-11-23T10:01:40+00:00", "by": "caller"},
+        {
+            "type": "missed",
+            "call_id": forwarded_missed,
+            "at": "2026-11-23T10:01:00+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan), _leg(2, petr)],
+            "reason": "no_answer",
+        },
+    )
 
     [line] = _lines(client, admin, dropped)
     assert (line["status"], line["employee_id"], line["forwarded"]) == ("missed", ivan["id"], False)
@@ -80,13 +112,29 @@ def test_r19_lines_of_direct_calls(cfg, client, admin, people, company_id):
 def test_the_first_outcome_stands_and_repeated_events_change_nothing(cfg, client, admin, people, company_id):
     ivan, petr, _ = people
     call_id = _call_id()
-    answered = {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:10+00:00",
-                "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "answered": _leg(1, ivan, None)}
-    _write(cfg, answered, answered,
-           {"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:20+00:00",
-            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "rejected"},
-           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:10+00:00", "by": "callee"},
-           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:09:00+00:00", "by": "caller"})
+    answered = {
+        "type": "answered",
+        "call_id": call_id,
+        "at": "2026-11-23T10:00:10+00:00",
+        "call": _direct(company_id, ivan),
+        "legs": [_leg(1, ivan)],
+        "answered": _leg(1, ivan, None),
+    }
+    _write(
+        cfg,
+        answered,
+        answered,
+        {
+            "type": "missed",
+            "call_id": call_id,
+            "at": "2026-11-23T10:00:20+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan)],
+            "reason": "rejected",
+        },
+        {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:10+00:00", "by": "callee"},
+        {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:09:00+00:00", "by": "caller"},
+    )
 
     [line] = _lines(client, admin, call_id)
     assert (line["status"], line["talk_seconds"], len(line["legs"])) == ("answered", 60, 1)
@@ -95,11 +143,25 @@ def test_the_first_outcome_stands_and_repeated_events_change_nothing(cfg, client
 def test_a_limited_user_sees_only_their_own_calls(cfg, client, admin, people, company_id, token_for):
     ivan, _, lena = people
     theirs, not_theirs = _call_id(), _call_id()
-    _write(cfg,
-           {"type": "missed", "call_id": theirs, "at": "2026-11-23T10:00:30+00:00",
-            "call": _direct(company_id, lena), "legs": [_leg(1, lena)], "reason": "no_answer"},
-           {"type": "missed", "call_id": not_theirs, "at": "2026-11-23T10:00:30+00:00",
-            "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"})
+    _write(
+        cfg,
+        {
+            "type": "missed",
+            "call_id": theirs,
+            "at": "2026-11-23T10:00:30+00:00",
+            "call": _direct(company_id, lena),
+            "legs": [_leg(1, lena)],
+            "reason": "no_answer",
+        },
+        {
+            "type": "missed",
+            "call_id": not_theirs,
+            "at": "2026-11-23T10:00:30+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan)],
+            "reason": "no_answer",
+        },
+    )
     lena_headers, ivan_headers = token_for(lena["id"]), token_for(ivan["id"])
 
     seen_by_lena = {line["call_id"] for line in client.get("/api/v1/calls?limit=500", headers=lena_headers).get_json()}
@@ -114,16 +176,26 @@ def test_a_limited_user_sees_only_their_own_calls(cfg, client, admin, people, co
 def test_another_company_never_sees_the_lines(cfg, client, admin, people, company_id, other_company):
     ivan = people[0]
     call_id = _call_id()
-    _write(cfg, {"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:30+00:00",
-                 "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "no_answer"})
+    _write(
+        cfg,
+        {
+            "type": "missed",
+            "call_id": call_id,
+            "at": "2026-11-23T10:00:30+00:00",
+            "call": _direct(company_id, ivan),
+            "legs": [_leg(1, ivan)],
+            "reason": "no_answer",
+        },
+    )
 
     assert client.get(f"/api/v1/calls?call_id={call_id}", headers=other_company["headers"]).get_json() == []
 
 
 def test_filters_are_checked(client, admin):
     bad_status = client.get("/api/v1/calls?status=lost&limit=0", headers=admin)
-    backwards = client.get("/api/v1/calls?since=2026-11-23T10:00:00%2B00:00&until=2026-11-22T10:00:00%2B00:00",
-                           headers=admin)
+    backwards = client.get(
+        "/api/v1/calls?since=2026-11-23T10:00:00%2B00:00&until=2026-11-22T10:00:00%2B00:00", headers=admin
+    )
 
     assert bad_status.status_code == backwards.status_code == 422
     assert set(bad_status.get_json()["error"]["fields"]) == {"status", "limit"}
@@ -140,11 +212,25 @@ def test_the_keeper_writes_what_was_emitted_while_it_was_down_and_skips_a_broken
     assert keeper.stop()
     try:
         # One entry, as Kamailio's timer writes a batch: the broken events must not block the good one.
-        stream.xadd(events.STREAM, events.entry([
-            "{not json",
-            json.dumps({"type": "missed", "call_id": "x", "call": {}}),
-            json.dumps({"type": "missed", "call_id": call_id, "at": "2026-11-23T10:00:30+00:00",
-                        "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "reason": "busy"})]))
+        stream.xadd(
+            events.STREAM,
+            events.entry(
+                [
+                    "{not json",
+                    json.dumps({"type": "missed", "call_id": "x", "call": {}}),
+                    json.dumps(
+                        {
+                            "type": "missed",
+                            "call_id": call_id,
+                            "at": "2026-11-23T10:00:30+00:00",
+                            "call": _direct(company_id, ivan),
+                            "legs": [_leg(1, ivan)],
+                            "reason": "busy",
+                        }
+                    ),
+                ]
+            ),
+        )
         assert _lines(client, admin, call_id) == []  # Kamailio never writes history itself
     finally:
         keeper.start()
@@ -159,21 +245,47 @@ def test_the_keeper_writes_what_was_emitted_while_it_was_down_and_skips_a_broken
 def test_a_call_id_reused_by_a_later_call_gets_a_line_of_its_own(cfg, client, admin, people, company_id):
     ivan = people[0]
     call_id = _call_id()
-    first = {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:05+00:00",
-             "call": _direct(company_id, ivan), "legs": [_leg(1, ivan)], "answered": _leg(1, ivan, None)}
-    later = {**first, "at": "2026-11-24T10:00:05+00:00",
-             "call": _direct(company_id, ivan, started_at="2026-11-24T10:00:00+00:00")}
-    _write(cfg, first, {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:05+00:00", "by": "caller"},
-           later, {"type": "ended", "call_id": call_id, "at": "2026-11-24T10:02:05+00:00", "by": "caller"})
+    first = {
+        "type": "answered",
+        "call_id": call_id,
+        "at": "2026-11-23T10:00:05+00:00",
+        "call": _direct(company_id, ivan),
+        "legs": [_leg(1, ivan)],
+        "answered": _leg(1, ivan, None),
+    }
+    later = {
+        **first,
+        "at": "2026-11-24T10:00:05+00:00",
+        "call": _direct(company_id, ivan, started_at="2026-11-24T10:00:00+00:00"),
+    }
+    _write(
+        cfg,
+        first,
+        {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:05+00:00", "by": "caller"},
+        later,
+        {"type": "ended", "call_id": call_id, "at": "2026-11-24T10:02:05+00:00", "by": "caller"},
+    )
 
     lines = _lines(client, admin, call_id)
-    assert [(line["started_at"][:10], line["talk_seconds"]) for line in lines] == [("2026-11-24", 120), ("2026-11-23", 60)]
+    assert [(line["started_at"][:10], line["talk_seconds"]) for line in lines] == [
+        ("2026-11-24", 120),
+        ("2026-11-23", 60),
+    ]
 
 
 def _incoming(company_id, **extra):
-    return {"company_id": company_id, "direction": "incoming", "caller": "79161234567", "caller_login": None,
-            "caller_domain": None, "called": "+74951112233", "started_at": "2026-11-23T10:00:00+00:00",
-            "dialled_employee_id": None, "dialled_employee_label": None, **extra}
+    return {
+        "company_id": company_id,
+        "direction": "incoming",
+        "caller": "79161234567",
+        "caller_login": None,
+        "caller_domain": None,
+        "called": "+74951112233",
+        "started_at": "2026-11-23T10:00:00+00:00",
+        "dialled_employee_id": None,
+        "dialled_employee_label": None,
+        **extra,
+    }
 
 
 def test_an_ivr_keys_leg_joins_the_callers_line_and_whoever_answers_it_makes_it_theirs(
@@ -181,22 +293,45 @@ def test_an_ivr_keys_leg_joins_the_callers_line_and_whoever_answers_it_makes_it_
 ):
     ivan, petr, _ = people
     call_id = _call_id()
-    menu = {"step": 1, "target": "IVR menu 4", "employee_id": None, "department_id": None,
-            "rang_at": "2026-11-23T10:00:00+00:00", "node": "ivr:4"}
+    menu = {
+        "step": 1,
+        "target": "IVR menu 4",
+        "employee_id": None,
+        "department_id": None,
+        "rang_at": "2026-11-23T10:00:00+00:00",
+        "node": "ivr:4",
+    }
     leg_call = {**_incoming(company_id, parent_call_id=call_id), "called": "ivr-4-2"}
     legs = [_leg(1, ivan, "2026-11-23T10:00:08+00:00"), _leg(2, petr, "2026-11-23T10:00:28+00:00")]
-    answered_leg = {"type": "answered", "call_id": "leg@vpbx-media", "at": "2026-11-23T10:00:30+00:00",
-                    "call": leg_call, "legs": legs, "answered": _leg(2, petr, None)}
-    _write(cfg,
-           {"type": "answered", "call_id": call_id, "at": "2026-11-23T10:00:01+00:00", "call": _incoming(company_id),
-            "legs": [menu], "answered": {**menu, "rang_at": None}},
-           answered_leg, answered_leg,  # delivered twice: nothing changes the second time
-           {"type": "ended", "call_id": "leg@vpbx-media", "at": "2026-11-23T10:01:00+00:00", "by": "caller"},
-           {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:00+00:00", "by": "caller"})
+    answered_leg = {
+        "type": "answered",
+        "call_id": "leg@vpbx-media",
+        "at": "2026-11-23T10:00:30+00:00",
+        "call": leg_call,
+        "legs": legs,
+        "answered": _leg(2, petr, None),
+    }
+    _write(
+        cfg,
+        {
+            "type": "answered",
+            "call_id": call_id,
+            "at": "2026-11-23T10:00:01+00:00",
+            "call": _incoming(company_id),
+            "legs": [menu],
+            "answered": {**menu, "rang_at": None},
+        },
+        answered_leg,
+        answered_leg,  # delivered twice: nothing changes the second time
+        {"type": "ended", "call_id": "leg@vpbx-media", "at": "2026-11-23T10:01:00+00:00", "by": "caller"},
+        {"type": "ended", "call_id": call_id, "at": "2026-11-23T10:01:00+00:00", "by": "caller"},
+    )
 
     [line] = _lines(client, admin, call_id)
     assert (line["status"], line["employee_id"], line["voicemail"]) == ("answered", petr["id"], False)
     assert [(leg["step"], leg["target"], leg["answered"]) for leg in line["legs"]] == [
-        (1, "IVR menu 4", True), (2, f"employee {ivan['extension']} Ivan", False),
-        (3, f"employee {petr['extension']} Petr", True)]
+        (1, "IVR menu 4", True),
+        (2, f"employee {ivan['extension']} Ivan", False),
+        (3, f"employee {petr['extension']} Petr", True),
+    ]
     assert _lines(client, admin, "leg@vpbx-media") == []

@@ -33,8 +33,10 @@ def _requests(ids):
 
 
 def test_another_companys_objects_are_not_found(client, other_company, demo_ids, admin):
-    before = {url: client.get(url, headers=admin).get_json()
-              for url in ("/api/v1/employees", "/api/v1/schemes", "/api/v1/numbers")}
+    before = {
+        url: client.get(url, headers=admin).get_json()
+        for url in ("/api/v1/employees", "/api/v1/schemes", "/api/v1/numbers")
+    }
 
     for method, url, json in _requests(demo_ids):
         response = getattr(client, method)(url, headers=other_company["headers"], json=json)
@@ -56,18 +58,35 @@ def test_lists_show_only_the_callers_company(client, other_company, demo_ids):
 
 
 def test_another_companys_employee_cannot_be_a_destination(client, other_company, demo_ids):
-    response = client.post("/api/v1/schemes", headers=other_company["headers"], json={
-        "name": "Steal", "steps": [{"mode": "parallel", "timeout": 30,
-                                    "destinations": [{"kind": "employee", "employee_id": demo_ids["employee"]}]}]})
+    response = client.post(
+        "/api/v1/schemes",
+        headers=other_company["headers"],
+        json={
+            "name": "Steal",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "employee", "employee_id": demo_ids["employee"]}],
+                }
+            ],
+        },
+    )
 
     assert response.status_code == 422
-    assert error_fields(response) == {"steps": {"0": {"destinations": {"0": {
-        "employee_id": [f"no employee {demo_ids['employee']} in this company"]}}}}}
+    assert error_fields(response) == {
+        "steps": {
+            "0": {"destinations": {"0": {"employee_id": [f"no employee {demo_ids['employee']} in this company"]}}}
+        }
+    }
 
 
 def test_another_companys_scheme_cannot_serve_a_number(client, other_company, demo_ids):
-    response = client.post("/api/v1/numbers", headers=other_company["headers"],
-                           json={"number": "+380441112233", "scheme_id": demo_ids["scheme"]})
+    response = client.post(
+        "/api/v1/numbers",
+        headers=other_company["headers"],
+        json={"number": "+380441112233", "scheme_id": demo_ids["scheme"]},
+    )
 
     assert response.status_code == 422
     assert error_fields(response) == {"scheme_id": [f"no scheme {demo_ids['scheme']} in this company"]}

@@ -20,8 +20,11 @@ def limited(make_employee, token_for):
 def test_a_user_edits_their_own_profile(client, user):
     me, headers = user
 
-    response = client.patch(f"/api/v1/employees/{me['id']}", headers=headers,
-                            json={"name": "New Name", "email": "me@example.com", "mobile": "8 916 123-45-67"})
+    response = client.patch(
+        f"/api/v1/employees/{me['id']}",
+        headers=headers,
+        json={"name": "New Name", "email": "me@example.com", "mobile": "8 916 123-45-67"},
+    )
 
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -33,21 +36,25 @@ def test_a_user_edits_their_own_profile(client, user):
 def test_a_user_cannot_change_role_extension_or_login(client, user):
     me, headers = user
 
-    response = client.patch(f"/api/v1/employees/{me['id']}", headers=headers,
-                            json={"role": "admin", "extension": "55"})
+    response = client.patch(f"/api/v1/employees/{me['id']}", headers=headers, json={"role": "admin", "extension": "55"})
 
     assert response.status_code == 403
-    assert error_fields(response) == {"extension": ["only an administrator can change this"],
-                                      "role": ["only an administrator can change this"]}
+    assert error_fields(response) == {
+        "extension": ["only an administrator can change this"],
+        "role": ["only an administrator can change this"],
+    }
     assert client.get(f"/api/v1/employees/{me['id']}", headers=headers).get_json()["role"] == "user"
 
 
-@pytest.mark.parametrize("method, url, json", [
-    ("post", "/api/v1/employees", {"name": "X", "extension": "77"}),
-    ("patch", "/api/v1/company", {"name": "Mine now"}),
-    ("get", "/api/v1/schemes", None),
-    ("get", "/api/v1/numbers", None),
-])
+@pytest.mark.parametrize(
+    "method, url, json",
+    [
+        ("post", "/api/v1/employees", {"name": "X", "extension": "77"}),
+        ("patch", "/api/v1/company", {"name": "Mine now"}),
+        ("get", "/api/v1/schemes", None),
+        ("get", "/api/v1/numbers", None),
+    ],
+)
 def test_only_an_admin_manages_the_company(client, user, limited, method, url, json):
     for _, headers in (user, limited):
         response = getattr(client, method)(url, headers=headers, json=json)
@@ -86,8 +93,9 @@ def test_an_admin_cannot_lock_themself_out(client, admin):
 def test_a_null_sip_login_means_the_extension(client, admin, make_employee):
     employee = make_employee(extension="4321", sip_login="desk-4321")
 
-    response = client.patch(f"/api/v1/employees/{employee['id']}", headers=admin,
-                            json={"extension": "4322", "sip_login": None})
+    response = client.patch(
+        f"/api/v1/employees/{employee['id']}", headers=admin, json={"extension": "4322", "sip_login": None}
+    )
 
     assert response.status_code == 200, response.get_json()
     body = response.get_json()

@@ -4,44 +4,77 @@ import pytest
 
 from .conftest import error_fields
 
-OFFICE = {"name": "Office hours", "timezone": "Europe/Moscow",
-          "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
-          "exceptions": [{"start": "2026-12-31", "end": "2027-01-08", "closed": True},
-                         {"start": "2027-02-20", "end": "2027-02-20", "closed": False,
-                          "hours": {"start": "10:00", "end": "15:00"}}]}
-
-
+OFFICE = {
+    "name": "Office hours",
+    "timezone": "Europe/Moscow",
+    "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+    "exceptions": [
+        {"start": "2026-12-31", "end": "2027-01-08", "closed": True},
+        {"start": "2027-02-20", "end": "2027-02-20", "closed": False, "hours": {"start": "10:00", "end": "15:00"}},
+    ],
+}
 
 
 def test_a_schedule_reads_back_as_written(client, admin, created, post):
     schedule = post("schedules", OFFICE)
 
     assert {k: v for k, v in schedule.items() if k != "id"} == {
-        **OFFICE, "exceptions": [{**OFFICE["exceptions"][0], "hours": None}, OFFICE["exceptions"][1]]}
+        **OFFICE,
+        "exceptions": [{**OFFICE["exceptions"][0], "hours": None}, OFFICE["exceptions"][1]],
+    }
 
 
 BAD = {
-    "inverted": ({"weekly": [{"day": "mon", "start": "18:00", "end": "09:00"}]}, ["weekly", "0", "end"],
-                 "ends before it starts (split a night shift at midnight)"),
-    "overlapping": ({"weekly": [{"day": "mon", "start": "09:00", "end": "13:00"},
-                                {"day": "mon", "start": "12:00", "end": "18:00"}]}, ["weekly", "1", "start"],
-                    "overlaps mon 09:00-13:00"),
-    "bad-clock": ({"weekly": [{"day": "mon", "start": "9:00", "end": "25:00"}]}, ["weekly", "0", "start"],
-                  "a time of day as HH:MM, 00:00 to 24:00"),
-    "bad-day": ({"weekly": [{"day": "monday", "start": "09:00", "end": "18:00"}]}, ["weekly", "0", "day"],
-                "Must be one of: mon, tue, wed, thu, fri, sat, sun."),
-    "bad-timezone": ({"timezone": "Mars/Olympus"}, ["timezone"],
-                     "unknown timezone 'Mars/Olympus': use an IANA name such as 'Europe/Moscow'"),
-    "exception-inverted": ({"exceptions": [{"start": "2027-01-08", "end": "2027-01-01"}]},
-                           ["exceptions", "0", "end"], "ends before it starts"),
-    "working-day-without-hours": ({"exceptions": [{"start": "2027-02-20", "end": "2027-02-20", "closed": False}]},
-                                  ["exceptions", "0", "hours"], "an extra working day needs its hours"),
-    "holiday-with-hours": ({"exceptions": [{"start": "2027-01-01", "end": "2027-01-01",
-                                            "hours": {"start": "10:00", "end": "12:00"}}]},
-                           ["exceptions", "0", "hours"], "a holiday has no hours"),
-    "exceptions-overlap": ({"exceptions": [{"start": "2027-01-01", "end": "2027-01-08"},
-                                           {"start": "2027-01-05", "end": "2027-01-10"}]},
-                           ["exceptions", "1", "start"], "overlaps the exception 2027-01-01..2027-01-08"),
+    "inverted": (
+        {"weekly": [{"day": "mon", "start": "18:00", "end": "09:00"}]},
+        ["weekly", "0", "end"],
+        "ends before it starts (split a night shift at midnight)",
+    ),
+    "overlapping": (
+        {
+            "weekly": [
+                {"day": "mon", "start": "09:00", "end": "13:00"},
+                {"day": "mon", "start": "12:00", "end": "18:00"},
+            ]
+        },
+        ["weekly", "1", "start"],
+        "overlaps mon 09:00-13:00",
+    ),
+    "bad-clock": (
+        {"weekly": [{"day": "mon", "start": "9:00", "end": "25:00"}]},
+        ["weekly", "0", "start"],
+        "a time of day as HH:MM, 00:00 to 24:00",
+    ),
+    "bad-day": (
+        {"weekly": [{"day": "monday", "start": "09:00", "end": "18:00"}]},
+        ["weekly", "0", "day"],
+        "Must be one of: mon, tue, wed, thu, fri, sat, sun.",
+    ),
+    "bad-timezone": (
+        {"timezone": "Mars/Olympus"},
+        ["timezone"],
+        "unknown timezone 'Mars/Olympus': use an IANA name such as 'Europe/Moscow'",
+    ),
+    "exception-inverted": (
+        {"exceptions": [{"start": "2027-01-08", "end": "2027-01-01"}]},
+        ["exceptions", "0", "end"],
+        "ends before it starts",
+    ),
+    "working-day-without-hours": (
+        {"exceptions": [{"start": "2027-02-20", "end": "2027-02-20", "closed": False}]},
+        ["exceptions", "0", "hours"],
+        "an extra working day needs its hours",
+    ),
+    "holiday-with-hours": (
+        {"exceptions": [{"start": "2027-01-01", "end": "2027-01-01", "hours": {"start": "10:00", "end": "12:00"}}]},
+        ["exceptions", "0", "hours"],
+        "a holiday has no hours",
+    ),
+    "exceptions-overlap": (
+        {"exceptions": [{"start": "2027-01-01", "end": "2027-01-08"}, {"start": "2027-01-05", "end": "2027-01-10"}]},
+        ["exceptions", "1", "start"],
+        "overlaps the exception 2027-01-01..2027-01-08",
+    ),
 }
 
 
@@ -82,11 +115,13 @@ def test_a_schedule_in_use_cannot_be_deleted(client, admin, created, post):
 def test_backup_schemes_cannot_loop(client, admin, created, post):
     step = {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "sip_uri", "uri": "sip:a@example.com"}]}
     first = post("schemes", {"name": "First", "steps": [step]})
-    second = post("schemes", {"name": "Second", "steps": [step],
-                                                        "backup_scheme_id": first["id"]})
+    second = post("schemes", {"name": "Second", "steps": [step], "backup_scheme_id": first["id"]})
 
-    response = client.put(f"/api/v1/schemes/{first['id']}", headers=admin,
-                          json={"name": "First", "steps": [step], "backup_scheme_id": second["id"]})
+    response = client.put(
+        f"/api/v1/schemes/{first['id']}",
+        headers=admin,
+        json={"name": "First", "steps": [step], "backup_scheme_id": second["id"]},
+    )
 
     assert response.status_code == 422
     assert error_fields(response) == {"backup_scheme_id": ["the backups loop: First -> Second -> First"]}
@@ -95,13 +130,23 @@ def test_backup_schemes_cannot_loop(client, admin, created, post):
 def test_a_number_by_schedule_needs_an_off_hours_scheme_and_a_schedule(client, admin):
     scheme_id = client.get("/api/v1/schemes", headers=admin).get_json()[0]["id"]
 
-    no_off_hours = client.post("/api/v1/numbers", headers=admin,
-                               json={"number": "+74950009988", "mode": "by_schedule", "scheme_id": scheme_id})
-    no_schedule = client.post("/api/v1/numbers", headers=admin, json={
-        "number": "+74950009988", "mode": "by_schedule", "scheme_id": scheme_id, "off_hours_scheme_id": scheme_id})
+    no_off_hours = client.post(
+        "/api/v1/numbers", headers=admin, json={"number": "+74950009988", "mode": "by_schedule", "scheme_id": scheme_id}
+    )
+    no_schedule = client.post(
+        "/api/v1/numbers",
+        headers=admin,
+        json={
+            "number": "+74950009988",
+            "mode": "by_schedule",
+            "scheme_id": scheme_id,
+            "off_hours_scheme_id": scheme_id,
+        },
+    )
 
     assert error_fields(no_off_hours) == {
-        "off_hours_scheme_id": ["a number that works by schedule needs an off-hours scheme"]}
+        "off_hours_scheme_id": ["a number that works by schedule needs an off-hours scheme"]
+    }
     assert error_fields(no_schedule) == {"schedule_id": ["the company has no work schedule: give the number its own"]}
 
 
@@ -110,26 +155,67 @@ def test_seed_002_example_routes_by_the_clock(client, admin, created, make_emplo
     sales' mobile through the outbound trunk; outside hours another route."""
     manager = make_employee(name="Sales Manager", extension="210")
     head = make_employee(name="Head of Sales", extension="211", mobile="+79161112233")
-    schedule = post("schedules", {
-        "name": "Sales hours", "weekly": [{"day": d, "start": "09:00", "end": "18:00"}
-                                          for d in ("mon", "tue", "wed", "thu", "fri")]})
-    night = post("schemes", {"name": "Night desk", "steps": [
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "sip_uri", "uri": "sip:night@example.com"}]}]})
-    sales = post("schemes", {"name": "Sales", "steps": [
-        {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": manager["id"]}]},
-        {"mode": "sequential", "timeout": 30, "destinations": [{"kind": "phone_number", "number": head["mobile"]}]},
-    ]})
-    post("numbers", {"number": "+7 (495) 222-33-44", "mode": "by_schedule",
-                                              "schedule_id": schedule["id"], "scheme_id": sales["id"],
-                                              "off_hours_scheme_id": night["id"]}, key="number")
+    schedule = post(
+        "schedules",
+        {
+            "name": "Sales hours",
+            "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+        },
+    )
+    night = post(
+        "schemes",
+        {
+            "name": "Night desk",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 15,
+                    "destinations": [{"kind": "sip_uri", "uri": "sip:night@example.com"}],
+                }
+            ],
+        },
+    )
+    sales = post(
+        "schemes",
+        {
+            "name": "Sales",
+            "steps": [
+                {
+                    "mode": "sequential",
+                    "timeout": 30,
+                    "destinations": [{"kind": "employee", "employee_id": manager["id"]}],
+                },
+                {
+                    "mode": "sequential",
+                    "timeout": 30,
+                    "destinations": [{"kind": "phone_number", "number": head["mobile"]}],
+                },
+            ],
+        },
+    )
+    post(
+        "numbers",
+        {
+            "number": "+7 (495) 222-33-44",
+            "mode": "by_schedule",
+            "schedule_id": schedule["id"],
+            "scheme_id": sales["id"],
+            "off_hours_scheme_id": night["id"],
+        },
+        key="number",
+    )
 
-    day = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
-                     query_string={"at": "2026-11-23T10:00:00+03:00"}).get_json()
-    night_call = client.get("/api/v1/numbers/+74952223344/route", headers=admin,
-                            query_string={"at": "2026-11-23T23:00:00+03:00"}).get_json()
+    day = client.get(
+        "/api/v1/numbers/+74952223344/route", headers=admin, query_string={"at": "2026-11-23T10:00:00+03:00"}
+    ).get_json()
+    night_call = client.get(
+        "/api/v1/numbers/+74952223344/route", headers=admin, query_string={"at": "2026-11-23T23:00:00+03:00"}
+    ).get_json()
 
     assert [[t["label"] for t in s["targets"]] for s in day["steps"]] == [
-        ["employee 210 Sales Manager"], ["phone +79161112233"]]
+        ["employee 210 Sales Manager"],
+        ["phone +79161112233"],
+    ]
     assert "schedule 'Sales hours' is open on Mon 2026-11-23 10:00 Europe/Moscow: Mon 09:00-18:00" in day["reasons"]
     assert "step 2: ring phone +79161112233 through the outbound trunk" in day["reasons"]
     assert [t["uri"] for s in night_call["steps"] for t in s["targets"]] == ["sip:night@example.com"]
@@ -141,25 +227,73 @@ def test_seed_001_scenario(client, admin, post, make_employee):
     without an answer the head of sales' mobile; then the answering machine.
     Outside working hours, the answering machine with its greeting."""
     head = make_employee(name="Head of Sales", email="head@example.com", mobile="+79163334455")
-    hours = post("schedules", {"name": "Weekdays", "timezone": "Europe/Moscow", "weekly": [
-        {"day": d, "start": "09:00", "end": "19:00"} for d in ("mon", "tue", "wed", "thu", "fri")]})
+    hours = post(
+        "schedules",
+        {
+            "name": "Weekdays",
+            "timezone": "Europe/Moscow",
+            "weekly": [{"day": d, "start": "09:00", "end": "19:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+        },
+    )
     box = post("voicemail-boxes", {"name": "Answering machine", "recipients": [{"employee_id": head["id"]}]})
-    working = post("schemes", {"name": "Sales first", "steps": [
-        {"mode": "parallel", "timeout": 20, "destinations": [
-            {"kind": "phone_number", "number": "+74950001111"}, {"kind": "phone_number", "number": "+74950002222"},
-            {"kind": "phone_number", "number": "+74950003333"}]},
-        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "phone_number", "number": head["mobile"]}]},
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]},
-    ]})
-    night = post("schemes", {"name": "Night machine", "steps": [
-        {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}]}]})
-    post("numbers", {"number": "+74954445566", "mode": "by_schedule", "schedule_id": hours["id"],
-                     "scheme_id": working["id"], "off_hours_scheme_id": night["id"]}, key="number")
+    working = post(
+        "schemes",
+        {
+            "name": "Sales first",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 20,
+                    "destinations": [
+                        {"kind": "phone_number", "number": "+74950001111"},
+                        {"kind": "phone_number", "number": "+74950002222"},
+                        {"kind": "phone_number", "number": "+74950003333"},
+                    ],
+                },
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "phone_number", "number": head["mobile"]}],
+                },
+                {
+                    "mode": "parallel",
+                    "timeout": 15,
+                    "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}],
+                },
+            ],
+        },
+    )
+    night = post(
+        "schemes",
+        {
+            "name": "Night machine",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 15,
+                    "destinations": [{"kind": "voicemail", "voicemail_box_id": box["id"]}],
+                }
+            ],
+        },
+    )
+    post(
+        "numbers",
+        {
+            "number": "+74954445566",
+            "mode": "by_schedule",
+            "schedule_id": hours["id"],
+            "scheme_id": working["id"],
+            "off_hours_scheme_id": night["id"],
+        },
+        key="number",
+    )
 
-    day = client.get("/api/v1/numbers/+74954445566/route", headers=admin,
-                     query_string={"at": "2026-11-23T18:59:00+03:00"}).get_json()
-    evening = client.get("/api/v1/numbers/+74954445566/route", headers=admin,
-                         query_string={"at": "2026-11-23T19:00:00+03:00"}).get_json()
+    day = client.get(
+        "/api/v1/numbers/+74954445566/route", headers=admin, query_string={"at": "2026-11-23T18:59:00+03:00"}
+    ).get_json()
+    evening = client.get(
+        "/api/v1/numbers/+74954445566/route", headers=admin, query_string={"at": "2026-11-23T19:00:00+03:00"}
+    ).get_json()
 
     assert "scheme 'Sales first'" in day["reasons"]
     assert "scheme 'Night machine'" in evening["reasons"]

@@ -9,8 +9,9 @@ def test_an_account_gets_a_password_shown_once_and_kamailio_sees_its_digest(clie
     account = post("sip-accounts", {"name": "Door phone", "sip_login": "door"})
 
     assert len(account["sip_password"]) == 20
-    row = db.execute("SELECT ha1 FROM kamailio_subscriber WHERE username = 'door' AND domain = 'demo.vpbx.test'"
-                     ).fetchone()
+    row = db.execute(
+        "SELECT ha1 FROM kamailio_subscriber WHERE username = 'door' AND domain = 'demo.vpbx.test'"
+    ).fetchone()
     assert row["ha1"] == ha1("door", "demo.vpbx.test", account["sip_password"])
     assert "sip_password" not in client.get(f"/api/v1/sip-accounts/{account['id']}", headers=admin).get_json()
 
@@ -18,8 +19,9 @@ def test_an_account_gets_a_password_shown_once_and_kamailio_sees_its_digest(clie
 def test_logins_are_unique_across_employees_and_accounts(client, admin, post, make_employee):
     post("sip-accounts", {"name": "Fax", "sip_login": "fax"})
 
-    employee_clash = client.post("/api/v1/employees", headers=admin,
-                                 json={"name": "Faxer", "extension": "7001", "sip_login": "fax"})
+    employee_clash = client.post(
+        "/api/v1/employees", headers=admin, json={"name": "Faxer", "extension": "7001", "sip_login": "fax"}
+    )
     account_clash = client.post("/api/v1/sip-accounts", headers=admin, json={"name": "Lobby", "sip_login": "101"})
 
     assert error_fields(employee_clash) == {"sip_login": ["fax is already used by SIP account Fax"]}
@@ -28,15 +30,34 @@ def test_logins_are_unique_across_employees_and_accounts(client, admin, post, ma
 
 def test_an_account_is_a_destination(client, admin, post):
     account = post("sip-accounts", {"name": "Lobby phone", "sip_login": "lobby"})
-    scheme = post("schemes", {"name": "Lobby", "steps": [{"mode": "parallel", "timeout": 30, "destinations": [
-        {"kind": "sip_account", "sip_account_id": account["id"]}]}]})
+    scheme = post(
+        "schemes",
+        {
+            "name": "Lobby",
+            "steps": [
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "sip_account", "sip_account_id": account["id"]}],
+                }
+            ],
+        },
+    )
     post("numbers", {"number": "+74959990033", "scheme_id": scheme["id"]}, key="number")
 
     plan = client.get("/api/v1/numbers/+74959990033/route", headers=admin).get_json()
 
     assert plan["steps"][0]["targets"] == [
-        {"uri": "sip:lobby@demo.vpbx.test", "label": "SIP account Lobby phone", "via_location": True,
-         "via_trunk": False, "node": None, "employee_id": None, "department_id": None}]
+        {
+            "uri": "sip:lobby@demo.vpbx.test",
+            "label": "SIP account Lobby phone",
+            "via_location": True,
+            "via_trunk": False,
+            "node": None,
+            "employee_id": None,
+            "department_id": None,
+        }
+    ]
 
 
 def test_another_company_cannot_reach_an_account(client, post, other_company):

@@ -9,8 +9,19 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..targets import Resolution
-from . import (department, employee, ivr, phone_number, queue, responsible_manager, secretary, sip_account,
-               sip_uri, voicemail, webhook)
+from . import (
+    department,
+    employee,
+    ivr,
+    phone_number,
+    queue,
+    responsible_manager,
+    secretary,
+    sip_account,
+    sip_uri,
+    voicemail,
+    webhook,
+)
 
 REGISTRY: dict[str, ModuleType] = {
     "department": department,

@@ -17,6 +17,7 @@ Members off duty are skipped wherever they stand in the order.
 from __future__ import annotations
 
 import random
+
 from ..department_state import DepartmentState
 from ..targets import Resolution
 from . import employee
@@ -30,7 +31,8 @@ def _ordered(department: dict, call, ctx) -> tuple[list[dict], str]:
         start = (state.turn - 1) % len(members) if state.turn > 0 else 0
         return members[start:] + members[:start], f"turn {state.turn}: starting with member {start + 1}"
     if distribution == "random":
-        random.Random(call.call_id).shuffle(members)
+        # Seeded by the Call-ID: the same call always shuffles the same way (a fair spread, not a secret).
+        random.Random(call.call_id).shuffle(members)  # noqa: S311
         return members, "shuffled"
     if distribution == "longest_idle":
         now = call.at.timestamp()
@@ -50,13 +52,17 @@ def resolve(data: dict, call, ctx) -> Resolution:
     members, why_order = _ordered(department, call, ctx)
     hunting = department["distribution"] != "all_at_once"
     tracks_idle = department["distribution"] == "longest_idle"
-    reasons = [f"department {department['name']!r} ({department['distribution']}"
-               + (f", {department['ring_time']} s each" if hunting else "")
-               + f"): {len(members)} member(s)" + (f", {why_order}" if why_order else "")]
+    reasons = [
+        f"department {department['name']!r} ({department['distribution']}"
+        + (f", {department['ring_time']} s each" if hunting else "")
+        + f"): {len(members)} member(s)"
+        + (f", {why_order}" if why_order else "")
+    ]
     targets, delayed = [], []
     for member in members:
-        resolution = employee.resolve({"kind": "employee", "employee": member}, call, ctx,
-                                      department_id=department["id"], tracks_idle=tracks_idle)
+        resolution = employee.resolve(
+            {"kind": "employee", "employee": member}, call, ctx, department_id=department["id"], tracks_idle=tracks_idle
+        )
         targets.extend(resolution.targets)
         reasons.extend(resolution.reasons)
         # A member's turn in a hunt is their desk phone's: mobiles join only when everyone rings at once.

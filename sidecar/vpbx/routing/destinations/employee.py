@@ -58,11 +58,19 @@ def resolve(data: dict, call, ctx, **target_fields) -> Resolution:
     why_not = _unavailable(employee, call, ctx)
     if why_not:
         return Resolution((), (f"skip {name}: {why_not}",))
-    target = Target(uri=f"sip:{employee['login']}@{ctx.domain}", via_location=True, label=name,
-                    employee_id=employee.get("id"), **target_fields)
+    target = Target(
+        uri=f"sip:{employee['login']}@{ctx.domain}",
+        via_location=True,
+        label=name,
+        employee_id=employee.get("id"),
+        **target_fields,
+    )
     after = employee.get("mobile_after")
     if employee.get("mobile") and after is not None:
         mobile = pstn_target(employee["mobile"], f"mobile of {name}", employee_id=employee.get("id"), **target_fields)
-        return Resolution((target,), (f"ring {name}", f"ring their mobile {employee['mobile']} {after} s later"),
-                          delayed=((after, mobile),))
+        return Resolution(
+            (target,),
+            (f"ring {name}", f"ring their mobile {employee['mobile']} {after} s later"),
+            delayed=((after, mobile),),
+        )
     return Resolution((target,), (f"ring {name}",))

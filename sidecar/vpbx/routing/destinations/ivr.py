@@ -11,5 +11,6 @@ from ..targets import Resolution, node_resolution
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["ivr_menu_id"]
-    return node_resolution("ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)",
-                           runs=True)
+    return node_resolution(
+        "ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)", runs=True
+    )

@@ -11,4 +11,6 @@ from ..targets import Resolution, node_resolution
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["queue_id"]
-    return node_resolution("queue", node_id, f"call queue {node_id}", "the media app holds the caller until an agent is free (R18)")
+    return node_resolution(
+        "queue", node_id, f"call queue {node_id}", "the media app holds the caller until an agent is free (R18)"
+    )

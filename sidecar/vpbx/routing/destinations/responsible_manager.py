@@ -19,17 +19,30 @@ FORWARD_RING_SECONDS = 30
 
 
 def resolve(data: dict, call, ctx) -> Resolution:
-    return node_resolution("responsible_manager", None, "responsible manager",
-                           "the CRM names the caller's manager when the call arrives (R16)", runs=True)
+    return node_resolution(
+        "responsible_manager",
+        None,
+        "responsible manager",
+        "the CRM names the caller's manager when the call arrives (R16)",
+        runs=True,
+    )
 
 
 def _forward(rule: dict, employee: dict | None, department: dict | None, seconds: int) -> dict | None:
     if rule == "forward_employee" and employee:
-        return {"mode": "parallel", "timeout": seconds, "forward": True,
-                "destinations": [{"kind": "employee", "employee": employee}]}
+        return {
+            "mode": "parallel",
+            "timeout": seconds,
+            "forward": True,
+            "destinations": [{"kind": "employee", "employee": employee}],
+        }
     if rule == "forward_department" and department:
-        return {"mode": "parallel", "timeout": seconds, "forward": True,
-                "destinations": [{"kind": "department", "department": department}]}
+        return {
+            "mode": "parallel",
+            "timeout": seconds,
+            "forward": True,
+            "destinations": [{"kind": "department", "department": department}],
+        }
     return None
 
 
@@ -40,17 +53,22 @@ def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
     manager = directory["employees"].get(str(outcome))
     if manager is None:
         return Expansion(reasons=(f"responsible manager: employee id {outcome} does not exist, the next step rings",))
-    steps = [{"mode": "parallel", "timeout": step_timeout,
-              "destinations": [{"kind": "employee", "employee": manager}]}]
+    steps = [{"mode": "parallel", "timeout": step_timeout, "destinations": [{"kind": "employee", "employee": manager}]}]
     reasons = [f"responsible manager: {label(manager)}"]
     crm = directory.get("crm") or {}
     crm_rule = crm.get("no_answer_rule", "none")
     if crm_rule != "none":
-        forward = _forward(crm_rule, directory["employees"].get(str(crm.get("no_answer_employee_id"))),
-                           directory["departments"].get(str(crm.get("no_answer_department_id"))),
-                           crm["no_answer_ring_s"])
-        reasons.append("no answer: the CRM's rule " + ("forwards" if forward else "names nobody left") +
-                       ", before the manager's own")
+        forward = _forward(
+            crm_rule,
+            directory["employees"].get(str(crm.get("no_answer_employee_id"))),
+            directory["departments"].get(str(crm.get("no_answer_department_id"))),
+            crm["no_answer_ring_s"],
+        )
+        reasons.append(
+            "no answer: the CRM's rule "
+            + ("forwards" if forward else "names nobody left")
+            + ", before the manager's own"
+        )
     else:
         own = manager.get("no_answer") or {}
         forward = _forward(own.get("rule"), own.get("employee"), own.get("department"), FORWARD_RING_SECONDS)

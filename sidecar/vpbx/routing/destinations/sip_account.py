@@ -11,6 +11,7 @@ from ..targets import Resolution, Target
 
 def resolve(data: dict, call, ctx) -> Resolution:
     account = data["account"]
-    target = Target(uri=f"sip:{account['login']}@{ctx.domain}", via_location=True,
-                    label=f"SIP account {account['name']}")
+    target = Target(
+        uri=f"sip:{account['login']}@{ctx.domain}", via_location=True, label=f"SIP account {account['name']}"
+    )
     return Resolution((target,), (f"ring {target.label}",))

@@ -11,5 +11,6 @@ from ..targets import Resolution, node_resolution
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["voicemail_box_id"]
-    return node_resolution("voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)",
-                           runs=True)
+    return node_resolution(
+        "voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)", runs=True
+    )

@@ -25,8 +25,9 @@ from .employee import in_directory
 
 def resolve(data: dict, call, ctx) -> Resolution:
     node_id = data["webhook_id"]
-    return node_resolution("webhook", node_id, f"webhook {node_id}",
-                           "its URL chooses the route when the call arrives (R17)", runs=True)
+    return node_resolution(
+        "webhook", node_id, f"webhook {node_id}", "its URL chooses the route when the call arrives (R17)", runs=True
+    )
 
 
 def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
@@ -34,13 +35,19 @@ def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
     kind = wanted["kind"]
     if kind == "employee":
         employee = in_directory(directory, employee_id=wanted.get("employee_id"), extension=wanted.get("extension"))
-        named = (f"employee id {wanted['employee_id']}" if wanted.get("employee_id") is not None
-                 else f"extension {wanted['extension']}")
+        named = (
+            f"employee id {wanted['employee_id']}"
+            if wanted.get("employee_id") is not None
+            else f"extension {wanted['extension']}"
+        )
         return ({"kind": "employee", "employee": employee}, "") if employee else (None, f"no {named}")
     if kind == "department":
         department = directory["departments"].get(str(wanted["department_id"]))
-        return (({"kind": "department", "department": department}, "") if department
-                else (None, f"no department id {wanted['department_id']}"))
+        return (
+            ({"kind": "department", "department": department}, "")
+            if department
+            else (None, f"no department id {wanted['department_id']}")
+        )
     if kind == "phone_number":
         return {"kind": "phone_number", "number": wanted["number"]}, ""
     return {"kind": "sip_uri", "uri": wanted["uri"]}, ""
@@ -70,8 +77,10 @@ def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
         return Expansion(reject=outcome["code"], reasons=(f"{name} rejects the call with {outcome['code']}",))
     if action == "scheme":
         return _scheme(outcome["scheme_id"], directory, f"{name} chose")
-    found, reasons = [], [f"{name} rings {len(outcome['destinations'])} destination(s) "
-                          f"{outcome['mode']} for {outcome['timeout']} s"]
+    found, reasons = (
+        [],
+        [f"{name} rings {len(outcome['destinations'])} destination(s) {outcome['mode']} for {outcome['timeout']} s"],
+    )
     for wanted in outcome["destinations"]:
         destination, why_not = _destination(wanted, directory)
         if destination is None:
@@ -80,5 +89,6 @@ def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
             found.append(destination)
     if not found:
         return _scheme(webhook["fallback_scheme_id"], directory, f"{name} named nobody to ring")
-    return Expansion(steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},),
-                     reasons=tuple(reasons))
+    return Expansion(
+        steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},), reasons=tuple(reasons)
+    )

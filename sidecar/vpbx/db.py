@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import psycopg
 from psycopg.rows import dict_row
@@ -11,7 +12,12 @@ from yoyo import get_backend, read_migrations
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
 
-def connect(url: str, **kwargs) -> psycopg.Connection:
+# Every connection of vpbx reads rows as dicts (dict_row).
+Row: TypeAlias = dict[str, Any]
+Connection: TypeAlias = psycopg.Connection[Row]
+
+
+def connect(url: str, **kwargs: Any) -> Connection:
     return psycopg.connect(url, row_factory=dict_row, connect_timeout=5, **kwargs)
 
 

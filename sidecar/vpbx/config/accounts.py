@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
+from ..db import Connection
 from .credentials import new_credentials
 
 ACCOUNT_TABLES = ("employees", "sip_accounts")
 
 
-def reset_password(conn: psycopg.Connection, table: str, row_id: int, login: str, realm: str) -> str:
+def reset_password(conn: Connection, table: str, row_id: int, login: str, realm: str) -> str:
     """Give the account a new generated password; returns it, the only time it exists in clear."""
     if table not in ACCOUNT_TABLES:
         raise ValueError(f"{table} holds no SIP accounts")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-
+from ..db import Connection
 from .credentials import new_credentials
 from .tokens import issue_token
 
@@ -19,7 +18,7 @@ class NewCompany:
 
 
 def create_company(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     name: str,
     sip_domain: str,

@@ -14,9 +14,9 @@ import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-import psycopg
 import redis
 
+from ..db import Connection
 from .schedules import read_schedule
 
 DOCUMENT_SCHEMA = 5
@@ -97,7 +97,7 @@ class _Compiler:
     moment it explains.
     """
 
-    def __init__(self, conn: psycopg.Connection, company_timezone: str, at: datetime | None = None):
+    def __init__(self, conn: Connection, company_timezone: str, at: datetime | None = None):
         self.conn = conn
         self.timezone = company_timezone
         self.today = company_today(company_timezone, at)
@@ -267,7 +267,7 @@ class _Compiler:
         }
 
 
-def compile_number(conn: psycopg.Connection, e164: str, at: datetime | None = None) -> dict | None:
+def compile_number(conn: Connection, e164: str, at: datetime | None = None) -> dict | None:
     row = conn.execute(
         """
         SELECT n.e164, n.mode, n.scheme_id, n.off_hours_scheme_id, n.schedule_id AS own_schedule_id,
@@ -301,7 +301,7 @@ def compile_number(conn: psycopg.Connection, e164: str, at: datetime | None = No
     }
 
 
-def compile_company(conn: psycopg.Connection, sip_domain: str, at: datetime | None = None) -> dict | None:
+def compile_company(conn: Connection, sip_domain: str, at: datetime | None = None) -> dict | None:
     """What routing needs for calls a company's own phones make: its extensions."""
     company = conn.execute(
         "SELECT id, name, sip_domain, timezone FROM companies WHERE sip_domain = %s", (sip_domain,)
@@ -363,9 +363,7 @@ WEBHOOK_COLUMNS = (
 )
 
 
-def compile_company_documents(
-    conn: psycopg.Connection, sip_domain: str, at: datetime | None = None
-) -> dict[str, dict | None]:
+def compile_company_documents(conn: Connection, sip_domain: str, at: datetime | None = None) -> dict[str, dict | None]:
     """A company's two documents by Redis key: its extensions and its directory
     (None for a company that no longer exists). The directory is built from the
     extensions document, so the company's employees are compiled once."""
@@ -376,7 +374,7 @@ def compile_company_documents(
     }
 
 
-def compile_directory(conn: psycopg.Connection, company_document: dict, at: datetime | None = None) -> dict:
+def compile_directory(conn: Connection, company_document: dict, at: datetime | None = None) -> dict:
     """Everything of a company a lookup's answer may route to, by id (R16, R17),
     from its compiled extensions document.
 
@@ -423,7 +421,7 @@ def _plain(employee: dict) -> dict:
     return {**employee, "no_answer": {"rule": employee["no_answer"]["rule"], "after": employee["no_answer"]["after"]}}
 
 
-def rebuild_all(conn: psycopg.Connection, cache: redis.Redis, at: datetime | None = None) -> int:
+def rebuild_all(conn: Connection, cache: redis.Redis, at: datetime | None = None) -> int:
     """Recompile every number and company; drop documents of ones that no longer exist.
 
     Returns the number of number documents written.

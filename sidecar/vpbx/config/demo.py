@@ -12,8 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
+from ..db import Connection
 from .accounts import reset_password
 from .credentials import ha1
 from .tokens import issue_token, token_digest
@@ -36,7 +35,7 @@ class DemoAccount:
     domain: str
 
 
-def _upsert_company(conn: psycopg.Connection) -> int:
+def _upsert_company(conn: Connection) -> int:
     row = conn.execute(
         """
         INSERT INTO companies (name, sip_domain, timezone) VALUES ('Demo Company', %s, 'Europe/Moscow')
@@ -48,7 +47,7 @@ def _upsert_company(conn: psycopg.Connection) -> int:
     return row["id"]
 
 
-def _set_password(conn: psycopg.Connection, employee_id: int, login: str) -> str:
+def _set_password(conn: Connection, employee_id: int, login: str) -> str:
     return reset_password(conn, "employees", employee_id, login, DEMO_DOMAIN)
 
 
@@ -59,7 +58,7 @@ def _load_credentials(path: Path) -> dict:
         return {}
 
 
-def _valid_token(conn: psycopg.Connection, token: str | None, employee_id: int) -> bool:
+def _valid_token(conn: Connection, token: str | None, employee_id: int) -> bool:
     return (
         bool(token)
         and conn.execute(
@@ -69,7 +68,7 @@ def _valid_token(conn: psycopg.Connection, token: str | None, employee_id: int) 
     )
 
 
-def seed(conn: psycopg.Connection, credentials_file: Path, trunk_port: int) -> list[DemoAccount]:
+def seed(conn: Connection, credentials_file: Path, trunk_port: int) -> list[DemoAccount]:
     saved = _load_credentials(credentials_file)
     known = {a["login"]: a["password"] for a in saved.get("accounts", [])}
     accounts: list[DemoAccount] = []

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import psycopg
 import redis
 
+from ..db import Connection
 from .compile import compile_company_documents, compile_number, document_writes, number_key, version_key
 
 
-def numbers_of(conn: psycopg.Connection, company_id: int) -> set[str]:
+def numbers_of(conn: Connection, company_id: int) -> set[str]:
     return {r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s", (company_id,))}
 
 
-def publish(
-    conn: psycopg.Connection, cache: redis.Redis, *, numbers: Iterable[str] = (), domains: Iterable[str] = ()
-) -> None:
+def publish(conn: Connection, cache: redis.Redis, *, numbers: Iterable[str] = (), domains: Iterable[str] = ()) -> None:
     writes: dict[str, str] = {}
     deletes: list[str] = []
     compiled = {number_key(n): compile_number(conn, n) for n in set(numbers)}

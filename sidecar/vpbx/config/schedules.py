@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
+from ..db import Connection
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class ScheduleRows:
     exceptions: list[dict]  # start_date, end_date, closed, start_minute, end_minute
 
 
-def read_schedule(conn: psycopg.Connection, schedule_id: int, company_id: int | None = None) -> ScheduleRows | None:
+def read_schedule(conn: Connection, schedule_id: int, company_id: int | None = None) -> ScheduleRows | None:
     """The schedule and its rows; None if it does not exist (in that company, when one is given)."""
     schedule = conn.execute(
         "SELECT id, name, timezone FROM schedules WHERE id = %s AND (%s::bigint IS NULL OR company_id = %s)",

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 
 import phonenumbers
-import psycopg
 
+from ..db import Connection
 from ..kamailio_rpc import KamailioRpc, RpcError
 
 
@@ -40,7 +40,7 @@ def _checked(address: str, port: int, region: str, priority: int) -> None:
 
 
 def save_trunk(
-    conn: psycopg.Connection,
+    conn: Connection,
     *,
     name: str,
     address: str,
@@ -62,11 +62,11 @@ def save_trunk(
     return Trunk(**row)
 
 
-def remove_trunk(conn: psycopg.Connection, name: str) -> bool:
+def remove_trunk(conn: Connection, name: str) -> bool:
     return conn.execute("DELETE FROM trunks WHERE name = %s", (name,)).rowcount > 0
 
 
-def list_trunks(conn: psycopg.Connection) -> list[Trunk]:
+def list_trunks(conn: Connection) -> list[Trunk]:
     return [
         Trunk(**row)
         for row in conn.execute(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import psycopg
 import redis
 
+from ..db import Connection
 from . import events
 from .store import apply
 
@@ -43,7 +44,7 @@ def _decode(raw) -> dict | None:
         return None
 
 
-def write_batch(conn: psycopg.Connection, batch: list[tuple[bytes, dict]]) -> None:
+def write_batch(conn: Connection, batch: list[tuple[bytes, dict]]) -> None:
     """Apply stream entries in one transaction; an event that cannot apply
     (malformed) is logged and skipped inside its own savepoint instead of
     blocking the rest."""
@@ -69,11 +70,11 @@ def write_batch(conn: psycopg.Connection, batch: list[tuple[bytes, dict]]) -> No
 
 def keep(
     client: redis.Redis,
-    connect: Callable[[], psycopg.Connection],
+    connect: Callable[[], Connection],
     consumer: str,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    conn: psycopg.Connection | None = None
+    conn: Connection | None = None
     backlog = True  # first what this consumer read before and never acknowledged
     while not should_stop():
         try:

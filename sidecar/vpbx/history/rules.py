@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..routing.targets import Data
 from .events import NO_ANSWER
 
 
@@ -27,11 +28,11 @@ class Line:
     end_reason: str | None
 
 
-def _first_employee_leg(legs: list[dict]) -> dict | None:
+def _first_employee_leg(legs: list[Data]) -> Data | None:
     return next((leg for leg in legs if leg.get("employee_id") is not None), None)
 
 
-def answered_line(event: dict) -> Line:
+def answered_line(event: Data) -> Line:
     call, legs, answered = event["call"], event["legs"], event["answered"]
     if (answered.get("node") or "").startswith("voicemail:"):
         return missed_line({**event, "reason": NO_ANSWER})
@@ -44,7 +45,7 @@ def answered_line(event: dict) -> Line:
     return Line("answered", answered.get("employee_id"), answered["target"], forwarded, None)
 
 
-def missed_line(event: dict) -> Line:
+def missed_line(event: Data) -> Line:
     call, legs = event["call"], event["legs"]
     dialled = call.get("dialled_employee_id")
     forwarded = len({leg["step"] for leg in legs}) > 1 or any(leg.get("forward") for leg in legs)

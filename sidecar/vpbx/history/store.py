@@ -7,13 +7,12 @@ second time: the first answer wins and a missed event never overrides it.
 
 from __future__ import annotations
 
-import psycopg
-
+from ..db import Connection
 from . import events
 from .rules import Line, answered_line, missed_line
 
 
-def apply(conn: psycopg.Connection, event: dict) -> None:
+def apply(conn: Connection, event: dict) -> None:
     kind = event.get("type")
     parent = (event.get("call") or {}).get("parent_call_id")
     if parent and kind in (events.ANSWERED, events.MISSED):
@@ -43,7 +42,7 @@ def apply(conn: psycopg.Connection, event: dict) -> None:
         )
 
 
-def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | None) -> None:
+def _record(conn: Connection, event: dict, line: Line, answered: dict | None) -> None:
     call = event["call"]
     if conn.execute("SELECT 1 FROM companies WHERE id = %s", (call["company_id"],)).fetchone() is None:
         return  # the company is gone: nothing to show its calls to
@@ -81,9 +80,7 @@ def _record(conn: psycopg.Connection, event: dict, line: Line, answered: dict | 
     _insert_legs(conn, row["id"], event["legs"], answered)
 
 
-def _insert_legs(
-    conn: psycopg.Connection, line_id: int, legs: list[dict], answered: dict | None, offset: int = 0
-) -> None:
+def _insert_legs(conn: Connection, line_id: int, legs: list[dict], answered: dict | None, offset: int = 0) -> None:
     """The legs of a call's line, their steps moved on by ``offset``; a leg already there stays as it is."""
     for leg in legs:
         is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
@@ -104,7 +101,7 @@ def _insert_legs(
         )
 
 
-def _add_to_parent(conn: psycopg.Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
+def _add_to_parent(conn: Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
     """A leg the media app opened for a caller (an IVR key ringing people) is part
     of the caller's call: its legs join that call's line, after the legs rung
     before it, and the first person to answer makes the line theirs."""

@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+from ..db import Row
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Store:
 
     def __init__(self, database_url: str):
         # Connections idle through a database restart are dead: each is checked before lending.
-        self.pool = AsyncConnectionPool(
+        self.pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
             database_url,
             min_size=1,
             max_size=4,

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from .targets import Data
+
 HUNTING = ("in_order", "round_robin", "random", "longest_idle")
 # A member who answered longer ago than this without an "ended" is taken as idle
 # again: a lost BYE must not keep them last in line forever.
@@ -54,7 +56,7 @@ class DepartmentState:
         return max(answered, ended)
 
 
-def _walk(node) -> Iterator[dict]:
+def _walk(node: object) -> Iterator[Data]:
     if isinstance(node, dict):
         if "distribution" in node and "members" in node:
             yield node
@@ -65,7 +67,7 @@ def _walk(node) -> Iterator[dict]:
             yield from _walk(value)
 
 
-def stateful_departments(document: dict) -> dict[int, str]:
+def stateful_departments(document: Data) -> dict[int, str]:
     """Department id -> distribution, for every round robin or longest idle
     department a compiled document can route to."""
     return {d["id"]: d["distribution"] for d in _walk(document) if d["distribution"] in ("round_robin", "longest_idle")}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import destinations
@@ -13,7 +14,7 @@ from .department_state import DepartmentState
 from .destinations import department as department_destination
 from .destinations.employee import label as employee_label
 from .schedule import is_open
-from .targets import Target, node_resolution
+from .targets import Data, Target, node_resolution
 
 # Destinations whose targets are known only once someone outside answers (R16,
 # R17): the adapter looks them up off the SIP workers, then ``expand_lookups``.
@@ -57,7 +58,7 @@ class Plan:
             )
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Data:
         # By hand rather than dataclasses.asdict, whose deep copies dominate the
         # cost of a plan that travels with every SIP transaction.
         return {
@@ -88,7 +89,7 @@ class Plan:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, data: dict) -> Plan:
+    def from_dict(cls, data: Data) -> Plan:
         steps = tuple(
             Step(
                 s["mode"],
@@ -123,15 +124,15 @@ class Context:
     today: str = ""
     # Per-call answers worth computing once however many employees share them
     # (a personal schedule's "open now?"): a 1,000-member department asks 1,000 times.
-    memo: dict = field(default_factory=dict, compare=False)
+    memo: dict[tuple[str, object], Any] = field(default_factory=dict, compare=False)
 
 
-def _context(company: dict, departments: Mapping[int, DepartmentState] | None, call: Call) -> Context:
+def _context(company: Data, departments: Mapping[int, DepartmentState] | None, call: Call) -> Context:
     today = call.at.astimezone(ZoneInfo(company["timezone"])).date().isoformat()
     return Context(company["id"], company["domain"], departments or {}, today)
 
 
-def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
+def _resolve_step(step: Data, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
     """The steps Kamailio rings for one step of a scheme, in order.
 
     A parallel step rings its destinations together; a sequential one rings
@@ -143,7 +144,7 @@ def _resolve_step(step: dict, index: int, call: Call, ctx: Context, reasons: lis
     together_later: list[tuple[int, Target]] = []
     runs: list[Step] = []
 
-    def not_the_caller(targets):
+    def not_the_caller(targets: Iterable[Target]) -> list[Target]:
         kept = []
         for target in targets:
             if target.uri == call.caller_aor:
@@ -243,7 +244,7 @@ def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
     return tuple(kept)
 
 
-def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> dict | None:
+def _applicable_scheme(scheme: Data | None, call: Call, reasons: list[str]) -> Data | None:
     """The scheme itself while its active schedule is open, else its backup (R9), recursively."""
     while scheme is not None and scheme["active"] is not None:
         open_, why = is_open(scheme["active"], call.at)
@@ -259,7 +260,7 @@ def _applicable_scheme(scheme: dict | None, call: Call, reasons: list[str]) -> d
     return scheme
 
 
-def build_plan(document: dict, call: Call, departments: Mapping[int, DepartmentState] | None = None) -> Plan:
+def build_plan(document: Data, call: Call, departments: Mapping[int, DepartmentState] | None = None) -> Plan:
     """The plan for a call to a company number, from the number's compiled document
     and the shared state of its round robin and longest idle departments."""
     company = document["company"]
@@ -309,7 +310,7 @@ FORWARD_RING_SECONDS = 30
 
 
 def build_direct_plan(
-    company_document: dict, extension: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
+    company_document: Data, extension: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
 ) -> Plan | None:
     """The plan for a company phone dialling a colleague's extension; None if no such extension.
 
@@ -371,7 +372,7 @@ ANNOUNCE_RING_SECONDS = 15
 
 
 def build_scheme_plan(
-    directory: dict, scheme_id: int, step: int, call: Call, departments: Mapping[int, DepartmentState] | None = None
+    directory: Data, scheme_id: int, step: int, call: Call, departments: Mapping[int, DepartmentState] | None = None
 ) -> Plan | None:
     """The plan for the leg the media app opens to ring step ``step`` (1-based)
     of a scheme it answered for (R14): it rings the steps one leg at a time, so
@@ -388,8 +389,8 @@ def build_scheme_plan(
 
 
 def _media_leg_plan(
-    company: dict,
-    step: dict,
+    company: Data,
+    step: Data,
     index: int,
     call: Call,
     departments: Mapping[int, DepartmentState] | None,
@@ -414,7 +415,7 @@ IVR_KEY_RING_SECONDS = 60
 
 
 def build_ivr_key_plan(
-    company_document: dict, key: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
+    company_document: Data, key: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
 ) -> Plan | None:
     """The plan for the leg the media app opens when a caller presses an IVR key
     that rings people; ``key`` is "<menu>-<key>". None for a key the company's
@@ -438,7 +439,7 @@ def build_ivr_key_plan(
 
 def expand_lookups(
     plan: Plan,
-    directory: dict,
+    directory: Data,
     outcomes: Mapping[str, object],
     call: Call,
     departments: Mapping[int, DepartmentState] | None = None,

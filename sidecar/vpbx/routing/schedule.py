@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .targets import Data
+
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -24,7 +26,7 @@ def clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def is_open(schedule: dict, at: datetime) -> tuple[bool, str]:
+def is_open(schedule: Data, at: datetime) -> tuple[bool, str]:
     """Whether ``schedule`` is open at the aware instant ``at``, and why."""
     local = at.astimezone(ZoneInfo(schedule["timezone"]))
     day = local.date().isoformat()  # ISO dates compare correctly as strings

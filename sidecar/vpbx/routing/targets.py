@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+# A JSON object of a compiled routing document (or of a lookup's answer), as parsed.
+Data: TypeAlias = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Expansion:
     the call here. All empty: nothing, the plan moves on.
     """
 
-    steps: tuple[dict, ...] = ()
-    scheme: dict | None = None
+    steps: tuple[Data, ...] = ()
+    scheme: Data | None = None
     reject: int | None = None
     reasons: tuple[str, ...] = ()

@@ -7,8 +7,9 @@ skipped with a reason instead of failing the whole call.
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from ..targets import Resolution
+from ..targets import Data, Resolution
 from . import (
     department,
     employee,
@@ -22,6 +23,10 @@ from . import (
     voicemail,
     webhook,
 )
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 REGISTRY: dict[str, ModuleType] = {
     "department": department,
@@ -38,8 +43,9 @@ REGISTRY: dict[str, ModuleType] = {
 }
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
-    module = REGISTRY.get(data.get("kind"))
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
+    module = REGISTRY.get(str(data.get("kind")))
     if module is None:
         return Resolution((), (f"destination kind {data.get('kind')!r} is unknown, skipped",))
-    return module.resolve(data, call, ctx)
+    resolution: Resolution = module.resolve(data, call, ctx)
+    return resolution

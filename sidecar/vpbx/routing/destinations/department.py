@@ -17,13 +17,18 @@ Members off duty are skipped wherever they stand in the order.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from ..department_state import DepartmentState
-from ..targets import Resolution
+from ..targets import Data, Resolution, Target
 from . import employee
 
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
-def _ordered(department: dict, call, ctx) -> tuple[list[dict], str]:
+
+def _ordered(department: Data, call: Call, ctx: Context) -> tuple[list[Data], str]:
     members = list(department["members"])
     distribution = department["distribution"]
     state: DepartmentState = ctx.departments.get(department["id"], DepartmentState())
@@ -37,7 +42,7 @@ def _ordered(department: dict, call, ctx) -> tuple[list[dict], str]:
     if distribution == "longest_idle":
         now = call.at.timestamp()
 
-        def free_for(member: dict) -> tuple[int, float]:
+        def free_for(member: Data) -> tuple[int, float]:
             since = state.idle_since(member["id"], now)
             return (1, 0.0) if since is None else (0, since)
 
@@ -47,7 +52,7 @@ def _ordered(department: dict, call, ctx) -> tuple[list[dict], str]:
     return members, "in the department's order" if distribution == "in_order" else ""
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     department = data["department"]
     members, why_order = _ordered(department, call, ctx)
     hunting = department["distribution"] != "all_at_once"
@@ -58,7 +63,8 @@ def resolve(data: dict, call, ctx) -> Resolution:
         + f"): {len(members)} member(s)"
         + (f", {why_order}" if why_order else "")
     ]
-    targets, delayed = [], []
+    targets: list[Target] = []
+    delayed: list[tuple[int, Target]] = []
     for member in members:
         resolution = employee.resolve(
             {"kind": "employee", "employee": member}, call, ctx, department_id=department["id"], tracks_idle=tracks_idle
@@ -71,7 +77,7 @@ def resolve(data: dict, call, ctx) -> Resolution:
     return Resolution(tuple(targets), tuple(reasons), department["ring_time"] if hunting else None, tuple(delayed))
 
 
-def voicemail_when_nobody_answers(data: dict) -> int | None:
+def voicemail_when_nobody_answers(data: Data) -> int | None:
     """The voicemail box a department destination ends in when no member answers
     (R4's "if nobody answers: voicemail"); None for any other rule or destination."""
     if data.get("kind") != "department":

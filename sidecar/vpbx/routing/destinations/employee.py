@@ -14,14 +14,20 @@ moves on without ringing them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..schedule import is_open
-from ..targets import Resolution, Target
+from ..targets import Data, Resolution, Target
 from .phone_number import pstn_target
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
 
 
-def _unavailable(employee: dict, call, ctx) -> str | None:
+def _unavailable(employee: Data, call: Call, ctx: Context) -> str | None:
     for kind, first, last in employee.get("absences", ()):
         if first <= ctx.today <= last:
             return f"{LEAVE[kind]} {first}..{last}"
@@ -36,22 +42,23 @@ def _unavailable(employee: dict, call, ctx) -> str | None:
     return None
 
 
-def in_directory(directory: dict, *, employee_id: int | None = None, extension: str | None = None) -> dict | None:
+def in_directory(directory: Data, *, employee_id: int | None = None, extension: str | None = None) -> Data | None:
     """The employee a lookup's answer names, by id or else by extension, in a
     company's compiled directory; None if there is no such employee."""
     if employee_id is not None:
-        return directory["employees"].get(str(employee_id))
+        found: Data | None = directory["employees"].get(str(employee_id))
+        return found
     if extension:
         return next((e for e in directory["employees"].values() if e["extension"] == extension), None)
     return None
 
 
-def label(employee: dict) -> str:
+def label(employee: Data) -> str:
     """How plans, explain and history name an employee."""
     return f"employee {employee['extension']} {employee['name']}"
 
 
-def resolve(data: dict, call, ctx, **target_fields) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context, **target_fields: Any) -> Resolution:
     """``target_fields``: more about the Target when a department rings the employee."""
     employee = data["employee"]
     name = label(employee)

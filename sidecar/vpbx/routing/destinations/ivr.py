@@ -6,10 +6,16 @@ Kamailio relays to the media app like any other branch (vpbx.media.app).
 
 from __future__ import annotations
 
-from ..targets import Resolution, node_resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Resolution, node_resolution
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     node_id = data["ivr_menu_id"]
     return node_resolution(
         "ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)", runs=True

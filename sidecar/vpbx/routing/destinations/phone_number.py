@@ -7,18 +7,24 @@ to the next gateway when one fails.
 
 from __future__ import annotations
 
-from ..targets import Resolution, Target
+from typing import TYPE_CHECKING, Any
+
+from ..targets import Data, Resolution, Target
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 # Replaced by the chosen gateway's address before anything is sent (RFC 6761: never resolves).
 PSTN_HOST = "pstn.invalid"
 
 
-def pstn_target(number: str, label: str, **target_fields) -> Target:
+def pstn_target(number: str, label: str, **target_fields: Any) -> Target:
     """A number in E.164 rung through the outbound gateways."""
     return Target(uri=f"sip:{number}@{PSTN_HOST}", via_location=False, label=label, via_trunk=True, **target_fields)
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     number = data["number"]
     label = f"phone {number}"
     if number == call.called:

@@ -6,10 +6,16 @@ adapter does not ring it until that part of vpbx runs.
 
 from __future__ import annotations
 
-from ..targets import Resolution, node_resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Resolution, node_resolution
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     node_id = data["queue_id"]
     return node_resolution(
         "queue", node_id, f"call queue {node_id}", "the media app holds the caller until an agent is free (R18)"

@@ -11,14 +11,20 @@ An unknown caller moves straight on to the next step.
 
 from __future__ import annotations
 
-from ..targets import Expansion, Resolution, node_resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Expansion, Resolution, node_resolution
 from .employee import label
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 # How long the colleague or department a manager's own no-answer rule forwards to rings.
 FORWARD_RING_SECONDS = 30
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     return node_resolution(
         "responsible_manager",
         None,
@@ -28,7 +34,7 @@ def resolve(data: dict, call, ctx) -> Resolution:
     )
 
 
-def _forward(rule: dict, employee: dict | None, department: dict | None, seconds: int) -> dict | None:
+def _forward(rule: str | None, employee: Data | None, department: Data | None, seconds: int) -> Data | None:
     if rule == "forward_employee" and employee:
         return {
             "mode": "parallel",
@@ -46,7 +52,7 @@ def _forward(rule: dict, employee: dict | None, department: dict | None, seconds
     return None
 
 
-def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
+def expand(node: str, outcome: int | str, step_timeout: int, directory: Data) -> Expansion:
     """``outcome``: the manager's employee id, or a string saying why there is none."""
     if isinstance(outcome, str):
         return Expansion(reasons=(f"responsible manager: {outcome}, the next step rings",))

@@ -6,10 +6,16 @@ employee, skipped the same way when away; the reasons name the role.
 
 from __future__ import annotations
 
-from ..targets import Resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Resolution
 from . import employee
 
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
-def resolve(data: dict, call, ctx) -> Resolution:
+
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     resolution = employee.resolve(data, call, ctx)
     return Resolution(resolution.targets, tuple(f"{r} (secretary)" for r in resolution.reasons))

@@ -6,10 +6,16 @@ Options (``data["account"]``): id, name, login; the AoR is
 
 from __future__ import annotations
 
-from ..targets import Resolution, Target
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Resolution, Target
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     account = data["account"]
     target = Target(
         uri=f"sip:{account['login']}@{ctx.domain}", via_location=True, label=f"SIP account {account['name']}"

@@ -12,9 +12,14 @@ stands for rows written before it did.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ...addresses import literal, own_or_unroutable, special_name
-from ..targets import Resolution, Target
+from ..targets import Data, Resolution, Target
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 # sip:user@host, sip:user@host:port;params, sip:user@[v6]:port
 _HOST = re.compile(r"^sips?:(?:[^@]*@)?(\[[^\]]*\]|[^:;?>]+)")
@@ -35,7 +40,7 @@ def refused(uri: str) -> str | None:
     return f"{host} {reason}" if reason else None
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     label = f"SIP address {data['uri']}"
     reason = refused(data["uri"])
     if reason:

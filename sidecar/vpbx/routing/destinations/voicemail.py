@@ -6,10 +6,16 @@ Kamailio relays to the media app like any other branch (vpbx.media.app).
 
 from __future__ import annotations
 
-from ..targets import Resolution, node_resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Resolution, node_resolution
+
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
 
-def resolve(data: dict, call, ctx) -> Resolution:
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     node_id = data["voicemail_box_id"]
     return node_resolution(
         "voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)", runs=True

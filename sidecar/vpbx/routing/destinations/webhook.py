@@ -19,18 +19,24 @@ breaker) follows the webhook's fallback scheme: never dead air.
 
 from __future__ import annotations
 
-from ..targets import Expansion, Resolution, node_resolution
+from typing import TYPE_CHECKING
+
+from ..targets import Data, Expansion, Resolution, node_resolution
 from .employee import in_directory
 
+if TYPE_CHECKING:
+    from ..call import Call
+    from ..plan import Context
 
-def resolve(data: dict, call, ctx) -> Resolution:
+
+def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     node_id = data["webhook_id"]
     return node_resolution(
         "webhook", node_id, f"webhook {node_id}", "its URL chooses the route when the call arrives (R17)", runs=True
     )
 
 
-def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
+def _destination(wanted: Data, directory: Data) -> tuple[Data | None, str]:
     """The compiled destination an answer's destination names, or None and why not."""
     kind = wanted["kind"]
     if kind == "employee":
@@ -53,7 +59,7 @@ def _destination(wanted: dict, directory: dict) -> tuple[dict | None, str]:
     return {"kind": "sip_uri", "uri": wanted["uri"]}, ""
 
 
-def _scheme(scheme_id: int | None, directory: dict, why: str) -> Expansion:
+def _scheme(scheme_id: int | None, directory: Data, why: str) -> Expansion:
     if scheme_id is None:
         return Expansion(reasons=(f"{why}: no fallback scheme, the next step rings",))
     scheme = directory["schemes"].get(str(scheme_id))
@@ -62,7 +68,7 @@ def _scheme(scheme_id: int | None, directory: dict, why: str) -> Expansion:
     return Expansion(scheme=scheme, reasons=(f"{why}: scheme {scheme['name']!r}",))
 
 
-def expand(node: str, outcome, step_timeout: int, directory: dict) -> Expansion:
+def expand(node: str, outcome: Data | str, step_timeout: int, directory: Data) -> Expansion:
     """What rings in the webhook's place. ``outcome``: its validated answer
     (a dict), or a string saying why there is none."""
     webhook = directory["webhooks"].get(node.partition(":")[2])

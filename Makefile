@@ -20,10 +20,11 @@ status:
 test: deps lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# ruff (lint and format) over the tree; the configuration is in pyproject.toml.
+# ruff (lint and format) and mypy over the tree; their configuration is in pyproject.toml.
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The whole suite with every Python process's wall clock moved five years
 # ahead, then six back: no test may depend on the day it runs.

@@ -514,7 +514,7 @@ class VpbxRoutes:
     def ksr_history_flush(self, msg, *event_name):
         """Drain the queued call events into the history stream."""
         while True:
-            batch = []
+            batch: list[str] = []
             while len(batch) < HISTORY_BATCH and KSR.mqueue.mq_fetch(HISTORY_QUEUE) > 0:
                 batch.append(KSR.mqueue.mqv_get(HISTORY_QUEUE))
             self.worker.write_events(batch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -136,7 +137,8 @@ def keep(config: str | None, interval: float) -> None:
         try:
             # A Redis that restarted may have loaded a snapshot taken minutes
             # ago, documents and all: older than PostgreSQL, so rebuild then too.
-            run = client.info("server")["run_id"]
+            info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"
+            run = info["run_id"]
             restarted = seen_run is not None and run != seen_run
             # Several keepers (one per node) may watch one Redis: one rebuilds.
             if (restarted or not client.exists(GENERATION_KEY)) and client.set(

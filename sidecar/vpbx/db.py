@@ -17,6 +17,22 @@ Row: TypeAlias = dict[str, Any]
 Connection: TypeAlias = psycopg.Connection[Row]
 
 
+class MissingRow(LookupError):
+    """A row a query had to return is not there: deleted meanwhile by another transaction."""
+
+
+def one(row: Row | None, what: str) -> Row:
+    """``row``, which the query cannot fail to find but for a concurrent delete."""
+    if row is None:
+        raise MissingRow(f"{what} is gone")
+    return row
+
+
+def returning(cursor: psycopg.Cursor[Row]) -> Row:
+    """The row an INSERT/UPDATE … RETURNING wrote."""
+    return one(cursor.fetchone(), "the row just written")
+
+
 def connect(url: str, **kwargs: Any) -> Connection:
     return psycopg.connect(url, row_factory=dict_row, connect_timeout=5, **kwargs)
 

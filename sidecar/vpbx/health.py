@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import psycopg
 import redis
@@ -42,7 +44,8 @@ def _timed(component: str, check: Callable[[], str]) -> Probe:
 def _postgresql(settings: Settings) -> str:
     # libpq counts whole seconds and never waits less than 2.
     with psycopg.connect(settings.database_url, connect_timeout=2) as conn:
-        return conn.execute("SELECT version()").fetchone()[0].split(" on ")[0]
+        row = conn.execute("SELECT version()").fetchone()
+        return str(row[0]).split(" on ")[0] if row else "PostgreSQL"
 
 
 def _redis(settings: Settings) -> str:
@@ -51,7 +54,8 @@ def _redis(settings: Settings) -> str:
     )
     try:
         client.ping()
-        return "Redis " + client.info("server")["redis_version"]
+        info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"
+        return "Redis " + info["redis_version"]
     finally:
         client.close()
 
@@ -79,5 +83,5 @@ PROBES: dict[str, Callable[[Settings], str]] = {
 def probe_all(settings: Settings) -> list[Probe]:
     """Run every probe concurrently: the slowest, not the sum, bounds the answer."""
     with ThreadPoolExecutor(max_workers=len(PROBES)) as pool:
-        futures = [pool.submit(_timed, name, lambda p=probe: p(settings)) for name, probe in PROBES.items()]
+        futures = [pool.submit(_timed, name, partial(probe, settings)) for name, probe in PROBES.items()]
         return [f.result() for f in futures]

@@ -6,13 +6,15 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
 from flask_smorest import Api
+from marshmallow import Schema
 
 from .. import settings as vpbx_settings
 
 
-def _schema_name(schema) -> str:
+def _schema_name(schema: type[Schema] | Schema) -> str:
     """OpenAPI component names: "EmployeeSchema" is "Employee", its partial form "EmployeePatch"."""
-    name = resolve_schema_cls(schema).__name__.removesuffix("Schema")
+    resolved = resolve_schema_cls(schema)
+    name = (resolved[0] if isinstance(resolved, list) else resolved).__name__.removesuffix("Schema")
     return name + "Patch" if getattr(schema, "partial", False) else name
 
 

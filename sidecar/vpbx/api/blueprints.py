@@ -49,7 +49,7 @@ def api_blueprint(name: str, url: str, description: str) -> Blueprint:
     def _authenticate():
         # The token first: without one, nothing of the body is read or parsed.
         g.principal = authenticate(db())
-        view = current_app.view_functions.get(request.endpoint)
+        view = current_app.view_functions.get(request.endpoint or "")
         limit, field = getattr(getattr(view, "view_class", view), BODY_LIMIT, (JSON_BODY_LIMIT, None))
         request.max_content_length = limit  # enforced while the body streams in, declared or not
         if (request.content_length or 0) > limit:

@@ -119,7 +119,8 @@ class Crm(MethodView):
         ).fetchone()
         republish_company(who.company_id)
         _forget_lookups(who.company_id)
-        return {**_settings(conn, who.company_id), **({"secret": secret} if row["created"] else {})}
+        created = bool(row and row["created"])
+        return {**(_settings(conn, who.company_id) or {}), **({"secret": secret} if created else {})}
 
     @blueprint.response(204)
     def delete(self):

@@ -82,7 +82,7 @@ class Destination(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
             raise ValidationError("a destination is an object with a 'kind'")
-        schema = SCHEMAS.get(value.get("kind"))
+        schema = SCHEMAS.get(str(value.get("kind")))
         if schema is None:
             raise ValidationError({"kind": [f"one of: {', '.join(SCHEMAS)}"]})
         return {"kind": value["kind"], **schema().load({k: v for k, v in value.items() if k != "kind"})}

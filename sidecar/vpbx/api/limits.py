@@ -37,7 +37,7 @@ def init_app(app: Flask) -> Limiter:
             ),
         ],
         storage_uri=settings.redis_url,
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},  # type: ignore[dict-item]  # redis-py takes float timeouts; flask-limiter's annotation says int
         strategy="moving-window",
         headers_enabled=True,
         swallow_errors=True,

@@ -216,6 +216,8 @@ def explain(query, number):
     at = query["at"] or datetime.now(UTC)
     # Compiled for the moment explained: an absence over today still counts on a day it covered.
     document = compile_number(conn, row["number"], at)
+    if document is None:  # deleted since _find: as if never there
+        raise not_found("Number")
     plan = build_plan(
         document, Call("explain", row["number"], query["caller"], "trunk", at), _next_call_state(document)
     )

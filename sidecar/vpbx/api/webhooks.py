@@ -274,7 +274,7 @@ class WebhookFailures(MethodView):
         try:
             with routing_cache().pipeline(transaction=False) as pipe:
                 pipe.lrange(lookup.failures_key(webhook_id), 0, -1)
-                pipe.hmget(breaker_key(lookup.breaker_name(webhook_id)), "failures", "open_until")
+                pipe.hmget(breaker_key(lookup.breaker_name(webhook_id)), ["failures", "open_until"])
                 notes, state = pipe.execute()
         except redis.RedisError:
             raise ApiError(503, "Recent failures are kept in Redis, which is unreachable right now.") from None

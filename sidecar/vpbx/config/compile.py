@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from ..db import Connection
+from ..db import Connection, MissingRow, one
 from .schedules import read_schedule
 
 DOCUMENT_SCHEMA = 5
@@ -109,6 +109,8 @@ class _Compiler:
             return None
         if schedule_id not in self._schedules:
             rows = read_schedule(self.conn, schedule_id)
+            if rows is None:
+                raise MissingRow(f"schedule {schedule_id} is gone")
             self._schedules[schedule_id] = {
                 "id": schedule_id,
                 "name": rows.schedule["name"],
@@ -163,11 +165,14 @@ class _Compiler:
         return [self._employees[i] for i in ids if i in self._employees]
 
     def department(self, department_id: int) -> dict:
-        department = self.conn.execute(
-            """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
+        department = one(
+            self.conn.execute(
+                """SELECT id, name, distribution, ring_time_s, if_nobody_answers, voicemail_box_id
                FROM departments WHERE id = %s""",
-            (department_id,),
-        ).fetchone()
+                (department_id,),
+            ).fetchone(),
+            f"department {department_id}",
+        )
         member_ids = [
             r["employee_id"]
             for r in self.conn.execute(
@@ -225,9 +230,12 @@ class _Compiler:
             destination = {"webhook_id": row["webhook_id"]}
         elif kind == "sip_account":
             destination = {
-                "account": self.conn.execute(
-                    "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s", (row["sip_account_id"],)
-                ).fetchone()
+                "account": one(
+                    self.conn.execute(
+                        "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s", (row["sip_account_id"],)
+                    ).fetchone(),
+                    f"SIP account {row['sip_account_id']}",
+                )
             }
         else:
             destination = {}
@@ -249,13 +257,16 @@ class _Compiler:
     def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
         if scheme_id is None or depth > MAX_BACKUP_DEPTH:
             return None
-        row = self.conn.execute(
-            """SELECT id, name, active_schedule_id, backup_scheme_id,
+        row = one(
+            self.conn.execute(
+                """SELECT id, name, active_schedule_id, backup_scheme_id,
                       (num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0
                        OR forward_notice <> 'none') AS announced
                FROM schemes WHERE id = %s""",
-            (scheme_id,),
-        ).fetchone()
+                (scheme_id,),
+            ).fetchone(),
+            f"scheme {scheme_id}",
+        )
         return {
             "id": row["id"],
             "name": row["name"],
@@ -429,11 +440,15 @@ def rebuild_all(conn: Connection, cache: redis.Redis, at: datetime | None = None
     numbers = [r["e164"] for r in conn.execute("SELECT e164 FROM numbers ORDER BY e164")]
     domains = [r["sip_domain"] for r in conn.execute("SELECT sip_domain FROM companies ORDER BY id")]
     documents: dict[str, str] = {}
+    # A number or company deleted since the lists were read compiles to None: left out.
     for n in numbers:
-        documents.update(document_writes(number_key(n), compile_number(conn, n, at)))
+        number_document = compile_number(conn, n, at)
+        if number_document is not None:
+            documents.update(document_writes(number_key(n), number_document))
     for d in domains:
         for key, document in compile_company_documents(conn, d, at).items():
-            documents.update(document_writes(key, document))
+            if document is not None:
+                documents.update(document_writes(key, document))
     stale = [
         key
         for prefix in DOCUMENT_PREFIXES + (VERSION_KEY_PREFIX,)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..db import Connection
+from ..db import Connection, returning
 from .accounts import reset_password
 from .credentials import ha1
 from .tokens import issue_token, token_digest
@@ -36,14 +36,16 @@ class DemoAccount:
 
 
 def _upsert_company(conn: Connection) -> int:
-    row = conn.execute(
-        """
+    row = returning(
+        conn.execute(
+            """
         INSERT INTO companies (name, sip_domain, timezone) VALUES ('Demo Company', %s, 'Europe/Moscow')
         ON CONFLICT (sip_domain) DO UPDATE SET sip_domain = EXCLUDED.sip_domain
         RETURNING id
         """,
-        (DEMO_DOMAIN,),
-    ).fetchone()
+            (DEMO_DOMAIN,),
+        )
+    )
     return row["id"]
 
 
@@ -60,7 +62,7 @@ def _load_credentials(path: Path) -> dict:
 
 def _valid_token(conn: Connection, token: str | None, employee_id: int) -> bool:
     return (
-        bool(token)
+        token is not None
         and conn.execute(
             "SELECT 1 FROM api_tokens WHERE token_sha256 = %s AND employee_id = %s", (token_digest(token), employee_id)
         ).fetchone()
@@ -81,13 +83,15 @@ def seed(conn: Connection, credentials_file: Path, trunk_port: int) -> list[Demo
                 (company_id, extension),
             ).fetchone()
             if row is None:
-                row = conn.execute(
-                    """
+                row = returning(
+                    conn.execute(
+                        """
                     INSERT INTO employees (company_id, name, extension, email, role, sip_login, sip_ha1, sip_ha1b)
                     VALUES (%s, %s, %s, %s, %s, %s, '', '') RETURNING id
                     """,
-                    (company_id, name, extension, email, role, extension),
-                ).fetchone()
+                        (company_id, name, extension, email, role, extension),
+                    )
+                )
                 password = _set_password(conn, row["id"], extension)
             elif extension in known and row["sip_ha1"] == ha1(extension, DEMO_DOMAIN, known[extension]):
                 password = known[extension]  # the file still tells the truth: keep it
@@ -100,15 +104,19 @@ def seed(conn: Connection, credentials_file: Path, trunk_port: int) -> list[Demo
             "SELECT id FROM schemes WHERE company_id = %s AND name = 'Ring everyone'", (company_id,)
         ).fetchone()
         if scheme is None:
-            scheme = conn.execute(
-                "INSERT INTO schemes (company_id, name) VALUES (%s, 'Ring everyone') RETURNING id",
-                (company_id,),
-            ).fetchone()
-            step = conn.execute(
-                "INSERT INTO scheme_steps (scheme_id, position, mode, timeout_s) "
-                "VALUES (%s, 0, 'parallel', 30) RETURNING id",
-                (scheme["id"],),
-            ).fetchone()
+            scheme = returning(
+                conn.execute(
+                    "INSERT INTO schemes (company_id, name) VALUES (%s, 'Ring everyone') RETURNING id",
+                    (company_id,),
+                )
+            )
+            step = returning(
+                conn.execute(
+                    "INSERT INTO scheme_steps (scheme_id, position, mode, timeout_s) "
+                    "VALUES (%s, 0, 'parallel', 30) RETURNING id",
+                    (scheme["id"],),
+                )
+            )
             for position, employee_id in enumerate(employee_ids):
                 conn.execute(
                     "INSERT INTO step_destinations (step_id, position, kind, employee_id) "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from ..db import Connection
+from ..db import Connection, returning
 from ..kamailio_rpc import KamailioRpc, RpcError
 
 
@@ -51,14 +51,16 @@ def save_trunk(
 ) -> Trunk:
     """Add the trunk, or change the one of that name."""
     _checked(address, port, region, priority)
-    row = conn.execute(
-        """INSERT INTO trunks (name, address, port, region, outbound, priority)
+    row = returning(
+        conn.execute(
+            """INSERT INTO trunks (name, address, port, region, outbound, priority)
            VALUES (%s, %s, %s, %s, %s, %s)
            ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, port = EXCLUDED.port,
                region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority
            RETURNING id, name, host(address) AS address, port, region, outbound, priority""",
-        (name, address, port, region, outbound, priority),
-    ).fetchone()
+            (name, address, port, region, outbound, priority),
+        )
+    )
     return Trunk(**row)
 
 

@@ -19,6 +19,8 @@ target rung, ``step`` counting from 1 in ringing order.
 
 from __future__ import annotations
 
+from redis.typing import EncodableT, FieldT
+
 STREAM = "vpbx:history:events"
 # The stream is a buffer between Kamailio and the keeper, not the archive:
 # trimmed (approximately) to this many events.
@@ -27,7 +29,7 @@ STREAM_MAX_LEN = 1_000_000
 ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
 
 
-def entry(batch: list[str]) -> dict[str, str]:
+def entry(batch: list[str]) -> dict[FieldT, EncodableT]:
     """One stream entry carrying a batch of events (JSON texts), in order: one
     XADD per batch costs Kamailio and Redis far less than one per event."""
     return {str(i): event for i, event in enumerate(batch)}

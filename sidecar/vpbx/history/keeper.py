@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import redis
@@ -79,7 +80,7 @@ def keep(
     while not should_stop():
         try:
             ensure_group(client)
-            reply = client.xreadgroup(
+            reply: Any = client.xreadgroup(  # redis-py types sync replies as "Awaitable | Any"
                 GROUP,
                 consumer,
                 {events.STREAM: "0" if backlog else ">"},

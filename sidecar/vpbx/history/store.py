@@ -7,7 +7,7 @@ second time: the first answer wins and a missed event never overrides it.
 
 from __future__ import annotations
 
-from ..db import Connection
+from ..db import Connection, one
 from . import events
 from .rules import Line, answered_line, missed_line
 
@@ -112,9 +112,13 @@ def _add_to_parent(conn: Connection, event: dict, parent_call_id: str, answered:
         return
     first_rung = min(leg["rang_at"] for leg in event["legs"])
     # Counted from the legs before this one's, so a repeated event lands on the same steps.
-    offset = conn.execute(
-        "SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s", (row["id"], first_rung)
-    ).fetchone()["n"]
+    offset = one(
+        conn.execute(
+            "SELECT COALESCE(max(step), 0) AS n FROM call_legs WHERE call_id = %s AND rang_at < %s",
+            (row["id"], first_rung),
+        ).fetchone(),
+        "an aggregate",
+    )["n"]
     _insert_legs(conn, row["id"], event["legs"], answered, offset)
     if answered is not None:
         conn.execute(

@@ -6,6 +6,7 @@ Built here so the script only says when; what an event holds is decided once.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from ..history import events
 from ..routing import Plan
@@ -39,13 +40,15 @@ def call_record(
     return record
 
 
-def _ours(cursor: PlanCursor | None) -> bool:
+def _ours(cursor: PlanCursor | None) -> TypeGuard[PlanCursor]:
     return cursor is not None and cursor.call.get("company_id") is not None
 
 
 def answered(call_id: str, cursor: PlanCursor | None, branch_uri: str | None) -> dict | None:
     """The 200 OK's event, or None when it is no company's call or no branch of the plan answered."""
-    leg = cursor.answered_by(branch_uri) if _ours(cursor) else None
+    if not _ours(cursor):
+        return None
+    leg = cursor.answered_by(branch_uri)
     if leg is None:
         return None
     return {

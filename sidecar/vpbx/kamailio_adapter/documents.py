@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -61,7 +62,8 @@ class Documents:
                         break
             for start in range(0, len(keys), PRELOAD_BATCH):
                 batch = keys[start : start + PRELOAD_BATCH]
-                for key, raw in zip(batch, self.redis.mget(batch), strict=True):
+                raws: Any = self.redis.mget(batch)  # redis-py types sync replies as "Awaitable | Any"
+                for key, raw in zip(batch, raws, strict=True):
                     if raw is not None:
                         self._keep(key.decode(), raw)
         except redis.RedisError as exc:
@@ -81,7 +83,8 @@ class Documents:
                 self._queue_state(pipe, stateful)
                 (version, generation, *extra), *state = pipe.execute()
             else:  # a plain MGET costs a fraction of a one-command pipeline in redis-py
-                (version, generation, *extra), state = self.redis.mget(keys), []
+                plain: Any = self.redis.mget(keys)
+                (version, generation, *extra), state = plain, []
             extra_value = extra[0] if extra else None
             departments = self._state(stateful, state)
             if version is None:
@@ -94,7 +97,7 @@ class Documents:
                 self.copies.pop(key, None)
                 return Read(None, extra_value, {})
             if copy is None or copy.version != version:
-                raw = self.redis.get(key)  # changed since this worker's copy: fetch it, once per version
+                raw: Any = self.redis.get(key)  # changed since this worker's copy: fetch it, once per version
                 if raw is None:
                     self.copies.pop(key, None)
                     return Read(None, extra_value, {})

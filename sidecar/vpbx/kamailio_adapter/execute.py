@@ -44,7 +44,7 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
         before = _branch_count(ksr)
         took_ruri = not contacts
         uri = target.uri
-        if target.node:
+        if target.node and media_app:
             uri = uri.replace(NODE_HOST, media_app)
         if not target.node and not target.via_location and ksr.is_myself(uri) > 0:
             # A customer's SIP URI naming one of Kamailio's own addresses (the

@@ -50,6 +50,13 @@ class Worker:
         self.media_app_host = config.media.sip.host
         self.media_app_port = config.media.sip.port
 
+    @property
+    def docs(self) -> Documents:
+        """This process's documents (connect() opened them in child_init)."""
+        if self.documents is None:
+            raise CacheUnavailable("this worker has not connected to Redis")
+        return self.documents
+
     @classmethod
     def from_environment(cls) -> Worker:
         return cls(vpbx_settings.load())
@@ -70,7 +77,7 @@ class Worker:
         )
         self.documents = Documents(client)
         self.pid = os.getpid()
-        self.documents.preload()
+        self.docs.preload()
 
     def ensure_connected(self) -> None:
         """Connect in a process Kamailio forked without child_init (async task
@@ -81,7 +88,7 @@ class Worker:
     def _document(self, key: str, with_state: bool = True) -> tuple[Read, datetime]:
         """The document with its departments' state, and the moment to route at:
         now, or the test suite's pinned clock."""
-        read = self.documents.get(key, also=self.clock_key, with_state=with_state)
+        read = self.docs.get(key, also=self.clock_key, with_state=with_state)
         return read, datetime.fromisoformat(read.extra.decode()) if read.extra else datetime.now(UTC)
 
     def plan_for(
@@ -104,9 +111,9 @@ class Worker:
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
         if source == "media":
-            return self._media_leg_plan(dialled, caller, call_id, caller_domain, now)
+            return self._media_leg_plan(dialled, caller, call_id, caller_domain or "", now)
         if source == "phone" and EXTENSION.match(dialled):
-            read, clock = self._document(company_key(caller_domain))
+            read, clock = self._document(company_key(caller_domain or ""))
             if read.document is None:
                 return None
             call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
@@ -181,7 +188,7 @@ class Worker:
             if kind == "webhook" and node_id in directory["webhooks"]:
                 hook = directory["webhooks"][node_id]
                 asked = webhook.ask(
-                    self.documents.redis,
+                    self.docs.redis,
                     hook,
                     {"call_id": call_id, "caller": caller, "called": plan.called, "at": at.isoformat()},
                     directory["company"],
@@ -192,20 +199,20 @@ class Worker:
             elif kind == "responsible_manager":
                 budget = (directory.get("crm") or {}).get("budget_ms", 1000)
                 outcomes[node] = crm.manager(
-                    self.documents.redis,
+                    self.docs.redis,
                     directory,
                     to_e164(caller, region) if caller else None,
                     arrival + budget / 1000,
                     allowed=self.settings.http_allowed_networks,
                 )
-        return expand_lookups(plan, directory, outcomes, call, self.documents.state_on_demand(key))
+        return expand_lookups(plan, directory, outcomes, call, self.docs.state_on_demand(key))
 
     def member_call(self, member: tuple[int, int], event: str) -> None:
         """Note that a longest idle department's member answered or ended a call
         (``event`` "answered" or "ended") now. Losing one note only skews the order."""
         department_id, employee_id = member
         try:
-            self.documents.redis.hset(state_key(department_id), f"{event}:{employee_id}", repr(time.time()))
+            self.docs.redis.hset(state_key(department_id), f"{event}:{employee_id}", repr(time.time()))
         except redis.RedisError as exc:
             log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)
 
@@ -220,8 +227,6 @@ class Worker:
         if not batch:
             return
         try:
-            self.documents.redis.xadd(
-                events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True
-            )
+            self.docs.redis.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True)
         except redis.RedisError as exc:
             log.warning("%d call events not recorded: %s", len(batch), exc)

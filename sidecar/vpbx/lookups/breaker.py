@@ -14,6 +14,7 @@ key ``vpbx:breaker:<name>:probe`` is the half-open probe slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -60,7 +61,7 @@ class Breaker:
         """Count a failure; open the breaker at the threshold (or again after a failed probe)."""
         if self.threshold == 0:
             return
-        failures = self.redis.hincrby(self.key, "failures", 1)
+        failures: Any = self.redis.hincrby(self.key, "failures", 1)  # redis-py: "Awaitable | Any"
         if failures >= self.threshold:
             with self.redis.pipeline(transaction=False) as opening:
                 opening.hset(self.key, "open_until", repr(now + self.open_seconds))

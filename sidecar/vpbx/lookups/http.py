@@ -73,7 +73,7 @@ def _connection(url: str, allowed: Iterable[IPNetwork]) -> tuple[urllib3.HTTPCon
         if reason:
             raise LookupFailed("refused", f"{host} {reason}")
         try:
-            found = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+            found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
         except (socket.gaierror, UnicodeError) as exc:
             raise LookupFailed("connection", f"{host} does not resolve ({exc})") from None
         candidates = sorted((ipaddress.ip_address(a.split("%")[0]) for a in found), key=str)

@@ -111,7 +111,7 @@ class Asked:
 
     @property
     def outcome(self) -> dict | str:
-        return self.answer if self.answer is not None else self.failure
+        return self.answer if self.answer is not None else self.failure or "no answer"
 
 
 def ask(
@@ -130,10 +130,15 @@ def ask(
     With ``use_state`` the breaker, the per-caller answer cache and the
     failure log apply (a live call); a dry run sets it False.
     """
-    breaker = Breaker(client, breaker_name(webhook["id"]), webhook["breaker_failures"], webhook["breaker_open_s"])
+    # A live call's breaker; a dry run (no client) has none.
+    breaker = (
+        Breaker(client, breaker_name(webhook["id"]), webhook["breaker_failures"], webhook["breaker_open_s"])
+        if use_state and client is not None
+        else None
+    )
     state, cached = BreakerState(), None
     caching = use_state and webhook["cache_ttl_s"] > 0 and call.get("caller")
-    if use_state and client is not None:
+    if breaker is not None and client is not None:
         try:
             with client.pipeline(transaction=False) as pipe:
                 breaker.queue_read(pipe)
@@ -163,10 +168,10 @@ def ask(
         except ValidationError as exc:
             raise LookupFailed("invalid_answer", json.dumps(exc.messages, sort_keys=True)[:500], exchange) from None
     except LookupFailed as failed:
-        if use_state and client is not None:
+        if breaker is not None and client is not None:
             _note_failure(client, breaker, webhook["id"], call, failed, wall())
         return Asked(None, f"{failed.kind}: {failed.detail}", failed.exchange)
-    if use_state and client is not None:
+    if breaker is not None and client is not None:
         try:
             breaker.succeeded(state)
             if caching:

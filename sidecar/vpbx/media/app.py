@@ -158,6 +158,8 @@ class MediaApp:
     # ---- SIP transport ----------------------------------------------------------
 
     def send(self, message: sip.Message, address: tuple[str, int]) -> None:
+        if self.transport is None:
+            raise RuntimeError("the media app's SIP socket is not open")
         self.transport.sendto(message.encode(), address)
 
     def on_sip(self, data: bytes, addr) -> None:
@@ -212,7 +214,7 @@ class MediaApp:
     def _reply(self, request: sip.Message, addr, reply: sip.Message) -> None:
         if request.method == "INVITE" and request.to_tag is None:
             self.invites[request.call_id] = (request.branch, reply)
-            if reply.status >= 300:
+            if (reply.status or 0) >= 300:
                 # Kept a little for retransmissions, then forgotten.
                 asyncio.get_running_loop().call_later(TRANSACTION_TIMEOUT, self.invites.pop, request.call_id, None)
         self.send(reply, addr)
@@ -273,7 +275,7 @@ class MediaApp:
             local=f"{request.get('to')};tag={local_tag}",
             remote=request.get("from", ""),
             invite=request,
-            remote_target=sip.uri_of(request.get("contact", "")) or request.uri,
+            remote_target=sip.uri_of(request.get("contact", "")) or request.uri or "",
             route_set=request.all("record-route"),
             peer=tuple(addr[:2]),
         )
@@ -302,7 +304,7 @@ class MediaApp:
         that names another company's box (a customer's own SIP URI pointed at
         us) finds nothing.
         """
-        user = sip.user_of(request.uri)
+        user = sip.user_of(request.uri or "")
         kind, _, number = user.rpartition("-")
         lookup = {
             "voicemail": (self.store.box, "voicemail box"),
@@ -501,7 +503,7 @@ class MediaApp:
                 await voicemail.take_message(call, call.subject, self)
             elif isinstance(call.subject, Announced):
                 await self.announce(call, call.subject)
-            else:
+            elif isinstance(call.subject, Menu):
                 await self.menu(call, call.subject, depth=0)
         except HungUp:
             log.info("%s: the caller hung up", call.call_id)

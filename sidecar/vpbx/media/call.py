@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from . import sdp, sip
@@ -66,7 +67,7 @@ class MediaCall:
     ng: AsyncNgClient
     caller: str
     called: str
-    hangup_request: object = None  # set by the app: sends our BYE
+    hangup_request: Callable[[MediaCall], Awaitable[None]] | None = None  # set by the app: sends our BYE
     subject: object = None  # the voicemail box, IVR menu or announced scheme the call reached
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)

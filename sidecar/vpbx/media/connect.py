@@ -31,10 +31,14 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import sdp, sip
 from .call import Dialog, HungUp, MediaCall, first_done
 from .ng import NgError, NgTimeout
+
+if TYPE_CHECKING:
+    from .app import MediaApp
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class Leg:
     dialog: Dialog
     offer: bytes  # what we offered: our answer to the person's re-INVITEs
     ack: sip.Message
-    app: object
+    app: MediaApp
 
     def retransmitted(self, response: sip.Message) -> None:
         # A 2xx resent means our ACK was lost (RFC 3261 section 13.2.2.4).
@@ -71,6 +75,8 @@ async def connect(
     nobody answered; the caller is then still the media app's. HungUp when the
     caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
     to whoever answers, before the caller is put through."""
+    if call.dialog.invite is None:
+        raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
     body = sdp.offer_body(call.answer, offer.address, offer.port)
     branch = sip.new_branch()
@@ -209,7 +215,8 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
     answered; None when it failed; HungUp when the caller hung up meanwhile."""
     loop = asyncio.get_running_loop()
     peer = app.kamailio
-    queue = app.responses[invite.branch] = asyncio.Queue()
+    queue: asyncio.Queue[sip.Message] = asyncio.Queue()
+    app.responses[invite.branch] = queue
     replied = asyncio.Event()
     resending = asyncio.ensure_future(_resend(app, invite, peer, replied))
     started = loop.time()
@@ -231,9 +238,9 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
             if not replied.is_set():
                 replied.set()
                 deadline = started + RING_LIMIT_S
-            if reply.cseq[1] != "INVITE" or reply.status < 200:
+            if reply.cseq[1] != "INVITE" or (reply.status or 0) < 200:
                 continue  # ringing, or the answer to our CANCEL
-            if reply.status >= 300:
+            if (reply.status or 0) >= 300:
                 app.send(sip.ack_for_failure(invite, reply), peer)
                 log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
                 if call.ended.is_set():
@@ -241,9 +248,9 @@ async def _ring(app, call: MediaCall, invite: sip.Message):
                 return None
             dialog = Dialog(
                 call_id=invite.call_id,
-                local=invite.get("from"),
-                remote=reply.get("to"),
-                remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri,
+                local=invite.get("from", ""),
+                remote=reply.get("to", ""),
+                remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri or "",
                 route_set=list(reversed(reply.all("record-route"))),
                 peer=peer,
             )
@@ -296,8 +303,8 @@ async def _cancel(app, invite: sip.Message, peer) -> None:
         headers={
             "via": invite.all("via"),
             "max-forwards": ["70"],
-            "from": [invite.get("from")],
-            "to": [invite.get("to")],
+            "from": [invite.get("from", "")],
+            "to": [invite.get("to", "")],
             "call-id": [invite.call_id],
             "cseq": ["1 CANCEL"],
             "reason": ['SIP;cause=487;text="caller hung up"'],

@@ -126,6 +126,8 @@ class AsyncNgClient(asyncio.DatagramProtocol):
         datagram = cookie + b" " + bencodepy.encode(_to_bencodable(body))
         future = asyncio.get_running_loop().create_future()
         self.pending[cookie] = future
+        if self.transport is None:
+            raise NgError("the ng socket is not open")
         try:
             for _ in range(self.attempts):
                 self.transport.sendto(datagram)

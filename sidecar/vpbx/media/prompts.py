@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class PromptLibrary:
         return path
 
     @staticmethod
-    async def _sox(source: list[str], path: Path, effects: list[str] = ()) -> None:
+    async def _sox(source: list[str], path: Path, effects: Sequence[str] = ()) -> None:
         """``source`` (sox's input arguments) as a playable WAV at ``path``. Written
         aside and renamed: rtpengine never reads a half-written file."""
         aside = str(path) + ".tmp.wav"

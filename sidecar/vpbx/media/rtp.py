@@ -123,7 +123,9 @@ class RtpSocket(asyncio.DatagramProtocol):
 
     @property
     def port(self) -> int:
-        return self.transport.get_extra_info("sockname")[1]
+        if self.transport is None:
+            raise RuntimeError("the RTP socket is not open")
+        return int(self.transport.get_extra_info("sockname")[1])
 
     def close(self) -> None:
         if self.transport is not None:

@@ -38,7 +38,8 @@ class Answer:
 
 
 def parse_offer(body: bytes) -> Offer:
-    address, port, payload_types, telephone_event = None, None, (), None
+    address, port, telephone_event = None, None, None
+    payload_types: tuple[int, ...] = ()
     in_audio = False
     for line in body.decode("utf-8", "replace").splitlines():
         kind, _, value = line.strip().partition("=")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import overload
 
 # Compact header forms (RFC 3261 section 7.3.3) Kamailio may relay unchanged.
 _COMPACT = {
@@ -64,6 +65,12 @@ class Message:
     headers: dict[str, list[str]] = field(default_factory=dict)
     body: bytes = b""
 
+    @overload
+    def get(self, name: str) -> str | None: ...
+
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+
     def get(self, name: str, default: str | None = None) -> str | None:
         values = self.headers.get(name.lower())
         return values[0] if values else default
@@ -97,7 +104,7 @@ class Message:
         start = (
             f"{self.method} {self.uri} SIP/2.0"
             if self.method
-            else f"SIP/2.0 {self.status} {self.reason or REASON_PHRASES.get(self.status, '')}"
+            else f"SIP/2.0 {self.status} {self.reason or REASON_PHRASES.get(self.status or 0, '')}"
         )
         lines = [start]
         for name, values in self.headers.items():
@@ -204,8 +211,8 @@ def ack_for_failure(invite: Message, reply: Message) -> Message:
         headers["route"] = invite.all("route")
     headers.update(
         {
-            "from": [invite.get("from")],
-            "to": [reply.get("to")],
+            "from": [invite.get("from", "")],
+            "to": [reply.get("to", "")],
             "call-id": [invite.call_id],
             "cseq": [f"{invite.cseq[0]} ACK"],
         }

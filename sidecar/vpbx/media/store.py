@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from ..db import Row
+from ..db import Row, one
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ class Store:
             if row is None:
                 return None
             keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
+        greeting: Prompt | None
         if row["greeting_kind"] == "tts":
             greeting = Prompt("tts", row["greeting_text"], "ru")
         else:  # a prompt's, or None for the standard greeting
@@ -252,7 +253,7 @@ class Store:
                     (box.company_id, box.id, box.name, call_id, caller, called, received_at, duration_ms, file_name),
                 )
             ).fetchone()
-        return row["id"]
+        return int(one(row, "the message just stored")["id"])
 
     async def record_emails(self, message_id: int, sent_to: list[str], error: str | None) -> None:
         async with self.pool.connection() as conn:

@@ -60,6 +60,8 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     files = site.render(profile)
     cfg = settings.load(files.config)
     postgres, redis_service, keeper, history_keeper, rtpengine, media_app, kamailio, sidecar = services(profile)
+    if not isinstance(postgres, Postgres):
+        raise TypeError("services() starts with PostgreSQL")
 
     say(f"postgresql: {postgres.start()}")
     postgres.ensure_database(files.database_password)

@@ -17,7 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 import redis
@@ -288,7 +288,7 @@ class HistoryKeeper(Service):
     def ready(self) -> bool:
         client = self.redis_client()
         try:
-            groups = client.xinfo_groups("vpbx:history:events")
+            groups: Any = client.xinfo_groups("vpbx:history:events")  # redis-py: "Awaitable | Any"
             return any(g["name"] in (b"history-keeper", "history-keeper") for g in groups)
         except redis.ResponseError:
             return False  # no stream yet: the keeper creates it with its group

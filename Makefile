@@ -5,7 +5,7 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 VPBX := $(VENV)/bin/vpbx
 
-.PHONY: up down status test test-calendar unit lint deps debian-packages venv clean
+.PHONY: up down status test test-calendar unit lint lock deps debian-packages venv clean
 
 up: deps
 	$(VPBX) stack up --profile dev
@@ -42,11 +42,17 @@ debian-packages:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml | debian-packages
+# Exactly the versions (and hashes) of requirements.lock, then vpbx itself.
+$(VENV)/.installed: pyproject.toml requirements.lock | debian-packages
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
+
+# Refresh requirements.lock from pyproject.toml's ranges (then review the diff).
+lock: venv
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra test --output-file requirements.lock pyproject.toml
 
 clean: down
 	rm -rf .run $(VENV)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import statistics
@@ -70,7 +71,7 @@ def cpu_seconds(root_pid: int) -> float:
     return total / TICKS
 
 
-def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = True):
+def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = True, tolerated: int = 0):
     workdir = tempfile.mkdtemp(prefix="vpbx-bench-")
     argv = (
         ["sipp"]
@@ -91,9 +92,15 @@ def sipp(scenario: Path, *args: str, remote: str | None = None, wait: bool = Tru
     if not wait:
         return process
     output, _ = process.communicate(timeout=3600)
-    if process.returncode != 0:
+    if process.returncode != 0 and failed_calls(output) > tolerated:
         raise SystemExit(f"sipp {' '.join(argv)} exited {process.returncode}:\n{output[-2000:]}")
     return output
+
+
+def failed_calls(output: str) -> int:
+    """SIPp's cumulative failed-call count from its final statistics screen."""
+    found = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    return int(found[-1]) if found else 1 << 30
 
 
 def configure_vpbx(profile) -> dict:
@@ -206,8 +213,11 @@ def register(remote: str, phone_port: int, demo_credentials: dict | None) -> Non
         sipp(BENCH / "scenarios" / "register_plain.xml", *keys, remote=remote)
 
 
-def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int) -> None:
-    sipp(
+def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int) -> int:
+    """Run the calls; the number that failed (at most 1 in 1,000: SIPp's UAC aborts
+    a call whose 180 overtakes its 200 across proxy workers, which says nothing
+    of CPU per call)."""
+    output = sipp(
         SCENARIOS / "uac_call.xml",
         "-s",
         NUMBER,
@@ -226,7 +236,9 @@ def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int) -> 
         "3600s",
         "-timeout_error",
         remote=remote,
+        tolerated=calls // 1000,
     )
+    return failed_calls(output)
 
 
 def main() -> None:
@@ -265,7 +277,9 @@ def main() -> None:
                 if name == "vpbx":
                     register(remote, phone_port, demo_credentials)
                 cpu_before, redis_before = cpu_seconds(root), cpu_seconds(redis_pid)
-                load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
+                failed = load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
+                if failed:
+                    print(f"round {round_number}: {name}: {failed} of {args.calls} calls failed", flush=True)
                 measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6
                 if name == "vpbx":
                     measured["redis"] = (cpu_seconds(redis_pid) - redis_before) / args.calls * 1e6

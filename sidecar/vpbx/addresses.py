@@ -61,6 +61,14 @@ def own_or_unroutable(address: IPAddress) -> str | None:
     return None
 
 
+def host_refusal(host: str, allowed: Iterable[IPNetwork] = ()) -> str | None:
+    """Why a customer's server named ``host`` (a URL's host) is refused before
+    any lookup: an internal IP literal, or a name that stands for this system.
+    None for a name, which must still be resolved and its addresses checked."""
+    address = literal(host)
+    return special_name(host) if address is None else internal(address, allowed)
+
+
 def internal(address: IPAddress, allowed: Iterable[IPNetwork] = ()) -> str | None:
     """Why an outbound HTTP request (a webhook, the CRM) may not go to
     ``address``: anything but a public address, unless the operator allowed

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from marshmallow import ValidationError, fields, validate
 
-from ..addresses import internal, literal, special_name
+from ..addresses import host_refusal
 from ..routing.numbers import to_e164
 
 DEFAULT_REGION = "RU"
@@ -52,11 +52,7 @@ def _reachable_by_customers(url: str) -> None:
     once; a host name is resolved and checked again at every request
     (lookups.http), where the address actually connected to is the one checked."""
     host = (urlsplit(url).hostname or "").strip("[]")
-    address = literal(host)
-    if address is None:
-        reason = special_name(host)
-    else:
-        reason = internal(address, current_app.config["VPBX_SETTINGS"].http_allowed_networks)
+    reason = host_refusal(host, current_app.config["VPBX_SETTINGS"].http_allowed_networks)
     if reason:
         raise ValidationError(f"must reach a server outside this system's networks: {host} {reason}")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import urllib3
 
 from .. import bounded_json
-from ..addresses import IPNetwork, internal, literal, special_name
+from ..addresses import IPNetwork, host_refusal, internal, literal
 from .signing import SIGNATURE_HEADER, signature
 
 USER_AGENT = "vpbx-lookup/1"
@@ -67,23 +67,23 @@ def _connection(url: str, allowed: Iterable[IPNetwork]) -> tuple[urllib3.HTTPCon
         raise LookupFailed("refused", "only http:// and https:// URLs are asked")
     host, https = parsed.host.strip("[]"), parsed.scheme == "https"
     port = parsed.port or (443 if https else 80)
+    # The same words whether anything listens there or not: no port scanning through us.
+    reason = host_refusal(host, allowed)
+    if reason:
+        raise LookupFailed("refused", f"{host} {reason}")
     address = literal(host)
     if address is None:
-        reason = special_name(host)
-        if reason:
-            raise LookupFailed("refused", f"{host} {reason}")
         try:
             found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
         except (socket.gaierror, UnicodeError) as exc:
             raise LookupFailed("connection", f"{host} does not resolve ({exc})") from None
         candidates = sorted((ipaddress.ip_address(a.split("%")[0]) for a in found), key=str)
+        for candidate in candidates:
+            reason = internal(candidate, allowed)
+            if reason:
+                raise LookupFailed("refused", f"{host} resolves to one that {reason}")
     else:
         candidates = [address]
-    for candidate in candidates:
-        reason = internal(candidate, allowed)
-        if reason:
-            # The same words whether anything listens there or not: no port scanning through us.
-            raise LookupFailed("refused", f"{host} {reason}" if address else f"{host} resolves to one that {reason}")
     key = (parsed.scheme, str(candidates[0]), port, host)
     pool = _pools.get(key)
     if pool is None:

@@ -35,6 +35,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
 )
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
+from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, BANNED_FOR_FLOOD, COUNTERS_GROUP  # noqa: E402
 
 STOP = -255
 FLT_NATS = 5  # transaction flag: the caller is behind NAT
@@ -70,11 +71,6 @@ AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From 
 SOURCE_FAILURES_BEFORE_BAN = 60
 ACCOUNT_FAILURES_BEFORE_DELAY = 10
 REFUSAL_DELAY_MS = 2000
-# Values in the ipban htable: why a source is banned (listed by `vpbx sip-ban list`).
-BANNED_FOR_FLOOD = 1
-BANNED_FOR_AUTH = 2
-# kamailio.cfg declares it (counters: script_counter); /metrics reads it.
-COUNTERS_GROUP, AUTH_FAILURES_COUNTER = "script", "auth_failures"
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"
 # Calls whose route a webhook or the CRM decides wait for it in these async
@@ -100,6 +96,7 @@ def mod_init():
 class VpbxRoutes:
     def __init__(self):
         self.worker = Worker.from_environment()
+        self.media_app_suffix = f"@{self.worker.media_app}"
 
     def child_init(self, rank):
         self.worker.connect()
@@ -459,8 +456,8 @@ class VpbxRoutes:
             param = KSR.pv.get(RR_PARAM_XAVP)
             if param:
                 KSR.rr.add_rr_param(param)
-            # $rp is text, $sp a number.
-            if KSR.pv.get("$rd") == self.worker.media_app_host and KSR.pv.get("$rp") == str(self.worker.media_app_port):
+            # Node targets' URIs are exactly sip:<node>@<media app host:port> (routing's NODE_HOST replaced).
+            if KSR.pv.get("$ru").endswith(self.media_app_suffix):
                 KSR.hdr.append(f"{COMPANY_HEADER}: {KSR.pv.get(COMPANY_AVP)}\r\n")
         return 1
 

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 from .kamailio_rpc import KamailioRpc, RpcError
 
-# Values of the ipban htable (vpbx_kemi.py: BANNED_FOR_FLOOD, BANNED_FOR_AUTH).
-REASONS = {1: "flood", 2: "failed authentication"}
+# Values of the ipban htable: why a source is banned (set by vpbx_kemi.py).
+BANNED_FOR_FLOOD = 1
+BANNED_FOR_AUTH = 2
+REASONS = {BANNED_FOR_FLOOD: "flood", BANNED_FOR_AUTH: "failed authentication"}
+# The counter of failed authentications (kamailio.cfg: counters' script_counter).
+COUNTERS_GROUP, AUTH_FAILURES_COUNTER = "script", "auth_failures"
 
 
 @dataclass(frozen=True)
@@ -43,4 +47,4 @@ def lift(rpc: KamailioRpc, source: str) -> bool:
 
 def auth_failures(rpc: KamailioRpc) -> int:
     """Failed SIP authentications since Kamailio started."""
-    return int(rpc.call("cnt.get", "script", "auth_failures") or 0)
+    return int(rpc.call("cnt.get", COUNTERS_GROUP, AUTH_FAILURES_COUNTER) or 0)

@@ -10,7 +10,7 @@ import secrets
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import timedelta
 
 import pytest
 import redis
@@ -19,6 +19,7 @@ from vpbx.api import create_app
 from vpbx.config.tokens import issue_token
 from vpbx.stack.process import wait_for
 
+from ..clock import NOW
 from ..e2e import raw_sip
 from ..integration.api.conftest import error_fields
 
@@ -207,7 +208,7 @@ def test_tokens_are_listed_and_revoked_at_once(client, admin, demo):
 
 def test_an_expired_token_is_refused(client, db, demo):
     anna = db.execute("SELECT id FROM employees WHERE sip_login = '101'").fetchone()["id"]
-    token = issue_token(db, anna, "expired", expires_at=datetime(2020, 1, 1, tzinfo=UTC))
+    token = issue_token(db, anna, "expired", expires_at=NOW - timedelta(minutes=1))
 
     response = client.get("/api/v1/company", headers={"Authorization": f"Bearer {token}"})
 

@@ -14,6 +14,8 @@ from vpbx import db as vpbx_db
 from vpbx.api import create_app
 from vpbx.config.companies import create_company
 
+from ..clock import day
+
 
 @pytest.fixture(scope="module")
 def app(cfg):
@@ -91,7 +93,7 @@ def objects(app, tenants):
     absence = client.post(
         f"/api/v1/employees/{employee}/absences",
         headers=victim,
-        json={"kind": "vacation", "start": "2030-01-01", "end": "2030-01-05"},
+        json={"kind": "vacation", "start": day(30).isoformat(), "end": day(35).isoformat()},
     ).get_json()["id"]
     token = client.post(f"/api/v1/employees/{employee}/tokens", headers=victim).get_json()["id"]
     assert (
@@ -176,8 +178,8 @@ def test_every_route_to_another_companys_object_answers_404_and_changes_nothing(
 BODIES = {
     ("POST", "/api/v1/employees/<int:employee_id>/absences"): {
         "kind": "vacation",
-        "start": "2031-01-01",
-        "end": "2031-01-02",
+        "start": day(40).isoformat(),
+        "end": day(41).isoformat(),
     },
     ("PATCH", "/api/v1/numbers/<string:number>"): {"scheme_id": None},
     ("PUT", "/api/v1/prompts/<int:prompt_id>"): {"name": "Hello", "kind": "tts", "text": "Hi"},

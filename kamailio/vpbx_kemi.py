@@ -49,6 +49,17 @@ FLT_MEDIA = 9
 # Record-Route parameter marking such a leg's dialog, so in-dialog requests skip rtpengine too.
 MEDIA_LEG_RR_PARAM = "vpbx_leg=media"
 RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
+# A call's offer is made per branch (branch route), each its own rtpengine
+# monologue (via-branch: "next" in the branch, the reply's top Via in replies),
+# so each leg gets the media it can carry: SRTP with SDES keys where the branch
+# leaves over TLS (the keys are in the SDP, so only inside TLS), plain RTP
+# everywhere else, trunks and the media app included.
+BRANCH_OFFER_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next transport-protocol="
+SRTP_PROTOCOL = "RTP/SAVP"
+RTP_PROTOCOL = "RTP/AVP"
+# Replies: the top Via is the branch's (an answer finds its branch's monologue;
+# in a re-INVITE's reply the tags find the dialog and the branch is not used).
+REPLY_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next"
 MEDIA_REOFFER_FLAGS = " port-latching codec-transcode-PCMA codec-transcode-PCMU"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
@@ -346,8 +357,6 @@ class VpbxRoutes:
             )
             self.reject(final or reasons.NOBODY_TO_RING)
             return
-        if not KSR.isflagset(FLT_MEDIA):
-            KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
         self.route_relay()
 
     def look_up_then_ring(self, cursor, source, region):
@@ -459,12 +468,22 @@ class VpbxRoutes:
             # Node targets' URIs are exactly sip:<node>@<media app host:port> (routing's NODE_HOST replaced).
             if KSR.pv.get("$ru").endswith(self.media_app_suffix):
                 KSR.hdr.append(f"{COMPANY_HEADER}: {KSR.pv.get(COMPANY_AVP)}\r\n")
+            if KSR.is_INVITE() and not KSR.isflagset(FLT_MEDIA):
+                protocol = SRTP_PROTOCOL if self.branch_over_tls() else RTP_PROTOCOL
+                KSR.rtpengine.rtpengine_manage(BRANCH_OFFER_FLAGS + protocol)
         return 1
+
+    @staticmethod
+    def branch_over_tls():
+        """The branch leaves on our TLS socket: a phone registered over TLS
+        (lookup set the branch's socket from its connection)."""
+        socket = KSR.pv.get("$fs") or ""
+        return socket.startswith("tls:")
 
     def ksr_onreply_manage(self, msg):
         status = int(KSR.pv.get("$rs") or 0)
         if status < 300 and not KSR.isflagset(FLT_MEDIA):
-            KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
+            KSR.rtpengine.rtpengine_manage(REPLY_FLAGS)
         if status == 200 and KSR.pv.get("$rm") == "INVITE":
             member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
             if member:

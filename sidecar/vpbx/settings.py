@@ -56,6 +56,13 @@ class Media:
 
 
 @dataclass(frozen=True)
+class SipTls:
+    port: int
+    certificate: Path  # PEM, presented to phones on the TLS port
+    private_key: Path
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str
@@ -65,6 +72,7 @@ class Settings:
     sidecar: Endpoint
     run_dir: Path
     media: Media
+    sip_tls: SipTls | None = None
     # "test" lets the test suite pin the routing clock; any other profile never does.
     profile: str = "production"
     # Internal networks customers' webhook and CRM URLs may reach (by default
@@ -89,6 +97,7 @@ class Settings:
             sidecar=endpoint("sidecar"),
             run_dir=Path(data["run_dir"]),
             media=_media(data["media"], endpoint),
+            sip_tls=_sip_tls(data["sip"].get("tls")),
             profile=data.get("profile", "production"),
             http_allowed_networks=tuple(
                 ipaddress.ip_network(n) for n in data.get("http", {}).get("allowed_networks", ())
@@ -96,6 +105,12 @@ class Settings:
             api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
         )
+
+
+def _sip_tls(data: dict | None) -> SipTls | None:
+    if not data:
+        return None
+    return SipTls(int(data["port"]), Path(data["certificate"]), Path(data["private_key"]))
 
 
 def _media(data: dict, endpoint) -> Media:

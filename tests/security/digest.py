@@ -3,15 +3,12 @@ an attacker would: many guesses at once, or a captured answer replayed."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import socket
 from dataclasses import dataclass
 
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (SIP digest is MD5)
+from tests.e2e.sip_ua import digest_authorization
 
 
 @dataclass
@@ -75,19 +72,11 @@ class Registrar:
 
     def answer(self, challenge: Challenge, password: str, nc: int = 1) -> str:
         """The REGISTER that answers ``challenge`` with ``password``."""
-        uri = f"sip:{self.domain}"
-        ha1 = _md5(f"{self.login}:{challenge.realm}:{password}")
-        ha2 = _md5(f"REGISTER:{uri}")
-        fields = f'username="{self.login}", realm="{challenge.realm}", nonce="{challenge.nonce}", uri="{uri}"'
+        header = f'Digest realm="{challenge.realm}", nonce="{challenge.nonce}"'
         if challenge.qop:
-            cnonce, count = secrets.token_hex(4), f"{nc:08x}"
-            response = _md5(f"{ha1}:{challenge.nonce}:{count}:{cnonce}:auth:{ha2}")
-            fields += f', qop=auth, nc={count}, cnonce="{cnonce}"'
-        else:
-            response = _md5(f"{ha1}:{challenge.nonce}:{ha2}")
-        return self.request(
-            challenge.call_id, challenge.cseq + 1, f'Digest {fields}, response="{response}", algorithm=MD5'
-        )
+            header += f', qop="{challenge.qop}"'
+        authorization = digest_authorization(header, "REGISTER", f"sip:{self.domain}", self.login, password, nc)
+        return self.request(challenge.call_id, challenge.cseq + 1, authorization)
 
 
 def parse_challenge(reply: str, call_id: str) -> Challenge:

@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 @dataclass(frozen=True)
 class Ports:
     sip: int
+    sip_tls: int  # SIP over TLS (phones that want SRTP)
     rtpengine_ng: int
     rtp_min: int
     rtp_max: int
@@ -50,6 +51,7 @@ class Profile:
 _PORTS = {
     "dev": Ports(
         sip=5060,
+        sip_tls=5061,
         rtpengine_ng=2223,
         rtp_min=30000,
         rtp_max=30999,
@@ -65,6 +67,7 @@ _PORTS = {
     ),
     "test": Ports(
         sip=5960,
+        sip_tls=5961,
         rtpengine_ng=2923,
         rtp_min=31000,
         rtp_max=31999,
@@ -80,6 +83,7 @@ _PORTS = {
     ),
     "bench": Ports(
         sip=6160,
+        sip_tls=6161,
         rtpengine_ng=3023,
         rtp_min=32000,
         rtp_max=32999,

@@ -29,7 +29,7 @@ from ..media import sip
 from ..media.ng import NgClient
 from . import process
 from .profile import REPO_ROOT, Profile
-from .site import DB_NAME, DB_USER, KAMAILIO_USER, kamailio_rpc_socket, site_packages
+from .site import DB_NAME, DB_USER, KAMAILIO_USER, ensure_tls_pair, kamailio_rpc_socket, site_packages
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT = 30.0
@@ -379,7 +379,8 @@ class Kamailio(Service):
     def address(self) -> str:
         p = self.profile.ports
         return (
-            f"SIP udp+tcp:{self.profile.address}:{p.sip}, JSON-RPC {kamailio_rpc_socket(self.profile)} "
+            f"SIP udp+tcp:{self.profile.address}:{p.sip}, tls:{self.profile.address}:{p.sip_tls}, "
+            f"JSON-RPC {kamailio_rpc_socket(self.profile)} "
             f"(kamcli -c {self.profile.run_dir / 'kamcli.ini'} rpc core.uptime)"
         )
 
@@ -387,6 +388,9 @@ class Kamailio(Service):
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
         if self._drop_privileges():
             _chown(self.runtime_dir, KAMAILIO_USER)
+        tls = vpbx_settings.load(self.profile.config_path).sip_tls
+        if tls is not None:
+            ensure_tls_pair(self.profile, tls.certificate, tls.private_key)
 
     @staticmethod
     def _drop_privileges() -> bool:

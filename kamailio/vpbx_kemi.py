@@ -8,6 +8,7 @@ Return -255 from a route helper to stop processing the message.
 
 import json
 import os
+import re
 import site
 import time
 from dataclasses import replace
@@ -82,6 +83,17 @@ AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From 
 SOURCE_FAILURES_BEFORE_BAN = 60
 ACCOUNT_FAILURES_BEFORE_DELAY = 10
 REFUSAL_DELAY_MS = 2000
+# sanity checks (module docs, "default_checks"): R-URI SIP version (1) and
+# scheme (2), required headers (4), CSeq method (32) and value (64),
+# Content-Length (128: on UDP also bytes after it, which a TCP or TLS next hop
+# would read as a second request), Expires (256), Proxy-Require (512), URIs
+# (1024), no duplicate To-tag (16384).
+SANITY_CHECKS = 1 | 2 | 4 | 32 | 64 | 128 | 256 | 512 | 1024 | 16384
+# ...and which URIs must parse: the R-URI (1) and From (2), whose user and
+# domain we read. A proxy has no business with To's scheme (RFC 4475 novelsc).
+SANITY_URI_CHECKS = 1 | 2
+KNOWN_URI_SCHEMES = ("sip", "sips", "tel")
+URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")  # RFC 3986 3.1
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"
 # Calls whose route a webhook or the CRM decides wait for it in these async
@@ -182,11 +194,26 @@ class VpbxRoutes:
         if KSR.is_OPTIONS() and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
             KSR.sl.sl_send_reply(200, "Keepalive")
             return STOP
-        # Malformed requests get a 400 from sanity itself (sanity's autodrop).
-        if KSR.sanity.sanity_check(17895, 7) < 0:
+        if KSR.pv.get("$ru") is None and self.unknown_uri_scheme():
+            KSR.hdr.append_to_reply(reasons.UNSUPPORTED_URI_SCHEME.reason_header)
+            KSR.sl.sl_send_reply(416, reasons.UNSUPPORTED_URI_SCHEME.phrase)
+            return STOP
+        # Malformed requests get a 400 from sanity itself (sanity's autodrop),
+        # an unsupported Proxy-Require a 420 with Unsupported.
+        if KSR.sanity.sanity_check(SANITY_CHECKS, SANITY_URI_CHECKS) < 0:
             KSR.warn(f"vpbx: malformed SIP message from {source}:{KSR.pv.get('$sp')}\n")
             return STOP
         return 1
+
+    @staticmethod
+    def unknown_uri_scheme():
+        """A Request-URI Kamailio could not parse, because its (well-formed)
+        scheme is one it does not know: sanity would call that malformed (400),
+        RFC 3261 8.2.2.1 asks for 416. Read from the raw request line: only
+        requests whose R-URI failed to parse pay for it."""
+        uri = KSR.pv.get("$mb").split(" ", 2)[1]
+        scheme = URI_SCHEME.match(uri)
+        return scheme is not None and scheme.group(1).lower() not in KNOWN_URI_SCHEMES
 
     def route_withindlg(self):
         if KSR.siputils.has_totag() < 0:

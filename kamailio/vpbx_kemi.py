@@ -454,7 +454,8 @@ class VpbxRoutes:
         if event is None:
             return
         if KSR.mqueue.mq_add(HISTORY_QUEUE, event["type"], json.dumps(event, separators=(",", ":"))) < 0:
-            KSR.warn(f"vpbx: history queue full, {event['type']} event of {event['call_id']} dropped\n")
+            KSR.counters.inc(f"{COUNTERS_GROUP}.{events.DROPPED_COUNTER}")
+            KSR.err(f"vpbx: history queue full, {event['type']} event of {event['call_id']} dropped\n")
 
     def emit_missed(self, cursor, reason):
         self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason))
@@ -560,7 +561,9 @@ class VpbxRoutes:
             batch: list[str] = []
             while len(batch) < HISTORY_BATCH and KSR.mqueue.mq_fetch(HISTORY_QUEUE) > 0:
                 batch.append(KSR.mqueue.mqv_get(HISTORY_QUEUE))
-            self.worker.write_events(batch)
+            dropped = self.worker.write_events(batch)
+            if dropped:
+                KSR.counters.add(f"{COUNTERS_GROUP}.{events.DROPPED_COUNTER}", dropped)
             if len(batch) < HISTORY_BATCH:
                 return 1
 

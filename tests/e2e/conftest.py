@@ -14,9 +14,18 @@ from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 from vpbx.stack.process import wait_for
+from vpbx.stack.services import Redis
 
 from . import sip_log
 from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def redis_service(stack):
+    """The stack's Redis, for a test to stop: running again afterwards."""
+    service = Redis(stack)
+    yield service
+    service.start()
 
 
 @pytest.fixture(scope="session")

@@ -297,6 +297,7 @@ class Dialog:
     route: list[str]
     cseq: int
     remote_sdp: str = ""
+    invite: Message | None = None  # the INVITE that made it (its ACK of a refusal copies it)
 
 
 @dataclass
@@ -333,6 +334,11 @@ class UserAgent:
             message = self.transport.receive(remaining) if remaining > 0 else None
             if message is None:
                 raise AssertionError(f"{self.login}: nothing matching within {timeout}s; had {self.received}")
+            if message.method == "CANCEL" and not message.is_response:
+                # Too late or not, a CANCEL is answered (RFC 3261 9.2); a test
+                # that answered the INVITE has nothing more to do with it.
+                self.reply(message, 200, "OK")
+                continue
             self.received.append(message)
 
     def wait_request(self, method: str, timeout: float = 10.0) -> Message:
@@ -410,10 +416,21 @@ class UserAgent:
                 ]
                 dialog.cseq += 1
                 continue
-            assert reply.status < 300, f"INVITE refused:\n{reply}"
+            dialog.invite = sent
             if reply.status >= 200:
                 self.received.insert(0, reply)
             return dialog
+
+    def refused(self, dialog: Dialog, timeout: float = 10.0) -> Message:
+        """Wait for the INVITE's final refusal, and ACK it."""
+        reply = self.wait_final(dialog.call_id, "INVITE", timeout)
+        assert reply.status >= 300, f"not refused:\n{reply}"
+        self.ack_failure(dialog, reply)
+        return reply
+
+    def ack_failure(self, dialog: Dialog, reply: Message) -> None:
+        assert dialog.invite is not None
+        self._ack_failure(dialog.invite, reply)
 
     def _ack_failure(self, invite: Message, reply: Message) -> None:
         """The ACK of a non-2xx final answer: same branch, To with the reply's tag (RFC 3261 17.1.1.3)."""
@@ -427,9 +444,24 @@ class UserAgent:
         ]
         self.transport.send(str(Message(f"ACK {invite.start.split()[1]} SIP/2.0", headers)))
 
-    def answered(self, dialog: Dialog, timeout: float = 10.0) -> Message:
-        """Wait for the INVITE's 200, note the dialog it makes, and ACK it."""
-        reply = self.wait_final(dialog.call_id, "INVITE", timeout)
+    def cancel(self, dialog: Dialog) -> None:
+        """CANCEL the INVITE under way: its request line, Via, From, To and CSeq number (RFC 3261 9.1)."""
+        invite = dialog.invite
+        assert invite is not None
+        headers = [
+            ("Via", invite.header("Via")),
+            ("Max-Forwards", "70"),
+            ("From", invite.header("From")),
+            ("To", invite.header("To")),
+            ("Call-ID", invite.header("Call-ID")),
+            ("CSeq", f"{invite.header('CSeq').split()[0]} CANCEL"),
+        ]
+        self.transport.send(str(Message(f"CANCEL {invite.start.split()[1]} SIP/2.0", headers)))
+
+    def answered(self, dialog: Dialog, timeout: float = 10.0, reply: Message | None = None) -> Message:
+        """Wait for the INVITE's 200 (or take ``reply``, one of several from a
+        forked INVITE), note the dialog it makes, and ACK it."""
+        reply = reply or self.wait_final(dialog.call_id, "INVITE", timeout)
         assert reply.status == 200, f"call not answered:\n{reply}"
         dialog.remote_tag = tag_of(reply.header("To")) or ""
         dialog.remote_target = uri_of(reply.header("Contact"))

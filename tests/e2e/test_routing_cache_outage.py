@@ -14,7 +14,7 @@ import redis
 
 from vpbx.config.compile import GENERATION_KEY
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import CacheKeeper, Redis
+from vpbx.stack.services import CacheKeeper
 
 from .sipp import Sipp, free_udp_port
 
@@ -33,13 +33,6 @@ def _call(stack, sip_target, number: str, expected: tuple[int, str]):
         values={"final": expected[0], "reason": expected[1]},
     ).run()
     assert result.returncode == 0, result.explain()
-
-
-@pytest.fixture
-def redis_service(stack):
-    service = Redis(stack)
-    yield service
-    service.start()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 
 from .. import sip_bans
 from ..health import probe_all
+from ..history import events
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
 
@@ -61,6 +62,15 @@ class VpbxCollector:
         yield by_reason
         yield CounterMetricFamily(
             "vpbx_sip_auth_failures", "Failed SIP authentications since Kamailio started", value=float(failures)
+        )
+        try:
+            dropped = int(rpc.call("cnt.get", sip_bans.COUNTERS_GROUP, events.DROPPED_COUNTER) or 0)
+        except Exception:
+            return
+        yield CounterMetricFamily(
+            "vpbx_history_events_dropped",
+            "Call events Kamailio could not keep (its queue or its spool on disk full) since it started",
+            value=float(dropped),
         )
 
     def _rtpengine(self):

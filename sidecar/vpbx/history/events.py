@@ -28,6 +28,10 @@ STREAM_MAX_LEN = 1_000_000
 
 ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
 
+# Kamailio's counter (group "script") of call events it could not keep: its
+# shared-memory queue or its spool on disk was full.
+DROPPED_COUNTER = "history_events_dropped"
+
 
 def entry(batch: list[str]) -> dict[FieldT, EncodableT]:
     """One stream entry carrying a batch of events (JSON texts), in order: one

@@ -12,6 +12,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import redis
 from redis.backoff import NoBackoff
@@ -20,6 +21,7 @@ from redis.retry import Retry
 from .. import settings as vpbx_settings
 from ..config.compile import company_key, directory_key, number_key
 from ..history import events
+from ..history.spool import Spool
 from ..lookups import crm, webhook
 from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.department_state import state_key
@@ -29,6 +31,8 @@ from .documents import CacheUnavailable, Documents, Read
 
 log = logging.getLogger(__name__)
 
+SPOOL_RETRY_SECONDS = 1.0
+
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
@@ -37,6 +41,12 @@ SCHEME_PREFIX = "scheme-"
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.
 TEST_CLOCK_KEY = "vpbx:test:clock"
+
+
+def history_spool_path(config: vpbx_settings.Settings) -> Path:
+    """Where Kamailio keeps the call events Redis did not take (the stack
+    makes the directory, writable by Kamailio)."""
+    return config.run_dir / "kamailio" / "spool" / "history.jsonl"
 
 
 class Worker:
@@ -49,6 +59,10 @@ class Worker:
         self.media_app = str(config.media.sip)
         self.media_app_host = config.media.sip.host
         self.media_app_port = config.media.sip.port
+        # Call events Redis did not take (only the timer process that writes them uses it).
+        self.spool = Spool(history_spool_path(config))
+        self.spooling = False
+        self.next_replay = 0.0
 
     @property
     def docs(self) -> Documents:
@@ -216,17 +230,47 @@ class Worker:
         except redis.RedisError as exc:
             log.warning("department %s: %s of member %s not noted: %s", department_id, event, employee_id, exc)
 
-    def write_events(self, batch: list[str]) -> None:
+    def write_events(self, batch: list[str]) -> int:
         """Hand call events (JSON) to the history keeper: one stream entry per batch.
 
         SIP workers never call this: they queue events in shared memory
         (Kamailio's mqueue) and a timer process drains the queue here, so a
-        call never waits on this round trip. History is written off the SIP
-        path; events lost while Redis is down lose only those history lines.
+        call never waits on this round trip. What Redis does not take waits in
+        the spool on disk, in order, and goes to the stream once Redis is back.
+        Returns how many events were dropped (the spool full or unwritable).
         """
+        if self.spool.pending() and not self._replay_spool():
+            return self.spool.add(batch)  # older events wait there: this batch queues behind them
         if not batch:
-            return
+            return 0
         try:
-            self.docs.redis.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True)
+            self._append_to_stream([batch])
         except redis.RedisError as exc:
-            log.warning("%d call events not recorded: %s", len(batch), exc)
+            self._redis_refused(exc)
+            return self.spool.add(batch)
+        return 0
+
+    def _append_to_stream(self, batches: list[list[str]]) -> None:
+        pipe = self.docs.redis.pipeline(transaction=False)
+        for batch in batches:
+            pipe.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True)
+        pipe.execute()
+
+    def _redis_refused(self, exc: Exception) -> None:
+        if not self.spooling:
+            log.error("Redis refuses call events (%s): keeping them in %s until it takes them", exc, self.spool.path)
+        self.spooling = True
+        self.next_replay = time.monotonic() + SPOOL_RETRY_SECONDS
+
+    def _replay_spool(self) -> bool:
+        """Whether the spool is empty now: tried at most once a second."""
+        if time.monotonic() < self.next_replay:
+            return False
+        try:
+            sent = self.spool.drain(self._append_to_stream)
+        except redis.RedisError as exc:
+            self._redis_refused(exc)
+            return False
+        log.warning("Redis takes call events again: %d kept meanwhile are in the stream now", sent)
+        self.spooling = False
+        return True

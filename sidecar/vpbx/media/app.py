@@ -28,6 +28,7 @@ from redis.backoff import ExponentialBackoff
 
 from ..config.compile import IVR_RINGING_KINDS, ivr_key_name
 from ..history import events
+from ..history.spool import Spool
 from ..notify import links, voicemail_email
 from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 # a transaction gives up after 64*T1.
 T1, T2 = 0.5, 4.0
 TRANSACTION_TIMEOUT = 64 * T1
+# How often voicemail events kept while Redis was down are offered to it again.
+SPOOL_RETRY_SECONDS = 1.0
 
 
 class SipProtocol(asyncio.DatagramProtocol):
@@ -98,6 +101,9 @@ class MediaApp:
             retry=Retry(ExponentialBackoff(cap=1.0), 3),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
+        # Voicemail events Redis did not take, until it does (vpbx.history.spool).
+        self.history_spool = Spool(self.data_dir / "history-spool.jsonl")
+        self.spool_replay: asyncio.Future | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
@@ -113,6 +119,8 @@ class MediaApp:
         self.dtmf_transport, _ = await loop.create_datagram_endpoint(
             lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port)
         )
+        # Not one of self.tasks: those are calls' work, which a load probe counts.
+        self.spool_replay = asyncio.ensure_future(self.replay_history_spool())
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
@@ -133,6 +141,8 @@ class MediaApp:
             await self.hang_up(call)
         for task in list(self.tasks):
             task.cancel()
+        if self.spool_replay is not None:
+            self.spool_replay.cancel()
         if self.transport:
             self.transport.close()
         if self.dtmf_transport:
@@ -611,12 +621,34 @@ class MediaApp:
             "box_id": box.id,
             "message_id": message_id,
         }
+        batch = [json.dumps(event)]
+        if self.history_spool.pending():  # older events wait there: this one queues behind them
+            self.history_spool.add(batch)
+            return
         try:
-            await self.redis.xadd(
-                events.STREAM, events.entry([json.dumps(event)]), maxlen=events.STREAM_MAX_LEN, approximate=True
-            )
+            await self.redis.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True)
         except Exception as exc:  # history is worth less than the message itself
-            log.error("%s: voicemail event not recorded: %s", call.call_id, exc)
+            log.error("%s: Redis refuses the voicemail event (%s): kept until it takes it", call.call_id, exc)
+            self.history_spool.add(batch)
+
+    async def replay_history_spool(self) -> None:
+        """Every second: what the spool kept goes to the stream once Redis takes it."""
+        while True:
+            await asyncio.sleep(SPOOL_RETRY_SECONDS)
+            batches = self.history_spool.read()
+            delivered = 0
+            try:
+                for batch in batches:
+                    if batch:
+                        await self.redis.xadd(
+                            events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True
+                        )
+                    delivered += 1
+            except redis.RedisError:
+                pass  # still down: the next round tries again
+            if delivered:
+                self.history_spool.forget(delivered)
+                log.warning("Redis takes events again: %d voicemail events kept meanwhile sent", delivered)
 
     async def email_recipients(
         self, box: Box, message_id: int, call: MediaCall, received_at: datetime, duration_s: float

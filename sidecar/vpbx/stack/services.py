@@ -24,6 +24,7 @@ import redis
 
 from .. import settings as vpbx_settings
 from ..config.compile import GENERATION_KEY
+from ..kamailio_adapter.worker import history_spool_path
 from ..kamailio_rpc import KamailioRpc
 from ..media import sip
 from ..media.ng import NgClient
@@ -386,8 +387,11 @@ class Kamailio(Service):
 
     def prepare(self) -> None:
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        spool_dir = history_spool_path(vpbx_settings.load(self.profile.config_path)).parent
+        spool_dir.mkdir(parents=True, exist_ok=True)
         if self._drop_privileges():
             _chown(self.runtime_dir, KAMAILIO_USER)
+            _chown(spool_dir, KAMAILIO_USER)
         tls = vpbx_settings.load(self.profile.config_path).sip_tls
         if tls is not None:
             ensure_tls_pair(self.profile, tls.certificate, tls.private_key)

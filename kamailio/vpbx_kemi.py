@@ -47,6 +47,8 @@ FLT_TRUNK = 8  # transaction flag: the INVITE came from a trunk
 # answered. The caller's media is already anchored in rtpengine, and the media
 # app points it at this leg itself: Kamailio never anchors these legs.
 FLT_MEDIA = 9
+# Transaction flag: a call's first INVITE (routing made a plan for it), not a re-INVITE.
+FLT_NEW_CALL = 10
 # Record-Route parameter marking such a leg's dialog, so in-dialog requests skip rtpengine too.
 MEDIA_LEG_RR_PARAM = "vpbx_leg=media"
 RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
@@ -58,6 +60,14 @@ RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
 BRANCH_OFFER_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next transport-protocol="
 SRTP_PROTOCOL = "RTP/SAVP"
 RTP_PROTOCOL = "RTP/AVP"
+# rtpengine forgets every branch of a call at once: the module always names a
+# from-tag, and an empty one is how rtpengine is told "the whole call". Named
+# tags would leave the monologues of the branches that never answered, each
+# keeping the call alive until rtpengine's offer timeout.
+DELETE_WHOLE_CALL = "from-tag="
+# Who answered a call, in order (kamailio.cfg: the "answers" htable): by
+# Call-ID, how many phones answered; by Call-ID:to-tag, which one each was.
+ANSWERS = "answers"
 # Replies: the top Via is the branch's (an answer finds its branch's monologue;
 # in a re-INVITE's reply the tags find the dialog and the branch is not used).
 REPLY_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next"
@@ -136,8 +146,9 @@ class VpbxRoutes:
         if method == "CANCEL":
             if self.cancel_during_lookup():
                 return 1
+            # The media session stays until the INVITE ends (failure route):
+            # a 200 crossing this CANCEL must still find it, to be anchored.
             if KSR.tm.t_check_trans() > 0:
-                KSR.rtpengine.rtpengine_manage("")
                 self.route_relay()
             return 1
 
@@ -219,17 +230,24 @@ class VpbxRoutes:
         if KSR.siputils.has_totag() < 0:
             return 1
         if KSR.rr.loose_route() > 0:
-            if KSR.dialog.is_known_dlg() < 0:
+            # Which answer of its call this ACK's or BYE's dialog is (0: not known
+            # that way); only the first is the call, anchored and in the history.
+            answer = self.answer_of_request() if KSR.is_ACK() or KSR.is_BYE() else 0
+            if KSR.dialog.is_known_dlg() < 0 and not answer:
                 # A To-tag and our Route, but no dialog of ours: forged, or long over.
                 KSR.warn(f"vpbx: {KSR.pv.get('$rm')} for an unknown dialog from {KSR.pv.get('$si')} refused\n")
                 if not KSR.is_ACK():
                     self.reject(reasons.NO_SUCH_DIALOG)
                 return STOP
+            if answer > 1:
+                self.route_dlguri()
+                self.route_relay()
+                return STOP
             self.route_dlguri()
             anchored = KSR.rr.check_route_param(MEDIA_LEG_RR_PARAM) < 0
             if KSR.is_BYE():
                 if anchored:
-                    KSR.rtpengine.rtpengine_manage("")
+                    KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
                 member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
                 if member:
                     self.worker.member_call(member, "ended")
@@ -258,6 +276,22 @@ class VpbxRoutes:
             return STOP
         KSR.sl.sl_send_reply(404, "Not here")
         return STOP
+
+    @staticmethod
+    def answer_of_request():
+        """The order (1, 2...) in which the dialog of this in-dialog request was
+        answered, from the to-tag its 200 carried through here (answer_order);
+        0 when that is not known.
+
+        Each 200 of a forked call reaches the caller (RFC 3261 16.7), who ends
+        the extra dialogs with ACK and BYE; the phone whose late answer was not
+        taken ends it too. The dialog module knows one dialog per call, not
+        always the first answer's, so these are admitted by their tags: a
+        forger would need the Call-ID and the tag of a live answer.
+        """
+        call_id = KSR.pv.get("$ci")
+        order = KSR.htable.sht_get(ANSWERS, f"{call_id}:{KSR.pv.get('$tt')}")
+        return order or KSR.htable.sht_get(ANSWERS, f"{call_id}:{KSR.pv.get('$ft')}") or 0
 
     def route_auth(self):
         """Trunks are trusted by source address; everything else is a tenant's phone
@@ -356,6 +390,7 @@ class VpbxRoutes:
             return
         # From here on the call is a dialog of ours: only its in-dialog requests are relayed.
         KSR.dialog.dlg_manage()
+        KSR.setflag(FLT_NEW_CALL)
         # Only routing names the company to the media app (ksr_branch_manage).
         KSR.hdr.remove(COMPANY_HEADER)
         KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
@@ -510,9 +545,10 @@ class VpbxRoutes:
 
     def ksr_onreply_manage(self, msg):
         status = int(KSR.pv.get("$rs") or 0)
-        if status < 300 and not KSR.isflagset(FLT_MEDIA):
+        later_answer = 200 <= status < 300 and KSR.isflagset(FLT_NEW_CALL) and self.answer_order() > 1
+        if status < 300 and not KSR.isflagset(FLT_MEDIA) and not later_answer:
             KSR.rtpengine.rtpengine_manage(REPLY_FLAGS)
-        if status == 200 and KSR.pv.get("$rm") == "INVITE":
+        if status == 200 and KSR.pv.get("$rm") == "INVITE" and not later_answer:
             member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
             if member:
                 self.worker.member_call(member, "answered")
@@ -521,10 +557,26 @@ class VpbxRoutes:
             KSR.nathelper.set_contact_alias()
         return 1
 
+    @staticmethod
+    def answer_order():
+        """1 for the first phone to answer this call, 2 for the next... (the same
+        for each retransmission of one phone's 200). A later answer is relayed
+        to the caller, who ends it, but never anchored: rtpengine would move the
+        caller's media to it, away from the call in progress."""
+        call_id, tag = KSR.pv.get("$ci"), KSR.pv.get("$tt")
+        answer = f"{call_id}:{tag}"
+        order = KSR.htable.sht_get(ANSWERS, answer)
+        if not order:  # the table's initval (0) for a to-tag not seen yet
+            order = KSR.htable.sht_inc(ANSWERS, call_id)
+            KSR.htable.sht_seti(ANSWERS, answer, order)
+        return order
+
     def ksr_failure_manage(self, msg):
         cursor = self.saved_cursor()
         # A caller who hung up ends the whole plan.
         if KSR.tm.t_is_canceled() > 0:
+            if not KSR.isflagset(FLT_MEDIA):
+                KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
             self.emit_missed(cursor, events.CALLER_CANCELLED)
             return 1
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
@@ -538,7 +590,7 @@ class VpbxRoutes:
             return 1
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         if not KSR.isflagset(FLT_MEDIA):
-            KSR.rtpengine.rtpengine_delete("")
+            KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
         final = reasons.final(cursor.plan.final) if cursor else None
         if final:

@@ -1,0 +1,131 @@
+"""Races a busy PBX meets every day, each ending with nothing left behind:
+two phones answering the same call at once, a CANCEL crossing a 200."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import pytest
+
+from vpbx.stack.process import wait_for
+
+from .calls import employee, parallel
+from .sip_ua import RtpSocket, UdpTransport, UserAgent, media_of, offer, payload_of, uri_of
+
+PACKETS = 10
+
+
+def _phone(cfg, demo, login: str) -> UserAgent:
+    account = next(a for a in demo["accounts"] if a["login"] == login)
+    phone = UserAgent(UdpTransport((cfg.sip.host, cfg.sip.port)), login, account["domain"], account["password"])
+    assert phone.register() == 200
+    return phone
+
+
+@pytest.fixture
+def phones(cfg, demo, api, demo_steps, no_registrations):
+    """Anna (101) and Boris (102), both rung at once by the demo number."""
+    demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=15))
+    both = {login: _phone(cfg, demo, login) for login in ("101", "102")}
+    yield both
+    for phone in both.values():
+        phone.close()
+
+
+@pytest.fixture
+def carrier(stack, cfg):
+    trunk = UserAgent(
+        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
+        "carrier",
+        f"{cfg.sip.host}:{cfg.sip.port}",
+    )
+    yield trunk
+    trunk.close()
+
+
+def _no_media_session(ng, call_id: str) -> None:
+    wait_for(lambda: call_id not in ng.list_calls(), 5, f"rtpengine to forget call {call_id}")
+
+
+def test_two_phones_answering_at_once_the_first_gets_the_call_and_nothing_is_left(stack, demo, ng, phones, carrier):
+    carrier_rtp = RtpSocket()
+    phone_rtp = {login: RtpSocket() for login in phones}
+    try:
+        call = carrier.invite(demo["number"], offer(carrier_rtp.port, None), from_user="+79991234567")
+        invites = {login: phone.wait_request("INVITE") for login, phone in phones.items()}
+        # Both answer before either 200 reaches the carrier.
+        answers = {
+            login: phone.answer(invites[login], offer(phone_rtp[login].port, None)) for login, phone in phones.items()
+        }
+
+        replies = [carrier.wait_final(call.call_id, "INVITE"), carrier.wait_final(call.call_id, "INVITE")]
+        dialogs = {}
+        for reply in replies:
+            login = uri_of(reply.header("Contact")).split("@")[0].removeprefix("sip:")
+            dialogs[login] = dataclasses.replace(call)
+            carrier.answered(dialogs[login], reply=reply)
+        winner = uri_of(replies[0].header("Contact")).split("@")[0].removeprefix("sip:")
+        loser = next(login for login in phones if login != winner)
+        for login, phone in phones.items():
+            phone.acked(answers[login])
+
+        # The carrier lets the second answer go, as a UA that got two 200s does.
+        carrier.in_dialog("BYE", dialogs[loser])
+        bye = phones[loser].wait_request("BYE")
+        phones[loser].reply(bye, 200, "OK")
+        assert carrier.wait_final(call.call_id, "BYE").status == 200
+
+        # The first answer is still a call, its media through rtpengine.
+        spoken = [secrets.token_bytes(160) for _ in range(PACKETS)]
+        towards = media_of(dialogs[winner].remote_sdp)
+        carrier_rtp.send((towards.address, towards.port), spoken)
+        heard = phone_rtp[winner].receive(PACKETS, timeout=5)
+        assert [payload_of(p) for p in heard] == spoken[-len(heard) :] and len(heard) >= PACKETS - 2
+
+        carrier.in_dialog("BYE", dialogs[winner])
+        bye = phones[winner].wait_request("BYE")
+        phones[winner].reply(bye, 200, "OK")
+        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        _no_media_session(ng, call.call_id)
+    finally:
+        carrier_rtp.close()
+        for sock in phone_rtp.values():
+            sock.close()
+
+
+def test_a_cancel_crossing_the_answer_leaves_an_anchored_call_that_ends_cleanly(stack, demo, ng, phones, carrier):
+    """The caller hangs up as a phone answers: the CANCEL reaches Kamailio first,
+    the 200 right after. The 200 still reaches the caller (2xx are always
+    relayed), with rtpengine's SDP: media anchored, and the session ends with
+    the caller's BYE."""
+    carrier_rtp, phone_rtp = RtpSocket(), RtpSocket()
+    try:
+        call = carrier.invite(demo["number"], offer(carrier_rtp.port, None), from_user="+79991234567")
+        invite = phones["101"].wait_request("INVITE")
+        phones["102"].wait_request("INVITE")
+        carrier.cancel(call)
+        answer = phones["101"].answer(invite, offer(phone_rtp.port, None))
+
+        reply = carrier.wait(
+            lambda m: (
+                m.is_response and m.cseq_method == "INVITE" and m.status >= 200 and m.header("Call-ID") == call.call_id
+            )
+        )
+        assert reply.status == 200, reply
+        anchored = media_of(reply.body)
+        assert stack.ports.rtp_min <= anchored.port <= stack.ports.rtp_max, f"media not anchored:\n{reply.body}"
+        carrier.answered(call, reply=reply)
+        phones["101"].acked(answer)
+
+        spoken = [secrets.token_bytes(160) for _ in range(PACKETS)]
+        carrier_rtp.send((anchored.address, anchored.port), spoken)
+        assert len(phone_rtp.receive(PACKETS, timeout=5)) >= PACKETS - 2
+
+        carrier.in_dialog("BYE", call)
+        phones["101"].reply(phones["101"].wait_request("BYE"), 200, "OK")
+        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        _no_media_session(ng, call.call_id)
+    finally:
+        carrier_rtp.close()
+        phone_rtp.close()

@@ -578,6 +578,10 @@ class VpbxRoutes:
             if not KSR.isflagset(FLT_MEDIA):
                 KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
             self.emit_missed(cursor, events.CALLER_CANCELLED)
+            # Our own 487, built from the caller's INVITE, rather than relaying a
+            # phone's: some build theirs from the CANCEL's lone Via, and relayed
+            # that reaches the caller with no Via at all.
+            KSR.tm.t_reply(487, "Request Terminated")
             return 1
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
         contacts = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else {}

@@ -307,6 +307,12 @@ class UserAgent:
     domain: str
     password: str | None = None
     received: list[Message] = field(default_factory=list)  # messages waiting for a wait_* call
+    # INVITEs received and not yet given a final answer, by Call-ID: a CANCEL ends them with 487.
+    ringing: dict[str, Message] = field(default_factory=dict)
+    invites_seen: set[tuple[str, str]] = field(default_factory=set)
+    tags: dict[str, str] = field(default_factory=dict)  # this agent's To-tag, by Call-ID
+    # Plays a phone that builds its 487 from the CANCEL's Via, not the INVITE's.
+    terminates_with_cancel_vias: bool = False
 
     @property
     def contact(self) -> str:
@@ -335,11 +341,33 @@ class UserAgent:
             if message is None:
                 raise AssertionError(f"{self.login}: nothing matching within {timeout}s; had {self.received}")
             if message.method == "CANCEL" and not message.is_response:
-                # Too late or not, a CANCEL is answered (RFC 3261 9.2); a test
-                # that answered the INVITE has nothing more to do with it.
+                # Too late or not, a CANCEL is answered (RFC 3261 9.2), and ends
+                # an INVITE still ringing here with 487.
                 self.reply(message, 200, "OK")
+                invite = self.ringing.get(message.header("Call-ID"))
+                if invite is not None:
+                    vias = message.all("Via") if self.terminates_with_cancel_vias else None
+                    self.reply(invite, 487, "Request Terminated", vias=vias)
                 continue
+            if message.method == "INVITE" and not message.is_response:
+                transaction = (message.header("Call-ID"), message.header("CSeq"))
+                if transaction in self.invites_seen:
+                    continue  # a retransmission (this agent sends no 100 Trying)
+                self.invites_seen.add(transaction)
+                if not tag_of(message.header("To")):
+                    # Rings at once, as phones do: a proxy sends no CANCEL to a
+                    # branch that has not answered provisionally (RFC 3261 9.1).
+                    self.ringing[message.header("Call-ID")] = message
+                    self.tags[message.header("Call-ID")] = secrets.token_hex(4)
+                    self.reply(message, 180, "Ringing")
             self.received.append(message)
+
+    def serve(self, seconds: float) -> None:
+        """Take in what arrives for a while (answering CANCELs) without waiting for anything."""
+        try:
+            self.wait(lambda _: False, seconds)
+        except AssertionError:
+            pass
 
     def wait_request(self, method: str, timeout: float = 10.0) -> Message:
         return self.wait(lambda m: not m.is_response and m.method == method, timeout)
@@ -491,10 +519,13 @@ class UserAgent:
 
     # -- answering
 
-    def reply(self, request: Message, status: int, phrase: str, *, tag: str = "", body: str = "") -> None:
+    def reply(
+        self, request: Message, status: int, phrase: str, *, body: str = "", vias: list[str] | None = None
+    ) -> None:
+        tag = self.tags.get(request.header("Call-ID"), "")
         to = request.header("To") + (f";tag={tag}" if tag and not tag_of(request.header("To")) else "")
         headers = [
-            *(("Via", via) for via in request.all("Via")),
+            *(("Via", via) for via in (vias if vias is not None else request.all("Via"))),
             *(("Record-Route", route) for route in request.all("Record-Route")),
             ("From", request.header("From")),
             ("To", to),
@@ -503,14 +534,16 @@ class UserAgent:
         ]
         if request.method == "INVITE" and status < 300:
             headers.append(("Contact", self.contact))
+        if request.method == "INVITE" and status >= 200:
+            self.ringing.pop(request.header("Call-ID"), None)
         if body:
             headers.append(("Content-Type", "application/sdp"))
         self.transport.send(str(Message(f"SIP/2.0 {status} {phrase}", headers, body)))
 
     def answer(self, invite: Message, sdp: str) -> Dialog:
         """200 to an INVITE, and the dialog it makes (the caller's ACK: ``acked``)."""
-        tag = secrets.token_hex(4)
-        self.reply(invite, 200, "OK", tag=tag, body=sdp)
+        tag = self.tags[invite.header("Call-ID")]
+        self.reply(invite, 200, "OK", body=sdp)
         return Dialog(
             invite.header("Call-ID"),
             tag,

@@ -14,7 +14,7 @@ from vpbx.stack.process import wait_for
 from .calls import history_line
 from .sip_ua import Dialog, RtpSocket, UdpTransport, UserAgent, offer
 
-CALLS = 6
+CALLS = 4
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def _call(carrier: UserAgent, phone: UserAgent, number: str) -> str:
     try:
         call = carrier.invite(number, offer(rtp.port, None), from_user="+79991234567")
         try:
-            invite = phone.wait_request("INVITE", timeout=3)
+            invite = phone.wait_request("INVITE", timeout=1.5)
         except AssertionError:  # routed elsewhere: whatever it rings, the caller gives up
             carrier.cancel(call)
             reply = carrier.wait_final(call.call_id, "INVITE")

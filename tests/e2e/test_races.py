@@ -129,3 +129,31 @@ def test_a_cancel_crossing_the_answer_leaves_an_anchored_call_that_ends_cleanly(
     finally:
         carrier_rtp.close()
         phone_rtp.close()
+
+
+def test_a_487_built_from_the_cancel_reaches_the_caller_as_a_proper_487(demo, ng, phones, carrier):
+    """Some phones answer a CANCELled INVITE with a 487 that copies the CANCEL's
+    single Via instead of the INVITE's. Kamailio answers the caller with its own
+    487, carrying the caller's Via, and takes the caller's ACK."""
+    for phone in phones.values():
+        phone.terminates_with_cancel_vias = True
+    call = carrier.invite(demo["number"], offer(9, None), from_user="+79991234567")
+    for phone in phones.values():
+        phone.wait_request("INVITE")
+    carrier.cancel(call)
+    for phone in phones.values():
+        phone.serve(0.5)  # the CANCEL, answered with the 487 such phones send
+
+    assert call.invite is not None
+    reply = carrier.wait_final(call.call_id, "INVITE")
+    assert reply.status == 487
+    assert reply.all("Via")[0].startswith(call.invite.header("Via").split(";rport")[0]), reply
+    carrier.ack_failure(call, reply)
+    carrier.serve(0.3)  # retransmissions already on their way when the ACK left
+    carrier.received.clear()
+    carrier.serve(3)  # past two more of timer G's retransmissions, had the ACK not been taken
+    retransmitted = [m for m in carrier.received if m.is_response and m.status >= 200 and m.cseq_method == "INVITE"]
+    assert not any(m.header("Call-ID") == call.call_id for m in retransmitted), (
+        "the ACK ended the 487's retransmissions"
+    )
+    _no_media_session(ng, call.call_id)

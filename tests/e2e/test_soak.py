@@ -1,0 +1,209 @@
+"""A bounded soak: a few hundred calls to a number that rings two phones at
+once, each ending one of the ways a busy day ends them (either side hangs up,
+the caller gives up while it rings or just as a phone answers, both phones
+answer at once, both are busy), then nothing is left behind: every call has
+its history line, rtpengine holds no session, Kamailio no transaction, the
+media app no call, and no log has an error line this test did not cause."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+
+import pytest
+
+from vpbx.stack.process import wait_for
+from vpbx.stack.services import media_app_load
+
+from .calls import employee, parallel
+from .sip_ua import Dialog, Message, UdpTransport, UserAgent, offer, uri_of
+
+CALLS = 300
+SEED = 4475  # the order of scenarios, so a failure can be replayed
+SDP_PORT = 9  # discard: media is not this test's subject, only its sessions
+# Log lines that are errors by level but expected here, each with its reason.
+EXPECTED_ERRORS = (
+    # rtpengine tells a deleted-twice call apart from a live one only by saying so.
+    re.compile(r"Call-ID to delete not found"),
+)
+
+
+def _login_of(reply: Message) -> str:
+    return uri_of(reply.header("Contact")).removeprefix("sip:").split("@")[0]
+
+
+class Day:
+    """The carrier and the two phones, and the scenarios they play."""
+
+    def __init__(self, carrier: UserAgent, phones: dict[str, UserAgent], number: str, rng: random.Random):
+        self.carrier, self.phones, self.number, self.rng = carrier, phones, number, rng
+
+    def start(self) -> tuple[Dialog, dict[str, Message]]:
+        call = self.carrier.invite(self.number, offer(SDP_PORT, None), from_user="+79991234567")
+        return call, {login: phone.wait_request("INVITE") for login, phone in self.phones.items()}
+
+    def final(self, call: Dialog, timeout: float = 10.0) -> Message:
+        """The INVITE's final answer to the carrier, while the phones answer the CANCELs they get."""
+        for _ in range(int(timeout / 0.05)):
+            try:
+                return self.carrier.wait_final(call.call_id, "INVITE", timeout=0.03)
+            except AssertionError:
+                for phone in self.phones.values():
+                    phone.serve(0.01)
+        raise AssertionError(f"no final answer to {call.call_id} within {timeout}s")
+
+    def answer(self, login: str, invite: Message) -> Dialog:
+        return self.phones[login].answer(invite, offer(SDP_PORT, None))
+
+    def connect(self, call: Dialog, reply: Message | None = None) -> str:
+        """The carrier takes the (first) 200; the phone that sent it gets the ACK. Its login."""
+        reply = self.carrier.answered(call, reply=reply)
+        login = _login_of(reply)
+        self.phones[login].wait(lambda m: m.method == "ACK" and m.header("Call-ID") == call.call_id)
+        return login
+
+    def carrier_hangs_up(self, call: Dialog, login: str) -> None:
+        self.carrier.in_dialog("BYE", call)
+        phone = self.phones[login]
+        phone.reply(phone.wait_request("BYE"), 200, "OK")
+        assert self.carrier.wait_final(call.call_id, "BYE").status == 200
+
+    # ---- the scenarios: each returns (Call-ID, the status its history line must show)
+
+    def caller_hangs_up(self) -> tuple[str, str]:
+        call, invites = self.start()
+        login = self.rng.choice(list(invites))
+        self.answer(login, invites[login])
+        self.carrier_hangs_up(call, self.connect(call))
+        return call.call_id, "answered"
+
+    def phone_hangs_up(self) -> tuple[str, str]:
+        call, invites = self.start()
+        login = self.rng.choice(list(invites))
+        answered = self.answer(login, invites[login])
+        self.connect(call)
+        phone = self.phones[login]
+        phone.in_dialog("BYE", answered)
+        self.carrier.reply(self.carrier.wait_request("BYE"), 200, "OK")
+        assert phone.wait_final(call.call_id, "BYE").status == 200
+        return call.call_id, "answered"
+
+    def caller_gives_up_while_ringing(self) -> tuple[str, str]:
+        call, _ = self.start()
+        self.carrier.cancel(call)
+        reply = self.final(call)
+        assert reply.status == 487, reply
+        self.carrier.ack_failure(call, reply)
+        return call.call_id, "missed"
+
+    def caller_gives_up_as_a_phone_answers(self) -> tuple[str, str]:
+        call, invites = self.start()
+        login = self.rng.choice(list(invites))
+        self.carrier.cancel(call)
+        self.answer(login, invites[login])
+        reply = self.final(call)
+        if reply.status == 487:  # the CANCEL reached the phone's branch first after all
+            self.carrier.ack_failure(call, reply)
+            return call.call_id, "missed"
+        self.carrier_hangs_up(call, self.connect(call, reply))
+        return call.call_id, "answered"
+
+    def both_answer_at_once(self) -> tuple[str, str]:
+        call, invites = self.start()
+        for login, invite in invites.items():
+            self.answer(login, invite)
+        first = self.carrier.wait_final(call.call_id, "INVITE")
+        second = self.carrier.wait_final(call.call_id, "INVITE")
+        extra = dataclasses.replace(call)
+        winner, loser = self.connect(call, first), self.connect(extra, second)
+        self.carrier_hangs_up(extra, loser)  # what a caller does with a second 200
+        self.carrier_hangs_up(call, winner)
+        return call.call_id, "answered"
+
+    def both_busy(self) -> tuple[str, str]:
+        call, invites = self.start()
+        for login, invite in invites.items():
+            self.phones[login].reply(invite, 486, "Busy Here")
+        reply = self.final(call)
+        assert reply.status == 486, reply
+        self.carrier.ack_failure(call, reply)
+        return call.call_id, "missed"
+
+    SCENARIOS = (
+        caller_hangs_up,
+        phone_hangs_up,
+        caller_gives_up_while_ringing,
+        caller_gives_up_as_a_phone_answers,
+        both_answer_at_once,
+        both_busy,
+    )
+
+
+@pytest.fixture
+def phones(cfg, demo, api, demo_steps, no_registrations):
+    demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=15))
+    both = {}
+    for login in ("101", "102"):
+        account = next(a for a in demo["accounts"] if a["login"] == login)
+        both[login] = UserAgent(
+            UdpTransport((cfg.sip.host, cfg.sip.port)), login, account["domain"], account["password"]
+        )
+        assert both[login].register() == 200
+    yield both
+    for phone in both.values():
+        phone.close()
+
+
+@pytest.fixture
+def carrier(stack, cfg):
+    ua = UserAgent(
+        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
+        "carrier",
+        f"{cfg.sip.host}:{cfg.sip.port}",
+    )
+    yield ua
+    ua.close()
+
+
+class LogTail:
+    """What each service logs from now on."""
+
+    def __init__(self, log_dir, names=("kamailio", "rtpengine", "media-app", "history-keeper", "sidecar")):
+        self.files = {name: log_dir / f"{name}.log" for name in names}
+        self.offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in self.files.items()}
+
+    def errors(self) -> list[str]:
+        found = []
+        for name, path in self.files.items():
+            with open(path, errors="replace") as fh:
+                fh.seek(self.offsets[name])
+                for line in fh:
+                    if re.search(r"\b(ERROR|ERR|CRITICAL|CRIT|BUG|Traceback)\b", line) and not any(
+                        pattern.search(line) for pattern in EXPECTED_ERRORS
+                    ):
+                        found.append(f"{name}: {line.rstrip()}")
+        return found
+
+
+def test_a_few_hundred_calls_ended_every_way_leave_nothing_behind(stack, demo, db, ng, rpc, phones, carrier):
+    logs = LogTail(stack.log_dir)
+    rng = random.Random(SEED)
+    day = Day(carrier, phones, demo["number"], rng)
+
+    expected = dict(rng.choice(Day.SCENARIOS)(day) for _ in range(CALLS))
+
+    def written():
+        rows = db.execute("SELECT call_id, status FROM calls WHERE call_id = ANY(%s)", (list(expected),)).fetchall()
+        return {row["call_id"]: row["status"] for row in rows} if len(rows) == len(expected) else None
+
+    lines = wait_for(written, 30, "a history line for every call")
+    assert {call_id: lines[call_id] for call_id in expected} == expected
+    wait_for(lambda: ng.list_calls() == [], 10, "rtpengine to hold no session")
+    wait_for(
+        lambda: int(rpc.call("stats.fetch", "tmx.inuse_transactions")["tmx.inuse_transactions"]) == 0,
+        15,
+        "Kamailio to hold no transaction",
+    )
+    assert media_app_load(stack.ports.media_sip) == (0, 0)
+    assert logs.errors() == []

@@ -130,6 +130,9 @@ class VpbxRoutes:
     def __init__(self):
         self.worker = Worker.from_environment()
         self.media_app_suffix = f"@{self.worker.media_app}"
+        # Set by the branch route when rtpengine refused a branch's offer; read by
+        # route_relay after t_relay, which runs the branch routes in this process.
+        self.offer_refused = False
 
     def child_init(self, rank):
         self.worker.connect()
@@ -419,7 +422,8 @@ class VpbxRoutes:
             )
             self.reject(final or reasons.NOBODY_TO_RING)
             return
-        self.route_relay()
+        if not self.route_relay():
+            self.emit_missed(cursor, events.REJECTED)
 
     def look_up_then_ring(self, cursor, source, region):
         """Suspend the transaction and let a task worker ask the webhook or CRM;
@@ -505,9 +509,15 @@ class VpbxRoutes:
         if KSR.is_INVITE():
             if KSR.tm.t_is_set("failure_route") < 0:
                 KSR.tm.t_on_failure("ksr_failure_manage")
+        self.offer_refused = False
         if KSR.tm.t_relay() < 0:
-            KSR.sl.sl_reply_error()
-        return STOP
+            if self.offer_refused:  # by rtpengine, for every branch (ksr_branch_manage, this process)
+                KSR.hdr.append_to_reply(reasons.MEDIA_RELAY_UNAVAILABLE.reason_header)
+                KSR.tm.t_reply(reasons.MEDIA_RELAY_UNAVAILABLE.code, reasons.MEDIA_RELAY_UNAVAILABLE.phrase)
+            else:
+                KSR.sl.sl_reply_error()
+            return False
+        return True
 
     def reject(self, rejection):
         # Statefully for INVITE: tm then absorbs its retransmissions and the ACK
@@ -533,7 +543,13 @@ class VpbxRoutes:
                 KSR.hdr.append(f"{COMPANY_HEADER}: {KSR.pv.get(COMPANY_AVP)}\r\n")
             if KSR.is_INVITE() and not KSR.isflagset(FLT_MEDIA):
                 protocol = SRTP_PROTOCOL if self.branch_over_tls() else RTP_PROTOCOL
-                KSR.rtpengine.rtpengine_manage(BRANCH_OFFER_FLAGS + protocol)
+                if KSR.rtpengine.rtpengine_manage(BRANCH_OFFER_FLAGS + protocol) < 0:
+                    # Never a branch with the caller's own SDP: its media would
+                    # bypass NAT handling, and SRTP keys could leave over UDP.
+                    KSR.err(f"vpbx: rtpengine took no offer for {KSR.pv.get('$ci')}: branch not sent\n")
+                    self.offer_refused = True
+                    KSR.set_drop()
+                    return 0
         return 1
 
     @staticmethod

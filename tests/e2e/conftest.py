@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import default
@@ -17,6 +18,7 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import Redis
 
 from . import sip_log
+from .sip_ua import UdpTransport, UserAgent
 from .sipp import Sipp, free_udp_port
 
 
@@ -26,6 +28,35 @@ def redis_service(stack):
     service = Redis(stack)
     yield service
     service.start()
+
+
+@pytest.fixture
+def carrier(stack, cfg) -> Iterator[UserAgent]:
+    """The demo trunk's carrier as a SIP user agent (tests/e2e/sip_ua.py), from its source port."""
+    ua = UserAgent(
+        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
+        "carrier",
+        f"{cfg.sip.host}:{cfg.sip.port}",
+    )
+    yield ua
+    ua.close()
+
+
+@pytest.fixture
+def sip_phone(cfg, demo, no_registrations) -> Iterator[Callable[[str], UserAgent]]:
+    """Register a demo account as a SIP user agent over UDP: ``sip_phone("101")``."""
+    made: list[UserAgent] = []
+
+    def _register(login: str) -> UserAgent:
+        account = next(a for a in demo["accounts"] if a["login"] == login)
+        ua = UserAgent(UdpTransport((cfg.sip.host, cfg.sip.port)), login, account["domain"], account["password"])
+        made.append(ua)
+        assert ua.register() == 200
+        return ua
+
+    yield _register
+    for ua in made:
+        ua.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,30 +12,15 @@ from vpbx.kamailio_adapter.worker import history_spool_path
 from vpbx.stack.process import wait_for
 
 from .calls import history_line
-from .sip_ua import Dialog, RtpSocket, UdpTransport, UserAgent, offer
+from .sip_ua import Dialog, RtpSocket, UserAgent, offer
 
 CALLS = 4
 
 
 @pytest.fixture
-def phone(cfg, demo, no_registrations):
+def phone(sip_phone):
     """Anna (101), who answers whenever she is rung."""
-    account = next(a for a in demo["accounts"] if a["login"] == "101")
-    ua = UserAgent(UdpTransport((cfg.sip.host, cfg.sip.port)), "101", account["domain"], account["password"])
-    assert ua.register() == 200
-    yield ua
-    ua.close()
-
-
-@pytest.fixture
-def carrier(stack, cfg):
-    ua = UserAgent(
-        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
-        "carrier",
-        f"{cfg.sip.host}:{cfg.sip.port}",
-    )
-    yield ua
-    ua.close()
+    return sip_phone("101")
 
 
 def _answered(carrier: UserAgent, phone: UserAgent, number: str, rtp: RtpSocket) -> tuple[Dialog, Dialog]:

@@ -11,37 +11,16 @@ import pytest
 from vpbx.stack.process import wait_for
 
 from .calls import employee, parallel
-from .sip_ua import RtpSocket, UdpTransport, UserAgent, media_of, offer, payload_of, uri_of
+from .sip_ua import RtpSocket, media_of, offer, payload_of, uri_of
 
 PACKETS = 10
 
 
-def _phone(cfg, demo, login: str) -> UserAgent:
-    account = next(a for a in demo["accounts"] if a["login"] == login)
-    phone = UserAgent(UdpTransport((cfg.sip.host, cfg.sip.port)), login, account["domain"], account["password"])
-    assert phone.register() == 200
-    return phone
-
-
 @pytest.fixture
-def phones(cfg, demo, api, demo_steps, no_registrations):
+def phones(api, demo_steps, sip_phone):
     """Anna (101) and Boris (102), both rung at once by the demo number."""
     demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=15))
-    both = {login: _phone(cfg, demo, login) for login in ("101", "102")}
-    yield both
-    for phone in both.values():
-        phone.close()
-
-
-@pytest.fixture
-def carrier(stack, cfg):
-    trunk = UserAgent(
-        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
-        "carrier",
-        f"{cfg.sip.host}:{cfg.sip.port}",
-    )
-    yield trunk
-    trunk.close()
+    return {login: sip_phone(login) for login in ("101", "102")}
 
 
 def _no_media_session(ng, call_id: str) -> None:

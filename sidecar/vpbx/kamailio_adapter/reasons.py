@@ -27,6 +27,10 @@ WRONG_CREDENTIALS = Rejection(403, "Forbidden", 21, "Wrong credentials")
 # An in-dialog request for a dialog this proxy never set up (a forged To-tag and
 # Route): never relayed, whoever sent it.
 NO_SUCH_DIALOG = Rejection(481, "Call/Transaction Does Not Exist", 81, "Invalid call reference value")
+# rtpengine took no offer (down, or out of ports): no branch is sent with the
+# caller's own SDP, whose media would bypass NAT handling and could carry
+# SRTP keys over UDP.
+MEDIA_RELAY_UNAVAILABLE = Rejection(503, "Service Unavailable", 47, "Media relay unavailable")
 # A Request-URI scheme other than sip, sips or tel (RFC 3261 8.2.2.1).
 UNSUPPORTED_URI_SCHEME = Rejection(416, "Unsupported URI Scheme", 111, "Protocol error, unspecified")
 

@@ -155,7 +155,9 @@ class UdpTransport(Transport):
     def __init__(self, target: tuple[str, int], bind: tuple[str, int] = ("127.0.0.1", 0)):
         self.target = target
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # No SO_REUSEADDR: a port some other socket still holds (a SIPp left
+        # over from an earlier test on the trunk's port) must fail here, not
+        # share the replies at random.
         self.sock.bind(bind)
         self.local = self.sock.getsockname()
 

@@ -8,6 +8,7 @@ media app no call, and no log has an error line this test did not cause."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 
@@ -17,10 +18,11 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import media_app_load
 
 from .calls import employee, parallel
-from .sip_ua import Dialog, Message, UdpTransport, UserAgent, offer, uri_of
+from .sip_ua import Dialog, Message, UserAgent, offer, uri_of
 
 CALLS = 300
-SEED = 4475  # the order of scenarios, so a failure can be replayed
+# The order of scenarios, so a failure can be replayed (VPBX_SOAK_SEED=... pytest ...).
+SEED = int(os.environ.get("VPBX_SOAK_SEED", "4475"))
 SDP_PORT = 9  # discard: media is not this test's subject, only its sessions
 # Log lines that are errors by level but expected here, each with its reason.
 EXPECTED_ERRORS = (
@@ -51,7 +53,12 @@ class Day:
             except AssertionError:
                 for phone in self.phones.values():
                     phone.serve(0.01)
-        raise AssertionError(f"no final answer to {call.call_id} within {timeout}s")
+        raise AssertionError(
+            f"no final answer to {call.call_id} within {timeout}s; the carrier had {self.carrier.received}; "
+            + "; ".join(
+                f"{login} had {phone.received}, ringing {list(phone.ringing)}" for login, phone in self.phones.items()
+            )
+        )
 
     def answer(self, login: str, invite: Message) -> Dialog:
         return self.phones[login].answer(invite, offer(SDP_PORT, None))
@@ -141,29 +148,9 @@ class Day:
 
 
 @pytest.fixture
-def phones(cfg, demo, api, demo_steps, no_registrations):
+def phones(api, demo_steps, sip_phone):
     demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=15))
-    both = {}
-    for login in ("101", "102"):
-        account = next(a for a in demo["accounts"] if a["login"] == login)
-        both[login] = UserAgent(
-            UdpTransport((cfg.sip.host, cfg.sip.port)), login, account["domain"], account["password"]
-        )
-        assert both[login].register() == 200
-    yield both
-    for phone in both.values():
-        phone.close()
-
-
-@pytest.fixture
-def carrier(stack, cfg):
-    ua = UserAgent(
-        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
-        "carrier",
-        f"{cfg.sip.host}:{cfg.sip.port}",
-    )
-    yield ua
-    ua.close()
+    return {login: sip_phone(login) for login in ("101", "102")}
 
 
 class LogTail:
@@ -187,6 +174,10 @@ class LogTail:
 
 
 def test_a_few_hundred_calls_ended_every_way_leave_nothing_behind(stack, demo, db, ng, rpc, phones, carrier):
+    def transactions() -> int:
+        return int(rpc.call("stats.fetch", "tmx.inuse_transactions")["tmx.inuse_transactions"])
+
+    wait_for(lambda: transactions() == 0, 60, "earlier tests' transactions to end")
     logs = LogTail(stack.log_dir)
     rng = random.Random(SEED)
     day = Day(carrier, phones, demo["number"], rng)
@@ -200,10 +191,6 @@ def test_a_few_hundred_calls_ended_every_way_leave_nothing_behind(stack, demo, d
     lines = wait_for(written, 30, "a history line for every call")
     assert {call_id: lines[call_id] for call_id in expected} == expected
     wait_for(lambda: ng.list_calls() == [], 10, "rtpengine to hold no session")
-    wait_for(
-        lambda: int(rpc.call("stats.fetch", "tmx.inuse_transactions")["tmx.inuse_transactions"]) == 0,
-        15,
-        "Kamailio to hold no transaction",
-    )
+    wait_for(lambda: transactions() == 0, 15, "Kamailio to hold no transaction")
     assert media_app_load(stack.ports.media_sip) == (0, 0)
     assert logs.errors() == []

@@ -96,7 +96,14 @@ def keep(
             if conn is None or conn.closed:
                 conn = connect()
             write_batch(conn, batch)
-            client.xack(events.STREAM, GROUP, *[entry_id for entry_id, _ in batch])
+            # Written: acknowledged, and gone from the stream (one group reads it),
+            # which holds only what waits for PostgreSQL, not every call since
+            # the last trim (STREAM_MAX_LEN entries would be hundreds of MB).
+            done = [entry_id for entry_id, _ in batch]
+            pipe = client.pipeline(transaction=False)
+            pipe.xack(events.STREAM, GROUP, *done)
+            pipe.xdel(events.STREAM, *done)
+            pipe.execute()
         except (redis.RedisError, psycopg.Error) as exc:
             log.error("history not written now, retrying: %s", exc)
             if conn is not None and not conn.closed:

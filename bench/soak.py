@@ -98,6 +98,8 @@ def main() -> None:
     args = parser.parse_args()
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout:
+        commit += " with uncommitted changes"
     profile = fresh_stack()
     cfg = vpbx_settings.load(profile.config_path)
     rpc = KamailioRpc(cfg.kamailio_rpc, timeout=2.0)

@@ -15,11 +15,28 @@ from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import Redis
+from vpbx.stack.services import Postgres, Redis
 
 from . import sip_log
 from .sip_ua import UdpTransport, UserAgent
 from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def postgres(stack, api):
+    """The stack's PostgreSQL, for a test to stop: running again, and reached by every API worker, afterwards."""
+    service = Postgres(stack)
+    yield service
+    service.start()
+    # Each gunicorn worker's pool reconnects on its own backoff: hand the stack
+    # on only once a run of requests, across workers, all succeed.
+    answers: list[bool] = []
+
+    def five_in_a_row() -> bool:
+        answers.append(api("GET", "/company")[0] == 200)
+        return answers[-5:] == [True] * 5
+
+    wait_for(five_in_a_row, 60, "every API worker to reach PostgreSQL again")
 
 
 @pytest.fixture

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import Postgres
 
 from .calls import answered_call
 from .sipp import free_udp_port
-
-
-@pytest.fixture
-def postgres(stack, api):
-    service = Postgres(stack)
-    yield service
-    service.start()
-    # Each gunicorn worker's pool reconnects on its own backoff: hand the stack
-    # on only once a run of requests, across workers, all succeed.
-    answers: list[bool] = []
-
-    def five_in_a_row() -> bool:
-        answers.append(api("GET", "/company")[0] == 200)
-        return answers[-5:] == [True] * 5
-
-    wait_for(five_in_a_row, 60, "every API worker to reach PostgreSQL again")
 
 
 def test_calls_route_and_the_api_answers_503_while_postgresql_is_down(

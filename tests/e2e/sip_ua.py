@@ -463,30 +463,26 @@ class UserAgent:
         self._ack_failure(dialog.invite, reply)
 
     def _ack_failure(self, invite: Message, reply: Message) -> None:
-        """The ACK of a non-2xx final answer: same branch, To with the reply's tag (RFC 3261 17.1.1.3)."""
-        headers = [
-            ("Via", invite.header("Via")),
-            ("Max-Forwards", "70"),
-            ("From", invite.header("From")),
-            ("To", reply.header("To")),
-            ("Call-ID", invite.header("Call-ID")),
-            ("CSeq", f"{invite.header('CSeq').split()[0]} ACK"),
-        ]
-        self.transport.send(str(Message(f"ACK {invite.start.split()[1]} SIP/2.0", headers)))
+        """The ACK of a non-2xx final answer: To with the reply's tag (RFC 3261 17.1.1.3)."""
+        self._in_invite_transaction(invite, "ACK", reply.header("To"))
 
     def cancel(self, dialog: Dialog) -> None:
-        """CANCEL the INVITE under way: its request line, Via, From, To and CSeq number (RFC 3261 9.1)."""
-        invite = dialog.invite
-        assert invite is not None
+        """CANCEL the INVITE under way (RFC 3261 9.1)."""
+        assert dialog.invite is not None
+        self._in_invite_transaction(dialog.invite, "CANCEL", dialog.invite.header("To"))
+
+    def _in_invite_transaction(self, invite: Message, method: str, to: str) -> None:
+        """A request that shares the INVITE's branch: its request line, Via, From,
+        Call-ID and CSeq number."""
         headers = [
             ("Via", invite.header("Via")),
             ("Max-Forwards", "70"),
             ("From", invite.header("From")),
-            ("To", invite.header("To")),
+            ("To", to),
             ("Call-ID", invite.header("Call-ID")),
-            ("CSeq", f"{invite.header('CSeq').split()[0]} CANCEL"),
+            ("CSeq", f"{invite.header('CSeq').split()[0]} {method}"),
         ]
-        self.transport.send(str(Message(f"CANCEL {invite.start.split()[1]} SIP/2.0", headers)))
+        self.transport.send(str(Message(f"{method} {invite.start.split()[1]} SIP/2.0", headers)))
 
     def answered(self, dialog: Dialog, timeout: float = 10.0, reply: Message | None = None) -> Message:
         """Wait for the INVITE's 200 (or take ``reply``, one of several from a

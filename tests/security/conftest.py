@@ -6,4 +6,14 @@ the attacker aimed at (always on loopback)."""
 from __future__ import annotations
 
 # The end-to-end fixtures (Kamailio RPC, the stack's API, SIP targets) serve here too.
-from ..e2e.conftest import api, demo_steps, ng, no_registrations, register, rpc, sip_target  # noqa: F401
+from ..e2e.conftest import (  # noqa: F401
+    api,
+    carrier,
+    demo_steps,
+    ng,
+    no_registrations,
+    register,
+    rpc,
+    sip_phone,
+    sip_target,
+)

@@ -16,7 +16,6 @@ from tests.e2e.sip_ua import (
     SRTP_SUITE,
     RtpSocket,
     TlsTransport,
-    UdpTransport,
     UserAgent,
     media_of,
     offer,
@@ -49,13 +48,9 @@ def tls_phone(tls_target, demo, no_registrations):
 
 
 @pytest.fixture
-def udp_phone(cfg, demo, no_registrations):
+def udp_phone(sip_phone):
     """Boris (102), registered over UDP."""
-    account = _account(demo, "102")
-    phone = UserAgent(UdpTransport((cfg.sip.host, cfg.sip.port)), "102", account["domain"], account["password"])
-    assert phone.register() == 200
-    yield phone
-    phone.close()
+    return sip_phone("102")
 
 
 def _talk(srtp: RtpSocket, srtp_sees: str, plain: RtpSocket, plain_sees: str) -> None:
@@ -96,17 +91,12 @@ def test_the_tls_port_presents_a_certificate_for_the_address_and_refuses_old_tls
 
 
 def test_a_trunk_call_reaches_a_tls_phone_with_srtp_while_the_trunk_keeps_plain_rtp(
-    stack, cfg, demo, api, demo_steps, tls_phone
+    demo, api, demo_steps, tls_phone, carrier
 ):
     demo_steps(parallel(employee(api, "101"), timeout=15))
-    trunk = UserAgent(
-        UdpTransport((cfg.sip.host, cfg.sip.port), bind=("127.0.0.1", stack.ports.demo_trunk)),
-        "carrier",
-        f"{cfg.sip.host}:{cfg.sip.port}",
-    )
     trunk_rtp, phone_rtp = RtpSocket(), RtpSocket(send_key=secrets.token_bytes(SRTP_KEY_BYTES))
     try:
-        call = trunk.invite(demo["number"], offer(trunk_rtp.port, None), from_user="+79991234567")
+        call = carrier.invite(demo["number"], offer(trunk_rtp.port, None), from_user="+79991234567")
 
         invite = tls_phone.wait_request("INVITE")
         offered = media_of(invite.body)
@@ -116,7 +106,7 @@ def test_a_trunk_call_reaches_a_tls_phone_with_srtp_while_the_trunk_keeps_plain_
         phone_rtp.receive_with(offered.keys[SRTP_SUITE])
         phone_call = tls_phone.answer(invite, offer(phone_rtp.port, phone_rtp.send_key, tag=offered.tags[SRTP_SUITE]))
 
-        answer = trunk.answered(call)
+        answer = carrier.answered(call)
         tls_phone.acked(phone_call)
         answered = media_of(answer.body)
         assert (answered.protocol, answered.keys) == ("RTP/AVP", {}), f"the trunk gets plain RTP:\n{answer.body}"
@@ -124,13 +114,12 @@ def test_a_trunk_call_reaches_a_tls_phone_with_srtp_while_the_trunk_keeps_plain_
         _talk(phone_rtp, invite.body, trunk_rtp, answer.body)
 
         # The carrier hangs up: the BYE reaches the phone over TLS.
-        trunk.in_dialog("BYE", call)
+        carrier.in_dialog("BYE", call)
         bye = tls_phone.wait_request("BYE")
         assert bye.header("Call-ID") == phone_call.call_id
         tls_phone.reply(bye, 200, "OK")
-        assert trunk.wait_final(call.call_id, "BYE").status == 200
+        assert carrier.wait_final(call.call_id, "BYE").status == 200
     finally:
-        trunk.close()
         trunk_rtp.close()
         phone_rtp.close()
 

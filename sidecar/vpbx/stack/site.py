@@ -24,16 +24,22 @@ DB_USER = "vpbx"
 KAMAILIO_USER = "kamailio"
 
 
+def _give_group(path: Path, group: str) -> None:
+    """root's file, readable by ``group`` (when that group exists and we are root)."""
+    if os.geteuid() == 0:
+        try:
+            os.chown(path, 0, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            pass
+
+
 def _write(path: Path, text: str, *, mode: int = 0o644, group: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     os.chmod(tmp, mode)
-    if group and os.geteuid() == 0:
-        try:
-            os.chown(tmp, 0, grp.getgrnam(group).gr_gid)
-        except KeyError:
-            pass
+    if group:
+        _give_group(tmp, group)
     tmp.replace(path)
 
 
@@ -128,11 +134,7 @@ def ensure_tls_pair(profile: Profile, certificate: Path, private_key: Path) -> N
         capture_output=True,
     )
     os.chmod(private_key, 0o640)
-    if os.geteuid() == 0:
-        try:
-            os.chown(private_key, 0, grp.getgrnam(KAMAILIO_USER).gr_gid)
-        except KeyError:
-            pass
+    _give_group(private_key, KAMAILIO_USER)
 
 
 def render(profile: Profile) -> SiteFiles:

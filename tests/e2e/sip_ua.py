@@ -511,6 +511,14 @@ class UserAgent:
             ],
         )
 
+    def hang_up_on(self, dialog: Dialog, peer: UserAgent) -> Message:
+        """BYE to ``peer``, who answers it 200, and that 200 back here; the BYE ``peer`` got."""
+        self.in_dialog("BYE", dialog)
+        bye = peer.wait_request("BYE")
+        peer.reply(bye, 200, "OK")
+        assert self.wait_final(dialog.call_id, "BYE").status == 200
+        return bye
+
     def hang_up(self, dialog: Dialog) -> int:
         self.in_dialog("BYE", dialog)
         return self.wait_final(dialog.call_id, "BYE").status

@@ -32,12 +32,6 @@ def _answered(carrier: UserAgent, phone: UserAgent, number: str, rtp: RtpSocket)
     return call, answered
 
 
-def _hang_up(carrier: UserAgent, phone: UserAgent, call: Dialog) -> None:
-    carrier.in_dialog("BYE", call)
-    phone.reply(phone.wait_request("BYE"), 200, "OK")
-    assert carrier.wait_final(call.call_id, "BYE").status == 200
-
-
 def _call(carrier: UserAgent, phone: UserAgent, number: str) -> str:
     """One carrier call to ``number``, ended whichever way it goes.
 
@@ -62,7 +56,7 @@ def _call(carrier: UserAgent, phone: UserAgent, number: str) -> str:
         answered = phone.answer(invite, offer(rtp.port, None))
         carrier.answered(call)
         phone.acked(answered)
-        _hang_up(carrier, phone, call)
+        carrier.hang_up_on(call, phone)
         return call.call_id
     finally:
         rtp.close()
@@ -85,7 +79,7 @@ def test_calls_made_or_ended_while_redis_is_down_keep_their_history_lines(
     talking, _ = _answered(carrier, phone, demo["number"], rtp)
     assert redis_service.stop()
 
-    _hang_up(carrier, phone, talking)
+    carrier.hang_up_on(talking, phone)
     during = [_call(carrier, phone, demo["number"]) for _ in range(CALLS)]
     wait_for(lambda: spool.exists() and spool.stat().st_size > 0, 5, "Kamailio to keep the events on disk")
 

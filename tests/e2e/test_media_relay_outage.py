@@ -39,9 +39,7 @@ def _call(carrier: UserAgent, phone: UserAgent, number: str):
         answered = phone.answer(invite, offer(9, None))
         carrier.answered(call)
         phone.acked(answered)
-        carrier.in_dialog("BYE", call)
-        phone.reply(phone.wait_request("BYE"), 200, "OK")
-        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        carrier.hang_up_on(call, phone)
         return invite, call
     raise AssertionError(f"call {call.call_id}: neither refused nor rung within 10 s")
 

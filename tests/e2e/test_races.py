@@ -50,10 +50,7 @@ def test_two_phones_answering_at_once_the_first_gets_the_call_and_nothing_is_lef
             phone.acked(answers[login])
 
         # The carrier lets the second answer go, as a UA that got two 200s does.
-        carrier.in_dialog("BYE", dialogs[loser])
-        bye = phones[loser].wait_request("BYE")
-        phones[loser].reply(bye, 200, "OK")
-        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        carrier.hang_up_on(dialogs[loser], phones[loser])
 
         # The first answer is still a call, its media through rtpengine.
         spoken = [secrets.token_bytes(160) for _ in range(PACKETS)]
@@ -62,10 +59,7 @@ def test_two_phones_answering_at_once_the_first_gets_the_call_and_nothing_is_lef
         heard = phone_rtp[winner].receive(PACKETS, timeout=5)
         assert [payload_of(p) for p in heard] == spoken[-len(heard) :] and len(heard) >= PACKETS - 2
 
-        carrier.in_dialog("BYE", dialogs[winner])
-        bye = phones[winner].wait_request("BYE")
-        phones[winner].reply(bye, 200, "OK")
-        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        carrier.hang_up_on(dialogs[winner], phones[winner])
         _no_media_session(ng, call.call_id)
     finally:
         carrier_rtp.close()
@@ -101,9 +95,7 @@ def test_a_cancel_crossing_the_answer_leaves_an_anchored_call_that_ends_cleanly(
         carrier_rtp.send((anchored.address, anchored.port), spoken)
         assert len(phone_rtp.receive(PACKETS, timeout=5)) >= PACKETS - 2
 
-        carrier.in_dialog("BYE", call)
-        phones["101"].reply(phones["101"].wait_request("BYE"), 200, "OK")
-        assert carrier.wait_final(call.call_id, "BYE").status == 200
+        carrier.hang_up_on(call, phones["101"])
         _no_media_session(ng, call.call_id)
     finally:
         carrier_rtp.close()

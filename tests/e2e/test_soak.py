@@ -71,10 +71,7 @@ class Day:
         return login
 
     def carrier_hangs_up(self, call: Dialog, login: str) -> None:
-        self.carrier.in_dialog("BYE", call)
-        phone = self.phones[login]
-        phone.reply(phone.wait_request("BYE"), 200, "OK")
-        assert self.carrier.wait_final(call.call_id, "BYE").status == 200
+        self.carrier.hang_up_on(call, self.phones[login])
 
     # ---- the scenarios: each returns (Call-ID, the status its history line must show)
 
@@ -91,9 +88,7 @@ class Day:
         answered = self.answer(login, invites[login])
         self.connect(call)
         phone = self.phones[login]
-        phone.in_dialog("BYE", answered)
-        self.carrier.reply(self.carrier.wait_request("BYE"), 200, "OK")
-        assert phone.wait_final(call.call_id, "BYE").status == 200
+        phone.hang_up_on(answered, self.carrier)
         return call.call_id, "answered"
 
     def caller_gives_up_while_ringing(self) -> tuple[str, str]:

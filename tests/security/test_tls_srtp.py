@@ -114,11 +114,8 @@ def test_a_trunk_call_reaches_a_tls_phone_with_srtp_while_the_trunk_keeps_plain_
         _talk(phone_rtp, invite.body, trunk_rtp, answer.body)
 
         # The carrier hangs up: the BYE reaches the phone over TLS.
-        carrier.in_dialog("BYE", call)
-        bye = tls_phone.wait_request("BYE")
+        bye = carrier.hang_up_on(call, tls_phone)
         assert bye.header("Call-ID") == phone_call.call_id
-        tls_phone.reply(bye, 200, "OK")
-        assert carrier.wait_final(call.call_id, "BYE").status == 200
     finally:
         trunk_rtp.close()
         phone_rtp.close()
@@ -144,10 +141,7 @@ def test_a_tls_phone_calling_a_udp_colleague_gets_srtp_and_the_colleague_plain_r
         _talk(caller_rtp, answer.body, callee_rtp, invite.body)
 
         # The TLS phone hangs up.
-        tls_phone.in_dialog("BYE", call)
-        bye = udp_phone.wait_request("BYE")
-        udp_phone.reply(bye, 200, "OK")
-        assert tls_phone.wait_final(call.call_id, "BYE").status == 200
+        tls_phone.hang_up_on(call, udp_phone)
     finally:
         caller_rtp.close()
         callee_rtp.close()

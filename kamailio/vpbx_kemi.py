@@ -68,6 +68,7 @@ DELETE_WHOLE_CALL = "from-tag="
 # Who answered a call, in order (kamailio.cfg: the "answers" htable): by
 # Call-ID, how many phones answered; by Call-ID:to-tag, which one each was.
 ANSWERS = "answers"
+ROUTING_COPIES = "routing_copies"
 # Replies: the top Via is the branch's (an answer finds its branch's monologue;
 # in a re-INVITE's reply the tags find the dialog and the branch is not used).
 REPLY_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next"
@@ -126,9 +127,24 @@ def mod_init():
     return VpbxRoutes()
 
 
+class RoutingCopies:
+    """The newest routing documents any worker fetched, in the "routing_copies"
+    htable: what every worker routes from while Redis cannot answer."""
+
+    def get(self, key: str) -> bytes | None:
+        raw = KSR.htable.sht_get(ROUTING_COPIES, key)
+        return raw.encode() if isinstance(raw, str) and raw else None
+
+    def put(self, key: str, raw: bytes) -> None:
+        KSR.htable.sht_sets(ROUTING_COPIES, key, raw.decode())
+
+    def forget(self, key: str) -> None:
+        KSR.htable.sht_rm(ROUTING_COPIES, key)
+
+
 class VpbxRoutes:
     def __init__(self):
-        self.worker = Worker.from_environment()
+        self.worker = Worker.from_environment(RoutingCopies())
         self.media_app_suffix = f"@{self.worker.media_app}"
         # Set by the branch route when rtpengine refused a branch's offer; read by
         # route_relay after t_relay, which runs the branch routes in this process.

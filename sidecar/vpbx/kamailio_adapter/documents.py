@@ -8,7 +8,11 @@ kept per key and version: the document itself is fetched (a second round
 trip) only when the worker has no copy of that version, after a change.
 
 When Redis is unreachable, or has lost its data (no generation marker: the
-cache keeper is rebuilding it from PostgreSQL), the worker routes from its copy.
+cache keeper is rebuilding it from PostgreSQL), the worker routes from the
+newest copy it can find: its own, or the one every worker shares (``Shared``:
+in Kamailio, an htable in shared memory). Each worker that fetches a new
+version leaves it there, so a change one worker has seen reaches all of them,
+and a number one worker has routed routes in every worker.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -30,6 +34,29 @@ PRELOAD_BATCH = 500
 
 class CacheUnavailable(RuntimeError):
     """Neither Redis nor this worker's copy can say how to route the call."""
+
+
+class Shared(Protocol):
+    """Raw documents (``<version> <json>``) shared by the workers of one host."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, raw: bytes) -> None: ...
+
+    def forget(self, key: str) -> None: ...
+
+
+class NotShared:
+    """No sharing: each worker routes from its own copies only."""
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def put(self, key: str, raw: bytes) -> None:
+        pass
+
+    def forget(self, key: str) -> None:
+        pass
 
 
 @dataclass
@@ -47,8 +74,9 @@ class Read:
 
 
 class Documents:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, shared: Shared | None = None):
         self.redis = client
+        self.shared = shared if shared is not None else NotShared()
         self.copies: dict[str, _Copy] = {}
 
     def preload(self) -> int:
@@ -94,14 +122,15 @@ class Documents:
                         extra_value,
                         departments,
                     )
-                self.copies.pop(key, None)
+                self._forget(key)
                 return Read(None, extra_value, {})
             if copy is None or copy.version != version:
                 raw: Any = self.redis.get(key)  # changed since this worker's copy: fetch it, once per version
                 if raw is None:
-                    self.copies.pop(key, None)
+                    self._forget(key)
                     return Read(None, extra_value, {})
                 self._keep(key, raw)
+                self.shared.put(key, raw)
         except redis.RedisError as exc:
             return Read(self._copy_or_fail(key, f"Redis unreachable: {exc}"), None, {})
         document = self.copies[key].document
@@ -150,8 +179,17 @@ class Documents:
             self.copies[key] = copy
         return copy.document
 
+    def _forget(self, key: str) -> None:
+        if self.copies.pop(key, None) is not None:
+            self.shared.forget(key)
+
     def _copy_or_fail(self, key: str, why: str) -> dict:
+        """The newest copy of the document this worker can find without Redis."""
         copy = self.copies.get(key)
+        shared = self.shared.get(key)
+        if shared is not None and (copy is None or int(shared.partition(b" ")[0]) > int(copy.version)):
+            self._keep(key, shared)  # versions are the compile time in ns: the larger is the newer
+            copy = self.copies[key]
         if copy is None:
             raise CacheUnavailable(why)
         return copy.document

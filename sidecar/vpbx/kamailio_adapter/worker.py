@@ -27,7 +27,7 @@ from ..routing import Call, Plan, build_direct_plan, build_plan
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
-from .documents import CacheUnavailable, Documents, Read
+from .documents import CacheUnavailable, Documents, Read, Shared
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,9 @@ def history_spool_path(config: vpbx_settings.Settings) -> Path:
 
 
 class Worker:
-    def __init__(self, config: vpbx_settings.Settings):
+    def __init__(self, config: vpbx_settings.Settings, shared: Shared | None = None):
         self.settings = config
+        self.shared = shared  # the workers' common copies of routing documents
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
@@ -72,8 +73,8 @@ class Worker:
         return self.documents
 
     @classmethod
-    def from_environment(cls) -> Worker:
-        return cls(vpbx_settings.load())
+    def from_environment(cls, shared: Shared | None = None) -> Worker:
+        return cls(vpbx_settings.load(), shared)
 
     def connect(self) -> None:
         # One process, one thread, one request at a time: a single connection
@@ -89,7 +90,7 @@ class Worker:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis.ConnectionError],
         )
-        self.documents = Documents(client)
+        self.documents = Documents(client, self.shared)
         self.pid = os.getpid()
         self.docs.preload()
 

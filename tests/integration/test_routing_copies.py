@@ -1,0 +1,93 @@
+"""Routing documents while Redis cannot answer: every worker routes from the
+newest copy any of them fetched (in Kamailio, the "routing_copies" htable),
+so a change one worker has seen reaches all of them."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from vpbx.config.compile import document_writes, number_key
+from vpbx.kamailio_adapter.documents import CacheUnavailable, Documents
+
+KEY = number_key("+70000000042")
+
+
+class Shared(dict):
+    """The workers' common copies, as the htable keeps them."""
+
+    def put(self, key: str, raw: bytes) -> None:
+        self[key] = raw
+
+    def forget(self, key: str) -> None:
+        self.pop(key, None)
+
+
+def document(version: int, rings: str) -> dict:
+    return {"version": version, "number": KEY, "rings": rings}
+
+
+@pytest.fixture
+def client(cfg):
+    client = redis.Redis.from_url(cfg.redis_url)
+    yield client
+    client.delete(*document_writes(KEY, document(0, "")))
+    client.close()
+
+
+@pytest.fixture
+def unreachable():
+    """A Redis client for a port nobody listens on: what a worker has while Redis is down."""
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    yield client
+    client.close()
+
+
+def publish(client: redis.Redis, version: int, rings: str) -> None:
+    client.mset(document_writes(KEY, document(version, rings)))
+
+
+def test_a_worker_that_never_read_a_number_routes_it_from_the_copy_another_fetched(client, unreachable):
+    shared = Shared()
+    publish(client, 1, "Anna")
+    assert Documents(client, shared).get(KEY).document["rings"] == "Anna"
+
+    assert Documents(unreachable, shared).get(KEY).document["rings"] == "Anna"
+
+
+def test_a_change_one_worker_has_seen_reaches_a_worker_holding_the_old_version(client, unreachable):
+    shared = Shared()
+    publish(client, 1, "Anna")
+    stale = Documents(client, shared)
+    assert stale.get(KEY).document["rings"] == "Anna"
+    publish(client, 2, "Boris")
+    assert Documents(client, shared).get(KEY).document["rings"] == "Boris"
+
+    stale.redis = unreachable
+    assert stale.get(KEY).document["rings"] == "Boris"
+
+
+def test_a_worker_keeps_its_own_copy_when_it_is_newer_than_the_shared_one(client, unreachable):
+    shared = Shared()
+    publish(client, 1, "Anna")
+    Documents(client, shared).get(KEY)
+    newer = Documents(client)  # fetched version 2 without sharing it
+    publish(client, 2, "Boris")
+    assert newer.get(KEY).document["rings"] == "Boris"
+    newer.shared = shared
+
+    newer.redis = unreachable
+    assert newer.get(KEY).document["rings"] == "Boris"
+
+
+def test_a_deleted_number_is_forgotten_by_every_worker(client, unreachable):
+    shared = Shared()
+    publish(client, 1, "Anna")
+    worker = Documents(client, shared)
+    worker.get(KEY)
+    client.delete(*document_writes(KEY, document(1, "")))
+
+    assert worker.get(KEY).document is None
+    assert KEY not in shared
+    with pytest.raises(CacheUnavailable):
+        Documents(unreachable, shared).get(KEY)

@@ -189,15 +189,21 @@ def _leg(step: Step, position: int, target, at: str | None) -> dict:
 # A gateway that has not even sent 100 Trying by then is taken as down, and the
 # next one is tried; a phone keeps the whole step (a silent phone is "no answer").
 GATEWAY_NO_REPLY_MS = 5000
+# The media app answers on loopback within milliseconds: silent this long, it
+# is down (restarting), and the caller goes on to the plan's next step rather
+# than waiting out the step in silence.
+MEDIA_APP_NO_REPLY_MS = 2000
 
 
 def step_timers(ksr, step: Step) -> None:
     """The step's timeout bounds both timers: with no reply at all (fr) and
-    after a provisional one (fr_inv). A step that only rings PSTN numbers gives
-    up on a gateway silent for GATEWAY_NO_REPLY_MS instead."""
+    after a provisional one (fr_inv). A step that only rings PSTN numbers, or
+    only the media app, gives up sooner on a peer that sends nothing at all."""
     milliseconds = step.timeout * 1000
     no_reply = milliseconds
-    if all(t.via_trunk for t in step.targets):
+    if all(t.node for t in step.targets):
+        no_reply = min(milliseconds, MEDIA_APP_NO_REPLY_MS)
+    elif all(t.via_trunk for t in step.targets):
         no_reply = min(milliseconds, GATEWAY_NO_REPLY_MS)
     ksr.tm.t_set_fr(milliseconds, no_reply)
 

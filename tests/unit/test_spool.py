@@ -1,5 +1,7 @@
 """The history spool keeps, in order, the call events Redis did not take."""
 
+import asyncio
+
 import pytest
 
 from vpbx.history.spool import REPLAY_CHUNK, Spool
@@ -34,6 +36,29 @@ def test_what_send_did_not_take_stays_for_the_next_drain(tmp_path):
         spool.drain(send_once)
 
     assert [batch[0] for batch in spool.read()] == [str(n) for n in range(REPLAY_CHUNK, REPLAY_CHUNK + 5)]
+
+
+def test_the_asyncio_drain_keeps_what_send_did_not_take_the_same_way(tmp_path):
+    spool = Spool(tmp_path / "history.jsonl")
+    for n in range(REPLAY_CHUNK + 5):
+        spool.add([str(n)])
+    taken: list[list[str]] = []
+
+    async def send_once(chunk):
+        if taken:
+            raise ConnectionError("Redis went away again")
+        taken.extend(chunk)
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(spool.drain_async(send_once))
+    assert [batch[0] for batch in spool.read()] == [str(n) for n in range(REPLAY_CHUNK, REPLAY_CHUNK + 5)]
+
+    async def send(chunk):
+        taken.extend(chunk)
+
+    assert asyncio.run(spool.drain_async(send)) == 5
+    assert [batch[0] for batch in taken] == [str(n) for n in range(REPLAY_CHUNK + 5)]
+    assert not spool.pending()
 
 
 def test_batches_added_while_a_replay_is_under_way_are_not_forgotten_with_it(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -94,14 +94,34 @@ class Spool:
         of events handed over."""
         batches = self.read()
         sent = 0
-        for start in range(0, len(batches), REPLAY_CHUNK):
-            chunk = [batch for batch in batches[start : start + REPLAY_CHUNK] if batch]
+        for start, chunk in _chunks(batches):
             try:
-                if chunk:
-                    send(chunk)
+                send(chunk)
             except Exception:
                 self.forget(start)
                 raise
             sent += sum(len(batch) for batch in chunk)
         self.forget(len(batches))
         return sent
+
+    async def drain_async(self, send: Callable[[list[list[str]]], Awaitable[None]]) -> int:
+        """``drain`` for a process whose Redis client is asyncio's."""
+        batches = self.read()
+        sent = 0
+        for start, chunk in _chunks(batches):
+            try:
+                await send(chunk)
+            except Exception:
+                self.forget(start)
+                raise
+            sent += sum(len(batch) for batch in chunk)
+        self.forget(len(batches))
+        return sent
+
+
+def _chunks(batches: list[list[str]]) -> Iterator[tuple[int, list[list[str]]]]:
+    """(index of the first batch, its chunk's non-empty batches), oldest first."""
+    for start in range(0, len(batches), REPLAY_CHUNK):
+        chunk = [batch for batch in batches[start : start + REPLAY_CHUNK] if batch]
+        if chunk:
+            yield start, chunk

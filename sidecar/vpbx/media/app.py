@@ -635,20 +635,19 @@ class MediaApp:
         """Every second: what the spool kept goes to the stream once Redis takes it."""
         while True:
             await asyncio.sleep(SPOOL_RETRY_SECONDS)
-            batches = self.history_spool.read()
-            delivered = 0
+            if not self.history_spool.pending():
+                continue
             try:
-                for batch in batches:
-                    if batch:
-                        await self.redis.xadd(
-                            events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True
-                        )
-                    delivered += 1
+                sent = await self.history_spool.drain_async(self._send_history)
             except redis.RedisError:
-                pass  # still down: the next round tries again
-            if delivered:
-                self.history_spool.forget(delivered)
-                log.warning("Redis takes events again: %d voicemail events kept meanwhile sent", delivered)
+                continue  # still down: the next round tries again
+            log.warning("Redis takes events again: %d voicemail events kept meanwhile sent", sent)
+
+    async def _send_history(self, batches: list[list[str]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for batch in batches:
+            pipe.xadd(events.STREAM, events.entry(batch), maxlen=events.STREAM_MAX_LEN, approximate=True)
+        await pipe.execute()
 
     async def email_recipients(
         self, box: Box, message_id: int, call: MediaCall, received_at: datetime, duration_s: float

@@ -642,13 +642,13 @@ def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media
     company = {**COMPANY, "ivr_keys": {"5-2": sales, "5-star": employee("101", "Anna")}}
     call = Call("leg-1", "ivr-5-2", "79161234567", "media", CALL.at)
 
-    plan = build_ivr_key_plan(company, "5-2", call)
+    plan = build_ivr_key_plan(company, 5, "2", call)
 
     assert rung_order(plan) == [["201"], ["202"]]
     assert (plan.company_id, plan.called, plan.domain) == (7, "ivr-5-2", "demo.vpbx.test")
     assert "the media app takes the caller on if nobody answers" in plan.reasons
-    assert [s.timeout for s in build_ivr_key_plan(company, "5-star", call).steps] == [60]
-    assert build_ivr_key_plan(company, "5-3", call) is None
+    assert [s.timeout for s in build_ivr_key_plan(company, 5, "*", call).steps] == [60]
+    assert build_ivr_key_plan(company, 5, "3", call) is None
 
 
 def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rings_its_steps():

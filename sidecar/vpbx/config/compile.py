@@ -17,17 +17,13 @@ from zoneinfo import ZoneInfo
 import redis
 
 from ..db import Connection, MissingRow, one
+from ..routing import leg_names
 from .schedules import read_schedule
 
 DOCUMENT_SCHEMA = 5
 # IVR keys whose destination rings people: the media app connects the caller
 # through Kamailio. Voicemail and submenus it handles itself.
 IVR_RINGING_KINDS = ("employee", "department", "phone_number", "sip_uri", "sip_account")
-
-
-def ivr_key_name(key: str) -> str:
-    """A key as a SIP user part may carry it."""
-    return {"*": "star", "#": "hash"}.get(key, key)
 
 
 KEY_PREFIX = "vpbx:number:"
@@ -252,7 +248,7 @@ class _Compiler:
                WHERE m.company_id = %s AND k.kind = ANY(%s) ORDER BY k.menu_id, k.key""",
             (company_id, list(IVR_RINGING_KINDS)),
         ).fetchall()
-        return {f"{row['menu_id']}-{ivr_key_name(row['key'])}": self.destination(row) for row in rows}
+        return {leg_names.ivr_key(row["menu_id"], row["key"]): self.destination(row) for row in rows}
 
     def scheme(self, scheme_id: int | None, depth: int = 0) -> dict | None:
         if scheme_id is None or depth > MAX_BACKUP_DEPTH:

@@ -23,7 +23,7 @@ from ..config.compile import company_key, directory_key, number_key
 from ..history import events
 from ..history.spool import Spool
 from ..lookups import crm, webhook
-from ..routing import Call, Plan, build_direct_plan, build_plan
+from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
@@ -36,8 +36,6 @@ SPOOL_RETRY_SECONDS = 1.0
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
-IVR_KEY_PREFIX = "ivr-"
-SCHEME_PREFIX = "scheme-"
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.
 TEST_CLOCK_KEY = "vpbx:test:clock"
@@ -149,20 +147,19 @@ class Worker:
         """A leg the media app opens for a caller it answered, at the company's
         domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
         a scheme it answered for (sip:scheme-<id>-<step>)."""
-        if dialled.startswith(IVR_KEY_PREFIX):
+        if pressed := leg_names.parse_ivr_key_user(dialled):
             read, clock = self._document(company_key(domain))
             if read.document is None:
                 return None
             call = Call(call_id, dialled, caller, "media", now or clock, None)
-            return build_ivr_key_plan(read.document, dialled[len(IVR_KEY_PREFIX) :], call, read.departments)
-        scheme_id, _, step = dialled.removeprefix(SCHEME_PREFIX).partition("-")
-        if not dialled.startswith(SCHEME_PREFIX) or not scheme_id.isdigit() or not step.isdigit():
+            return build_ivr_key_plan(read.document, *pressed, call, read.departments)
+        if (scheme_step := leg_names.parse_scheme_step_user(dialled)) is None:
             return None
         read, clock = self._document(directory_key(domain))
         if read.document is None:
             return None
         call = Call(call_id, dialled, caller, "media", now or clock, None)
-        return build_scheme_plan(read.document, int(scheme_id), int(step), call, read.departments)
+        return build_scheme_plan(read.document, *scheme_step, call, read.departments)
 
     def resolve_lookups(
         self, plan: Plan, *, call_id: str, caller: str, source: str, region: str, arrived: float, ask: bool = True

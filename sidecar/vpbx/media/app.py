@@ -26,10 +26,11 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ..config.compile import IVR_RINGING_KINDS, ivr_key_name
+from ..config.compile import IVR_RINGING_KINDS
 from ..history import events
 from ..history.spool import Spool
 from ..notify import links, voicemail_email
+from ..routing import leg_names
 from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
 from . import connect, ivr, sdp, sip, voicemail
@@ -315,20 +316,24 @@ class MediaApp:
         us) finds nothing.
         """
         user = sip.user_of(request.uri or "")
-        kind, _, number = user.rpartition("-")
-        lookup = {
-            "voicemail": (self.store.box, "voicemail box"),
-            "ivr": (self.store.menu, "IVR menu"),
-            "announce": (self.store.scheme, "scheme"),
-        }.get(kind)
-        if lookup is None or not number.isdigit():
+        name = leg_names.parse_node_user(user)
+        lookup = (
+            {
+                "voicemail": (self.store.box, "voicemail box"),
+                "ivr": (self.store.menu, "IVR menu"),
+                "announce": (self.store.scheme, "scheme"),
+            }.get(name.kind)
+            if name
+            else None
+        )
+        if name is None or lookup is None:
             raise LookupError(f"nothing here answers {user}")
         company = request.get(COMPANY_HEADER.lower(), "").strip()
         if not company.isdigit():
             raise LookupError(f"{user} was not routed here by a company's plan")
-        node = await lookup[0](int(number), int(company))
+        node = await lookup[0](name.id, int(company))
         if node is None:
-            raise LookupError(f"no {lookup[1]} {number}")
+            raise LookupError(f"no {lookup[1]} {name.id}")
         return node
 
     async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:
@@ -541,7 +546,7 @@ class MediaApp:
                 await self.menu(call, submenu, depth + 1)
                 return
         elif kind in IVR_RINGING_KINDS:
-            if await connect.connect(self, call, f"ivr-{menu.id}-{ivr_key_name(choice['key'])}", menu.domain):
+            if await connect.connect(self, call, leg_names.ivr_key_user(menu.id, choice["key"]), menu.domain):
                 return
             # Nobody answered: a department's own rule may still take a message (R4).
             box_id = (
@@ -584,7 +589,12 @@ class MediaApp:
                 if unanswered and notice is not None:
                     await call.play(notice)
                 if await connect.connect(
-                    self, call, f"scheme-{scheme.id}-{number}", scheme.domain, music=music, whisper=whisper
+                    self,
+                    call,
+                    leg_names.scheme_step_user(scheme.id, number),
+                    scheme.domain,
+                    music=music,
+                    whisper=whisper,
                 ):
                     return
                 unanswered = True

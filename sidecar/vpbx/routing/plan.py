@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import destinations
+from . import destinations, leg_names
 from .call import Call
 from .department_state import DepartmentState
 from .destinations import department as department_destination
@@ -384,7 +384,13 @@ def build_scheme_plan(
     company = directory["company"]
     reasons = [f"scheme {scheme['name']!r} of company {company['name']!r}, step {step}, for the media app"]
     return _media_leg_plan(
-        company, scheme["steps"][step - 1], step, call, departments, reasons, called=f"scheme-{scheme_id}-{step}"
+        company,
+        scheme["steps"][step - 1],
+        step,
+        call,
+        departments,
+        reasons,
+        called=leg_names.scheme_step_user(scheme_id, step),
     )
 
 
@@ -415,17 +421,20 @@ IVR_KEY_RING_SECONDS = 60
 
 
 def build_ivr_key_plan(
-    company_document: Data, key: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
+    company_document: Data,
+    menu_id: int,
+    key: str,
+    call: Call,
+    departments: Mapping[int, DepartmentState] | None = None,
 ) -> Plan | None:
-    """The plan for the leg the media app opens when a caller presses an IVR key
-    that rings people; ``key`` is "<menu>-<key>". None for a key the company's
-    menus do not have (any more)."""
-    destination = company_document.get("ivr_keys", {}).get(key)
+    """The plan for the leg the media app opens when a caller presses ``key``
+    ("5", "*", "timeout") of IVR menu ``menu_id`` and that key rings people.
+    None for a key the company's menus do not have (any more)."""
+    destination = company_document.get("ivr_keys", {}).get(leg_names.ivr_key(menu_id, key))
     if destination is None:
         return None
     company = company_document["company"]
-    menu, _, pressed = key.partition("-")
-    reasons = [f"IVR menu {menu}, key {pressed} of company {company['name']!r}"]
+    reasons = [f"IVR menu {menu_id}, key {key} of company {company['name']!r}"]
     return _media_leg_plan(
         company,
         {"mode": "parallel", "timeout": IVR_KEY_RING_SECONDS, "destinations": [destination]},
@@ -433,7 +442,7 @@ def build_ivr_key_plan(
         call,
         departments,
         reasons,
-        called=f"ivr-{key}",
+        called=leg_names.ivr_key_user(menu_id, key),
     )
 
 

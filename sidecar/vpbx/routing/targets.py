@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from . import leg_names
+
 # A JSON object of a compiled routing document (or of a lookup's answer), as parsed.
 Data: TypeAlias = dict[str, Any]
 
@@ -58,9 +60,8 @@ COMPANY_HEADER = "X-Vpbx-Company"
 def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str, *, runs: bool = False) -> Resolution:
     """A destination vpbx handles itself: its place in the plan, and how it is handled
     (``runs`` False: by a part of vpbx this version does not run yet)."""
-    node = kind if node_id is None else f"{kind}:{node_id}"
-    user = node.replace(":", "-").replace("_", "-")
-    target = Target(uri=f"sip:{user}@{NODE_HOST}", via_location=False, label=label, node=node)
+    node = leg_names.node(kind, node_id)
+    target = Target(uri=f"sip:{leg_names.node_user(node)}@{NODE_HOST}", via_location=False, label=label, node=node)
     return Resolution(
         (target,), (f"{label}: {handled_by}" + ("" if runs else ", which this version does not run yet"),)
     )

@@ -1,0 +1,80 @@
+"""The names Kamailio and the media app give the legs they hand each other, as
+SIP user parts. Built and parsed here only, so both sides always agree.
+
+- A node the media app handles, as routing names it (``Target.node``,
+  "<kind>:<id>"), travels as "<kind>-<id>" ("voicemail-3", "ivr-2",
+  "announce-7"; a kind with an underscore travels with a hyphen).
+- The leg the media app opens when a caller presses an IVR key that rings
+  people: "ivr-<menu>-<key>", the key a digit, "star" or "hash". Its
+  "<menu>-<key>" part also keys the company document's ``ivr_keys``.
+- The leg the media app opens to ring one step of a scheme it answered for
+  (an announcement first, R14): "scheme-<id>-<step>", the step 1-based.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Keys of an IVR menu as a SIP user part may carry them (RFC 3261 allows "*"
+# and "#" only escaped; phones and logs read words better).
+_KEY_WORDS = {"*": "star", "#": "hash"}
+_WORD_KEYS = {word: key for key, word in _KEY_WORDS.items()}
+
+_NODE_USER = re.compile(r"^([a-z][a-z-]*?)-([0-9]+)$")
+_IVR_KEY_USER = re.compile(r"^ivr-([0-9]+)-([0-9]|star|hash|timeout)$")
+_SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
+
+
+@dataclass(frozen=True)
+class NodeName:
+    kind: str  # as routing names it: "voicemail", "ivr", "announce"...
+    id: int
+
+
+def node(kind: str, node_id: int | None) -> str:
+    """Routing's name for a node target: "voicemail:3", or the kind alone."""
+    return kind if node_id is None else f"{kind}:{node_id}"
+
+
+def node_kind(node_name: str | None) -> str | None:
+    """The kind of a node as routing names it: "voicemail:3" -> "voicemail"."""
+    return node_name.partition(":")[0] if node_name else None
+
+
+def node_user(node_name: str) -> str:
+    """As a SIP user part: "voicemail:3" -> "voicemail-3"."""
+    return node_name.replace(":", "-").replace("_", "-")
+
+
+def parse_node_user(user: str) -> NodeName | None:
+    """The node a SIP user part names: "voicemail-3" -> NodeName("voicemail", 3); None for anything else."""
+    match = _NODE_USER.match(user)
+    return NodeName(match.group(1).replace("-", "_"), int(match.group(2))) if match else None
+
+
+def ivr_key(menu_id: int, key: str) -> str:
+    """The ``ivr_keys`` key of a menu's key: (3, "*") -> "3-star"."""
+    return f"{menu_id}-{_KEY_WORDS.get(key, key)}"
+
+
+def ivr_key_user(menu_id: int, key: str) -> str:
+    """(3, "*") -> "ivr-3-star"."""
+    return f"ivr-{ivr_key(menu_id, key)}"
+
+
+def parse_ivr_key_user(user: str) -> tuple[int, str] | None:
+    """The menu and key a leg names: "ivr-3-star" -> (3, "*"); None for anything else."""
+    match = _IVR_KEY_USER.match(user)
+    return (int(match.group(1)), _WORD_KEYS.get(match.group(2), match.group(2))) if match else None
+
+
+def scheme_step_user(scheme_id: int, step: int) -> str:
+    """(5, 2) -> "scheme-5-2"."""
+    return f"scheme-{scheme_id}-{step}"
+
+
+def parse_scheme_step_user(user: str) -> tuple[int, int] | None:
+    """The scheme and step a leg names: "scheme-5-2" -> (5, 2); None for anything else."""
+    match = _SCHEME_STEP_USER.match(user)
+    return (int(match.group(1)), int(match.group(2))) if match else None

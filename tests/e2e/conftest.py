@@ -15,7 +15,7 @@ from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import Postgres, Redis
+from vpbx.stack.services import MediaApp, Postgres, Redis, Rtpengine, Service
 
 from . import sip_log
 from .sip_ua import UdpTransport, UserAgent
@@ -39,12 +39,19 @@ def postgres(stack, api):
     wait_for(five_in_a_row, 60, "every API worker to reach PostgreSQL again")
 
 
-@pytest.fixture
-def redis_service(stack):
-    """The stack's Redis, for a test to stop: running again afterwards."""
-    service = Redis(stack)
-    yield service
-    service.start()
+def _stoppable(service_class: type[Service], what: str):
+    def fixture(stack):
+        service = service_class(stack)
+        yield service
+        service.start()
+
+    fixture.__doc__ = f"The stack's {what}, for a test to stop: running again afterwards."
+    return pytest.fixture(fixture)
+
+
+redis_service = _stoppable(Redis, "Redis")
+rtpengine = _stoppable(Rtpengine, "rtpengine")
+media_app = _stoppable(MediaApp, "media app")
 
 
 @pytest.fixture

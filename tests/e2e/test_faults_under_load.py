@@ -9,12 +9,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-import pytest
-
 from vpbx import db as vpbx_db
 from vpbx.kamailio_adapter.worker import history_spool_path
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import MediaApp, Rtpengine, media_app_load
+from vpbx.stack.services import media_app_load
 
 from .calls import parallel
 from .sipp import Sipp, SippResult, free_udp_port
@@ -77,8 +75,19 @@ class Load:
             self.phone.stop()
         return carried
 
-    def every_line(self) -> dict[str, str]:
-        def all_written() -> dict[str, str] | None:
+    def through_restart_of(self, service) -> SippResult:
+        """Once the load is on, ``service`` stops for OUTAGE_S and starts again:
+        the carrier's result, every call completed whichever way it ended."""
+        self.underway()
+        assert service.stop()
+        time.sleep(OUTAGE_S)
+        service.start()
+        carried = self.finished()
+        assert carried.returncode == 0, carried.explain()
+        return carried
+
+    def every_line(self) -> dict[str, Line]:
+        def all_written() -> dict[str, Line] | None:
             lines = self.lines()
             return lines if len(lines) == CALLS else None
 
@@ -93,31 +102,11 @@ class Load:
         return found
 
 
-@pytest.fixture
-def rtpengine(stack):
-    service = Rtpengine(stack)
-    yield service
-    service.start()
-
-
-@pytest.fixture
-def media_app(stack):
-    service = MediaApp(stack)
-    yield service
-    service.start()
-
-
 def test_a_postgresql_restart_under_load_fails_no_call_and_loses_no_history_line(
     stack, cfg, sip_target, demo, register, postgres, no_registrations
 ):
     load = Load(stack, cfg, sip_target, demo["number"], register)
-    load.underway()
-    assert postgres.stop()
-    time.sleep(OUTAGE_S)
-    postgres.start()
-
-    carried = load.finished()
-    assert carried.returncode == 0, carried.explain()
+    load.through_restart_of(postgres)
     assert Counter(line.status for line in load.every_line().values()) == {"answered": CALLS}
 
 
@@ -127,13 +116,7 @@ def test_a_redis_restart_under_load_fails_no_call_and_loses_no_history_line(
     """Every worker routes from the routing copies while Redis is away, and the
     call events wait in the spool."""
     load = Load(stack, cfg, sip_target, demo["number"], register)
-    load.underway()
-    assert redis_service.stop()
-    time.sleep(OUTAGE_S)
-    redis_service.start()
-
-    carried = load.finished()
-    assert carried.returncode == 0, carried.explain()
+    load.through_restart_of(redis_service)
     assert Counter(line.status for line in load.every_line().values()) == {"answered": CALLS}
     spool = history_spool_path(cfg)
     wait_for(lambda: not spool.exists(), 5, "Kamailio's spool to be emptied")
@@ -145,13 +128,7 @@ def test_an_rtpengine_restart_under_load_refuses_calls_only_while_it_is_away(
     load = Load(
         stack, cfg, sip_target, demo["number"], register, scenario="uac_call_any_end.xml", values={"talk_ms": 300}
     )
-    load.underway()
-    assert rtpengine.stop()
-    time.sleep(OUTAGE_S)
-    rtpengine.start()
-
-    carried = load.finished()
-    assert carried.returncode == 0, carried.explain()
+    carried = load.through_restart_of(rtpengine)
     lines = load.every_line()
     refused = load.refused(carried, 503)
     assert 0 < len(refused) < CALLS - 10, carried.explain()  # the outage's calls, none before it, and not all after
@@ -169,13 +146,7 @@ def test_a_media_app_restart_under_load_sends_callers_on_and_every_call_ends(
     box = voicemail_box(name="E2E under load", silence_s=3)
     demo_steps(parallel({"kind": "voicemail", "voicemail_box_id": box["id"]}, timeout=15))
     load = Load(stack, cfg, sip_target, demo["number"], scenario="uac_call_any_end.xml", values={"talk_ms": 300})
-    load.underway()
-    assert media_app.stop()
-    time.sleep(OUTAGE_S)
-    media_app.start()
-
-    carried = load.finished()
-    assert carried.returncode == 0, carried.explain()
+    carried = load.through_restart_of(media_app)
     lines = load.every_line()
     silent = {call_id for call_id, line in lines.items() if not line.picked_up}
     assert 0 < len(silent) < CALLS - 10, carried.explain()  # the outage's calls, none before it, and not all after

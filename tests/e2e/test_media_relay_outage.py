@@ -4,20 +4,10 @@ leave over UDP); anchored again as soon as rtpengine is back."""
 
 from __future__ import annotations
 
-import pytest
-
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import Rtpengine
 
 from .calls import history_line
 from .sip_ua import UserAgent, media_of, offer
-
-
-@pytest.fixture
-def rtpengine(stack):
-    service = Rtpengine(stack)
-    yield service
-    service.start()
 
 
 def _call(carrier: UserAgent, phone: UserAgent, number: str):

@@ -126,3 +126,27 @@ def test_an_absence_is_kept_until_its_last_day_is_over_in_the_company_timezone(d
         assert a_minute_earlier["absences"] == [vacation]
     finally:
         db.execute("DELETE FROM companies WHERE id = %s", (company.company_id,))
+
+
+@pytest.fixture
+def menu(db):
+    """An IVR menu of the demo company, deleted afterwards."""
+    row = db.execute(
+        """INSERT INTO ivr_menus (company_id, name)
+           SELECT id, %s FROM companies WHERE sip_domain = %s RETURNING id""",
+        (f"compile-{secrets.token_hex(3)}", demo.DEMO_DOMAIN),
+    ).fetchone()
+    yield row["id"]
+    db.execute("DELETE FROM ivr_menus WHERE id = %s", (row["id"],))
+
+
+def test_an_ivr_key_to_the_secretary_rings_her_and_a_submenu_key_stays_with_the_media_app(db, menu):
+    anna = db.execute("SELECT id FROM employees WHERE extension = '101' AND sip_login = '101'").fetchone()["id"]
+    db.execute("INSERT INTO ivr_keys (menu_id, key, kind, employee_id) VALUES (%s, '*', 'secretary', %s)", (menu, anna))
+    db.execute("INSERT INTO ivr_keys (menu_id, key, kind, ivr_menu_id) VALUES (%s, '4', 'ivr', %s)", (menu, menu))
+
+    keys = compiler.compile_company(db, demo.DEMO_DOMAIN)["ivr_keys"]
+
+    assert keys[f"{menu}-star"]["kind"] == "secretary"
+    assert keys[f"{menu}-star"]["employee"]["extension"] == "101"
+    assert f"{menu}-4" not in keys

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from ..routing.destinations import sip_uri
+from ..routing.destinations import KINDS, sip_uri
+from ..routing.destinations.kind import Field, Kind, Option
 from .fields import PhoneNumber
 from .references import missing, owned
 
@@ -19,61 +20,38 @@ def _not_our_own(uri: str) -> None:
         raise ValidationError(f"must not name this system or an unroutable address: {reason}")
 
 
-def _schema(kind: str, **declared) -> type[Schema]:
-    return Schema.from_dict(
-        {"kind": fields.Constant(kind), **declared}, name=f"{kind.title().replace('_', '')}Destination"
-    )
-
-
-SCHEMAS: dict[str, type[Schema]] = {
-    "employee": _schema("employee", employee_id=fields.Integer(required=True)),
-    "sip_account": _schema("sip_account", sip_account_id=fields.Integer(required=True)),
-    "department": _schema("department", department_id=fields.Integer(required=True)),
-    "phone_number": _schema("phone_number", number=PhoneNumber(required=True)),
-    "sip_uri": _schema(
-        "sip_uri",
-        uri=fields.String(
+def _option(field: Field) -> fields.Field:
+    if field.option is Option.PHONE_NUMBER:
+        return PhoneNumber(required=True)
+    if field.option is Option.SIP_URI:
+        return fields.String(
             required=True,
             validate=[
                 validate.Regexp(r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI such as sip:user@example.com"),
                 _not_our_own,
             ],
-        ),
-    ),
-    "voicemail": _schema("voicemail", voicemail_box_id=fields.Integer(required=True)),
-    "ivr": _schema("ivr", ivr_menu_id=fields.Integer(required=True)),
-    "queue": _schema("queue", queue_id=fields.Integer(required=True)),
-    "webhook": _schema("webhook", webhook_id=fields.Integer(required=True)),
-    # Seed 004: one employee takes the company's calls and transfers them on.
-    "secretary": _schema("secretary", employee_id=fields.Integer(required=True)),
-    # R16: the caller's manager, as the CRM says; the next step when it does not know the caller.
-    "responsible_manager": _schema("responsible_manager"),
-}
+        )
+    return fields.Integer(required=True)
+
+
+def _schema(kind: Kind) -> type[Schema]:
+    declared = {kind.field.name: _option(kind.field)} if kind.field else {}
+    return Schema.from_dict(
+        {"kind": fields.Constant(kind.name), **declared}, name=f"{kind.name.title().replace('_', '')}Destination"
+    )
+
+
+SCHEMAS: dict[str, type[Schema]] = {name: _schema(kind) for name, kind in KINDS.items()}
 
 # Kinds that name an object of the company: kind -> (field, what).
 REFERENCES = {
-    "employee": ("employee_id", "employee"),
-    "department": ("department_id", "department"),
-    "voicemail": ("voicemail_box_id", "voicemail box"),
-    "ivr": ("ivr_menu_id", "IVR menu"),
-    "secretary": ("employee_id", "employee"),
-    "sip_account": ("sip_account_id", "SIP account"),
-    "queue": ("queue_id", "queue"),
-    "webhook": ("webhook_id", "webhook"),
+    name: (kind.field.name, kind.field.names)
+    for name, kind in KINDS.items()
+    if kind.field and kind.field.option is Option.ID and kind.field.names
 }
 
 # Storage columns, shared by step_destinations and ivr_keys, and the field each holds.
-COLUMNS = {
-    "employee_id": "employee_id",
-    "department_id": "department_id",
-    "voicemail_box_id": "voicemail_box_id",
-    "ivr_menu_id": "ivr_menu_id",
-    "sip_account_id": "sip_account_id",
-    "queue_id": "queue_id",
-    "webhook_id": "webhook_id",
-    "phone_number": "number",
-    "sip_uri": "uri",
-}
+COLUMNS = {kind.field.column: kind.field.name for kind in KINDS.values() if kind.field}
 
 
 class Destination(fields.Field):

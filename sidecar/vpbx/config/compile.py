@@ -18,12 +18,13 @@ import redis
 
 from ..db import Connection, MissingRow, one
 from ..routing import leg_names
+from ..routing.destinations import KINDS
 from .schedules import read_schedule
 
 DOCUMENT_SCHEMA = 5
 # IVR keys whose destination rings people: the media app connects the caller
 # through Kamailio. Voicemail and submenus it handles itself.
-IVR_RINGING_KINDS = ("employee", "department", "phone_number", "sip_uri", "sip_account")
+IVR_RINGING_KINDS = tuple(name for name, kind in KINDS.items() if kind.rings_from_ivr)
 
 
 KEY_PREFIX = "vpbx:number:"
@@ -207,35 +208,16 @@ class _Compiler:
 
     def destination(self, row: dict) -> dict:
         """A destination as routing reads it, from a step_destinations or ivr_keys row."""
-        kind = row["kind"]
-        if kind in ("employee", "secretary"):
-            destination = {"employee": self.employees([row["employee_id"]])[0]}
-        elif kind == "department":
-            destination = {"department": self.department(row["department_id"])}
-        elif kind == "phone_number":
-            destination = {"number": row["phone_number"]}
-        elif kind == "sip_uri":
-            destination = {"uri": row["sip_uri"]}
-        elif kind == "voicemail":
-            destination = {"voicemail_box_id": row["voicemail_box_id"]}
-        elif kind == "ivr":
-            destination = {"ivr_menu_id": row["ivr_menu_id"]}
-        elif kind == "queue":
-            destination = {"queue_id": row["queue_id"]}
-        elif kind == "webhook":
-            destination = {"webhook_id": row["webhook_id"]}
-        elif kind == "sip_account":
-            destination = {
-                "account": one(
-                    self.conn.execute(
-                        "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s", (row["sip_account_id"],)
-                    ).fetchone(),
-                    f"SIP account {row['sip_account_id']}",
-                )
-            }
-        else:
-            destination = {}
-        return {"kind": kind, **destination}
+        kind = KINDS.get(row["kind"])
+        return {"kind": row["kind"], **(kind.compile(row, self) if kind else {})}
+
+    def sip_account(self, account_id: int) -> dict:
+        return one(
+            self.conn.execute(
+                "SELECT id, name, sip_login AS login FROM sip_accounts WHERE id = %s", (account_id,)
+            ).fetchone(),
+            f"SIP account {account_id}",
+        )
 
     def ivr_keys(self, company_id: int) -> dict[str, dict]:
         """Keys of the company's IVR menus that ring people, by "<menu>-<key>": the media

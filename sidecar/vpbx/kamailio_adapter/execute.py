@@ -6,7 +6,8 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
-from ..routing import Plan, Step
+from ..routing import Plan, Step, destinations, leg_names
+from ..routing.destinations.kind import Handler
 from ..routing.targets import NODE_HOST
 
 USRLOC_TABLE = "location"
@@ -17,7 +18,9 @@ USRLOC_TABLE = "location"
 PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
 # Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
-MEDIA_APP_NODES = ("voicemail", "ivr", "announce")
+# Besides the destination kinds it handles, "announce": a scheme whose
+# callers hear an announcement first (R14), which routing adds itself.
+MEDIA_APP_NODES = (*destinations.handled_by(Handler.MEDIA_APP), "announce")
 
 
 def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[str, int]:
@@ -38,7 +41,7 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
     for index, target in enumerate(step.targets):
         if target.via_trunk:
             continue
-        if target.node and (target.node.partition(":")[0] not in MEDIA_APP_NODES or not media_app):
+        if target.node and (leg_names.node_kind(target.node) not in MEDIA_APP_NODES or not media_app):
             ksr.info(f"vpbx: {target.label} is not handled by this version, skipped\n")
             continue
         before = _branch_count(ksr)

@@ -74,6 +74,16 @@ class DtmfProtocol(asyncio.DatagramProtocol):
             call.digit(int(event.get("event", -1)))
 
 
+# The nodes this app answers (routing's media-app kinds, and the announcement
+# of an announced scheme): kind -> the Store method that finds one in a
+# company, and what it is called in errors.
+NODES = {
+    "voicemail": ("box", "voicemail box"),
+    "ivr": ("menu", "IVR menu"),
+    "announce": ("scheme", "scheme"),
+}
+
+
 class MediaApp:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
@@ -317,23 +327,16 @@ class MediaApp:
         """
         user = sip.user_of(request.uri or "")
         name = leg_names.parse_node_user(user)
-        lookup = (
-            {
-                "voicemail": (self.store.box, "voicemail box"),
-                "ivr": (self.store.menu, "IVR menu"),
-                "announce": (self.store.scheme, "scheme"),
-            }.get(name.kind)
-            if name
-            else None
-        )
-        if name is None or lookup is None:
+        answered = NODES.get(name.kind) if name else None
+        if name is None or answered is None:
             raise LookupError(f"nothing here answers {user}")
         company = request.get(COMPANY_HEADER.lower(), "").strip()
         if not company.isdigit():
             raise LookupError(f"{user} was not routed here by a company's plan")
-        node = await lookup[0](name.id, int(company))
+        store_method, what = answered
+        node = await getattr(self.store, store_method)(name.id, int(company))
         if node is None:
-            raise LookupError(f"no {lookup[1]} {name.id}")
+            raise LookupError(f"no {what} {name.id}")
         return node
 
     async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:

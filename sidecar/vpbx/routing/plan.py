@@ -13,12 +13,13 @@ from .call import Call
 from .department_state import DepartmentState
 from .destinations import department as department_destination
 from .destinations.employee import label as employee_label
+from .destinations.kind import Handler
 from .schedule import is_open
 from .targets import Data, Target, node_resolution
 
 # Destinations whose targets are known only once someone outside answers (R16,
 # R17): the adapter looks them up off the SIP workers, then ``expand_lookups``.
-LOOKUP_KINDS = ("webhook", "responsible_manager")
+LOOKUP_KINDS = destinations.handled_by(Handler.LOOKUP)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Plan:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
         return tuple(
             dict.fromkeys(
-                t.node for s in self.steps for t in s.targets if t.node and t.node.partition(":")[0] in LOOKUP_KINDS
+                t.node for s in self.steps for t in s.targets if t.node and leg_names.node_kind(t.node) in LOOKUP_KINDS
             )
         )
 
@@ -464,7 +465,7 @@ def expand_lookups(
     reasons = list(plan.reasons)
     steps: list[Step] = []
     for step in plan.steps:
-        nodes = [t.node for t in step.targets if t.node and t.node.partition(":")[0] in LOOKUP_KINDS]
+        nodes = [t.node for t in step.targets if t.node and leg_names.node_kind(t.node) in LOOKUP_KINDS]
         if not nodes:
             steps.append(step)
             continue
@@ -472,8 +473,8 @@ def expand_lookups(
         if others:
             steps.append(replace(step, targets=others))
         for node in nodes:
-            module = destinations.REGISTRY[node.partition(":")[0]]
-            expansion = module.expand(node, outcomes.get(node, "no answer"), step.timeout, directory)
+            kind = destinations.KINDS[str(leg_names.node_kind(node))]
+            expansion = kind.expanded(node, outcomes.get(node, "no answer"), step.timeout, directory)
             reasons.extend(f"step {step.scheme_step}: {r}" for r in expansion.reasons)
             if expansion.reject:
                 return replace(
@@ -493,7 +494,7 @@ def expand_lookups(
 
 
 def _without_lookups(step: Step, reasons: list[str]) -> Step | None:
-    kept = tuple(t for t in step.targets if not (t.node and t.node.partition(":")[0] in LOOKUP_KINDS))
+    kept = tuple(t for t in step.targets if leg_names.node_kind(t.node) not in LOOKUP_KINDS)
     if len(kept) < len(step.targets):
         reasons.append(f"step {step.scheme_step}: a lookup inside a lookup's answer is not followed")
     return replace(step, targets=kept) if kept else None

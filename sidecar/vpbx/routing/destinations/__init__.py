@@ -1,12 +1,11 @@
-"""One module per destination kind, each exporting ``resolve(data, call, ctx) -> Resolution``.
+"""One module per destination kind, each declaring itself as ``KIND`` (see .kind).
 
-The registry maps a destination's ``kind`` to its module; an unknown kind is
+``KINDS`` maps a destination's ``kind`` to its declaration; an unknown kind is
 skipped with a reason instead of failing the whole call.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ..targets import Data, Resolution
@@ -23,29 +22,36 @@ from . import (
     voicemail,
     webhook,
 )
+from .kind import Handler, Kind
 
 if TYPE_CHECKING:
     from ..call import Call
     from ..plan import Context
 
-REGISTRY: dict[str, ModuleType] = {
-    "department": department,
-    "employee": employee,
-    "ivr": ivr,
-    "phone_number": phone_number,
-    "queue": queue,
-    "responsible_manager": responsible_manager,
-    "secretary": secretary,
-    "sip_account": sip_account,
-    "sip_uri": sip_uri,
-    "voicemail": voicemail,
-    "webhook": webhook,
-}
+# The order is the API's (its "one of" list and the OpenAPI document).
+MODULES = (
+    employee,
+    sip_account,
+    department,
+    phone_number,
+    sip_uri,
+    voicemail,
+    ivr,
+    queue,
+    webhook,
+    secretary,
+    responsible_manager,
+)
+KINDS: dict[str, Kind] = {module.KIND.name: module.KIND for module in MODULES}
+
+
+def handled_by(handler: Handler) -> tuple[str, ...]:
+    """The kinds ``handler`` carries out."""
+    return tuple(name for name, kind in KINDS.items() if kind.handled_by is handler)
 
 
 def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
-    module = REGISTRY.get(str(data.get("kind")))
-    if module is None:
+    kind = KINDS.get(str(data.get("kind")))
+    if kind is None:
         return Resolution((), (f"destination kind {data.get('kind')!r} is unknown, skipped",))
-    resolution: Resolution = module.resolve(data, call, ctx)
-    return resolution
+    return kind.resolve(data, call, ctx)

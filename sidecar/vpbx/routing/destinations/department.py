@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..department_state import DepartmentState
 from ..targets import Data, Resolution, Target
 from . import employee
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -84,3 +85,12 @@ def voicemail_when_nobody_answers(data: Data) -> int | None:
         return None
     department = data["department"]
     return department.get("voicemail_box_id") if department.get("if_nobody_answers") == "voicemail" else None
+
+
+KIND = Kind(
+    "department",
+    Handler.KAMAILIO,
+    resolve,
+    Field("department_id", Option.ID, "department_id", "department"),
+    compiles=lambda row, parts: {"department": parts.department(row["department_id"])},
+)

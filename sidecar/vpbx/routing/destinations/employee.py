@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..schedule import is_open
 from ..targets import Data, Resolution, Target
+from .kind import Field, Handler, Kind, Option
 from .phone_number import pstn_target
 
 if TYPE_CHECKING:
@@ -81,3 +82,12 @@ def resolve(data: Data, call: Call, ctx: Context, **target_fields: Any) -> Resol
             delayed=((after, mobile),),
         )
     return Resolution((target,), (f"ring {name}",))
+
+
+KIND = Kind(
+    "employee",
+    Handler.KAMAILIO,
+    resolve,
+    Field("employee_id", Option.ID, "employee_id", "employee"),
+    compiles=lambda row, parts: {"employee": parts.employees([row["employee_id"]])[0]},
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..targets import Data, Resolution, node_resolution
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -20,3 +21,6 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     return node_resolution(
         "ivr", node_id, f"IVR menu {node_id}", "the media app plays the menu and reads the keys (R10)", runs=True
     )
+
+
+KIND = Kind("ivr", Handler.MEDIA_APP, resolve, Field("ivr_menu_id", Option.ID, "ivr_menu_id", "IVR menu"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..targets import Data, Resolution, Target
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -31,3 +32,6 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
         # The carrier would hand the call straight back to this number: a loop.
         return Resolution((), (f"skip {label}: it is the number being called",))
     return Resolution((pstn_target(number, label),), (f"ring {label} through the outbound trunk",))
+
+
+KIND = Kind("phone_number", Handler.KAMAILIO, resolve, Field("number", Option.PHONE_NUMBER, "phone_number"))

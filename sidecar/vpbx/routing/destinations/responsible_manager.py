@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..targets import Data, Expansion, Resolution, node_resolution
 from .employee import label
+from .kind import Handler, Kind
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -83,3 +84,6 @@ def expand(node: str, outcome: int | str, step_timeout: int, directory: Data) ->
     if forward:
         steps.append(forward)
     return Expansion(steps=tuple(steps), reasons=tuple(reasons))
+
+
+KIND = Kind("responsible_manager", Handler.LOOKUP, resolve, expand=expand)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..targets import Data, Resolution
 from . import employee
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -19,3 +20,12 @@ if TYPE_CHECKING:
 def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     resolution = employee.resolve(data, call, ctx)
     return Resolution(resolution.targets, tuple(f"{r} (secretary)" for r in resolution.reasons))
+
+
+KIND = Kind(
+    "secretary",
+    Handler.KAMAILIO,
+    resolve,
+    Field("employee_id", Option.ID, "employee_id", "employee"),
+    compiles=employee.KIND.compiles,
+)

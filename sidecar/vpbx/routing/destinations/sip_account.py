@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..targets import Data, Resolution, Target
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -21,3 +22,12 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
         uri=f"sip:{account['login']}@{ctx.domain}", via_location=True, label=f"SIP account {account['name']}"
     )
     return Resolution((target,), (f"ring {target.label}",))
+
+
+KIND = Kind(
+    "sip_account",
+    Handler.KAMAILIO,
+    resolve,
+    Field("sip_account_id", Option.ID, "sip_account_id", "SIP account"),
+    compiles=lambda row, parts: {"account": parts.sip_account(row["sip_account_id"])},
+)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ...addresses import literal, own_or_unroutable, special_name
 from ..targets import Data, Resolution, Target
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -47,3 +48,6 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
         return Resolution((), (f"skip {label}: {reason}",))
     target = Target(uri=data["uri"], via_location=False, label=label)
     return Resolution((target,), (f"ring {target.label}",))
+
+
+KIND = Kind("sip_uri", Handler.KAMAILIO, resolve, Field("uri", Option.SIP_URI, "sip_uri"))

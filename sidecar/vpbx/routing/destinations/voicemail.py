@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..targets import Data, Resolution, node_resolution
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -20,3 +21,8 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     return node_resolution(
         "voicemail", node_id, f"voicemail box {node_id}", "the media app records the message (R11)", runs=True
     )
+
+
+KIND = Kind(
+    "voicemail", Handler.MEDIA_APP, resolve, Field("voicemail_box_id", Option.ID, "voicemail_box_id", "voicemail box")
+)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..targets import Data, Expansion, Resolution, node_resolution
 from .employee import in_directory
+from .kind import Field, Handler, Kind, Option
 
 if TYPE_CHECKING:
     from ..call import Call
@@ -98,3 +99,6 @@ def expand(node: str, outcome: Data | str, step_timeout: int, directory: Data) -
     return Expansion(
         steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},), reasons=tuple(reasons)
     )
+
+
+KIND = Kind("webhook", Handler.LOOKUP, resolve, Field("webhook_id", Option.ID, "webhook_id", "webhook"), expand=expand)

@@ -1,0 +1,55 @@
+"""Every destination kind the API accepts is carried out by someone on a real
+call, as its module declares (vpbx.routing.destinations.kind)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from vpbx.api.destinations import REFERENCES, SCHEMAS
+from vpbx.config.compile import IVR_RINGING_KINDS
+from vpbx.kamailio_adapter.execute import MEDIA_APP_NODES
+from vpbx.media.app import NODES
+from vpbx.routing import Call, leg_names
+from vpbx.routing.destinations import KINDS, handled_by
+from vpbx.routing.destinations.kind import Handler
+from vpbx.routing.plan import LOOKUP_KINDS
+
+# Accepted and stored, explained as not run, never rung: the queue node lands
+# with the media app's queue. Removing a kind from here is the point.
+NOT_RUN_YET = ("queue",)
+
+
+def test_every_kind_the_api_accepts_is_declared_by_its_module():
+    assert set(SCHEMAS) == set(KINDS)
+
+
+def test_every_accepted_kind_is_carried_out_on_a_real_call_but_those_named_not_run_yet():
+    assert handled_by(Handler.NOT_RUN) == NOT_RUN_YET
+
+
+def test_the_media_app_answers_exactly_the_nodes_kamailio_relays_to_it():
+    assert set(MEDIA_APP_NODES) == set(NODES)
+    assert set(handled_by(Handler.MEDIA_APP)) <= set(NODES)
+
+
+def test_every_lookup_kind_says_what_rings_in_its_place():
+    assert LOOKUP_KINDS == handled_by(Handler.LOOKUP)
+    assert all(KINDS[kind].expand is not None for kind in LOOKUP_KINDS)
+
+
+def test_an_ivr_key_rings_every_kind_kamailio_rings():
+    assert set(IVR_RINGING_KINDS) == set(handled_by(Handler.KAMAILIO))
+    assert "secretary" in IVR_RINGING_KINDS
+
+
+def test_the_api_checks_every_id_option_belongs_to_the_company():
+    with_ids = {name for name, kind in KINDS.items() if kind.field and kind.field.option.name == "ID"}
+    assert set(REFERENCES) == with_ids
+
+
+def test_a_kind_not_run_yet_is_explained_as_such():
+    call = Call("k-1", "+74951112233", "79161234567", "trunk", datetime(2026, 12, 2, 12, tzinfo=UTC))
+    for name in NOT_RUN_YET:
+        resolution = KINDS[name].resolve({"kind": name, f"{name}_id": 1}, call, None)  # type: ignore[arg-type]
+        assert leg_names.node_kind(resolution.targets[0].node) == name
+        assert "does not run yet" in resolution.reasons[0]

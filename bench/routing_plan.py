@@ -26,7 +26,8 @@ import redis
 from bench_stack import Api, fresh_stack
 
 from vpbx import db, settings
-from vpbx.config.compile import company_key, decode_document, number_key, rebuild_all
+from vpbx.config.compile import rebuild_all
+from vpbx.documents import company_key, decode_document, number_key
 from vpbx.kamailio_adapter.worker import Worker
 from vpbx.routing import Call, build_direct_plan, build_plan
 from vpbx.stack import manager

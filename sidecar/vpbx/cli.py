@@ -125,7 +125,8 @@ def keep(config: str | None, interval: float) -> None:
     import psycopg
     import redis
 
-    from .config.compile import GENERATION_KEY, rebuild_all
+    from .config.compile import rebuild_all
+    from .documents import GENERATION_KEY
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
     log = logging.getLogger("vpbx.cache")

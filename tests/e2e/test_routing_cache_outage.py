@@ -12,7 +12,7 @@ import secrets
 import pytest
 import redis
 
-from vpbx.config.compile import GENERATION_KEY
+from vpbx.documents import GENERATION_KEY
 from vpbx.stack.process import wait_for
 from vpbx.stack.services import CacheKeeper
 

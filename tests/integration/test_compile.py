@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from vpbx import documents
 from vpbx.config import compile as compiler
 from vpbx.config import demo
 from vpbx.config.companies import create_company
@@ -33,18 +34,18 @@ def test_an_unknown_number_compiles_to_nothing(db):
 
 
 def test_rebuild_writes_every_number_and_drops_stale_documents(db, cache):
-    stale = compiler.number_key("+70000000000")
+    stale = documents.number_key("+70000000000")
     cache.set(stale, "{}")
-    cache.delete(compiler.number_key(demo.DEMO_NUMBER))
+    cache.delete(documents.number_key(demo.DEMO_NUMBER))
 
     count = compiler.rebuild_all(db, cache)
 
     assert count == db.execute("SELECT count(*) AS n FROM numbers").fetchone()["n"]
     assert cache.get(stale) is None
-    version, stored = compiler.decode_document(cache.get(compiler.number_key(demo.DEMO_NUMBER)))
+    version, stored = documents.decode_document(cache.get(documents.number_key(demo.DEMO_NUMBER)))
     assert stored["number"] == demo.DEMO_NUMBER
     assert version == str(stored["version"]).encode()
-    assert cache.get(compiler.GENERATION_KEY) is not None
+    assert cache.get(documents.GENERATION_KEY) is not None
 
 
 def test_company_document_maps_extensions_to_sip_logins(db):
@@ -55,13 +56,13 @@ def test_company_document_maps_extensions_to_sip_logins(db):
 
 
 def test_rebuild_drops_documents_of_companies_that_no_longer_exist(db, cache):
-    stale = compiler.company_key("gone.vpbx.test")
+    stale = documents.company_key("gone.vpbx.test")
     cache.set(stale, "{}")
 
     compiler.rebuild_all(db, cache)
 
     assert cache.get(stale) is None
-    assert compiler.decode_document(cache.get(compiler.company_key(demo.DEMO_DOMAIN)))[1]["extensions"]
+    assert documents.decode_document(cache.get(documents.company_key(demo.DEMO_DOMAIN)))[1]["extensions"]
 
 
 def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, cache):
@@ -72,22 +73,22 @@ def test_rebuild_restores_the_crm_clients_and_drops_those_of_gone_companies(db, 
         (company, anna["id"]),
     )
     try:
-        cache.delete(compiler.CRM_CLIENTS_KEY_PREFIX + str(company))
-        cache.hset(compiler.CRM_CLIENTS_KEY_PREFIX + "999999", "+79160000000", 1)
+        cache.delete(documents.CRM_CLIENTS_KEY_PREFIX + str(company))
+        cache.hset(documents.CRM_CLIENTS_KEY_PREFIX + "999999", "+79160000000", 1)
 
         compiler.rebuild_all(db, cache)
 
-        assert cache.hgetall(compiler.CRM_CLIENTS_KEY_PREFIX + str(company)) == {
+        assert cache.hgetall(documents.CRM_CLIENTS_KEY_PREFIX + str(company)) == {
             b"+79165550000": str(anna["id"]).encode()
         }
-        assert not cache.exists(compiler.CRM_CLIENTS_KEY_PREFIX + "999999")
+        assert not cache.exists(documents.CRM_CLIENTS_KEY_PREFIX + "999999")
     finally:
         db.execute("DELETE FROM crm_clients WHERE phone = '+79165550000'")
         compiler.rebuild_all(db, cache)
 
 
 def test_the_directory_names_every_employee_department_scheme_and_webhook_by_id(db):
-    directory = compiler.compile_company_documents(db, demo.DEMO_DOMAIN)[compiler.directory_key(demo.DEMO_DOMAIN)]
+    directory = compiler.compile_company_documents(db, demo.DEMO_DOMAIN)[documents.directory_key(demo.DEMO_DOMAIN)]
 
     assert {e["extension"] for e in directory["employees"].values()} == {"101", "102"}
     assert all(key == str(e["id"]) for key, e in directory["employees"].items())

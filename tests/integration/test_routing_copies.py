@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from vpbx.config.compile import document_writes, number_key
+from vpbx.documents import document_writes, number_key
 from vpbx.kamailio_adapter.documents import CacheUnavailable, Documents
 
 KEY = number_key("+70000000042")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from vpbx.config.compile import number_key
 from vpbx.config.demo import DEMO_NUMBER
+from vpbx.documents import number_key
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY, Worker
 
 

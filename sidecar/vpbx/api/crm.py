@@ -19,8 +19,9 @@ import redis
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..documents import crm_clients_key
 from ..lookups.breaker import breaker_key
-from ..lookups.crm import breaker_name, clients_key, pulled_key
+from ..lookups.crm import breaker_name, pulled_key
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company, routing_cache
@@ -171,9 +172,9 @@ def _write_through(company_id: int, mapping: dict[str, int], removed: list[str])
         try:
             with routing_cache().pipeline(transaction=True) as pipe:
                 if mapping:
-                    pipe.hset(clients_key(company_id), mapping=mapping)
+                    pipe.hset(crm_clients_key(company_id), mapping=mapping)
                 if removed:
-                    pipe.hdel(clients_key(company_id), *removed)
+                    pipe.hdel(crm_clients_key(company_id), *removed)
                 pipe.execute()
         except redis.RedisError:
             # Committed in PostgreSQL; calls see it after the cache rebuild (`vpbx cache rebuild`).

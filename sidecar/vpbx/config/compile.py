@@ -1,15 +1,12 @@
 """Compile each company number into one self-contained routing document in Redis.
 
 Kamailio workers route a new call from this document alone, so everything the
-routing library needs for a number is denormalised into it. The document carries
-a version, also stored under its own small key (``version_key``): a worker
-reads only that on each call and fetches the document itself (up to hundreds
-of kilobytes for a big company) only when its in-process copy is out of date.
+routing library needs for a number is denormalised into it. Where documents
+live in Redis and how they are encoded: ``vpbx.documents``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -17,62 +14,25 @@ from zoneinfo import ZoneInfo
 import redis
 
 from ..db import Connection, MissingRow, one
+from ..documents import (
+    CRM_CLIENTS_KEY_PREFIX,
+    DOCUMENT_PREFIXES,
+    DOCUMENT_SCHEMA,
+    GENERATION_KEY,
+    VERSION_KEY_PREFIX,
+    company_key,
+    crm_clients_key,
+    directory_key,
+    document_writes,
+    number_key,
+)
 from ..routing import leg_names
 from ..routing.destinations import KINDS
 from .schedules import read_schedule
 
-DOCUMENT_SCHEMA = 5
 # IVR keys whose destination rings people: the media app connects the caller
 # through Kamailio. Voicemail and submenus it handles itself.
 IVR_RINGING_KINDS = tuple(name for name, kind in KINDS.items() if kind.rings_from_ivr)
-
-
-KEY_PREFIX = "vpbx:number:"
-COMPANY_KEY_PREFIX = "vpbx:company:"
-# What a route decided on the fly (a webhook's answer, the CRM's manager) can
-# name: every employee, department, scheme and webhook of a company. Read only
-# for calls that need a lookup, so the direct-call document stays small.
-DIRECTORY_KEY_PREFIX = "vpbx:directory:"
-DOCUMENT_PREFIXES = (KEY_PREFIX, COMPANY_KEY_PREFIX, DIRECTORY_KEY_PREFIX)
-# Hashes of the clients each company's CRM pushed: phone -> employee id (R16).
-CRM_CLIENTS_KEY_PREFIX = "vpbx:crm:clients:"
-# Set by every full build: its absence means Redis lost the documents.
-GENERATION_KEY = "vpbx:cache:generation"
-
-
-def encode_document(document: dict) -> str:
-    """``<version> <json>``: a reader compares the version before parsing anything."""
-    return f"{document['version']} {json.dumps(document, separators=(',', ':'))}"
-
-
-def decode_document(raw: bytes) -> tuple[bytes, dict]:
-    version, _, body = raw.partition(b" ")
-    return version, json.loads(body)
-
-
-VERSION_KEY_PREFIX = "vpbx:version:"
-
-
-def version_key(document_key: str) -> str:
-    """``vpbx:number:+7495…`` -> ``vpbx:version:number:+7495…`` (outside the documents' prefixes)."""
-    return VERSION_KEY_PREFIX + document_key.removeprefix("vpbx:")
-
-
-def document_writes(key: str, document: dict) -> dict[str, str]:
-    """What to MSET for a document: itself and its version key, written together."""
-    return {key: encode_document(document), version_key(key): str(document["version"])}
-
-
-def number_key(e164: str) -> str:
-    return KEY_PREFIX + e164
-
-
-def company_key(sip_domain: str) -> str:
-    return COMPANY_KEY_PREFIX + sip_domain
-
-
-def directory_key(sip_domain: str) -> str:
-    return DIRECTORY_KEY_PREFIX + sip_domain
 
 
 # A backup chain longer than this is refused by the API; compile stops here too.
@@ -436,7 +396,7 @@ def rebuild_all(conn: Connection, cache: redis.Redis, at: datetime | None = None
     # The clients a CRM pushed (R16): one hash per company, rebuilt whole.
     clients: dict[str, dict[str, int]] = {}
     for row in conn.execute("SELECT company_id, phone, employee_id FROM crm_clients"):
-        clients.setdefault(CRM_CLIENTS_KEY_PREFIX + str(row["company_id"]), {})[row["phone"]] = row["employee_id"]
+        clients.setdefault(crm_clients_key(row["company_id"]), {})[row["phone"]] = row["employee_id"]
     stale += list(cache.scan_iter(match=CRM_CLIENTS_KEY_PREFIX + "*"))
     with cache.pipeline(transaction=True) as pipe:
         if stale:

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 import redis
 
 from ..db import Connection
-from .compile import compile_company_documents, compile_number, document_writes, number_key, version_key
+from ..documents import document_writes, number_key, version_key
+from .compile import compile_company_documents, compile_number
 
 
 def numbers_of(conn: Connection, company_id: int) -> set[str]:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import redis
 
-from ..config.compile import DOCUMENT_PREFIXES, GENERATION_KEY, decode_document, version_key
+from ..documents import DOCUMENT_PREFIXES, GENERATION_KEY, decode_document, version_key
 from ..routing.department_state import DepartmentState, state_key, stateful_departments
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .. import settings as vpbx_settings
-from ..config.compile import company_key, directory_key, number_key
+from ..documents import company_key, directory_key, number_key
 from ..history import events
 from ..history.spool import Spool
 from ..lookups import crm, webhook

@@ -22,7 +22,7 @@ import redis
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from ..addresses import IPNetwork
-from ..config.compile import CRM_CLIENTS_KEY_PREFIX
+from ..documents import crm_clients_key
 from ..routing.destinations.employee import in_directory
 from .breaker import Breaker, BreakerState
 from .http import LookupFailed, request_json
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 UNKNOWN = "-"  # a cached "the CRM does not know this caller"
 BREAKER_FAILURES = 5
 BREAKER_OPEN_SECONDS = 30
-
-
-def clients_key(company_id: int) -> str:
-    return f"{CRM_CLIENTS_KEY_PREFIX}{company_id}"
 
 
 def breaker_name(company_id: int) -> str:
@@ -73,7 +69,7 @@ def manager(
     breaker = Breaker(client, breaker_name(company_id), BREAKER_FAILURES, BREAKER_OPEN_SECONDS)
     try:
         with client.pipeline(transaction=False) as pipe:
-            pipe.hget(clients_key(company_id), phone)
+            pipe.hget(crm_clients_key(company_id), phone)
             if url:
                 pipe.get(pulled_key(company_id, phone))
                 breaker.queue_read(pipe)

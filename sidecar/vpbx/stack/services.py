@@ -23,7 +23,7 @@ import psycopg
 import redis
 
 from .. import settings as vpbx_settings
-from ..config.compile import GENERATION_KEY
+from ..documents import GENERATION_KEY
 from ..kamailio_adapter.worker import history_spool_path
 from ..kamailio_rpc import KamailioRpc
 from ..media import sip

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 
-# Bumped when a document's shape changes in a way an older reader would misread.
-DOCUMENT_SCHEMA = 5
+# Bumped when a document's shape changes in a way an older reader would misread
+# (6: a company's ivr_keys hold every key, not only those that ring people).
+DOCUMENT_SCHEMA = 6
 
 KEY_PREFIX = "vpbx:number:"
 COMPANY_KEY_PREFIX = "vpbx:company:"

@@ -9,7 +9,7 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import media_app_load
 
 from . import sip_log
-from .calls import history_line, parallel
+from .calls import history_line, parallel, rung, silent_phone
 from .media_caller import (
     TO_THE_MEDIA_APP,
     answer_reinvite_then,
@@ -153,6 +153,56 @@ def test_key_2_rings_the_sales_department_and_bridges_the_caller_with_rtp_both_w
         assert [(leg["target"], leg["answered"]) for leg in line["legs"]][-1] == ("employee 101 Anna Sales", True)
     finally:
         api("DELETE", f"/departments/{sales['id']}")
+
+
+def test_a_key_to_a_department_nobody_answers_leaves_the_caller_in_the_departments_voicemail(
+    stack, sip_target, db, api, demo, menu_number, voicemail_box, register, no_registrations
+):
+    """Routing alone says where a department key goes once nobody answers (R4):
+    the media app reads it from the company's compiled document."""
+    make_menu, company_box, night_box = menu_number
+    boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    sales_box = voicemail_box(name="E2E IVR sales box")
+    status, sales = api(
+        "POST",
+        "/departments",
+        {
+            "name": "E2E IVR sales, voicemail",
+            "distribution": "in_order",
+            "ring_time": 5,
+            "if_nobody_answers": "voicemail",
+            "voicemail_box_id": sales_box["id"],
+            "members": [boris["id"]],
+        },
+    )
+    assert status == 201, sales
+    phone = silent_phone()
+    try:
+        make_menu(
+            keys={
+                "3": {"kind": "department", "department_id": sales["id"]},
+                "timeout": {"kind": "voicemail", "voicemail_box_id": night_box["id"]},
+            }
+        )
+        assert register("102", phone.getsockname()[1])[0] == 200
+        sipp, audio = media_call(stack, sip_target, demo["number"])
+        assert audio.started(within=15) is not None, "the menu's greeting never came"
+        audio.press("3")
+        # One stream of audio: ringback while Boris rings, then the box's greeting and beep.
+        heard = audio.burst(within=10)
+        boris_rang = rung(phone)
+        audio.speak(1.5)
+        audio.press("#")
+        result = ended(sipp, audio)
+    finally:
+        phone.close()
+        api("DELETE", f"/departments/{sales['id']}")
+    assert result.returncode == 0, result.explain()
+    assert boris_rang, "the department's member never rang"
+    assert heard is not None and heard.seconds >= 5, "voicemail came before Boris's 5 s were up"
+    assert message_of(db, sipp.call_id())["voicemail_box_id"] == sales_box["id"]
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["voicemail"]) == ("missed", True)
 
 
 def test_a_person_whose_phone_speaks_the_other_law_is_transcoded_both_ways(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from vpbx.api.destinations import REFERENCES, SCHEMAS
-from vpbx.config.compile import IVR_RINGING_KINDS
 from vpbx.kamailio_adapter.execute import MEDIA_APP_NODES
 from vpbx.media.app import NODES
 from vpbx.routing import Call, leg_names
@@ -38,8 +37,9 @@ def test_every_lookup_kind_says_what_rings_in_its_place():
 
 
 def test_an_ivr_key_rings_every_kind_kamailio_rings():
-    assert set(IVR_RINGING_KINDS) == set(handled_by(Handler.KAMAILIO))
-    assert "secretary" in IVR_RINGING_KINDS
+    ringing = {name for name, kind in KINDS.items() if kind.rings_from_ivr}
+    assert ringing == set(handled_by(Handler.KAMAILIO))
+    assert "secretary" in ringing
 
 
 def test_the_api_checks_every_id_option_belongs_to_the_company():

@@ -5,7 +5,14 @@ from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
 from vpbx.routing.department_state import DepartmentState, stateful_departments
-from vpbx.routing.plan import build_ivr_key_plan, build_scheme_plan
+from vpbx.routing.plan import (
+    HeldStep,
+    build_ivr_key_plan,
+    build_scheme_plan,
+    held_ivr_key,
+    held_scheme_steps,
+    ivr_menu_keys,
+)
 
 CALL = Call(
     call_id="c1",
@@ -649,6 +656,56 @@ def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media
     assert "the media app takes the caller on if nobody answers" in plan.reasons
     assert [s.timeout for s in build_ivr_key_plan(company, 5, "*", call).steps] == [60]
     assert build_ivr_key_plan(company, 5, "3", call) is None
+
+
+def test_routing_tells_the_media_app_where_a_key_leads_when_nobody_answers():
+    sales = department("in_order", "201", ring_time=8)
+    sales["department"].update(if_nobody_answers="voicemail", voicemail_box_id=9)
+    support = department("all_at_once", "202")
+    support["department"].update(if_nobody_answers="busy", voicemail_box_id=4)
+    box = {"kind": "voicemail", "voicemail_box_id": 3}
+
+    assert held_ivr_key(sales) == HeldStep(rings=True, voicemail_box_id=9)
+    assert held_ivr_key(support) == HeldStep(rings=True, voicemail_box_id=None)
+    assert held_ivr_key(employee("101", "Anna")) == HeldStep(rings=True, voicemail_box_id=None)
+    assert held_ivr_key(box) == HeldStep(rings=False, voicemail_box_id=3)
+    assert held_ivr_key({"kind": "webhook", "webhook_id": 2}) == HeldStep(rings=False, voicemail_box_id=None)
+
+
+def test_a_menus_keys_come_from_the_company_document_and_only_ringing_keys_get_a_leg():
+    box = {"kind": "voicemail", "voicemail_box_id": 3}
+    company = {
+        **COMPANY,
+        "ivr_keys": {"5-1": box, "5-star": employee("101", "Anna"), "5-timeout": box, "15-1": employee("102", "Boris")},
+    }
+
+    assert ivr_menu_keys(company, 5) == {"1": box, "*": employee("101", "Anna"), "timeout": box}
+    assert ivr_menu_keys(company, 15) == {"1": employee("102", "Boris")}
+    assert ivr_menu_keys(company, 6) == {}
+    call = Call("leg-1", "ivr-5-1", "79161234567", "media", CALL.at)
+    assert build_ivr_key_plan(company, 5, "1", call) is None  # voicemail stays with the media app
+
+
+def test_the_steps_of_an_announced_scheme_say_who_rings_and_which_voicemail_follows():
+    sales = department("in_order", "201", ring_time=8)
+    sales["department"].update(if_nobody_answers="voicemail", voicemail_box_id=9)
+    box = {"kind": "voicemail", "voicemail_box_id": 3}
+    announced = scheme(
+        "Greeted",
+        {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+        {"mode": "parallel", "timeout": 30, "destinations": [employee("102", "Boris"), box]},
+        {"mode": "parallel", "timeout": 30, "destinations": [sales, box]},
+        {"mode": "parallel", "timeout": 15, "destinations": [box]},
+    )
+    directory = {"company": COMPANY["company"], "schemes": {"1": announced}}
+
+    assert held_scheme_steps(directory, 1) == (
+        HeldStep(True, None),
+        HeldStep(True, 3),
+        HeldStep(True, 9),  # the department's own rule comes first, in the step's order
+        HeldStep(False, 3),
+    )
+    assert held_scheme_steps(directory, 2) is None
 
 
 def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rings_its_steps():

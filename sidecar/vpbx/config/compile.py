@@ -30,11 +30,6 @@ from ..routing import leg_names
 from ..routing.destinations import KINDS
 from .schedules import read_schedule
 
-# IVR keys whose destination rings people: the media app connects the caller
-# through Kamailio. Voicemail and submenus it handles itself.
-IVR_RINGING_KINDS = tuple(name for name, kind in KINDS.items() if kind.rings_from_ivr)
-
-
 # A backup chain longer than this is refused by the API; compile stops here too.
 MAX_BACKUP_DEPTH = 5
 
@@ -180,15 +175,16 @@ class _Compiler:
         )
 
     def ivr_keys(self, company_id: int) -> dict[str, dict]:
-        """Keys of the company's IVR menus that ring people, by "<menu>-<key>": the media
-        app sends the caller's new leg to Kamailio as sip:ivr-<menu>-<key>@<domain>."""
+        """Where every key of the company's IVR menus leads, by "<menu>-<key>". The
+        media app reads a menu's keys here; for a key that rings people it sends
+        the caller's new leg to Kamailio as sip:ivr-<menu>-<key>@<domain>."""
         rows = self.conn.execute(
             """SELECT k.menu_id, k.key, k.kind, k.employee_id, k.department_id, k.voicemail_box_id,
                       k.ivr_menu_id, k.sip_account_id, k.queue_id, k.webhook_id, k.phone_number,
                       k.sip_uri
                FROM ivr_keys k JOIN ivr_menus m ON m.id = k.menu_id
-               WHERE m.company_id = %s AND k.kind = ANY(%s) ORDER BY k.menu_id, k.key""",
-            (company_id, list(IVR_RINGING_KINDS)),
+               WHERE m.company_id = %s ORDER BY k.menu_id, k.key""",
+            (company_id,),
         ).fetchall()
         return {leg_names.ivr_key(row["menu_id"], row["key"]): self.destination(row) for row in rows}
 

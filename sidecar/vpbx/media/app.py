@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,17 +27,18 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ..config.compile import IVR_RINGING_KINDS
 from ..history import events
 from ..history.spool import Spool
 from ..notify import links, voicemail_email
 from ..routing import leg_names
+from ..routing.plan import held_ivr_key, held_scheme_steps, ivr_menu_keys
 from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
 from . import connect, ivr, sdp, sip, voicemail
 from .call import DIGITS, Dialog, HungUp, MediaCall
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .prompts import STANDARD, PromptError, PromptLibrary
+from .routing_documents import RoutingDocuments
 from .rtp import PortRange
 from .store import Announced, Box, Menu, Prompt, Store
 
@@ -112,6 +114,7 @@ class MediaApp:
             retry=Retry(ExponentialBackoff(cap=1.0), 3),
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
+        self.documents = RoutingDocuments(self.redis)
         # Voicemail events Redis did not take, until it does (vpbx.history.spool).
         self.history_spool = Spool(self.data_dir / "history-spool.jsonl")
         self.spool_replay: asyncio.Future | None = None
@@ -337,7 +340,27 @@ class MediaApp:
         node = await getattr(self.store, store_method)(name.id, int(company))
         if node is None:
             raise LookupError(f"no {what} {name.id}")
+        return await self._routed(node)
+
+    async def _routed(self, node: Box | Menu | Announced) -> Box | Menu | Announced:
+        """The node with where its caller goes next, as the company's compiled
+        documents say (LookupError: the company is gone; DocumentUnavailable:
+        neither Redis nor a copy can say, and the call is refused with a 503)."""
+        if isinstance(node, Menu):
+            return await self._with_keys(node)
+        if isinstance(node, Announced):
+            directory = await self.documents.directory(node.domain)
+            steps = held_scheme_steps(directory, node.id) if directory is not None else None
+            if steps is None:
+                raise LookupError(f"no routing for scheme {node.id}")
+            return replace(node, steps=steps)
         return node
+
+    async def _with_keys(self, menu: Menu) -> Menu:
+        company = await self.documents.company(menu.domain)
+        if company is None:
+            raise LookupError(f"no routing for company {menu.domain}")
+        return replace(menu, keys=ivr_menu_keys(company, menu.id))
 
     async def _until_ack(self, call: MediaCall, ok: sip.Message, addr) -> None:
         """Resend the 200 OK until the ACK (RFC 3261 section 13.3.1.4); without
@@ -533,37 +556,35 @@ class MediaApp:
             self.finish(call)
 
     async def menu(self, call: MediaCall, menu: Menu, depth: int) -> None:
-        choice = await ivr.choose(call, menu, self)
-        if choice is None:
+        key = await ivr.choose(call, menu, self)
+        destination = menu.keys.get(key)
+        if destination is None:
             await call.play(await self.prompts.standard("goodbye"))
             return
-        kind = choice["kind"]
-        if kind == "voicemail":
-            box = await self.store.box(choice["voicemail_box_id"], menu.company_id)
-            if box is not None:
-                await voicemail.take_message(call, box, self)
-                return
-        elif kind == "ivr" and depth < ivr.MAX_DEPTH:
-            submenu = await self.store.menu(choice["ivr_menu_id"], menu.company_id)
+        if destination["kind"] == "ivr" and depth < ivr.MAX_DEPTH:
+            submenu = await self.store.menu(destination["ivr_menu_id"], menu.company_id)
             if submenu is not None:
-                await self.menu(call, submenu, depth + 1)
+                await self.menu(call, await self._with_keys(submenu), depth + 1)
                 return
-        elif kind in IVR_RINGING_KINDS:
-            if await connect.connect(self, call, leg_names.ivr_key_user(menu.id, choice["key"]), menu.domain):
-                return
-            # Nobody answered: a department's own rule may still take a message (R4).
-            box_id = (
-                await self.store.department_voicemail(choice["department_id"], menu.company_id)
-                if kind == "department"
-                else None
-            )
-            box = await self.store.box(box_id, menu.company_id) if box_id else None
-            if box is not None:
-                await voicemail.take_message(call, box, self)
-                return
+        # Routing says what the key does: ring people through Kamailio, then
+        # (or at once) a voicemail box: the key's own, or a department's (R4).
+        held = held_ivr_key(destination)
+        if held.rings and await connect.connect(self, call, leg_names.ivr_key_user(menu.id, key), menu.domain):
+            return
+        box = await self.store.box(held.voicemail_box_id, menu.company_id) if held.voicemail_box_id else None
+        if box is not None:
+            await voicemail.take_message(call, box, self)
+            return
+        if held.rings:
             await call.play(await self.prompts.standard("nobody_answered"))
             return
-        log.warning("%s: menu %s leads to %s, which the media app cannot reach", call.call_id, menu.id, kind)
+        log.warning(
+            "%s: menu %s key %s leads to %s, which the media app cannot reach",
+            call.call_id,
+            menu.id,
+            key,
+            destination["kind"],
+        )
         await call.play(await self.prompts.standard("unavailable"))
 
     async def announce(self, call: MediaCall, scheme: Announced) -> None:

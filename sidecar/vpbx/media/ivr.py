@@ -18,8 +18,8 @@ DEFAULT_ROUTE = "timeout"
 MAX_DEPTH = 10
 
 
-async def choose(call: MediaCall, menu: Menu, services) -> dict | None:
-    """The ivr_keys row the caller chose, or the default route (None: none)."""
+async def choose(call: MediaCall, menu: Menu, services) -> str:
+    """The key the caller chose ("1", "*"), or DEFAULT_ROUTE (which a menu may not have)."""
     greeting = await services.greeting(menu.greeting, "ivr_greeting")
     invalid = 0
     while True:
@@ -29,12 +29,12 @@ async def choose(call: MediaCall, menu: Menu, services) -> dict | None:
             key = await call.next_digit(menu.timeout_s)
         if key is None:
             log.info("%s: menu %s: no key in %s s, default route", call.call_id, menu.id, menu.timeout_s)
-            return menu.keys.get(DEFAULT_ROUTE)
+            return DEFAULT_ROUTE
         if key in menu.keys:
             log.info("%s: menu %s: key %s", call.call_id, menu.id, key)
-            return menu.keys[key]
+            return key
         invalid += 1
         log.info("%s: menu %s: invalid key %s (%d of %d)", call.call_id, menu.id, key, invalid, menu.invalid_key_tries)
         await call.play(await services.prompts.standard("invalid_key"))
         if invalid >= menu.invalid_key_tries:
-            return menu.keys.get(DEFAULT_ROUTE)
+            return DEFAULT_ROUTE

@@ -1,11 +1,15 @@
 """What the media app reads from PostgreSQL (boxes, menus, recipients) and
 writes there (messages). Read when a call reaches the node: the media app
 answers a handful of calls where Kamailio routes thousands, and a fresh read
-never plays an IVR menu an administrator has just changed."""
+never plays an IVR menu an administrator has just changed.
+
+Only what a node plays and records comes from here. Where a caller goes next
+(a menu's keys, a scheme's steps, a department's voicemail) is routing's, read
+from the compiled documents (vpbx.media.routing_documents)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from psycopg import AsyncConnection
@@ -13,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from ..db import Row, one
+from ..routing.plan import HeldStep
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,9 @@ class Menu:
     greeting: Prompt | None  # None: the standard greeting
     timeout_s: int
     invalid_key_tries: int
-    keys: dict[str, dict]  # "1" -> the ivr_keys row; "timeout" is the default route
-
-
-@dataclass(frozen=True)
-class SchemeStep:
-    rings: bool  # it names people, rung through Kamailio
-    voicemail_box_id: int | None  # a box it names, directly or by a department's rule (R4)
+    # "1" -> where the key leads (a compiled destination); "timeout" is the
+    # default route. From the company's document, added by the media app.
+    keys: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class Announced:
     whisper: Prompt | None
     forward_notice: str  # "none", "default", "custom"
     notice: Prompt | None  # the custom notice
-    steps: tuple[SchemeStep, ...]
+    # From the company's directory document, added by the media app.
+    steps: tuple[HeldStep, ...] = ()
 
 
 def _prompt(row: dict, prefix: str) -> Prompt | None:
@@ -161,9 +163,8 @@ class Store:
                     (menu_id, company_id),
                 )
             ).fetchone()
-            if row is None:
-                return None
-            keys = await (await conn.execute("SELECT * FROM ivr_keys WHERE menu_id = %s", (menu_id,))).fetchall()
+        if row is None:
+            return None
         greeting: Prompt | None
         if row["greeting_kind"] == "tts":
             greeting = Prompt("tts", row["greeting_text"], "ru")
@@ -177,7 +178,6 @@ class Store:
             greeting,
             row["timeout_s"],
             row["invalid_key_tries"],
-            {k["key"]: k for k in keys},
         )
 
     async def scheme(self, scheme_id: int, company_id: int) -> Announced | None:
@@ -196,19 +196,8 @@ class Store:
                     (scheme_id, company_id),
                 )
             ).fetchone()
-            if row is None:
-                return None
-            steps = await (
-                await conn.execute(
-                    """SELECT bool_or(d.kind NOT IN ('voicemail', 'ivr', 'queue')) AS rings,
-                          (array_remove(array_agg(COALESCE(d.voicemail_box_id, dep.voicemail_box_id)
-                                                  ORDER BY d.position), NULL))[1] AS voicemail_box_id
-                     FROM scheme_steps st LEFT JOIN step_destinations d ON d.step_id = st.id
-                     LEFT JOIN departments dep ON dep.id = d.department_id AND dep.if_nobody_answers = 'voicemail'
-                    WHERE st.scheme_id = %s GROUP BY st.position ORDER BY st.position""",
-                    (scheme_id,),
-                )
-            ).fetchall()
+        if row is None:
+            return None
         return Announced(
             row["id"],
             row["company_id"],
@@ -219,19 +208,7 @@ class Store:
             _prompt(row, "whisper"),
             row["forward_notice"],
             _prompt(row, "notice"),
-            tuple(SchemeStep(bool(r["rings"]), r["voicemail_box_id"]) for r in steps),
         )
-
-    async def department_voicemail(self, department_id: int, company_id: int) -> int | None:
-        """The box a department sends callers to when nobody answers (R4), if that is its rule."""
-        async with self.pool.connection() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT if_nobody_answers, voicemail_box_id FROM departments WHERE id = %s AND company_id = %s",
-                    (department_id, company_id),
-                )
-            ).fetchone()
-        return row["voicemail_box_id"] if row and row["if_nobody_answers"] == "voicemail" else None
 
     async def save_message(
         self,

@@ -22,7 +22,7 @@ _KEY_WORDS = {"*": "star", "#": "hash"}
 _WORD_KEYS = {word: key for key, word in _KEY_WORDS.items()}
 
 _NODE_USER = re.compile(r"^([a-z][a-z-]*?)-([0-9]+)$")
-_IVR_KEY_USER = re.compile(r"^ivr-([0-9]+)-([0-9]|star|hash|timeout)$")
+_IVR_KEY = re.compile(r"^([0-9]+)-([0-9]|star|hash|timeout)$")
 _SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
 
 
@@ -63,10 +63,15 @@ def ivr_key_user(menu_id: int, key: str) -> str:
     return f"ivr-{ivr_key(menu_id, key)}"
 
 
+def parse_ivr_key(name: str) -> tuple[int, str] | None:
+    """The menu and key an ``ivr_keys`` key names: "3-star" -> (3, "*"); None for anything else."""
+    match = _IVR_KEY.match(name)
+    return (int(match.group(1)), _WORD_KEYS.get(match.group(2), match.group(2))) if match else None
+
+
 def parse_ivr_key_user(user: str) -> tuple[int, str] | None:
     """The menu and key a leg names: "ivr-3-star" -> (3, "*"); None for anything else."""
-    match = _IVR_KEY_USER.match(user)
-    return (int(match.group(1)), _WORD_KEYS.get(match.group(2), match.group(2))) if match else None
+    return parse_ivr_key(user.removeprefix("ivr-")) if user.startswith("ivr-") else None
 
 
 def scheme_step_user(scheme_id: int, step: int) -> str:

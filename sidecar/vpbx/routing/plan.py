@@ -11,9 +11,16 @@ from zoneinfo import ZoneInfo
 from . import destinations, leg_names
 from .call import Call
 from .department_state import DepartmentState
-from .destinations import department as department_destination
 from .destinations.employee import label as employee_label
 from .destinations.kind import Handler
+from .ring_times import (
+    ANNOUNCE_RING_SECONDS,
+    DIRECT_CALL_RING_SECONDS,
+    FORWARD_RING_SECONDS,
+    IVR_KEY_RING_SECONDS,
+    MAX_RING_SECONDS,
+    VOICEMAIL_RING_SECONDS,
+)
 from .schedule import is_open
 from .targets import Data, Target, node_resolution
 
@@ -170,7 +177,7 @@ def _resolve_step(step: Data, index: int, call: Call, ctx: Context, reasons: lis
         runs[:0] = _joining_later(step["mode"], step["timeout"], together, together_later, index, reasons)
     # R4: a department whose members all let it ring takes the caller to its voicemail.
     for data in step["destinations"]:
-        box_id = department_destination.voicemail_when_nobody_answers(data)
+        box_id = _voicemail_after_people(data)
         if box_id is not None and runs:
             reasons.append(
                 f"step {index}: if nobody in department {data['department']['name']!r} answers: voicemail box {box_id}"
@@ -179,8 +186,13 @@ def _resolve_step(step: Data, index: int, call: Call, ctx: Context, reasons: lis
     return runs
 
 
-# R7: the step timeout meant for voicemail; the media app answers at once anyway.
-VOICEMAIL_RING_SECONDS = 15
+def _voicemail_after_people(destination: Data) -> int | None:
+    """The voicemail a destination Kamailio rings leads to once nobody it rang
+    answered; a voicemail destination is a step of its own here."""
+    kind = destinations.KINDS.get(str(destination.get("kind")))
+    if kind is None or kind.handled_by is not Handler.KAMAILIO:
+        return None
+    return kind.voicemail_when_nobody_answers(destination)
 
 
 def _voicemail(box_id: int, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
@@ -223,11 +235,6 @@ def _joining_later(
     if ringing:
         steps.append(Step(mode, timeout - start, tuple(ringing), index))
     return steps
-
-
-# A caller never rings longer than this, however long the chain (R7): long
-# chains of hunting departments would otherwise ring for hours.
-MAX_RING_SECONDS = 600
 
 
 def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
@@ -304,12 +311,6 @@ def build_plan(document: Data, call: Call, departments: Mapping[int, DepartmentS
     return Plan(_capped(steps, reasons), tuple(reasons), **whose)
 
 
-# R15: by default a direct call nobody answers ends as "busy" after two minutes.
-DIRECT_CALL_RING_SECONDS = 120
-# How long the colleague or department a no-answer rule forwards to rings.
-FORWARD_RING_SECONDS = 30
-
-
 def build_direct_plan(
     company_document: Data, extension: str, call: Call, departments: Mapping[int, DepartmentState] | None = None
 ) -> Plan | None:
@@ -368,10 +369,6 @@ def build_direct_plan(
     return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
 
 
-# The media app answers at once; this only bounds a media app that does not.
-ANNOUNCE_RING_SECONDS = 15
-
-
 def build_scheme_plan(
     directory: Data, scheme_id: int, step: int, call: Call, departments: Mapping[int, DepartmentState] | None = None
 ) -> Plan | None:
@@ -416,11 +413,6 @@ def _media_leg_plan(
     )
 
 
-# How long an IVR key's destination rings (R7 recommends over 30 s for people);
-# a hunting department rings by its own ring time instead.
-IVR_KEY_RING_SECONDS = 60
-
-
 def build_ivr_key_plan(
     company_document: Data,
     menu_id: int,
@@ -432,7 +424,8 @@ def build_ivr_key_plan(
     ("5", "*", "timeout") of IVR menu ``menu_id`` and that key rings people.
     None for a key the company's menus do not have (any more)."""
     destination = company_document.get("ivr_keys", {}).get(leg_names.ivr_key(menu_id, key))
-    if destination is None:
+    kind = destinations.KINDS.get(str(destination.get("kind"))) if destination else None
+    if destination is None or kind is None or not kind.rings_from_ivr:
         return None
     company = company_document["company"]
     reasons = [f"IVR menu {menu_id}, key {key} of company {company['name']!r}"]
@@ -445,6 +438,52 @@ def build_ivr_key_plan(
         reasons,
         called=leg_names.ivr_key_user(menu_id, key),
     )
+
+
+@dataclass(frozen=True)
+class HeldStep:
+    """What the media app does for a caller it holds at one step: an IVR key,
+    or a step of a scheme it answered for (R14). Decided here, from the
+    compiled document, so that the media app never re-derives routing."""
+
+    # It names people: the media app opens a leg through Kamailio, which rings
+    # them by the leg's own plan (build_ivr_key_plan, build_scheme_plan).
+    rings: bool
+    # Where the caller goes once those people did not answer, or straight
+    # away when there are none: a voicemail box (R4, R14), or None.
+    voicemail_box_id: int | None
+
+
+def held_step(step: Data) -> HeldStep:
+    kinds = [destinations.KINDS.get(str(d.get("kind"))) for d in step["destinations"]]
+    boxes = (k.voicemail_when_nobody_answers(d) for k, d in zip(kinds, step["destinations"], strict=True) if k)
+    return HeldStep(
+        rings=any(k is not None and k.handled_by is Handler.KAMAILIO for k in kinds),
+        voicemail_box_id=next((box for box in boxes if box is not None), None),
+    )
+
+
+def ivr_menu_keys(company_document: Data, menu_id: int) -> dict[str, Data]:
+    """Where each key of IVR menu ``menu_id`` leads ("1", "*", "timeout" ->
+    its compiled destination), from the company's document."""
+    keys = {}
+    for name, destination in company_document.get("ivr_keys", {}).items():
+        parsed = leg_names.parse_ivr_key(name)
+        if parsed is not None and parsed[0] == menu_id:
+            keys[parsed[1]] = destination
+    return keys
+
+
+def held_ivr_key(destination: Data) -> HeldStep:
+    """An IVR key's destination as the media app carries it out."""
+    return held_step({"destinations": [destination]})
+
+
+def held_scheme_steps(directory: Data, scheme_id: int) -> tuple[HeldStep, ...] | None:
+    """The steps of a scheme the media app answered for, from the company's
+    directory document; None when the company has no such scheme (any more)."""
+    scheme = directory.get("schemes", {}).get(str(scheme_id))
+    return tuple(held_step(step) for step in scheme["steps"]) if scheme is not None else None
 
 
 def expand_lookups(

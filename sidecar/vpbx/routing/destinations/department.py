@@ -79,10 +79,7 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
 
 
 def voicemail_when_nobody_answers(data: Data) -> int | None:
-    """The voicemail box a department destination ends in when no member answers
-    (R4's "if nobody answers: voicemail"); None for any other rule or destination."""
-    if data.get("kind") != "department":
-        return None
+    """R4's "if nobody answers: voicemail": the department's box; None for its other rules."""
     department = data["department"]
     return department.get("voicemail_box_id") if department.get("if_nobody_answers") == "voicemail" else None
 
@@ -93,4 +90,5 @@ KIND = Kind(
     resolve,
     Field("department_id", Option.ID, "department_id", "department"),
     compiles=lambda row, parts: {"department": parts.department(row["department_id"])},
+    when_nobody_answers=voicemail_when_nobody_answers,
 )

@@ -74,6 +74,9 @@ class Kind:
     # Handler.LOOKUP: what rings in the node's place, given the lookup's
     # outcome: (node, outcome, the step's timeout, the company's directory).
     expand: Callable[[str, Any, int, Data], Expansion] | None = None
+    # The voicemail box a destination of the kind leaves the caller in once
+    # nobody it rang answered (a department's R4 rule; voicemail itself).
+    when_nobody_answers: Callable[[Data], int | None] | None = None
 
     def compile(self, row: Data, parts: Parts) -> Data:
         if self.compiles is not None:
@@ -85,6 +88,9 @@ class Kind:
         if self.expand is None:
             raise TypeError(f"destination kind {self.name} is not looked up")
         return self.expand(node, outcome, step_timeout, directory)
+
+    def voicemail_when_nobody_answers(self, data: Data) -> int | None:
+        return self.when_nobody_answers(data) if self.when_nobody_answers is not None else None
 
     @property
     def rings_from_ivr(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..ring_times import FORWARD_RING_SECONDS
 from ..targets import Data, Expansion, Resolution, node_resolution
 from .employee import label
 from .kind import Handler, Kind
@@ -20,9 +21,6 @@ from .kind import Handler, Kind
 if TYPE_CHECKING:
     from ..call import Call
     from ..plan import Context
-
-# How long the colleague or department a manager's own no-answer rule forwards to rings.
-FORWARD_RING_SECONDS = 30
 
 
 def resolve(data: Data, call: Call, ctx: Context) -> Resolution:

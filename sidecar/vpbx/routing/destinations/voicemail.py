@@ -24,5 +24,10 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
 
 
 KIND = Kind(
-    "voicemail", Handler.MEDIA_APP, resolve, Field("voicemail_box_id", Option.ID, "voicemail_box_id", "voicemail box")
+    "voicemail",
+    Handler.MEDIA_APP,
+    resolve,
+    Field("voicemail_box_id", Option.ID, "voicemail_box_id", "voicemail box"),
+    # A step naming people and voicemail leaves the caller there once the people did not answer.
+    when_nobody_answers=lambda data: data["voicemail_box_id"],
 )

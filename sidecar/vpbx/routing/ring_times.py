@@ -1,0 +1,18 @@
+"""How long routing lets things ring, in seconds: each duration defined once,
+for the plan builders and the destination modules alike."""
+
+# R15: by default a direct call nobody answers ends as "busy" after two minutes.
+DIRECT_CALL_RING_SECONDS = 120
+# How long the colleague or department a no-answer rule forwards to rings
+# (an employee's own rule, and the CRM manager's).
+FORWARD_RING_SECONDS = 30
+# How long an IVR key's destination rings (R7 recommends over 30 s for people);
+# a hunting department rings by its own ring time instead.
+IVR_KEY_RING_SECONDS = 60
+# R7: the step timeout meant for voicemail; the media app answers at once anyway.
+VOICEMAIL_RING_SECONDS = 15
+# The media app answers an announced scheme at once; this only bounds one that does not.
+ANNOUNCE_RING_SECONDS = 15
+# A caller never rings longer than this, however long the chain (R7): long
+# chains of hunting departments would otherwise ring for hours.
+MAX_RING_SECONDS = 600

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from vpbx.api.destinations import REFERENCES, SCHEMAS
 from vpbx.kamailio_adapter.execute import MEDIA_APP_NODES
-from vpbx.media.app import NODES
+from vpbx.media.nodes import NODES
 from vpbx.routing import Call, leg_names
 from vpbx.routing.destinations import KINDS, handled_by
 from vpbx.routing.destinations.kind import Handler

@@ -7,8 +7,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
-from . import sdp, sip
+from . import sdp
+from .dialogs import Dialog
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .rtp import Recording, RtpSocket
 
@@ -36,30 +39,6 @@ class HungUp(Exception):
 
 
 @dataclass
-class Dialog:
-    """One SIP dialog of the media app's, either side: the caller's (we are the
-    UAS) or a leg it opened (we are the UAC)."""
-
-    call_id: str
-    local: str  # our From (UAC) or To (UAS) header value, with our tag
-    remote: str  # theirs, with their tag
-    remote_target: str  # their Contact: the R-URI of our in-dialog requests
-    route_set: list[str]  # Route headers of our in-dialog requests, in order
-    peer: tuple[str, int]  # Kamailio, where every request of ours goes
-    invite: sip.Message | None = None  # the INVITE that made it, when we answered it
-    local_cseq: int = 1
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def local_tag(self) -> str:
-        return sip.tag_of(self.local) or ""
-
-    @property
-    def remote_tag(self) -> str:
-        return sip.tag_of(self.remote) or ""
-
-
-@dataclass
 class MediaCall:
     dialog: Dialog
     rtp: RtpSocket
@@ -68,7 +47,8 @@ class MediaCall:
     caller: str
     called: str
     hangup_request: Callable[[MediaCall], Awaitable[None]] | None = None  # set by the app: sends our BYE
-    subject: object = None  # the voicemail box, IVR menu or announced scheme the call reached
+    # The node module (vpbx.media.nodes) and its box, menu or scheme the call reached.
+    node: tuple[ModuleType, Any] | None = None
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
 

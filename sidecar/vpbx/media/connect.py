@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import sdp, sip
-from .call import Dialog, HungUp, MediaCall, first_done
-from .ng import NgError, NgTimeout
+from .call import HungUp, MediaCall, first_done
+from .dialogs import Dialog, Dialogs
+from .ng import AsyncNgClient, NgError, NgTimeout
+from .transactions import Transactions
 
 if TYPE_CHECKING:
-    from .app import MediaApp
+    from .prompts import PromptLibrary
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +61,54 @@ class Leg:
     dialog: Dialog
     offer: bytes  # what we offered: our answer to the person's re-INVITEs
     ack: sip.Message
-    app: MediaApp
+
+
+class Connector:
+    """Opens legs through Kamailio for the callers the media app holds, and
+    keeps the answered ones (``legs``, by Call-ID) for the requests and
+    retransmissions that come in them."""
+
+    def __init__(
+        self,
+        transactions: Transactions,
+        dialogs: Dialogs,
+        ng: AsyncNgClient,
+        prompts: PromptLibrary,
+        kamailio: tuple[str, int],
+    ):
+        self.transactions = transactions
+        self.dialogs = dialogs
+        self.ng = ng
+        self.prompts = prompts
+        self.kamailio = kamailio
+        self.legs: dict[str, Leg] = {}
 
     def retransmitted(self, response: sip.Message) -> None:
-        # A 2xx resent means our ACK was lost (RFC 3261 section 13.2.2.4).
-        if response.status is not None and 200 <= response.status < 300 and response.cseq[1] == "INVITE":
-            self.app.send(self.ack, self.dialog.peer)
+        """A response of an answered leg's INVITE resent: a 2xx again means our
+        ACK was lost (RFC 3261 section 13.2.2.4)."""
+        leg = self.legs.get(response.call_id)
+        status = response.status or 0
+        if leg is not None and 200 <= status < 300 and response.cseq[1] == "INVITE":
+            self.transactions.send(leg.ack, leg.dialog.peer)
+
+    async def hang_up_all(self) -> None:
+        for leg in list(self.legs.values()):
+            await self.dialogs.bye(leg.dialog)
+
+    async def connect(
+        self, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+    ) -> bool:
+        return await connect(self, call, user, domain, music=music, whisper=whisper)
 
 
 async def connect(
-    app, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+    connector: Connector,
+    call: MediaCall,
+    user: str,
+    domain: str,
+    *,
+    music: Path | None = None,
+    whisper: Path | None = None,
 ) -> bool:
     """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
     caller to whoever answers, until either side hangs up: True. False when
@@ -79,28 +119,27 @@ async def connect(
         raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
     body = sdp.offer_body(call.answer, offer.address, offer.port)
-    branch = sip.new_branch()
     invite = sip.Message(
         method="INVITE",
         uri=f"sip:{user}@{domain}",
         headers={
-            "via": [f"SIP/2.0/UDP {app.media.sip.host}:{app.media.sip.port};branch={branch};rport"],
+            "via": [connector.transactions.via()],
             "max-forwards": ["70"],
             # The caller's number, so the person who answers sees who calls.
             "from": [f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}'],
             "to": [f"<sip:{user}@{domain}>"],
             "call-id": [f"{secrets.token_hex(12)}@vpbx-media"],
             "cseq": ["1 INVITE"],
-            "contact": [f"<{app.contact()}>"],
+            "contact": [f"<{connector.dialogs.contact()}>"],
             # History adds this leg to the caller's call.
             "x-vpbx-parent": [call.call_id],
             "content-type": ["application/sdp"],
         },
         body=body,
     )
-    await _play_while_ringing(call, music or await app.prompts.ringback())
+    await _play_while_ringing(call, music or await connector.prompts.ringback())
     try:
-        answered = await _ring(app, call, invite)
+        answered = await _ring(connector, call, invite)
     except HungUp:
         await call.stop_playing()
         raise
@@ -109,17 +148,17 @@ async def connect(
         return False
     dialog, response, ack = answered
     # The person's BYE and a resent 2xx are handled as this leg's from the answer on.
-    app.legs[dialog.call_id] = Leg(dialog, body, ack, app)
+    connector.legs[dialog.call_id] = Leg(dialog, body, ack)
     try:
         if whisper is not None:
             # Before the person is given the caller's media: not a word of it may reach them before the whisper.
             await _block_caller(call, True)
         try:
-            await _point_caller_at(app, call, response.body)
+            await _point_caller_at(connector, call, response.body)
         except (NgError, NgTimeout, BridgeRefused) as exc:
             log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
             await call.stop_playing()
-            await app.bye(dialog)
+            await connector.dialogs.bye(dialog)
             if whisper is not None:
                 await _block_caller(call, False)
             return False
@@ -129,11 +168,11 @@ async def connect(
         await call.stop_playing()  # the music: the caller hears the person from now on
         log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
         if await _first_to_end(call.dialog, dialog) is call.dialog:
-            await app.bye(dialog)
+            await connector.dialogs.bye(dialog)
         else:
-            await app.hang_up(call)
+            await call.hang_up()
     finally:
-        app.legs.pop(dialog.call_id, None)
+        connector.legs.pop(dialog.call_id, None)
     return True
 
 
@@ -148,13 +187,13 @@ class BridgeRefused(Exception):
     """The caller's side refused the re-INVITE that would put them through."""
 
 
-async def _point_caller_at(app, call: MediaCall, person_sdp: bytes) -> None:
+async def _point_caller_at(connector: Connector, call: MediaCall, person_sdp: bytes) -> None:
     """Make the person who answered the far end of the media app's side of the
     caller's rtpengine call."""
     chosen = sdp.parse_offer(person_sdp).payload_types
     if call.answer.payload_type in chosen[:1]:
         # Same law: their SDP becomes the answer of our side of the caller's call.
-        await app.ng.request(
+        await connector.ng.request(
             "answer",
             call_id=call.call_id,
             from_tag=call.dialog.remote_tag,
@@ -165,8 +204,8 @@ async def _point_caller_at(app, call: MediaCall, person_sdp: bytes) -> None:
         return
     # The other law: the caller is re-offered the person's SDP through Kamailio,
     # which asks rtpengine to transcode (vpbx_kemi: the media app's re-INVITEs).
-    reply = await app.reinvite(call.dialog, person_sdp)
-    if reply is None or not 200 <= reply.status < 300:
+    reply = await connector.dialogs.reinvite(call.dialog, person_sdp)
+    if reply is None or not 200 <= (reply.status or 0) < 300:
         raise BridgeRefused(f"re-INVITE answered {reply.status if reply else 'nothing'}")
 
 
@@ -209,74 +248,59 @@ async def _block_caller(call: MediaCall, block: bool) -> None:
         log.warning("%s: %s: %s", call.call_id, command, exc)
 
 
-async def _ring(app, call: MediaCall, invite: sip.Message):
+async def _ring(connector: Connector, call: MediaCall, invite: sip.Message):
     """The INVITE client transaction (RFC 3261 section 17.1.1): resent until the
     first reply, CANCELled if the caller hangs up. (Dialog, 2xx, ACK) once
     answered; None when it failed; HungUp when the caller hung up meanwhile."""
     loop = asyncio.get_running_loop()
-    peer = app.kamailio
-    queue: asyncio.Queue[sip.Message] = asyncio.Queue()
-    app.responses[invite.branch] = queue
+    transactions, peer = connector.transactions, connector.kamailio
     replied = asyncio.Event()
-    resending = asyncio.ensure_future(_resend(app, invite, peer, replied))
     started = loop.time()
     deadline = started + NO_REPLY_S
     cancelled = False
-    try:
-        while True:
-            reply = await _next_reply(queue, None if cancelled else call.ended, deadline - loop.time())
-            if reply is None:  # the caller hung up, or nothing came in time
-                if cancelled or not replied.is_set():
-                    log.warning("%s: the leg to %s got no final answer", call.call_id, invite.uri)
+    with transactions.awaiting(invite.branch) as replies:
+        resending = asyncio.ensure_future(transactions.resend_until(invite, peer, replied))
+        try:
+            while True:
+                reply = await _next_reply(replies, None if cancelled else call.ended, deadline - loop.time())
+                if reply is None:  # the caller hung up, or nothing came in time
+                    if cancelled or not replied.is_set():
+                        log.warning("%s: the leg to %s got no final answer", call.call_id, invite.uri)
+                        if call.ended.is_set():
+                            raise HungUp(call.call_id)
+                        return None
+                    transactions.send(_cancel(invite), peer)
+                    cancelled = True
+                    deadline = loop.time() + NO_REPLY_S
+                    continue
+                if not replied.is_set():
+                    replied.set()
+                    deadline = started + RING_LIMIT_S
+                if reply.cseq[1] != "INVITE" or (reply.status or 0) < 200:
+                    continue  # ringing, or the answer to our CANCEL
+                if (reply.status or 0) >= 300:
+                    transactions.send(sip.ack_for_failure(invite, reply), peer)
+                    log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
                     if call.ended.is_set():
                         raise HungUp(call.call_id)
                     return None
-                await _cancel(app, invite, peer)
-                cancelled = True
-                deadline = loop.time() + NO_REPLY_S
-                continue
-            if not replied.is_set():
-                replied.set()
-                deadline = started + RING_LIMIT_S
-            if reply.cseq[1] != "INVITE" or (reply.status or 0) < 200:
-                continue  # ringing, or the answer to our CANCEL
-            if (reply.status or 0) >= 300:
-                app.send(sip.ack_for_failure(invite, reply), peer)
-                log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
+                dialog = Dialog(
+                    call_id=invite.call_id,
+                    local=invite.get("from", ""),
+                    remote=reply.get("to", ""),
+                    remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri or "",
+                    route_set=list(reversed(reply.all("record-route"))),
+                    peer=peer,
+                )
+                ack = connector.dialogs.request(dialog, "ACK")  # CSeq 1, the INVITE's
+                transactions.send(ack, peer)
                 if call.ended.is_set():
+                    # Answered just as the caller hung up: the person gets a BYE at once.
+                    await connector.dialogs.bye(dialog)
                     raise HungUp(call.call_id)
-                return None
-            dialog = Dialog(
-                call_id=invite.call_id,
-                local=invite.get("from", ""),
-                remote=reply.get("to", ""),
-                remote_target=sip.uri_of(reply.get("contact", "")) or invite.uri or "",
-                route_set=list(reversed(reply.all("record-route"))),
-                peer=peer,
-            )
-            ack = app.in_dialog(dialog, "ACK")  # CSeq 1, the INVITE's
-            app.send(ack, peer)
-            if call.ended.is_set():
-                # Answered just as the caller hung up: the person gets a BYE at once.
-                await app.bye(dialog)
-                raise HungUp(call.call_id)
-            return dialog, reply, ack
-    finally:
-        resending.cancel()
-        app.responses.pop(invite.branch, None)
-
-
-async def _resend(app, invite: sip.Message, peer, replied: asyncio.Event) -> None:
-    """Timer A: the INVITE again at T1, doubling, until any reply (UDP)."""
-    interval, waited = 0.5, 0.0
-    while waited < NO_REPLY_S:
-        app.send(invite, peer)
-        try:
-            await asyncio.wait_for(replied.wait(), interval)
-            return
-        except TimeoutError:
-            waited += interval
-            interval = min(interval * 2, 4.0)
+                return dialog, reply, ack
+        finally:
+            resending.cancel()
 
 
 async def _next_reply(queue: asyncio.Queue, ended: asyncio.Event | None, timeout: float) -> sip.Message | None:
@@ -296,8 +320,9 @@ async def _next_reply(queue: asyncio.Queue, ended: asyncio.Event | None, timeout
     return None
 
 
-async def _cancel(app, invite: sip.Message, peer) -> None:
-    cancel = sip.Message(
+def _cancel(invite: sip.Message) -> sip.Message:
+    """The CANCEL of our INVITE (section 9.1): its branch, Request-URI, From, To and CSeq number."""
+    return sip.Message(
         method="CANCEL",
         uri=invite.uri,
         headers={
@@ -310,4 +335,3 @@ async def _cancel(app, invite: sip.Message, peer) -> None:
             "reason": ['SIP;cause=487;text="caller hung up"'],
         },
     )
-    app.send(cancel, peer)

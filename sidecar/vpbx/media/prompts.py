@@ -17,6 +17,10 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,22 @@ class PromptLibrary:
     async def standard(self, name: str, language: str = "ru") -> Path:
         texts = STANDARD[name]
         return await self.speech(texts.get(language) or texts["ru"], language if language in texts else "ru")
+
+    async def greeting(self, prompt: Prompt | None, standard: str) -> Path:
+        """The prompt's recording; the standard one when it has none or cannot
+        be rendered (reported in the log: a caller never hears silence)."""
+        language = prompt.language if prompt else "ru"
+        if prompt is not None and prompt.kind == "upload" and prompt.file_name:
+            path = self.cache_dir / prompt.file_name
+            if path.is_file():
+                return path
+            log.error("the uploaded %s %s is missing, playing the standard one", standard, path)
+        if prompt is not None and prompt.kind == "tts" and prompt.text:
+            try:
+                return await self.speech(prompt.text, language)
+            except PromptError as exc:
+                log.error("text-to-speech failed, playing the standard %s: %s", standard, exc)
+        return await self.standard(standard, language)
 
     async def speech(self, text: str, language: str) -> Path:
         """``text`` read aloud; raises PromptError when it cannot be rendered at all."""

@@ -1,0 +1,39 @@
+"""What a node may use of the media app, and nothing else of it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..call import MediaCall
+    from ..prompts import PromptLibrary
+    from ..routing_documents import RoutingDocuments
+    from ..store import Store
+    from ..voicemail_notices import VoicemailNotices
+
+
+class Connect(Protocol):
+    """Ring what a leg name says through Kamailio and bridge the caller to
+    whoever answers (vpbx.media.connect): False when nobody did."""
+
+    async def __call__(
+        self, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+    ) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    store: Store  # what a node plays and records: boxes, menus, schemes, messages
+    documents: RoutingDocuments  # where its caller goes next: routing's answer
+    prompts: PromptLibrary
+    notices: VoicemailNotices  # a message's history event and email
+    connect: Connect
+    data_dir: Path  # recordings are kept under it
+    now: Callable[[], datetime]
+    # Work that outlives the call's flow (an email after the goodbye).
+    background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from vpbx.api.destinations import REFERENCES, SCHEMAS
 from vpbx.kamailio_adapter.execute import MEDIA_APP_NODES
+from vpbx.lookups.askers import ASKERS
 from vpbx.media.nodes import NODES
 from vpbx.routing import Call, leg_names
 from vpbx.routing.destinations import KINDS, handled_by
@@ -34,6 +35,10 @@ def test_the_media_app_answers_exactly_the_nodes_kamailio_relays_to_it():
 def test_every_lookup_kind_says_what_rings_in_its_place():
     assert LOOKUP_KINDS == handled_by(Handler.LOOKUP)
     assert all(KINDS[kind].expand is not None for kind in LOOKUP_KINDS)
+
+
+def test_every_lookup_kind_has_someone_to_ask():
+    assert set(ASKERS) == set(LOOKUP_KINDS)
 
 
 def test_an_ivr_key_rings_every_kind_kamailio_rings():

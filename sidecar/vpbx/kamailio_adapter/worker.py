@@ -22,7 +22,7 @@ from .. import settings as vpbx_settings
 from ..documents import company_key, directory_key, number_key
 from ..history import events
 from ..history.spool import Spool
-from ..lookups import crm, webhook
+from ..lookups.askers import ASKERS, Lookup
 from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
@@ -197,26 +197,24 @@ class Worker:
         outcomes: dict[str, object] = {}
         for node in plan.lookups() if ask else ():
             kind, _, node_id = node.partition(":")
-            if kind == "webhook" and node_id in directory["webhooks"]:
-                hook = directory["webhooks"][node_id]
-                asked = webhook.ask(
-                    self.docs.redis,
-                    hook,
-                    {"call_id": call_id, "caller": caller, "called": plan.called, "at": at.isoformat()},
-                    directory["company"],
-                    arrival + hook["budget_ms"] / 1000,
+            asker = ASKERS.get(kind)
+            if asker is None:
+                log.error("call %s: no asker for lookup kind %s: %s fails open", call_id, kind, node)
+                continue
+            outcomes[node] = asker(
+                Lookup(
+                    redis=self.docs.redis,
+                    directory=directory,
+                    node_id=node_id,
+                    call_id=call_id,
+                    caller=caller,
+                    caller_e164=to_e164(caller, region) if caller else None,
+                    called=plan.called,
+                    at=at,
+                    arrival=arrival,
                     allowed=self.settings.http_allowed_networks,
                 )
-                outcomes[node] = asked.outcome
-            elif kind == "responsible_manager":
-                budget = (directory.get("crm") or {}).get("budget_ms", 1000)
-                outcomes[node] = crm.manager(
-                    self.docs.redis,
-                    directory,
-                    to_e164(caller, region) if caller else None,
-                    arrival + budget / 1000,
-                    allowed=self.settings.http_allowed_networks,
-                )
+            )
         return expand_lookups(plan, directory, outcomes, call, self.docs.state_on_demand(key))
 
     def member_call(self, member: tuple[int, int], event: str) -> None:

@@ -7,17 +7,16 @@ when nobody answers are the department's own settings.
 
 from __future__ import annotations
 
-from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..routing.department_state import state_key
-from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import forget_state, republish_company
-from .database import after_commit, db
-from .errors import ApiError, invalid, not_found
+from .changes import forget_state
+from .database import after_commit
+from .errors import invalid
 from .fields import Name
-from .references import missing, owned
+from .references import missing, owned, require_owned_list
+from .resources import Service, routes
 
 blueprint = api_blueprint("departments", "/departments", "Departments and how they share calls")
 
@@ -49,107 +48,56 @@ class DepartmentSchema(Schema):
             raise ValidationError("'voicemail' needs a voicemail box", "voicemail_box_id")
 
 
-def _load(conn, company_id: int, department_id: int) -> dict:
-    row = conn.execute(
-        """SELECT id, name, distribution, ring_time_s AS ring_time, if_nobody_answers, voicemail_box_id
-           FROM departments WHERE id = %s AND company_id = %s""",
-        (department_id, company_id),
-    ).fetchone()
-    if row is None:
-        raise not_found("Department")
-    row["members"] = [
-        r["employee_id"]
-        for r in conn.execute(
-            "SELECT employee_id FROM department_members WHERE department_id = %s ORDER BY position", (department_id,)
-        )
-    ]
-    return row
+class Departments(Service):
+    what = "department"
+    table = "departments"
+    id_name = "department_id"
+    schema = DepartmentSchema
 
-
-def _check(conn, company_id: int, department_id: int | None, data: dict) -> None:
-    if conn.execute(
-        "SELECT 1 FROM departments WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, data["name"], department_id),
-    ).fetchone():
-        raise invalid("name", f"a department named {data['name']!r} already exists")
-    if not owned(conn, company_id, "voicemail box", data["voicemail_box_id"]):
-        raise invalid("voicemail_box_id", missing("voicemail box", data["voicemail_box_id"]))
-    errors = {
-        i: [missing("employee", e)] for i, e in enumerate(data["members"]) if not owned(conn, company_id, "employee", e)
-    }
-    if errors:
-        raise ApiError(422, "The request is invalid.", {"members": errors})
-
-
-def _write(conn, department_id: int, data: dict) -> None:
-    conn.execute(
-        """UPDATE departments SET name = %s, distribution = %s, ring_time_s = %s, if_nobody_answers = %s,
-           voicemail_box_id = %s WHERE id = %s""",
-        (
-            data["name"],
-            data["distribution"],
-            data["ring_time"],
-            data["if_nobody_answers"],
-            data["voicemail_box_id"],
-            department_id,
-        ),
-    )
-    conn.execute("DELETE FROM department_members WHERE department_id = %s", (department_id,))
-    for position, employee_id in enumerate(data["members"]):
-        conn.execute(
-            "INSERT INTO department_members (department_id, employee_id, position) VALUES (%s, %s, %s)",
-            (department_id, employee_id, position),
-        )
-
-
-@blueprint.route("")
-class Departments(MethodView):
-    @blueprint.response(200, DepartmentSchema(many=True))
-    def get(self):
-        who = require_admin()
-        conn = db()
-        return [
-            _load(conn, who.company_id, r["id"])
-            for r in conn.execute("SELECT id FROM departments WHERE company_id = %s ORDER BY id", (who.company_id,))
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        row = conn.execute(
+            """SELECT id, name, distribution, ring_time_s AS ring_time, if_nobody_answers, voicemail_box_id
+               FROM departments WHERE id = %s AND company_id = %s""",
+            (object_id, company_id),
+        ).fetchone()
+        if row is None:
+            raise self.not_found()
+        row["members"] = [
+            r["employee_id"]
+            for r in conn.execute(
+                "SELECT employee_id FROM department_members WHERE department_id = %s ORDER BY position", (object_id,)
+            )
         ]
+        return row
 
-    @blueprint.arguments(DepartmentSchema)
-    @blueprint.response(201, DepartmentSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _check(conn, who.company_id, None, data)
-        department_id = conn.execute(
-            "INSERT INTO departments (company_id, name) VALUES (%s, %s) RETURNING id", (who.company_id, data["name"])
-        ).fetchone()["id"]
-        _write(conn, department_id, data)
-        return _load(conn, who.company_id, department_id)
+    def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
+        super().check(conn, company_id, object_id, data)
+        if not owned(conn, company_id, "voicemail box", data["voicemail_box_id"]):
+            raise invalid("voicemail_box_id", missing("voicemail box", data["voicemail_box_id"]))
+        require_owned_list(conn, company_id, "employee", "members", data["members"])
 
+    def write(self, conn, object_id: int, data: dict) -> None:
+        conn.execute(
+            """UPDATE departments SET name = %s, distribution = %s, ring_time_s = %s, if_nobody_answers = %s,
+               voicemail_box_id = %s WHERE id = %s""",
+            (
+                data["name"],
+                data["distribution"],
+                data["ring_time"],
+                data["if_nobody_answers"],
+                data["voicemail_box_id"],
+                object_id,
+            ),
+        )
+        conn.execute("DELETE FROM department_members WHERE department_id = %s", (object_id,))
+        for position, employee_id in enumerate(data["members"]):
+            conn.execute(
+                "INSERT INTO department_members (department_id, employee_id, position) VALUES (%s, %s, %s)",
+                (object_id, employee_id, position),
+            )
 
-@blueprint.route("/<int:department_id>")
-class Department(MethodView):
-    @blueprint.response(200, DepartmentSchema)
-    def get(self, department_id):
-        who = require_admin()
-        return _load(db(), who.company_id, department_id)
-
-    @blueprint.arguments(DepartmentSchema)
-    @blueprint.response(200, DepartmentSchema)
-    def put(self, data, department_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, department_id)
-        _check(conn, who.company_id, department_id, data)
-        _write(conn, department_id, data)
-        republish_company(who.company_id)
-        return _load(conn, who.company_id, department_id)
-
-    @blueprint.response(204)
-    def delete(self, department_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, department_id)
-        users = [
+    def users(self, conn, object_id: int) -> list[str]:
+        return [
             r["what"]
             for r in conn.execute(
                 """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
@@ -160,10 +108,14 @@ class Department(MethodView):
                WHERE b.owner_department_id = %(id)s OR r.department_id = %(id)s
                UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
                WHERE no_answer_department_id = %(id)s""",
-                {"id": department_id},
+                {"id": object_id},
             )
         ]
-        if users:
-            raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")
-        conn.execute("DELETE FROM departments WHERE id = %s", (department_id,))
-        after_commit(lambda _conn: forget_state(state_key(department_id)))
+
+    def delete(self, conn, company_id: int, object_id: int) -> None:
+        super().delete(conn, company_id, object_id)
+        # Its round robin turn and members' call times: nothing routes by them any more.
+        after_commit(lambda _conn: forget_state(state_key(object_id)))
+
+
+routes(blueprint, Departments())

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import re
 
-from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import destinations as kinds
-from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish_company
-from .database import db
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError
 from .fields import Name
 from .references import missing, owned
+from .resources import Service, routes
 
 blueprint = api_blueprint("ivr_menus", "/ivr-menus", "Voice menus: keys to destinations")
 
@@ -60,140 +57,93 @@ class IvrMenuSchema(Schema):
             raise ValidationError({"timeout": ["a menu needs a default route for callers who press nothing"]}, "keys")
 
 
-def _load(conn, company_id: int, menu_id: int) -> dict:
-    menu = conn.execute(
-        """SELECT id, name, greeting_kind, greeting_text, greeting_prompt_id, timeout_s, invalid_key_tries
-           FROM ivr_menus WHERE id = %s AND company_id = %s""",
-        (menu_id, company_id),
-    ).fetchone()
-    if menu is None:
-        raise not_found("IVR menu")
-    keys = conn.execute(
-        f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key", (menu_id,)
-    ).fetchall()
-    return {
-        "id": menu["id"],
-        "name": menu["name"],
-        "greeting": {
-            "kind": menu["greeting_kind"],
-            "text": menu["greeting_text"],
-            "prompt_id": menu["greeting_prompt_id"],
-        },
-        "timeout": menu["timeout_s"],
-        "invalid_key_tries": menu["invalid_key_tries"],
-        "keys": {row["key"]: kinds.from_row(row) for row in keys},
-    }
+class IvrMenus(Service):
+    what = "IVR menu"
+    a = "an"
+    table = "ivr_menus"
+    id_name = "menu_id"
+    schema = IvrMenuSchema
 
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        menu = conn.execute(
+            """SELECT id, name, greeting_kind, greeting_text, greeting_prompt_id, timeout_s, invalid_key_tries
+               FROM ivr_menus WHERE id = %s AND company_id = %s""",
+            (object_id, company_id),
+        ).fetchone()
+        if menu is None:
+            raise self.not_found()
+        keys = conn.execute(
+            f"SELECT key, kind, {kinds.COLUMN_LIST} FROM ivr_keys WHERE menu_id = %s ORDER BY key", (object_id,)
+        ).fetchall()
+        return {
+            "id": menu["id"],
+            "name": menu["name"],
+            "greeting": {
+                "kind": menu["greeting_kind"],
+                "text": menu["greeting_text"],
+                "prompt_id": menu["greeting_prompt_id"],
+            },
+            "timeout": menu["timeout_s"],
+            "invalid_key_tries": menu["invalid_key_tries"],
+            "keys": {row["key"]: kinds.from_row(row) for row in keys},
+        }
 
-def _check(conn, company_id: int, menu_id: int | None, data: dict) -> None:
-    if conn.execute(
-        "SELECT 1 FROM ivr_menus WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, data["name"], menu_id),
-    ).fetchone():
-        raise invalid("name", f"an IVR menu named {data['name']!r} already exists")
-    if not owned(conn, company_id, "prompt", data["greeting"]["prompt_id"]):
-        raise ApiError(
-            422,
-            "The request is invalid.",
-            {"greeting": {"prompt_id": [missing("prompt", data["greeting"]["prompt_id"])]}},
-        )
-    problems = {key: p for key, d in data["keys"].items() if (p := kinds.errors(conn, company_id, d))}
-    if problems:
-        raise ApiError(422, "The request is invalid.", {"keys": problems})
-    # Follow "timeout" through submenus: pressing nothing must end somewhere.
-    path, seen = [data["name"]], {menu_id}
-    default = data["keys"]["timeout"]
-    while default["kind"] == "ivr":
-        target = default["ivr_menu_id"]
-        if target in seen:
-            name = data["name"] if target == menu_id else path[-1]
+    def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
+        super().check(conn, company_id, object_id, data)
+        if not owned(conn, company_id, "prompt", data["greeting"]["prompt_id"]):
             raise ApiError(
                 422,
                 "The request is invalid.",
-                {"keys": {"timeout": [f"pressing nothing would loop: {' -> '.join(path + [name])}"]}},
+                {"greeting": {"prompt_id": [missing("prompt", data["greeting"]["prompt_id"])]}},
             )
-        seen.add(target)
-        row = conn.execute(
-            f"""SELECT m.name, k.kind, {kinds.COLUMN_LIST} FROM ivr_menus m
-                               JOIN ivr_keys k ON k.menu_id = m.id AND k.key = 'timeout' WHERE m.id = %s""",
-            (target,),
-        ).fetchone()
-        path.append(row["name"])
-        default = kinds.from_row(row)
+        problems = {key: p for key, d in data["keys"].items() if (p := kinds.errors(conn, company_id, d))}
+        if problems:
+            raise ApiError(422, "The request is invalid.", {"keys": problems})
+        # Follow "timeout" through submenus: pressing nothing must end somewhere.
+        path, seen = [data["name"]], {object_id}
+        default = data["keys"]["timeout"]
+        while default["kind"] == "ivr":
+            target = default["ivr_menu_id"]
+            if target in seen:
+                name = data["name"] if target == object_id else path[-1]
+                raise ApiError(
+                    422,
+                    "The request is invalid.",
+                    {"keys": {"timeout": [f"pressing nothing would loop: {' -> '.join(path + [name])}"]}},
+                )
+            seen.add(target)
+            row = conn.execute(
+                f"""SELECT m.name, k.kind, {kinds.COLUMN_LIST} FROM ivr_menus m
+                    JOIN ivr_keys k ON k.menu_id = m.id AND k.key = 'timeout' WHERE m.id = %s""",
+                (target,),
+            ).fetchone()
+            path.append(row["name"])
+            default = kinds.from_row(row)
 
-
-def _write(conn, menu_id: int, data: dict) -> None:
-    conn.execute(
-        """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, greeting_prompt_id = %s,
-           timeout_s = %s, invalid_key_tries = %s WHERE id = %s""",
-        (
-            data["name"],
-            data["greeting"]["kind"],
-            data["greeting"]["text"],
-            data["greeting"]["prompt_id"],
-            data["timeout"],
-            data["invalid_key_tries"],
-            menu_id,
-        ),
-    )
-    conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (menu_id,))
-    for key, destination in data["keys"].items():
+    def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
-            f"INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST}) VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})",
-            (menu_id, key, destination["kind"], *kinds.column_values(destination)),
+            """UPDATE ivr_menus SET name = %s, greeting_kind = %s, greeting_text = %s, greeting_prompt_id = %s,
+               timeout_s = %s, invalid_key_tries = %s WHERE id = %s""",
+            (
+                data["name"],
+                data["greeting"]["kind"],
+                data["greeting"]["text"],
+                data["greeting"]["prompt_id"],
+                data["timeout"],
+                data["invalid_key_tries"],
+                object_id,
+            ),
         )
+        conn.execute("DELETE FROM ivr_keys WHERE menu_id = %s", (object_id,))
+        for key, destination in data["keys"].items():
+            conn.execute(
+                f"""INSERT INTO ivr_keys (menu_id, key, kind, {kinds.COLUMN_LIST})
+                    VALUES (%s, %s, %s, {kinds.PLACEHOLDERS})""",
+                (object_id, key, destination["kind"], *kinds.column_values(destination)),
+            )
 
-
-@blueprint.route("")
-class IvrMenus(MethodView):
-    @blueprint.response(200, IvrMenuSchema(many=True))
-    def get(self):
-        who = require_admin()
-        conn = db()
+    def users(self, conn, object_id: int) -> list[str]:
         return [
-            _load(conn, who.company_id, r["id"])
-            for r in conn.execute("SELECT id FROM ivr_menus WHERE company_id = %s ORDER BY id", (who.company_id,))
-        ]
-
-    @blueprint.arguments(IvrMenuSchema)
-    @blueprint.response(201, IvrMenuSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _check(conn, who.company_id, None, data)
-        menu_id = conn.execute(
-            "INSERT INTO ivr_menus (company_id, name) VALUES (%s, %s) RETURNING id", (who.company_id, data["name"])
-        ).fetchone()["id"]
-        _write(conn, menu_id, data)
-        # The company document routes the legs of keys that ring people.
-        republish_company(who.company_id)
-        return _load(conn, who.company_id, menu_id)
-
-
-@blueprint.route("/<int:menu_id>")
-class IvrMenu(MethodView):
-    @blueprint.response(200, IvrMenuSchema)
-    def get(self, menu_id):
-        who = require_admin()
-        return _load(db(), who.company_id, menu_id)
-
-    @blueprint.arguments(IvrMenuSchema)
-    @blueprint.response(200, IvrMenuSchema)
-    def put(self, data, menu_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, menu_id)
-        _check(conn, who.company_id, menu_id, data)
-        _write(conn, menu_id, data)
-        republish_company(who.company_id)
-        return _load(conn, who.company_id, menu_id)
-
-    @blueprint.response(204)
-    def delete(self, menu_id):
-        who = require_admin()
-        conn = db()
-        menu = _load(conn, who.company_id, menu_id)
-        users = [
             r["what"]
             for r in conn.execute(
                 """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
@@ -201,10 +151,9 @@ class IvrMenu(MethodView):
                WHERE d.ivr_menu_id = %(id)s
                UNION ALL SELECT DISTINCT 'IVR menu ' || quote_literal(m.name) FROM ivr_menus m
                JOIN ivr_keys k ON k.menu_id = m.id WHERE k.ivr_menu_id = %(id)s AND m.id <> %(id)s""",
-                {"id": menu["id"]},
+                {"id": object_id},
             )
         ]
-        if users:
-            raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
-        conn.execute("DELETE FROM ivr_menus WHERE id = %s", (menu_id,))
-        republish_company(who.company_id)
+
+
+routes(blueprint, IvrMenus())

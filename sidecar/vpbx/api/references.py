@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from .errors import ApiError
+
 # Resource name in messages -> table.
 TABLES = {
     "employee": "employees",
@@ -29,3 +31,14 @@ def owned(conn, company_id: int, what: str, object_id: int | None) -> bool:
 
 def missing(what: str, object_id: int) -> str:
     return f"no {what} {object_id} in this company"
+
+
+def require_owned_list(conn, company_id: int, what: str, field: str, object_ids: list[int]) -> None:
+    """422 naming each position of ``field`` whose id is not a ``what`` of this company."""
+    errors = {
+        i: [missing(what, object_id)]
+        for i, object_id in enumerate(object_ids)
+        if not owned(conn, company_id, what, object_id)
+    }
+    if errors:
+        raise ApiError(422, "The request is invalid.", {field: errors})

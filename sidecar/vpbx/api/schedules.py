@@ -9,16 +9,12 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..config.schedules import read_schedule
-from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish_company
-from .database import db
-from .errors import ApiError, not_found
 from .fields import Name, timezone_name
+from .resources import Service, routes
 
 blueprint = api_blueprint("schedules", "/schedules", "Working hours, holidays and extra working days")
 
@@ -101,118 +97,70 @@ def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def _load(conn, company_id: int, schedule_id: int) -> dict:
-    rows = read_schedule(conn, schedule_id, company_id)
-    if rows is None:
-        raise not_found("Schedule")
-    return {
-        **rows.schedule,
-        "weekly": [
-            {"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]} for r in rows.weekly
-        ],
-        "exceptions": [
-            {
-                "start": r["start_date"],
-                "end": r["end_date"],
-                "closed": r["closed"],
-                "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]},
-            }
-            for r in rows.exceptions
-        ],
-    }
+class Schedules(Service):
+    what = "schedule"
+    table = "schedules"
+    id_name = "schedule_id"
+    schema = ScheduleSchema
 
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        rows = read_schedule(conn, object_id, company_id)
+        if rows is None:
+            raise self.not_found()
+        return {
+            **rows.schedule,
+            "weekly": [
+                {"day": DAYS[r["weekday"]], "start": r["start_minute"], "end": r["end_minute"]} for r in rows.weekly
+            ],
+            "exceptions": [
+                {
+                    "start": r["start_date"],
+                    "end": r["end_date"],
+                    "closed": r["closed"],
+                    "hours": None if r["closed"] else {"start": r["start_minute"], "end": r["end_minute"]},
+                }
+                for r in rows.exceptions
+            ],
+        }
 
-def _write(conn, schedule_id: int, data: dict) -> None:
-    conn.execute("DELETE FROM schedule_intervals WHERE schedule_id = %s", (schedule_id,))
-    conn.execute("DELETE FROM schedule_exceptions WHERE schedule_id = %s", (schedule_id,))
-    for interval in data["weekly"]:
+    def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
-            "INSERT INTO schedule_intervals (schedule_id, weekday, start_minute, end_minute) VALUES (%s, %s, %s, %s)",
-            (schedule_id, DAYS.index(interval["day"]), interval["start"], interval["end"]),
+            "UPDATE schedules SET name = %s, timezone = %s WHERE id = %s", (data["name"], data["timezone"], object_id)
         )
-    for exception in data["exceptions"]:
-        hours = exception.get("hours") or {}
-        conn.execute(
-            """INSERT INTO schedule_exceptions (schedule_id, start_date, end_date, closed, start_minute, end_minute)
-               VALUES (%s, %s, %s, %s, %s, %s)""",
-            (
-                schedule_id,
-                exception["start"],
-                exception["end"],
-                exception["closed"],
-                hours.get("start"),
-                hours.get("end"),
-            ),
-        )
+        conn.execute("DELETE FROM schedule_intervals WHERE schedule_id = %s", (object_id,))
+        conn.execute("DELETE FROM schedule_exceptions WHERE schedule_id = %s", (object_id,))
+        for interval in data["weekly"]:
+            conn.execute(
+                """INSERT INTO schedule_intervals (schedule_id, weekday, start_minute, end_minute)
+                   VALUES (%s, %s, %s, %s)""",
+                (object_id, DAYS.index(interval["day"]), interval["start"], interval["end"]),
+            )
+        for exception in data["exceptions"]:
+            hours = exception.get("hours") or {}
+            conn.execute(
+                """INSERT INTO schedule_exceptions (schedule_id, start_date, end_date, closed, start_minute, end_minute)
+                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                (
+                    object_id,
+                    exception["start"],
+                    exception["end"],
+                    exception["closed"],
+                    hours.get("start"),
+                    hours.get("end"),
+                ),
+            )
 
-
-def _name_free(conn, company_id: int, name: str, schedule_id: int | None) -> None:
-    if conn.execute(
-        "SELECT 1 FROM schedules WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, name, schedule_id),
-    ).fetchone():
-        raise ApiError(422, "The request is invalid.", {"name": [f"a schedule named {name!r} already exists"]})
-
-
-@blueprint.route("")
-class Schedules(MethodView):
-    @blueprint.response(200, ScheduleSchema(many=True))
-    def get(self):
-        who = require_admin()
-        conn = db()
-        ids = [
-            r["id"]
-            for r in conn.execute("SELECT id FROM schedules WHERE company_id = %s ORDER BY id", (who.company_id,))
-        ]
-        return [_load(conn, who.company_id, i) for i in ids]
-
-    @blueprint.arguments(ScheduleSchema)
-    @blueprint.response(201, ScheduleSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _name_free(conn, who.company_id, data["name"], None)
-        schedule_id = conn.execute(
-            "INSERT INTO schedules (company_id, name, timezone) VALUES (%s, %s, %s) RETURNING id",
-            (who.company_id, data["name"], data["timezone"]),
-        ).fetchone()["id"]
-        _write(conn, schedule_id, data)
-        return _load(conn, who.company_id, schedule_id)
-
-
-@blueprint.route("/<int:schedule_id>")
-class Schedule(MethodView):
-    @blueprint.response(200, ScheduleSchema)
-    def get(self, schedule_id):
-        who = require_admin()
-        return _load(db(), who.company_id, schedule_id)
-
-    @blueprint.arguments(ScheduleSchema)
-    @blueprint.response(200, ScheduleSchema)
-    def put(self, data, schedule_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, schedule_id)
-        _name_free(conn, who.company_id, data["name"], schedule_id)
-        conn.execute(
-            "UPDATE schedules SET name = %s, timezone = %s WHERE id = %s", (data["name"], data["timezone"], schedule_id)
-        )
-        _write(conn, schedule_id, data)
-        republish_company(who.company_id)
-        return _load(conn, who.company_id, schedule_id)
-
-    @blueprint.response(204)
-    def delete(self, schedule_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, schedule_id)
-        users = conn.execute(
-            """SELECT 'the company' AS what FROM companies WHERE schedule_id = %(id)s
+    def users(self, conn, object_id: int) -> list[str]:
+        return [
+            r["what"]
+            for r in conn.execute(
+                """SELECT 'the company' AS what FROM companies WHERE schedule_id = %(id)s
                UNION ALL SELECT 'number ' || e164 FROM numbers WHERE schedule_id = %(id)s
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE active_schedule_id = %(id)s
                UNION ALL SELECT 'employee ' || quote_literal(name) FROM employees WHERE schedule_id = %(id)s""",
-            {"id": schedule_id},
-        ).fetchall()
-        if users:
-            raise ApiError(422, "The request is invalid.", {"id": [f"in use by {', '.join(u['what'] for u in users)}"]})
-        conn.execute("DELETE FROM schedules WHERE id = %s", (schedule_id,))
+                {"id": object_id},
+            )
+        ]
+
+
+routes(blueprint, Schedules())

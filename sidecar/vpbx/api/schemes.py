@@ -7,18 +7,15 @@ the schema of its kind.
 
 from __future__ import annotations
 
-from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..config.compile import MAX_BACKUP_DEPTH
 from . import destinations as kinds
-from .auth import principal, require_admin
 from .blueprints import api_blueprint
-from .changes import republish_company
-from .database import db
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError, invalid
 from .fields import Name
 from .references import missing, owned
+from .resources import Service, routes
 
 blueprint = api_blueprint("schemes", "/schemes", "Forwarding schemes: ordered steps of destinations")
 
@@ -145,91 +142,42 @@ def _write_steps(conn, scheme_id: int, steps: list[dict]) -> None:
             )
 
 
-def _load(conn, scheme_id: int) -> dict:
-    scheme = conn.execute(
-        "SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id, "
-        "whisper_prompt_id, forward_notice, forward_notice_prompt_id FROM schemes WHERE id = %s AND company_id = %s",
-        (scheme_id, principal().company_id),
-    ).fetchone()
-    if scheme is None:
-        raise not_found("Scheme")
-    rows = conn.execute(
-        f"""SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, {kinds.COLUMN_LIST}
-           FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
-           WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
-        (scheme_id,),
-    ).fetchall()
-    steps: dict[int, dict] = {}
-    for row in rows:
-        step = steps.setdefault(row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []})
-        if row["kind"]:
-            step["destinations"].append(kinds.from_row(row))
-    return {**scheme, "steps": list(steps.values())}
+class Schemes(Service):
+    what = "scheme"
+    table = "schemes"
+    id_name = "scheme_id"
+    schema = SchemeSchema
 
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        scheme = conn.execute(
+            """SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id,
+                      whisper_prompt_id, forward_notice, forward_notice_prompt_id
+               FROM schemes WHERE id = %s AND company_id = %s""",
+            (object_id, company_id),
+        ).fetchone()
+        if scheme is None:
+            raise self.not_found()
+        rows = conn.execute(
+            f"""SELECT s.id AS step_id, s.mode, s.timeout_s, d.kind, {kinds.COLUMN_LIST}
+               FROM scheme_steps s LEFT JOIN step_destinations d ON d.step_id = s.id
+               WHERE s.scheme_id = %s ORDER BY s.position, d.position""",
+            (object_id,),
+        ).fetchall()
+        steps: dict[int, dict] = {}
+        for row in rows:
+            step = steps.setdefault(
+                row["step_id"], {"mode": row["mode"], "timeout": row["timeout_s"], "destinations": []}
+            )
+            if row["kind"]:
+                step["destinations"].append(kinds.from_row(row))
+        return {**scheme, "steps": list(steps.values())}
 
-def _name_free(conn, company_id: int, name: str, scheme_id: int | None) -> None:
-    taken = conn.execute(
-        "SELECT 1 FROM schemes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, name, scheme_id),
-    ).fetchone()
-    if taken:
-        raise ApiError(422, "The request is invalid.", {"name": [f"a scheme named {name!r} already exists"]})
+    def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
+        super().check(conn, company_id, object_id, data)
+        _check_destinations(conn, company_id, data["steps"])
+        _check_links(conn, company_id, object_id, data)
 
-
-@blueprint.route("")
-class Schemes(MethodView):
-    @blueprint.response(200, SchemeSchema(many=True))
-    def get(self):
-        who = require_admin()
-        conn = db()
-        ids = [
-            r["id"] for r in conn.execute("SELECT id FROM schemes WHERE company_id = %s ORDER BY id", (who.company_id,))
-        ]
-        return [_load(conn, i) for i in ids]
-
-    @blueprint.arguments(SchemeSchema)
-    @blueprint.response(201, SchemeSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _name_free(conn, who.company_id, data["name"], None)
-        _check_destinations(conn, who.company_id, data["steps"])
-        _check_links(conn, who.company_id, None, data)
-        scheme_id = conn.execute(
-            "INSERT INTO schemes (company_id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, "
-            "music_prompt_id, whisper_prompt_id, forward_notice_prompt_id, forward_notice) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (
-                who.company_id,
-                data["name"],
-                data["active_schedule_id"],
-                data["backup_scheme_id"],
-                *(data[f] for f in ANNOUNCEMENTS),
-                data["forward_notice"],
-            ),
-        ).fetchone()["id"]
-        _write_steps(conn, scheme_id, data["steps"])
-        # The company's directory lists every scheme, for lookups and the media app's legs.
-        republish_company(who.company_id)
-        return _load(conn, scheme_id)
-
-
-@blueprint.route("/<int:scheme_id>")
-class Scheme(MethodView):
-    @blueprint.response(200, SchemeSchema)
-    def get(self, scheme_id):
-        require_admin()
-        return _load(db(), scheme_id)
-
-    @blueprint.arguments(SchemeSchema)
-    @blueprint.response(200, SchemeSchema)
-    def put(self, data, scheme_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, scheme_id)
-        _name_free(conn, who.company_id, data["name"], scheme_id)
-        _check_destinations(conn, who.company_id, data["steps"])
-        _check_links(conn, who.company_id, scheme_id, data)
+    def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
             """UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
                                greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s,
@@ -240,27 +188,20 @@ class Scheme(MethodView):
                 data["backup_scheme_id"],
                 *(data[f] for f in ANNOUNCEMENTS),
                 data["forward_notice"],
-                scheme_id,
+                object_id,
             ),
         )
-        _write_steps(conn, scheme_id, data["steps"])
-        republish_company(who.company_id)
-        return _load(conn, scheme_id)
+        _write_steps(conn, object_id, data["steps"])
 
-    @blueprint.response(204)
-    def delete(self, scheme_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, scheme_id)
-        users = [
+    def users(self, conn, object_id: int) -> list[str]:
+        return [
             r["what"]
             for r in conn.execute(
                 """SELECT 'number ' || e164 AS what FROM numbers WHERE %(id)s IN (scheme_id, off_hours_scheme_id)
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes WHERE backup_scheme_id = %(id)s""",
-                {"id": scheme_id},
+                {"id": object_id},
             )
         ]
-        if users:
-            raise ApiError(422, "The request is invalid.", {"id": [f"in use by {', '.join(users)}: change them first"]})
-        conn.execute("DELETE FROM schemes WHERE id = %s", (scheme_id,))
-        republish_company(who.company_id)
+
+
+routes(blueprint, Schemes())

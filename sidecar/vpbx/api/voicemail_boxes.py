@@ -7,16 +7,13 @@ member with an email), plus an optional extra address.
 
 from __future__ import annotations
 
-from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish_company
-from .database import db
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError, invalid
 from .fields import Name
 from .references import missing, owned
+from .resources import Service, routes
 
 blueprint = api_blueprint("voicemail_boxes", "/voicemail-boxes", "Voicemail boxes and their recipients")
 
@@ -64,142 +61,98 @@ class VoicemailBoxSchema(Schema):
             raise ValidationError("a voicemail box needs a recipient or an extra email", "recipients")
 
 
-def _check(conn, company_id: int, box_id: int | None, data: dict) -> None:
-    if conn.execute(
-        "SELECT 1 FROM voicemail_boxes WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, data["name"], box_id),
-    ).fetchone():
-        raise invalid("name", f"a voicemail box named {data['name']!r} already exists")
-    owner_kind = data["owner_kind"]
-    if owner_kind in ("department", "employee") and not owned(conn, company_id, owner_kind, data["owner_id"]):
-        raise invalid("owner_id", missing(owner_kind, data["owner_id"]))
-    prompt = data["greeting_prompt_id"]
-    if (
-        prompt is not None
-        and not conn.execute("SELECT 1 FROM prompts WHERE id = %s AND company_id = %s", (prompt, company_id)).fetchone()
-    ):
-        raise invalid("greeting_prompt_id", missing("prompt", prompt))
-    errors: dict = {}
-    for index, recipient in enumerate(data["recipients"]):
-        if recipient["employee_id"] is not None:
-            employee = conn.execute(
-                "SELECT name, email FROM employees WHERE id = %s AND company_id = %s",
-                (recipient["employee_id"], company_id),
+class VoicemailBoxes(Service):
+    what = "voicemail box"
+    table = "voicemail_boxes"
+    id_name = "box_id"
+    schema = VoicemailBoxSchema
+
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        box = conn.execute(
+            """SELECT id, name, owner_kind, COALESCE(owner_department_id, owner_employee_id) AS owner_id, extra_email,
+                      greeting_prompt_id, max_length_s, silence_s
+               FROM voicemail_boxes WHERE id = %s AND company_id = %s""",
+            (object_id, company_id),
+        ).fetchone()
+        if box is None:
+            raise self.not_found()
+        box["recipients"] = conn.execute(
+            "SELECT employee_id, department_id FROM voicemail_recipients WHERE voicemail_box_id = %s ORDER BY id",
+            (object_id,),
+        ).fetchall()
+        return box
+
+    def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
+        super().check(conn, company_id, object_id, data)
+        owner_kind = data["owner_kind"]
+        if owner_kind in ("department", "employee") and not owned(conn, company_id, owner_kind, data["owner_id"]):
+            raise invalid("owner_id", missing(owner_kind, data["owner_id"]))
+        prompt = data["greeting_prompt_id"]
+        if (
+            prompt is not None
+            and not conn.execute(
+                "SELECT 1 FROM prompts WHERE id = %s AND company_id = %s", (prompt, company_id)
             ).fetchone()
-            if employee is None:
-                errors[index] = {"employee_id": [missing("employee", recipient["employee_id"])]}
-            elif not employee["email"]:
-                # R11: the seeds insist the message says exactly this.
-                errors[index] = {
-                    "employee_id": [
-                        f"{employee['name']} has no email address: add one to their profile or choose another recipient"
-                    ]
-                }
-        else:
-            department = conn.execute(
-                """SELECT d.name, count(e.email) AS with_email FROM departments d
-                   LEFT JOIN department_members m ON m.department_id = d.id
-                   LEFT JOIN employees e ON e.id = m.employee_id AND e.email IS NOT NULL
-                   WHERE d.id = %s AND d.company_id = %s GROUP BY d.name""",
-                (recipient["department_id"], company_id),
-            ).fetchone()
-            if department is None:
-                errors[index] = {"department_id": [missing("department", recipient["department_id"])]}
-            elif department["with_email"] == 0:
-                errors[index] = {"department_id": [f"no member of {department['name']} has an email address"]}
-    if errors:
-        raise ApiError(422, "The request is invalid.", {"recipients": errors})
+        ):
+            raise invalid("greeting_prompt_id", missing("prompt", prompt))
+        errors: dict = {}
+        for index, recipient in enumerate(data["recipients"]):
+            if recipient["employee_id"] is not None:
+                employee = conn.execute(
+                    "SELECT name, email FROM employees WHERE id = %s AND company_id = %s",
+                    (recipient["employee_id"], company_id),
+                ).fetchone()
+                if employee is None:
+                    errors[index] = {"employee_id": [missing("employee", recipient["employee_id"])]}
+                elif not employee["email"]:
+                    # R11: the seeds insist the message says exactly this.
+                    errors[index] = {
+                        "employee_id": [
+                            f"{employee['name']} has no email address: "
+                            "add one to their profile or choose another recipient"
+                        ]
+                    }
+            else:
+                department = conn.execute(
+                    """SELECT d.name, count(e.email) AS with_email FROM departments d
+                       LEFT JOIN department_members m ON m.department_id = d.id
+                       LEFT JOIN employees e ON e.id = m.employee_id AND e.email IS NOT NULL
+                       WHERE d.id = %s AND d.company_id = %s GROUP BY d.name""",
+                    (recipient["department_id"], company_id),
+                ).fetchone()
+                if department is None:
+                    errors[index] = {"department_id": [missing("department", recipient["department_id"])]}
+                elif department["with_email"] == 0:
+                    errors[index] = {"department_id": [f"no member of {department['name']} has an email address"]}
+        if errors:
+            raise ApiError(422, "The request is invalid.", {"recipients": errors})
 
-
-def _load(conn, company_id: int, box_id: int) -> dict:
-    box = conn.execute(
-        """SELECT id, name, owner_kind, COALESCE(owner_department_id, owner_employee_id) AS owner_id, extra_email,
-                  greeting_prompt_id, max_length_s, silence_s
-           FROM voicemail_boxes WHERE id = %s AND company_id = %s""",
-        (box_id, company_id),
-    ).fetchone()
-    if box is None:
-        raise not_found("Voicemail box")
-    box["recipients"] = conn.execute(
-        "SELECT employee_id, department_id FROM voicemail_recipients WHERE voicemail_box_id = %s ORDER BY id", (box_id,)
-    ).fetchall()
-    return box
-
-
-def _write(conn, box_id: int, data: dict) -> None:
-    kind, owner = data["owner_kind"], data["owner_id"]
-    conn.execute(
-        """UPDATE voicemail_boxes SET name = %s, owner_kind = %s, owner_department_id = %s, owner_employee_id = %s,
-           extra_email = %s, greeting_prompt_id = %s, max_length_s = %s, silence_s = %s WHERE id = %s""",
-        (
-            data["name"],
-            kind,
-            owner if kind == "department" else None,
-            owner if kind == "employee" else None,
-            data["extra_email"],
-            data["greeting_prompt_id"],
-            data["max_length_s"],
-            data["silence_s"],
-            box_id,
-        ),
-    )
-    conn.execute("DELETE FROM voicemail_recipients WHERE voicemail_box_id = %s", (box_id,))
-    for recipient in data["recipients"]:
+    def write(self, conn, object_id: int, data: dict) -> None:
+        kind, owner = data["owner_kind"], data["owner_id"]
         conn.execute(
-            "INSERT INTO voicemail_recipients (voicemail_box_id, employee_id, department_id) VALUES (%s, %s, %s)",
-            (box_id, recipient["employee_id"], recipient["department_id"]),
+            """UPDATE voicemail_boxes SET name = %s, owner_kind = %s, owner_department_id = %s, owner_employee_id = %s,
+               extra_email = %s, greeting_prompt_id = %s, max_length_s = %s, silence_s = %s WHERE id = %s""",
+            (
+                data["name"],
+                kind,
+                owner if kind == "department" else None,
+                owner if kind == "employee" else None,
+                data["extra_email"],
+                data["greeting_prompt_id"],
+                data["max_length_s"],
+                data["silence_s"],
+                object_id,
+            ),
         )
+        conn.execute("DELETE FROM voicemail_recipients WHERE voicemail_box_id = %s", (object_id,))
+        for recipient in data["recipients"]:
+            conn.execute(
+                "INSERT INTO voicemail_recipients (voicemail_box_id, employee_id, department_id) VALUES (%s, %s, %s)",
+                (object_id, recipient["employee_id"], recipient["department_id"]),
+            )
 
-
-@blueprint.route("")
-class VoicemailBoxes(MethodView):
-    @blueprint.response(200, VoicemailBoxSchema(many=True))
-    def get(self):
-        who = require_admin()
-        conn = db()
+    def users(self, conn, object_id: int) -> list[str]:
         return [
-            _load(conn, who.company_id, r["id"])
-            for r in conn.execute("SELECT id FROM voicemail_boxes WHERE company_id = %s ORDER BY id", (who.company_id,))
-        ]
-
-    @blueprint.arguments(VoicemailBoxSchema)
-    @blueprint.response(201, VoicemailBoxSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _check(conn, who.company_id, None, data)
-        box_id = conn.execute(
-            "INSERT INTO voicemail_boxes (company_id, name) VALUES (%s, %s) RETURNING id",
-            (who.company_id, data["name"]),
-        ).fetchone()["id"]
-        _write(conn, box_id, data)
-        return _load(conn, who.company_id, box_id)
-
-
-@blueprint.route("/<int:box_id>")
-class VoicemailBox(MethodView):
-    @blueprint.response(200, VoicemailBoxSchema)
-    def get(self, box_id):
-        who = require_admin()
-        return _load(db(), who.company_id, box_id)
-
-    @blueprint.arguments(VoicemailBoxSchema)
-    @blueprint.response(200, VoicemailBoxSchema)
-    def put(self, data, box_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, box_id)
-        _check(conn, who.company_id, box_id, data)
-        _write(conn, box_id, data)
-        republish_company(who.company_id)
-        return _load(conn, who.company_id, box_id)
-
-    @blueprint.response(204)
-    def delete(self, box_id):
-        who = require_admin()
-        conn = db()
-        _load(conn, who.company_id, box_id)
-        users = [
             r["what"]
             for r in conn.execute(
                 """SELECT DISTINCT 'scheme ' || quote_literal(s.name) AS what FROM schemes s
@@ -208,9 +161,9 @@ class VoicemailBox(MethodView):
                UNION ALL SELECT 'department ' || quote_literal(name) FROM departments WHERE voicemail_box_id = %(id)s
                UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
                WHERE no_answer_voicemail_box_id = %(id)s""",
-                {"id": box_id},
+                {"id": object_id},
             )
         ]
-        if users:
-            raise invalid("id", f"in use by {', '.join(sorted(set(users)))}: change them first")
-        conn.execute("DELETE FROM voicemail_boxes WHERE id = %s", (box_id,))
+
+
+routes(blueprint, VoicemailBoxes())

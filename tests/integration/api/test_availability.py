@@ -165,7 +165,7 @@ def test_whatever_a_rule_or_a_personal_schedule_uses_cannot_be_deleted(client, a
     gone_schedule = client.delete(f"/api/v1/schedules/{schedule['id']}", headers=admin)
     gone_target = client.delete(f"/api/v1/employees/{target['id']}", headers=admin)
 
-    assert error_fields(gone_schedule) == {"id": ["in use by employee 'Forwarder'"]}
+    assert error_fields(gone_schedule) == {"id": ["in use by employee 'Forwarder': change them first"]}
     assert error_fields(gone_target) == {
         "id": ["the no-answer rule of Forwarder forwards to this employee: change it first"]
     }

@@ -109,7 +109,7 @@ def test_a_schedule_in_use_cannot_be_deleted(client, admin, created, post):
     response = client.delete(f"/api/v1/schedules/{schedule['id']}", headers=admin)
 
     assert response.status_code == 422
-    assert error_fields(response) == {"id": ["in use by scheme 'Daytime'"]}
+    assert error_fields(response) == {"id": ["in use by scheme 'Daytime': change them first"]}
 
 
 def test_backup_schemes_cannot_loop(client, admin, created, post):

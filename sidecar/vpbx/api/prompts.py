@@ -12,10 +12,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..media import uploads
 from .auth import require_admin
 from .blueprints import api_blueprint, body_limit
-from .changes import republish_company
 from .database import db
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError, not_found
 from .fields import Name
+from .resources import Service, routes
 
 blueprint = api_blueprint("prompts", "/prompts", "Greetings, announcements and music")
 COLUMNS = "id, name, kind, text, language, file_name, file_seconds"
@@ -44,76 +44,42 @@ class PromptSchema(Schema):
             raise ValidationError("text-to-speech needs the text to read", "text")
 
 
-def _find(conn, company_id: int, prompt_id: int) -> dict:
-    row = conn.execute(
-        f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s", (prompt_id, company_id)
-    ).fetchone()
-    if row is None:
-        raise not_found("Prompt")
-    return row
+class Prompts(Service):
+    what = "prompt"
+    table = "prompts"
+    id_name = "prompt_id"
+    schema = PromptSchema
 
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s", (object_id, company_id)
+        ).fetchone()
+        if row is None:
+            raise self.not_found()
+        return row
 
-def _name_free(conn, company_id: int, name: str, prompt_id: int | None) -> None:
-    if conn.execute(
-        "SELECT 1 FROM prompts WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, name, prompt_id),
-    ).fetchone():
-        raise invalid("name", f"a prompt named {name!r} already exists")
-
-
-@blueprint.route("")
-class Prompts(MethodView):
-    @blueprint.response(200, PromptSchema(many=True))
-    def get(self):
-        who = require_admin()
-        return (
-            db()
-            .execute(f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id", (who.company_id,))
-            .fetchall()
-        )
-
-    @blueprint.arguments(PromptSchema)
-    @blueprint.response(201, PromptSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _name_free(conn, who.company_id, data["name"], None)
+    def all(self, conn, company_id: int) -> list[dict]:
         return conn.execute(
-            "INSERT INTO prompts (company_id, name, kind, text, language) VALUES (%s, %s, %s, %s, %s) "
-            f"RETURNING {COLUMNS}",
-            (who.company_id, data["name"], data["kind"], data["text"], data["language"]),
+            f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id", (company_id,)
+        ).fetchall()
+
+    def create(self, conn, company_id: int, data: dict) -> dict:
+        return conn.execute(
+            f"""INSERT INTO prompts (company_id, name, kind, text, language) VALUES (%s, %s, %s, %s, %s)
+                RETURNING {COLUMNS}""",
+            (company_id, data["name"], data["kind"], data["text"], data["language"]),
         ).fetchone()
 
-
-@blueprint.route("/<int:prompt_id>")
-class Prompt(MethodView):
-    @blueprint.response(200, PromptSchema)
-    def get(self, prompt_id):
-        who = require_admin()
-        return _find(db(), who.company_id, prompt_id)
-
-    @blueprint.arguments(PromptSchema)
-    @blueprint.response(200, PromptSchema)
-    def put(self, data, prompt_id):
-        who = require_admin()
-        conn = db()
-        _find(conn, who.company_id, prompt_id)
-        _name_free(conn, who.company_id, data["name"], prompt_id)
+    def write(self, conn, object_id: int, data: dict) -> None:
         # Choosing the standard recording or text again sets any uploaded recording aside.
         conn.execute(
             """UPDATE prompts SET name = %s, kind = %s, text = %s, language = %s, file_name = NULL,
                                file_seconds = NULL WHERE id = %s""",
-            (data["name"], data["kind"], data["text"], data["language"], prompt_id),
+            (data["name"], data["kind"], data["text"], data["language"], object_id),
         )
-        republish_company(who.company_id)
-        return _find(conn, who.company_id, prompt_id)
 
-    @blueprint.response(204)
-    def delete(self, prompt_id):
-        who = require_admin()
-        conn = db()
-        _find(conn, who.company_id, prompt_id)
-        users = [
+    def users(self, conn, object_id: int) -> list[str]:
+        return [
             r["what"]
             for r in conn.execute(
                 """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
@@ -123,12 +89,13 @@ class Prompt(MethodView):
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes
                           WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id,
                                            forward_notice_prompt_id)""",
-                {"id": prompt_id},
+                {"id": object_id},
             )
         ]
-        if users:
-            raise invalid("id", f"in use by {', '.join(sorted(users))}: change them first")
-        conn.execute("DELETE FROM prompts WHERE id = %s", (prompt_id,))
+
+
+PROMPTS = Prompts()
+routes(blueprint, PROMPTS)
 
 
 @blueprint.route("/<int:prompt_id>/recording")
@@ -150,7 +117,7 @@ class Recording(MethodView):
         """Upload the recording callers hear: the prompt becomes an 'upload'."""
         who = require_admin()
         conn = db()
-        _find(conn, who.company_id, prompt_id)
+        PROMPTS.load(conn, who.company_id, prompt_id)
         media = current_app.config["VPBX_SETTINGS"].media
         try:
             name, seconds = uploads.store_upload(
@@ -162,12 +129,12 @@ class Recording(MethodView):
             "UPDATE prompts SET kind = 'upload', file_name = %s, file_seconds = %s WHERE id = %s",
             (name, seconds, prompt_id),
         )
-        return _find(conn, who.company_id, prompt_id)
+        return PROMPTS.load(conn, who.company_id, prompt_id)
 
     @blueprint.response(200, description="The recording as callers hear it (8 kHz mono WAV)", content_type="audio/wav")
     def get(self, prompt_id):
         who = require_admin()
-        prompt = _find(db(), who.company_id, prompt_id)
+        prompt = PROMPTS.load(db(), who.company_id, prompt_id)
         media = current_app.config["VPBX_SETTINGS"].media
         if prompt["file_name"] is None or not (media.data_dir / "prompts" / prompt["file_name"]).is_file():
             raise not_found("Recording")

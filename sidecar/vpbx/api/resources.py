@@ -40,9 +40,10 @@ class Service:
     table: ClassVar[str]  # where it is stored, with company_id and name columns
     id_name: ClassVar[str]  # its id as the URL names it: "department_id"
     schema: ClassVar[type[Schema]]
-    # The answer to a POST (and a PUT) when it shows more than a GET does (a
+    # The answers to a POST and a PUT when they show more than a GET does (a
     # secret or a password, once).
     created_schema: ClassVar[type[Schema] | None] = None
+    updated_schema: ClassVar[type[Schema] | None] = None
 
     # ---- reading --------------------------------------------------------------
 
@@ -111,6 +112,7 @@ class Service:
 def routes(blueprint: Blueprint, service: Service) -> None:
     """The collection (GET, POST) and item (GET, PUT, DELETE) views of ``service``."""
     created = service.created_schema or service.schema
+    updated = service.updated_schema or service.schema
 
     @blueprint.route("")
     class Collection(MethodView):
@@ -137,7 +139,7 @@ def routes(blueprint: Blueprint, service: Service) -> None:
             return service.load(db(), who.company_id, ids[service.id_name])
 
         @blueprint.arguments(service.schema)
-        @blueprint.response(200, created)
+        @blueprint.response(200, updated)
         def put(self, data, **ids):
             who = require_admin()
             conn, object_id = db(), ids[service.id_name]

@@ -29,6 +29,7 @@ from .database import db
 from .errors import ApiError, invalid, not_found
 from .fields import CustomerUrl, Name, PhoneNumber
 from .references import missing, owned
+from .resources import Service, routes
 
 log = logging.getLogger(__name__)
 blueprint = api_blueprint("webhooks", "/webhooks", "Webhook numbers: an external URL decides the route")
@@ -85,82 +86,53 @@ class WebhookCreatedSchema(WebhookSchema):
     secret = fields.String(dump_only=True, metadata={"description": "HMAC-SHA256 key; shown once."})
 
 
-def _find(conn, company_id: int, webhook_id: int) -> dict:
-    row = conn.execute(
-        f"SELECT {COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s", (webhook_id, company_id)
-    ).fetchone()
-    if row is None:
-        raise not_found("Webhook")
-    return row
+class Webhooks(Service):
+    what = "webhook"
+    table = "webhooks"
+    id_name = "webhook_id"
+    schema = WebhookSchema
+    created_schema = WebhookCreatedSchema
 
+    def load(self, conn, company_id: int, object_id: int) -> dict:
+        row = conn.execute(
+            f"SELECT {COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s", (object_id, company_id)
+        ).fetchone()
+        if row is None:
+            raise self.not_found()
+        return row
 
-def _check(conn, company_id: int, webhook_id: int | None, data: dict) -> None:
-    if conn.execute(
-        "SELECT 1 FROM webhooks WHERE company_id = %s AND name = %s AND id IS DISTINCT FROM %s",
-        (company_id, data["name"], webhook_id),
-    ).fetchone():
-        raise invalid("name", f"a webhook named {data['name']!r} already exists")
-    if not owned(conn, company_id, "scheme", data["fallback_scheme_id"]):
-        raise invalid("fallback_scheme_id", missing("scheme", data["fallback_scheme_id"]))
+    def all(self, conn, company_id: int) -> list[dict]:
+        return conn.execute(
+            f"SELECT {COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (company_id,)
+        ).fetchall()
 
+    def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
+        super().check(conn, company_id, object_id, data)
+        if not owned(conn, company_id, "scheme", data["fallback_scheme_id"]):
+            raise invalid("fallback_scheme_id", missing("scheme", data["fallback_scheme_id"]))
 
-@blueprint.route("")
-class Webhooks(MethodView):
-    @blueprint.response(200, WebhookSchema(many=True))
-    def get(self):
-        who = require_admin()
-        return (
-            db()
-            .execute(f"SELECT {COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (who.company_id,))
-            .fetchall()
-        )
-
-    @blueprint.arguments(WebhookSchema)
-    @blueprint.response(201, WebhookCreatedSchema)
-    def post(self, data):
-        who = require_admin()
-        conn = db()
-        _check(conn, who.company_id, None, data)
+    def create(self, conn, company_id: int, data: dict) -> dict:
+        # Generated here, never chosen by a client: shown in this answer only.
         secret = secrets.token_urlsafe(32)
         row = conn.execute(
             f"""INSERT INTO webhooks (company_id, secret, {", ".join(SETTINGS)})
                 VALUES (%s, %s, {", ".join(["%s"] * len(SETTINGS))}) RETURNING {COLUMNS}""",
-            (who.company_id, secret, *(data[k] for k in SETTINGS)),
+            (company_id, secret, *(data[k] for k in SETTINGS)),
         ).fetchone()
-        republish_company(who.company_id)
         return {**row, "secret": secret}
 
-
-@blueprint.route("/<int:webhook_id>")
-class Webhook(MethodView):
-    @blueprint.response(200, WebhookSchema)
-    def get(self, webhook_id):
-        who = require_admin()
-        return _find(db(), who.company_id, webhook_id)
-
-    @blueprint.arguments(WebhookSchema)
-    @blueprint.response(200, WebhookSchema)
-    def put(self, data, webhook_id):
-        who = require_admin()
-        conn = db()
-        _find(conn, who.company_id, webhook_id)
-        _check(conn, who.company_id, webhook_id, data)
+    def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
             f"UPDATE webhooks SET {', '.join(f'{k} = %s' for k in SETTINGS)} WHERE id = %s",
-            (*(data[k] for k in SETTINGS), webhook_id),
+            (*(data[k] for k in SETTINGS), object_id),
         )
-        republish_company(who.company_id)
-        forget_state(webhook_id)
-        return _find(conn, who.company_id, webhook_id)
 
-    @blueprint.response(204)
-    def delete(self, webhook_id):
-        who = require_admin()
-        conn = db()
-        _find(conn, who.company_id, webhook_id)
-        conn.execute("DELETE FROM webhooks WHERE id = %s", (webhook_id,))
-        republish_company(who.company_id)
-        forget_state(webhook_id)
+    def forget(self, object_id: int) -> None:
+        forget_state(object_id)
+
+
+WEBHOOKS = Webhooks()
+routes(blueprint, WEBHOOKS)
 
 
 def forget_state(webhook_id: int) -> None:
@@ -187,7 +159,7 @@ class WebhookSecret(MethodView):
         """Rotate the signing secret: requests are signed with the new one from now on."""
         who = require_admin()
         conn = db()
-        _find(conn, who.company_id, webhook_id)
+        WEBHOOKS.load(conn, who.company_id, webhook_id)
         secret = secrets.token_urlsafe(32)
         conn.execute("UPDATE webhooks SET secret = %s WHERE id = %s", (secret, webhook_id))
         republish_company(who.company_id)
@@ -270,7 +242,7 @@ class WebhookFailures(MethodView):
     def get(self, webhook_id):
         """Recent failures of real calls (up to 100) and the circuit breaker's state."""
         who = require_admin()
-        _find(db(), who.company_id, webhook_id)
+        WEBHOOKS.load(db(), who.company_id, webhook_id)
         try:
             with routing_cache().pipeline(transaction=False) as pipe:
                 pipe.lrange(lookup.failures_key(webhook_id), 0, -1)

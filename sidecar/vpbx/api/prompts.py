@@ -49,19 +49,7 @@ class Prompts(Service):
     table = "prompts"
     id_name = "prompt_id"
     schema = PromptSchema
-
-    def load(self, conn, company_id: int, object_id: int) -> dict:
-        row = conn.execute(
-            f"SELECT {COLUMNS} FROM prompts WHERE id = %s AND company_id = %s", (object_id, company_id)
-        ).fetchone()
-        if row is None:
-            raise self.not_found()
-        return row
-
-    def all(self, conn, company_id: int) -> list[dict]:
-        return conn.execute(
-            f"SELECT {COLUMNS} FROM prompts WHERE company_id = %s ORDER BY id", (company_id,)
-        ).fetchall()
+    columns = COLUMNS
 
     def create(self, conn, company_id: int, data: dict) -> dict:
         return conn.execute(

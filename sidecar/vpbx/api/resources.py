@@ -44,19 +44,34 @@ class Service:
     # secret or a password, once).
     created_schema: ClassVar[type[Schema] | None] = None
     updated_schema: ClassVar[type[Schema] | None] = None
+    # What a GET shows when that is one row of the table as it is ("id, name, url").
+    columns: ClassVar[str | None] = None
 
     # ---- reading --------------------------------------------------------------
 
     def load(self, conn, company_id: int, object_id: int) -> Row:
         """The object as the API shows it; 404 when the company has no such object."""
-        raise NotImplementedError
+        if self.columns is None:
+            raise NotImplementedError
+        row = conn.execute(self._select("id = %s AND company_id = %s"), (object_id, company_id)).fetchone()
+        if row is None:
+            raise self.not_found()
+        return row
 
     def ids(self, conn, company_id: int) -> list[int]:
         query = sql.SQL("SELECT id FROM {} WHERE company_id = %s ORDER BY id").format(sql.Identifier(self.table))
         return [row["id"] for row in conn.execute(query, (company_id,))]
 
     def all(self, conn, company_id: int) -> list[Row]:
+        if self.columns is not None:
+            return conn.execute(self._select("company_id = %s ORDER BY id"), (company_id,)).fetchall()
         return [self.load(conn, company_id, object_id) for object_id in self.ids(conn, company_id)]
+
+    def _select(self, where: str) -> sql.Composed:
+        # The columns and the condition are this module's constants, never a request's.
+        return sql.SQL("SELECT {} FROM {} WHERE {}").format(
+            sql.SQL(self.columns or "id"), sql.Identifier(self.table), sql.SQL(where)
+        )
 
     def not_found(self):
         return not_found(self.what[:1].upper() + self.what[1:])

@@ -45,19 +45,7 @@ class SipAccounts(Service):
     id_name = "account_id"
     schema = SipAccountSchema
     created_schema = updated_schema = SipAccountCreatedSchema
-
-    def load(self, conn, company_id: int, object_id: int) -> dict:
-        row = conn.execute(
-            "SELECT id, name, sip_login FROM sip_accounts WHERE id = %s AND company_id = %s", (object_id, company_id)
-        ).fetchone()
-        if row is None:
-            raise self.not_found()
-        return row
-
-    def all(self, conn, company_id: int) -> list[dict]:
-        return conn.execute(
-            "SELECT id, name, sip_login FROM sip_accounts WHERE company_id = %s ORDER BY id", (company_id,)
-        ).fetchall()
+    columns = "id, name, sip_login"
 
     def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
         super().check(conn, company_id, object_id, data)

@@ -92,19 +92,7 @@ class Webhooks(Service):
     id_name = "webhook_id"
     schema = WebhookSchema
     created_schema = WebhookCreatedSchema
-
-    def load(self, conn, company_id: int, object_id: int) -> dict:
-        row = conn.execute(
-            f"SELECT {COLUMNS} FROM webhooks WHERE id = %s AND company_id = %s", (object_id, company_id)
-        ).fetchone()
-        if row is None:
-            raise self.not_found()
-        return row
-
-    def all(self, conn, company_id: int) -> list[dict]:
-        return conn.execute(
-            f"SELECT {COLUMNS} FROM webhooks WHERE company_id = %s ORDER BY id", (company_id,)
-        ).fetchall()
+    columns = COLUMNS
 
     def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
         super().check(conn, company_id, object_id, data)

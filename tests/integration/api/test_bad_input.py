@@ -74,8 +74,8 @@ SCHEMES = {
     "unknown-kind": (
         {"steps": [_step(destinations=[{"kind": "fax"}])]},
         "steps.0.destinations.0.kind",
-        "one of: employee, sip_account, department, phone_number, sip_uri, voicemail, ivr, queue, "
-        "webhook, secretary, responsible_manager",
+        "one of: department, employee, ivr, phone_number, queue, responsible_manager, secretary, sip_account, "
+        "sip_uri, voicemail, webhook",
     ),
     "missing-employee": (
         {"steps": [_step(destinations=[{"kind": "employee", "employee_id": 99999999}])]},

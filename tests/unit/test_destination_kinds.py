@@ -58,3 +58,8 @@ def test_a_kind_not_run_yet_is_explained_as_such():
         resolution = KINDS[name].resolve({"kind": name, f"{name}_id": 1}, call, None)  # type: ignore[arg-type]
         assert leg_names.node_kind(resolution.targets[0].node) == name
         assert "does not run yet" in resolution.reasons[0]
+
+
+def test_every_media_app_node_has_a_name_a_finder_and_a_flow():
+    for name, module in NODES.items():
+        assert isinstance(module.WHAT, str) and callable(module.find) and callable(module.run), name

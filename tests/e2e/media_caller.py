@@ -176,6 +176,13 @@ class CallerAudio:
                 packets.append(packet[0])
         return packets
 
+    def drain(self) -> int:
+        """Drop what has arrived and not been read; how many packets."""
+        dropped = 0
+        while self._receive(0.001) is not None:
+            dropped += 1
+        return dropped
+
     def started(self, within: float = 15.0) -> float | None:
         """When the next prompt's first packet came (None: none within ``within`` s)."""
         first = self._receive(within)

@@ -313,6 +313,7 @@ class UserAgent:
     ringing: dict[str, Message] = field(default_factory=dict)
     invites_seen: set[tuple[str, str]] = field(default_factory=set)
     tags: dict[str, str] = field(default_factory=dict)  # this agent's To-tag, by Call-ID
+    cancelled: set[str] = field(default_factory=set)  # Call-IDs whose CANCEL came here
     # Plays a phone that builds its 487 from the CANCEL's Via, not the INVITE's.
     terminates_with_cancel_vias: bool = False
 
@@ -346,6 +347,7 @@ class UserAgent:
                 # Too late or not, a CANCEL is answered (RFC 3261 9.2), and ends
                 # an INVITE still ringing here with 487.
                 self.reply(message, 200, "OK")
+                self.cancelled.add(message.header("Call-ID"))
                 invite = self.ringing.get(message.header("Call-ID"))
                 if invite is not None:
                     vias = message.all("Via") if self.terminates_with_cancel_vias else None

@@ -29,6 +29,10 @@ SDP_PORT = 9  # discard: media is not this test's subject, only its sessions
 EXPECTED_ERRORS = (
     # rtpengine tells a deleted-twice call apart from a live one only by saying so.
     re.compile(r"Call-ID to delete not found"),
+    # A phone that answers its CANCEL late, after the branch that won was
+    # answered and hung up: its 487 (event 4) finds the dialog deleted (state 5).
+    # Kamailio's dialog module calls that critical; tm still closes the branch.
+    re.compile(r"next_state_dlg\(\): bogus event 4 in state 5 "),
 )
 
 
@@ -54,10 +58,17 @@ class Day:
             except AssertionError:
                 for phone in self.phones.values():
                     phone.serve(0.01)
+
+        def of_this_call(agent: UserAgent) -> list[str]:
+            return [m.start for m in agent.received if m.header("Call-ID") == call.call_id]
+
+        # Only this call's messages: the whole lists run long enough to be cut from a CI log.
         raise AssertionError(
-            f"no final answer to {call.call_id} within {timeout}s; the carrier had {self.carrier.received}; "
+            f"no final answer to {call.call_id} within {timeout}s; the carrier had {of_this_call(self.carrier)}; "
             + "; ".join(
-                f"{login} had {phone.received}, ringing {list(phone.ringing)}" for login, phone in self.phones.items()
+                f"{login} had {of_this_call(phone)}, rang: {call.call_id in phone.ringing}, "
+                f"got its CANCEL: {call.call_id in phone.cancelled}"
+                for login, phone in self.phones.items()
             )
         )
 

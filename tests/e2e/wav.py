@@ -22,6 +22,14 @@ def dominant_frequency(frames: bytes, rate: int = 8000) -> float:
     return crossings / 2 / (len(samples) / rate)
 
 
+def pitch_of_packets(payloads: list[bytes], rate: int = 8000) -> float:
+    """The median of each packet's own pitch: a joined stream reads high where
+    packets do not join up, and a few stray packets (a prompt's last words)
+    would pull a whole-stream count off."""
+    pitches = sorted(dominant_frequency(p, rate) * len(p) / (len(p) - 2) for p in payloads if len(p) > 2)
+    return pitches[len(pitches) // 2]
+
+
 def alaw_to_linear(payload: bytes) -> bytes:
     """PCMA as rtpengine sends it, as 16-bit PCM."""
     return audioop.alaw2lin(payload, 2)

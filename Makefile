@@ -5,7 +5,7 @@ PYTHON := /usr/bin/python3
 VENV := .venv
 VPBX := $(VENV)/bin/vpbx
 
-.PHONY: up down status test test-calendar unit lint lock deps debian-packages venv clean
+.PHONY: up down status test test-calendar unit lint lock deps debian-packages venv clean bench
 
 up: deps
 	$(VPBX) stack up --profile dev
@@ -30,6 +30,11 @@ lint: deps
 # ahead, then six back: no test may depend on the day it runs.
 test-calendar: deps
 	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-calendar
+
+# Measurements, not tests: each script starts the "bench" stack (its own ports)
+# and writes its table under bench/results/, naming the commit (bench/README.md).
+bench: deps
+	$(VENV)/bin/python bench/kamailio_cpu.py --calls 2000 --rate 100 --rounds 3 --write
 
 # Pure tests only: no services.
 unit: deps

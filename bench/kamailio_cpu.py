@@ -27,15 +27,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
+
+import redis
 
 # bench/ is on sys.path when a script here runs.
 from bench_stack import Api, credentials, fresh_stack
 
+from vpbx import settings
 from vpbx.stack import manager
 from vpbx.stack.process import wait_for
 
 BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
 SCENARIOS = BENCH.parent / "tests" / "e2e" / "scenarios"
 NUMBER = "+74951119999"
 NATIVE_PORT, KEMI_PORT = 6260, 6360
@@ -248,6 +253,7 @@ def main() -> None:
     parser.add_argument("--hold-ms", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    parser.add_argument("--write", action="store_true", help=f"write the table to {RESULTS}/kamailio_cpu.md")
     args = parser.parse_args()
 
     profile = fresh_stack()
@@ -271,11 +277,14 @@ def main() -> None:
     try:
         for _, remote, _ in contenders[:2]:
             register(remote, phone_port, None)
-        for round_number in range(1, args.rounds + 1):
+        # Round 0 warms every proxy up (Python imports, caches, rtpengine) and is not kept.
+        for round_number in range(args.rounds + 1):
             measured = {}
-            for name, remote, root in contenders:
+            # The order alternates between rounds: whoever runs first meets a colder machine.
+            for name, remote, root in contenders if round_number % 2 else contenders[::-1]:
                 if name == "vpbx":
                     register(remote, phone_port, demo_credentials)
+                    commands_before = redis_commands(profile)
                 cpu_before, redis_before = cpu_seconds(root), cpu_seconds(redis_pid)
                 failed = load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
                 if failed:
@@ -283,21 +292,26 @@ def main() -> None:
                 measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6
                 if name == "vpbx":
                     measured["redis"] = (cpu_seconds(redis_pid) - redis_before) / args.calls * 1e6
+                    measured["redis_commands"] = redis_commands_per_call(
+                        commands_before, redis_commands(profile), args.calls
+                    )
             row = (
                 round_number,
                 measured["native"],
                 measured["kemi"],
                 measured["vpbx"],
                 measured["redis"],
-                measured["vpbx"] / measured["native"],
+                (measured["vpbx"] + measured["redis"]) / measured["native"],
                 measured["vpbx"] / measured["kemi"],
+                measured["redis_commands"],
             )
-            rows.append(row)
             print(
                 "round {}: native {:.0f}, kemi {:.0f}, vpbx {:.0f} (+ redis {:.0f}) µs/call; "
-                "vpbx/native {:.2f}, vpbx/kemi {:.2f}".format(*row),
+                "(vpbx+redis)/native {:.2f}, vpbx/kemi {:.2f}; redis commands per call {}".format(*row),
                 flush=True,
             )
+            if round_number:
+                rows.append(row)
     finally:
         phone.send_signal(signal.SIGKILL)
         for proxy in proxies:
@@ -306,15 +320,42 @@ def main() -> None:
         if not args.keep:
             manager.down(profile, say=lambda _: None)
 
-    print(f"\n{args.calls} calls per round at {args.rate} cps, held {args.hold_ms} ms, {args.rounds} rounds")
-    print(
-        "| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) | vpbx / native | vpbx / KEMI |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for row in rows:
-        print("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |".format(*row))
-    medians = [statistics.median(r[i] for r in rows) for i in range(1, 7)]
-    print("| median | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} |".format(*medians))
+    table = [
+        f"Measured at commit {commit()} on {date.today()}: {args.calls} calls per round and proxy "
+        f"at {args.rate} calls/s, held {args.hold_ms} ms; a warm-up round, then {args.rounds} rounds, "
+        "the order alternating.",
+        "",
+        "| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) "
+        "| (vpbx + Redis) / native | vpbx / KEMI | Redis commands per call |",
+        "|---|---|---|---|---|---|---|---|",
+        *("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {} |".format(*row) for row in rows),
+        "| median | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {} |".format(
+            *(statistics.median(r[i] for r in rows) for i in range(1, 8))
+        ),
+    ]
+    print("\n".join(table))
+    if args.write:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "kamailio_cpu.md").write_text("\n".join(table) + "\n")
+
+
+def redis_commands(profile) -> dict[str, int]:
+    """Calls per command (INFO commandstats), the INFO itself excluded."""
+    cfg = settings.load(profile.config_path)
+    stats = redis.Redis.from_url(cfg.redis_url).info("commandstats")
+    return {name: int(v["calls"]) for name, v in stats.items() if name != "cmdstat_info"}
+
+
+def redis_commands_per_call(before: dict[str, int], after: dict[str, int], calls: int) -> str:
+    """Per call, by command: "get 1.00, xadd 0.01" (the history keeper's reads included)."""
+    deltas = {name.removeprefix("cmdstat_"): after[name] - before.get(name, 0) for name in after}
+    return ", ".join(f"{name} {n / calls:.2f}" for name, n in sorted(deltas.items()) if n)
+
+
+def commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH, check=True
+    ).stdout.strip()
 
 
 if __name__ == "__main__":

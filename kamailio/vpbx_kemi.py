@@ -1,14 +1,17 @@
 """vpbx KEMI entry script for Kamailio's app_python3.
 
-Thin by design: each route function does SIP mechanics only (sanity, auth,
-registrar, NAT, media anchoring, relaying). Which phones ring for a call is
-decided by the pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
+Kamailio's own script (kamailio.cfg) does the SIP mechanics every message
+needs; it calls in here (python_exec) only for what needs a decision or
+Redis: an out-of-dialog request (authentication, registration, a new call's
+route), a call's answer and end (history events), the failure route, the
+lookups task route and the history timer. Which phones ring is decided by the
+pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
+Every entry point returns 1: 0 would stop Kamailio's script there.
 Return -255 from a route helper to stop processing the message.
 """
 
 import json
 import os
-import re
 import site
 import time
 from dataclasses import replace
@@ -36,43 +39,22 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
 )
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
-from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, BANNED_FOR_FLOOD, COUNTERS_GROUP  # noqa: E402
+from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, COUNTERS_GROUP  # noqa: E402
 
 STOP = -255
-FLT_NATS = 5  # transaction flag: the caller is behind NAT
-FLB_NATB = 6  # branch flag: the callee is behind NAT (kamailio.cfg: FLB_NATB)
+# Flags: kamailio.cfg #!defines them (a unit test compares the two).
+FLT_NATS = 5  # transaction: the caller is behind NAT
+FLB_NATB = 6  # branch: the callee is behind NAT
 FLB_NATSIPPING = 7
-FLT_TRUNK = 8  # transaction flag: the INVITE came from a trunk
-# Transaction flag: the media app opened this leg (an IVR key) for a caller it
-# answered. The caller's media is already anchored in rtpengine, and the media
-# app points it at this leg itself: Kamailio never anchors these legs.
-FLT_MEDIA = 9
-# Transaction flag: a call's first INVITE (routing made a plan for it), not a re-INVITE.
-FLT_NEW_CALL = 10
-# Record-Route parameter marking such a leg's dialog, so in-dialog requests skip rtpengine too.
-MEDIA_LEG_RR_PARAM = "vpbx_leg=media"
-RTPENGINE_FLAGS = "replace-origin replace-session-connection ICE=remove"
-# A call's offer is made per branch (branch route), each its own rtpengine
-# monologue (via-branch: "next" in the branch, the reply's top Via in replies),
-# so each leg gets the media it can carry: SRTP with SDES keys where the branch
-# leaves over TLS (the keys are in the SDP, so only inside TLS), plain RTP
-# everywhere else, trunks and the media app included.
-BRANCH_OFFER_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next transport-protocol="
-SRTP_PROTOCOL = "RTP/SAVP"
-RTP_PROTOCOL = "RTP/AVP"
-# rtpengine forgets every branch of a call at once: the module always names a
-# from-tag, and an empty one is how rtpengine is told "the whole call". Named
-# tags would leave the monologues of the branches that never answered, each
-# keeping the call alive until rtpengine's offer timeout.
+FLT_TRUNK = 8  # transaction: the INVITE came from a trunk
+FLT_MEDIA = 9  # transaction: a leg the media app opened (kamailio.cfg says more)
+FLT_NEW_CALL = 10  # transaction: a call's first INVITE, not a re-INVITE
+# rtpengine forgets every branch of a call at once (kamailio.cfg: DELETE_WHOLE_CALL).
 DELETE_WHOLE_CALL = "from-tag="
-# Who answered a call, in order (kamailio.cfg: the "answers" htable): by
-# Call-ID, how many phones answered; by Call-ID:to-tag, which one each was.
-ANSWERS = "answers"
 ROUTING_COPIES = "routing_copies"
-# Replies: the top Via is the branch's (an answer finds its branch's monologue;
-# in a re-INVITE's reply the tags find the dialog and the branch is not used).
-REPLY_FLAGS = RTPENGINE_FLAGS + " via-branch=auto-next"
-MEDIA_REOFFER_FLAGS = " port-latching codec-transcode-PCMA codec-transcode-PCMU"
+# Set by kamailio.cfg's branch route when rtpengine refused a branch's offer;
+# read after t_relay, which runs the branch routes in this process.
+OFFER_REFUSED = "$var(vpbx_offer_refused)"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
 PLAN_XAVP = "$xavp(vpbx_plan)"
@@ -94,17 +76,6 @@ AUTH_REJECTED = (-2, -3, -8)  # wrong password, unknown user, auth user != From 
 SOURCE_FAILURES_BEFORE_BAN = 60
 ACCOUNT_FAILURES_BEFORE_DELAY = 10
 REFUSAL_DELAY_MS = 2000
-# sanity checks (module docs, "default_checks"): R-URI SIP version (1) and
-# scheme (2), required headers (4), CSeq method (32) and value (64),
-# Content-Length (128: on UDP also bytes after it, which a TCP or TLS next hop
-# would read as a second request), Expires (256), Proxy-Require (512), URIs
-# (1024), no duplicate To-tag (16384).
-SANITY_CHECKS = 1 | 2 | 4 | 32 | 64 | 128 | 256 | 512 | 1024 | 16384
-# ...and which URIs must parse: the R-URI (1) and From (2), whose user and
-# domain we read. A proxy has no business with To's scheme (RFC 4475 novelsc).
-SANITY_URI_CHECKS = 1 | 2
-KNOWN_URI_SCHEMES = ("sip", "sips", "tel")
-URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")  # RFC 3986 3.1
 # How phones' national-format dialling is read (trunks carry their own region).
 DEFAULT_REGION = "RU"
 # Calls whose route a webhook or the CRM decides wait for it in these async
@@ -145,10 +116,6 @@ class RoutingCopies:
 class VpbxRoutes:
     def __init__(self):
         self.worker = Worker.from_environment(RoutingCopies())
-        self.media_app_suffix = f"@{self.worker.media_app}"
-        # Set by the branch route when rtpengine refused a branch's offer; read by
-        # route_relay after t_relay, which runs the branch routes in this process.
-        self.offer_refused = False
 
     def child_init(self, rank):
         self.worker.connect()
@@ -156,38 +123,15 @@ class VpbxRoutes:
 
     # ---- main request route -------------------------------------------------
 
-    def ksr_request_route(self, msg):
-        if self.route_reqinit() == STOP:
-            return 1
-        self.route_natdetect()
-        method = KSR.pv.get("$rm")
-
-        if method == "CANCEL":
-            if self.cancel_during_lookup():
-                return 1
-            # The media session stays until the INVITE ends (failure route):
-            # a 200 crossing this CANCEL must still find it, to be anchored.
-            if KSR.tm.t_check_trans() > 0:
-                self.route_relay()
-            return 1
-
-        if self.route_withindlg() == STOP:
-            return 1
-
-        # Retransmissions are absorbed by the transaction layer.
-        if KSR.tmx.t_precheck_trans() > 0:
-            KSR.tm.t_check_trans()
-            return 1
-        if KSR.tm.t_check_trans() == 0:
-            return 1
-
+    def ksr_new_request(self, msg):
+        """An out-of-dialog request other than CANCEL, past kamailio.cfg's
+        sanity, bans and NAT detection, not a retransmission."""
         if self.route_auth() == STOP:
             return 1
-
+        method = KSR.pv.get("$rm")
         KSR.hdr.remove("Route")
         if method in ("INVITE", "SUBSCRIBE"):
             KSR.rr.record_route()
-
         if method == "REGISTER":
             self.route_registrar()
             return 1
@@ -200,117 +144,25 @@ class VpbxRoutes:
         KSR.sl.sl_send_reply(405, "Method Not Allowed")
         return 1
 
-    # ---- request helpers ------------------------------------------------------
-
-    def route_reqinit(self):
-        source = KSR.pv.get("$si")
-        if KSR.permissions.allow_source_address(1) > 0:
-            KSR.setflag(FLT_TRUNK)
-        elif source == self.worker.media_app_host and KSR.pv.get("$sp") == self.worker.media_app_port:
-            # The address first: a phone's request pays one comparison, not a $sp read.
-            KSR.setflag(FLT_MEDIA)
-        # Trusted carriers and the media app are never banned; our own host's
-        # other addresses are exempt from flood limits, not from auth bans.
-        if not KSR.isflagset(FLT_TRUNK) and not KSR.isflagset(FLT_MEDIA):
-            if not KSR.pv.is_null("$sht(ipban=>$si)"):
-                return STOP
-            if not KSR.is_myself_srcip() and KSR.pike.pike_check_req() < 0:
-                KSR.warn(f"vpbx: pike blocking {KSR.pv.get('$rm')} from {source}\n")
-                KSR.pv.seti("$sht(ipban=>$si)", BANNED_FOR_FLOOD)
-                return STOP
-        if KSR.maxfwd.process_maxfwd(10) < 0:
-            KSR.sl.sl_send_reply(483, "Too Many Hops")
-            return STOP
-        if KSR.is_OPTIONS() and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
-            KSR.sl.sl_send_reply(200, "Keepalive")
-            return STOP
-        if KSR.pv.get("$ru") is None and self.unknown_uri_scheme():
-            KSR.hdr.append_to_reply(reasons.UNSUPPORTED_URI_SCHEME.reason_header)
-            KSR.sl.sl_send_reply(416, reasons.UNSUPPORTED_URI_SCHEME.phrase)
-            return STOP
-        # Malformed requests get a 400 from sanity itself (sanity's autodrop),
-        # an unsupported Proxy-Require a 420 with Unsupported.
-        if KSR.sanity.sanity_check(SANITY_CHECKS, SANITY_URI_CHECKS) < 0:
-            KSR.warn(f"vpbx: malformed SIP message from {source}:{KSR.pv.get('$sp')}\n")
-            return STOP
+    def ksr_call_answered(self, msg):
+        """A call's first 200 (kamailio.cfg's reply route): the history's
+        "answered" event, and a longest-idle department member's answer."""
+        member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
+        if member:
+            self.worker.member_call(member, "answered")
+        self.emit(call_events.answered(KSR.pv.get("$ci"), self.saved_cursor(), KSR.pv.get("$T_branch(uri)")))
         return 1
 
-    @staticmethod
-    def unknown_uri_scheme():
-        """A Request-URI Kamailio could not parse, because its (well-formed)
-        scheme is one it does not know: sanity would call that malformed (400),
-        RFC 3261 8.2.2.1 asks for 416. Read from the raw request line: only
-        requests whose R-URI failed to parse pay for it."""
-        uri = KSR.pv.get("$mb").split(" ", 2)[1]
-        scheme = URI_SCHEME.match(uri)
-        return scheme is not None and scheme.group(1).lower() not in KNOWN_URI_SCHEMES
+    def ksr_call_ended(self, msg):
+        """A BYE of a call's first answer: the history's "ended" event, and a
+        longest-idle department member's hang-up."""
+        member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
+        if member:
+            self.worker.member_call(member, "ended")
+        self.emit(call_events.ended(KSR.pv.get("$ci"), by_caller=KSR.rr.is_direction("downstream") > 0))
+        return 1
 
-    def route_withindlg(self):
-        if KSR.siputils.has_totag() < 0:
-            return 1
-        if KSR.rr.loose_route() > 0:
-            # Which answer of its call this ACK's or BYE's dialog is (0: not known
-            # that way); only the first is the call, anchored and in the history.
-            answer = self.answer_of_request() if KSR.is_ACK() or KSR.is_BYE() else 0
-            if KSR.dialog.is_known_dlg() < 0 and not answer:
-                # A To-tag and our Route, but no dialog of ours: forged, or long over.
-                KSR.warn(f"vpbx: {KSR.pv.get('$rm')} for an unknown dialog from {KSR.pv.get('$si')} refused\n")
-                if not KSR.is_ACK():
-                    self.reject(reasons.NO_SUCH_DIALOG)
-                return STOP
-            if answer > 1:
-                self.route_dlguri()
-                self.route_relay()
-                return STOP
-            self.route_dlguri()
-            anchored = KSR.rr.check_route_param(MEDIA_LEG_RR_PARAM) < 0
-            if KSR.is_BYE():
-                if anchored:
-                    KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
-                member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
-                if member:
-                    self.worker.member_call(member, "ended")
-                self.emit(call_events.ended(KSR.pv.get("$ci"), by_caller=KSR.rr.is_direction("downstream") > 0))
-            elif KSR.is_ACK():
-                # An ACK may carry the SDP answer of a late offer.
-                if anchored:
-                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
-                self.route_relay()
-                return STOP
-            elif KSR.is_INVITE():
-                KSR.rr.record_route()
-                if anchored and KSR.isflagset(FLT_MEDIA):
-                    # The media app puts the caller through to a person whose phone
-                    # speaks the other law: their SDP is this offer. rtpengine keeps
-                    # its ports (the person was offered them) and transcodes.
-                    KSR.resetflag(FLT_MEDIA)  # the caller's answer must reach rtpengine too
-                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS + MEDIA_REOFFER_FLAGS)
-                elif anchored:
-                    KSR.rtpengine.rtpengine_manage(RTPENGINE_FLAGS)
-            self.route_relay()
-            return STOP
-        if KSR.is_ACK():
-            if KSR.tm.t_check_trans() > 0:
-                self.route_relay()
-            return STOP
-        KSR.sl.sl_send_reply(404, "Not here")
-        return STOP
-
-    @staticmethod
-    def answer_of_request():
-        """The order (1, 2...) in which the dialog of this in-dialog request was
-        answered, from the to-tag its 200 carried through here (answer_order);
-        0 when that is not known.
-
-        Each 200 of a forked call reaches the caller (RFC 3261 16.7), who ends
-        the extra dialogs with ACK and BYE; the phone whose late answer was not
-        taken ends it too. The dialog module knows one dialog per call, not
-        always the first answer's, so these are admitted by their tags: a
-        forger would need the Call-ID and the tag of a live answer.
-        """
-        call_id = KSR.pv.get("$ci")
-        order = KSR.htable.sht_get(ANSWERS, f"{call_id}:{KSR.pv.get('$tt')}")
-        return order or KSR.htable.sht_get(ANSWERS, f"{call_id}:{KSR.pv.get('$ft')}") or 0
+    # ---- request helpers ------------------------------------------------------
 
     def route_auth(self):
         """Trunks are trusted by source address; everything else is a tenant's phone
@@ -364,21 +216,6 @@ class VpbxRoutes:
     def reply_forbidden():
         KSR.hdr.append_to_reply(reasons.WRONG_CREDENTIALS.reason_header)
         KSR.sl.send_reply(403, "Forbidden")
-
-    def route_natdetect(self):
-        # 19: private address in Contact, or source address/port differ from Via.
-        if KSR.nathelper.nat_uac_test(19) > 0:
-            # Answer where the packet came from, not where its Via claims.
-            KSR.force_rport()
-            if KSR.is_REGISTER():
-                KSR.nathelper.fix_nated_register()
-            elif KSR.siputils.is_first_hop() > 0:
-                KSR.nathelper.set_contact_alias()
-            KSR.setflag(FLT_NATS)
-
-    def route_dlguri(self):
-        if KSR.nathelper.handle_ruri_alias() < 0:
-            KSR.err("vpbx: bad alias in R-URI\n")
 
     def route_registrar(self):
         if KSR.isflagset(FLT_NATS):
@@ -474,17 +311,6 @@ class VpbxRoutes:
         self.ring_plan(replace(cursor, plan=plan))
         return 1
 
-    def cancel_during_lookup(self):
-        """A CANCEL for a call whose route is being looked up: answered here, the
-        INVITE ends when its task worker resumes. False when the call is not
-        suspended (any more): relay the CANCEL as usual."""
-        if KSR.pv.is_null("$sht(lookups=>$ci)"):
-            return False
-        if KSR.pv.get(LOOKUP_CLAIM) != CLAIMED_FIRST:
-            return False
-        KSR.sl.sl_send_reply(200, "Canceling")
-        return True
-
     def ring_next_step(self, cursor):
         """Load the branches of the first remaining step with anyone reachable.
 
@@ -525,9 +351,9 @@ class VpbxRoutes:
         if KSR.is_INVITE():
             if KSR.tm.t_is_set("failure_route") < 0:
                 KSR.tm.t_on_failure("ksr_failure_manage")
-        self.offer_refused = False
+        KSR.pv.seti(OFFER_REFUSED, 0)
         if KSR.tm.t_relay() < 0:
-            if self.offer_refused:  # by rtpengine, for every branch (ksr_branch_manage, this process)
+            if KSR.pv.get(OFFER_REFUSED) == 1:  # by rtpengine, every branch (kamailio.cfg's branch route)
                 KSR.hdr.append_to_reply(reasons.MEDIA_RELAY_UNAVAILABLE.reason_header)
                 KSR.tm.t_reply(reasons.MEDIA_RELAY_UNAVAILABLE.code, reasons.MEDIA_RELAY_UNAVAILABLE.phrase)
             else:
@@ -544,64 +370,6 @@ class VpbxRoutes:
         KSR.sl.send_reply(rejection.code, rejection.phrase)
 
     # ---- transaction callbacks ------------------------------------------------
-
-    def ksr_branch_manage(self, msg):
-        if KSR.siputils.has_totag() < 0:
-            if KSR.isbflagset(FLB_NATB):
-                KSR.rr.add_rr_param(";nat=yes")
-            if KSR.isflagset(FLT_MEDIA):
-                KSR.rr.add_rr_param(";" + MEDIA_LEG_RR_PARAM)
-            param = KSR.pv.get(RR_PARAM_XAVP)
-            if param:
-                KSR.rr.add_rr_param(param)
-            # Node targets' URIs are exactly sip:<node>@<media app host:port> (routing's NODE_HOST replaced).
-            if KSR.pv.get("$ru").endswith(self.media_app_suffix):
-                KSR.hdr.append(f"{COMPANY_HEADER}: {KSR.pv.get(COMPANY_AVP)}\r\n")
-            if KSR.is_INVITE() and not KSR.isflagset(FLT_MEDIA):
-                protocol = SRTP_PROTOCOL if self.branch_over_tls() else RTP_PROTOCOL
-                if KSR.rtpengine.rtpengine_manage(BRANCH_OFFER_FLAGS + protocol) < 0:
-                    # Never a branch with the caller's own SDP: its media would
-                    # bypass NAT handling, and SRTP keys could leave over UDP.
-                    KSR.err(f"vpbx: rtpengine took no offer for {KSR.pv.get('$ci')}: branch not sent\n")
-                    self.offer_refused = True
-                    KSR.set_drop()
-                    return 0
-        return 1
-
-    @staticmethod
-    def branch_over_tls():
-        """The branch leaves on our TLS socket: a phone registered over TLS
-        (lookup set the branch's socket from its connection)."""
-        socket = KSR.pv.get("$fs") or ""
-        return socket.startswith("tls:")
-
-    def ksr_onreply_manage(self, msg):
-        status = int(KSR.pv.get("$rs") or 0)
-        later_answer = 200 <= status < 300 and KSR.isflagset(FLT_NEW_CALL) and self.answer_order() > 1
-        if status < 300 and not KSR.isflagset(FLT_MEDIA) and not later_answer:
-            KSR.rtpengine.rtpengine_manage(REPLY_FLAGS)
-        if status == 200 and KSR.pv.get("$rm") == "INVITE" and not later_answer:
-            member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
-            if member:
-                self.worker.member_call(member, "answered")
-            self.emit(call_events.answered(KSR.pv.get("$ci"), self.saved_cursor(), KSR.pv.get("$T_branch(uri)")))
-        if KSR.isbflagset(FLB_NATB):
-            KSR.nathelper.set_contact_alias()
-        return 1
-
-    @staticmethod
-    def answer_order():
-        """1 for the first phone to answer this call, 2 for the next... (the same
-        for each retransmission of one phone's 200). A later answer is relayed
-        to the caller, who ends it, but never anchored: rtpengine would move the
-        caller's media to it, away from the call in progress."""
-        call_id, tag = KSR.pv.get("$ci"), KSR.pv.get("$tt")
-        answer = f"{call_id}:{tag}"
-        order = KSR.htable.sht_get(ANSWERS, answer)
-        if not order:  # the table's initval (0) for a to-tag not seen yet
-            order = KSR.htable.sht_inc(ANSWERS, call_id)
-            KSR.htable.sht_seti(ANSWERS, answer, order)
-        return order
 
     def ksr_failure_manage(self, msg):
         cursor = self.saved_cursor()
@@ -654,20 +422,3 @@ class VpbxRoutes:
                 KSR.counters.add(f"{COUNTERS_GROUP}.{events.DROPPED_COUNTER}", dropped)
             if len(batch) < HISTORY_BATCH:
                 return 1
-
-    # ---- replies ----------------------------------------------------------------
-
-    def ksr_reply_route(self, msg):
-        """Every request this proxy relays is stateful, so every reply it should
-        pass on belongs to a transaction. Any other reply (a stray, or one forged
-        with our Via on top and someone else's, even a broadcast address,
-        second) is dropped instead of being relayed statelessly."""
-        if KSR.tm.t_check_trans() < 0:
-            KSR.set_drop()
-            return 0
-        return 1
-
-    # ---- callbacks that must exist (app_python3 5.6), unused ------------------
-
-    def ksr_onsend_route(self, msg):
-        return 1

@@ -1,0 +1,69 @@
+"""kamailio.cfg and vpbx_kemi.py name the same things: the routes each calls
+in the other, the flags both set, the Reason headers both send. Read as text:
+the KEMI script imports KSR, which exists only inside Kamailio."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vpbx import sip_bans
+from vpbx.kamailio_adapter import reasons
+from vpbx.routing.targets import COMPANY_HEADER
+
+pytestmark = pytest.mark.unit
+
+KAMAILIO = Path(__file__).resolve().parents[2] / "kamailio"
+CFG = (KAMAILIO / "kamailio.cfg").read_text()
+KEMI = (KAMAILIO / "vpbx_kemi.py").read_text()
+
+
+def cfg_define(name: str) -> str:
+    match = re.search(rf"^#!define {name} (.+)$", CFG, re.MULTILINE)
+    assert match, f"kamailio.cfg defines no {name}"
+    return match.group(1).strip().strip('"')
+
+
+def kemi_constant(name: str) -> str:
+    match = re.search(rf"^{name} = (.+?)(\s+#.*)?$", KEMI, re.MULTILINE)
+    assert match, f"vpbx_kemi.py has no {name}"
+    return match.group(1).strip().strip('"')
+
+
+def test_every_python_exec_names_an_entry_point_of_the_script():
+    called = set(re.findall(r'python_exec\("(\w+)"\)', CFG))
+    defined = set(re.findall(r"^    def (\w+)\(self, msg", KEMI, re.MULTILINE))
+    assert called and called <= defined, called - defined
+
+
+def test_every_route_the_script_arms_or_queues_is_a_route_of_the_cfg():
+    named = set(re.findall(r'(?:t_on_\w+|task_group_route|ms_route)\("(\w+)"', KEMI))
+    blocks = set(re.findall(r"^(?:\w+_)?route\[(\w+)\]", CFG, re.MULTILINE))
+    assert named and named <= blocks, named - blocks
+
+
+@pytest.mark.parametrize("flag", ["FLT_NATS", "FLB_NATB", "FLB_NATSIPPING", "FLT_TRUNK", "FLT_MEDIA", "FLT_NEW_CALL"])
+def test_flags_are_the_same_bits_on_both_sides(flag):
+    assert cfg_define(flag) == kemi_constant(flag)
+
+
+def test_the_whole_call_is_deleted_the_same_way_on_both_sides():
+    assert cfg_define("DELETE_WHOLE_CALL") == kemi_constant("DELETE_WHOLE_CALL")
+
+
+def test_a_flood_ban_is_the_value_the_ban_tools_read():
+    assert int(cfg_define("BANNED_FOR_FLOOD")) == sip_bans.BANNED_FOR_FLOOD
+
+
+@pytest.mark.parametrize("rejection", [reasons.NO_SUCH_DIALOG, reasons.UNSUPPORTED_URI_SCHEME])
+def test_rejections_sent_by_the_cfg_carry_their_reason(rejection):
+    header = rejection.reason_header.replace('"', '\\"').replace("\r\n", "\\r\\n")
+    assert f'append_to_reply("{header}");' in CFG
+    assert re.search(rf'_reply\("{rejection.code}", "{re.escape(rejection.phrase)}"\)', CFG)
+
+
+def test_the_media_app_is_told_the_company_in_the_header_routing_names():
+    assert f'append_hf("{COMPANY_HEADER}: $avp(vpbx_company)' in CFG
+    assert "KSR.hdr.remove(COMPANY_HEADER)" in KEMI

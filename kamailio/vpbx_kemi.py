@@ -150,7 +150,7 @@ class VpbxRoutes:
         member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
         if member:
             self.worker.member_call(member, "answered")
-        self.emit(call_events.answered(KSR.pv.get("$ci"), self.saved_cursor(), KSR.pv.get("$T_branch(uri)")))
+        self.emit(call_events.answered(KSR.pv.get("$ci"), KSR.pv.get(PLAN_XAVP), KSR.pv.get("$T_branch(uri)")))
         return 1
 
     def ksr_call_ended(self, msg):

@@ -31,7 +31,8 @@ def test_calls_route_and_the_api_answers_503_while_postgresql_is_down(
         lambda: (r := api("GET", "/company"))[0] == 200 and r, 30, "the API to reach PostgreSQL again"
     )
     assert body["sip_domain"] == "demo.vpbx.test"
-    # Kamailio's own database connections recover too, each on its next query,
-    # quietly: a few registrations reach every SIP worker (four of them).
+    # Kamailio's own database connections recover too, each on its next query
+    # (its lost connection a WARNING, no query failed): a few registrations
+    # reach every SIP worker (four of them).
     assert [register("101", phone_port)[0] for _ in range(8)] == [200] * 8
-    assert logs.matching(re.compile("db_postgres")) == []
+    assert [line for line in logs.matching(re.compile("db_postgres")) if "WARNING" not in line] == []

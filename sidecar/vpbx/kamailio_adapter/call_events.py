@@ -5,6 +5,7 @@ Built here so the script only says when; what an event holds is decided once.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TypeGuard
 
@@ -44,19 +45,22 @@ def _ours(cursor: PlanCursor | None) -> TypeGuard[PlanCursor]:
     return cursor is not None and cursor.call.get("company_id") is not None
 
 
-def answered(call_id: str, cursor: PlanCursor | None, branch_uri: str | None) -> dict | None:
-    """The 200 OK's event, or None when it is no company's call or no branch of the plan answered."""
-    if not _ours(cursor):
+def answered(call_id: str, saved_cursor: str | None, branch_uri: str | None) -> dict | None:
+    """The 200 OK's event, or None when it is no company's call or no branch of
+    the plan answered. ``saved_cursor``: the PlanCursor's JSON, read as it is
+    (rebuilding the plan would cost the answer more than all the rest)."""
+    saved = json.loads(saved_cursor) if saved_cursor else None
+    if saved is None or saved.get("call", {}).get("company_id") is None:
         return None
-    leg = cursor.answered_by(branch_uri)
+    leg = PlanCursor.answered_in(saved, branch_uri)
     if leg is None:
         return None
     return {
         "type": events.ANSWERED,
         "call_id": call_id,
         "at": now(),
-        "call": cursor.call,
-        "legs": list(cursor.legs),
+        "call": saved["call"],
+        "legs": saved["legs"],
         "answered": leg,
     }
 

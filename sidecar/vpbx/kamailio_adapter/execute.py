@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step, destinations, leg_names
 from ..routing.destinations.kind import Handler
-from ..routing.targets import NODE_HOST
+from ..routing.targets import NODE_HOST, Target
 
 USRLOC_TABLE = "location"
 
@@ -163,6 +163,19 @@ class PlanCursor:
         rung = sorted(set(contacts.values()))
         legs = self.legs + tuple(_leg(step, index + 1, step.targets[i], at) for i in rung)
         return replace(self, next_step=index + 1, legs=legs, contacts=contacts)
+
+    @staticmethod
+    def answered_in(saved: dict, uri: str | None) -> dict | None:
+        """``answered_by`` read straight from a parsed ``to_json``: a call's 200
+        needs one step's one target, not the whole plan rebuilt."""
+        index = saved["contacts"].get(uri) if uri else None
+        position = saved["next"]
+        steps = saved["plan"]["steps"]
+        if index is None or not 0 < position <= len(steps):
+            return None
+        step = steps[position - 1]
+        shape = Step(step["mode"], step["timeout"], (), step.get("scheme_step", 0), step.get("forward", False))
+        return _leg(shape, position, Target(**step["targets"][index]), None)
 
     def answered_by(self, uri: str | None) -> dict | None:
         """The leg of the current step whose branch URI answered."""

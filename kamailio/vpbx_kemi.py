@@ -154,12 +154,11 @@ class VpbxRoutes:
         return 1
 
     def ksr_call_ended(self, msg):
-        """A BYE of a call's first answer: the history's "ended" event, and a
-        longest-idle department member's hang-up."""
+        """A BYE of a call that rang a longest-idle department member (its
+        "ended" event is kamailio.cfg's): note the member's hang-up."""
         member = idle_tracked_member(KSR.pv.get("$(hdr(Route)[*])"))
         if member:
             self.worker.member_call(member, "ended")
-        self.emit(call_events.ended(KSR.pv.get("$ci"), by_caller=KSR.rr.is_direction("downstream") > 0))
         return 1
 
     # ---- request helpers ------------------------------------------------------

@@ -177,6 +177,16 @@ def test_a_few_hundred_calls_ended_every_way_leave_nothing_behind(stack, demo, d
 
     lines = wait_for(written, 30, "a history line for every call")
     assert {call_id: lines[call_id] for call_id in expected} == expected
+
+    def unended() -> int:
+        return db.execute(
+            """SELECT count(*) AS n FROM calls WHERE call_id = ANY(%s) AND status = 'answered'
+                  AND (ended_at IS NULL OR ended_at < answered_at)""",
+            (list(expected),),
+        ).fetchone()["n"]
+
+    # Every BYE's "ended" event (kamailio.cfg builds it) reached its line, after the answer.
+    wait_for(lambda: unended() == 0, 30, "every answered call to have ended after its answer")
     wait_for(lambda: ng.list_calls() == [], 10, "rtpengine to hold no session")
     wait_for(lambda: transactions() == 0, 15, "Kamailio to hold no transaction")
     assert media_app_load(stack.ports.media_sip) == (0, 0)

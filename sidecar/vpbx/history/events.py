@@ -19,6 +19,8 @@ target rung, ``step`` counting from 1 in ringing order.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from redis.typing import EncodableT, FieldT
 
 STREAM = "vpbx:history:events"
@@ -67,3 +69,11 @@ def missed_reason(status: int, cancelled: bool) -> str:
     if status in (408, 480, 487):
         return NO_ANSWER
     return REJECTED
+
+
+def event_time(at: str | float) -> datetime:
+    """An event's time: ISO-8601 from Python, epoch seconds from kamailio.cfg
+    (which builds the "ended" event itself, with no ISO formatter at hand)."""
+    if isinstance(at, int | float):
+        return datetime.fromtimestamp(at, UTC)
+    return datetime.fromisoformat(at)

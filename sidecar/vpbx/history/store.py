@@ -38,7 +38,7 @@ def apply(conn: Connection, event: dict) -> None:
             """UPDATE calls SET ended_at = %(at)s WHERE id = (
                             SELECT id FROM calls WHERE call_id = %(call_id)s AND ended_at IS NULL
                             ORDER BY started_at DESC LIMIT 1)""",
-            {"at": event["at"], "call_id": event["call_id"]},
+            {"at": events.event_time(event["at"]), "call_id": event["call_id"]},
         )
 
 

@@ -76,7 +76,3 @@ def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
         "legs": list(cursor.legs),
         "reason": reason,
     }
-
-
-def ended(call_id: str, by_caller: bool) -> dict:
-    return {"type": events.ENDED, "call_id": call_id, "at": now(), "by": "caller" if by_caller else "callee"}

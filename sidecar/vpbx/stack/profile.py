@@ -38,6 +38,12 @@ class Profile:
     ports: Ports
     address: str
     run_dir: Path
+    # Kamailio's async task workers for calls a webhook or the CRM routes: a
+    # stalled lookup holds one for its whole budget (at most 2 s), so a
+    # Kamailio absorbs workers / budget stalled lookups per second (8 / 2 s = 4)
+    # before such calls queue; the calls no lookup decides never wait for them.
+    # Each is a Kamailio process with its own Python (about 36 MB resident).
+    lookup_workers: int = 8
 
     @property
     def log_dir(self) -> Path:
@@ -111,4 +117,5 @@ def profile(name: str) -> Profile:
     # postgres, which must be able to reach it: VPBX_RUN_ROOT moves it when the
     # checkout sits below a directory that user cannot enter.
     run_dir = Path(os.environ.get("VPBX_RUN_ROOT", REPO_ROOT / ".run")) / name
-    return Profile(name=name, ports=ports, address=address, run_dir=run_dir.resolve())
+    lookup_workers = int(os.environ.get("VPBX_LOOKUP_WORKERS", "8"))
+    return Profile(name=name, ports=ports, address=address, run_dir=run_dir.resolve(), lookup_workers=lookup_workers)

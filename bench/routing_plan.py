@@ -33,11 +33,12 @@ from vpbx.routing import Call, build_direct_plan, build_plan
 from vpbx.stack import manager
 
 EMPLOYEES = 1000
+SALES = 30  # the round robin department's members (all of a smaller company)
 TWO_STEPS, ALL_AT_ONCE = "+74951110001", "+74951110002"
 WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def build_company(profile, cfg) -> None:
+def build_company(profile, cfg, employees: int) -> None:
     api = Api(profile)
     company_id = api("GET", "/company")["id"]
     always = api(
@@ -74,7 +75,7 @@ def build_company(profile, cfg) -> None:
                     office["id"] if n % 10 == 1 else None,
                 ),
             ).fetchone()["id"]
-            for n in range(EMPLOYEES)
+            for n in range(employees)
         ]
         for employee_id in ids[::10]:
             conn.execute(
@@ -83,7 +84,9 @@ def build_company(profile, cfg) -> None:
                 (employee_id, today - timedelta(days=3), today + timedelta(days=7)),
             )
     sales = api(
-        "POST", "/departments", {"name": "Sales", "distribution": "round_robin", "ring_time": 15, "members": ids[:30]}
+        "POST",
+        "/departments",
+        {"name": "Sales", "distribution": "round_robin", "ring_time": 15, "members": ids[:SALES]},
     )
     everyone = api("POST", "/departments", {"name": "Everyone", "members": ids})
     two = api(
@@ -97,7 +100,11 @@ def build_company(profile, cfg) -> None:
                     "timeout": 30,
                     "destinations": [{"kind": "department", "department_id": sales["id"]}],
                 },
-                {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "employee", "employee_id": ids[500]}]},
+                {
+                    "mode": "parallel",
+                    "timeout": 30,
+                    "destinations": [{"kind": "employee", "employee_id": ids[employees // 2]}],
+                },
             ],
         },
     )
@@ -153,14 +160,12 @@ def timed(fn, iterations: int) -> tuple[float, float, float]:
     return percentiles(samples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20000)
-    args = parser.parse_args()
+def measure(employees: int, iterations: int) -> list:
+    """The rows of the table for a company of ``employees``."""
     profile = fresh_stack()
     try:
         cfg = settings.load(profile.config_path)
-        build_company(profile, cfg)
+        build_company(profile, cfg, employees)
         client = redis.Redis.from_url(cfg.redis_url)
         documents = {
             key: decode_document(client.get(key))[1]
@@ -171,39 +176,40 @@ def main() -> None:
         now = datetime(2026, 11, 23, 10, tzinfo=UTC)
         call = Call("bench", TWO_STEPS, "79161234567", "trunk", now)
         flood_call = Call("bench", ALL_AT_ONCE, "79161234567", "trunk", now)
-        phone_call = Call("bench", "2500", "e1", "phone", now, "sip:e1@demo.vpbx.test")
+        extension = str(2000 + employees // 2)  # a colleague's (build_company numbers them from 2000)
+        phone_call = Call("bench", extension, "e1", "phone", now, "sip:e1@demo.vpbx.test")
         sizes = {k: len(client.get(k)) for k in documents}
         rows = [
             (
                 "two steps",
                 sizes[number_key(TWO_STEPS)],
-                timed(lambda: build_plan(documents[number_key(TWO_STEPS)], call), args.iterations),
+                timed(lambda: build_plan(documents[number_key(TWO_STEPS)], call), iterations),
                 timed(
                     lambda: worker.plan_for(dialled=TWO_STEPS, caller="79161234567", call_id="b", source="trunk"),
-                    args.iterations,
+                    iterations,
                 ),
             ),
             (
-                "all at once (1,000)",
+                f"all at once ({employees:,})",
                 sizes[number_key(ALL_AT_ONCE)],
-                timed(lambda: build_plan(documents[number_key(ALL_AT_ONCE)], flood_call), args.iterations // 10),
+                timed(lambda: build_plan(documents[number_key(ALL_AT_ONCE)], flood_call), iterations // 10),
                 timed(
                     lambda: worker.plan_for(dialled=ALL_AT_ONCE, caller="79161234567", call_id="b", source="trunk"),
-                    args.iterations // 10,
+                    iterations // 10,
                 ),
             ),
             (
                 "extension",
                 sizes[company_key("demo.vpbx.test")],
                 timed(
-                    lambda: build_direct_plan(documents[company_key("demo.vpbx.test")], "2500", phone_call),
-                    args.iterations,
+                    lambda: build_direct_plan(documents[company_key("demo.vpbx.test")], extension, phone_call),
+                    iterations,
                 ),
                 timed(
                     lambda: worker.plan_for(
-                        dialled="2500", caller="e1", call_id="b", source="phone", caller_domain="demo.vpbx.test"
+                        dialled=extension, caller="e1", call_id="b", source="phone", caller_domain="demo.vpbx.test"
                     ),
-                    args.iterations,
+                    iterations,
                 ),
             ),
         ]
@@ -211,10 +217,36 @@ def main() -> None:
         print(
             f"two steps plan: {len(plan.steps)} steps; all at once: "
             f"{len(build_plan(documents[number_key(ALL_AT_ONCE)], flood_call).steps[0].targets)} targets "
-            f"(of {EMPLOYEES}: the others are away)"
+            f"(of {employees}: the others are away)"
         )
     finally:
         manager.down(profile, say=lambda _: None)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="instead: one company per size, a row per size (two steps and extension)"
+    )
+    args = parser.parse_args()
+    if args.sizes:
+        by_size = [(n, measure(n, args.iterations)) for n in args.sizes]
+        print("\nplan cost by company size, µs (p50 / p99): build_plan is the pure library, plan_for the whole lookup")
+        print(
+            "| employees | number document bytes | two steps build_plan | two steps plan_for "
+            "| company document bytes | extension build_plan | extension plan_for |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for n, rows in by_size:
+            two, ext = rows[0], rows[2]
+            print(
+                f"| {n:,} | {two[1]:,} | {two[2][0]:.1f} / {two[2][1]:.1f} | {two[3][0]:.1f} / {two[3][1]:.1f} "
+                f"| {ext[1]:,} | {ext[2][0]:.1f} / {ext[2][1]:.1f} | {ext[3][0]:.1f} / {ext[3][1]:.1f} |"
+            )
+        return
+    rows = measure(EMPLOYEES, args.iterations)
     print(
         f"\n{EMPLOYEES} employees; build_plan is the pure library on a parsed document, plan_for is a Kamailio "
         f"worker's whole lookup (one Redis round trip, then the plan); µs"

@@ -54,53 +54,58 @@ class Profile:
         return self.run_dir / "vpbx.toml"
 
 
+# RTP ranges sit below Linux's ephemeral ports (32768-60999), where any
+# client socket could take a port rtpengine or the media app wants. Each is
+# 2,000 ports: rtpengine spends four on a call (two legs, RTP and RTCP), so 500
+# calls at once; the media app one per recording. The voicemail capacity goal
+# is 300 recordings at once (bench/media_capacity.py).
 _PORTS = {
     "dev": Ports(
         sip=5060,
         sip_tls=5061,
         rtpengine_ng=2223,
-        rtp_min=30000,
-        rtp_max=30999,
+        rtp_min=10000,
+        rtp_max=11999,
         postgres=5433,
         redis=6380,
         sidecar=8080,
         demo_trunk=5099,
         media_sip=5070,
         media_dtmf=2224,
-        media_rtp_min=33000,
-        media_rtp_max=33999,
+        media_rtp_min=12000,
+        media_rtp_max=13999,
         smtp=2525,
     ),
     "test": Ports(
         sip=5960,
         sip_tls=5961,
         rtpengine_ng=2923,
-        rtp_min=31000,
-        rtp_max=31999,
+        rtp_min=14000,
+        rtp_max=15999,
         postgres=5933,
         redis=6980,
         sidecar=8980,
         demo_trunk=5999,
         media_sip=5970,
         media_dtmf=2924,
-        media_rtp_min=34000,
-        media_rtp_max=34999,
+        media_rtp_min=16000,
+        media_rtp_max=17999,
         smtp=2925,
     ),
     "bench": Ports(
         sip=6160,
         sip_tls=6161,
         rtpengine_ng=3023,
-        rtp_min=32000,
-        rtp_max=32999,
+        rtp_min=18000,
+        rtp_max=19999,
         postgres=6033,
         redis=7080,
         sidecar=9080,
         demo_trunk=6199,
         media_sip=6170,
         media_dtmf=3024,
-        media_rtp_min=35000,
-        media_rtp_max=35999,
+        media_rtp_min=20000,
+        media_rtp_max=21999,
         smtp=3025,
     ),
 }

@@ -17,6 +17,7 @@ and a number one worker has routed routes in every worker.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -177,6 +178,11 @@ class Documents:
             version, document = decode_document(raw)
             copy = _Copy(version, document, stateful_departments(document))
             self.copies[key] = copy
+            # A document lives until its next version and holds no reference
+            # cycle (decoded JSON): out of the cyclic collector's way, or every
+            # full collection walks every employee of every company this
+            # worker has seen (bench/README.md, plan cost by company size).
+            gc.freeze()
         return copy.document
 
     def _forget(self, key: str) -> None:

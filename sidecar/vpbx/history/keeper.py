@@ -77,9 +77,14 @@ def keep(
 ) -> None:
     conn: Connection | None = None
     backlog = True  # first what this consumer read before and never acknowledged
+    # Made sure of at the start and after any Redis error (a restarted Redis
+    # may have lost the group), not before every read: one command less per batch.
+    group_ready = False
     while not should_stop():
         try:
-            ensure_group(client)
+            if not group_ready:
+                ensure_group(client)
+                group_ready = True
             reply: Any = client.xreadgroup(  # redis-py types sync replies as "Awaitable | Any"
                 GROUP,
                 consumer,
@@ -105,6 +110,7 @@ def keep(
             pipe.xdel(events.STREAM, *done)
             pipe.execute()
         except (redis.RedisError, psycopg.Error) as exc:
+            group_ready = group_ready and not isinstance(exc, redis.RedisError)
             log.error("history not written now, retrying: %s", exc)
             if conn is not None and not conn.closed:
                 conn.close()

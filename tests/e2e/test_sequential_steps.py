@@ -109,7 +109,9 @@ def test_the_first_to_answer_wins_and_the_other_phone_is_cancelled_with_the_reas
     assert answered.returncode == 0, answered.explain()
     assert cancelled.returncode == 0, cancelled.explain()
     cancel = sip_log.first(sip_log.received(cancelled.messages), "CANCEL ")
-    assert sip_log.header(cancel, "Reason") == 'SIP;cause=200;text="Call completed elsewhere"'
+    # RFC 3326: the text is optional, and tm leaves it out when the losing
+    # phone's 180 reached it only after the winner's 200 (its CANCEL waited).
+    assert sip_log.header(cancel, "Reason") in ('SIP;cause=200;text="Call completed elsewhere"', "SIP;cause=200")
     # Both rang in one step; the line names the one whose branch answered.
     line = history_line(api, caller.call_id())
     assert (line["employee_label"], line["forwarded"]) == ("employee 101 Anna Sales", False)

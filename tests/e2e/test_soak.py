@@ -22,6 +22,7 @@ from .logs import LogTail
 from .sip_ua import Dialog, Message, UserAgent, offer, uri_of
 
 CALLS = 300
+RING_S = 15  # the step's ring time
 # The order of scenarios, so a failure can be replayed (VPBX_SOAK_SEED=... pytest ...).
 SEED = int(os.environ.get("VPBX_SOAK_SEED", "4475"))
 SDP_PORT = 9  # discard: media is not this test's subject, only its sessions
@@ -50,8 +51,12 @@ class Day:
         call = self.carrier.invite(self.number, offer(SDP_PORT, None), from_user="+79991234567")
         return call, {login: phone.wait_request("INVITE") for login, phone in self.phones.items()}
 
-    def final(self, call: Dialog, timeout: float = 10.0) -> Message:
-        """The INVITE's final answer to the carrier, while the phones answer the CANCELs they get."""
+    def final(self, call: Dialog, timeout: float = RING_S + 5.0) -> Message:
+        """The INVITE's final answer to the carrier, while the phones answer the
+        CANCELs they get. Up to the step's ring time and then some: CI once saw
+        a CANCELled call whose branch to one phone never reached it (its INVITE
+        not received, its CANCEL received), which tm ends only when the step's
+        timer fires; the message below says which phone it was."""
         for _ in range(int(timeout / 0.05)):
             try:
                 return self.carrier.wait_final(call.call_id, "INVITE", timeout=0.03)
@@ -156,7 +161,7 @@ class Day:
 
 @pytest.fixture
 def phones(api, demo_steps, sip_phone):
-    demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=15))
+    demo_steps(parallel(employee(api, "101"), employee(api, "102"), timeout=RING_S))
     return {login: sip_phone(login) for login in ("101", "102")}
 
 

@@ -3,8 +3,8 @@
 Kamailio's own script (kamailio.cfg) does the SIP mechanics every message
 needs; it calls in here (python_exec) only for what needs a decision or
 Redis: an out-of-dialog request (authentication, registration, a new call's
-route), a call's answer and end (history events), the failure route, the
-lookups task route and the history timer. Which phones ring is decided by the
+route), a call's first answer (its history event), a longest-idle member's
+hang-up, the failure route, the lookups task route and the history timer. Which phones ring is decided by the
 pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
 Every entry point returns 1: 0 would stop Kamailio's script there.
 Return -255 from a route helper to stop processing the message.

@@ -94,10 +94,9 @@ def test_the_cursor_knows_which_target_a_branch_uri_belongs_to():
         .to_json()
     )
 
-    assert cursor.answered_by("sip:101@10.0.0.2:5060")["target"] == "employee 101 Anna"
-    assert cursor.answered_by("sip:102@10.0.0.3:5060")["employee_id"] == 2
-    assert cursor.answered_by("sip:999@10.0.0.9") is None
     saved = json.loads(cursor.to_json())
-    for uri in ("sip:101@10.0.0.1:5060", "sip:102@10.0.0.3:5060", "sip:999@10.0.0.9", None):
-        assert PlanCursor.answered_in(saved, uri) == cursor.answered_by(uri)
+    assert PlanCursor.answered_in(saved, "sip:101@10.0.0.2:5060")["target"] == "employee 101 Anna"
+    assert PlanCursor.answered_in(saved, "sip:102@10.0.0.3:5060")["employee_id"] == 2
+    assert PlanCursor.answered_in(saved, "sip:999@10.0.0.9") is None
+    assert PlanCursor.answered_in(saved, None) is None
     assert [leg["target"] for leg in cursor.legs] == ["employee 101 Anna", "employee 102 Boris"]

@@ -166,8 +166,9 @@ class PlanCursor:
 
     @staticmethod
     def answered_in(saved: dict, uri: str | None) -> dict | None:
-        """``answered_by`` read straight from a parsed ``to_json``: a call's 200
-        needs one step's one target, not the whole plan rebuilt."""
+        """The leg of the current step whose branch URI answered, read straight
+        from a parsed ``to_json``: a call's 200 needs one step's one target,
+        not the whole plan rebuilt."""
         index = saved["contacts"].get(uri) if uri else None
         position = saved["next"]
         steps = saved["plan"]["steps"]
@@ -176,14 +177,6 @@ class PlanCursor:
         step = steps[position - 1]
         shape = Step(step["mode"], step["timeout"], (), step.get("scheme_step", 0), step.get("forward", False))
         return _leg(shape, position, Target(**step["targets"][index]), None)
-
-    def answered_by(self, uri: str | None) -> dict | None:
-        """The leg of the current step whose branch URI answered."""
-        index = self.contacts.get(uri) if uri else None
-        step = self.current
-        if index is None or step is None:
-            return None
-        return _leg(step, self.next_step, step.targets[index], None)
 
 
 def _leg(step: Step, position: int, target, at: str | None) -> dict:

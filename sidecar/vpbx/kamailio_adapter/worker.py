@@ -54,10 +54,8 @@ class Worker:
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
-        # host:port where voicemail and IVR nodes ring, and the address its requests come from.
+        # host:port where voicemail and IVR nodes ring (kamailio.cfg knows it as its requests' source).
         self.media_app = str(config.media.sip)
-        self.media_app_host = config.media.sip.host
-        self.media_app_port = config.media.sip.port
         # Call events Redis did not take (only the timer process that writes them uses it).
         self.spool = Spool(history_spool_path(config))
         self.spooling = False

@@ -3,9 +3,9 @@
 Kamailio's own script (kamailio.cfg) does the SIP mechanics every message
 needs; it calls in here (python_exec) only for what needs a decision or
 Redis: an out-of-dialog request (authentication, registration, a new call's
-route), a call's first answer (its history event), a longest-idle member's
-hang-up, the failure route, the lookups task route and the history timer. Which phones ring is decided by the
-pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
+route), a longest-idle department member's answer and hang-up, the failure
+route, the lookups task route and the history timer. Which phones ring is
+decided by the pure ``vpbx.routing`` library through ``vpbx.kamailio_adapter``.
 Every entry point returns 1: 0 would stop Kamailio's script there.
 Return -255 from a route helper to stop processing the message.
 """
@@ -36,6 +36,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     load_step_branches,
     next_gateway,
     step_timers,
+    tag_branches,
 )
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
@@ -58,6 +59,9 @@ OFFER_REFUSED = "$var(vpbx_offer_refused)"
 SUBSCRIBER_TABLE = "kamailio_subscriber"
 # The plan and the next step to try, kept with the transaction for failure_route.
 PLAN_XAVP = "$xavp(vpbx_plan)"
+# The current step's "answered" event but its end, which kamailio.cfg's reply
+# route completes ("" when the call is no company's).
+ANSWER_XAVP = "$xavp(vpbx_answer)"
 # Call events wait here (Kamailio's mqueue, shared memory) for the timer process
 # that hands them to the history keeper: queueing costs a worker microseconds.
 HISTORY_QUEUE = "history"
@@ -145,12 +149,11 @@ class VpbxRoutes:
         return 1
 
     def ksr_call_answered(self, msg):
-        """A call's first 200 (kamailio.cfg's reply route): the history's
-        "answered" event, and a longest-idle department member's answer."""
+        """A call's first 200 from a longest-idle department member (its
+        "answered" event is kamailio.cfg's): note the member's answer."""
         member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
         if member:
             self.worker.member_call(member, "answered")
-        self.emit(call_events.answered(KSR.pv.get("$ci"), KSR.pv.get(PLAN_XAVP), KSR.pv.get("$T_branch(uri)")))
         return 1
 
     def ksr_call_ended(self, msg):
@@ -282,7 +285,7 @@ class VpbxRoutes:
         the SIP worker is free for the next message at once."""
         lookup = {"arrived": time.time(), "source": source, "region": region}
         KSR.pv.seti("$sht(lookups=>$ci)", 1)
-        KSR.pv.sets(PLAN_XAVP, cursor.to_json())
+        self.save(cursor)
         KSR.pv.sets(LOOKUP_XAVP, json.dumps(lookup))
         if KSR_ASYNC.task_group_route("ksr_route_lookups", LOOKUP_WORKERS) >= 0:
             return
@@ -317,13 +320,20 @@ class VpbxRoutes:
         Returns False when no remaining step has anyone to ring.
         """
         for index, step in cursor.remaining():
-            contacts = load_step_branches(KSR, step, self.worker.media_app)
-            if contacts:
+            branches = load_step_branches(KSR, step, self.worker.media_app)
+            if branches:
                 step_timers(KSR, step)
                 KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")
-                KSR.pv.sets(PLAN_XAVP, cursor.ringing(index, contacts, call_events.now()).to_json())
+                cursor = cursor.ringing(index, branches, call_events.now())
+                tag_branches(KSR, branches, cursor.step_legs)
+                self.save(cursor)
                 return True
         return False
+
+    @staticmethod
+    def save(cursor):
+        KSR.pv.sets(PLAN_XAVP, cursor.to_json())
+        KSR.pv.sets(ANSWER_XAVP, call_events.answer_prefix(KSR.pv.get("$ci"), cursor) or "")
 
     @staticmethod
     def saved_cursor():
@@ -383,9 +393,9 @@ class VpbxRoutes:
             KSR.tm.t_reply(487, "Request Terminated")
             return 1
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
-        contacts = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else {}
-        if contacts:
-            KSR.pv.sets(PLAN_XAVP, replace(cursor, contacts=contacts).to_json())
+        branches = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else []
+        if branches:
+            tag_branches(KSR, branches, cursor.step_legs)
             if self.relay_again():
                 return 1
         # Timeout, busy, unavailable, 5xx/6xx: the next step rings.

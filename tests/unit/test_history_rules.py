@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from vpbx.history import events
 from vpbx.history.rules import answered_line, missed_line
-from vpbx.kamailio_adapter.execute import PlanCursor
+from vpbx.kamailio_adapter import call_events
+from vpbx.kamailio_adapter.execute import REQUEST_URI, PlanCursor
 from vpbx.routing import Plan, Step, Target
 
 ANNA = {"step": 1, "target": "employee 101 Anna", "employee_id": 1, "department_id": None, "rang_at": "t1"}
@@ -82,21 +83,26 @@ def test_a_batch_entry_gives_its_events_back_in_order():
     assert events.from_entry(entry) == [b.encode() for b in batch]
 
 
-def test_the_cursor_knows_which_target_a_branch_uri_belongs_to():
+def test_an_answer_completed_as_kamailio_does_names_the_leg_that_answered():
     anna = Target("sip:101@demo", True, "employee 101 Anna", employee_id=1)
     boris = Target("sip:102@demo", True, "employee 102 Boris", employee_id=2)
-    plan = Plan((Step("parallel", 30, (anna, boris)),), ())
+    vera = Target("sip:103@demo", True, "employee 103 Vera", employee_id=3)
+    plan = Plan((Step("parallel", 30, (anna,)), Step("parallel", 30, (boris, vera))), ())
     at = datetime(2026, 11, 23, tzinfo=UTC).isoformat()
+    first = PlanCursor(plan, 0, call={"company_id": 7}).ringing(0, [(REQUEST_URI, 0)], at)
+    # Step two: Vera registered twice (the R-URI and a branch), Boris once.
+    cursor = PlanCursor.from_json(first.ringing(1, [(REQUEST_URI, 1), (0, 1), (1, 0)], at).to_json())
 
-    cursor = PlanCursor.from_json(
-        PlanCursor(plan, 0)
-        .ringing(0, {"sip:101@10.0.0.1:5060": 0, "sip:101@10.0.0.2:5060": 0, "sip:102@10.0.0.3:5060": 1}, at)
-        .to_json()
-    )
+    assert [leg["target"] for leg in cursor.legs] == ["employee 101 Anna", "employee 102 Boris", "employee 103 Vera"]
+    assert cursor.step_legs == {0: 1, 1: 2}
+    # kamailio.cfg: prefix + (branch flags >> LEG_FLAGS_SHIFT) - 1 + ',"at":' + $TV(Sn) + '}'
+    event = json.loads(call_events.answer_prefix("c1", cursor) + str(cursor.step_legs[1]) + ',"at":1795400000.123456}')
+    assert events.answered_leg(event)["employee_id"] == 3
+    assert events.event_time(event["at"]) == datetime(2026, 11, 23, 2, 13, 20, 123456, tzinfo=UTC)
+    assert answered_line(event).employee_label == "employee 103 Vera"
+    assert call_events.answer_prefix("c1", PlanCursor(plan, 0)) is None  # no company's call: no history
 
-    saved = json.loads(cursor.to_json())
-    assert PlanCursor.answered_in(saved, "sip:101@10.0.0.2:5060")["target"] == "employee 101 Anna"
-    assert PlanCursor.answered_in(saved, "sip:102@10.0.0.3:5060")["employee_id"] == 2
-    assert PlanCursor.answered_in(saved, "sip:999@10.0.0.9") is None
-    assert PlanCursor.answered_in(saved, None) is None
-    assert [leg["target"] for leg in cursor.legs] == ["employee 101 Anna", "employee 102 Boris"]
+
+def test_an_answer_queued_by_the_previous_version_still_names_its_leg():
+    leg = {"step": 1, "target": "employee 101 Anna", "employee_id": 1, "department_id": None, "rang_at": None}
+    assert events.answered_leg({"legs": [leg], "answered": leg}) == leg

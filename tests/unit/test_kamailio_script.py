@@ -11,6 +11,7 @@ import pytest
 
 from vpbx import sip_bans
 from vpbx.kamailio_adapter import reasons
+from vpbx.kamailio_adapter.execute import LEG_FLAGS_SHIFT
 from vpbx.routing.targets import COMPANY_HEADER
 
 pytestmark = pytest.mark.unit
@@ -67,3 +68,11 @@ def test_rejections_sent_by_the_cfg_carry_their_reason(rejection):
 def test_the_media_app_is_told_the_company_in_the_header_routing_names():
     assert f'append_hf("{COMPANY_HEADER}: $avp(vpbx_company)' in CFG
     assert "KSR.hdr.remove(COMPANY_HEADER)" in KEMI
+
+
+def test_the_reply_route_reads_the_leg_where_the_script_tags_it():
+    assert int(cfg_define("LEG_FLAGS_SHIFT")) == LEG_FLAGS_SHIFT
+    # Flags below the leg's bits are kamailio.cfg's own.
+    assert all(int(cfg_define(flag)) < LEG_FLAGS_SHIFT for flag in ("FLB_NATB", "FLB_NATSIPPING"))
+    xavp = kemi_constant("ANSWER_XAVP")
+    assert xavp in CFG, f"kamailio.cfg never reads {xavp}"

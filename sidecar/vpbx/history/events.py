@@ -3,7 +3,8 @@
 Kamailio emits them at the moments it already handles anyway, so a new call
 costs no extra Redis round trip before it rings:
 
-    answered  the 200 OK to the caller's INVITE; who answered, every leg rung so far
+    answered  the 200 OK to the caller's INVITE; every leg rung so far, and
+              which of them answered (``answered_leg``, its index in ``legs``)
     missed    the plan is spent, the caller cancelled, or nobody could be rung
     ended     the BYE of an answered call
     voicemail the media app's, when a caller it answered reached a voicemail box:
@@ -71,9 +72,18 @@ def missed_reason(status: int, cancelled: bool) -> str:
     return REJECTED
 
 
+def answered_leg(event: dict) -> dict:
+    """The leg of an "answered" event that answered. Events queued by the
+    previous version carry the leg itself, under "answered"."""
+    if "answered" in event:
+        return event["answered"]
+    return event["legs"][event["answered_leg"]]
+
+
 def event_time(at: str | float) -> datetime:
     """An event's time: ISO-8601 from Python, epoch seconds from kamailio.cfg
-    (which builds the "ended" event itself, with no ISO formatter at hand)."""
+    (which completes the "answered" and "ended" events itself, with no ISO
+    formatter at hand)."""
     if isinstance(at, int | float):
         return datetime.fromtimestamp(at, UTC)
     return datetime.fromisoformat(at)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..routing import leg_names
 from ..routing.targets import Data
+from . import events
 from .events import NO_ANSWER
 
 
@@ -34,7 +35,7 @@ def _first_employee_leg(legs: list[Data]) -> Data | None:
 
 
 def answered_line(event: Data) -> Line:
-    call, legs, answered = event["call"], event["legs"], event["answered"]
+    call, legs, answered = event["call"], event["legs"], events.answered_leg(event)
     if leg_names.node_kind(answered.get("node")) == "voicemail":
         return missed_line({**event, "reason": NO_ANSWER})
     dialled = call.get("dialled_employee_id")

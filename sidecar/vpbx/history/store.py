@@ -15,10 +15,13 @@ from .rules import Line, answered_line, missed_line
 def apply(conn: Connection, event: dict) -> None:
     kind = event.get("type")
     parent = (event.get("call") or {}).get("parent_call_id")
+    if "at" in event:
+        event = {**event, "at": events.event_time(event["at"])}
+    answered = events.answered_leg(event) if kind == events.ANSWERED else None
     if parent and kind in (events.ANSWERED, events.MISSED):
-        _add_to_parent(conn, event, parent, event.get("answered") if kind == events.ANSWERED else None)
+        _add_to_parent(conn, event, parent, answered)
     elif kind == events.ANSWERED:
-        _record(conn, event, answered_line(event), answered=event["answered"])
+        _record(conn, event, answered_line(event), answered=answered)
     elif kind == events.MISSED:
         _record(conn, event, missed_line(event), answered=None)
     elif kind == events.VOICEMAIL and event.get("message_id"):
@@ -38,7 +41,7 @@ def apply(conn: Connection, event: dict) -> None:
             """UPDATE calls SET ended_at = %(at)s WHERE id = (
                             SELECT id FROM calls WHERE call_id = %(call_id)s AND ended_at IS NULL
                             ORDER BY started_at DESC LIMIT 1)""",
-            {"at": events.event_time(event["at"]), "call_id": event["call_id"]},
+            {"at": event["at"], "call_id": event["call_id"]},
         )
 
 

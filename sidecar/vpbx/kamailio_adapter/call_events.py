@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TypeGuard
 
 from ..history import events
 from ..routing import Plan
@@ -41,32 +40,22 @@ def call_record(
     return record
 
 
-def _ours(cursor: PlanCursor | None) -> TypeGuard[PlanCursor]:
-    return cursor is not None and cursor.call.get("company_id") is not None
-
-
-def answered(call_id: str, saved_cursor: str | None, branch_uri: str | None) -> dict | None:
-    """The 200 OK's event, or None when it is no company's call or no branch of
-    the plan answered. ``saved_cursor``: the PlanCursor's JSON, read as it is
-    (rebuilding the plan would cost the answer more than all the rest)."""
-    saved = json.loads(saved_cursor) if saved_cursor else None
-    if saved is None or saved.get("call", {}).get("company_id") is None:
+def answer_prefix(call_id: str, cursor: PlanCursor) -> str | None:
+    """The "answered" event of the step that rings now, all but its end, or None
+    when it is no company's call. kamailio.cfg's reply route completes it at the
+    200 OK with the answering branch's leg and the time, so an answer costs no
+    Python: ``<prefix><leg index>,"at":<epoch seconds>}``."""
+    if not cursor.is_ours():
         return None
-    leg = PlanCursor.answered_in(saved, branch_uri)
-    if leg is None:
-        return None
-    return {
-        "type": events.ANSWERED,
-        "call_id": call_id,
-        "at": now(),
-        "call": saved["call"],
-        "legs": saved["legs"],
-        "answered": leg,
-    }
+    head = json.dumps(
+        {"type": events.ANSWERED, "call_id": call_id, "call": cursor.call, "legs": list(cursor.legs)},
+        separators=(",", ":"),
+    )
+    return head[:-1] + ',"answered_leg":'
 
 
 def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
-    if not _ours(cursor):
+    if cursor is None or not cursor.is_ours():
         return None
     return {
         "type": events.MISSED,

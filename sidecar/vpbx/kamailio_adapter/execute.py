@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step, destinations, leg_names
 from ..routing.destinations.kind import Handler
-from ..routing.targets import NODE_HOST, Target
+from ..routing.targets import NODE_HOST
 
 USRLOC_TABLE = "location"
 
@@ -23,7 +23,14 @@ BY_PRIORITY = 8
 MEDIA_APP_NODES = (*destinations.handled_by(Handler.MEDIA_APP), "announce")
 
 
-def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[str, int]:
+# A branch of the request: ``slot`` -1 is the request URI (tm's branch 0),
+# any other is its position in the destination set; ``target`` is the index in
+# the step of the target it rings. A target registered twice has two branches.
+Branch = tuple[int, int]
+REQUEST_URI = -1
+
+
+def load_step_branches(ksr, step: Step, media_app: str | None = None) -> list[Branch]:
     """Fill the R-URI and the destination set with the step's reachable contacts.
 
     PSTN numbers go first: the dispatcher picks the gateway for the R-URI, and
@@ -32,12 +39,10 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
     phone); the rest are appended as branches, so t_relay forks to all of them
     at once.
 
-    Returns each branch's request URI with the index of its target in the step
-    (a phone registered twice gives two), so a reply tells who answered; empty
-    when nobody is reachable. ``media_app``: the media app's host:port, where
-    voicemail and IVR nodes ring.
+    Returns the branches loaded, empty when nobody is reachable. ``media_app``:
+    the media app's host:port, where voicemail and IVR nodes ring.
     """
-    contacts = _numbers_through_gateway(ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
+    branches = _numbers_through_gateway(ksr, step, lambda: ksr.dispatcher.ds_select_domain(PSTN_GATEWAYS, BY_PRIORITY))
     for index, target in enumerate(step.targets):
         if target.via_trunk:
             continue
@@ -45,7 +50,7 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
             ksr.info(f"vpbx: {target.label} is not handled by this version, skipped\n")
             continue
         before = _branch_count(ksr)
-        took_ruri = not contacts
+        took_ruri = not branches
         uri = target.uri
         if target.node and media_app:
             uri = uri.replace(NODE_HOST, media_app)
@@ -64,41 +69,61 @@ def load_step_branches(ksr, step: Step, media_app: str | None = None) -> dict[st
         if not found:
             ksr.info(f"vpbx: {target.label} ({target.uri}) is not reachable\n")
             continue
-        uris = [ksr.pv.get("$ru")] if took_ruri else []
-        uris += [ksr.pv.get(f"$(branch(uri)[{i}])") for i in range(before, _branch_count(ksr))]
-        contacts.update((uri, index) for uri in uris if uri)
-    return contacts
+        if took_ruri:
+            branches.append((REQUEST_URI, index))
+        branches += [(slot, index) for slot in range(before, _branch_count(ksr))]
+    return branches
 
 
-def next_gateway(ksr, step: Step) -> dict[str, int]:
+def next_gateway(ksr, step: Step) -> list[Branch]:
     """After the gateway failed the step's PSTN numbers: the same numbers through
     the next gateway, if there is one left. Only those numbers ring again.
-    Returns the new branches' URIs with their targets' indexes (empty: no gateway left)."""
+    Returns the new branches (empty: no gateway left)."""
     return _numbers_through_gateway(ksr, step, ksr.dispatcher.ds_next_domain)
 
 
-def _numbers_through_gateway(ksr, step: Step, pick_gateway) -> dict[str, int]:
+def _numbers_through_gateway(ksr, step: Step, pick_gateway) -> list[Branch]:
     """The step's PSTN numbers: the first takes the R-URI, whose host ``pick_gateway``
     (a dispatcher function) fills in; the others are appended on the same gateway."""
     numbers = [i for i, t in enumerate(step.targets) if t.via_trunk]
     if not numbers:
-        return {}
+        return []
     ksr.seturi(step.targets[numbers[0]].uri)
     if pick_gateway() < 0:
         ksr.info(f"vpbx: no outbound gateway left for {step.targets[numbers[0]].label}\n")
-        return {}
+        return []
     host, port = ksr.pv.get("$rd"), ksr.pv.get("$rp")
     gateway = f"{host}:{port}" if port else host
-    contacts = {ksr.pv.get("$ru"): numbers[0]}
+    branches: list[Branch] = [(REQUEST_URI, numbers[0])]
     for index in numbers[1:]:
+        slot = _branch_count(ksr)
         uri = step.targets[index].uri.rsplit("@", 1)[0] + "@" + gateway
         if ksr.corex.append_branch_uri(uri) > 0:
-            contacts[uri] = index
-    return contacts
+            branches.append((slot, index))
+    return branches
 
 
 def _branch_count(ksr) -> int:
     return int(ksr.pv.get("$(branch(count))") or 0)
+
+
+# Which leg a branch rings travels in its branch flags, above the bits
+# kamailio.cfg uses, so that the reply route can tell who answered without
+# Python: $T_branch(flags) >> LEG_FLAGS_SHIFT is the leg's index in the
+# cursor's legs plus one (0: no leg). A transaction has at most
+# Kamailio's max_branches (31) branches, so a call has at most as many legs.
+LEG_FLAGS_SHIFT = 16
+_OWN_FLAGS = (1 << LEG_FLAGS_SHIFT) - 1
+
+
+def tag_branches(ksr, branches: list[Branch], step_legs: dict[int, int]) -> None:
+    """Mark each branch with the leg its target is (``step_legs``: target index -> leg index)."""
+    for slot, target in branches:
+        leg = step_legs.get(target)
+        if leg is None:
+            continue
+        flags = "$bf" if slot == REQUEST_URI else f"$(branch(flags)[{slot}])"
+        ksr.pv.seti(flags, (int(ksr.pv.get(flags) or 0) & _OWN_FLAGS) | (leg + 1) << LEG_FLAGS_SHIFT)
 
 
 def gateway_failed(ksr) -> bool:
@@ -112,18 +137,18 @@ def gateway_failed(ksr) -> bool:
 class PlanCursor:
     """The plan, the index of the step to try next, and what the call's history
     needs: travels with the SIP transaction (an xavp), so any worker's
-    failure_route or reply route can continue it.
+    failure_route can continue it.
 
     ``call``: the history's description of the call (see vpbx.history.events).
-    ``legs``: every target rung so far. ``contacts``: the current step's branch
-    URIs and their targets' indexes.
+    ``legs``: every target rung so far. ``step_legs``: the current step's
+    targets that ring, by index in the step, with their index in ``legs``.
     """
 
     plan: Plan
     next_step: int
     call: dict = field(default_factory=dict)
     legs: tuple = ()
-    contacts: dict = field(default_factory=dict)
+    step_legs: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -132,7 +157,7 @@ class PlanCursor:
                 "next": self.next_step,
                 "call": self.call,
                 "legs": list(self.legs),
-                "contacts": self.contacts,
+                "step_legs": list(self.step_legs.items()),
             },
             separators=(",", ":"),
         )
@@ -145,7 +170,7 @@ class PlanCursor:
             data["next"],
             data.get("call", {}),
             tuple(data.get("legs", ())),
-            data.get("contacts", {}),
+            {target: leg for target, leg in data.get("step_legs", ())},
         )
 
     @property
@@ -157,26 +182,17 @@ class PlanCursor:
         """(index, step) pairs still to try, in order."""
         return list(enumerate(self.plan.steps))[self.next_step :]
 
-    def ringing(self, index: int, contacts: dict[str, int], at: str) -> PlanCursor:
-        """The cursor once step ``index`` rings these contacts (from ``at``, ISO-8601)."""
+    def ringing(self, index: int, branches: list[Branch], at: str) -> PlanCursor:
+        """The cursor once step ``index`` rings these branches (from ``at``, ISO-8601)."""
         step = self.plan.steps[index]
-        rung = sorted(set(contacts.values()))
+        rung = sorted({target for _, target in branches})
         legs = self.legs + tuple(_leg(step, index + 1, step.targets[i], at) for i in rung)
-        return replace(self, next_step=index + 1, legs=legs, contacts=contacts)
+        step_legs = {target: len(self.legs) + n for n, target in enumerate(rung)}
+        return replace(self, next_step=index + 1, legs=legs, step_legs=step_legs)
 
-    @staticmethod
-    def answered_in(saved: dict, uri: str | None) -> dict | None:
-        """The leg of the current step whose branch URI answered, read straight
-        from a parsed ``to_json``: a call's 200 needs one step's one target,
-        not the whole plan rebuilt."""
-        index = saved["contacts"].get(uri) if uri else None
-        position = saved["next"]
-        steps = saved["plan"]["steps"]
-        if index is None or not 0 < position <= len(steps):
-            return None
-        step = steps[position - 1]
-        shape = Step(step["mode"], step["timeout"], (), step.get("scheme_step", 0), step.get("forward", False))
-        return _leg(shape, position, Target(**step["targets"][index]), None)
+    def is_ours(self) -> bool:
+        """Whether the call is a company's, so its history is kept."""
+        return self.call.get("company_id") is not None
 
 
 def _leg(step: Step, position: int, target, at: str | None) -> dict:

@@ -47,6 +47,13 @@ class Shared(Protocol):
     def forget(self, key: str) -> None: ...
 
 
+class Reader(Protocol):
+    """What answers a call's one MGET: redis-py's client, or one that reads
+    through Kamailio's own Redis client (vpbx_kemi.py). Raises RedisError."""
+
+    def mget(self, keys: list[str]) -> list[bytes | None]: ...
+
+
 class NotShared:
     """No sharing: each worker routes from its own copies only."""
 
@@ -75,9 +82,11 @@ class Read:
 
 
 class Documents:
-    def __init__(self, client: redis.Redis, shared: Shared | None = None):
+    def __init__(self, client: redis.Redis, shared: Shared | None = None, reader: Reader | None = None):
         self.redis = client
         self.shared = shared if shared is not None else NotShared()
+        # The plain MGET of the hot path; everything else goes through ``client``.
+        self.reader: Any = reader if reader is not None else client
         self.copies: dict[str, _Copy] = {}
 
     def preload(self) -> int:
@@ -112,7 +121,7 @@ class Documents:
                 self._queue_state(pipe, stateful)
                 (version, generation, *extra), *state = pipe.execute()
             else:  # a plain MGET costs a fraction of a one-command pipeline in redis-py
-                plain: Any = self.redis.mget(keys)
+                plain = self.reader.mget(keys)
                 (version, generation, *extra), state = plain, []
             extra_value = extra[0] if extra else None
             departments = self._state(stateful, state)

@@ -27,7 +27,7 @@ from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
-from .documents import CacheUnavailable, Documents, Read, Shared
+from .documents import CacheUnavailable, Documents, Read, Reader, Shared
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ def history_spool_path(config: vpbx_settings.Settings) -> Path:
 
 
 class Worker:
-    def __init__(self, config: vpbx_settings.Settings, shared: Shared | None = None):
+    def __init__(self, config: vpbx_settings.Settings, shared: Shared | None = None, reader: Reader | None = None):
         self.settings = config
         self.shared = shared  # the workers' common copies of routing documents
+        self.reader = reader  # the hot path's MGET, when not redis-py's
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
@@ -69,8 +70,8 @@ class Worker:
         return self.documents
 
     @classmethod
-    def from_environment(cls, shared: Shared | None = None) -> Worker:
-        return cls(vpbx_settings.load(), shared)
+    def from_environment(cls, shared: Shared | None = None, reader: Reader | None = None) -> Worker:
+        return cls(vpbx_settings.load(), shared, reader)
 
     def connect(self) -> None:
         # One process, one thread, one request at a time: a single connection
@@ -86,7 +87,7 @@ class Worker:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis.ConnectionError],
         )
-        self.documents = Documents(client, self.shared)
+        self.documents = Documents(client, self.shared, self.reader)
         self.pid = os.getpid()
         self.docs.preload()
 

@@ -249,6 +249,7 @@ sender = "vpbx voicemail <voicemail@vpbx.invalid>"
 #!define VPBX_SIP_TLS_PORT {ports.sip_tls}
 #!define VPBX_TLS_CONFIG "{kamailio_dir / "tls.cfg"}"
 #!define VPBX_LOOKUP_WORKERS "name=lookups;workers={profile.lookup_workers}"
+#!define VPBX_REDIS_SERVER "name=vpbx;addr=127.0.0.1;port={ports.redis};db=0;pass={redis_password}"
 #!define VPBX_MEDIA_APP_HOST "127.0.0.1"
 #!define VPBX_MEDIA_APP_PORT {ports.media_sip}
 #!define VPBX_KEMI_SCRIPT "{REPO_ROOT / "kamailio" / "vpbx_kemi.py"}"

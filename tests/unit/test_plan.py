@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
-from vpbx.routing.department_state import DepartmentState, stateful_departments
+from vpbx.routing.department_state import DepartmentState, plans_vary_per_call, stateful_departments
 from vpbx.routing.plan import (
     HeldStep,
     build_ivr_key_plan,
@@ -729,3 +729,26 @@ def test_a_scheme_with_announcements_is_answered_by_the_media_app_which_then_rin
     assert leg.called == "scheme-1-1"
     assert build_scheme_plan(directory, 1, 2, Call("leg-3", "scheme-1-2", "7916", "media", CALL.at)).steps == ()
     assert build_scheme_plan(directory, 1, 3, Call("leg-4", "scheme-1-3", "7916", "media", CALL.at)) is None
+
+
+@given(
+    distribution=st.sampled_from(["all_at_once", "in_order", "round_robin", "random", "longest_idle"]),
+    call_id=st.text(min_size=1, max_size=20),
+    caller=st.from_regex(r"\+7916[0-9]{7}", fullmatch=True),
+    second=st.integers(0, 59),
+    turn=st.integers(0, 50),
+)
+def test_a_document_whose_plans_do_not_vary_per_call_plans_every_call_of_a_minute_alike(
+    distribution, call_id, caller, second, turn
+):
+    # The Kamailio worker keeps such plans for the minute (worker.py: Worker._kept).
+    step = {"mode": "parallel", "timeout": 30, "destinations": [department(distribution, "201", "202", "203")]}
+    doc = document(step, {"mode": "parallel", "timeout": 20, "destinations": [employee("101", "Anna")]})
+    state = {5: DepartmentState(turn=turn, answered={201: CALL.at.timestamp() - 60})}
+    first = build_plan(doc, CALL, state)
+    later = build_plan(doc, Call(call_id, CALL.called, caller, "trunk", CALL.at.replace(second=second)), state)
+
+    assert plans_vary_per_call(doc) == (distribution in ("round_robin", "random", "longest_idle"))
+    if not plans_vary_per_call(doc):
+        assert later == first
+        assert later.to_json() == first.to_json()

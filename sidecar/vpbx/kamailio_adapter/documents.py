@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import redis
 
 from ..documents import DOCUMENT_PREFIXES, GENERATION_KEY, decode_document, version_key
-from ..routing.department_state import DepartmentState, state_key, stateful_departments
+from ..routing.department_state import DepartmentState, plans_vary_per_call, state_key, stateful_departments
 
 log = logging.getLogger(__name__)
 PRELOAD_LIMIT = 20_000  # documents a worker copies at start; later ones are copied on first use
@@ -72,6 +72,7 @@ class _Copy:
     version: bytes
     document: dict
     stateful: dict[int, str]  # department id -> distribution, for its shared state
+    per_call: bool  # plans from it may differ between calls at the same minute
 
 
 @dataclass
@@ -79,6 +80,10 @@ class Read:
     document: dict | None
     extra: bytes | None  # the value of the ``also`` key
     departments: dict[int, DepartmentState]
+    # The version read from Redis, and whether plans from it may differ per
+    # call: what a plan kept for later calls is keyed by (None: not read).
+    version: bytes | None = None
+    per_call: bool = True
 
 
 class Documents:
@@ -143,13 +148,13 @@ class Documents:
                 self.shared.put(key, raw)
         except redis.RedisError as exc:
             return Read(self._copy_or_fail(key, f"Redis unreachable: {exc}"), None, {})
-        document = self.copies[key].document
+        copy = self.copies[key]
         if not with_state:
-            return Read(document, extra_value, {})
-        missing = {i: d for i, d in self.copies[key].stateful.items() if i not in departments}
+            return Read(copy.document, extra_value, {}, copy.version, copy.per_call)
+        missing = {i: d for i, d in copy.stateful.items() if i not in departments}
         if missing:  # first call, or a changed document: once per version
             departments.update(self._read_state(missing))
-        return Read(document, extra_value, departments)
+        return Read(copy.document, extra_value, departments, copy.version, copy.per_call)
 
     @staticmethod
     def _queue_state(pipe, stateful: dict[int, str]) -> None:
@@ -185,7 +190,7 @@ class Documents:
         copy = self.copies.get(key)
         if copy is None or copy.version != version:
             version, document = decode_document(raw)
-            copy = _Copy(version, document, stateful_departments(document))
+            copy = _Copy(version, document, stateful_departments(document), plans_vary_per_call(document))
             self.copies[key] = copy
             # A document lives until its next version and holds no reference
             # cycle (decoded JSON): out of the cyclic collector's way, or every

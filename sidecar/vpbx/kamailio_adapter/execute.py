@@ -151,9 +151,8 @@ class PlanCursor:
     step_legs: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(
+        rest = json.dumps(
             {
-                "plan": self.plan.to_dict(),
                 "next": self.next_step,
                 "call": self.call,
                 "legs": list(self.legs),
@@ -161,6 +160,8 @@ class PlanCursor:
             },
             separators=(",", ":"),
         )
+        # The plan's text is made once per plan, and a worker keeps plans (worker.py).
+        return '{"plan":' + self.plan.to_json() + "," + rest[1:]
 
     @classmethod
     def from_json(cls, text: str) -> PlanCursor:

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +37,9 @@ SPOOL_RETRY_SECONDS = 1.0
 # Extensions are 2-6 digits and company numbers 7 or more, so what was dialled
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
+# Plans a worker keeps for the calls that follow at the same minute (oldest
+# dropped first). A plan of a 1,000-member ring-all is about 200 kB.
+PLANS_KEPT = 256
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.
 TEST_CLOCK_KEY = "vpbx:test:clock"
@@ -61,6 +65,7 @@ class Worker:
         self.spool = Spool(history_spool_path(config))
         self.spooling = False
         self.next_replay = 0.0
+        self.plans: dict[tuple, Plan] = {}
 
     @property
     def docs(self) -> Documents:
@@ -125,20 +130,43 @@ class Worker:
         if source == "media":
             return self._media_leg_plan(dialled, caller, call_id, caller_domain or "", now)
         if source == "phone" and EXTENSION.match(dialled):
-            read, clock = self._document(company_key(caller_domain or ""))
-            if read.document is None:
+            key = company_key(caller_domain or "")
+            read, clock = self._document(key)
+            company = read.document
+            if company is None:
                 return None
             call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
-            return build_direct_plan(read.document, dialled, call, read.departments)
+            return self._kept(key, read, call, lambda: build_direct_plan(company, dialled, call, read.departments))
         e164 = to_e164(dialled, region)
         if e164 is None:
             return None
-        read, clock = self._document(number_key(e164))
-        if read.document is None:
+        key = number_key(e164)
+        read, clock = self._document(key)
+        number = read.document
+        if number is None:
             return None
-        return build_plan(
-            read.document, Call(call_id, e164, caller, source, now or clock, caller_aor), read.departments
-        )
+        call = Call(call_id, e164, caller, source, now or clock, caller_aor)
+        return self._kept(key, read, call, lambda: build_plan(number, call, read.departments))
+
+    def _kept(self, key: str, read: Read, call: Call, build: Callable[[], Plan | None]) -> Plan | None:
+        """The plan ``build`` makes, made once for every call to the same
+        document version at the same minute, from the same source and caller,
+        when the document says such calls get the same plan.
+
+        Schedules and absences are read to the minute, and a call's plan is the
+        largest part of the Python a new call runs in a Kamailio worker
+        (bench/README.md). A plain dict, not functools.lru_cache: the document
+        is not hashable, its version is.
+        """
+        if read.version is None or read.per_call:
+            return build()
+        kept = (key, read.version, call.called, call.source, call.caller_aor, call.at.replace(second=0, microsecond=0))
+        plan = self.plans.get(kept)
+        if plan is None and (plan := build()) is not None:
+            self.plans[kept] = plan
+            if len(self.plans) > PLANS_KEPT:
+                del self.plans[next(iter(self.plans))]
+        return plan
 
     def _media_leg_plan(
         self, dialled: str, caller: str, call_id: str, domain: str, now: datetime | None

@@ -71,3 +71,15 @@ def stateful_departments(document: Data) -> dict[int, str]:
     """Department id -> distribution, for every round robin or longest idle
     department a compiled document can route to."""
     return {d["id"]: d["distribution"] for d in _walk(document) if d["distribution"] in ("round_robin", "longest_idle")}
+
+
+# Distributions whose order differs from one call to the next: a turn taken,
+# a shuffle seeded by the Call-ID, the members' idle times.
+ORDER_PER_CALL = ("round_robin", "random", "longest_idle")
+
+
+def plans_vary_per_call(document: Data) -> bool:
+    """Whether two calls routed by this document at the same minute, from the
+    same source and caller, can get different plans. When not, a plan made
+    once serves every such call (the Kamailio adapter keeps them a minute)."""
+    return any(d["distribution"] in ORDER_PER_CALL for d in _walk(document))

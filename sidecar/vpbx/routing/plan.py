@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,6 +91,11 @@ class Plan:
         }
 
     def to_json(self) -> str:
+        return self._json
+
+    @cached_property
+    def _json(self) -> str:
+        # Once per plan: a plan kept for a minute travels with every call it routes.
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod

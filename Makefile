@@ -34,7 +34,7 @@ test-calendar: deps
 # Measurements, not tests: each script starts the "bench" stack (its own ports)
 # and writes its table under bench/results/, naming the commit (bench/README.md).
 bench: deps
-	$(VENV)/bin/python bench/kamailio_cpu.py --calls 2000 --rate 100 --rounds 3 --write
+	$(VENV)/bin/python bench/kamailio_cpu.py --calls 1000 --rate 100 --rounds 9 --write
 
 # Pure tests only: no services.
 unit: deps

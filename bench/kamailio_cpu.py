@@ -333,10 +333,28 @@ def main() -> None:
             *(statistics.median(r[i] for r in rows) for i in range(1, 8))
         ),
     ]
+    table += [
+        "",
+        spread("(vpbx + Redis) / native", [r[5] for r in rows]),
+        "",
+        spread("vpbx / KEMI", [r[6] for r in rows]),
+    ]
     print("\n".join(table))
     if args.write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "kamailio_cpu.md").write_text("\n".join(table) + "\n")
+
+
+def spread(name: str, ratios: list[float]) -> str:
+    """How far one round's ratio strays: these machines are noisy, so a
+    median alone would hide how much to trust it."""
+    if len(ratios) < 4:
+        return f"{name}: median {statistics.median(ratios):.2f}, rounds {min(ratios):.2f} to {max(ratios):.2f}."
+    first, median, third = statistics.quantiles(ratios, n=4)
+    return (
+        f"{name}: median {median:.2f}; the middle half of the rounds {first:.2f} to {third:.2f}; "
+        f"all {len(ratios)} rounds {min(ratios):.2f} to {max(ratios):.2f}."
+    )
 
 
 def redis_commands(profile) -> dict[str, int]:

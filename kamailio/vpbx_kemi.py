@@ -67,6 +67,9 @@ ANSWER_XAVP = "$xavp(vpbx_answer)"
 # that hands them to the history keeper: queueing costs a worker microseconds.
 HISTORY_QUEUE = "history"
 HISTORY_BATCH = 500  # events per stream entry
+# Whether the spool holds events Redis refused: kamailio.cfg calls the flush
+# only when it does or events are queued.
+HISTORY_SPOOLED = "$shv(history_spooled)"
 # The company whose plan the call follows: named to the media app on its branches.
 COMPANY_AVP = "$avp(vpbx_company)"
 # The Record-Route parameter the branches of the current step carry ("" for none).
@@ -458,4 +461,5 @@ class VpbxRoutes:
             if dropped:
                 KSR.counters.add(f"{COUNTERS_GROUP}.{events.DROPPED_COUNTER}", dropped)
             if len(batch) < HISTORY_BATCH:
+                KSR.pv.seti(HISTORY_SPOOLED, 1 if self.worker.spool.pending() else 0)
                 return 1

@@ -76,3 +76,9 @@ def test_the_reply_route_reads_the_leg_where_the_script_tags_it():
     assert all(int(cfg_define(flag)) < LEG_FLAGS_SHIFT for flag in ("FLB_NATB", "FLB_NATSIPPING"))
     xavp = kemi_constant("ANSWER_XAVP")
     assert xavp in CFG, f"kamailio.cfg never reads {xavp}"
+
+
+def test_the_flush_is_called_while_the_spool_holds_events_the_script_says_it_does():
+    spooled = kemi_constant("HISTORY_SPOOLED")
+    assert spooled in CFG.split("route[ksr_history_flush]")[1]
+    assert 'modparam("pv", "shvset", "history_spooled=i:1")' in CFG  # the first tick looks at the spool

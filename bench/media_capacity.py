@@ -6,9 +6,13 @@ to an IVR menu whose key 1 leads to a box. Each round starts N callers at
 once (SIPp); each waits for the prompts, sends 7.05 s of speech
 (236 RTP packets of PCMA, SIPp's g711a.pcap) and then #, and the media app
 hangs up. Every message must hold all 236 packets, end by #, and last 7.05 s
-(± one packet): anything less is lost audio. CPU is read from /proc for the
-media app and rtpengine across the round. Levels run side by side in one run
-and each is repeated, because these machines are noisy.
+(± one packet): anything less is lost audio. What the callers hear is counted
+too: in the middle of the speech, when every prompt has played, rtpengine is
+asked (ng "query") how many packets it took from the media app toward each
+caller. CPU is read from /proc for the media app and rtpengine, from
+getrusage for SIPp (the callers), and for the whole machine from /proc/stat,
+across the round: whichever runs out first is what breaks. Levels run side by
+side in one run and each is repeated, because these machines are noisy.
 
     .venv/bin/python bench/media_capacity.py --levels 10 20 40 --rounds 2
 """
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import resource
 import statistics
 import tempfile
 import time
@@ -30,6 +36,7 @@ from kamailio_cpu import cpu_seconds, sipp
 
 from vpbx import db
 from vpbx import settings as vpbx_settings
+from vpbx.media.ng import NgClient, NgError
 from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import running_pid
 
@@ -48,6 +55,46 @@ def prompt_seconds(cfg, text: str) -> float:
     path = asyncio.run(PromptLibrary(cfg.media.data_dir / "prompts").speech(text, "ru"))
     with wave.open(str(path)) as prompt:
         return prompt.getnframes() / prompt.getframerate()
+
+
+PACKET_SECONDS = 0.02
+BEEP_SECONDS = 0.4
+
+
+def busy_cores() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def callers_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def heard(ng: NgClient, token: str) -> list[int]:
+    """Per call of this round: the packets rtpengine took from the media app
+    toward the caller so far (every monologue but the caller's, whose tag SIPp
+    names SIPpTag)."""
+    counts = []
+    for call_id in ng.list_calls(limit=10_000):
+        if token not in call_id:
+            continue
+        try:
+            call = ng.query(call_id)
+        except NgError:
+            continue  # ended meanwhile
+        counts.append(
+            sum(
+                stream.get("stats", {}).get("packets", 0)
+                for tag, monologue in call.get("tags", {}).items()
+                if "SIPpTag" not in tag
+                for media in monologue.get("medias", [])
+                for stream in media.get("streams", [])
+            )
+        )
+    return counts
 
 
 class Sink:
@@ -124,12 +171,13 @@ def scenario(workdir: Path, kind: str, wait_ms: int) -> Path:
 
 
 def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: Path) -> dict:
+    ng = NgClient("127.0.0.1", profile.ports.rtpengine_ng, timeout=2.0)
     media_pid = running_pid(profile.run_dir / "pid" / "media-app.pid", "vpbx")
     rtpengine_pid = running_pid(profile.run_dir / "pid" / "rtpengine.pid", "rtpengine")
     log = profile.log_dir / "media-app.log"
     log_offset = log.stat().st_size
     token = f"{kind}{concurrent}x{int(time.time())}"
-    before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
+    before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid), callers_cpu(), busy_cores())
     started = time.monotonic()
     caller = sipp(
         scenario(workdir, kind, wait_ms),
@@ -155,10 +203,13 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
         remote=f"127.0.0.1:{profile.ports.sip}",
         wait=False,
     )
+    # Callers start within a second; 3 s into the speech every prompt has played.
+    time.sleep(wait_ms / 1000 + 1 + 3)
+    to_callers = heard(ng, token)
     output, _ = caller.communicate(timeout=600)
     failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
     elapsed = time.monotonic() - started
-    after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid))
+    after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid), callers_cpu(), busy_cores())
     with log.open() as handle:
         handle.seek(log_offset)
         recorded = {
@@ -182,6 +233,12 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
         "media_ms_per_call": (after[0] - before[0]) * 1000 / concurrent,
         "rtpengine_ms_per_call": (after[1] - before[1]) * 1000 / concurrent,
         "media_core_share": (after[0] - before[0]) / elapsed,
+        "rtpengine_core_share": (after[1] - before[1]) / elapsed,
+        "callers_core_share": (after[2] - before[2]) / elapsed,
+        "machine_busy_cores": (after[3] - before[3]) / elapsed,
+        "heard_calls": len(to_callers),
+        "heard_min": min(to_callers, default=0),
+        "heard_median": statistics.median(to_callers) if to_callers else 0,
         "elapsed_s": elapsed,
     }
 
@@ -198,9 +255,12 @@ def main() -> None:
     mail = Controller(Sink(), hostname="127.0.0.1", port=profile.ports.smtp)
     mail.start()
     configure(profile)
-    beep = 0.4
     margin = 0.8  # the prompts' own latency and SIPp's scheduling
-    wait_voicemail = int((prompt_seconds(cfg, GREETING) + beep + margin) * 1000)
+    greeting = prompt_seconds(cfg, GREETING)
+    wait_voicemail = int((greeting + BEEP_SECONDS + margin) * 1000)
+    # Every caller hears at least the box's greeting and the beep (an IVR
+    # caller the start of the menu too).
+    expected_heard = round((greeting + BEEP_SECONDS) / PACKET_SECONDS)
     # The menu is cut short by the key 0.5 s in; then the box's greeting and beep.
     wait_ivr = wait_voicemail
     workdir = Path(tempfile.mkdtemp(prefix="vpbx-media-bench-"))
@@ -219,25 +279,35 @@ def main() -> None:
                     f"{result['lost_packets']} packets lost, "
                     f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
                     f"({result['media_core_share'] * 100:.1f} % of a core), "
-                    f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call",
+                    f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call "
+                    f"({result['rtpengine_core_share'] * 100:.1f} %), "
+                    f"callers (SIPp) {result['callers_core_share'] * 100:.1f} %, "
+                    f"machine {result['machine_busy_cores']:.2f} cores busy; "
+                    f"callers heard {result['heard_min']} to {result['heard_median']} (median) prompt packets "
+                    f"in {result['heard_calls']} calls, at least {expected_heard} expected",
                     flush=True,
                 )
 
     mail.stop()
     print(
-        "\n| kind | callers at once | messages complete | packets lost | media app CPU per call | "
-        "media app share of a core | rtpengine CPU per call |"
+        "\n| kind | callers at once | messages complete | packets lost | prompt packets heard, fewest per call "
+        f"(at least {expected_heard} expected) | media app CPU per call | media app share of a core "
+        "| rtpengine CPU per call | rtpengine share | callers' (SIPp) share | machine: cores busy of 2 |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in ("voicemail", "ivr"):
         for concurrent in args.levels:
             runs = [r for r in results if r["kind"] == kind and r["concurrent"] == concurrent]
             print(
                 f"| {kind} | {concurrent} | {sum(r['complete'] for r in runs)}/{concurrent * len(runs)} | "
                 f"{sum(r['lost_packets'] for r in runs)} | "
+                f"{min(r['heard_min'] for r in runs)} | "
                 f"{statistics.median(r['media_ms_per_call'] for r in runs):.1f} ms | "
                 f"{statistics.median(r['media_core_share'] for r in runs) * 100:.1f} % | "
-                f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms |"
+                f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms | "
+                f"{statistics.median(r['rtpengine_core_share'] for r in runs) * 100:.1f} % | "
+                f"{statistics.median(r['callers_core_share'] for r in runs) * 100:.1f} % | "
+                f"{statistics.median(r['machine_busy_cores'] for r in runs):.2f} |"
             )
 
 

@@ -6,13 +6,14 @@ to an IVR menu whose key 1 leads to a box. Each round starts N callers at
 once (SIPp); each waits for the prompts, sends 7.05 s of speech
 (236 RTP packets of PCMA, SIPp's g711a.pcap) and then #, and the media app
 hangs up. Every message must hold all 236 packets, end by #, and last 7.05 s
-(± one packet): anything less is lost audio. What the callers hear is counted
-too: in the middle of the speech, when every prompt has played, rtpengine is
-asked (ng "query") how many packets it took from the media app toward each
-caller. CPU is read from /proc for the media app and rtpengine, from
-getrusage for SIPp (the callers), and for the whole machine from /proc/stat,
-across the round: whichever runs out first is what breaks. Levels run side by
-side in one run and each is repeated, because these machines are noisy.
+(± one packet): anything less is lost audio. CPU is read from /proc for the
+media app and rtpengine, from getrusage for SIPp (the callers), and for the
+whole machine from /proc/stat, across the round, and so are the datagrams the
+kernel dropped at the media app's and rtpengine's sockets: whichever runs out
+first is what breaks. What the callers hear is not counted: rtpengine plays
+the prompts itself (ng "play media"), its "query" counts only the packets it
+receives, and SIPp discards what it receives. Levels run side by side in one
+run and each is repeated, because these machines are noisy.
 
     .venv/bin/python bench/media_capacity.py --levels 10 20 40 --rounds 2
 """
@@ -36,7 +37,6 @@ from kamailio_cpu import cpu_seconds, sipp
 
 from vpbx import db
 from vpbx import settings as vpbx_settings
-from vpbx.media.ng import NgClient, NgError
 from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import running_pid
 
@@ -57,7 +57,6 @@ def prompt_seconds(cfg, text: str) -> float:
         return prompt.getnframes() / prompt.getframerate()
 
 
-PACKET_SECONDS = 0.02
 BEEP_SECONDS = 0.4
 
 
@@ -73,28 +72,25 @@ def callers_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def heard(ng: NgClient, token: str) -> list[int]:
-    """Per call of this round: the packets rtpengine took from the media app
-    toward the caller so far (every monologue but the caller's, whose tag SIPp
-    names SIPpTag)."""
-    counts = []
-    for call_id in ng.list_calls(limit=10_000):
-        if token not in call_id:
-            continue
-        try:
-            call = ng.query(call_id)
-        except NgError:
-            continue  # ended meanwhile
-        counts.append(
-            sum(
-                stream.get("stats", {}).get("packets", 0)
-                for tag, monologue in call.get("tags", {}).items()
-                if "SIPpTag" not in tag
-                for media in monologue.get("medias", [])
-                for stream in media.get("streams", [])
-            )
-        )
-    return counts
+def udp_drops(pids: dict[str, int]) -> dict[str, int]:
+    """Datagrams the kernel dropped because a process did not read its UDP
+    sockets fast enough (/proc/net/udp's last column), summed per process:
+    where audio is lost when no CPU has run out."""
+    inodes: dict[str, str] = {}
+    for name, pid in pids.items():
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes[target[8:-1]] = name
+    drops = dict.fromkeys(pids, 0)
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes:
+            drops[inodes[fields[9]]] += int(fields[-1])
+    return drops
 
 
 class Sink:
@@ -170,13 +166,14 @@ def scenario(workdir: Path, kind: str, wait_ms: int) -> Path:
     return path
 
 
-def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: Path) -> dict:
-    ng = NgClient("127.0.0.1", profile.ports.rtpengine_ng, timeout=2.0)
+def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: Path, arrival_s: int = 1) -> dict:
     media_pid = running_pid(profile.run_dir / "pid" / "media-app.pid", "vpbx")
     rtpengine_pid = running_pid(profile.run_dir / "pid" / "rtpengine.pid", "rtpengine")
     log = profile.log_dir / "media-app.log"
     log_offset = log.stat().st_size
     token = f"{kind}{concurrent}x{int(time.time())}"
+    servers = {"media app": media_pid, "rtpengine": rtpengine_pid}
+    drops_before = udp_drops(servers)
     before = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid), callers_cpu(), busy_cores())
     started = time.monotonic()
     caller = sipp(
@@ -194,7 +191,7 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
         "-r",
         str(concurrent),
         "-rp",
-        "1000",
+        str(arrival_s * 1000),
         "-timeout",
         "300s",
         "-timeout_error",
@@ -203,13 +200,11 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
         remote=f"127.0.0.1:{profile.ports.sip}",
         wait=False,
     )
-    # Callers start within a second; 3 s into the speech every prompt has played.
-    time.sleep(wait_ms / 1000 + 1 + 3)
-    to_callers = heard(ng, token)
     output, _ = caller.communicate(timeout=600)
     failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", output)
     elapsed = time.monotonic() - started
     after = (cpu_seconds(media_pid), cpu_seconds(rtpengine_pid), callers_cpu(), busy_cores())
+    drops = {name: n - drops_before[name] for name, n in udp_drops(servers).items()}
     with log.open() as handle:
         handle.seek(log_offset)
         recorded = {
@@ -221,6 +216,9 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
             for r in conn.execute("SELECT duration_ms FROM voicemail_messages WHERE call_id LIKE %s", (f"%-{token}@%",))
         ]
     packets = [p for _, p in recorded.values()]
+    # A message ended by # lacks its first packets: its recording began after
+    # the caller started speaking, on the schedule of a beep that came late.
+    missing = [SENT_PACKETS - p for ended_by, p in recorded.values() if ended_by == "#"]
     complete = sum(1 for (ended_by, p) in recorded.values() if ended_by == "#" and p == SENT_PACKETS)
     return {
         "kind": kind,
@@ -236,9 +234,10 @@ def one_round(profile, cfg, kind: str, concurrent: int, wait_ms: int, workdir: P
         "rtpengine_core_share": (after[1] - before[1]) / elapsed,
         "callers_core_share": (after[2] - before[2]) / elapsed,
         "machine_busy_cores": (after[3] - before[3]) / elapsed,
-        "heard_calls": len(to_callers),
-        "heard_min": min(to_callers, default=0),
-        "heard_median": statistics.median(to_callers) if to_callers else 0,
+        "late_mean_ms": statistics.mean(missing) * 20 if missing else 0.0,
+        "late_max_ms": max(missing, default=0) * 20,
+        "media_drops": drops["media app"],
+        "rtpengine_drops": drops["rtpengine"],
         "elapsed_s": elapsed,
     }
 
@@ -247,6 +246,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--arrival-s", type=int, default=1, help="the callers of a round arrive over this many seconds (1: at once)"
+    )
     args = parser.parse_args()
 
     profile = fresh_stack()
@@ -258,9 +260,6 @@ def main() -> None:
     margin = 0.8  # the prompts' own latency and SIPp's scheduling
     greeting = prompt_seconds(cfg, GREETING)
     wait_voicemail = int((greeting + BEEP_SECONDS + margin) * 1000)
-    # Every caller hears at least the box's greeting and the beep (an IVR
-    # caller the start of the menu too).
-    expected_heard = round((greeting + BEEP_SECONDS) / PACKET_SECONDS)
     # The menu is cut short by the key 0.5 s in; then the box's greeting and beep.
     wait_ivr = wait_voicemail
     workdir = Path(tempfile.mkdtemp(prefix="vpbx-media-bench-"))
@@ -269,39 +268,42 @@ def main() -> None:
     for round_number in range(args.rounds):
         for concurrent in args.levels:
             for kind in ("voicemail", "ivr") if round_number % 2 == 0 else ("ivr", "voicemail"):
-                result = one_round(
-                    profile, cfg, kind, concurrent, wait_voicemail if kind == "voicemail" else wait_ivr, workdir
-                )
+                wait = wait_voicemail if kind == "voicemail" else wait_ivr
+                result = one_round(profile, cfg, kind, concurrent, wait, workdir, args.arrival_s)
                 results.append(result)
                 print(
                     f"round {round_number + 1}: {kind:9} x{concurrent:3}: {result['complete']}/{concurrent} "
                     f"complete ({result['failed_calls']} calls failed in SIPp), "
-                    f"{result['lost_packets']} packets lost, "
+                    f"{result['lost_packets']} packets lost (recordings began {result['late_mean_ms']:.0f} ms late "
+                    f"on average, at most {result['late_max_ms']} ms), "
                     f"media app {result['media_ms_per_call']:.1f} ms CPU/call "
                     f"({result['media_core_share'] * 100:.1f} % of a core), "
                     f"rtpengine {result['rtpengine_ms_per_call']:.1f} ms/call "
                     f"({result['rtpengine_core_share'] * 100:.1f} %), "
                     f"callers (SIPp) {result['callers_core_share'] * 100:.1f} %, "
                     f"machine {result['machine_busy_cores']:.2f} cores busy; "
-                    f"callers heard {result['heard_min']} to {result['heard_median']} (median) prompt packets "
-                    f"in {result['heard_calls']} calls, at least {expected_heard} expected",
+                    f"datagrams dropped at the media app's sockets {result['media_drops']}, "
+                    f"at rtpengine's {result['rtpengine_drops']}",
                     flush=True,
                 )
 
     mail.stop()
     print(
-        "\n| kind | callers at once | messages complete | packets lost | prompt packets heard, fewest per call "
-        f"(at least {expected_heard} expected) | media app CPU per call | media app share of a core "
+        "\n| kind | callers at once | messages complete | packets lost | recording began late: mean, most "
+        "| dropped at the media app's sockets "
+        "| at rtpengine's | media app CPU per call | media app share of a core "
         "| rtpengine CPU per call | rtpengine share | callers' (SIPp) share | machine: cores busy of 2 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind in ("voicemail", "ivr"):
         for concurrent in args.levels:
             runs = [r for r in results if r["kind"] == kind and r["concurrent"] == concurrent]
             print(
                 f"| {kind} | {concurrent} | {sum(r['complete'] for r in runs)}/{concurrent * len(runs)} | "
                 f"{sum(r['lost_packets'] for r in runs)} | "
-                f"{min(r['heard_min'] for r in runs)} | "
+                f"{statistics.mean(r['late_mean_ms'] for r in runs):.0f} ms, "
+                f"{max(r['late_max_ms'] for r in runs)} ms | "
+                f"{sum(r['media_drops'] for r in runs)} | {sum(r['rtpengine_drops'] for r in runs)} | "
                 f"{statistics.median(r['media_ms_per_call'] for r in runs):.1f} ms | "
                 f"{statistics.median(r['media_core_share'] for r in runs) * 100:.1f} % | "
                 f"{statistics.median(r['rtpengine_ms_per_call'] for r in runs):.1f} ms | "

@@ -12,6 +12,7 @@ import pytest
 from vpbx import sip_bans
 from vpbx.kamailio_adapter import reasons
 from vpbx.kamailio_adapter.execute import LEG_FLAGS_SHIFT
+from vpbx.routing.ring_times import MAX_BRANCHES_PER_CALL
 from vpbx.routing.targets import COMPANY_HEADER
 
 pytestmark = pytest.mark.unit
@@ -82,3 +83,9 @@ def test_the_flush_is_called_while_the_spool_holds_events_the_script_says_it_doe
     spooled = kemi_constant("HISTORY_SPOOLED")
     assert spooled in CFG.split("route[ksr_history_flush]")[1]
     assert 'modparam("pv", "shvset", "history_spooled=i:1")' in CFG  # the first tick looks at the spool
+
+
+def test_kamailio_forks_as_many_branches_per_call_as_routing_plans():
+    match = re.search(r"^max_branches=(\d+)$", CFG, re.MULTILINE)
+    assert match, "kamailio.cfg leaves max_branches at Kamailio's default (12)"
+    assert int(match.group(1)) == MAX_BRANCHES_PER_CALL

@@ -752,3 +752,18 @@ def test_a_document_whose_plans_do_not_vary_per_call_plans_every_call_of_a_minut
     if not plans_vary_per_call(doc):
         assert later == first
         assert later.to_json() == first.to_json()
+
+
+def test_a_hunt_longer_than_kamailio_forks_stops_where_the_call_runs_out_of_branches_and_says_so():
+    extensions = [str(e) for e in range(201, 241)]  # 40 members
+    hunt = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [department("in_order", *extensions)]}), CALL
+    )
+    together = build_plan(
+        document({"mode": "parallel", "timeout": 30, "destinations": [department("all_at_once", *extensions)]}), CALL
+    )
+
+    assert rung_order(hunt) == [[e] for e in extensions[:30]]
+    assert "a call rings at most 30 phones in all (Kamailio's limit per call): 10 more step(s) not rung" in hunt.reasons
+    assert rung_order(together) == [extensions[:30]]
+    assert any("10 of step 1's 40 not rung" in r for r in together.reasons)

@@ -111,8 +111,7 @@ def _branch_count(ksr) -> int:
 # kamailio.cfg uses, so that the reply route can tell who answered without
 # Python: $T_branch(flags) >> LEG_FLAGS_SHIFT is the leg's index in the
 # cursor's legs plus one (0: no leg). A transaction has at most
-# Kamailio's max_branches branches (12 by default, 31 at most), so a call
-# has at most as many legs.
+# Kamailio's max_branches (30) branches, so a call has at most as many legs.
 LEG_FLAGS_SHIFT = 16
 _OWN_FLAGS = (1 << LEG_FLAGS_SHIFT) - 1
 

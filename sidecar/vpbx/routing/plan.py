@@ -19,6 +19,7 @@ from .ring_times import (
     DIRECT_CALL_RING_SECONDS,
     FORWARD_RING_SECONDS,
     IVR_KEY_RING_SECONDS,
+    MAX_BRANCHES_PER_CALL,
     MAX_RING_SECONDS,
     VOICEMAIL_RING_SECONDS,
 )
@@ -244,17 +245,32 @@ def _joining_later(
 
 
 def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
-    """The steps that fit in MAX_RING_SECONDS, the last one shortened to fit."""
+    """The steps that fit in MAX_RING_SECONDS, the last one shortened to fit,
+    and in MAX_BRANCHES_PER_CALL targets, the last one's cut to fit."""
     kept: list[Step] = []
     left = MAX_RING_SECONDS
+    branches = MAX_BRANCHES_PER_CALL
     for step in steps:
         if left <= 0:
             reasons.append(
                 f"ring time cap of {MAX_RING_SECONDS} s reached: {len(steps) - len(kept)} more step(s) not rung"
             )
             break
+        if branches <= 0:
+            reasons.append(
+                f"a call rings at most {MAX_BRANCHES_PER_CALL} phones in all (Kamailio's limit per call): "
+                f"{len(steps) - len(kept)} more step(s) not rung"
+            )
+            break
+        if len(step.targets) > branches:
+            reasons.append(
+                f"a call rings at most {MAX_BRANCHES_PER_CALL} phones in all (Kamailio's limit per call): "
+                f"{len(step.targets) - branches} of step {step.scheme_step}'s {len(step.targets)} not rung"
+            )
+            step = replace(step, targets=step.targets[:branches])
         kept.append(step if step.timeout <= left else replace(step, timeout=left))
         left -= step.timeout
+        branches -= len(step.targets)
     return tuple(kept)
 
 

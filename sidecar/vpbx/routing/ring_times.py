@@ -16,3 +16,10 @@ ANNOUNCE_RING_SECONDS = 15
 # A caller never rings longer than this, however long the chain (R7): long
 # chains of hunting departments would otherwise ring for hours.
 MAX_RING_SECONDS = 600
+
+# Kamailio forks one transaction per call, of at most this many branches over
+# all its steps (kamailio.cfg: max_branches, the most tm allows; a unit test
+# compares them). A plan rings at most this many targets in all: a phone
+# registered twice, or a number retried through a second gateway, takes more
+# than one, and then the call's last targets may not ring.
+MAX_BRANCHES_PER_CALL = 30

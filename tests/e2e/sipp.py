@@ -63,7 +63,7 @@ class Sipp:
         local_ip: str = "127.0.0.1",
         recv_timeout_s: int = 10,
         concurrent: int | None = None,
-        stray_provisionals: bool = False,
+        stray_provisionals: bool | None = None,
     ):
         self.workdir = Path(tempfile.mkdtemp(prefix="vpbx-sipp-"))
         text = (SCENARIOS / scenario).read_text()
@@ -115,11 +115,12 @@ class Sipp:
             self.argv += ["-l", str(concurrent)]
         for key, value in (keys or {}).items():
             self.argv += ["-key", key, str(value)]
-        if stray_provisionals:
-            # Under load, a phone's 180 relayed by one Kamailio worker may reach
-            # the caller after its 200 relayed by another (tm sends a reply once
-            # it has released the transaction's lock): a UA ignores it, where
-            # SIPp would abort the call on an unexpected message.
+        # A phone's 180 relayed by one Kamailio worker may reach the caller after
+        # its 200 relayed by another (tm sends a reply once it has released the
+        # transaction's lock): a calling UA ignores it, where SIPp would abort
+        # the call on an unexpected message. Callers ignore what they do not
+        # expect (messages.log still shows it); phones still abort on it.
+        if stray_provisionals if stray_provisionals is not None else scenario.startswith(("uac_", "phone_")):
             self.argv += ["-default_behaviors", "all,-abortunexp"]
         self.timeout_s = timeout_s
         self.process: subprocess.Popen | None = None

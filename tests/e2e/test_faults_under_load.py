@@ -51,7 +51,6 @@ class Load:
             timeout_s=60,
             values=values,
             keys={"rtp_port": free_udp_port()},
-            stray_provisionals=True,
         ).start()
         self.ours = f"%-{self.carrier.pid}-{self.carrier.call_id_token}@%"
 

@@ -10,20 +10,27 @@ from . import sip_log
 from .sipp import Sipp, free_udp_port
 
 
-def answered_call(stack, sip_target, number: str, phone_port: int, *, duration_ms: int = 300) -> str:
-    """The carrier calls ``number`` while a phone answers at ``phone_port``; the INVITE that phone got.
-
-    Both SIPp processes must end well: the call was set up, held and hung up.
-    """
-    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp(
+def carrier_call(stack, sip_target, number: str, *, duration_ms: int = 300, **options) -> Sipp:
+    """The demo trunk's carrier calling ``number`` (uac_call.xml), not started yet;
+    ``options`` are the rest of Sipp's (timeouts, calls)."""
+    return Sipp(
         "uac_call.xml",
         port=stack.ports.demo_trunk,
         remote=sip_target,
         service=number,
         keys={"rtp_port": free_udp_port()},
         duration_ms=duration_ms,
-    ).run()
+        **options,
+    )
+
+
+def answered_call(stack, sip_target, number: str, phone_port: int, *, duration_ms: int = 300) -> str:
+    """The carrier calls ``number`` while a phone answers at ``phone_port``; the INVITE that phone got.
+
+    Both SIPp processes must end well: the call was set up, held and hung up.
+    """
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
+    carrier = carrier_call(stack, sip_target, number, duration_ms=duration_ms).run()
     answered = phone.wait()
     assert carrier.returncode == 0, carrier.explain()
     assert answered.returncode == 0, answered.explain()

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from . import sip_log
+from .calls import carrier_call
 from .sipp import Sipp, free_udp_port
 
 AGENTS = ("301", "302", "303")
@@ -93,15 +94,13 @@ def _call_numbers(result) -> list[int]:
 def _carrier(stack, sip_target, demo, *, calls: int = 1, duration_ms: int = 100) -> Sipp:
     # Each call must be answered well before the 10 s ring time, so a call that
     # first rang the wrong member (and waited out its ring time) fails here.
-    return Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
+    return carrier_call(
+        stack,
+        sip_target,
+        demo["number"],
         calls=calls,
         concurrent=1,
         duration_ms=duration_ms,
-        keys={"rtp_port": free_udp_port()},
         timeout_s=90,
         recv_timeout_s=8,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from . import sip_log
-from .calls import history_line, parallel
+from .calls import carrier_call, history_line, parallel
 from .sipp import Sipp, free_udp_port
 
 MEMBERS = 14  # past Kamailio's default max_branches (12)
@@ -44,16 +44,7 @@ def test_the_fourteenth_member_of_a_hunt_rings_when_the_thirteen_before_are_busy
     busy = [Sipp("uas_reject.xml", port=p, values={"code": 486, "phrase": "Busy Here"}).start() for p in ports[:-1]]
     last = Sipp("uas_answer.xml", port=ports[-1], keys={"rtp_port": free_udp_port()}).start()
 
-    caller = Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=300,
-        timeout_s=60,
-        recv_timeout_s=40,
-    )
+    caller = carrier_call(stack, sip_target, demo["number"], timeout_s=60, recv_timeout_s=40)
     carrier = caller.run()
     results = [phone.wait() for phone in busy] + [last.wait()]
 

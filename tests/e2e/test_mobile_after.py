@@ -7,7 +7,7 @@ import time
 import pytest
 
 from . import sip_log
-from .calls import history_line, silent_phone
+from .calls import carrier_call, history_line, silent_phone
 from .sipp import Sipp, free_udp_port
 
 ANNA_MOBILE = "+79165550101"
@@ -37,14 +37,7 @@ def test_the_mobile_rings_after_the_desk_phone_rang_alone_and_answers_the_call(
     assert register("101", desk.getsockname()[1])[0] == 200  # Boris is not registered: only Anna's phones ring
     mobile = Sipp("uas_answer.xml", port=gateway_port, keys={"rtp_port": free_udp_port()}).start()
 
-    caller = Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=300,
-    )
+    caller = carrier_call(stack, sip_target, demo["number"])
     carrier = caller.start()
     desk.settimeout(5)
     assert desk.recv(65535).startswith(b"INVITE sip:101@")

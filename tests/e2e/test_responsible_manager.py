@@ -8,7 +8,7 @@ import time
 import pytest
 
 from . import sip_log
-from .calls import employee, history_line, parallel, rung, silent_phone
+from .calls import carrier_call, employee, history_line, parallel, rung, silent_phone
 from .customer_server import Reply, serve
 from .sipp import Sipp, free_udp_port
 
@@ -50,16 +50,7 @@ def _push(api, phone: str, employee_id: int) -> None:
 
 
 def _carrier(stack, sip_target, demo) -> Sipp:
-    return Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=300,
-        timeout_s=60,
-        recv_timeout_s=40,
-    )
+    return carrier_call(stack, sip_target, demo["number"], timeout_s=60, recv_timeout_s=40)
 
 
 def _answering(register, extension: str, **kwargs) -> Sipp:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from . import sip_log
-from .calls import employee, history_line, parallel, rung, silent_phone
+from .calls import carrier_call, employee, history_line, parallel, rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
@@ -19,16 +19,7 @@ def two_steps(api, demo_steps):
 
 
 def _carrier_call(stack, sip_target, demo) -> Sipp:
-    return Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=300,
-        timeout_s=60,
-        recv_timeout_s=40,
-    )
+    return carrier_call(stack, sip_target, demo["number"], timeout_s=60, recv_timeout_s=40)
 
 
 def test_busy_on_step_one_rings_step_two_at_once(stack, sip_target, demo, api, register, two_steps, no_registrations):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from . import sip_log
-from .calls import parallel, silent_phone
+from .calls import carrier_call, parallel, silent_phone
 from .sipp import Sipp, free_udp_port
 
 MOBILE = "+79165551234"
@@ -59,14 +59,7 @@ def test_a_gateway_that_never_replies_is_given_up_after_five_seconds_not_the_who
     demo_steps(parallel({"kind": "phone_number", "number": MOBILE}, timeout=60))
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
 
-    carrier = Sipp(
-        "uac_call.xml",
-        port=stack.ports.demo_trunk,
-        remote=sip_target,
-        service=demo["number"],
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=300,
-    ).start()
+    carrier = carrier_call(stack, sip_target, demo["number"]).start()
     dead.settimeout(5)
     dead.recv(65535)  # the first gateway is asked...
     asked_first = time.monotonic()

@@ -316,7 +316,7 @@ class VpbxRoutes:
         the SIP worker is free for the next message at once."""
         lookup = {"arrived": time.time(), "source": source, "region": region}
         KSR.pv.seti("$sht(lookups=>$ci)", 1)
-        self.save(cursor)
+        KSR.pv.sets(PLAN_XAVP, cursor.to_json())  # the answer's prefix waits until a step rings
         KSR.pv.sets(LOOKUP_XAVP, json.dumps(lookup))
         if KSR_ASYNC.task_group_route("ksr_route_lookups", LOOKUP_WORKERS) >= 0:
             return

@@ -38,7 +38,8 @@ SPOOL_RETRY_SECONDS = 1.0
 # alone tells which one document to read: one Redis round trip per call.
 EXTENSION = re.compile(r"^[0-9]{2,6}$")
 # Plans a worker keeps for the calls that follow at the same minute (oldest
-# dropped first). A plan of a 1,000-member ring-all is about 200 kB.
+# dropped first). A plan rings at most 30 targets (routing/ring_times.py), so
+# each is a few kilobytes.
 PLANS_KEPT = 256
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
 # worker of the "test" profile, in the same MGET as the document.

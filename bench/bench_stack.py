@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import urllib.request
+from pathlib import Path
 
 from vpbx.stack import manager
 from vpbx.stack.profile import Profile
@@ -18,6 +20,35 @@ def fresh_stack() -> Profile:
     shutil.rmtree(profile.run_dir, ignore_errors=True)
     manager.up(profile, say=lambda _: None)
     return profile
+
+
+def parent_pids() -> dict[int, int]:
+    """Every process's parent, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+    return parents
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of a process's open sockets, as /proc/net/{tcp,udp} name them."""
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
 
 
 def credentials(profile: Profile) -> dict:

@@ -33,7 +33,7 @@ from pathlib import Path
 import redis
 
 # bench/ is on sys.path when a script here runs.
-from bench_stack import Api, credentials, fresh_stack
+from bench_stack import Api, credentials, fresh_stack, parent_pids
 
 from vpbx import settings
 from vpbx.stack import manager
@@ -56,14 +56,8 @@ def free_udp_port() -> int:
 def cpu_seconds(root_pid: int) -> float:
     """utime+stime of a process and all its descendants."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rpartition(")")[2].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
+    for pid, parent in parent_pids().items():
+        children.setdefault(parent, []).append(pid)
     total, todo = 0, [root_pid]
     while todo:
         pid = todo.pop()

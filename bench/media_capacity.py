@@ -32,7 +32,7 @@ import wave
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from bench_stack import Api, fresh_stack
+from bench_stack import Api, fresh_stack, socket_inodes
 from kamailio_cpu import cpu_seconds, sipp
 
 from vpbx import db
@@ -76,15 +76,7 @@ def udp_drops(pids: dict[str, int]) -> dict[str, int]:
     """Datagrams the kernel dropped because a process did not read its UDP
     sockets fast enough (/proc/net/udp's last column), summed per process:
     where audio is lost when no CPU has run out."""
-    inodes: dict[str, str] = {}
-    for name, pid in pids.items():
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes[target[8:-1]] = name
+    inodes = {inode: name for name, pid in pids.items() for inode in socket_inodes(pid)}
     drops = dict.fromkeys(pids, 0)
     for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
         fields = line.split()

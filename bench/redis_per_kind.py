@@ -21,7 +21,6 @@ routing.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import redis
 
 # bench/ is on sys.path when a script here runs.
-from bench_stack import Api, credentials, fresh_stack
+from bench_stack import Api, credentials, fresh_stack, parent_pids, socket_inodes
 from kamailio_cpu import SCENARIOS, free_udp_port, sipp
 
 from vpbx import settings
@@ -136,13 +135,7 @@ def owners(redis_port: int, run_dir: Path, roles: dict[int, str]) -> dict[int, s
             services[int(pidfile.read_text().split()[0])] = pidfile.stem
         except (OSError, ValueError):
             continue
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
-            except (OSError, IndexError):
-                continue
+    parents = parent_pids()
 
     def service(pid: int) -> str | None:
         while pid > 1:
@@ -162,17 +155,8 @@ def owners(redis_port: int, run_dir: Path, roles: dict[int, str]) -> dict[int, s
         name = roles.get(pid) or service(pid)
         if name is None:
             continue
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inode_port:
-                ports[inode_port[target[8:-1]]] = name
+        for inode in socket_inodes(pid) & inode_port.keys():
+            ports[inode_port[inode]] = name
     return ports
 
 

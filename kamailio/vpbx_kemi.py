@@ -54,6 +54,9 @@ FLT_NEW_CALL = 10  # transaction: a call's first INVITE, not a re-INVITE
 # rtpengine forgets every branch of a call at once (kamailio.cfg: DELETE_WHOLE_CALL).
 DELETE_WHOLE_CALL = "from-tag="
 ROUTING_COPIES = "routing_copies"
+# Document versions read from Redis in the last second or two (kamailio.cfg;
+# config/publish.py empties it when a change is published).
+ROUTING_VERSIONS = "routing_versions"
 # Set by kamailio.cfg's branch route when rtpengine refused a branch's offer;
 # read after t_relay, which runs the branch routes in this process.
 OFFER_REFUSED = "$var(vpbx_offer_refused)"
@@ -119,7 +122,7 @@ class KamailioRedis:
     (bench/README.md). Like redis-py here, ndb_redis reconnects and retries
     once after a failed command."""
 
-    COMMANDS = {2: KSR.ndb_redis.redis_cmd_p2, 3: KSR.ndb_redis.redis_cmd_p3}
+    COMMANDS = {1: KSR.ndb_redis.redis_cmd_p1, 2: KSR.ndb_redis.redis_cmd_p2, 3: KSR.ndb_redis.redis_cmd_p3}
 
     def mget(self, keys):
         command = self.COMMANDS.get(len(keys))
@@ -148,9 +151,22 @@ class RoutingCopies:
         KSR.htable.sht_rm(ROUTING_COPIES, key)
 
 
+class RoutingVersions:
+    """Each document's version as a worker last read it from Redis, in the
+    "routing_versions" htable: while it is there, the workers route that
+    document from their own copies without asking Redis."""
+
+    def get(self, key: str) -> bytes | None:
+        version = KSR.htable.sht_get(ROUTING_VERSIONS, key)
+        return version.encode() if isinstance(version, str) and version else None
+
+    def put(self, key: str, version: bytes) -> None:
+        KSR.htable.sht_sets(ROUTING_VERSIONS, key, version.decode())
+
+
 class VpbxRoutes:
     def __init__(self):
-        self.worker = Worker.from_environment(RoutingCopies(), KamailioRedis())
+        self.worker = Worker.from_environment(RoutingCopies(), KamailioRedis(), RoutingVersions())
 
     def child_init(self, rank):
         self.worker.connect()

@@ -107,11 +107,14 @@ def rebuild(config: str | None) -> None:
     import redis
 
     from .config.compile import rebuild_all
+    from .config.publish import forget_kept_versions
+    from .kamailio_rpc import KamailioRpc
 
     cfg = _settings(config)
     client = redis.Redis.from_url(cfg.redis_url)
     with db.connect(cfg.database_url) as conn:
         click.echo(f"{rebuild_all(conn, client)} number document(s) compiled")
+    forget_kept_versions(KamailioRpc(cfg.kamailio_rpc))
 
 
 @cache.command()
@@ -126,7 +129,9 @@ def keep(config: str | None, interval: float) -> None:
     import redis
 
     from .config.compile import rebuild_all
+    from .config.publish import forget_kept_versions
     from .documents import GENERATION_KEY
+    from .kamailio_rpc import KamailioRpc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
     log = logging.getLogger("vpbx.cache")
@@ -152,6 +157,7 @@ def keep(config: str | None, interval: float) -> None:
                             "possibly stale after a Redis restart" if restarted else "missing from Redis",
                             rebuild_all(conn, client),
                         )
+                    forget_kept_versions(KamailioRpc(cfg.kamailio_rpc))
                 finally:
                     client.delete("vpbx:cache:rebuilding")
             seen_run = run
@@ -232,7 +238,8 @@ def company_create(config, name, sip_domain, timezone, admin_name, admin_extensi
     import redis
 
     from .config.companies import create_company
-    from .config.publish import publish
+    from .config.publish import forget_kept_versions, publish
+    from .kamailio_rpc import KamailioRpc
 
     cfg = _settings(config)
     with db.connect(cfg.database_url) as conn:
@@ -246,6 +253,7 @@ def company_create(config, name, sip_domain, timezone, admin_name, admin_extensi
             admin_email=admin_email,
         )
         publish(conn, redis.Redis.from_url(cfg.redis_url), domains=[sip_domain])
+    forget_kept_versions(KamailioRpc(cfg.kamailio_rpc))
     click.echo(f"company {created.company_id}: admin {admin_extension} SIP password {created.admin_sip_password}")
     click.echo(f"admin API token: {created.admin_token}")
 

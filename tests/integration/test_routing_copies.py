@@ -9,6 +9,7 @@ import redis
 
 from vpbx.documents import document_writes, number_key
 from vpbx.kamailio_adapter.documents import CacheUnavailable, Documents
+from vpbx.routing.department_state import state_key
 
 KEY = number_key("+70000000042")
 
@@ -91,3 +92,51 @@ def test_a_deleted_number_is_forgotten_by_every_worker(client, unreachable):
     assert KEY not in shared
     with pytest.raises(CacheUnavailable):
         Documents(unreachable, shared).get(KEY)
+
+
+class Kept(dict):
+    """The versions the workers keep, as the "routing_versions" htable does."""
+
+    def put(self, key: str, version: bytes) -> None:
+        self[key] = version
+
+
+def test_a_worker_routes_from_its_copy_without_redis_while_that_version_is_kept(client, unreachable):
+    kept = Kept()
+    publish(client, 1, "Anna")
+    worker = Documents(client, versions=kept)
+    assert worker.get(KEY).document["rings"] == "Anna"
+    assert kept[KEY] == b"1"
+
+    publish(client, 2, "Boris")  # not told: what a host the publisher cannot reach sees
+    assert worker.get(KEY).document["rings"] == "Anna"
+    worker.redis = worker.reader = unreachable
+    assert worker.get(KEY).version == b"1"
+
+
+def test_a_version_another_worker_kept_sends_a_worker_with_an_older_copy_to_redis(client):
+    kept = Kept()
+    publish(client, 1, "Anna")
+    stale = Documents(client, versions=kept)
+    stale.get(KEY)
+    publish(client, 2, "Boris")
+    kept.clear()  # the publisher told this host
+    assert Documents(client, versions=kept).get(KEY).document["rings"] == "Boris"
+    assert kept[KEY] == b"2"
+
+    assert stale.get(KEY).document["rings"] == "Boris"
+
+
+def test_a_document_whose_department_takes_turns_is_read_every_call_though_its_version_is_kept(client):
+    sales = {"id": 990042, "distribution": "round_robin", "members": []}
+    kept = Kept({KEY: b"1"})
+    client.mset(document_writes(KEY, {**document(1, "Sales"), "department": sales}))
+    worker = Documents(client, versions=kept)
+    try:
+        turns = [worker.get(KEY).departments[sales["id"]].turn for _ in range(2)]
+        assert turns[1] == turns[0] + 1
+
+        client.mset(document_writes(KEY, {**document(2, "Boris"), "department": sales}))
+        assert worker.get(KEY).document["rings"] == "Boris"
+    finally:
+        client.delete(state_key(sales["id"]))

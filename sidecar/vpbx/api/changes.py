@@ -7,7 +7,8 @@ import logging
 import redis
 from flask import current_app
 
-from ..config.publish import numbers_of, publish
+from ..config.publish import forget_kept_versions, numbers_of, publish
+from ..kamailio_rpc import KamailioRpc
 from .database import after_commit
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,9 @@ def _publish_now(conn, numbers, domains) -> None:
         # The change is committed; calls keep the previous route until the
         # cache is rebuilt (`vpbx cache rebuild`).
         log.exception("routing cache not updated for numbers %s, domains %s", numbers, domains)
+        return
+    # A request waits at most this long for a Kamailio that does not answer.
+    forget_kept_versions(KamailioRpc(current_app.config["VPBX_SETTINGS"].kamailio_rpc, timeout=0.5))
 
 
 def republish(*, numbers=(), domains=()) -> None:

@@ -7,13 +7,19 @@ deleted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import redis
 
 from ..db import Connection
 from ..documents import document_writes, number_key, version_key
+from ..kamailio_rpc import KamailioRpc, RpcError
 from .compile import compile_company_documents, compile_number
+
+log = logging.getLogger(__name__)
+# kamailio.cfg's htable of the document versions its workers read in the last second or two.
+KEPT_VERSIONS = "routing_versions"
 
 
 def numbers_of(conn: Connection, company_id: int) -> set[str]:
@@ -37,3 +43,18 @@ def publish(conn: Connection, cache: redis.Redis, *, numbers: Iterable[str] = ()
         if deletes:
             pipe.delete(*deletes)
         pipe.execute()
+
+
+def forget_kept_versions(kamailio: KamailioRpc) -> None:
+    """Make the host's Kamailio read every document's version from Redis
+    again, so the change just published reaches its next call.
+
+    Without it the change would reach calls within two seconds, when the
+    versions the workers keep expire (kamailio_adapter/documents.py): that is
+    also the bound when this Kamailio cannot be told (stopped, or busy past
+    the timeout), so a failure here is only logged.
+    """
+    try:
+        kamailio.call("htable.flush", KEPT_VERSIONS)
+    except (RpcError, OSError) as exc:
+        log.warning("Kamailio not told of the change (it reaches calls within 2 s): %s", exc)

@@ -28,7 +28,7 @@ from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
-from .documents import CacheUnavailable, Documents, Read, Reader, Shared
+from .documents import CacheUnavailable, Documents, Read, Reader, Shared, Versions
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ EXTENSION = re.compile(r"^[0-9]{2,6}$")
 # each is a few kilobytes.
 PLANS_KEPT = 256
 # ISO-8601 instant the test suite pins the routing clock to. Read only by a
-# worker of the "test" profile, in the same MGET as the document.
+# worker of the "test" profile, in the same MGET as the document's version
+# (alone when the workers keep that version: documents.py).
 TEST_CLOCK_KEY = "vpbx:test:clock"
 
 
@@ -53,10 +54,17 @@ def history_spool_path(config: vpbx_settings.Settings) -> Path:
 
 
 class Worker:
-    def __init__(self, config: vpbx_settings.Settings, shared: Shared | None = None, reader: Reader | None = None):
+    def __init__(
+        self,
+        config: vpbx_settings.Settings,
+        shared: Shared | None = None,
+        reader: Reader | None = None,
+        versions: Versions | None = None,
+    ):
         self.settings = config
         self.shared = shared  # the workers' common copies of routing documents
         self.reader = reader  # the hot path's MGET, when not redis-py's
+        self.versions = versions  # document versions the workers read in the last second or two
         self.documents: Documents | None = None
         self.pid = 0
         self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
@@ -76,8 +84,10 @@ class Worker:
         return self.documents
 
     @classmethod
-    def from_environment(cls, shared: Shared | None = None, reader: Reader | None = None) -> Worker:
-        return cls(vpbx_settings.load(), shared, reader)
+    def from_environment(
+        cls, shared: Shared | None = None, reader: Reader | None = None, versions: Versions | None = None
+    ) -> Worker:
+        return cls(vpbx_settings.load(), shared, reader, versions)
 
     def connect(self) -> None:
         # One process, one thread, one request at a time: a single connection
@@ -93,7 +103,7 @@ class Worker:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[redis.ConnectionError],
         )
-        self.documents = Documents(client, self.shared, self.reader)
+        self.documents = Documents(client, self.shared, self.reader, self.versions)
         self.pid = os.getpid()
         self.docs.preload()
 

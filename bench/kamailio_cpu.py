@@ -3,9 +3,10 @@
 Starts the "bench" stack (its own ports and run directory) and, beside it,
 two more Kamailios: bench/native-proxy.cfg (routes in Kamailio's native
 script) and bench/kemi-proxy.cfg (the same routes in a Python KEMI script, as
-vpbx runs). All three relay the same SIPp carrier's calls to the same
-answering SIPp phone, anchor media in the same rtpengine, and are measured in
-alternating rounds of the same run, because these machines are noisy. vpbx
+vpbx runs). Each relays a SIPp carrier's calls to an answering SIPp phone,
+the same scenarios for all three, and anchors media in the same rtpengine.
+The three are called at the same time: these machines are noisy, and what
+slows one proxy down then slows the other two alike. vpbx
 routes a number "by schedule" (a 24/7 schedule, so it is open) whose scheme
 has two steps; the phone answers at step one.
 
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -212,11 +214,28 @@ def register(remote: str, phone_port: int, demo_credentials: dict | None) -> Non
         sipp(BENCH / "scenarios" / "register_plain.xml", *keys, remote=remote)
 
 
-def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int, tolerated: int | None = None) -> int:
-    """Run the calls; the number that failed (by default at most 1 in 200: SIPp's
-    UAC aborts a call whose 180 overtakes its 200 across proxy workers, which says
-    nothing of CPU per call; more stop the run)."""
-    output = sipp(
+@dataclass
+class Load:
+    """A carrier's calls under way; finish() waits for them."""
+
+    process: subprocess.Popen
+    # Failed calls that do not stop the run (by default 1 in 200: SIPp's UAC
+    # aborts a call whose 180 overtakes its 200 across proxy workers, which
+    # says nothing of CPU per call).
+    tolerated: int
+
+    def finish(self) -> int:
+        """The number of calls that failed."""
+        output, _ = self.process.communicate(timeout=3600)
+        failed = failed_calls(output)
+        if self.process.returncode != 0 and failed > self.tolerated:
+            argv = " ".join(map(str, self.process.args))  # type: ignore[arg-type]
+            raise SystemExit(f"sipp {argv} exited {self.process.returncode}:\n{output[-2000:]}")
+        return failed
+
+
+def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int, tolerated: int | None = None) -> Load:
+    process = sipp(
         SCENARIOS / "uac_call.xml",
         "-s",
         NUMBER,
@@ -235,9 +254,9 @@ def load(remote: str, source_port: int, calls: int, rate: int, hold_ms: int, tol
         "3600s",
         "-timeout_error",
         remote=remote,
-        tolerated=calls // 200 if tolerated is None else tolerated,
+        wait=False,
     )
-    return failed_calls(output)
+    return Load(process, calls // 200 if tolerated is None else tolerated)
 
 
 def main() -> None:
@@ -258,37 +277,38 @@ def main() -> None:
         start_proxy("native", "native-proxy.cfg", NATIVE_PORT, profile, ['NATIVE_AOR="sip:101@demo.vpbx.test"']),
         start_proxy("kemi", "kemi-proxy.cfg", KEMI_PORT, profile, [f'KEMI_SCRIPT="{BENCH / "kemi_proxy.py"}"']),
     ]
-    phone_port = free_udp_port()
-    phone = sipp(
-        SCENARIOS / "uas_answer.xml", "-p", str(phone_port), "-key", "rtp_port", str(free_udp_port()), wait=False
-    )
+    phone_ports = {name: free_udp_port() for name in ("native", "kemi", "vpbx")}
+    phones = [
+        sipp(SCENARIOS / "uas_answer.xml", "-p", str(port), "-key", "rtp_port", str(free_udp_port()), wait=False)
+        for port in phone_ports.values()
+    ]
+    # name, address, the Kamailio whose CPU is counted, the carrier's source
+    # port (vpbx admits the demo trunk's only).
     contenders = (
-        ("native", f"127.0.0.1:{NATIVE_PORT}", proxies[0].pid),
-        ("kemi", f"127.0.0.1:{KEMI_PORT}", proxies[1].pid),
-        ("vpbx", f"127.0.0.1:{profile.ports.sip}", kamailio_pid),
+        ("native", f"127.0.0.1:{NATIVE_PORT}", proxies[0].pid, free_udp_port()),
+        ("kemi", f"127.0.0.1:{KEMI_PORT}", proxies[1].pid, free_udp_port()),
+        ("vpbx", f"127.0.0.1:{profile.ports.sip}", kamailio_pid, profile.ports.demo_trunk),
     )
     rows = []
     try:
-        for _, remote, _ in contenders[:2]:
-            register(remote, phone_port, None)
+        for name, remote, _, _ in contenders:
+            register(remote, phone_ports[name], demo_credentials if name == "vpbx" else None)
         # Round 0 warms every proxy up (Python imports, caches, rtpengine) and is not kept.
         for round_number in range(args.rounds + 1):
-            measured = {}
-            # The order alternates between rounds: whoever runs first meets a colder machine.
-            for name, remote, root in contenders if round_number % 2 else contenders[::-1]:
-                if name == "vpbx":
-                    register(remote, phone_port, demo_credentials)
-                    commands_before = redis_commands(profile)
-                cpu_before, redis_before = cpu_seconds(root), cpu_seconds(redis_pid)
-                failed = load(remote, profile.ports.demo_trunk, args.calls, args.rate, args.hold_ms)
-                if failed:
+            # The three carriers call at once, so whatever else this machine
+            # does in the meantime weighs on all three alike: their ratio
+            # holds still where their own figures move (bench/README.md).
+            commands_before = redis_commands(profile)
+            before = {name: cpu_seconds(root) for name, _, root, _ in contenders} | {"redis": cpu_seconds(redis_pid)}
+            loads = {
+                name: load(remote, source, args.calls, args.rate, args.hold_ms)
+                for name, remote, _, source in contenders
+            }
+            for name, running in loads.items():
+                if failed := running.finish():
                     print(f"round {round_number}: {name}: {failed} of {args.calls} calls failed", flush=True)
-                measured[name] = (cpu_seconds(root) - cpu_before) / args.calls * 1e6
-                if name == "vpbx":
-                    measured["redis"] = (cpu_seconds(redis_pid) - redis_before) / args.calls * 1e6
-                    measured["redis_commands"] = redis_commands_per_call(
-                        commands_before, redis_commands(profile), args.calls
-                    )
+            roots = {name: root for name, _, root, _ in contenders} | {"redis": redis_pid}
+            measured = {name: (cpu_seconds(root) - before[name]) / args.calls * 1e6 for name, root in roots.items()}
             row = (
                 round_number,
                 measured["native"],
@@ -297,7 +317,7 @@ def main() -> None:
                 measured["redis"],
                 (measured["vpbx"] + measured["redis"]) / measured["native"],
                 measured["vpbx"] / measured["kemi"],
-                measured["redis_commands"],
+                redis_commands_per_call(commands_before, redis_commands(profile), args.calls),
             )
             print(
                 "round {}: native {:.0f}, kemi {:.0f}, vpbx {:.0f} (+ redis {:.0f}) µs/call; "
@@ -307,7 +327,8 @@ def main() -> None:
             if round_number:
                 rows.append(row)
     finally:
-        phone.send_signal(signal.SIGKILL)
+        for phone in phones:
+            phone.send_signal(signal.SIGKILL)
         for proxy in proxies:
             os.killpg(proxy.pid, signal.SIGTERM)
             proxy.wait(10)
@@ -317,7 +338,7 @@ def main() -> None:
     table = [
         f"Measured at commit {commit()} on {date.today()}: {args.calls} calls per round and proxy "
         f"at {args.rate} calls/s, held {args.hold_ms} ms; a warm-up round, then {args.rounds} rounds, "
-        "the order alternating.",
+        "the three proxies called at once.",
         "",
         "| round | native µs/call | KEMI µs/call | vpbx µs/call | Redis µs/call (vpbx) "
         "| (vpbx + Redis) / native | vpbx / KEMI | Redis commands per call |",

@@ -123,7 +123,7 @@ def main() -> None:
         while done < args.calls:
             chunk = min(args.chunk, args.calls - done)
             # Every failure is counted and reported, none stops the soak.
-            failed += load(remote, profile.ports.demo_trunk, chunk, args.rate, args.hold_ms, tolerated=chunk)
+            failed += load(remote, profile.ports.demo_trunk, chunk, args.rate, args.hold_ms, tolerated=chunk).finish()
             done += chunk
             time.sleep(SETTLE_S)
             readings.append((f"after {done:,}", done, failed, snapshot(profile, cfg, rpc, ng)))

@@ -296,6 +296,8 @@ class VpbxRoutes:
         # From here on the call is a dialog of ours: only its in-dialog requests are relayed.
         KSR.dialog.dlg_manage()
         KSR.setflag(FLT_NEW_CALL)
+        if source == "phone":
+            self.present_caller(plan.caller_id)
         # Only routing names the company to the media app (ksr_branch_manage).
         KSR.hdr.remove(COMPANY_HEADER)
         KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
@@ -315,6 +317,21 @@ class VpbxRoutes:
             self.look_up_then_ring(cursor, source, region or DEFAULT_REGION)
             return
         self.ring_plan(cursor)
+
+    @staticmethod
+    def present_caller(caller_id):
+        """Who a company phone's call says is calling. A phone's own identity
+        headers never leave: a carrier trusts P-Asserted-Identity from us, so
+        a phone could otherwise pass for any number. An outgoing call shows
+        the company number routing chose, in From and in P-Asserted-Identity;
+        uac puts the phone's own From back in every reply and in-dialog
+        request (kamailio.cfg: restore_dlg), so the phone sees its own."""
+        KSR.hdr.remove("P-Asserted-Identity")
+        KSR.hdr.remove("Remote-Party-ID")
+        if caller_id:
+            shown = f"sip:{caller_id}@{KSR.pv.get('$fd')}"
+            KSR.uac.uac_replace_from("", shown)
+            KSR.hdr.append(f"P-Asserted-Identity: <{shown}>\r\n")
 
     def ring_plan(self, cursor):
         if not self.ring_next_step(cursor):

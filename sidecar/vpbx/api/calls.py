@@ -29,10 +29,20 @@ class LegSchema(Schema):
 class CallSchema(Schema):
     id = fields.Integer()
     call_id = fields.String(metadata={"description": "SIP Call-ID of the caller's leg"})
-    direction = fields.String(metadata={"description": "incoming (from a trunk) or internal (a company phone)"})
+    direction = fields.String(
+        metadata={
+            "description": "incoming (from a trunk), internal (a company phone calling the company) or outgoing "
+            "(a company phone calling outside, through the trunks)"
+        }
+    )
     caller = fields.String()
     caller_employee_id = fields.Integer(allow_none=True)
-    called = fields.String(metadata={"description": "the company number or the extension dialled"})
+    called = fields.String(
+        metadata={"description": "the company number or the extension dialled; outgoing: the number called"}
+    )
+    caller_id = fields.String(
+        allow_none=True, metadata={"description": "outgoing: the company number the callee was shown"}
+    )
     started_at = fields.AwareDateTime()
     answered_at = fields.AwareDateTime(allow_none=True)
     ended_at = fields.AwareDateTime(allow_none=True)
@@ -56,7 +66,7 @@ class CallQuerySchema(Schema):
     since = fields.AwareDateTime(load_default=None, metadata={"description": "started at or after"})
     until = fields.AwareDateTime(load_default=None, metadata={"description": "started before"})
     status = fields.String(load_default=None, validate=validate.OneOf(["answered", "missed"]))
-    direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal"]))
+    direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal", "outgoing"]))
     employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
     called = fields.String(load_default=None, validate=validate.Length(1, 32))
     caller = fields.String(load_default=None, validate=validate.Length(1, 64))
@@ -74,7 +84,7 @@ class CallQuerySchema(Schema):
 
 _SELECT = """
     SELECT id, call_id, direction, caller, caller_employee_id, called, started_at, answered_at, ended_at, status,
-           employee_id, employee_label, forwarded, voicemail, end_reason,
+           employee_id, employee_label, forwarded, voicemail, end_reason, caller_id,
            EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
            EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds
     FROM calls

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import phonenumbers
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from .auth import principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .database import db
 from .errors import invalid
-from .fields import Name, timezone_name
-from .references import missing, owned
+from .fields import Name, PhoneNumber, timezone_name
+from .references import caller_id_number, missing, owned
 
 blueprint = api_blueprint("company", "/company", "The company the API token belongs to")
 
@@ -25,11 +26,25 @@ class CompanySchema(Schema):
     schedule_id = fields.Integer(
         allow_none=True, load_default=None, metadata={"description": "The company's work schedule; none: always open"}
     )
+    region = fields.String(
+        validate=validate.OneOf(sorted(phonenumbers.SUPPORTED_REGIONS), error="not a region code (ISO 3166, e.g. RU)"),
+        metadata={"description": "How the company's phones' national and local forms read (8 495 …, 0 44 …)"},
+    )
+    caller_id = PhoneNumber(
+        allow_none=True,
+        metadata={
+            "description": "The company number callees of outgoing calls see, unless an employee has their own; "
+            "none: the company's first number"
+        },
+    )
 
 
 def load_company(conn, company_id: int) -> dict:
     return conn.execute(
-        "SELECT id, name, sip_domain, timezone, schedule_id FROM companies WHERE id = %s", (company_id,)
+        """SELECT id, name, sip_domain, timezone, schedule_id, region,
+                  (SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id
+           FROM companies WHERE id = %s""",
+        (company_id,),
     ).fetchone()
 
 
@@ -53,6 +68,13 @@ class Company(MethodView):
         if "schedule_id" in changes:
             conn.execute(
                 "UPDATE companies SET schedule_id = %s WHERE id = %s", (changes["schedule_id"], who.company_id)
+            )
+        if "region" in changes:
+            conn.execute("UPDATE companies SET region = %s WHERE id = %s", (changes["region"], who.company_id))
+        if "caller_id" in changes:
+            conn.execute(
+                "UPDATE companies SET caller_id_number_id = %s WHERE id = %s",
+                (caller_id_number(conn, who.company_id, changes["caller_id"]), who.company_id),
             )
         republish_company(who.company_id)
         return load_company(conn, who.company_id)

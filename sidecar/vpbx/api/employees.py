@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from ..config.accounts import reset_password
 from ..config.tokens import issue
+from ..routing.outbound import PERMISSIONS
 from .auth import now, principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
@@ -20,7 +21,7 @@ from .company import load_company
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .fields import Name, PhoneNumber
-from .references import missing, owned
+from .references import caller_id_number, missing, owned
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
@@ -28,7 +29,8 @@ SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_a
 COLUMNS = (
     "id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
     "no_answer_after_s, "
-    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id"
+    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, outgoing_calls, "
+    "(SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id"
 )
 NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
     "forward_employee": ("employee_id", "employee"),
@@ -109,6 +111,20 @@ class EmployeeSchema(Schema):
         load_default=None, allow_none=True, metadata={"description": "Personal working hours; none: always available"}
     )
     no_answer = fields.Nested(NoAnswerSchema, load_default=lambda: NoAnswerSchema().load({}))
+    outgoing_calls = fields.String(
+        load_default="mobile",
+        validate=validate.OneOf(PERMISSIONS),
+        metadata={
+            "description": "Which numbers outside the company the employee may call; each allows the ones "
+            "before it: internal, local, national, mobile, international (premium-rate numbers included). "
+            "Emergency numbers are always allowed."
+        },
+    )
+    caller_id = PhoneNumber(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The company number callees see; none: the company's caller ID"},
+    )
 
 
 class SipCredentialsSchema(Schema):
@@ -137,7 +153,11 @@ class TokenSchema(Schema):
 
 def _shape(row: dict) -> dict:
     """A database row as the API shows an employee."""
-    employee = {k: row[k] for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login", "schedule_id")}
+    employee = {
+        k: row[k]
+        for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login", "schedule_id", "outgoing_calls")
+    }
+    employee["caller_id"] = row["caller_id"]
     employee["mobile_after"] = row["mobile_after_s"]
     employee["no_answer"] = {
         "rule": row["no_answer_rule"],
@@ -183,11 +203,13 @@ def _check_mobile(data: dict) -> None:
         raise invalid("mobile_after", "ringing the mobile needs a mobile number")
 
 
-def _write_availability(conn, employee_id: int, data: dict) -> None:
+def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) -> None:
+    """When the employee is rung, what a call they miss does, and whom they may call outside as whom."""
     no_answer = data["no_answer"]
     conn.execute(
         """UPDATE employees SET schedule_id = %s, no_answer_rule = %s, no_answer_after_s = %s,
-           no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s
+           no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s,
+           outgoing_calls = %s, caller_id_number_id = %s
            WHERE id = %s""",
         (
             data["schedule_id"],
@@ -196,6 +218,8 @@ def _write_availability(conn, employee_id: int, data: dict) -> None:
             no_answer["employee_id"],
             no_answer["department_id"],
             no_answer["voicemail_box_id"],
+            data["outgoing_calls"],
+            caller_id_number(conn, company_id, data["caller_id"]),
             employee_id,
         ),
     )
@@ -277,7 +301,7 @@ class Employees(MethodView):
                 data["sip_login"],
             ),
         ).fetchone()["id"]
-        _write_availability(conn, employee_id, data)
+        _write_call_settings(conn, who.company_id, employee_id, data)
         row = _find(conn, employee_id)
         row["sip_password"] = _set_password(conn, employee_id, row["sip_login"], domain)
         republish_company(who.company_id)
@@ -339,7 +363,7 @@ class Employee(MethodView):
                 employee_id,
             ),
         )
-        _write_availability(conn, employee_id, updated)
+        _write_call_settings(conn, who.company_id, employee_id, updated)
         domain = load_company(conn, who.company_id)["sip_domain"]
         if updated["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.

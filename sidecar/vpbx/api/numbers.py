@@ -19,7 +19,7 @@ from ..routing.department_state import DepartmentState, state_key, stateful_depa
 from ..routing.numbers import to_e164
 from .auth import require_admin
 from .blueprints import api_blueprint
-from .changes import republish, routing_cache
+from .changes import republish, republish_company, routing_cache
 from .database import db
 from .errors import invalid, not_found
 from .fields import DEFAULT_REGION, PhoneNumber
@@ -147,7 +147,8 @@ class Numbers(MethodView):
                 data["schedule_id"],
             ),
         )
-        republish(numbers=[data["number"]])
+        # The company's documents too: its first number is its caller ID by default.
+        republish_company(who.company_id)
         return data
 
 
@@ -187,6 +188,7 @@ class Number(MethodView):
         row = _find(conn, who.company_id, number)
         conn.execute("DELETE FROM numbers WHERE e164 = %s", (row["number"],))
         republish(numbers=[row["number"]])
+        republish_company(who.company_id)  # it may have been a caller ID
 
 
 def _next_call_state(document: dict) -> dict[int, DepartmentState]:

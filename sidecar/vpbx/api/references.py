@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from .errors import ApiError
+from .errors import ApiError, invalid
 
 # Resource name in messages -> table.
 TABLES = {
@@ -42,3 +42,15 @@ def require_owned_list(conn, company_id: int, what: str, field: str, object_ids:
     }
     if errors:
         raise ApiError(422, "The request is invalid.", {field: errors})
+
+
+def caller_id_number(conn, company_id: int, e164: str | None) -> int | None:
+    """The id of the company number ``e164`` (a caller ID), or None for None.
+    422 when it is no number of this company: a callee is never shown a
+    number the company does not own."""
+    if e164 is None:
+        return None
+    row = conn.execute("SELECT id FROM numbers WHERE e164 = %s AND company_id = %s", (e164, company_id)).fetchone()
+    if row is None:
+        raise invalid("caller_id", f"{e164} is not a number of this company")
+    return row["id"]

@@ -248,8 +248,14 @@ def compile_number(conn: Connection, e164: str, at: datetime | None = None) -> d
 
 def compile_company(conn: Connection, sip_domain: str, at: datetime | None = None) -> dict | None:
     """What routing needs for calls a company's own phones make: its extensions."""
+    # The caller ID of outgoing calls: the company's choice, else its first number.
     company = conn.execute(
-        "SELECT id, name, sip_domain, timezone FROM companies WHERE sip_domain = %s", (sip_domain,)
+        """SELECT c.id, c.name, c.sip_domain, c.timezone, c.region,
+                  coalesce(chosen.e164, (SELECT e164 FROM numbers WHERE company_id = c.id ORDER BY id LIMIT 1))
+                      AS caller_id
+           FROM companies c LEFT JOIN numbers chosen ON chosen.id = c.caller_id_number_id
+           WHERE c.sip_domain = %s""",
+        (sip_domain,),
     ).fetchone()
     if company is None:
         return None
@@ -291,6 +297,25 @@ def compile_company(conn: Connection, sip_domain: str, at: datetime | None = Non
         "company": _company_part(company),
         "extensions": {e["extension"]: e for e in employees},
         "ivr_keys": parts.ivr_keys(company["id"]),
+        "outgoing": _outgoing(conn, company),
+    }
+
+
+def _outgoing(conn: Connection, company: dict) -> dict:
+    """What routing needs for the company's phones calling outside
+    (routing/outbound.py): how numbers read, and per SIP login what its
+    employee may call and is shown as. A login that is no employee's (a
+    door phone) is absent: it may call emergency numbers only."""
+    callers = conn.execute(
+        """SELECT e.sip_login, e.outgoing_calls, n.e164 AS caller_id
+           FROM employees e LEFT JOIN numbers n ON n.id = e.caller_id_number_id
+           WHERE e.company_id = %s ORDER BY e.sip_login""",
+        (company["id"],),
+    ).fetchall()
+    return {
+        "region": company["region"].strip(),
+        "caller_id": company["caller_id"],
+        "callers": {r["sip_login"]: {"caller_id": r["caller_id"], "allowed": r["outgoing_calls"]} for r in callers},
     }
 
 

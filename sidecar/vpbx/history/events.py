@@ -12,8 +12,10 @@ costs no extra Redis round trip before it rings:
 
 ``call`` (the same in answered and missed) describes the call itself:
 company_id, direction ("incoming" from a trunk, "internal" from a company
-phone), caller, caller_login (internal calls), called (number or extension),
-started_at, dialled_employee_id (a direct call to an extension, else None).
+phone, "outgoing" from a company phone to a number outside), caller,
+caller_login (internal and outgoing calls), called (number or extension),
+started_at, dialled_employee_id (a direct call to an extension, else None),
+caller_id (outgoing calls: the company number the callee was shown).
 ``legs``: [{step, target, employee_id, department_id, rang_at}], one per
 target rung, ``step`` counting from 1 in ringing order.
 """

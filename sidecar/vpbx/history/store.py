@@ -51,13 +51,14 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
         return  # the company is gone: nothing to show its calls to
     row = conn.execute(
         """INSERT INTO calls (call_id, company_id, direction, caller, caller_employee_id, called, started_at,
-                              answered_at, ended_at, status, employee_id, employee_label, forwarded, end_reason)
+                              answered_at, ended_at, status, employee_id, employee_label, forwarded, end_reason,
+                              caller_id)
            VALUES (%(call_id)s, %(company_id)s, %(direction)s, %(caller)s,
                    (SELECT e.id FROM employees e JOIN companies c ON c.id = e.company_id
                      WHERE e.sip_login = %(caller_login)s AND c.sip_domain = %(caller_domain)s),
                    %(called)s, %(started_at)s, %(answered_at)s, %(ended_at)s, %(status)s,
                    (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = %(company_id)s),
-                   %(employee_label)s, %(forwarded)s, %(end_reason)s)
+                   %(employee_label)s, %(forwarded)s, %(end_reason)s, %(caller_id)s)
            ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
         {
@@ -76,6 +77,7 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
             "employee_label": line.employee_label,
             "forwarded": line.forwarded,
             "end_reason": line.end_reason,
+            "caller_id": call.get("caller_id"),
         },
     ).fetchone()
     if row is None:

@@ -27,7 +27,7 @@ def call_record(
     record = {
         "company_id": plan.company_id,
         "called": plan.called,
-        "direction": "internal" if from_phone else "incoming",
+        "direction": ("outgoing" if plan.outgoing else "internal") if from_phone else "incoming",
         "caller": caller,
         "caller_login": caller if from_phone else None,
         "caller_domain": caller_domain if from_phone else None,
@@ -35,6 +35,8 @@ def call_record(
         "dialled_employee_id": plan.dialled_employee_id,
         "dialled_employee_label": plan.dialled_employee_label,
     }
+    if plan.caller_id is not None:
+        record["caller_id"] = plan.caller_id
     if parent_call_id:
         record["parent_call_id"] = parent_call_id
     return record

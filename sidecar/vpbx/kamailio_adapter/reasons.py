@@ -35,7 +35,12 @@ MEDIA_RELAY_UNAVAILABLE = Rejection(503, "Service Unavailable", 47, "Media relay
 UNSUPPORTED_URI_SCHEME = Rejection(416, "Unsupported URI Scheme", 111, "Protocol error, unspecified")
 
 # A plan's final outcome (vpbx.routing.Plan.final) as the caller hears it.
-FINAL = {"busy": USER_BUSY}
+FINAL = {
+    "busy": USER_BUSY,
+    # An outgoing call from a company without a number to show: carriers
+    # refuse or rewrite a caller ID that is not the subscriber's.
+    "no_caller_id": Rejection(403, "Forbidden", 21, "No company number to show the callee"),
+}
 
 # Q.850 causes for the codes a webhook may reject a call with (RFC 3398 mapping).
 _REJECT_CAUSES = {403: 21, 404: 1, 480: 18, 486: 17, 503: 41, 600: 17, 603: 21}
@@ -43,6 +48,11 @@ _REJECT_CAUSES = {403: 21, 404: 1, 480: 18, 486: 17, 503: 41, 600: 17, 603: 21}
 
 def final(plan_final: str | None) -> Rejection | None:
     """How a plan that rang nobody, or nobody who answered, ends for the caller."""
+    if plan_final and plan_final.startswith("not_permitted:"):
+        # Q.850 cause 21 rather than 53/55 ("barred within CUG"): phones and
+        # carriers show 21 as a refusal; the text names what was refused.
+        category = plan_final.partition(":")[2]
+        return Rejection(403, "Forbidden", 21, f"Outgoing calls to {category} numbers are not permitted")
     if plan_final and plan_final.startswith("reject:"):
         code = int(plan_final.partition(":")[2])
         return Rejection(code, "Rejected", _REJECT_CAUSES.get(code, 21), "Rejected by the number's webhook")

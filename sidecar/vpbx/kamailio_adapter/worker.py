@@ -27,6 +27,7 @@ from ..lookups.askers import ASKERS, Lookup
 from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
 from ..routing.numbers import to_e164
+from ..routing.outbound import build_outgoing_plan
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
 from .documents import CacheUnavailable, Documents, Read, Reader, Shared, Versions
 
@@ -130,34 +131,43 @@ class Worker:
         region: str = "RU",
         now: datetime | None = None,
     ) -> Plan | None:
-        """The plan for a new call; None when what was dialled is not ours.
+        """The plan for a new call; None when what was dialled is not ours (nor,
+        from a company phone, a number outside to call through the trunks).
 
         ``source`` is "trunk", "phone" or "media"; a phone call carries its
         authenticated domain, which scopes extension dialling to the caller's own
-        company; the media app's leg for an IVR key names the company's domain.
+        company and decides how its numbers read and who it may call outside;
+        the media app's leg for an IVR key names the company's domain.
         Raises CacheUnavailable when neither Redis nor this worker's copy knows.
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
         if source == "media":
             return self._media_leg_plan(dialled, caller, call_id, caller_domain or "", now)
-        if source == "phone" and EXTENSION.match(dialled):
+        company: dict | None = None
+        if source == "phone":
             key = company_key(caller_domain or "")
             read, clock = self._document(key)
             company = read.document
             if company is None:
                 return None
-            call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
-            return self._kept(key, read, call, lambda: build_direct_plan(company, dialled, call, read.departments))
+            if EXTENSION.match(dialled):
+                call = Call(call_id, dialled, caller, source, now or clock, caller_aor)
+                plan = self._kept(key, read, call, lambda: build_direct_plan(company, dialled, call, read.departments))
+                if plan is not None:
+                    return plan
+            # National forms read as the caller's company reads them.
+            region = company.get("outgoing", {}).get("region", region)
         e164 = to_e164(dialled, region)
-        if e164 is None:
-            return None
-        key = number_key(e164)
-        read, clock = self._document(key)
-        number = read.document
-        if number is None:
-            return None
-        call = Call(call_id, e164, caller, source, now or clock, caller_aor)
-        return self._kept(key, read, call, lambda: build_plan(number, call, read.departments))
+        if e164 is not None:
+            key = number_key(e164)
+            read, clock = self._document(key)
+            number = read.document
+            if number is not None:
+                call = Call(call_id, e164, caller, source, now or clock, caller_aor)
+                return self._kept(key, read, call, lambda: build_plan(number, call, read.departments))
+        # Not the company's extension, nor any company's number: outside,
+        # when a company phone dialled it (an emergency number among them).
+        return build_outgoing_plan(company, caller, dialled) if company is not None else None
 
     def _kept(self, key: str, read: Read, call: Call, build: Callable[[], Plan | None]) -> Plan | None:
         """The plan ``build`` makes, made once for every call to the same

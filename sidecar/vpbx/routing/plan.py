@@ -59,6 +59,11 @@ class Plan:
     dialled_employee_id: int | None = None
     dialled_employee_label: str | None = None
     domain: str | None = None  # the company's SIP domain: where its directory is
+    # A company phone calling outside, through the trunks (routing/outbound.py),
+    # and the company number the callee is shown (None when refused; "" for
+    # an emergency call of a company without a number).
+    outgoing: bool = False
+    caller_id: str | None = None
 
     def lookups(self) -> tuple[str, ...]:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
@@ -89,6 +94,8 @@ class Plan:
             "dialled_employee_id": self.dialled_employee_id,
             "dialled_employee_label": self.dialled_employee_label,
             "domain": self.domain,
+            "outgoing": self.outgoing,
+            "caller_id": self.caller_id,
         }
 
     def to_json(self) -> str:
@@ -124,6 +131,8 @@ class Plan:
             data.get("dialled_employee_id"),
             data.get("dialled_employee_label"),
             data.get("domain"),
+            data.get("outgoing", False),
+            data.get("caller_id"),
         )
 
 

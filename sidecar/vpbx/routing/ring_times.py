@@ -9,6 +9,9 @@ FORWARD_RING_SECONDS = 30
 # How long an IVR key's destination rings (R7 recommends over 30 s for people);
 # a hunting department rings by its own ring time instead.
 IVR_KEY_RING_SECONDS = 60
+# How long an outgoing call may ring at the callee before vpbx gives up on it
+# (the carrier or the callee's network usually ends it sooner).
+OUTGOING_RING_SECONDS = 180
 # R7: the step timeout meant for voicemail; the media app answers at once anyway.
 VOICEMAIL_RING_SECONDS = 15
 # The media app answers an announced scheme at once; this only bounds one that does not.

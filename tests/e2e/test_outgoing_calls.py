@@ -1,0 +1,147 @@
+"""Employees call outside (R20): a company phone dials a number in the forms
+people dial; the call leaves through the outbound trunk, anchored in
+rtpengine, shown as a company number; what the employee may not call is
+refused with the reason; emergency numbers always go out."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from . import sip_log
+from .calls import history_line, rung, silent_phone
+from .rtp import RtpEndpoint
+from .sipp import Sipp, free_udp_port
+
+CALL_MS = 1000
+
+
+@pytest.fixture
+def carrier(trunks):
+    """The outbound carrier: a trunk whose SIPp answers every call it is sent."""
+    port = free_udp_port()
+    trunks("outbound carrier", address="127.0.0.1", port=port, outbound=True, priority=10)
+    return port
+
+
+@pytest.fixture
+def anna(api):
+    """The demo company's employee 101; her outgoing settings restored afterwards."""
+    employee = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
+    yield employee
+    status, body = api(
+        "PATCH",
+        f"/employees/{employee['id']}",
+        {"outgoing_calls": employee["outgoing_calls"], "caller_id": employee["caller_id"]},
+    )
+    assert status == 200, body
+
+
+@pytest.fixture
+def second_number(api):
+    """A second number of the demo company, to show as an employee's own."""
+    scheme_id = api("GET", "/schemes")[1][0]["id"]
+    status, body = api(
+        "POST", "/numbers", {"number": f"+7495888{secrets.randbelow(10_000):04d}", "scheme_id": scheme_id}
+    )
+    assert status == 201, body
+    yield body["number"]
+    api("DELETE", f"/numbers/{body['number']}")
+
+
+def _anna_dials(sip_target, demo, dialled: str, scenario: str = "phone_call.xml", **kwargs) -> Sipp:
+    account = next(a for a in demo["accounts"] if a["login"] == "101")
+    return Sipp(
+        scenario,
+        port=free_udp_port(),
+        remote=sip_target,
+        service=dialled,
+        auth=("101", account["password"]),
+        keys={"caller": "101", "domain": account["domain"], "rtp_port": kwargs.pop("rtp_port", free_udp_port())},
+        **kwargs,
+    )
+
+
+def _answered_by_carrier(sip_target, demo, carrier: int, dialled: str) -> tuple[Sipp, str, str]:
+    """Anna dials; the carrier answers. Her call, the INVITE the carrier got, and the 200 she got."""
+    callee = Sipp("uas_answer.xml", port=carrier, keys={"rtp_port": free_udp_port()}).start()
+    caller_rtp = RtpEndpoint()
+    caller = _anna_dials(sip_target, demo, dialled, rtp_port=caller_rtp.port, duration_ms=CALL_MS)
+    called = caller.run()
+    answered = callee.wait()
+    caller_rtp.close()
+    assert called.returncode == 0, called.explain()
+    assert answered.returncode == 0, answered.explain()
+    invite = sip_log.first(sip_log.received(answered.messages), "INVITE ")
+    ok = sip_log.first(sip_log.received(called.messages), "SIP/2.0 200")
+    return caller, invite, ok
+
+
+def test_an_employee_dials_a_mobile_in_national_form_and_the_carrier_sees_the_company_number(
+    stack, api, sip_target, demo, carrier, anna
+):
+    caller, invite, ok = _answered_by_carrier(sip_target, demo, carrier, "8916123-45-67")
+
+    assert invite.startswith(f"INVITE sip:+79161234567@127.0.0.1:{carrier} ")
+    shown = f"<sip:{demo['number']}@demo.vpbx.test>"
+    assert sip_log.header(invite, "From").startswith(shown)
+    assert sip_log.header(invite, "P-Asserted-Identity") == shown
+    address, port = sip_log.sdp_media(invite)  # anchored: the carrier never sees the phone's media address
+    assert address == "127.0.0.1" and stack.ports.rtp_min <= port <= stack.ports.rtp_max
+    # The phone sees its own identity in the answer, not the one shown outside.
+    assert sip_log.header(ok, "From").startswith("<sip:101@demo.vpbx.test>")
+
+    line = history_line(api, caller.call_id())
+    assert (line["direction"], line["called"], line["caller_id"], line["status"]) == (
+        "outgoing",
+        "+79161234567",
+        demo["number"],
+        "answered",
+    )
+    assert line["caller_employee_id"] == anna["id"]
+
+
+def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, demo, carrier, anna, second_number):
+    status, body = api("PATCH", f"/employees/{anna['id']}", {"caller_id": second_number})
+    assert (status, body["caller_id"]) == (200, second_number)
+
+    caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, "88123334455")  # Saint Petersburg
+
+    assert invite.startswith(f"INVITE sip:+78123334455@127.0.0.1:{carrier} ")
+    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{second_number}@demo.vpbx.test>"
+    assert history_line(api, caller.call_id())["caller_id"] == second_number
+
+
+def test_an_international_call_above_the_employees_permission_is_refused_with_the_reason(
+    api, sip_target, demo, carrier, anna
+):
+    assert api("PATCH", f"/employees/{anna['id']}", {"outgoing_calls": "national"})[0] == 200
+    silent_carrier = silent_phone(carrier)  # whatever reaches the carrier's port was sent out
+
+    caller = _anna_dials(
+        sip_target,
+        demo,
+        "810442079460000",
+        "phone_call_rejected.xml",
+        values={"final": 403, "reason": "Q\\.850;cause=21"},
+    )
+    refused = caller.run()
+
+    assert refused.returncode == 0, refused.explain()
+    reply = sip_log.first(sip_log.received(refused.messages), "SIP/2.0 403")
+    assert sip_log.header(reply, "Reason") == (
+        'Q.850;cause=21;text="Outgoing calls to international numbers are not permitted"'
+    )
+    assert not rung(silent_carrier)
+    silent_carrier.close()
+    line = history_line(api, caller.call_id())
+    assert (line["direction"], line["status"], line["called"]) == ("outgoing", "missed", "+442079460000")
+
+
+def test_an_emergency_number_goes_out_whatever_the_employee_may_call(api, sip_target, demo, carrier, anna):
+    assert api("PATCH", f"/employees/{anna['id']}", {"outgoing_calls": "internal"})[0] == 200
+
+    _, invite, _ = _answered_by_carrier(sip_target, demo, carrier, "112")
+
+    assert invite.startswith(f"INVITE sip:112@127.0.0.1:{carrier} ")

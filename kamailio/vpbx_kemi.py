@@ -31,6 +31,7 @@ from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
     PlanCursor,
+    answer_gateway_challenge,
     gateway_failed,
     idle_tracked_member,
     idle_tracking_param,
@@ -456,6 +457,9 @@ class VpbxRoutes:
             # that reaches the caller with no Via at all.
             KSR.tm.t_reply(487, "Request Terminated")
             return 1
+        # A gateway that asks for its trunk's credentials: the same branch with them.
+        if cursor and cursor.current and answer_gateway_challenge(KSR) and self.relay_again():
+            return 1
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
         branches = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else []
         if branches:
@@ -470,6 +474,8 @@ class VpbxRoutes:
             KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
         final = reasons.final(cursor.plan.final) if cursor else None
+        if final is None and int(KSR.pv.get("$T_reply_code") or 0) in (401, 407):
+            final = reasons.CREDENTIALS_REFUSED_DOWNSTREAM
         if final:
             KSR.hdr.append_to_reply(final.reason_header)
             KSR.tm.t_reply(final.code, final.phrase)

@@ -271,7 +271,14 @@ def trunk() -> None:
 @click.option("--region", default="RU", show_default=True, help="How the carrier's national numbers read.")
 @click.option("--outbound/--inbound-only", default=False, show_default=True, help="Carries calls to the PSTN.")
 @click.option("--priority", type=int, default=0, show_default=True, help="Outbound: the highest is tried first.")
-def trunk_save(config, name, address, port, region, outbound, priority) -> None:
+@click.option("--auth-user", default=None, help="Outbound: the digest username the carrier asks for.")
+@click.option(
+    "--auth-password",
+    default=None,
+    envvar="VPBX_TRUNK_PASSWORD",
+    help="Outbound: the password (or set VPBX_TRUNK_PASSWORD, which no process list shows).",
+)
+def trunk_save(config, name, address, port, region, outbound, priority, auth_user, auth_password) -> None:
     """Add a trunk or change the one of that name; Kamailio picks it up at once."""
     from .config.trunks import reload_kamailio, save_trunk
     from .kamailio_rpc import KamailioRpc
@@ -280,7 +287,15 @@ def trunk_save(config, name, address, port, region, outbound, priority) -> None:
     with db.connect(cfg.database_url) as conn:
         try:
             saved = save_trunk(
-                conn, name=name, address=address, port=port, region=region, outbound=outbound, priority=priority
+                conn,
+                name=name,
+                address=address,
+                port=port,
+                region=region,
+                outbound=outbound,
+                priority=priority,
+                auth_username=auth_user,
+                auth_password=auth_password,
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
@@ -288,6 +303,7 @@ def trunk_save(config, name, address, port, region, outbound, priority) -> None:
     click.echo(
         f"trunk {saved.id} {saved.name}: {saved.address}:{saved.port} {saved.region}"
         + (f", outbound priority {saved.priority}" if saved.outbound else ", inbound only")
+        + (f", digest credentials of {saved.auth_username}" if saved.auth_username else "")
     )
 
 
@@ -315,6 +331,7 @@ def trunk_list(config) -> None:
             click.echo(
                 f"{t.name}\t{t.address}:{t.port}\t{t.region}\t"
                 + (f"outbound priority {t.priority}" if t.outbound else "inbound only")
+                + (f"\tdigest credentials of {t.auth_username}" if t.auth_username else "")
             )
 
 

@@ -145,3 +145,74 @@ def test_an_emergency_number_goes_out_whatever_the_employee_may_call(api, sip_ta
     _, invite, _ = _answered_by_carrier(sip_target, demo, carrier, "112")
 
     assert invite.startswith(f"INVITE sip:112@127.0.0.1:{carrier} ")
+
+
+def _digest_carrier(trunks, *, right_password: bool = True) -> tuple[int, Sipp, str]:
+    """An outbound trunk whose carrier asks for digest credentials: the trunk
+    has the carrier's password, or (``right_password`` False) another. The
+    port, the carrier, and its password."""
+    secret = secrets.token_urlsafe(12)
+    port = free_udp_port()
+    trunks(
+        "digest carrier",
+        address="127.0.0.1",
+        port=port,
+        outbound=True,
+        priority=10,
+        auth_username="vpbx",
+        auth_password=secret if right_password else f"not-{secret}",
+    )
+    carrier = Sipp(
+        "uas_digest.xml",
+        port=port,
+        keys={"rtp_port": free_udp_port()},
+        values={"user": "vpbx", "password": secret},
+    )
+    return port, carrier.start(), secret
+
+
+def test_a_carrier_that_asks_for_credentials_gets_its_trunks_with_the_next_cseq(api, sip_target, demo, trunks):
+    port, carrier, secret = _digest_carrier(trunks)
+    caller_rtp = RtpEndpoint()
+
+    caller = _anna_dials(sip_target, demo, "89161234567", rtp_port=caller_rtp.port, duration_ms=CALL_MS)
+    called = caller.run()
+    answered = carrier.wait()
+    caller_rtp.close()
+
+    assert called.returncode == 0, called.explain()
+    assert answered.returncode == 0, answered.explain()
+    first, second = [m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]
+    assert second.startswith(f"INVITE sip:+79161234567@127.0.0.1:{port} ")
+    authorization = sip_log.header(second, "Authorization") or ""
+    assert authorization.startswith("Digest ") and 'username="vpbx"' in authorization
+    assert 'realm="carrier.test"' in authorization
+    assert secret not in second  # a digest, never the password
+    cseq = [int((sip_log.header(m, "CSeq") or "").split()[0]) for m in (first, second)]
+    assert cseq[1] == cseq[0] + 1
+    line = history_line(api, caller.call_id())
+    assert (line["status"], [leg["target"] for leg in line["legs"]]) == ("answered", ["phone +79161234567"])
+
+
+def test_credentials_the_carrier_refuses_end_the_call_with_503_not_a_challenge_to_the_phone(
+    api, sip_target, demo, trunks
+):
+    _, carrier, _ = _digest_carrier(trunks, right_password=False)
+
+    caller = _anna_dials(
+        sip_target,
+        demo,
+        "89161234567",
+        "phone_call_rejected.xml",
+        values={"final": 503, "reason": "Q\\.850;cause=38"},
+    )
+    refused = caller.run()
+    challenged_twice = carrier.wait()
+
+    assert refused.returncode == 0, refused.explain()
+    assert challenged_twice.returncode == 0, challenged_twice.explain()
+    reply = sip_log.first(sip_log.received(refused.messages), "SIP/2.0 503")
+    assert sip_log.header(reply, "Reason") == 'Q.850;cause=38;text="Credentials refused by the next hop"'
+    assert sip_log.header(reply, "WWW-Authenticate") is None
+    line = history_line(api, caller.call_id())
+    assert (line["direction"], line["status"]) == ("outgoing", "missed")

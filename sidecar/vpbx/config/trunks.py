@@ -27,6 +27,9 @@ class Trunk:
     region: str
     outbound: bool
     priority: int
+    # The username of the digest credentials the carrier asks for (its
+    # password is never read back out of the database).
+    auth_username: str | None = None
 
 
 def _checked(address: str, port: int, region: str, priority: int) -> None:
@@ -48,17 +51,29 @@ def save_trunk(
     region: str = "RU",
     outbound: bool = False,
     priority: int = 0,
+    auth_username: str | None = None,
+    auth_password: str | None = None,
 ) -> Trunk:
-    """Add the trunk, or change the one of that name."""
+    """Add the trunk, or change the one of that name. ``auth_username`` and
+    ``auth_password``: the digest credentials an outbound carrier asks for
+    (Kamailio answers its 401 or 407 with them); both or neither."""
     _checked(address, port, region, priority)
+    if (auth_username is None) != (auth_password is None):
+        raise ValueError("digest credentials need both a username and a password")
+    for what, value in (("username", auth_username), ("password", auth_password)):
+        if value is not None and not 1 <= len(value) <= 128:
+            raise ValueError(f"the {what} must be 1 to 128 characters")
+    if auth_username is not None and not outbound:
+        raise ValueError("digest credentials are for outbound trunks: inbound ones are trusted by address")
     row = returning(
         conn.execute(
-            """INSERT INTO trunks (name, address, port, region, outbound, priority)
-           VALUES (%s, %s, %s, %s, %s, %s)
+            """INSERT INTO trunks (name, address, port, region, outbound, priority, auth_username, auth_password)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, port = EXCLUDED.port,
-               region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority
-           RETURNING id, name, host(address) AS address, port, region, outbound, priority""",
-            (name, address, port, region, outbound, priority),
+               region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority,
+               auth_username = EXCLUDED.auth_username, auth_password = EXCLUDED.auth_password
+           RETURNING id, name, host(address) AS address, port, region, outbound, priority, auth_username""",
+            (name, address, port, region, outbound, priority, auth_username, auth_password),
         )
     )
     return Trunk(**row)
@@ -72,7 +87,7 @@ def list_trunks(conn: Connection) -> list[Trunk]:
     return [
         Trunk(**row)
         for row in conn.execute(
-            """SELECT id, name, host(address) AS address, port, region, outbound, priority
+            """SELECT id, name, host(address) AS address, port, region, outbound, priority, auth_username
            FROM trunks ORDER BY outbound DESC, priority DESC, name"""
         )
     ]
@@ -83,13 +98,18 @@ def list_trunks(conn: Connection) -> list[Trunk]:
 RELOAD_DEADLINE_SECONDS = 5
 
 
+# What Kamailio reads again after a trunk changes: the inbound trunks' ACL, the
+# outbound gateways, and the gateways' credentials (kamailio.cfg: trunk_auth).
+RELOADS = (("permissions.addressReload",), ("dispatcher.reload",), ("htable.reload", "trunk_auth"))
+
+
 def reload_kamailio(rpc: KamailioRpc) -> None:
-    """Make Kamailio read both trunk lists again (after the change has committed)."""
-    for method in ("permissions.addressReload", "dispatcher.reload"):
+    """Make Kamailio read the trunks again (after the change has committed)."""
+    for method, *params in RELOADS:
         deadline = time.monotonic() + RELOAD_DEADLINE_SECONDS
         while True:
             try:
-                rpc.call(method)
+                rpc.call(method, *params)
                 break
             except RpcError as exc:
                 if "ongoing reload" not in str(exc) or time.monotonic() > deadline:

@@ -126,11 +126,50 @@ def tag_branches(ksr, branches: list[Branch], step_legs: dict[int, int]) -> None
         ksr.pv.seti(flags, (int(ksr.pv.get(flags) or 0) & _OWN_FLAGS) | (leg + 1) << LEG_FLAGS_SHIFT)
 
 
+# kamailio.cfg: the "trunk_auth" htable, and the avps uac_auth reads.
+TRUNK_AUTH = "trunk_auth"
+GATEWAY_USER = "$avp(vpbx_gateway_user)"
+GATEWAY_PASSWORD = "$avp(vpbx_gateway_password)"  # noqa: S105 (the avp's name)
+# The trunk whose challenge this transaction answered already.
+ANSWERED_CHALLENGE = "$xavp(vpbx_gateway_auth)"
+
+
+def answer_gateway_challenge(ksr) -> bool:
+    """After a gateway asked for credentials (401, 407): the same branch again,
+    to the same gateway, with its trunk's (uac_auth sets the Request-URI and
+    the Authorization header). False when its trunk has none, or when this
+    transaction answered its challenge already: a second one means the
+    credentials are wrong, and the gateway counts as failed."""
+    if int(ksr.pv.get("$T_reply_code") or 0) not in (401, 407):
+        return False
+    # Only the gateway itself gets its trunk's credentials: a step may also
+    # ring a customer's SIP URI, which could challenge to collect them.
+    gateway = str(ksr.pv.get("$xavp(_dsdst_=>uri)") or "").removeprefix("sip:").partition(";")[0]
+    challenger = f"{ksr.pv.get('$T_rpl($si)')}:{ksr.pv.get('$T_rpl($sp)')}"
+    if not gateway or challenger != gateway:
+        return False
+    attrs = str(ksr.pv.get("$xavp(_dsdst_=>attrs)") or "")
+    trunk = dict(pair.partition("=")[::2] for pair in attrs.split(";")).get("trunk")
+    if not trunk or ksr.pv.get(ANSWERED_CHALLENGE) == trunk:
+        return False
+    user = ksr.htable.sht_get(TRUNK_AUTH, f"{trunk}:user")
+    password = ksr.htable.sht_get(TRUNK_AUTH, f"{trunk}:password")
+    if not (isinstance(user, str) and user and isinstance(password, str) and password):
+        return False
+    ksr.pv.sets(GATEWAY_USER, user)
+    ksr.pv.sets(GATEWAY_PASSWORD, password)
+    ksr.pv.sets(ANSWERED_CHALLENGE, trunk)
+    # The new branch keeps the failed one's flags, its leg among them (tm
+    # restores them for failure_route): the history's answered event reads it.
+    return ksr.uac.uac_auth() > 0
+
+
 def gateway_failed(ksr) -> bool:
-    """Whether the failure was the gateway's, not the called party's: a 5xx, or
-    no reply at all within the timer (a dead gateway never even sends 100 Trying)."""
+    """Whether the failure was the gateway's, not the called party's: a 5xx, no
+    reply at all within the timer (a dead gateway never even sends 100
+    Trying), or a challenge for credentials it did not get or refused."""
     code = int(ksr.pv.get("$T_reply_code") or 0)
-    return 500 <= code < 600 or (code == 408 and ksr.tm.t_branch_replied() < 0)
+    return 500 <= code < 600 or code in (401, 407) or (code == 408 and ksr.tm.t_branch_replied() < 0)
 
 
 @dataclass(frozen=True)

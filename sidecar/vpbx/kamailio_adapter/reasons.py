@@ -31,6 +31,10 @@ NO_SUCH_DIALOG = Rejection(481, "Call/Transaction Does Not Exist", 81, "Invalid 
 # caller's own SDP, whose media would bypass NAT handling and could carry
 # SRTP keys over UDP.
 MEDIA_RELAY_UNAVAILABLE = Rejection(503, "Service Unavailable", 47, "Media relay unavailable")
+# What a caller gets instead of a challenge (401, 407) from downstream: an
+# outbound trunk that refused its credentials, or a SIP URI that asked for
+# some. Relayed, the challenge would make a phone offer its own credentials.
+CREDENTIALS_REFUSED_DOWNSTREAM = Rejection(503, "Service Unavailable", 38, "Credentials refused by the next hop")
 # A Request-URI scheme other than sip, sips or tel (RFC 3261 8.2.2.1).
 UNSUPPORTED_URI_SCHEME = Rejection(416, "Unsupported URI Scheme", 111, "Protocol error, unspecified")
 

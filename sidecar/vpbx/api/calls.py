@@ -6,13 +6,19 @@ only their own (seed 004): those they made, answered, or missed.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from datetime import timedelta
+
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .auth import principal
 from .blueprints import api_blueprint
 from .database import db
-from .errors import not_found
+from .errors import invalid, not_found
 
 blueprint = api_blueprint("calls", "/calls", "Call history")
 
@@ -112,38 +118,117 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
     return [{**row, "legs": legs[row["id"]]} for row in rows]
 
 
+_FILTERS = (
+    ("since", "started_at >= %(since)s"),
+    ("until", "started_at < %(until)s"),
+    ("status", "status = %(status)s"),
+    ("direction", "direction = %(direction)s"),
+    ("employee_id", "employee_id = %(employee_id)s"),
+    ("called", "called = %(called)s"),
+    ("caller", "caller = %(caller)s"),
+    ("call_id", "call_id = %(call_id)s"),
+)
+
+
+def _where(query: dict) -> tuple[str, dict]:
+    """The WHERE clause of what the caller may see and asked for."""
+    where, params = _visible(principal())
+    clauses = [where]
+    for name, clause in _FILTERS:
+        if query.get(name) is not None:
+            clauses.append(clause)
+            params[name] = query[name]
+    return " WHERE " + " AND ".join(clauses), params
+
+
 @blueprint.route("")
 class Calls(MethodView):
     @blueprint.arguments(CallQuerySchema, location="query")
     @blueprint.response(200, CallSchema(many=True))
     def get(self, query):
         """Calls, newest first, filtered; a limited user gets only their own."""
-        who = principal()
-        where, params = _visible(who)
-        clauses = [where]
-        for name, clause in (
-            ("since", "started_at >= %(since)s"),
-            ("until", "started_at < %(until)s"),
-            ("status", "status = %(status)s"),
-            ("direction", "direction = %(direction)s"),
-            ("employee_id", "employee_id = %(employee_id)s"),
-            ("called", "called = %(called)s"),
-            ("caller", "caller = %(caller)s"),
-            ("call_id", "call_id = %(call_id)s"),
-        ):
-            if query[name] is not None:
-                clauses.append(clause)
-                params[name] = query[name]
+        where, params = _where(query)
         params.update(limit=query["limit"], offset=query["offset"])
         conn = db()
         rows = conn.execute(
-            _SELECT
-            + " WHERE "
-            + " AND ".join(clauses)
-            + " ORDER BY started_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
-            params,
+            _SELECT + where + " ORDER BY started_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s", params
         ).fetchall()
         return _with_legs(conn, rows)
+
+
+EXPORT_MAX_DAYS = 366
+EXPORT_MAX_ROWS = 200_000
+EXPORT_COLUMNS = (
+    "started_at",
+    "direction",
+    "caller",
+    "called",
+    "caller_id",
+    "status",
+    "end_reason",
+    "employee_label",
+    "forwarded",
+    "voicemail",
+    "ring_seconds",
+    "talk_seconds",
+    "answered_at",
+    "ended_at",
+    "call_id",
+)
+# A plain number (E.164, or digits) is safe in a spreadsheet cell; any other
+# text a spreadsheet would read as a formula is not: the caller's number comes
+# from whoever sent the INVITE (OWASP, "CSV injection").
+_PLAIN_NUMBER = re.compile(r"^\+?[0-9]{1,20}$")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+class ExportQuerySchema(Schema):
+    since = fields.AwareDateTime(required=True, metadata={"description": "started at or after"})
+    until = fields.AwareDateTime(required=True, metadata={"description": "started before"})
+    status = fields.String(load_default=None, validate=validate.OneOf(["answered", "missed"]))
+    direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal", "outgoing"]))
+    employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data["since"] >= data["until"]:
+            raise ValidationError("must be later than since", "until")
+        if data["until"] - data["since"] > timedelta(days=EXPORT_MAX_DAYS):
+            raise ValidationError(f"a period of at most {EXPORT_MAX_DAYS} days", "until")
+
+
+@blueprint.route("/export", methods=["GET"])
+@blueprint.arguments(ExportQuerySchema, location="query")
+@blueprint.response(200, content_type="text/csv", description="One line per call, oldest first, with a header line")
+def export(query):
+    """The calls of a period as CSV, for a spreadsheet or an accounting system."""
+    where, params = _where(query)
+    params["cap"] = EXPORT_MAX_ROWS + 1
+    rows = db().execute(_SELECT + where + " ORDER BY started_at, id LIMIT %(cap)s", params).fetchall()
+    if len(rows) > EXPORT_MAX_ROWS:
+        raise invalid("until", f"more than {EXPORT_MAX_ROWS} calls in the period: export a shorter one")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows([_cell(row[column]) for column in EXPORT_COLUMNS] for row in rows)
+    filename = f"calls-{query['since'].date()}-{query['until'].date()}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @blueprint.route("/<int:call_pk>")

@@ -3,6 +3,8 @@ and PostgreSQL, and who may see which lines through the API."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import secrets
 
@@ -14,6 +16,8 @@ from vpbx.history import events
 from vpbx.history.store import apply
 from vpbx.stack.manager import services
 from vpbx.stack.process import wait_for
+
+from .conftest import error_fields
 
 
 def _call_id() -> str:
@@ -342,3 +346,86 @@ def test_an_ivr_keys_leg_joins_the_callers_line_and_whoever_answers_it_makes_it_
         (3, f"employee {petr['extension']} Petr", True),
     ]
     assert _lines(client, admin, "leg@vpbx-media") == []
+
+
+def _outgoing(company_id, caller: str, started_at: str) -> dict:
+    return {
+        "company_id": company_id,
+        "direction": "outgoing",
+        "caller": caller,
+        "caller_login": "101",
+        "caller_domain": "demo.vpbx.test",
+        "called": "+79161234567",
+        "caller_id": "+74951112233",
+        "started_at": started_at,
+        "dialled_employee_id": None,
+        "dialled_employee_label": None,
+    }
+
+
+def test_a_period_exports_as_csv_oldest_first_with_formulas_defused(cfg, client, admin, company_id):
+    day = f"2031-0{secrets.randbelow(9) + 1}-1{secrets.randbelow(9)}"  # a day of its own: this test's lines only
+    first, second, other_day = _call_id(), _call_id(), _call_id()
+    _write(
+        cfg,
+        {
+            "type": "missed",
+            "call_id": second,
+            "at": f"{day}T10:05:30+00:00",
+            "call": _outgoing(company_id, '=HYPERLINK("http://attacker.example","x")', f"{day}T10:05:00+00:00"),
+            "legs": [],
+            "reason": "rejected",
+        },
+        {
+            "type": "missed",
+            "call_id": first,
+            "at": f"{day}T09:00:20+00:00",
+            "call": _outgoing(company_id, "+79990001122", f"{day}T09:00:00+00:00"),
+            "legs": [],
+            "reason": "no_answer",
+        },
+        {
+            "type": "missed",
+            "call_id": other_day,
+            "at": "2030-01-01T09:00:20+00:00",
+            "call": _outgoing(company_id, "101", "2030-01-01T09:00:00+00:00"),
+            "legs": [],
+            "reason": "no_answer",
+        },
+    )
+
+    response = client.get(
+        f"/api/v1/calls/export?since={day}T00:00:00%2B00:00&until={day}T23:59:59%2B00:00", headers=admin
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="calls-{day}-{day}.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["call_id"] for r in rows] == [first, second]
+    assert (rows[0]["direction"], rows[0]["caller"], rows[0]["called"], rows[0]["caller_id"]) == (
+        "outgoing",
+        "+79990001122",
+        "+79161234567",
+        "+74951112233",
+    )
+    assert (rows[0]["status"], rows[0]["end_reason"], rows[0]["ring_seconds"]) == ("missed", "no_answer", "20.0")
+    assert rows[1]["caller"] == '\'=HYPERLINK("http://attacker.example","x")'
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "reason"),
+    [
+        ("since=2031-01-02T00:00:00%2B00:00&until=2031-01-01T00:00:00%2B00:00", "until", "must be later than since"),
+        (
+            "since=2030-01-01T00:00:00%2B00:00&until=2031-06-01T00:00:00%2B00:00",
+            "until",
+            "a period of at most 366 days",
+        ),
+        ("until=2031-01-01T00:00:00%2B00:00", "since", "Missing data for required field."),
+    ],
+)
+def test_an_export_needs_a_bounded_period(client, admin, query, field, reason):
+    response = client.get(f"/api/v1/calls/export?{query}", headers=admin)
+    assert response.status_code == 422
+    assert error_fields(response)[field] == [reason]

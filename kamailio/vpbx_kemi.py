@@ -41,6 +41,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     tag_branches,
 )
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
+from vpbx.routing.outbound import privacy_requested  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
 from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, COUNTERS_GROUP  # noqa: E402
 
@@ -114,6 +115,10 @@ REDIS_REPLY_ARRAY = 2  # hiredis's reply type
 
 def mod_init():
     return VpbxRoutes()
+
+
+# RFC 3323's From for a caller who hides: a URI that names no one.
+ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
 
 
 class KamailioRedis:
@@ -286,6 +291,7 @@ class VpbxRoutes:
                 source=source,
                 caller_domain=KSR.pv.get("$rd" if source == "media" else "$fd"),
                 region=region or DEFAULT_REGION,
+                hide_caller=source == "phone" and privacy_requested(KSR.pv.get("$hdr(Privacy)")),
             )
         except CacheUnavailable as exc:
             KSR.err(f"vpbx: routing cache unavailable: {exc}\n")
@@ -298,7 +304,7 @@ class VpbxRoutes:
         KSR.dialog.dlg_manage()
         KSR.setflag(FLT_NEW_CALL)
         if source == "phone":
-            self.present_caller(plan.caller_id)
+            self.present_caller(plan.caller_id, plan.caller_hidden)
         # Only routing names the company to the media app (ksr_branch_manage).
         KSR.hdr.remove(COMPANY_HEADER)
         KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
@@ -320,19 +326,27 @@ class VpbxRoutes:
         self.ring_plan(cursor)
 
     @staticmethod
-    def present_caller(caller_id):
+    def present_caller(caller_id, hidden):
         """Who a company phone's call says is calling. A phone's own identity
         headers never leave: a carrier trusts P-Asserted-Identity from us, so
         a phone could otherwise pass for any number. An outgoing call shows
-        the company number routing chose, in From and in P-Asserted-Identity;
-        uac puts the phone's own From back in every reply and in-dialog
-        request (kamailio.cfg: restore_dlg), so the phone sees its own."""
+        the company number routing chose, in From and in P-Asserted-Identity,
+        or (``hidden``) shows "Anonymous" in From and asks the carrier with
+        Privacy: id not to pass the asserted number on (RFC 3323, 3325). uac
+        puts the phone's own From back in every reply and in-dialog request
+        (kamailio.cfg: restore_dlg), so the phone sees its own."""
         KSR.hdr.remove("P-Asserted-Identity")
         KSR.hdr.remove("Remote-Party-ID")
-        if caller_id:
-            shown = f"sip:{caller_id}@{KSR.pv.get('$fd')}"
-            KSR.uac.uac_replace_from("", shown)
-            KSR.hdr.append(f"P-Asserted-Identity: <{shown}>\r\n")
+        KSR.hdr.remove("Privacy")
+        if not caller_id:
+            return
+        asserted = f"sip:{caller_id}@{KSR.pv.get('$fd')}"
+        if hidden:
+            KSR.uac.uac_replace_from('"Anonymous"', ANONYMOUS_URI)
+            KSR.hdr.append("Privacy: id\r\n")
+        else:
+            KSR.uac.uac_replace_from("", asserted)
+        KSR.hdr.append(f"P-Asserted-Identity: <{asserted}>\r\n")
 
     def ring_plan(self, cursor):
         if not self.ring_next_step(cursor):

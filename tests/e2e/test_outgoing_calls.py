@@ -113,6 +113,17 @@ def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, 
     assert history_line(api, caller.call_id())["caller_id"] == second_number
 
 
+def test_star_67_hides_the_caller_from_the_callee_but_not_from_the_carrier(api, sip_target, demo, carrier, anna):
+    caller, invite, ok = _answered_by_carrier(sip_target, demo, carrier, "*6789161234567")
+
+    assert invite.startswith(f"INVITE sip:+79161234567@127.0.0.1:{carrier} ")
+    assert sip_log.header(invite, "From").startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{demo['number']}@demo.vpbx.test>"
+    assert sip_log.header(invite, "Privacy") == "id"
+    assert sip_log.header(ok, "From").startswith("<sip:101@demo.vpbx.test>")
+    assert history_line(api, caller.call_id())["caller_id"] == "anonymous"
+
+
 def test_an_international_call_above_the_employees_permission_is_refused_with_the_reason(
     api, sip_target, demo, carrier, anna
 ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vpbx.kamailio_adapter import reasons
-from vpbx.routing.outbound import EMERGENCY, allowed, build_outgoing_plan, read_dialled
+from vpbx.routing.outbound import EMERGENCY, allowed, build_outgoing_plan, privacy_requested, read_dialled
 
 MOSCOW = "+74951119999"
 
@@ -116,3 +116,28 @@ def test_a_company_without_a_number_reaches_emergency_only():
 
 def test_a_document_compiled_before_outgoing_calls_routes_none():
     assert build_outgoing_plan({"company": {"id": 1}, "extensions": {}}, "anna", "89161234567") is None
+
+
+def test_star_67_hides_the_caller_for_that_call_and_the_carrier_still_gets_the_number():
+    anna = company(anna={"caller_id": None, "allowed": "mobile"})
+    plan = build_outgoing_plan(anna, "anna", "*6789161234567")
+    assert plan is not None
+    assert (plan.called, plan.caller_id, plan.caller_hidden) == ("+79161234567", MOSCOW, True)
+
+    asked = build_outgoing_plan(anna, "anna", "89161234567", hide_caller=True)
+    assert asked is not None and asked.caller_hidden
+    assert not build_outgoing_plan(anna, "anna", "89161234567").caller_hidden
+
+
+def test_an_emergency_call_never_hides_the_caller():
+    plan = build_outgoing_plan(company(), "door", "*67112")
+    assert plan is not None
+    assert (plan.called, plan.caller_hidden) == ("112", False)
+
+
+@pytest.mark.parametrize(
+    ("header", "hidden"),
+    [(None, False), ("", False), ("none", False), ("id", True), ("header; id", True), ("User", True)],
+)
+def test_a_phones_privacy_header_asks_to_hide_it(header, hidden):
+    assert privacy_requested(header) is hidden

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from ..history import events
 from ..routing import Plan
+from ..routing.outbound import HIDDEN
 from .execute import PlanCursor
 
 
@@ -36,7 +37,8 @@ def call_record(
         "dialled_employee_label": plan.dialled_employee_label,
     }
     if plan.caller_id is not None:
-        record["caller_id"] = plan.caller_id
+        # What the callee was shown: a hidden caller's number reached only the carrier.
+        record["caller_id"] = HIDDEN if plan.caller_hidden else plan.caller_id
     if parent_call_id:
         record["parent_call_id"] = parent_call_id
     return record

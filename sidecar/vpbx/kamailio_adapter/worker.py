@@ -130,6 +130,7 @@ class Worker:
         caller_domain: str | None = None,
         region: str = "RU",
         now: datetime | None = None,
+        hide_caller: bool = False,
     ) -> Plan | None:
         """The plan for a new call; None when what was dialled is not ours (nor,
         from a company phone, a number outside to call through the trunks).
@@ -138,6 +139,7 @@ class Worker:
         authenticated domain, which scopes extension dialling to the caller's own
         company and decides how its numbers read and who it may call outside;
         the media app's leg for an IVR key names the company's domain.
+        ``hide_caller``: a phone asked to call anonymously (Privacy: id).
         Raises CacheUnavailable when neither Redis nor this worker's copy knows.
         """
         caller_aor = f"sip:{caller}@{caller_domain}" if source == "phone" else None
@@ -167,7 +169,9 @@ class Worker:
                 return self._kept(key, read, call, lambda: build_plan(number, call, read.departments))
         # Not the company's extension, nor any company's number: outside,
         # when a company phone dialled it (an emergency number among them).
-        return build_outgoing_plan(company, caller, dialled) if company is not None else None
+        if company is None:
+            return None
+        return build_outgoing_plan(company, caller, dialled, hide_caller=hide_caller)
 
     def _kept(self, key: str, read: Read, call: Call, build: Callable[[], Plan | None]) -> Plan | None:
         """The plan ``build`` makes, made once for every call to the same

@@ -23,6 +23,12 @@ from .ring_times import OUTGOING_RING_SECONDS
 from .targets import Data
 
 PERMISSIONS = ("internal", "local", "national", "mobile", "international")
+# Dialled before a number, it hides the caller's number from the callee for
+# that call (the code most phones and PBXs know); a phone may ask the same with
+# its own Privacy: id header (RFC 3323).
+HIDE_CALLER_PREFIX = "*67"
+# What the history shows as the caller ID of a call that hid it.
+HIDDEN = "anonymous"
 EMERGENCY = "emergency"
 # What a company phone that is no employee's (a door phone, a fax line) may
 # call: no one outside unless the company says so.
@@ -93,18 +99,34 @@ def _area(e164: str) -> str | None:
     return phonenumbers.national_significant_number(number)[:length] if length else None
 
 
+def privacy_requested(header: str | None) -> bool:
+    """Whether a phone's Privacy header (RFC 3323: values such as "id",
+    "header", "user", separated by ";") asks that its identity be withheld."""
+    if not header:
+        return False
+    return bool({"id", "header", "user"} & {value.strip().lower() for value in header.split(";")})
+
+
 def allowed(permission: str, category: str) -> bool:
     if category == EMERGENCY:
         return True
     return PERMISSIONS.index(category) <= PERMISSIONS.index(permission)
 
 
-def build_outgoing_plan(company_document: Data, login: str, dialled: str) -> Plan | None:
+def build_outgoing_plan(company_document: Data, login: str, dialled: str, *, hide_caller: bool = False) -> Plan | None:
     """The plan for a company phone calling outside the company; None when what
-    was dialled is no number (or the document predates outgoing calls)."""
+    was dialled is no number (or the document predates outgoing calls).
+
+    ``hide_caller``: the phone asked that the callee not see who calls, as
+    does dialling HIDE_CALLER_PREFIX first. The carrier still gets the number
+    in P-Asserted-Identity (RFC 3325), with Privacy: id; an emergency call
+    never hides it.
+    """
     outgoing = company_document.get("outgoing")
     if outgoing is None:
         return None
+    if dialled.startswith(HIDE_CALLER_PREFIX) and len(dialled) > len(HIDE_CALLER_PREFIX):
+        dialled, hide_caller = dialled[len(HIDE_CALLER_PREFIX) :], True
     region = outgoing["region"]
     number = read_dialled(dialled, region, outgoing["caller_id"])
     if number is None:
@@ -120,7 +142,12 @@ def build_outgoing_plan(company_document: Data, login: str, dialled: str) -> Pla
     if shown is None and number.category != EMERGENCY:
         reasons.append("refused: the company has no number to show the callee")
         return Plan((), tuple(reasons), final="no_caller_id", **whose)
-    reasons.append(f"shown as {shown}" + (" (the caller's own)" if caller["caller_id"] else " (the company's)"))
+    whose_number = " (the caller's own)" if caller["caller_id"] else " (the company's)"
+    hidden = hide_caller and number.category != EMERGENCY
+    if hidden:
+        reasons.append(f"shown as anonymous; the carrier gets {shown}{whose_number} with Privacy: id")
+    else:
+        reasons.append(f"shown as {shown}{whose_number}")
     target = pstn_target(number.number, f"phone {number.number}")
     step = Step("parallel", OUTGOING_RING_SECONDS, (target,), scheme_step=1)
-    return Plan((step,), tuple(reasons), caller_id=shown or "", **whose)
+    return Plan((step,), tuple(reasons), caller_id=shown or "", caller_hidden=hidden, **whose)

@@ -64,6 +64,7 @@ class Plan:
     # an emergency call of a company without a number).
     outgoing: bool = False
     caller_id: str | None = None
+    caller_hidden: bool = False  # the callee sees "anonymous", the carrier the number (Privacy: id)
 
     def lookups(self) -> tuple[str, ...]:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
@@ -96,6 +97,7 @@ class Plan:
             "domain": self.domain,
             "outgoing": self.outgoing,
             "caller_id": self.caller_id,
+            "caller_hidden": self.caller_hidden,
         }
 
     def to_json(self) -> str:
@@ -133,6 +135,7 @@ class Plan:
             data.get("domain"),
             data.get("outgoing", False),
             data.get("caller_id"),
+            data.get("caller_hidden", False),
         )
 
 

@@ -41,6 +41,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     tag_branches,
 )
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
+from vpbx.routing.leg_names import REGISTERED_TRUNK_PREFIX  # noqa: E402
 from vpbx.routing.outbound import privacy_requested  # noqa: E402
 from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
 from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, COUNTERS_GROUP  # noqa: E402
@@ -285,7 +286,7 @@ class VpbxRoutes:
         region = (KSR.pv.get("$avp(trunk_id)") or "").partition(":")[0] if source == "trunk" else None
         try:
             plan = self.worker.plan_for(
-                dialled=KSR.pv.get("$rU"),
+                dialled=self.dialled(source),
                 caller=KSR.pv.get("$fU") or "",
                 call_id=KSR.pv.get("$ci"),
                 source=source,
@@ -324,6 +325,16 @@ class VpbxRoutes:
             self.look_up_then_ring(cursor, source, region or DEFAULT_REGION)
             return
         self.ring_plan(cursor)
+
+    @staticmethod
+    def dialled(source):
+        """What the caller dialled: the Request-URI's user, except for a call a
+        carrier sends to a trunk's registered Contact, which names the trunk:
+        its number is in To (kamailio_uacreg)."""
+        dialled = KSR.pv.get("$rU")
+        if source == "trunk" and str(dialled).startswith(REGISTERED_TRUNK_PREFIX):
+            return KSR.pv.get("$tU")
+        return dialled
 
     @staticmethod
     def present_caller(caller_id, hidden):

@@ -278,7 +278,11 @@ def trunk() -> None:
     envvar="VPBX_TRUNK_PASSWORD",
     help="Outbound: the password (or set VPBX_TRUNK_PASSWORD, which no process list shows).",
 )
-def trunk_save(config, name, address, port, region, outbound, priority, auth_user, auth_password) -> None:
+@click.option("--register/--no-register", default=False, show_default=True, help="Outbound: register to the carrier.")
+@click.option("--register-domain", default=None, help="The carrier's registrar domain (default: its address).")
+def trunk_save(
+    config, name, address, port, region, outbound, priority, auth_user, auth_password, register, register_domain
+) -> None:
     """Add a trunk or change the one of that name; Kamailio picks it up at once."""
     from .config.trunks import reload_kamailio, save_trunk
     from .kamailio_rpc import KamailioRpc
@@ -296,14 +300,17 @@ def trunk_save(config, name, address, port, region, outbound, priority, auth_use
                 priority=priority,
                 auth_username=auth_user,
                 auth_password=auth_password,
+                register=register,
+                register_domain=register_domain,
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc
-    reload_kamailio(KamailioRpc(cfg.kamailio_rpc))
+    reload_kamailio(KamailioRpc(cfg.kamailio_rpc), {saved.id: saved.register})
     click.echo(
         f"trunk {saved.id} {saved.name}: {saved.address}:{saved.port} {saved.region}"
         + (f", outbound priority {saved.priority}" if saved.outbound else ", inbound only")
         + (f", digest credentials of {saved.auth_username}" if saved.auth_username else "")
+        + (", registers to the carrier" if saved.register else "")
     )
 
 
@@ -316,9 +323,10 @@ def trunk_remove(config, name) -> None:
 
     cfg = _settings(config)
     with db.connect(cfg.database_url) as conn:
-        if not remove_trunk(conn, name):
+        removed = remove_trunk(conn, name)
+        if removed is None:
             raise click.BadParameter(f"no trunk named {name!r}")
-    reload_kamailio(KamailioRpc(cfg.kamailio_rpc))
+    reload_kamailio(KamailioRpc(cfg.kamailio_rpc), {removed: False})
 
 
 @trunk.command("list")
@@ -332,6 +340,7 @@ def trunk_list(config) -> None:
                 f"{t.name}\t{t.address}:{t.port}\t{t.region}\t"
                 + (f"outbound priority {t.priority}" if t.outbound else "inbound only")
                 + (f"\tdigest credentials of {t.auth_username}" if t.auth_username else "")
+                + ("\tregisters" if t.register else "")
             )
 
 

@@ -177,15 +177,17 @@ def trunks(cfg, rpc):
 
     def _save(name: str, **fields):
         with db.connect(cfg.database_url) as conn:
-            save_trunk(conn, name=name, **fields)
+            saved = save_trunk(conn, name=name, **fields)
         names.append(name)
-        reload_kamailio(rpc)
+        reload_kamailio(rpc, {saved.id: saved.register})
 
     yield _save
+    removed = {}
     with db.connect(cfg.database_url) as conn:
         for name in names:
-            remove_trunk(conn, name)
-    reload_kamailio(rpc)
+            if (trunk_id := remove_trunk(conn, name)) is not None:
+                removed[trunk_id] = False
+    reload_kamailio(rpc, removed)
 
 
 class Mailbox:

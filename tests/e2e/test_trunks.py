@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+import socket
 import time
 
-from . import sip_log
-from .calls import carrier_call, parallel, silent_phone
+from vpbx.api import create_app
+from vpbx.stack.process import wait_for
+
+from . import raw_sip, sip_log
+from .calls import carrier_call, employee, parallel, silent_phone
 from .sipp import Sipp, free_udp_port
 
 MOBILE = "+79165551234"
@@ -118,3 +124,83 @@ def test_a_trunk_reads_national_numbers_in_its_own_region(
         assert russian.returncode == 0, russian.explain()
     finally:
         api("DELETE", f"/numbers/{kyiv_number}")
+
+
+def _status(cfg) -> dict:
+    return create_app({"VPBX_SETTINGS": cfg, "TESTING": True}).test_client().get("/status").get_json()
+
+
+def _sdp() -> str:
+    return "v=0\r\no=carrier 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+
+
+def test_a_trunk_registers_to_its_carrier_and_takes_the_calls_sent_to_its_contact(
+    stack, cfg, api, sip_target, demo, trunks, register, demo_steps, no_registrations
+):
+    secret = secrets.token_urlsafe(12)
+    port = free_udp_port()
+    registrar = Sipp("uas_register_digest.xml", port=port, values={"user": "acme-pbx", "password": secret}).start()
+    trunks(
+        "registering carrier",
+        address="127.0.0.1",
+        port=port,
+        outbound=True,
+        priority=1,
+        auth_username="acme-pbx",
+        auth_password=secret,
+        register=True,
+    )
+
+    registered = registrar.wait()  # within uac's 10 s timer
+    assert registered.returncode == 0, registered.explain()
+    second = sip_log.received(registered.messages)[1]
+    contact = sip_log.header(second, "Contact") or ""
+    assert re.match(rf"<sip:vpbx-trunk-(\d+)@127\.0\.0\.1:{stack.ports.sip}>", contact), contact
+    assert 'username="acme-pbx"' in (sip_log.header(second, "Authorization") or "")
+    wait_for(
+        lambda: (_status(cfg).get("trunk_registrations") or {}).get("registering carrier") == "registered",
+        5,
+        "the trunk to show as registered",
+    )
+
+    # The carrier calls the company number through the registration: addressed
+    # to the trunk's Contact, the number in To, from the trunk's own address.
+    anna = silent_phone()
+    assert register("101", anna.getsockname()[1])[0] == 200
+    demo_steps(parallel(employee(api, "101"), timeout=20))
+    contact_uri = contact.strip("<>")
+    invite, _ = raw_sip.request(
+        "INVITE",
+        contact_uri,
+        headers={"To": f"<sip:{demo['number']}@127.0.0.1>", "Content-Type": "application/sdp"},
+        body=_sdp(),
+    )
+    carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    carrier.bind(("127.0.0.1", port))
+    carrier.settimeout(5)
+    try:
+        carrier.sendto(invite.encode(), ("127.0.0.1", stack.ports.sip))
+        rung = wait_for(lambda: _received(anna), 5, "Anna's phone to ring")
+        assert rung.startswith("INVITE sip:101@")
+    finally:
+        carrier.sendto(_cancel(invite).encode(), ("127.0.0.1", stack.ports.sip))
+        carrier.close()
+        anna.close()
+
+
+def _received(sock: socket.socket) -> str | None:
+    try:
+        return sock.recv(65535).decode()
+    except BlockingIOError:
+        return None
+
+
+def _cancel(invite: str) -> str:
+    """The CANCEL of a raw INVITE: the same Request-URI, Via, From, To, Call-ID and CSeq number."""
+    head = invite.split("\r\n\r\n", 1)[0].split("\r\n")
+    kept = [line for line in head[1:] if line.split(":", 1)[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+    kept = [line.replace(" INVITE", " CANCEL") if line.startswith("CSeq:") else line for line in kept]
+    return (
+        "\r\n".join([head[0].replace("INVITE", "CANCEL", 1), *kept, "Max-Forwards: 70", "Content-Length: 0"])
+        + "\r\n\r\n"
+    )

@@ -15,6 +15,7 @@ from ..health import probe_all
 from ..history import events
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
+from .status import trunk_registrations
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -34,13 +35,26 @@ class VpbxCollector:
         latency = GaugeMetricFamily(
             "vpbx_component_probe_seconds", "How long the component took to answer", labels=["component"]
         )
-        for probe in probe_all(self.settings):
+        probes = probe_all(self.settings)
+        for probe in probes:
             up.add_metric([probe.component], 1.0 if probe.up else 0.0)
             latency.add_metric([probe.component], probe.latency_ms / 1000)
         yield up
         yield latency
         yield from self._kamailio()
         yield from self._rtpengine()
+        yield from self._trunks(probes)
+
+    def _trunks(self, probes):
+        states = trunk_registrations(self.settings, probes)
+        if states is None:
+            return
+        registered = GaugeMetricFamily(
+            "vpbx_trunk_registered", "1 while the trunk is registered to its carrier", labels=["trunk"]
+        )
+        for name, state in sorted(states.items()):
+            registered.add_metric([name], 1.0 if state == "registered" else 0.0)
+        yield registered
 
     def _kamailio(self):
         rpc = KamailioRpc(self.settings.kamailio_rpc, timeout=1.0)

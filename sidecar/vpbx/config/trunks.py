@@ -9,6 +9,7 @@ lists; ``reload_kamailio`` makes a change take effect without a restart.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import phonenumbers
 
 from ..db import Connection, returning
 from ..kamailio_rpc import KamailioRpc, RpcError
+from ..routing.leg_names import REGISTERED_TRUNK_PREFIX
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,15 @@ class Trunk:
     # The username of the digest credentials the carrier asks for (its
     # password is never read back out of the database).
     auth_username: str | None = None
+    # Registers to the carrier (with those credentials), at this domain.
+    register: bool = False
+    register_domain: str | None = None
+
+
+_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+COLUMNS = (
+    "id, name, host(address) AS address, port, region, outbound, priority, auth_username, register, register_domain"
+)
 
 
 def _checked(address: str, port: int, region: str, priority: int) -> None:
@@ -53,6 +64,8 @@ def save_trunk(
     priority: int = 0,
     auth_username: str | None = None,
     auth_password: str | None = None,
+    register: bool = False,
+    register_domain: str | None = None,
 ) -> Trunk:
     """Add the trunk, or change the one of that name. ``auth_username`` and
     ``auth_password``: the digest credentials an outbound carrier asks for
@@ -65,31 +78,36 @@ def save_trunk(
             raise ValueError(f"the {what} must be 1 to 128 characters")
     if auth_username is not None and not outbound:
         raise ValueError("digest credentials are for outbound trunks: inbound ones are trusted by address")
+    if register and auth_username is None:
+        raise ValueError("registering to a carrier needs its digest credentials")
+    if register_domain is not None and not _DOMAIN.fullmatch(register_domain):
+        raise ValueError(f"register domain {register_domain!r}: not a domain name")
     row = returning(
         conn.execute(
-            """INSERT INTO trunks (name, address, port, region, outbound, priority, auth_username, auth_password)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            f"""INSERT INTO trunks (name, address, port, region, outbound, priority, auth_username, auth_password,
+                                register, register_domain)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, port = EXCLUDED.port,
                region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority,
-               auth_username = EXCLUDED.auth_username, auth_password = EXCLUDED.auth_password
-           RETURNING id, name, host(address) AS address, port, region, outbound, priority, auth_username""",
-            (name, address, port, region, outbound, priority, auth_username, auth_password),
+               auth_username = EXCLUDED.auth_username, auth_password = EXCLUDED.auth_password,
+               register = EXCLUDED.register, register_domain = EXCLUDED.register_domain
+           RETURNING {COLUMNS}""",
+            (name, address, port, region, outbound, priority, auth_username, auth_password, register, register_domain),
         )
     )
     return Trunk(**row)
 
 
-def remove_trunk(conn: Connection, name: str) -> bool:
-    return conn.execute("DELETE FROM trunks WHERE name = %s", (name,)).rowcount > 0
+def remove_trunk(conn: Connection, name: str) -> int | None:
+    """Remove the trunk of that name; its id (None: there was none)."""
+    row = conn.execute("DELETE FROM trunks WHERE name = %s RETURNING id", (name,)).fetchone()
+    return row["id"] if row else None
 
 
 def list_trunks(conn: Connection) -> list[Trunk]:
     return [
         Trunk(**row)
-        for row in conn.execute(
-            """SELECT id, name, host(address) AS address, port, region, outbound, priority, auth_username
-           FROM trunks ORDER BY outbound DESC, priority DESC, name"""
-        )
+        for row in conn.execute(f"SELECT {COLUMNS} FROM trunks ORDER BY outbound DESC, priority DESC, name")
     ]
 
 
@@ -100,11 +118,16 @@ RELOAD_DEADLINE_SECONDS = 5
 
 # What Kamailio reads again after a trunk changes: the inbound trunks' ACL, the
 # outbound gateways, and the gateways' credentials (kamailio.cfg: trunk_auth).
+# Registrations are refreshed one trunk at a time: uac reloads all of them at
+# most once per 150 s (reg_gc_interval), while in-flight REGISTERs may still
+# use the old records.
 RELOADS = (("permissions.addressReload",), ("dispatcher.reload",), ("htable.reload", "trunk_auth"))
 
 
-def reload_kamailio(rpc: KamailioRpc) -> None:
-    """Make Kamailio read the trunks again (after the change has committed)."""
+def reload_kamailio(rpc: KamailioRpc, registering: dict[int, bool] | None = None) -> None:
+    """Make Kamailio read the trunks again (after the change has committed).
+    ``registering``: trunks changed or removed, by id, and whether each
+    registers now: its registration is refreshed, or ended and forgotten."""
     for method, *params in RELOADS:
         deadline = time.monotonic() + RELOAD_DEADLINE_SECONDS
         while True:
@@ -115,3 +138,40 @@ def reload_kamailio(rpc: KamailioRpc) -> None:
                 if "ongoing reload" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+    for trunk_id, registers in (registering or {}).items():
+        l_uuid = f"{REGISTERED_TRUNK_PREFIX}{trunk_id}"
+        if registers:
+            rpc.call("uac.reg_refresh", l_uuid)
+            continue
+        try:
+            rpc.call("uac.reg_unregister", l_uuid)  # tell the carrier, if it was registered
+        except RpcError:
+            pass  # never registered, or never loaded: nothing to tell
+        try:
+            rpc.call("uac.reg_remove", l_uuid)
+        except RpcError as exc:
+            if "not found" not in str(exc).lower():
+                raise
+
+
+# uac's registration flags (uac_reg.c, Kamailio 5.6).
+_REG_DISABLED, _REG_ONGOING, _REG_ONLINE = 1 << 0, 1 << 1, 1 << 2
+
+
+def registrations(rpc: KamailioRpc, conn: Connection) -> dict[str, str]:
+    """Each registering trunk's state, by name: "registered", "registering",
+    "disabled", or "not registered" (refused or unanswered: tried again soon)."""
+    names = {f"{REGISTERED_TRUNK_PREFIX}{t.id}": t.name for t in list_trunks(conn) if t.register}
+    states = dict.fromkeys(names.values(), "not registered")
+    for record in rpc.call("uac.reg_dump") or []:
+        name = names.get(record.get("l_uuid", ""))
+        if name is None:
+            continue
+        flags = int(record.get("flags", 0))
+        if flags & _REG_ONLINE:
+            states[name] = "registered"
+        elif flags & _REG_DISABLED:
+            states[name] = "disabled"
+        elif flags & _REG_ONGOING:
+            states[name] = "registering"
+    return states

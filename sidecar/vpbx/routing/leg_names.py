@@ -9,12 +9,16 @@ SIP user parts. Built and parsed here only, so both sides always agree.
   "<menu>-<key>" part also keys the company document's ``ivr_keys``.
 - The leg the media app opens to ring one step of a scheme it answered for
   (an announcement first, R14): "scheme-<id>-<step>", the step 1-based.
+- A trunk that registers to its carrier does so as "vpbx-trunk-<id>" (the
+  kamailio_uacreg view): the carrier's calls arrive addressed to it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+REGISTERED_TRUNK_PREFIX = "vpbx-trunk-"
 
 # Keys of an IVR menu as a SIP user part may carry them (RFC 3261 allows "*"
 # and "#" only escaped; phones and logs read words better).

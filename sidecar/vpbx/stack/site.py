@@ -243,6 +243,7 @@ sender = "vpbx voicemail <voicemail@vpbx.invalid>"
 # Site values for this run directory; everything else is in the repository's kamailio.cfg.
 #!define VPBX_SIP_ADDR {profile.address}
 #!define VPBX_SIP_PORT {ports.sip}
+#!define VPBX_REGISTER_CONTACT "{profile.address}:{ports.sip}"
 #!define VPBX_RPC_SOCKET "{rpc_socket}"
 #!define VPBX_RTPENGINE_SOCK "udp:127.0.0.1:{ports.rtpengine_ng}"
 #!define VPBX_DBURL "{kamailio_db_url}"

@@ -182,7 +182,7 @@ def _digest_carrier(trunks, *, right_password: bool = True) -> tuple[int, Sipp, 
     return port, carrier.start(), secret
 
 
-def test_a_carrier_that_asks_for_credentials_gets_its_trunks_with_the_next_cseq(api, sip_target, demo, trunks):
+def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, demo, trunks):
     port, carrier, secret = _digest_carrier(trunks)
     caller_rtp = RtpEndpoint()
 
@@ -199,8 +199,9 @@ def test_a_carrier_that_asks_for_credentials_gets_its_trunks_with_the_next_cseq(
     assert authorization.startswith("Digest ") and 'username="vpbx"' in authorization
     assert 'realm="carrier.test"' in authorization
     assert secret not in second  # a digest, never the password
-    cseq = [int((sip_log.header(m, "CSeq") or "").split()[0]) for m in (first, second)]
-    assert cseq[1] == cseq[0] + 1
+    # The same CSeq on a new branch: kamailio.cfg says why not the next one.
+    assert sip_log.header(first, "Via") != sip_log.header(second, "Via")
+    assert sip_log.header(first, "CSeq") == sip_log.header(second, "CSeq")
     line = history_line(api, caller.call_id())
     assert (line["status"], [leg["target"] for leg in line["legs"]]) == ("answered", ["phone +79161234567"])
 

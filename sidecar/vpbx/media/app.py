@@ -88,6 +88,8 @@ class MediaApp:
         self.calls: dict[str, MediaCall] = {}
         self.unacknowledged: dict[str, asyncio.Task] = {}
         self.tasks: set[asyncio.Task] = set()
+        # Set when the app begins to stop: from then on it answers no new call.
+        self.stopping = False
         self.data_dir = self.media.data_dir
         self.transactions = Transactions(self.media.sip.host, self.media.sip.port)
         self.dialogs = Dialogs(self.transactions)
@@ -155,9 +157,11 @@ class MediaApp:
         )
 
     async def stop(self) -> None:
+        # New calls first: hanging up those in progress waits on their BYEs,
+        # and a call answered meanwhile would only be hung up in turn.
+        self.stopping = True
         await self.connector.hang_up_all()
-        for call in list(self.calls.values()):
-            await self.hang_up(call)
+        await asyncio.gather(*(self.hang_up(call) for call in list(self.calls.values())))
         for task in list(self.tasks):
             task.cancel()
         if self.spool_replay is not None:
@@ -221,6 +225,10 @@ class MediaApp:
             return
         if request.to_tag is not None:
             self._reinvite(call, request, addr)
+            return
+        if self.stopping:
+            # As if already gone: Kamailio moves the caller on after its
+            # 2 s timer for the media app, as when the app is down.
             return
         if self.transactions.new_invite(request, addr):
             self.background(self._answer(request, addr))

@@ -113,6 +113,16 @@ def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, 
     assert history_line(api, caller.call_id())["caller_id"] == second_number
 
 
+def test_star_81_shows_the_company_number_ending_in_the_digits_for_that_call(
+    api, sip_target, demo, carrier, anna, second_number
+):
+    caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, f"*81{second_number[-4:]}*89161234567")
+
+    assert invite.startswith(f"INVITE sip:+79161234567@127.0.0.1:{carrier} ")
+    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{second_number}@demo.vpbx.test>"
+    assert history_line(api, caller.call_id())["caller_id"] == second_number
+
+
 def test_star_67_hides_the_caller_from_the_callee_but_not_from_the_carrier(api, sip_target, demo, carrier, anna):
     caller, invite, ok = _answered_by_carrier(sip_target, demo, carrier, "*6789161234567")
 

@@ -58,11 +58,15 @@ def test_permissions_climb_a_ladder_and_emergency_is_always_allowed():
     assert allowed("internal", EMERGENCY)
 
 
+SALES_LINE = "+74951110042"
+
+
 def company(caller_id: str | None = MOSCOW, **callers) -> dict:
+    numbers = [n for n in (caller_id, SALES_LINE) if n]
     return {
         "company": {"id": 7, "name": "Demo", "domain": "demo.vpbx.test", "timezone": "Europe/Moscow"},
         "extensions": {},
-        "outgoing": {"region": "RU", "caller_id": caller_id, "callers": callers},
+        "outgoing": {"region": "RU", "caller_id": caller_id, "numbers": numbers, "callers": callers},
     }
 
 
@@ -141,3 +145,24 @@ def test_an_emergency_call_never_hides_the_caller():
 )
 def test_a_phones_privacy_header_asks_to_hide_it(header, hidden):
     assert privacy_requested(header) is hidden
+
+
+def test_star_81_and_digits_show_the_company_number_ending_in_them_for_that_call():
+    anna = company(anna={"caller_id": None, "allowed": "mobile"})
+    plan = build_outgoing_plan(anna, "anna", "*810042*89161234567")
+    assert plan is not None
+    assert (plan.called, plan.caller_id, plan.final) == ("+79161234567", SALES_LINE, None)
+
+    hidden = build_outgoing_plan(anna, "anna", "*67*810042*89161234567")
+    assert hidden is not None and (hidden.caller_id, hidden.caller_hidden) == (SALES_LINE, True)
+
+
+def test_digits_that_name_no_single_company_number_are_refused():
+    anna = company(anna={"caller_id": None, "allowed": "mobile"})
+    twins = company(anna={"caller_id": None, "allowed": "mobile"})
+    twins["outgoing"]["numbers"] = ["+74951110042", "+74952220042"]
+    for document, ending in ((anna, "7777"), (twins, "0042")):
+        plan = build_outgoing_plan(document, "anna", f"*81{ending}*89161234567")
+        assert plan is not None and (plan.steps, plan.final) == ((), "no_such_caller_id")
+    refusal = reasons.final("no_such_caller_id")
+    assert refusal is not None and refusal.code == 403

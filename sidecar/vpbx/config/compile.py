@@ -312,9 +312,13 @@ def _outgoing(conn: Connection, company: dict) -> dict:
            WHERE e.company_id = %s ORDER BY e.sip_login""",
         (company["id"],),
     ).fetchall()
+    numbers = [
+        r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s ORDER BY id", (company["id"],))
+    ]
     return {
         "region": company["region"].strip(),
         "caller_id": company["caller_id"],
+        "numbers": numbers,  # any of them may be shown for one call (routing/outbound.py: CHOOSE_CALLER_ID)
         "callers": {r["sip_login"]: {"caller_id": r["caller_id"], "allowed": r["outgoing_calls"]} for r in callers},
     }
 

@@ -44,6 +44,8 @@ FINAL = {
     # An outgoing call from a company without a number to show: carriers
     # refuse or rewrite a caller ID that is not the subscriber's.
     "no_caller_id": Rejection(403, "Forbidden", 21, "No company number to show the callee"),
+    # "*81<digits>*" named no company number, or more than one.
+    "no_such_caller_id": Rejection(403, "Forbidden", 21, "No single company number ends in the digits chosen"),
 }
 
 # Q.850 causes for the codes a webhook may reject a call with (RFC 3398 mapping).

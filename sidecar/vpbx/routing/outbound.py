@@ -12,6 +12,7 @@ cost like it, and are where toll fraud goes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -29,6 +30,9 @@ PERMISSIONS = ("internal", "local", "national", "mobile", "international")
 HIDE_CALLER_PREFIX = "*67"
 # What the history shows as the caller ID of a call that hid it.
 HIDDEN = "anonymous"
+# Dialled before a number, "*81<digits>*" shows the company number ending in
+# those digits for that call (at least 2; the last 4 are usually enough).
+CHOOSE_CALLER_ID = re.compile(r"^\*81([0-9]{2,15})\*(.+)$")
 EMERGENCY = "emergency"
 # What a company phone that is no employee's (a door phone, a fax line) may
 # call: no one outside unless the company says so.
@@ -127,6 +131,9 @@ def build_outgoing_plan(company_document: Data, login: str, dialled: str, *, hid
         return None
     if dialled.startswith(HIDE_CALLER_PREFIX) and len(dialled) > len(HIDE_CALLER_PREFIX):
         dialled, hide_caller = dialled[len(HIDE_CALLER_PREFIX) :], True
+    chosen_ending = None
+    if chosen := CHOOSE_CALLER_ID.match(dialled):
+        chosen_ending, dialled = chosen.groups()
     region = outgoing["region"]
     number = read_dialled(dialled, region, outgoing["caller_id"])
     if number is None:
@@ -139,10 +146,23 @@ def build_outgoing_plan(company_document: Data, login: str, dialled: str, *, hid
         reasons.append(f"refused: {login} may call {caller['allowed']} numbers at most")
         return Plan((), tuple(reasons), final=f"not_permitted:{number.category}", **whose)
     shown = caller["caller_id"] or outgoing["caller_id"]
+    if chosen_ending is not None and number.category != EMERGENCY:
+        matching = [n for n in outgoing.get("numbers", []) if n.endswith(chosen_ending)]
+        if len(matching) != 1:
+            reasons.append(f"refused: {len(matching)} company numbers end in {chosen_ending}, not one")
+            return Plan((), tuple(reasons), final="no_such_caller_id", **whose)
+        shown = matching[0]
+        reasons.append(f"the caller chose {shown} for this call")
     if shown is None and number.category != EMERGENCY:
         reasons.append("refused: the company has no number to show the callee")
         return Plan((), tuple(reasons), final="no_caller_id", **whose)
-    whose_number = " (the caller's own)" if caller["caller_id"] else " (the company's)"
+    whose_number = (
+        " (chosen for this call)"
+        if chosen_ending is not None
+        else " (the caller's own)"
+        if caller["caller_id"]
+        else " (the company's)"
+    )
     hidden = hide_caller and number.category != EMERGENCY
     if hidden:
         reasons.append(f"shown as anonymous; the carrier gets {shown}{whose_number} with Privacy: id")

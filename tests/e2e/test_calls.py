@@ -32,7 +32,16 @@ def _answered_session(ng, call_id: str) -> dict | None:
         session = ng.query(call_id)
     except NgError:
         return None
-    return session if len(session.get("tags", {})) == 2 else None
+    # Both sides' SDP seen: two tags, and every RTP stream knows its peer.
+    streams = [
+        stream
+        for monologue in session.get("tags", {}).values()
+        for media in monologue["medias"]
+        for stream in media["streams"]
+        if "RTP" in stream["flags"]
+    ]
+    answered = len(session.get("tags", {})) == 2 and all("port" in stream.get("endpoint", {}) for stream in streams)
+    return session if answered else None
 
 
 def _gone(ng, call_id: str) -> bool:

@@ -248,11 +248,8 @@ def compile_number(conn: Connection, e164: str, at: datetime | None = None) -> d
 
 def compile_company(conn: Connection, sip_domain: str, at: datetime | None = None) -> dict | None:
     """What routing needs for calls a company's own phones make: its extensions."""
-    # The caller ID of outgoing calls: the company's choice, else its first number.
     company = conn.execute(
-        """SELECT c.id, c.name, c.sip_domain, c.timezone, c.region,
-                  coalesce(chosen.e164, (SELECT e164 FROM numbers WHERE company_id = c.id ORDER BY id LIMIT 1))
-                      AS caller_id
+        """SELECT c.id, c.name, c.sip_domain, c.timezone, c.region, chosen.e164 AS caller_id
            FROM companies c LEFT JOIN numbers chosen ON chosen.id = c.caller_id_number_id
            WHERE c.sip_domain = %s""",
         (sip_domain,),
@@ -317,7 +314,8 @@ def _outgoing(conn: Connection, company: dict) -> dict:
     ]
     return {
         "region": company["region"].strip(),
-        "caller_id": company["caller_id"],
+        # The caller ID of outgoing calls: the company's choice, else its first number.
+        "caller_id": company["caller_id"] or (numbers[0] if numbers else None),
         "numbers": numbers,  # any of them may be shown for one call (routing/outbound.py: CHOOSE_CALLER_ID)
         "callers": {r["sip_login"]: {"caller_id": r["caller_id"], "allowed": r["outgoing_calls"]} for r in callers},
     }

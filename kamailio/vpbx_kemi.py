@@ -30,6 +30,7 @@ from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
+    CHALLENGES,
     PlanCursor,
     answer_gateway_challenge,
     gateway_failed,
@@ -499,7 +500,7 @@ class VpbxRoutes:
             KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
         self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
         final = reasons.final(cursor.plan.final) if cursor else None
-        if final is None and int(KSR.pv.get("$T_reply_code") or 0) in (401, 407):
+        if final is None and int(KSR.pv.get("$T_reply_code") or 0) in CHALLENGES:
             final = reasons.CREDENTIALS_REFUSED_DOWNSTREAM
         if final:
             KSR.hdr.append_to_reply(final.reason_header)

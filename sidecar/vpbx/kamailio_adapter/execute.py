@@ -126,6 +126,8 @@ def tag_branches(ksr, branches: list[Branch], step_legs: dict[int, int]) -> None
         ksr.pv.seti(flags, (int(ksr.pv.get(flags) or 0) & _OWN_FLAGS) | (leg + 1) << LEG_FLAGS_SHIFT)
 
 
+# Replies that ask for credentials (RFC 3261 22: 401 from a server, 407 from a proxy).
+CHALLENGES = (401, 407)
 # kamailio.cfg: the "trunk_auth" htable, and the avps uac_auth reads.
 TRUNK_AUTH = "trunk_auth"
 GATEWAY_USER = "$avp(vpbx_gateway_user)"
@@ -140,7 +142,7 @@ def answer_gateway_challenge(ksr) -> bool:
     the Authorization header). False when its trunk has none, or when this
     transaction answered its challenge already: a second one means the
     credentials are wrong, and the gateway counts as failed."""
-    if int(ksr.pv.get("$T_reply_code") or 0) not in (401, 407):
+    if int(ksr.pv.get("$T_reply_code") or 0) not in CHALLENGES:
         return False
     # Only the gateway itself gets its trunk's credentials: a step may also
     # ring a customer's SIP URI, which could challenge to collect them.
@@ -169,7 +171,7 @@ def gateway_failed(ksr) -> bool:
     reply at all within the timer (a dead gateway never even sends 100
     Trying), or a challenge for credentials it did not get or refused."""
     code = int(ksr.pv.get("$T_reply_code") or 0)
-    return 500 <= code < 600 or code in (401, 407) or (code == 408 and ksr.tm.t_branch_replied() < 0)
+    return 500 <= code < 600 or code in CHALLENGES or (code == 408 and ksr.tm.t_branch_replied() < 0)
 
 
 @dataclass(frozen=True)

@@ -68,12 +68,22 @@ class CallSchema(Schema):
     legs = fields.List(fields.Nested(LegSchema))
 
 
-class CallQuerySchema(Schema):
+class LineFilterSchema(Schema):
+    """The filters a list of lines and its CSV export share."""
+
     since = fields.AwareDateTime(load_default=None, metadata={"description": "started at or after"})
     until = fields.AwareDateTime(load_default=None, metadata={"description": "started before"})
     status = fields.String(load_default=None, validate=validate.OneOf(["answered", "missed"]))
     direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal", "outgoing"]))
     employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data["since"] and data["until"] and data["since"] >= data["until"]:
+            raise ValidationError("must be later than since", "until")
+
+
+class CallQuerySchema(LineFilterSchema):
     called = fields.String(load_default=None, validate=validate.Length(1, 32))
     caller = fields.String(load_default=None, validate=validate.Length(1, 64))
     call_id = fields.String(
@@ -81,11 +91,6 @@ class CallQuerySchema(Schema):
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
-
-    @validates_schema
-    def _window(self, data, **kwargs):
-        if data["since"] and data["until"] and data["since"] >= data["until"]:
-            raise ValidationError("must be later than since", "until")
 
 
 _SELECT = """
@@ -194,17 +199,12 @@ def _cell(value) -> str:
     return text
 
 
-class ExportQuerySchema(Schema):
+class ExportQuerySchema(LineFilterSchema):
     since = fields.AwareDateTime(required=True, metadata={"description": "started at or after"})
     until = fields.AwareDateTime(required=True, metadata={"description": "started before"})
-    status = fields.String(load_default=None, validate=validate.OneOf(["answered", "missed"]))
-    direction = fields.String(load_default=None, validate=validate.OneOf(["incoming", "internal", "outgoing"]))
-    employee_id = fields.Integer(load_default=None, metadata={"description": "lines about this employee"})
 
     @validates_schema
-    def _window(self, data, **kwargs):
-        if data["since"] >= data["until"]:
-            raise ValidationError("must be later than since", "until")
+    def _span(self, data, **kwargs):
         if data["until"] - data["since"] > timedelta(days=EXPORT_MAX_DAYS):
             raise ValidationError(f"a period of at most {EXPORT_MAX_DAYS} days", "until")
 

@@ -24,6 +24,25 @@ def carrier_call(stack, sip_target, number: str, *, duration_ms: int = 300, **op
     )
 
 
+def phone_call(
+    sip_target, demo, login: str, dialled: str, scenario: str = "phone_call.xml", *, rtp_port: int = 0, **options
+) -> Sipp:
+    """The demo company's phone ``login`` dialling ``dialled``, answering the
+    digest challenge with its password; not started yet. ``rtp_port``: the
+    caller's media socket (0: a free port nobody reads); ``options`` are the
+    rest of Sipp's (``values`` for phone_call_rejected.xml, a duration)."""
+    account = next(a for a in demo["accounts"] if a["login"] == login)
+    return Sipp(
+        scenario,
+        port=free_udp_port(),
+        remote=sip_target,
+        service=dialled,
+        auth=(login, account["password"]),
+        keys={"caller": login, "domain": account["domain"], "rtp_port": rtp_port or free_udp_port()},
+        **options,
+    )
+
+
 def answered_call(stack, sip_target, number: str, phone_port: int, *, duration_ms: int = 300) -> str:
     """The carrier calls ``number`` while a phone answers at ``phone_port``; the INVITE that phone got.
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -155,6 +156,20 @@ def api(stack, demo):
             return error.code, json.load(error)
 
     return _call
+
+
+@pytest.fixture
+def new_number(api):
+    """A number of the demo company created for the test, on its first scheme;
+    deleted afterwards. Random, so no earlier test used it: it is in Redis
+    but in no worker's copy until called."""
+    scheme_id = api("GET", "/schemes")[1][0]["id"]
+    status, body = api(
+        "POST", "/numbers", {"number": f"+7495777{secrets.randbelow(10_000):04d}", "scheme_id": scheme_id}
+    )
+    assert status == 201, body
+    yield body["number"]
+    api("DELETE", f"/numbers/{body['number']}")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from . import sip_log
-from .calls import history_line, rung, silent_phone
+from .calls import history_line, phone_call, rung, silent_phone
 from .sipp import Sipp, free_udp_port
 
 
@@ -50,19 +50,6 @@ def _silent_boris(register) -> socket.socket:
     return sock
 
 
-def _anna_calls(sip_target, demo, scenario: str, **kwargs) -> Sipp:
-    anna = next(a for a in demo["accounts"] if a["login"] == "101")
-    return Sipp(
-        scenario,
-        port=free_udp_port(),
-        remote=sip_target,
-        service="102",
-        auth=("101", anna["password"]),
-        keys={"caller": "101", "domain": "demo.vpbx.test", "rtp_port": free_udp_port()},
-        **kwargs,
-    )
-
-
 def test_no_answer_forwards_to_the_colleague_the_rule_names(
     sip_target, demo, api, register, colleague, boris_rule, no_registrations
 ):
@@ -72,7 +59,7 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
     boris = _silent_boris(register)
     answering = Sipp("uas_answer.xml", port=vera_port, keys={"rtp_port": free_udp_port()}).start()
 
-    caller = _anna_calls(sip_target, demo, "phone_call.xml", duration_ms=300)
+    caller = phone_call(sip_target, demo, "101", "102", duration_ms=300)
     call = caller.run()
     call_id = caller.call_id()
     answered = answering.wait()
@@ -99,8 +86,8 @@ def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, r
     boris_rule(rule="busy", after=5)
     boris = _silent_boris(register)
 
-    caller = _anna_calls(
-        sip_target, demo, "phone_call_rejected.xml", values={"final": 486, "reason": "Q\\.850;cause=17"}
+    caller = phone_call(
+        sip_target, demo, "101", "102", "phone_call_rejected.xml", values={"final": 486, "reason": "Q\\.850;cause=17"}
     )
     call = caller.run()
     boris.close()

@@ -10,7 +10,7 @@ import secrets
 import pytest
 
 from . import sip_log
-from .calls import history_line, rung, silent_phone
+from .calls import history_line, phone_call, rung, silent_phone
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -38,36 +38,11 @@ def anna(api):
     assert status == 200, body
 
 
-@pytest.fixture
-def second_number(api):
-    """A second number of the demo company, to show as an employee's own."""
-    scheme_id = api("GET", "/schemes")[1][0]["id"]
-    status, body = api(
-        "POST", "/numbers", {"number": f"+7495888{secrets.randbelow(10_000):04d}", "scheme_id": scheme_id}
-    )
-    assert status == 201, body
-    yield body["number"]
-    api("DELETE", f"/numbers/{body['number']}")
-
-
-def _anna_dials(sip_target, demo, dialled: str, scenario: str = "phone_call.xml", **kwargs) -> Sipp:
-    account = next(a for a in demo["accounts"] if a["login"] == "101")
-    return Sipp(
-        scenario,
-        port=free_udp_port(),
-        remote=sip_target,
-        service=dialled,
-        auth=("101", account["password"]),
-        keys={"caller": "101", "domain": account["domain"], "rtp_port": kwargs.pop("rtp_port", free_udp_port())},
-        **kwargs,
-    )
-
-
 def _answered_by_carrier(sip_target, demo, carrier: int, dialled: str) -> tuple[Sipp, str, str]:
     """Anna dials; the carrier answers. Her call, the INVITE the carrier got, and the 200 she got."""
     callee = Sipp("uas_answer.xml", port=carrier, keys={"rtp_port": free_udp_port()}).start()
     caller_rtp = RtpEndpoint()
-    caller = _anna_dials(sip_target, demo, dialled, rtp_port=caller_rtp.port, duration_ms=CALL_MS)
+    caller = phone_call(sip_target, demo, "101", dialled, rtp_port=caller_rtp.port, duration_ms=CALL_MS)
     called = caller.run()
     answered = callee.wait()
     caller_rtp.close()
@@ -102,25 +77,25 @@ def test_an_employee_dials_a_mobile_in_national_form_and_the_carrier_sees_the_co
     assert line["caller_employee_id"] == anna["id"]
 
 
-def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, demo, carrier, anna, second_number):
-    status, body = api("PATCH", f"/employees/{anna['id']}", {"caller_id": second_number})
-    assert (status, body["caller_id"]) == (200, second_number)
+def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, demo, carrier, anna, new_number):
+    status, body = api("PATCH", f"/employees/{anna['id']}", {"caller_id": new_number})
+    assert (status, body["caller_id"]) == (200, new_number)
 
     caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, "88123334455")  # Saint Petersburg
 
     assert invite.startswith(f"INVITE sip:+78123334455@127.0.0.1:{carrier} ")
-    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{second_number}@demo.vpbx.test>"
-    assert history_line(api, caller.call_id())["caller_id"] == second_number
+    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{new_number}@demo.vpbx.test>"
+    assert history_line(api, caller.call_id())["caller_id"] == new_number
 
 
 def test_star_81_shows_the_company_number_ending_in_the_digits_for_that_call(
-    api, sip_target, demo, carrier, anna, second_number
+    api, sip_target, demo, carrier, anna, new_number
 ):
-    caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, f"*81{second_number[-4:]}*89161234567")
+    caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, f"*81{new_number[-4:]}*89161234567")
 
     assert invite.startswith(f"INVITE sip:+79161234567@127.0.0.1:{carrier} ")
-    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{second_number}@demo.vpbx.test>"
-    assert history_line(api, caller.call_id())["caller_id"] == second_number
+    assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{new_number}@demo.vpbx.test>"
+    assert history_line(api, caller.call_id())["caller_id"] == new_number
 
 
 def test_star_67_hides_the_caller_from_the_callee_but_not_from_the_carrier(api, sip_target, demo, carrier, anna):
@@ -140,9 +115,10 @@ def test_an_international_call_above_the_employees_permission_is_refused_with_th
     assert api("PATCH", f"/employees/{anna['id']}", {"outgoing_calls": "national"})[0] == 200
     silent_carrier = silent_phone(carrier)  # whatever reaches the carrier's port was sent out
 
-    caller = _anna_dials(
+    caller = phone_call(
         sip_target,
         demo,
+        "101",
         "810442079460000",
         "phone_call_rejected.xml",
         values={"final": 403, "reason": "Q\\.850;cause=21"},
@@ -196,7 +172,7 @@ def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, de
     port, carrier, secret = _digest_carrier(trunks)
     caller_rtp = RtpEndpoint()
 
-    caller = _anna_dials(sip_target, demo, "89161234567", rtp_port=caller_rtp.port, duration_ms=CALL_MS)
+    caller = phone_call(sip_target, demo, "101", "89161234567", rtp_port=caller_rtp.port, duration_ms=CALL_MS)
     called = caller.run()
     answered = carrier.wait()
     caller_rtp.close()
@@ -221,9 +197,10 @@ def test_credentials_the_carrier_refuses_end_the_call_with_503_not_a_challenge_t
 ):
     _, carrier, _ = _digest_carrier(trunks, right_password=False)
 
-    caller = _anna_dials(
+    caller = phone_call(
         sip_target,
         demo,
+        "101",
         "89161234567",
         "phone_call_rejected.xml",
         values={"final": 503, "reason": "Q\\.850;cause=38"},

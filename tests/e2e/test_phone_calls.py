@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from . import sip_log
+from .calls import phone_call
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
 CALL_MS = 1500
-
-
-def _phone_call(sip_target, demo, caller: str, dialled: str, rtp_port: int) -> Sipp:
-    account = next(a for a in demo["accounts"] if a["login"] == caller)
-    return Sipp(
-        "phone_call.xml",
-        port=free_udp_port(),
-        remote=sip_target,
-        service=dialled,
-        auth=(caller, account["password"]),
-        duration_ms=CALL_MS,
-        keys={"caller": caller, "domain": account["domain"], "rtp_port": rtp_port},
-    )
 
 
 def test_a_phone_dials_a_colleagues_extension(stack, register, sip_target, demo, no_registrations):
@@ -28,7 +16,7 @@ def test_a_phone_dials_a_colleagues_extension(stack, register, sip_target, demo,
     assert register("102", colleague_port)[0] == 200
     colleague = Sipp("uas_answer.xml", port=colleague_port, keys={"rtp_port": free_udp_port()}).start()
 
-    caller_result = _phone_call(sip_target, demo, "101", "102", caller_rtp.port).run()
+    caller_result = phone_call(sip_target, demo, "101", "102", rtp_port=caller_rtp.port, duration_ms=CALL_MS).run()
     colleague_result = colleague.wait()
     caller_rtp.close()
 
@@ -49,7 +37,9 @@ def test_a_phone_calling_the_company_number_rings_its_colleagues_but_not_itself(
     assert register("102", colleague_port)[0] == 200
     colleague = Sipp("uas_answer.xml", port=colleague_port, keys={"rtp_port": free_udp_port()}).start()
 
-    caller_result = _phone_call(sip_target, demo, "101", demo["number"], caller_rtp.port).run()
+    caller_result = phone_call(
+        sip_target, demo, "101", demo["number"], rtp_port=caller_rtp.port, duration_ms=CALL_MS
+    ).run()
     colleague_result = colleague.wait()
 
     assert caller_result.returncode == 0, caller_result.explain()

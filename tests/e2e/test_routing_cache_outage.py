@@ -7,8 +7,6 @@ it; only a number no worker has seen gets 503.
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 import redis
 
@@ -33,19 +31,6 @@ def _call(stack, sip_target, number: str, expected: tuple[int, str]):
         values={"final": expected[0], "reason": expected[1]},
     ).run()
     assert result.returncode == 0, result.explain()
-
-
-@pytest.fixture
-def new_number(api):
-    """A number created now: in Redis, but in no worker's copy until called."""
-    # A number no earlier test used: workers keep copies of numbers they routed.
-    scheme_id = api("GET", "/schemes")[1][0]["id"]
-    status, body = api(
-        "POST", "/numbers", {"number": f"+7495777{secrets.randbelow(10_000):04d}", "scheme_id": scheme_id}
-    )
-    assert status == 201, body
-    yield body["number"]
-    api("DELETE", f"/numbers/{body['number']}")
 
 
 def test_known_numbers_route_while_redis_is_down_and_unseen_ones_get_503(

@@ -205,6 +205,15 @@ def trunks(cfg, rpc):
     reload_kamailio(rpc, removed)
 
 
+@pytest.fixture
+def outbound_carrier(trunks) -> int:
+    """The outbound carrier: a trunk the company's calls out leave through; its SIP port,
+    where the test's SIPp answers (or a silent socket listens)."""
+    port = free_udp_port()
+    trunks("outbound carrier", address="127.0.0.1", port=port, outbound=True, priority=10)
+    return port
+
+
 class Mailbox:
     """A real SMTP server on the stack's SMTP port, as a company's mail server would be."""
 

@@ -337,16 +337,26 @@ def answering_phone(
         rtp.close()
 
 
-def phone_media_call(sip_target, demo, login: str, dialled: str, ending: str = WAIT_FOR_HANGUP, timeout_s: int = 120):
-    """A demo company phone dials ``dialled`` and reaches the media app: (SIPp, the caller's audio)."""
-    account = next(a for a in demo["accounts"] if a["login"] == login)
+def phone_media_call(
+    sip_target,
+    demo,
+    login: str,
+    dialled: str,
+    ending: str = WAIT_FOR_HANGUP,
+    timeout_s: int = 120,
+    *,
+    password: str | None = None,
+):
+    """A demo company phone dials ``dialled`` and reaches the media app: (SIPp,
+    the caller's audio). A phone of an employee a test created gives its ``password``."""
+    account = next((a for a in demo["accounts"] if a["login"] == login), {"domain": demo["accounts"][0]["domain"]})
     audio = CallerAudio()
     sipp = Sipp(
         "phone_media.xml",
         port=free_udp_port(),
         remote=sip_target,
         service=dialled,
-        auth=(login, account["password"]),
+        auth=(login, password if password is not None else account["password"]),
         keys={"caller": login, "domain": account["domain"], "rtp_port": audio.port},
         values={"ending": ending},
         timeout_s=timeout_s,

@@ -18,11 +18,9 @@ CALL_MS = 1000
 
 
 @pytest.fixture
-def carrier(trunks):
-    """The outbound carrier: a trunk whose SIPp answers every call it is sent."""
-    port = free_udp_port()
-    trunks("outbound carrier", address="127.0.0.1", port=port, outbound=True, priority=10)
-    return port
+def carrier(outbound_carrier):
+    """The outbound carrier, whose SIPp each test starts to answer what it is sent."""
+    return outbound_carrier
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import logging
 import redis
 from flask import current_app
 
-from ..config.publish import forget_kept_versions, numbers_of, publish
+from ..config.publish import forget_kept_versions, publish, publish_company
 from ..kamailio_rpc import KamailioRpc
 from .database import after_commit
 
@@ -23,9 +23,12 @@ def routing_cache() -> redis.Redis:
     return clients[url]
 
 
-def _publish_now(conn, numbers, domains) -> None:
+def _publish_now(conn, numbers, domains, company_id: int | None = None) -> None:
     try:
-        publish(conn, routing_cache(), numbers=numbers, domains=domains)
+        if company_id is not None:
+            publish_company(conn, routing_cache(), company_id)
+        else:
+            publish(conn, routing_cache(), numbers=numbers, domains=domains)
     except redis.RedisError:
         # The change is committed; calls keep the previous route until the
         # cache is rebuilt (`vpbx cache rebuild`).
@@ -43,18 +46,8 @@ def republish(*, numbers=(), domains=()) -> None:
 
 
 def republish_company(company_id: int) -> None:
-    """Republish all of a company's documents once the request commits.
-
-    Schemes refer to employees, schedules and other schemes (backups), so a
-    change to any of them may alter any number of the company: companies have
-    few numbers, and recompiling them all is simpler than tracing the graph.
-    """
-
-    def _all(conn):
-        domain = conn.execute("SELECT sip_domain FROM companies WHERE id = %s", (company_id,)).fetchone()
-        _publish_now(conn, numbers_of(conn, company_id), [domain["sip_domain"]])
-
-    after_commit(_all)
+    """Republish all of a company's documents once the request commits (publish_company)."""
+    after_commit(lambda conn: _publish_now(conn, (), (), company_id))
 
 
 def forget_state(key: str) -> None:

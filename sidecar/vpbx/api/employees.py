@@ -12,8 +12,10 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..config.accounts import reset_password
+from ..config.publish import numbers_of
 from ..config.tokens import issue
-from ..routing.outbound import PERMISSIONS
+from ..routing.feature_codes import forward_number
+from ..routing.outbound import PERMISSIONS, allowed
 from .auth import now, principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
@@ -25,11 +27,11 @@ from .references import caller_id_number, missing, owned
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
-SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_answer"}
+SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_answer", "dnd", "forward_all"}
 COLUMNS = (
     "id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
     "no_answer_after_s, "
-    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, outgoing_calls, "
+    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, outgoing_calls, dnd, forward_all, "
     "(SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id"
 )
 NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
@@ -125,6 +127,18 @@ class EmployeeSchema(Schema):
         load_default=None,
         metadata={"description": "The company number callees see; none: the company's caller ID"},
     )
+    dnd = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Do not disturb: calls skip the employee as one off duty (feature codes *78, *79)"},
+    )
+    forward_all = PhoneNumber(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "Every call to the employee rings this number instead (feature codes *72<number>, *73); "
+            "a department skips them. Only a number the employee may call, and none of the company's own"
+        },
+    )
 
 
 class SipCredentialsSchema(Schema):
@@ -155,7 +169,19 @@ def _shape(row: dict) -> dict:
     """A database row as the API shows an employee."""
     employee = {
         k: row[k]
-        for k in ("id", "name", "extension", "email", "mobile", "role", "sip_login", "schedule_id", "outgoing_calls")
+        for k in (
+            "id",
+            "name",
+            "extension",
+            "email",
+            "mobile",
+            "role",
+            "sip_login",
+            "schedule_id",
+            "outgoing_calls",
+            "dnd",
+            "forward_all",
+        )
     }
     employee["caller_id"] = row["caller_id"]
     employee["mobile_after"] = row["mobile_after_s"]
@@ -203,13 +229,26 @@ def _check_mobile(data: dict) -> None:
         raise invalid("mobile_after", "ringing the mobile needs a mobile number")
 
 
+def _check_forward_all(conn, company: dict, data: dict) -> None:
+    """Forwarded calls leave through the trunks at the company's cost: only to
+    a number the employee may call, as the feature code *72 checks."""
+    if not data.get("forward_all"):
+        return
+    document = {"outgoing": {"region": company["region"].strip(), "numbers": sorted(numbers_of(conn, company["id"]))}}
+    number, what = forward_number(document, data["forward_all"])
+    if number is None:
+        raise invalid("forward_all", what)
+    if not allowed(data["outgoing_calls"], what):
+        raise invalid("forward_all", f"a {what} number, and the employee may call {data['outgoing_calls']} at most")
+
+
 def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) -> None:
     """When the employee is rung, what a call they miss does, and whom they may call outside as whom."""
     no_answer = data["no_answer"]
     conn.execute(
         """UPDATE employees SET schedule_id = %s, no_answer_rule = %s, no_answer_after_s = %s,
            no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s,
-           outgoing_calls = %s, caller_id_number_id = %s
+           outgoing_calls = %s, caller_id_number_id = %s, dnd = %s, forward_all = %s
            WHERE id = %s""",
         (
             data["schedule_id"],
@@ -220,6 +259,8 @@ def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) ->
             no_answer["voicemail_box_id"],
             data["outgoing_calls"],
             caller_id_number(conn, company_id, data["caller_id"]),
+            data["dnd"],
+            data["forward_all"],
             employee_id,
         ),
     )
@@ -285,7 +326,9 @@ class Employees(MethodView):
         _check_unique(conn, who.company_id, None, data["extension"], data["sip_login"])
         _check_references(conn, who.company_id, None, data)
         _check_mobile(data)
-        domain = load_company(conn, who.company_id)["sip_domain"]
+        company = load_company(conn, who.company_id)
+        _check_forward_all(conn, company, data)
+        domain = company["sip_domain"]
         employee_id = conn.execute(
             """INSERT INTO employees (company_id, name, extension, email, mobile, mobile_after_s, role, sip_login,
                                       sip_ha1, sip_ha1b)
@@ -347,6 +390,8 @@ class Employee(MethodView):
         _check_references(conn, who.company_id, employee_id, changes)
         updated = {**current, **changes}
         _check_mobile(updated)
+        company = load_company(conn, who.company_id)
+        _check_forward_all(conn, company, updated)
         conn.execute(
             # The mobile and its delay in one statement: the table refuses a delay without a mobile.
             """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, mobile_after_s = %s, role = %s,
@@ -364,7 +409,7 @@ class Employee(MethodView):
             ),
         )
         _write_call_settings(conn, who.company_id, employee_id, updated)
-        domain = load_company(conn, who.company_id)["sip_domain"]
+        domain = company["sip_domain"]
         if updated["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.
             updated["sip_password"] = _set_password(conn, employee_id, updated["sip_login"], domain)

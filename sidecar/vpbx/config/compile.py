@@ -87,7 +87,7 @@ class _Compiler:
         if missing:
             rows = self.conn.execute(
                 """SELECT id, name, extension, sip_login, mobile, mobile_after_s, schedule_id, no_answer_rule,
-                          no_answer_after_s
+                          no_answer_after_s, dnd, forward_all
                    FROM employees WHERE id = ANY(%s)""",
                 (missing,),
             ).fetchall()
@@ -113,6 +113,9 @@ class _Compiler:
                     "no_answer": {"rule": row["no_answer_rule"], "after": row["no_answer_after_s"]},
                     "mobile": row["mobile"] if row["mobile_after_s"] is not None else None,
                     "mobile_after": row["mobile_after_s"],
+                    # Set from the employee's phone by feature code (routing/feature_codes.py).
+                    "dnd": row["dnd"],
+                    "forward_all": row["forward_all"],
                 }
         return [self._employees[i] for i in ids if i in self._employees]
 

@@ -45,6 +45,17 @@ def publish(conn: Connection, cache: redis.Redis, *, numbers: Iterable[str] = ()
         pipe.execute()
 
 
+def publish_company(conn: Connection, cache: redis.Redis, company_id: int) -> None:
+    """Republish every document of a company: its numbers' and its own.
+
+    Schemes refer to employees, schedules and other schemes (backups), so a
+    change to any of them may alter any number of the company: companies have
+    few numbers, and recompiling them all is simpler than tracing the graph.
+    """
+    domain = conn.execute("SELECT sip_domain FROM companies WHERE id = %s", (company_id,)).fetchone()
+    publish(conn, cache, numbers=numbers_of(conn, company_id), domains=[domain["sip_domain"]] if domain else [])
+
+
 def forget_kept_versions(kamailio: KamailioRpc) -> None:
     """Make the host's Kamailio read every document's version from Redis
     again, so the change just published reaches its next call.

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 
-from ..routing import Plan, Step, destinations, leg_names
+from ..routing import Plan, Step, destinations, feature_codes, leg_names
 from ..routing.destinations.kind import Handler
 from ..routing.targets import NODE_HOST
 
@@ -18,9 +18,15 @@ USRLOC_TABLE = "location"
 PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
 # Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
-# Besides the destination kinds it handles, "announce": a scheme whose
-# callers hear an announcement first (R14), which routing adds itself.
-MEDIA_APP_NODES = (*destinations.handled_by(Handler.MEDIA_APP), "announce")
+# Besides the destination kinds it handles, what routing adds itself:
+# "announce", a scheme whose callers hear an announcement first (R14), and
+# the feature codes an employee dials (routing/feature_codes.py).
+MEDIA_APP_NODES = (
+    *destinations.handled_by(Handler.MEDIA_APP),
+    "announce",
+    feature_codes.SETTINGS_NODE,
+    feature_codes.MESSAGES_NODE,
+)
 
 
 # A branch of the request: ``slot`` -1 is the request URI (tm's branch 0),

@@ -46,6 +46,10 @@ FINAL = {
     "no_caller_id": Rejection(403, "Forbidden", 21, "No company number to show the callee"),
     # "*81<digits>*" named no company number, or more than one.
     "no_such_caller_id": Rejection(403, "Forbidden", 21, "No single company number ends in the digits chosen"),
+    # Feature codes (routing/feature_codes.py).
+    "no_such_feature": Rejection(404, "Not Found", 1, "No such feature code"),
+    "feature_not_for_this_phone": Rejection(403, "Forbidden", 21, "Feature codes are for employees' phones"),
+    "bad_forward_number": Rejection(403, "Forbidden", 21, "Not a number calls can be forwarded to"),
 }
 
 # Q.850 causes for the codes a webhook may reject a call with (RFC 3398 mapping).

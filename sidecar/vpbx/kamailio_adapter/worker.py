@@ -26,6 +26,7 @@ from ..history.spool import Spool
 from ..lookups.askers import ASKERS, Lookup
 from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
 from ..routing.department_state import state_key
+from ..routing.feature_codes import build_feature_plan
 from ..routing.numbers import to_e164
 from ..routing.outbound import build_outgoing_plan
 from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
@@ -157,6 +158,8 @@ class Worker:
                 plan = self._kept(key, read, call, lambda: build_direct_plan(company, dialled, call, read.departments))
                 if plan is not None:
                     return plan
+            if (feature := build_feature_plan(company, caller, dialled)) is not None:
+                return feature
             # National forms read as the caller's company reads them.
             region = company.get("outgoing", {}).get("region", region)
         e164 = to_e164(dialled, region)

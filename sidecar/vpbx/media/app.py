@@ -28,12 +28,16 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+import psycopg
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from .. import db
+from ..config.publish import forget_kept_versions, publish_company
 from ..history.spool import Spool
+from ..kamailio_rpc import KamailioRpc
 from ..routing import leg_names
 from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
@@ -125,6 +129,7 @@ class MediaApp:
             data_dir=self.data_dir,
             now=self.now,
             background=self.background,
+            republish=self.republish,
         )
         self.spool_replay: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
@@ -146,8 +151,9 @@ class MediaApp:
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
-        for name in STANDARD:
-            await self.prompts.standard(name)
+        for name, texts in STANDARD.items():
+            if "{" not in texts["ru"]:  # those with placeholders are rendered per value
+                await self.prompts.standard(name)
         log.info(
             "media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s",
             self.media.sip,
@@ -393,6 +399,28 @@ class MediaApp:
             if not call.ended.is_set():
                 await self.hang_up(call)
             self.finish(call)
+
+    # ---- changes a node made ----------------------------------------------------
+
+    async def republish(self, company_id: int) -> bool:
+        """Make a change a node committed (a feature code) reach the company's
+        next calls; False when the routing cache did not take it (its keeper's
+        next rebuild will). Compiling is synchronous: it runs in a thread."""
+        return await asyncio.to_thread(self._republish, company_id)
+
+    def _republish(self, company_id: int) -> bool:
+        try:
+            with db.connect(self.settings.database_url) as conn:
+                cache = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+                try:
+                    publish_company(conn, cache, company_id)
+                finally:
+                    cache.close()
+        except (redis.RedisError, psycopg.Error) as exc:
+            log.error("company %s: routing documents not republished: %s", company_id, exc)
+            return False
+        forget_kept_versions(KamailioRpc(self.settings.kamailio_rpc, timeout=0.5))
+        return True
 
     # ---- hanging up -------------------------------------------------------------
 

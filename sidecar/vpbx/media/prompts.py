@@ -74,6 +74,59 @@ STANDARD = {
         "uk": "На жаль, зараз ніхто не може відповісти. Будь ласка, зателефонуйте пізніше.",
         "en": "Sorry, nobody can answer right now. Please call back later.",
     },
+    # Feature codes (media/nodes/feature.py, media/nodes/messages.py). A number
+    # is read digit by digit ({number}); counts follow a colon, which spares
+    # the plural forms Russian and Ukrainian would otherwise need.
+    "dnd_on": {
+        "ru": "Режим «не беспокоить» включён.",
+        "uk": "Режим «не турбувати» увімкнено.",
+        "en": "Do not disturb is on.",
+    },
+    "dnd_off": {
+        "ru": "Режим «не беспокоить» выключен.",
+        "uk": "Режим «не турбувати» вимкнено.",
+        "en": "Do not disturb is off.",
+    },
+    "forward_on": {
+        "ru": "Все звонки переадресуются на номер {number}.",
+        "uk": "Усі дзвінки переадресовуються на номер {number}.",
+        "en": "All calls are forwarded to {number}.",
+    },
+    "forward_off": {
+        "ru": "Переадресация всех звонков выключена.",
+        "uk": "Переадресацію всіх дзвінків вимкнено.",
+        "en": "Call forwarding is off.",
+    },
+    "not_saved": {
+        "ru": "Извините, изменение не сохранено. Попробуйте, пожалуйста, позже.",
+        "uk": "Вибачте, зміну не збережено. Спробуйте, будь ласка, пізніше.",
+        "en": "Sorry, the change was not saved. Please try again later.",
+    },
+    "messages_count": {
+        "ru": "Новых сообщений: {new}. Сохранённых: {saved}.",
+        "uk": "Нових повідомлень: {new}. Збережених: {saved}.",
+        "en": "New messages: {new}. Saved messages: {saved}.",
+    },
+    "messages_keys": {
+        "ru": "После сообщения нажмите 5, чтобы прослушать его ещё раз, 7, чтобы удалить, 9, чтобы сохранить.",
+        "uk": "Після повідомлення натисніть 5, щоб прослухати його ще раз, 7, щоб видалити, 9, щоб зберегти.",
+        "en": "After a message, press 5 to hear it again, 7 to delete it, 9 to save it.",
+    },
+    "message_deleted": {
+        "ru": "Сообщение удалено.",
+        "uk": "Повідомлення видалено.",
+        "en": "Message deleted.",
+    },
+    "message_saved": {
+        "ru": "Сообщение сохранено.",
+        "uk": "Повідомлення збережено.",
+        "en": "Message saved.",
+    },
+    "no_more_messages": {
+        "ru": "Больше сообщений нет. До свидания.",
+        "uk": "Більше повідомлень немає. До побачення.",
+        "en": "No more messages. Goodbye.",
+    },
     "unavailable": {
         "ru": "Извините, этот пункт сейчас недоступен. Позвоните, пожалуйста, позже.",
         "uk": "Вибачте, цей пункт зараз недоступний. Зателефонуйте, будь ласка, пізніше.",
@@ -95,9 +148,11 @@ class PromptLibrary:
         # Why gTTS could not read a text, newest last (the fallback read it instead).
         self.failures: list[str] = []
 
-    async def standard(self, name: str, language: str = "ru") -> Path:
+    async def standard(self, name: str, language: str = "ru", **values: object) -> Path:
+        """A standard prompt; ``values`` fill its placeholders ("{number}")."""
         texts = STANDARD[name]
-        return await self.speech(texts.get(language) or texts["ru"], language if language in texts else "ru")
+        text = texts.get(language) or texts["ru"]
+        return await self.speech(text.format(**values) if values else text, language if language in texts else "ru")
 
     async def greeting(self, prompt: Prompt | None, standard: str) -> Path:
         """The prompt's recording; the standard one when it has none or cannot

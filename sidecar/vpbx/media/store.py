@@ -71,6 +71,26 @@ class Announced:
     steps: tuple[HeldStep, ...] = ()
 
 
+@dataclass(frozen=True)
+class Employee:
+    """An employee who dialled a feature code from their phone."""
+
+    id: int
+    company_id: int
+    domain: str
+    extension: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    file_name: str  # relative to the media data directory
+    caller: str
+    received_at: datetime
+    heard: bool
+
+
 def _prompt(row: dict, prefix: str) -> Prompt | None:
     if row[f"{prefix}_kind"] is None:
         return None
@@ -238,3 +258,63 @@ class Store:
                 "UPDATE voicemail_messages SET emailed_to = %s, email_error = %s WHERE id = %s",
                 (sent_to, error, message_id),
             )
+
+    # ---- feature codes (routing/feature_codes.py) ------------------------------
+
+    async def employee(self, employee_id: int, company_id: int) -> Employee | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    """SELECT e.id, e.company_id, c.sip_domain, e.extension, e.name
+                     FROM employees e JOIN companies c ON c.id = e.company_id
+                    WHERE e.id = %s AND e.company_id = %s""",
+                    (employee_id, company_id),
+                )
+            ).fetchone()
+        return Employee(row["id"], row["company_id"], row["sip_domain"], row["extension"], row["name"]) if row else None
+
+    async def set_dnd(self, employee: Employee, on: bool) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE employees SET dnd = %s WHERE id = %s AND company_id = %s",
+                (on, employee.id, employee.company_id),
+            )
+
+    async def set_forward_all(self, employee: Employee, number: str | None) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE employees SET forward_all = %s WHERE id = %s AND company_id = %s",
+                (number, employee.id, employee.company_id),
+            )
+
+    async def messages_for(self, employee: Employee) -> list[Message]:
+        """The messages of the boxes that are the employee's: the one their own
+        no-answer rule leaves callers in, and those that name them as a
+        recipient. New ones first, then the ones heard; oldest first in each."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    """SELECT m.id, m.file_name, m.caller, m.received_at, m.heard_at IS NOT NULL AS heard
+                     FROM voicemail_messages m
+                    WHERE m.company_id = %(company)s AND m.voicemail_box_id IN (
+                          SELECT no_answer_voicemail_box_id FROM employees
+                           WHERE id = %(employee)s AND no_answer_rule = 'voicemail'
+                          UNION
+                          SELECT voicemail_box_id FROM voicemail_recipients WHERE employee_id = %(employee)s)
+                    ORDER BY m.heard_at IS NOT NULL, m.received_at, m.id""",
+                    {"company": employee.company_id, "employee": employee.id},
+                )
+            ).fetchall()
+        return [Message(r["id"], r["file_name"], r["caller"], r["received_at"], r["heard"]) for r in rows]
+
+    async def mark_heard(self, message: Message, at: datetime) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE voicemail_messages SET heard_at = coalesce(heard_at, %s) WHERE id = %s", (at, message.id)
+            )
+
+    async def delete_message(self, message: Message) -> bool:
+        """Whether this call deleted it (another listener may have first)."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("DELETE FROM voicemail_messages WHERE id = %s", (message.id,))
+        return cursor.rowcount == 1

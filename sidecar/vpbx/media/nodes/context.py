@@ -37,3 +37,5 @@ class NodeContext:
     now: Callable[[], datetime]
     # Work that outlives the call's flow (an email after the goodbye).
     background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
+    # Make a change the node committed reach the company's calls (False: the cache did not take it).
+    republish: Callable[[int], Coroutine[Any, Any, bool]]

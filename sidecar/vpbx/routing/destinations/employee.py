@@ -7,9 +7,13 @@ Options (``data["employee"]``):
     schedule: personal hours (a compiled schedule), or None for always
     mobile, mobile_after: R5, the mobile (through the outbound trunk) joins the
         ringing ``mobile_after`` seconds after the desk phone; None: never
+    dnd: do not disturb, set by feature code from their phone
+    forward_all: an E.164 number that rings instead of them, set the same way
 
-An employee on leave or outside their hours is skipped at once (R3): the call
-moves on without ringing them.
+An employee on leave, outside their hours or on do-not-disturb is skipped at
+once (R3): the call moves on without ringing them. One who forwards all calls
+has that number rung for calls to them; a department skips them instead (see
+resolve).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ LEAVE = {"vacation": "on vacation", "sick_leave": "on sick leave"}
 
 
 def _unavailable(employee: Data, call: Call, ctx: Context) -> str | None:
+    if employee.get("dnd"):
+        return "on do-not-disturb"
     for kind, first, last in employee.get("absences", ()):
         if first <= ctx.today <= last:
             return f"{LEAVE[kind]} {first}..{last}"
@@ -66,6 +72,19 @@ def resolve(data: Data, call: Call, ctx: Context, **target_fields: Any) -> Resol
     why_not = _unavailable(employee, call, ctx)
     if why_not:
         return Resolution((), (f"skip {name}: {why_not}",))
+    if forward := employee.get("forward_all"):
+        if target_fields.get("department_id") is not None:
+            # A department's call goes to whoever is at their desk: a forwarded
+            # member's mobile voicemail would answer it and stop the others ringing.
+            return Resolution(
+                (), (f"skip {name}: forwards all calls to {forward}, which a department does not follow",)
+            )
+        if forward == call.called:
+            return Resolution((), (f"skip {name}: forwards all calls to {forward}, the number being called (a loop)",))
+        return Resolution(
+            (pstn_target(forward, f"{name}'s forward-all number", employee_id=employee.get("id")),),
+            (f"{name} forwards all calls to {forward}: ring it",),
+        )
     target = Target(
         uri=f"sip:{employee['login']}@{ctx.domain}",
         via_location=True,

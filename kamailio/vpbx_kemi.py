@@ -305,7 +305,8 @@ class VpbxRoutes:
         # From here on the call is a dialog of ours: only its in-dialog requests are relayed.
         KSR.dialog.dlg_manage()
         KSR.setflag(FLT_NEW_CALL)
-        if source == "phone":
+        # A click-to-call's client leg (from the media app) shows what the employee's own call would.
+        if source == "phone" or plan.on_behalf_of:
             self.present_caller(plan.caller_id, plan.caller_hidden)
         # Only routing names the company to the media app (ksr_branch_manage).
         KSR.hdr.remove(COMPANY_HEADER)
@@ -320,6 +321,7 @@ class VpbxRoutes:
                 caller=KSR.pv.get("$fU") or "",
                 caller_domain=KSR.pv.get("$fd"),
                 parent_call_id=parent,
+                call_id=KSR.pv.get("$ci") or "",
             ),
         )
         if plan.lookups():

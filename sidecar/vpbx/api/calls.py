@@ -9,16 +9,25 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
+import time
 from datetime import timedelta
 
+import redis
 from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..media.click_to_call import Request as ClickToCallRequest
+from ..media.click_to_call import request_call
+from ..routing.outbound import EMERGENCY, allowed, read_dialled
 from .auth import principal
 from .blueprints import api_blueprint
+from .changes import routing_cache
+from .company import load_company
 from .database import db
-from .errors import invalid, not_found
+from .errors import ApiError, invalid, not_found
+from .fields import PhoneNumber
 
 blueprint = api_blueprint("calls", "/calls", "Call history")
 
@@ -146,8 +155,71 @@ def _where(query: dict) -> tuple[str, dict]:
     return " WHERE " + " AND ".join(clauses), params
 
 
+class ClickToCallSchema(Schema):
+    employee_id = fields.Integer(
+        load_default=None,
+        metadata={"description": "whose phones ring first; none: your own (an administrator may name anyone)"},
+    )
+    number = PhoneNumber(required=True, metadata={"description": "the client's number, rung once the employee answers"})
+
+
+class CallPlacedSchema(Schema):
+    call_id = fields.String(metadata={"description": "the client leg's Call-ID: the history line's, once it rings"})
+    employee_id = fields.Integer()
+    number = fields.String()
+
+
+def _click_to_call(data: dict) -> dict:
+    """Ring the employee's phones, then the client (routing/click_to_call.py)."""
+    who = principal()
+    employee_id = data["employee_id"] or who.employee_id
+    if employee_id != who.employee_id and not who.is_admin:
+        raise ApiError(403, "Only an administrator can place calls for another employee.")
+    conn = db()
+    employee = conn.execute(
+        "SELECT id, outgoing_calls FROM employees WHERE id = %s AND company_id = %s", (employee_id, who.company_id)
+    ).fetchone()
+    if employee is None:
+        raise invalid("employee_id", f"no employee {employee_id} in your company")
+    company = load_company(conn, who.company_id)
+    number = read_dialled(data["number"], company["region"].strip())
+    if number is None or number.category == EMERGENCY:
+        raise invalid("number", "not a number a call can be placed to")
+    if not allowed(employee["outgoing_calls"], number.category):
+        raise ApiError(
+            403,
+            "The employee may not call this number.",
+            {"number": [f"a {number.category} number; the employee may call {employee['outgoing_calls']} at most"]},
+        )
+    request = ClickToCallRequest(
+        call_id=f"{secrets.token_hex(12)}@vpbx-click-to-call",
+        company_id=who.company_id,
+        domain=company["sip_domain"],
+        employee_id=employee_id,
+        client=number.number,
+        requested_at=time.time(),
+    )
+    try:
+        taken = request_call(routing_cache(), request)
+    except redis.RedisError as exc:
+        raise ApiError(503, f"Calls cannot be placed now: {exc}.") from None
+    if not taken:
+        raise ApiError(503, "No media app took the call: it is not placed.")
+    return {"call_id": request.call_id, "employee_id": employee_id, "number": number.number}
+
+
 @blueprint.route("")
 class Calls(MethodView):
+    @blueprint.arguments(ClickToCallSchema)
+    @blueprint.response(202, CallPlacedSchema)
+    def post(self, data):
+        """Click-to-call: ring the employee's phones (showing the client's number),
+        then, once the employee answers, the client, as that employee's own
+        outgoing call: their permission and caller ID. 202 once a media app
+        has taken the call; its history line has ``call_id``. 403 when the
+        employee may not call the number, 503 when no media app is running."""
+        return _click_to_call(data)
+
     @blueprint.arguments(CallQuerySchema, location="query")
     @blueprint.response(200, CallSchema(many=True))
     def get(self, query):

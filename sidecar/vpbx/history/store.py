@@ -62,7 +62,8 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
            ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
         {
-            "call_id": event["call_id"],
+            # A click-to-call's employee leg is recorded under the client leg's Call-ID.
+            "call_id": call.get("line_call_id") or event["call_id"],
             "company_id": call["company_id"],
             "direction": call["direction"],
             "caller": call["caller"],

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 
 from ..history import events
-from ..routing import Plan
+from ..routing import Plan, click_to_call
 from ..routing.outbound import HIDDEN
 from .execute import PlanCursor
 
@@ -19,16 +19,27 @@ def now() -> str:
 
 
 def call_record(
-    plan: Plan, *, source: str, caller: str, caller_domain: str | None, parent_call_id: str | None = None
+    plan: Plan,
+    *,
+    source: str,
+    caller: str,
+    caller_domain: str | None,
+    parent_call_id: str | None = None,
+    call_id: str = "",
 ) -> dict:
     """What every event of this call says about the call itself. A leg the media
     app opened for a caller it answered names that caller's call (``parent_call_id``):
     history adds it to that call's line instead of making one of its own."""
     from_phone = source == "phone"
+    if plan.on_behalf_of:  # a click-to-call: the employee's outgoing call, whatever the leg's From says
+        from_phone, caller, caller_domain = True, plan.on_behalf_of, plan.domain
+    direction = "incoming"
+    if from_phone:
+        direction = "outgoing" if plan.outgoing or plan.on_behalf_of else "internal"
     record = {
         "company_id": plan.company_id,
         "called": plan.called,
-        "direction": ("outgoing" if plan.outgoing else "internal") if from_phone else "incoming",
+        "direction": direction,
         "caller": caller,
         "caller_login": caller if from_phone else None,
         "caller_domain": caller_domain if from_phone else None,
@@ -41,6 +52,11 @@ def call_record(
         record["caller_id"] = HIDDEN if plan.caller_hidden else plan.caller_id
     if parent_call_id:
         record["parent_call_id"] = parent_call_id
+    if not plan.answer_is_the_calls:
+        # A click-to-call's employee leg: its answer is not the call's
+        # (answer_prefix), and a line of its own takes the client leg's Call-ID.
+        record["answer_elsewhere"] = True
+        record["line_call_id"] = click_to_call.line_call_id(call_id)
     return record
 
 
@@ -49,7 +65,7 @@ def answer_prefix(call_id: str, cursor: PlanCursor) -> str | None:
     when it is no company's call. kamailio.cfg's reply route completes it at the
     200 OK with the answering branch's leg and the time, so an answer costs no
     Python: ``<prefix><leg index>,"at":<epoch seconds>}``."""
-    if not cursor.is_ours():
+    if not cursor.is_ours() or cursor.call.get("answer_elsewhere"):
         return None
     head = json.dumps(
         {"type": events.ANSWERED, "call_id": call_id, "call": cursor.call, "legs": list(cursor.legs)},

@@ -24,7 +24,7 @@ from ..documents import company_key, directory_key, number_key
 from ..history import events
 from ..history.spool import Spool
 from ..lookups.askers import ASKERS, Lookup
-from ..routing import Call, Plan, build_direct_plan, build_plan, leg_names
+from ..routing import Call, Plan, build_direct_plan, build_plan, click_to_call, leg_names
 from ..routing.department_state import state_key
 from ..routing.feature_codes import build_feature_plan
 from ..routing.numbers import to_e164
@@ -201,7 +201,15 @@ class Worker:
     ) -> Plan | None:
         """A leg the media app opens for a caller it answered, at the company's
         domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
-        a scheme it answered for (sip:scheme-<id>-<step>)."""
+        a scheme it answered for (sip:scheme-<id>-<step>), or a leg of a
+        click-to-call (sip:c2c-<employee>-<number>[-client])."""
+        if leg := leg_names.parse_click_to_call_user(dialled):
+            read, _ = self._document(company_key(domain))
+            if read.document is None:
+                return None
+            if leg.client_leg:
+                return click_to_call.client_leg_plan(read.document, leg.employee_id, leg.client)
+            return click_to_call.employee_leg_plan(read.document, leg.employee_id, leg.client)
         if pressed := leg_names.parse_ivr_key_user(dialled):
             read, clock = self._document(company_key(domain))
             if read.document is None:

@@ -43,6 +43,7 @@ from ..routing.targets import COMPANY_HEADER
 from ..settings import Settings
 from . import sdp, sip
 from .call import DIGITS, HungUp, MediaCall
+from .click_to_call import ClickToCall
 from .connect import Connector
 from .dialogs import Dialog, Dialogs
 from .ng import AsyncNgClient, NgError, NgTimeout
@@ -131,6 +132,18 @@ class MediaApp:
             background=self.background,
             republish=self.republish,
         )
+        # Click-to-call requests from the API, taken by one media app each (media.click_to_call).
+        self.click_to_call = ClickToCall(
+            self.redis,
+            str(self.media.sip),
+            self.connector,
+            self.ng,
+            self.prompts,
+            self.ports,
+            self.media.sip.host,
+            self.background,
+        )
+        self.click_to_call_requests: asyncio.Future | None = None
         self.spool_replay: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
@@ -148,6 +161,7 @@ class MediaApp:
         )
         # Not one of self.tasks: those are calls' work, which a load probe counts.
         self.spool_replay = asyncio.ensure_future(self.notices.replay_spool())
+        self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
@@ -166,8 +180,14 @@ class MediaApp:
         # New calls first: hanging up those in progress waits on their BYEs,
         # and a call answered meanwhile would only be hung up in turn.
         self.stopping = True
+        if self.click_to_call_requests is not None:
+            self.click_to_call_requests.cancel()
         await self.connector.hang_up_all()
         await asyncio.gather(*(self.hang_up(call) for call in list(self.calls.values())))
+        if self.tasks:
+            # Flows whose calls were just hung up clean up after themselves
+            # (a click-to-call deletes its rtpengine call): briefly, they may.
+            await asyncio.wait(list(self.tasks), timeout=2)
         for task in list(self.tasks):
             task.cancel()
         if self.spool_replay is not None:

@@ -249,9 +249,14 @@ async def _block_caller(call: MediaCall, block: bool) -> None:
 
 
 async def _ring(connector: Connector, call: MediaCall, invite: sip.Message):
+    return await ring(connector, invite, call.ended, call.call_id)
+
+
+async def ring(connector: Connector, invite: sip.Message, ended: asyncio.Event, who: str):
     """The INVITE client transaction (RFC 3261 section 17.1.1): resent until the
-    first reply, CANCELled if the caller hangs up. (Dialog, 2xx, ACK) once
-    answered; None when it failed; HungUp when the caller hung up meanwhile."""
+    first reply, CANCELled once ``ended`` is set (the caller hung up). (Dialog,
+    2xx, ACK) once answered; None when it failed; HungUp (``who``: the call
+    the logs name) when ``ended`` was set meanwhile."""
     loop = asyncio.get_running_loop()
     transactions, peer = connector.transactions, connector.kamailio
     replied = asyncio.Event()
@@ -262,12 +267,12 @@ async def _ring(connector: Connector, call: MediaCall, invite: sip.Message):
         resending = asyncio.ensure_future(transactions.resend_until(invite, peer, replied))
         try:
             while True:
-                reply = await _next_reply(replies, None if cancelled else call.ended, deadline - loop.time())
+                reply = await _next_reply(replies, None if cancelled else ended, deadline - loop.time())
                 if reply is None:  # the caller hung up, or nothing came in time
                     if cancelled or not replied.is_set():
-                        log.warning("%s: the leg to %s got no final answer", call.call_id, invite.uri)
-                        if call.ended.is_set():
-                            raise HungUp(call.call_id)
+                        log.warning("%s: the leg to %s got no final answer", who, invite.uri)
+                        if ended.is_set():
+                            raise HungUp(who)
                         return None
                     transactions.send(_cancel(invite), peer)
                     cancelled = True
@@ -280,9 +285,9 @@ async def _ring(connector: Connector, call: MediaCall, invite: sip.Message):
                     continue  # ringing, or the answer to our CANCEL
                 if (reply.status or 0) >= 300:
                     transactions.send(sip.ack_for_failure(invite, reply), peer)
-                    log.info("%s: the leg to %s ended %s", call.call_id, invite.uri, reply.status)
-                    if call.ended.is_set():
-                        raise HungUp(call.call_id)
+                    log.info("%s: the leg to %s ended %s", who, invite.uri, reply.status)
+                    if ended.is_set():
+                        raise HungUp(who)
                     return None
                 dialog = Dialog(
                     call_id=invite.call_id,
@@ -294,10 +299,10 @@ async def _ring(connector: Connector, call: MediaCall, invite: sip.Message):
                 )
                 ack = connector.dialogs.request(dialog, "ACK")  # CSeq 1, the INVITE's
                 transactions.send(ack, peer)
-                if call.ended.is_set():
+                if ended.is_set():
                     # Answered just as the caller hung up: the person gets a BYE at once.
                     await connector.dialogs.bye(dialog)
-                    raise HungUp(call.call_id)
+                    raise HungUp(who)
                 return dialog, reply, ack
         finally:
             resending.cancel()

@@ -11,6 +11,9 @@ SIP user parts. Built and parsed here only, so both sides always agree.
   (an announcement first, R14): "scheme-<id>-<step>", the step 1-based.
 - A trunk that registers to its carrier does so as "vpbx-trunk-<id>" (the
   kamailio_uacreg view): the carrier's calls arrive addressed to it.
+- The two legs of a click-to-call (routing/click_to_call.py): the employee's
+  phones, "c2c-<employee id>-<client's E.164>", then the client,
+  "c2c-<employee id>-<client's E.164>-client".
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _WORD_KEYS = {word: key for key, word in _KEY_WORDS.items()}
 _NODE_USER = re.compile(r"^([a-z][a-z-]*?)-([0-9]+)$")
 _IVR_KEY = re.compile(r"^([0-9]+)-([0-9]|star|hash|timeout)$")
 _SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
+_CLICK_TO_CALL_USER = re.compile(r"^c2c-([0-9]+)-(\+[1-9][0-9]{6,14})(-client)?$")
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,21 @@ def parse_scheme_step_user(user: str) -> tuple[int, int] | None:
     """The scheme and step a leg names: "scheme-5-2" -> (5, 2); None for anything else."""
     match = _SCHEME_STEP_USER.match(user)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def click_to_call_user(employee_id: int, client: str, *, client_leg: bool) -> str:
+    """(12, "+79161234567") -> "c2c-12-+79161234567", or with ``client_leg`` "c2c-12-+79161234567-client"."""
+    return f"c2c-{employee_id}-{client}" + ("-client" if client_leg else "")
+
+
+@dataclass(frozen=True)
+class ClickToCallLeg:
+    employee_id: int
+    client: str  # E.164
+    client_leg: bool  # False: the employee's phones
+
+
+def parse_click_to_call_user(user: str) -> ClickToCallLeg | None:
+    """The click-to-call leg a SIP user part names; None for anything else."""
+    match = _CLICK_TO_CALL_USER.match(user)
+    return ClickToCallLeg(int(match.group(1)), match.group(2), match.group(3) is not None) if match else None

@@ -65,6 +65,12 @@ class Plan:
     outgoing: bool = False
     caller_id: str | None = None
     caller_hidden: bool = False  # the callee sees "anonymous", the carrier the number (Privacy: id)
+    # A leg the media app opens for a click-to-call (routing/click_to_call.py):
+    # the SIP login of the employee it is for, whose outgoing call history
+    # shows; and whether its answer is the call's (the employee's own leg's
+    # is not: the client's answer is).
+    on_behalf_of: str | None = None
+    answer_is_the_calls: bool = True
 
     def lookups(self) -> tuple[str, ...]:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
@@ -98,6 +104,8 @@ class Plan:
             "outgoing": self.outgoing,
             "caller_id": self.caller_id,
             "caller_hidden": self.caller_hidden,
+            "on_behalf_of": self.on_behalf_of,
+            "answer_is_the_calls": self.answer_is_the_calls,
         }
 
     def to_json(self) -> str:
@@ -136,6 +144,8 @@ class Plan:
             data.get("outgoing", False),
             data.get("caller_id"),
             data.get("caller_hidden", False),
+            data.get("on_behalf_of"),
+            data.get("answer_is_the_calls", True),
         )
 
 

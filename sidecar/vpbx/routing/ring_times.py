@@ -12,6 +12,9 @@ IVR_KEY_RING_SECONDS = 60
 # How long an outgoing call may ring at the callee before vpbx gives up on it
 # (the carrier or the callee's network usually ends it sooner).
 OUTGOING_RING_SECONDS = 180
+# A click-to-call rings the employee's own phones this long: they asked for the
+# call a moment ago, and a client must not be rung for nobody.
+CLICK_TO_CALL_RING_SECONDS = 30
 # R7: the step timeout meant for voicemail; the media app answers at once anyway.
 VOICEMAIL_RING_SECONDS = 15
 # The media app answers an announced scheme at once; this only bounds one that does not.

@@ -86,10 +86,28 @@ def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, 
     assert history_line(api, caller.call_id())["caller_id"] == new_number
 
 
-def test_star_81_shows_the_company_number_ending_in_the_digits_for_that_call(
+def test_star_81_shows_a_number_of_the_callers_department_for_that_call_and_no_other(
     api, sip_target, demo, carrier, anna, new_number
 ):
-    caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, f"*81{new_number[-4:]}*89161234567")
+    # Not a number Anna may show: neither hers, nor her department's, nor the company's caller ID.
+    refused = phone_call(
+        sip_target,
+        demo,
+        "101",
+        f"*81{new_number[-4:]}*89161234567",
+        "phone_call_rejected.xml",
+        values={"final": 403, "reason": "Q\\.850;cause=21"},
+    ).run()
+    assert refused.returncode == 0, refused.explain()
+
+    status, desk = api(
+        "POST", "/departments", {"name": "Export desk", "members": [anna["id"]], "caller_id": new_number}
+    )
+    assert status == 201, desk
+    try:
+        caller, invite, _ = _answered_by_carrier(sip_target, demo, carrier, f"*81{new_number[-4:]}*89161234567")
+    finally:
+        api("DELETE", f"/departments/{desk['id']}")
 
     assert invite.startswith(f"INVITE sip:+79161234567@127.0.0.1:{carrier} ")
     assert sip_log.header(invite, "P-Asserted-Identity") == f"<sip:{new_number}@demo.vpbx.test>"

@@ -166,3 +166,19 @@ def test_digits_that_name_no_single_company_number_are_refused():
         assert plan is not None and (plan.steps, plan.final) == ((), "no_such_caller_id")
     refusal = reasons.final("no_such_caller_id")
     assert refusal is not None and refusal.code == 403
+
+
+def test_an_employees_own_permission_wins_else_the_widest_department_else_mobile():
+    from vpbx.routing.outbound import effective_permission
+
+    assert effective_permission("local", ["international"]) == "local"
+    assert effective_permission(None, ["internal", "international", "national"]) == "international"
+    assert effective_permission(None, []) == "mobile"
+
+
+def test_star_81_chooses_only_among_the_numbers_the_caller_may_show():
+    document = company(anna={"caller_id": None, "allowed": "mobile", "choices": [MOSCOW]})
+    refused = build_outgoing_plan(document, "anna", f"*81{SALES_LINE[-4:]}*89161234567")
+    assert refused is not None and refused.final == "no_such_caller_id"
+    chosen = build_outgoing_plan(document, "anna", f"*81{MOSCOW[-4:]}*89161234567")
+    assert chosen is not None and chosen.caller_id == MOSCOW

@@ -18,6 +18,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..config.outgoing import outgoing_settings
 from ..media.click_to_call import Request as ClickToCallRequest
 from ..media.click_to_call import request_call
 from ..routing.outbound import EMERGENCY, allowed, read_dialled
@@ -176,20 +177,18 @@ def _click_to_call(data: dict) -> dict:
     if employee_id != who.employee_id and not who.is_admin:
         raise ApiError(403, "Only an administrator can place calls for another employee.")
     conn = db()
-    employee = conn.execute(
-        "SELECT id, outgoing_calls FROM employees WHERE id = %s AND company_id = %s", (employee_id, who.company_id)
-    ).fetchone()
-    if employee is None:
-        raise invalid("employee_id", f"no employee {employee_id} in your company")
     company = load_company(conn, who.company_id)
+    settings = outgoing_settings(conn, who.company_id, company["caller_id"], employee_id).get(employee_id)
+    if settings is None:
+        raise invalid("employee_id", f"no employee {employee_id} in your company")
     number = read_dialled(data["number"], company["region"].strip())
     if number is None or number.category == EMERGENCY:
         raise invalid("number", "not a number a call can be placed to")
-    if not allowed(employee["outgoing_calls"], number.category):
+    if not allowed(settings.allowed, number.category):
         raise ApiError(
             403,
             "The employee may not call this number.",
-            {"number": [f"a {number.category} number; the employee may call {employee['outgoing_calls']} at most"]},
+            {"number": [f"a {number.category} number; the employee may call {settings.allowed} at most"]},
         )
     request = ClickToCallRequest(
         call_id=f"{secrets.token_hex(12)}@vpbx-click-to-call",

@@ -10,12 +10,13 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..routing.department_state import state_key
+from ..routing.outbound import PERMISSIONS
 from .blueprints import api_blueprint
 from .changes import forget_state
 from .database import after_commit
 from .errors import invalid
-from .fields import Name
-from .references import missing, owned, require_owned_list
+from .fields import Name, PhoneNumber
+from .references import caller_id_number, missing, owned, require_owned_list
 from .resources import Service, routes
 
 blueprint = api_blueprint("departments", "/departments", "Departments and how they share calls")
@@ -38,6 +39,23 @@ class DepartmentSchema(Schema):
     )
     voicemail_box_id = fields.Integer(allow_none=True, load_default=None)
     members = fields.List(fields.Integer(), load_default=list, metadata={"description": "Employee ids, in order"})
+    outgoing_calls = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(PERMISSIONS),
+        metadata={
+            "description": "Which numbers outside the company members may call, where a member has no permission "
+            "of their own; a member of several departments gets the widest. None: the company's default (mobile)"
+        },
+    )
+    caller_id = PhoneNumber(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "The company number members' outgoing calls show, where a member has none of their own; "
+            "members may also choose it for one call (*81)"
+        },
+    )
 
     @validates_schema
     def consistent(self, data, **kwargs):
@@ -56,7 +74,8 @@ class Departments(Service):
 
     def load(self, conn, company_id: int, object_id: int) -> dict:
         row = conn.execute(
-            """SELECT id, name, distribution, ring_time_s AS ring_time, if_nobody_answers, voicemail_box_id
+            """SELECT id, name, distribution, ring_time_s AS ring_time, if_nobody_answers, voicemail_box_id,
+                      outgoing_calls, (SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id
                FROM departments WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -75,17 +94,20 @@ class Departments(Service):
         if not owned(conn, company_id, "voicemail box", data["voicemail_box_id"]):
             raise invalid("voicemail_box_id", missing("voicemail box", data["voicemail_box_id"]))
         require_owned_list(conn, company_id, "employee", "members", data["members"])
+        data["caller_id_number_id"] = caller_id_number(conn, company_id, data["caller_id"])
 
     def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
             """UPDATE departments SET name = %s, distribution = %s, ring_time_s = %s, if_nobody_answers = %s,
-               voicemail_box_id = %s WHERE id = %s""",
+               voicemail_box_id = %s, outgoing_calls = %s, caller_id_number_id = %s WHERE id = %s""",
             (
                 data["name"],
                 data["distribution"],
                 data["ring_time"],
                 data["if_nobody_answers"],
                 data["voicemail_box_id"],
+                data["outgoing_calls"],
+                data["caller_id_number_id"],
                 object_id,
             ),
         )

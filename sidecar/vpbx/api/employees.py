@@ -12,6 +12,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from ..config.accounts import reset_password
+from ..config.outgoing import outgoing_settings
 from ..config.publish import numbers_of
 from ..config.tokens import issue
 from ..routing.feature_codes import forward_number
@@ -114,18 +115,19 @@ class EmployeeSchema(Schema):
     )
     no_answer = fields.Nested(NoAnswerSchema, load_default=lambda: NoAnswerSchema().load({}))
     outgoing_calls = fields.String(
-        load_default="mobile",
+        allow_none=True,
+        load_default=None,
         validate=validate.OneOf(PERMISSIONS),
         metadata={
             "description": "Which numbers outside the company the employee may call; each allows the ones "
             "before it: internal, local, national, mobile, international (premium-rate numbers included). "
-            "Emergency numbers are always allowed."
+            "None: the widest of their departments', else mobile. Emergency numbers are always allowed."
         },
     )
     caller_id = PhoneNumber(
         allow_none=True,
         load_default=None,
-        metadata={"description": "The company number callees see; none: the company's caller ID"},
+        metadata={"description": "The company number callees see; none: their first department's, else the company's"},
     )
     dnd = fields.Boolean(
         load_default=False,
@@ -229,17 +231,20 @@ def _check_mobile(data: dict) -> None:
         raise invalid("mobile_after", "ringing the mobile needs a mobile number")
 
 
-def _check_forward_all(conn, company: dict, data: dict) -> None:
+def _check_forward_all(conn, company: dict, employee_id: int, data: dict) -> None:
     """Forwarded calls leave through the trunks at the company's cost: only to
-    a number the employee may call, as the feature code *72 checks."""
+    a number the employee may call, as the feature code *72 checks. Called once
+    the employee's settings are written (in the request's transaction), so the
+    permission is the effective one, their departments' included."""
     if not data.get("forward_all"):
         return
     document = {"outgoing": {"region": company["region"].strip(), "numbers": sorted(numbers_of(conn, company["id"]))}}
     number, what = forward_number(document, data["forward_all"])
     if number is None:
         raise invalid("forward_all", what)
-    if not allowed(data["outgoing_calls"], what):
-        raise invalid("forward_all", f"a {what} number, and the employee may call {data['outgoing_calls']} at most")
+    permission = outgoing_settings(conn, company["id"], None, employee_id)[employee_id].allowed
+    if not allowed(permission, what):
+        raise invalid("forward_all", f"a {what} number, and the employee may call {permission} at most")
 
 
 def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) -> None:
@@ -327,7 +332,6 @@ class Employees(MethodView):
         _check_references(conn, who.company_id, None, data)
         _check_mobile(data)
         company = load_company(conn, who.company_id)
-        _check_forward_all(conn, company, data)
         domain = company["sip_domain"]
         employee_id = conn.execute(
             """INSERT INTO employees (company_id, name, extension, email, mobile, mobile_after_s, role, sip_login,
@@ -345,6 +349,7 @@ class Employees(MethodView):
             ),
         ).fetchone()["id"]
         _write_call_settings(conn, who.company_id, employee_id, data)
+        _check_forward_all(conn, company, employee_id, data)
         row = _find(conn, employee_id)
         row["sip_password"] = _set_password(conn, employee_id, row["sip_login"], domain)
         republish_company(who.company_id)
@@ -391,7 +396,6 @@ class Employee(MethodView):
         updated = {**current, **changes}
         _check_mobile(updated)
         company = load_company(conn, who.company_id)
-        _check_forward_all(conn, company, updated)
         conn.execute(
             # The mobile and its delay in one statement: the table refuses a delay without a mobile.
             """UPDATE employees SET name = %s, extension = %s, email = %s, mobile = %s, mobile_after_s = %s, role = %s,
@@ -409,6 +413,7 @@ class Employee(MethodView):
             ),
         )
         _write_call_settings(conn, who.company_id, employee_id, updated)
+        _check_forward_all(conn, company, employee_id, updated)
         domain = company["sip_domain"]
         if updated["sip_login"] != current["sip_login"]:
             # HA1 covers the login: a new login needs a new password.

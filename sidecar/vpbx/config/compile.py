@@ -28,6 +28,7 @@ from ..documents import (
 )
 from ..routing import leg_names
 from ..routing.destinations import KINDS
+from .outgoing import outgoing_settings
 from .schedules import read_schedule
 
 # A backup chain longer than this is refused by the API; compile stops here too.
@@ -304,23 +305,22 @@ def compile_company(conn: Connection, sip_domain: str, at: datetime | None = Non
 def _outgoing(conn: Connection, company: dict) -> dict:
     """What routing needs for the company's phones calling outside
     (routing/outbound.py): how numbers read, and per SIP login what its
-    employee may call and is shown as. A login that is no employee's (a
-    door phone) is absent: it may call emergency numbers only."""
-    callers = conn.execute(
-        """SELECT e.sip_login, e.outgoing_calls, n.e164 AS caller_id
-           FROM employees e LEFT JOIN numbers n ON n.id = e.caller_id_number_id
-           WHERE e.company_id = %s ORDER BY e.sip_login""",
-        (company["id"],),
-    ).fetchall()
+    employee may call and is shown as (config/outgoing.py). A login that is
+    no employee's (a door phone) is absent: it may call emergency numbers only."""
     numbers = [
         r["e164"] for r in conn.execute("SELECT e164 FROM numbers WHERE company_id = %s ORDER BY id", (company["id"],))
     ]
+    # The caller ID of outgoing calls: the company's choice, else its first number.
+    company_caller_id = company["caller_id"] or (numbers[0] if numbers else None)
+    callers = outgoing_settings(conn, company["id"], company_caller_id)
     return {
         "region": company["region"].strip(),
-        # The caller ID of outgoing calls: the company's choice, else its first number.
-        "caller_id": company["caller_id"] or (numbers[0] if numbers else None),
-        "numbers": numbers,  # any of them may be shown for one call (routing/outbound.py: CHOOSE_CALLER_ID)
-        "callers": {r["sip_login"]: {"caller_id": r["caller_id"], "allowed": r["outgoing_calls"]} for r in callers},
+        "caller_id": company_caller_id,
+        "numbers": numbers,
+        "callers": {
+            c.login: {"caller_id": c.caller_id, "allowed": c.allowed, "choices": list(c.choices)}
+            for c in callers.values()
+        },
     }
 
 

@@ -24,6 +24,9 @@ from .ring_times import OUTGOING_RING_SECONDS
 from .targets import Data
 
 PERMISSIONS = ("internal", "local", "national", "mobile", "international")
+# What an employee may call when neither they nor any department of theirs says:
+# every domestic number. International (and premium-rate) must be granted.
+DEFAULT_PERMISSION = "mobile"
 # Dialled before a number, it hides the caller's number from the callee for
 # that call (the code most phones and PBXs know); a phone may ask the same with
 # its own Privacy: id header (RFC 3323).
@@ -111,6 +114,16 @@ def privacy_requested(header: str | None) -> bool:
     return bool({"id", "header", "user"} & {value.strip().lower() for value in header.split(";")})
 
 
+def effective_permission(own: str | None, departments: list[str]) -> str:
+    """An employee's own permission, else the widest of their departments'
+    (a member of a department that may call abroad may), else the default."""
+    if own is not None:
+        return own
+    if departments:
+        return max(departments, key=PERMISSIONS.index)
+    return DEFAULT_PERMISSION
+
+
 def allowed(permission: str, category: str) -> bool:
     if category == EMERGENCY:
         return True
@@ -147,9 +160,11 @@ def build_outgoing_plan(company_document: Data, login: str, dialled: str, *, hid
         return Plan((), tuple(reasons), final=f"not_permitted:{number.category}", **whose)
     shown = caller["caller_id"] or outgoing["caller_id"]
     if chosen_ending is not None and number.category != EMERGENCY:
-        matching = [n for n in outgoing.get("numbers", []) if n.endswith(chosen_ending)]
+        # The numbers the caller may show: their own, their departments', the company's.
+        choices = caller.get("choices", outgoing.get("numbers", []))
+        matching = [n for n in choices if n.endswith(chosen_ending)]
         if len(matching) != 1:
-            reasons.append(f"refused: {len(matching)} company numbers end in {chosen_ending}, not one")
+            reasons.append(f"refused: {len(matching)} of the numbers {login} may show end in {chosen_ending}, not one")
             return Plan((), tuple(reasons), final="no_such_caller_id", **whose)
         shown = matching[0]
         reasons.append(f"the caller chose {shown} for this call")

@@ -344,6 +344,28 @@ def trunk_list(config) -> None:
             )
 
 
+@main.group("operator-token")
+def operator_token() -> None:
+    """API tokens of the operator: they manage the trunks (/api/v1/trunks), nothing of a company's."""
+
+
+@operator_token.command("issue")
+@config_option
+@click.option("--label", default="", help="What the token is for.")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=None, help="Expires after this many days (default: never)."
+)
+def operator_token_issue(config, label, days) -> None:
+    """Print a new operator token (shown once: only its digest is stored)."""
+    from datetime import UTC, datetime, timedelta
+
+    from .config.tokens import issue_operator_token
+
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    with db.connect(_settings(config).database_url) as conn:
+        click.echo(issue_operator_token(conn, label, expires))
+
+
 @main.group("sip-ban")
 def sip_ban() -> None:
     """Sources Kamailio refuses for 15 minutes: flooders and password guessers."""

@@ -137,16 +137,13 @@ def register(sip_target, demo):
     return _register
 
 
-@pytest.fixture(scope="session")
-def api(stack, demo):
-    """Call the running sidecar's API as the demo company's admin: (status, body)."""
-
+def _api_as(stack, token: str):
     def _call(method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
         request = urllib.request.Request(
             f"http://127.0.0.1:{stack.ports.sidecar}/api/v1{path}",
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {demo['admin_api_token']}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
@@ -156,6 +153,18 @@ def api(stack, demo):
             return error.code, json.load(error)
 
     return _call
+
+
+@pytest.fixture(scope="session")
+def api(stack, demo):
+    """Call the running sidecar's API as the demo company's admin: (status, body)."""
+    return _api_as(stack, demo["admin_api_token"])
+
+
+@pytest.fixture(scope="session")
+def operator_api(stack, demo):
+    """Call the running sidecar's API with the site operator's token (trunks): (status, body)."""
+    return _api_as(stack, demo["operator_api_token"])
 
 
 @pytest.fixture

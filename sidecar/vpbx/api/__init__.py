@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         schemes,
         sip_accounts,
         tokens,
+        trunks,
         voicemail_boxes,
         webhooks,
     )
@@ -82,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         numbers,
         calls,
         tokens,
+        trunks,
     ):
         api.register_blueprint(resource.blueprint)
     return app

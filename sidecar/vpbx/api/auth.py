@@ -32,24 +32,43 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": 'Bearer realm="vpbx"'})
 
 
-def authenticate(conn) -> Principal:
+def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("An API token is required: send 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+def authenticate(conn) -> Principal:
+    token = _bearer()
     row = conn.execute(
         """
         SELECT e.id, e.company_id, e.role, t.id AS token_id, t.expires_at
         FROM api_tokens t JOIN employees e ON e.id = t.employee_id
         WHERE t.token_sha256 = %s
         """,
-        (token_digest(token.strip()),),
+        (token_digest(token),),
     ).fetchone()
     if row is None:
         raise _unauthorized("The API token is not valid.")
     if row["expires_at"] is not None and row["expires_at"] <= now():
         raise _unauthorized("The API token has expired: ask for a new one.")
     return Principal(row["id"], row["company_id"], row["role"], row["token_id"])
+
+
+def authenticate_operator(conn) -> None:
+    """The operator's token, for what every company shares (trunks): a
+    company's token is refused with 403, anything else with 401."""
+    token = _bearer()
+    row = conn.execute(
+        "SELECT expires_at FROM operator_tokens WHERE token_sha256 = %s", (token_digest(token),)
+    ).fetchone()
+    if row is None:
+        if authenticate(conn):  # raises 401 for a token that is no one's
+            raise ApiError(403, "Only the operator's token can do this: a company's token cannot.")
+    elif row["expires_at"] is not None and row["expires_at"] <= now():
+        raise _unauthorized("The API token has expired: ask for a new one.")
 
 
 def now() -> datetime:

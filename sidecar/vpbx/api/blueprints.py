@@ -8,7 +8,7 @@ from marshmallow import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
 from .. import bounded_json
-from .auth import authenticate
+from .auth import authenticate, authenticate_operator
 from .database import db
 from .errors import ApiError, refuse_nul_in_body
 
@@ -42,13 +42,17 @@ class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = BoundedParser()
 
 
-def api_blueprint(name: str, url: str, description: str) -> Blueprint:
+def api_blueprint(name: str, url: str, description: str, *, operator: bool = False) -> Blueprint:
+    """``operator``: the operator's resources (trunks), which only an operator token reaches."""
     blueprint = ApiBlueprint(name, __name__, url_prefix=f"/api/v1{url}", description=description)
 
     @blueprint.before_request
     def _authenticate():
         # The token first: without one, nothing of the body is read or parsed.
-        g.principal = authenticate(db())
+        if operator:
+            authenticate_operator(db())
+        else:
+            g.principal = authenticate(db())
         view = current_app.view_functions.get(request.endpoint or "")
         limit, field = getattr(getattr(view, "view_class", view), BODY_LIMIT, (JSON_BODY_LIMIT, None))
         request.max_content_length = limit  # enforced while the body streams in, declared or not

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..db import Connection, returning
 from .accounts import reset_password
 from .credentials import ha1
-from .tokens import issue_token, token_digest
+from .tokens import issue_operator_token, issue_token, token_digest
 
 DEMO_DOMAIN = "demo.vpbx.test"
 DEMO_NUMBER = "+74951112233"
@@ -66,6 +66,14 @@ def _valid_token(conn: Connection, token: str | None, employee_id: int) -> bool:
         and conn.execute(
             "SELECT 1 FROM api_tokens WHERE token_sha256 = %s AND employee_id = %s", (token_digest(token), employee_id)
         ).fetchone()
+        is not None
+    )
+
+
+def _valid_operator_token(conn: Connection, token: str | None) -> bool:
+    return (
+        token is not None
+        and conn.execute("SELECT 1 FROM operator_tokens WHERE token_sha256 = %s", (token_digest(token),)).fetchone()
         is not None
     )
 
@@ -141,12 +149,22 @@ def seed(conn: Connection, credentials_file: Path, trunk_port: int) -> list[Demo
         token = saved.get("admin_api_token")
         if not _valid_token(conn, token, admin_id):
             token = issue_token(conn, admin_id, label="demo administrator")
+        # The site's operator: manages the trunks through the API.
+        operator_token = saved.get("operator_api_token")
+        if not _valid_operator_token(conn, operator_token):
+            operator_token = issue_operator_token(conn, label="demo operator")
 
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = credentials_file.with_suffix(".tmp")
     tmp.write_text(
         json.dumps(
-            {"number": DEMO_NUMBER, "admin_api_token": token, "accounts": [a.__dict__ for a in accounts]}, indent=2
+            {
+                "number": DEMO_NUMBER,
+                "admin_api_token": token,
+                "operator_api_token": operator_token,
+                "accounts": [a.__dict__ for a in accounts],
+            },
+            indent=2,
         )
     )
     os.chmod(tmp, 0o600)

@@ -27,3 +27,13 @@ def issue(conn, employee_id: int, label: str, expires_at: datetime | None) -> tu
         (employee_id, token_digest(token), label, expires_at),
     ).fetchone()["id"]
     return token_id, token
+
+
+def issue_operator_token(conn, label: str = "", expires_at: datetime | None = None) -> str:
+    """A new operator token (trunks: what every company shares), returned once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO operator_tokens (token_sha256, label, expires_at) VALUES (%s, %s, %s)",
+        (token_digest(token), label, expires_at),
+    )
+    return token

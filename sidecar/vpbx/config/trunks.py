@@ -2,8 +2,9 @@
 the PSTN gateways Kamailio's dispatcher fails over between.
 
 Trunks belong to the operator, not to a company, so they are managed from the
-command line (``vpbx trunk``), not the tenants' API. Kamailio caches both
-lists; ``reload_kamailio`` makes a change take effect without a restart.
+command line (``vpbx trunk``) or with an operator token (``/api/v1/trunks``),
+never with a company's. Kamailio caches both lists; ``reload_kamailio`` makes
+a change take effect without a restart.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from ..db import Connection, returning
+from ..db import Connection, one, returning
 from ..kamailio_rpc import KamailioRpc, RpcError
 from ..routing.leg_names import REGISTERED_TRUNK_PREFIX
 
@@ -37,7 +38,7 @@ class Trunk:
     register_domain: str | None = None
 
 
-_DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 COLUMNS = (
     "id, name, host(address) AS address, port, region, outbound, priority, auth_username, register, register_domain"
 )
@@ -66,12 +67,16 @@ def save_trunk(
     auth_password: str | None = None,
     register: bool = False,
     register_domain: str | None = None,
+    trunk_id: int | None = None,
 ) -> Trunk:
-    """Add the trunk, or change the one of that name. ``auth_username`` and
-    ``auth_password``: the digest credentials an outbound carrier asks for
-    (Kamailio answers its 401 or 407 with them); both or neither."""
+    """Add the trunk, or change the one of that name (of ``trunk_id``, when
+    given: a rename). ``auth_username`` and ``auth_password``: the digest
+    credentials an outbound carrier asks for (Kamailio answers its 401 or 407
+    with them); both or neither, except that a change of ``trunk_id`` without
+    a password keeps the one stored (it is never read back out)."""
     _checked(address, port, region, priority)
-    if (auth_username is None) != (auth_password is None):
+    keeps_password = trunk_id is not None and auth_username is not None and auth_password is None
+    if (auth_username is None) != (auth_password is None) and not keeps_password:
         raise ValueError("digest credentials need both a username and a password")
     for what, value in (("username", auth_username), ("password", auth_password)):
         if value is not None and not 1 <= len(value) <= 128:
@@ -80,8 +85,17 @@ def save_trunk(
         raise ValueError("digest credentials are for outbound trunks: inbound ones are trusted by address")
     if register and auth_username is None:
         raise ValueError("registering to a carrier needs its digest credentials")
-    if register_domain is not None and not _DOMAIN.fullmatch(register_domain):
+    if register_domain is not None and not DOMAIN.fullmatch(register_domain):
         raise ValueError(f"register domain {register_domain!r}: not a domain name")
+    if trunk_id is not None:
+        return _update(
+            conn,
+            trunk_id,
+            keeps_password,
+            (name, address, port, region, outbound, priority, auth_username),
+            auth_password,
+            (register, register_domain),
+        )
     row = returning(
         conn.execute(
             f"""INSERT INTO trunks (name, address, port, region, outbound, priority, auth_username, auth_password,
@@ -96,6 +110,23 @@ def save_trunk(
         )
     )
     return Trunk(**row)
+
+
+def _update(conn: Connection, trunk_id: int, keeps_password: bool, fields, auth_password, registration) -> Trunk:
+    stored = conn.execute("SELECT auth_password IS NOT NULL AS has FROM trunks WHERE id = %s", (trunk_id,)).fetchone()
+    if stored is None:
+        raise LookupError(f"no trunk {trunk_id}")
+    if keeps_password and not stored["has"]:
+        raise ValueError("digest credentials need both a username and a password")
+    row = conn.execute(
+        f"""UPDATE trunks SET name = %s, address = %s, port = %s, region = %s, outbound = %s, priority = %s,
+               auth_username = %s,
+               auth_password = CASE WHEN %s THEN auth_password ELSE %s END,
+               register = %s, register_domain = %s
+           WHERE id = %s RETURNING {COLUMNS}""",
+        (*fields, keeps_password, auth_password, *registration, trunk_id),
+    ).fetchone()
+    return Trunk(**one(row, f"trunk {trunk_id}"))
 
 
 def remove_trunk(conn: Connection, name: str) -> int | None:

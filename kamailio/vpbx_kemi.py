@@ -33,6 +33,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     CHALLENGES,
     PlanCursor,
     answer_gateway_challenge,
+    current_trunk,
     gateway_failed,
     idle_tracked_member,
     idle_tracking_param,
@@ -417,7 +418,8 @@ class VpbxRoutes:
             if branches:
                 step_timers(KSR, step)
                 KSR.pv.sets(RR_PARAM_XAVP, idle_tracking_param(step) or "")
-                cursor = cursor.ringing(index, branches, call_events.now())
+                trunk = current_trunk(KSR) if any(t.via_trunk for t in step.targets) else None
+                cursor = cursor.ringing(index, branches, call_events.now(), trunk)
                 tag_branches(KSR, branches, cursor.step_legs)
                 self.save(cursor)
                 return True
@@ -491,7 +493,9 @@ class VpbxRoutes:
         # A gateway that failed its PSTN numbers: the same step through the next gateway.
         branches = next_gateway(KSR, cursor.current) if cursor and cursor.current and gateway_failed(KSR) else []
         if branches:
+            cursor = cursor.through_trunk(current_trunk(KSR))
             tag_branches(KSR, branches, cursor.step_legs)
+            self.save(cursor)
             if self.relay_again():
                 return 1
         # Timeout, busy, unavailable, 5xx/6xx: the next step rings.

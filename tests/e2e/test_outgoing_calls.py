@@ -73,6 +73,7 @@ def test_an_employee_dials_a_mobile_in_national_form_and_the_carrier_sees_the_co
         "answered",
     )
     assert line["caller_employee_id"] == anna["id"]
+    assert line["trunk"] == "outbound carrier"
 
 
 def test_an_employee_with_a_number_of_their_own_is_shown_as_it(api, sip_target, demo, carrier, anna, new_number):

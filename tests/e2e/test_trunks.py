@@ -11,14 +11,14 @@ from vpbx.api import create_app
 from vpbx.stack.process import wait_for
 
 from . import raw_sip, sip_log
-from .calls import carrier_call, employee, parallel, silent_phone
+from .calls import carrier_call, employee, history_line, parallel, silent_phone
 from .sipp import Sipp, free_udp_port
 
 MOBILE = "+79165551234"
 
 
 def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_first_returns_503(
-    stack, sip_target, demo, trunks, demo_steps
+    stack, api, sip_target, demo, trunks, demo_steps
 ):
     first_port, second_port = free_udp_port(), free_udp_port()
     trunks("gateway one", address="127.0.0.1", port=first_port, outbound=True, priority=20)
@@ -30,14 +30,15 @@ def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_
     answering = Sipp("uas_answer.xml", port=second_port, keys={"rtp_port": free_udp_port()}).start()
 
     carrier_rtp_port = free_udp_port()
-    carrier = Sipp(
+    call = Sipp(
         "uac_call.xml",
         port=stack.ports.demo_trunk,
         remote=sip_target,
         service=demo["number"],
         keys={"rtp_port": carrier_rtp_port},
         duration_ms=300,
-    ).run()
+    )
+    carrier = call.run()
     refused, answered = out_of_service.wait(), answering.wait()
 
     assert carrier.returncode == 0, carrier.explain()
@@ -53,6 +54,10 @@ def test_a_call_forwarded_to_a_mobile_fails_over_to_the_second_gateway_when_the_
     # Media is anchored on the outbound leg too.
     assert sip_log.sdp_media(invite)[1] in range(stack.ports.rtp_min, stack.ports.rtp_max + 1)
     assert sip_log.sdp_media(invite)[1] != carrier_rtp_port
+    # History names the trunk that carried the call: the second, which answered.
+    line = history_line(api, call.call_id())
+    assert line["trunk"] == "gateway two"
+    assert [(leg["target"], leg["trunk"]) for leg in line["legs"]] == [(f"phone {MOBILE}", "gateway two")]
 
 
 def test_a_gateway_that_never_replies_is_given_up_after_five_seconds_not_the_whole_step(

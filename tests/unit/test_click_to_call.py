@@ -74,3 +74,14 @@ def test_history_records_both_legs_as_the_employees_outgoing_call_under_the_clie
     # The employee answering is not the call being answered: only the client's answer is.
     assert call_events.answer_prefix(leg_call_id, PlanCursor(employee_plan, 0, call=employee_leg)) is None
     assert call_events.answer_prefix("abc@vpbx", PlanCursor(client_plan, 0, call=client_leg)) is not None
+
+
+def test_a_phone_numbers_leg_names_its_trunk_and_the_next_gateway_replaces_it():
+    plan = click_to_call.client_leg_plan(company(), 11, CLIENT)
+    assert plan is not None
+    cursor = PlanCursor(plan, 0).ringing(0, [(-1, 0)], "2026-12-03T10:00:00+00:00", trunk=4)
+    assert [leg["trunk_id"] for leg in cursor.legs] == [4]
+    assert [leg["trunk_id"] for leg in cursor.through_trunk(5).legs] == [5]
+    employee_plan = click_to_call.employee_leg_plan(company(), 11, CLIENT)
+    assert employee_plan is not None
+    assert "trunk_id" not in PlanCursor(employee_plan, 0).ringing(0, [(-1, 0)], "t", trunk=4).legs[0]

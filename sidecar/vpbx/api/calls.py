@@ -40,6 +40,7 @@ class LegSchema(Schema):
     department_id = fields.Integer(allow_none=True)
     rang_at = fields.AwareDateTime()
     answered = fields.Boolean()
+    trunk = fields.String(allow_none=True, metadata={"description": "a phone number's: the trunk it left through"})
 
 
 class CallSchema(Schema):
@@ -58,6 +59,10 @@ class CallSchema(Schema):
     )
     caller_id = fields.String(
         allow_none=True, metadata={"description": "outgoing: the company number the callee was shown"}
+    )
+    trunk = fields.String(
+        allow_none=True,
+        metadata={"description": "the trunk a call to a phone number left through (the answered one's, else the last)"},
     )
     started_at = fields.AwareDateTime()
     answered_at = fields.AwareDateTime(allow_none=True)
@@ -105,7 +110,7 @@ class CallQuerySchema(LineFilterSchema):
 
 _SELECT = """
     SELECT id, call_id, direction, caller, caller_employee_id, called, started_at, answered_at, ended_at, status,
-           employee_id, employee_label, forwarded, voicemail, end_reason, caller_id,
+           employee_id, employee_label, forwarded, voicemail, end_reason, caller_id, trunk,
            EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
            EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds
     FROM calls
@@ -125,7 +130,7 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
     legs: dict[int, list] = {row["id"]: [] for row in rows}
     if rows:
         for leg in conn.execute(
-            """SELECT call_id, step, target, employee_id, department_id, rang_at, answered FROM call_legs
+            """SELECT call_id, step, target, employee_id, department_id, rang_at, answered, trunk FROM call_legs
                    WHERE call_id = ANY(%s) ORDER BY step, id""",
             (list(legs),),
         ):
@@ -240,6 +245,7 @@ EXPORT_COLUMNS = (
     "caller",
     "called",
     "caller_id",
+    "trunk",
     "status",
     "end_reason",
     "employee_label",

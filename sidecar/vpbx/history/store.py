@@ -52,13 +52,14 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
     row = conn.execute(
         """INSERT INTO calls (call_id, company_id, direction, caller, caller_employee_id, called, started_at,
                               answered_at, ended_at, status, employee_id, employee_label, forwarded, end_reason,
-                              caller_id)
+                              caller_id, trunk)
            VALUES (%(call_id)s, %(company_id)s, %(direction)s, %(caller)s,
                    (SELECT e.id FROM employees e JOIN companies c ON c.id = e.company_id
                      WHERE e.sip_login = %(caller_login)s AND c.sip_domain = %(caller_domain)s),
                    %(called)s, %(started_at)s, %(answered_at)s, %(ended_at)s, %(status)s,
                    (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = %(company_id)s),
-                   %(employee_label)s, %(forwarded)s, %(end_reason)s, %(caller_id)s)
+                   %(employee_label)s, %(forwarded)s, %(end_reason)s, %(caller_id)s,
+                   (SELECT name FROM trunks WHERE id = %(trunk_id)s))
            ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
         {
@@ -79,6 +80,7 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
             "forwarded": line.forwarded,
             "end_reason": line.end_reason,
             "caller_id": call.get("caller_id"),
+            "trunk_id": _line_trunk(event["legs"], answered),
         },
     ).fetchone()
     if row is None:
@@ -86,14 +88,22 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
     _insert_legs(conn, row["id"], event["legs"], answered)
 
 
+def _line_trunk(legs: list[dict], answered: dict | None) -> int | None:
+    """The trunk a line shows: the answered leg's, else the last one tried."""
+    if answered is not None and answered.get("trunk_id") is not None:
+        return int(answered["trunk_id"])
+    return next((int(leg["trunk_id"]) for leg in reversed(legs) if leg.get("trunk_id") is not None), None)
+
+
 def _insert_legs(conn: Connection, line_id: int, legs: list[dict], answered: dict | None, offset: int = 0) -> None:
     """The legs of a call's line, their steps moved on by ``offset``; a leg already there stays as it is."""
     for leg in legs:
         is_answer = answered is not None and leg["step"] == answered["step"] and leg["target"] == answered["target"]
         conn.execute(
-            """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered)
+            """INSERT INTO call_legs (call_id, step, target, employee_id, department_id, rang_at, answered, trunk)
                VALUES (%s, %s, %s, (SELECT id FROM employees WHERE id = %s),
-                       (SELECT id FROM departments WHERE id = %s), %s, %s)
+                       (SELECT id FROM departments WHERE id = %s), %s, %s,
+                       (SELECT name FROM trunks WHERE id = %s))
                ON CONFLICT (call_id, step, target) DO NOTHING""",
             (
                 line_id,
@@ -103,6 +113,7 @@ def _insert_legs(conn: Connection, line_id: int, legs: list[dict], answered: dic
                 leg["department_id"],
                 leg["rang_at"],
                 is_answer,
+                leg.get("trunk_id"),
             ),
         )
 

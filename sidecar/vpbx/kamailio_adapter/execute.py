@@ -156,9 +156,8 @@ def answer_gateway_challenge(ksr) -> bool:
     challenger = f"{ksr.pv.get('$T_rpl($si)')}:{ksr.pv.get('$T_rpl($sp)')}"
     if not gateway or challenger != gateway:
         return False
-    attrs = str(ksr.pv.get("$xavp(_dsdst_=>attrs)") or "")
-    trunk = dict(pair.partition("=")[::2] for pair in attrs.split(";")).get("trunk")
-    if not trunk or ksr.pv.get(ANSWERED_CHALLENGE) == trunk:
+    trunk = current_trunk(ksr)
+    if trunk is None or ksr.pv.get(ANSWERED_CHALLENGE) == str(trunk):
         return False
     user = ksr.htable.sht_get(TRUNK_AUTH, f"{trunk}:user")
     password = ksr.htable.sht_get(TRUNK_AUTH, f"{trunk}:password")
@@ -166,10 +165,18 @@ def answer_gateway_challenge(ksr) -> bool:
         return False
     ksr.pv.sets(GATEWAY_USER, user)
     ksr.pv.sets(GATEWAY_PASSWORD, password)
-    ksr.pv.sets(ANSWERED_CHALLENGE, trunk)
+    ksr.pv.sets(ANSWERED_CHALLENGE, str(trunk))
     # The new branch keeps the failed one's flags, its leg among them (tm
     # restores them for failure_route): the history's answered event reads it.
     return ksr.uac.uac_auth() > 0
+
+
+def current_trunk(ksr) -> int | None:
+    """The trunk of the gateway the dispatcher picked last for this transaction
+    (its attrs "trunk=<id>", the kamailio_dispatcher view); None before any."""
+    attrs = str(ksr.pv.get("$xavp(_dsdst_=>attrs)") or "")
+    trunk = dict(pair.partition("=")[::2] for pair in attrs.split(";")).get("trunk", "")
+    return int(trunk) if trunk.isdigit() else None
 
 
 def gateway_failed(ksr) -> bool:
@@ -230,21 +237,35 @@ class PlanCursor:
         """(index, step) pairs still to try, in order."""
         return list(enumerate(self.plan.steps))[self.next_step :]
 
-    def ringing(self, index: int, branches: list[Branch], at: str) -> PlanCursor:
-        """The cursor once step ``index`` rings these branches (from ``at``, ISO-8601)."""
+    def ringing(self, index: int, branches: list[Branch], at: str, trunk: int | None = None) -> PlanCursor:
+        """The cursor once step ``index`` rings these branches (from ``at``,
+        ISO-8601), its PSTN numbers through the gateway of ``trunk``."""
         step = self.plan.steps[index]
         rung = sorted({target for _, target in branches})
-        legs = self.legs + tuple(_leg(step, index + 1, step.targets[i], at) for i in rung)
+        legs = self.legs + tuple(_leg(step, index + 1, step.targets[i], at, trunk) for i in rung)
         step_legs = {target: len(self.legs) + n for n, target in enumerate(rung)}
         return replace(self, next_step=index + 1, legs=legs, step_legs=step_legs)
+
+    def through_trunk(self, trunk: int | None) -> PlanCursor:
+        """The cursor once the current step's PSTN numbers ring again through
+        the next gateway, of ``trunk``: history names the last one tried."""
+        step = self.current
+        if step is None:
+            return self
+        legs = list(self.legs)
+        for target, leg in self.step_legs.items():
+            if step.targets[target].via_trunk:
+                legs[leg] = {**legs[leg], "trunk_id": trunk}
+        return replace(self, legs=tuple(legs))
 
     def is_ours(self) -> bool:
         """Whether the call is a company's, so its history is kept."""
         return self.call.get("company_id") is not None
 
 
-def _leg(step: Step, position: int, target, at: str | None) -> dict:
-    """A leg as history records it: ``step`` is the scheme's step it rang for."""
+def _leg(step: Step, position: int, target, at: str | None, trunk: int | None = None) -> dict:
+    """A leg as history records it: ``step`` is the scheme's step it rang for;
+    a PSTN number's names the trunk it left through."""
     leg = {
         "step": step.scheme_step or position,
         "target": target.label,
@@ -256,6 +277,8 @@ def _leg(step: Step, position: int, target, at: str | None) -> dict:
         leg["forward"] = True
     if target.node:
         leg["node"] = target.node  # the media app answered: not a person (R19)
+    if target.via_trunk:
+        leg["trunk_id"] = trunk
     return leg
 
 

@@ -1,0 +1,2 @@
+ALTER TABLE calls DROP COLUMN trunk;
+ALTER TABLE call_legs DROP COLUMN trunk;

@@ -121,7 +121,10 @@ def mod_init():
 
 
 # RFC 3323's From for a caller who hides: a URI that names no one.
-ANONYMOUS_URI = "sip:anonymous@anonymous.invalid"
+# An outgoing call's caller ID, and whether it is hidden: kamailio.cfg's
+# branch route (route PRESENT_CALLER) presents it as the gateway's trunk wants.
+CALLER_ID_XAVP = "$xavp(vpbx_cid)"
+CALLER_HIDDEN_XAVP = "$xavp(vpbx_cid_hidden)"
 
 
 class KamailioRedis:
@@ -345,23 +348,20 @@ class VpbxRoutes:
         """Who a company phone's call says is calling. A phone's own identity
         headers never leave: a carrier trusts P-Asserted-Identity from us, so
         a phone could otherwise pass for any number. An outgoing call shows
-        the company number routing chose, in From and in P-Asserted-Identity,
-        or (``hidden``) shows "Anonymous" in From and asks the carrier with
-        Privacy: id not to pass the asserted number on (RFC 3323, 3325). uac
-        puts the phone's own From back in every reply and in-dialog request
+        the company number routing chose; kamailio.cfg's branch route puts it
+        where the gateway's trunk wants it (route PRESENT_CALLER: From and
+        P-Asserted-Identity, or one of them), per branch, since failover may
+        change carriers. ``hidden`` shows "Anonymous" and asks the carrier
+        with Privacy: id not to pass the number on (RFC 3323, 3325). uac puts
+        the phone's own From back in every reply and in-dialog request
         (kamailio.cfg: restore_dlg), so the phone sees its own."""
         KSR.hdr.remove("P-Asserted-Identity")
         KSR.hdr.remove("Remote-Party-ID")
         KSR.hdr.remove("Privacy")
         if not caller_id:
             return
-        asserted = f"sip:{caller_id}@{KSR.pv.get('$fd')}"
-        if hidden:
-            KSR.uac.uac_replace_from('"Anonymous"', ANONYMOUS_URI)
-            KSR.hdr.append("Privacy: id\r\n")
-        else:
-            KSR.uac.uac_replace_from("", asserted)
-        KSR.hdr.append(f"P-Asserted-Identity: <{asserted}>\r\n")
+        KSR.pv.sets(CALLER_ID_XAVP, f"sip:{caller_id}@{KSR.pv.get('$fd')}")
+        KSR.pv.seti(CALLER_HIDDEN_XAVP, 1 if hidden else 0)
 
     def ring_plan(self, cursor):
         if not self.ring_next_step(cursor):

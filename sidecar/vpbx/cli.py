@@ -280,8 +280,29 @@ def trunk() -> None:
 )
 @click.option("--register/--no-register", default=False, show_default=True, help="Outbound: register to the carrier.")
 @click.option("--register-domain", default=None, help="The carrier's registrar domain (default: its address).")
+@click.option(
+    "--caller-id-in",
+    "caller_id_header",
+    type=click.Choice(["from_and_pai", "pai", "from"]),
+    default="from_and_pai",
+    show_default=True,
+    help="Outbound: where the carrier wants the caller's number.",
+)
+@click.option("--from-user", default=None, help="With --caller-id-in pai: the From user (default: --auth-user).")
 def trunk_save(
-    config, name, address, port, region, outbound, priority, auth_user, auth_password, register, register_domain
+    config,
+    name,
+    address,
+    port,
+    region,
+    outbound,
+    priority,
+    auth_user,
+    auth_password,
+    register,
+    register_domain,
+    caller_id_header,
+    from_user,
 ) -> None:
     """Add a trunk or change the one of that name; Kamailio picks it up at once."""
     from .config.trunks import reload_kamailio, save_trunk
@@ -302,6 +323,8 @@ def trunk_save(
                 auth_password=auth_password,
                 register=register,
                 register_domain=register_domain,
+                caller_id_header=caller_id_header,
+                from_user=from_user,
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from exc

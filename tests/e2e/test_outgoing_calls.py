@@ -232,3 +232,32 @@ def test_credentials_the_carrier_refuses_end_the_call_with_503_not_a_challenge_t
     assert sip_log.header(reply, "WWW-Authenticate") is None
     line = history_line(api, caller.call_id())
     assert (line["direction"], line["status"]) == ("outgoing", "missed")
+
+
+@pytest.mark.parametrize(
+    ("rule", "from_user", "expected_from", "expects_pai"),
+    [
+        ("pai", "acme-account", "acme-account", True),  # the carrier's account in From, the number in PAI
+        ("from", None, None, False),  # the number in From only
+    ],
+)
+def test_the_trunk_decides_where_the_caller_id_goes(
+    api, sip_target, demo, carrier, trunks, anna, rule, from_user, expected_from, expects_pai
+):
+    trunks(
+        "outbound carrier",
+        address="127.0.0.1",
+        port=carrier,
+        outbound=True,
+        priority=10,
+        caller_id_header=rule,
+        from_user=from_user,
+    )
+
+    _, invite, ok = _answered_by_carrier(sip_target, demo, carrier, "89161234567")
+
+    shown = f"<sip:{demo['number']}@demo.vpbx.test>"
+    from_user_part = sip_log.header(invite, "From").split("<sip:", 1)[1].split("@", 1)[0]
+    assert from_user_part == (expected_from or demo["number"])
+    assert sip_log.header(invite, "P-Asserted-Identity") == (shown if expects_pai else None)
+    assert sip_log.header(ok, "From").startswith("<sip:101@demo.vpbx.test>")  # the phone still sees itself

@@ -48,9 +48,9 @@ def test_the_operator_adds_a_registering_trunk_sees_it_registered_and_removes_it
             assert secret not in json.dumps(body) and "api-pbx" not in json.dumps(body)  # never read back
 
         # A new priority keeps the stored credentials without sending them again.
-        status, changed = operator_api("PATCH", f"/trunks/{trunk['id']}", {"priority": 5})
+        status, changed = operator_api("PATCH", f"/trunks/{trunk['id']}", {"priority": 5, "caller_id_header": "pai"})
         assert status == 200, changed
-        assert (changed["priority"], changed["authenticates"]) == (5, True)
+        assert (changed["priority"], changed["authenticates"], changed["caller_id_header"]) == (5, True, "pai")
     finally:
         registrar.stop()
         status, _ = operator_api("DELETE", f"/trunks/{trunk['id']}")
@@ -75,6 +75,8 @@ def test_bad_trunks_are_refused_with_the_field_and_the_reason(operator_api):
         ({"name": "x", "address": "127.0.0.1", "region": "XX"}, "region"),
         ({"name": "x", "address": "127.0.0.1", "port": 70000}, "port"),
         ({"name": "x", "address": "127.0.0.1", "register_domain": "-bad-"}, "register_domain"),
+        ({"name": "x", "address": "127.0.0.1", "caller_id_header": "x-custom"}, "caller_id_header"),
+        ({"name": "x", "address": "127.0.0.1", "from_user": "a b"}, "from_user"),
     ]
     for body, field in cases:
         status, answer = operator_api("POST", "/trunks", body)

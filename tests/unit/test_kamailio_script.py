@@ -89,3 +89,8 @@ def test_kamailio_forks_as_many_branches_per_call_as_routing_plans():
     match = re.search(r"^max_branches=(\d+)$", CFG, re.MULTILINE)
     assert match, "kamailio.cfg leaves max_branches at Kamailio's default (12)"
     assert int(match.group(1)) == MAX_BRANCHES_PER_CALL
+
+
+def test_the_caller_id_travels_to_the_branch_route_under_the_names_the_cfg_reads():
+    for constant in ("CALLER_ID_XAVP", "CALLER_HIDDEN_XAVP"):
+        assert kemi_constant(constant) in CFG

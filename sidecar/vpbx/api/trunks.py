@@ -18,7 +18,9 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from ..config.trunks import (
+    CALLER_ID_HEADERS,
     DOMAIN,
+    FROM_USER,
     Trunk,
     list_trunks,
     registrations,
@@ -78,6 +80,19 @@ class TrunkSchema(Schema):
         validate=validate.Regexp(DOMAIN.pattern, error="not a domain name"),
         metadata={"description": "The registrar's domain; none: its address"},
     )
+    caller_id_header = fields.String(
+        load_default="from_and_pai",
+        validate=validate.OneOf(CALLER_ID_HEADERS),
+        metadata={
+            "description": "Where outgoing calls carry the caller's number: From and P-Asserted-Identity, "
+            "P-Asserted-Identity only (From: from_user, else the digest username), or From only"
+        },
+    )
+    from_user = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Regexp(FROM_USER.pattern, error="1 to 64 letters, digits, '.', '_', '+' or '-'"),
+    )
     registration = fields.String(
         dump_only=True,
         allow_none=True,
@@ -115,6 +130,8 @@ def _shown(trunk: Trunk, states: dict[str, str] | None) -> dict:
         "authenticates": trunk.auth_username is not None,
         "register": trunk.register,
         "register_domain": trunk.register_domain,
+        "caller_id_header": trunk.caller_id_header,
+        "from_user": trunk.from_user,
         "registration": (states or {}).get(trunk.name, "unknown") if trunk.register else None,
     }
 
@@ -174,6 +191,8 @@ def _save(conn, data: dict, trunk_id: int | None = None) -> Trunk:
             auth_password=data["auth_password"],
             register=data["register"],
             register_domain=data["register_domain"],
+            caller_id_header=data["caller_id_header"],
+            from_user=data["from_user"],
             trunk_id=trunk_id,
         )
     except ValueError as exc:
@@ -223,6 +242,8 @@ class TrunkById(MethodView):
             "auth_password": None,
             "register": current.register,
             "register_domain": current.register_domain,
+            "caller_id_header": current.caller_id_header,
+            "from_user": current.from_user,
             **changes,
         }
         errors = TrunkSchema().validate({k: v for k, v in merged.items() if v is not None or k.startswith("auth")})

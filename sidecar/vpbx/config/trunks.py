@@ -36,11 +36,19 @@ class Trunk:
     # Registers to the carrier (with those credentials), at this domain.
     register: bool = False
     register_domain: str | None = None
+    # How the carrier wants an outgoing call's caller presented (kamailio.cfg,
+    # route PRESENT_CALLER): "from_and_pai", "pai" (From: ``from_user``, else
+    # the digest username) or "from".
+    caller_id_header: str = "from_and_pai"
+    from_user: str | None = None
 
 
+CALLER_ID_HEADERS = ("from_and_pai", "pai", "from")
+FROM_USER = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
 DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 COLUMNS = (
-    "id, name, host(address) AS address, port, region, outbound, priority, auth_username, register, register_domain"
+    "id, name, host(address) AS address, port, region, outbound, priority, auth_username, register, register_domain, "
+    "caller_id_header, from_user"
 )
 
 
@@ -67,6 +75,8 @@ def save_trunk(
     auth_password: str | None = None,
     register: bool = False,
     register_domain: str | None = None,
+    caller_id_header: str = "from_and_pai",
+    from_user: str | None = None,
     trunk_id: int | None = None,
 ) -> Trunk:
     """Add the trunk, or change the one of that name (of ``trunk_id``, when
@@ -87,6 +97,10 @@ def save_trunk(
         raise ValueError("registering to a carrier needs its digest credentials")
     if register_domain is not None and not DOMAIN.fullmatch(register_domain):
         raise ValueError(f"register domain {register_domain!r}: not a domain name")
+    if caller_id_header not in CALLER_ID_HEADERS:
+        raise ValueError(f"caller ID header {caller_id_header!r}: one of {', '.join(CALLER_ID_HEADERS)}")
+    if from_user is not None and not FROM_USER.fullmatch(from_user):
+        raise ValueError(f"From user {from_user!r}: 1 to 64 letters, digits, '.', '_', '+' or '-'")
     if trunk_id is not None:
         return _update(
             conn,
@@ -94,19 +108,33 @@ def save_trunk(
             keeps_password,
             (name, address, port, region, outbound, priority, auth_username),
             auth_password,
-            (register, register_domain),
+            (register, register_domain, caller_id_header, from_user),
         )
     row = returning(
         conn.execute(
             f"""INSERT INTO trunks (name, address, port, region, outbound, priority, auth_username, auth_password,
-                                register, register_domain)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                register, register_domain, caller_id_header, from_user)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, port = EXCLUDED.port,
                region = EXCLUDED.region, outbound = EXCLUDED.outbound, priority = EXCLUDED.priority,
                auth_username = EXCLUDED.auth_username, auth_password = EXCLUDED.auth_password,
-               register = EXCLUDED.register, register_domain = EXCLUDED.register_domain
+               register = EXCLUDED.register, register_domain = EXCLUDED.register_domain,
+               caller_id_header = EXCLUDED.caller_id_header, from_user = EXCLUDED.from_user
            RETURNING {COLUMNS}""",
-            (name, address, port, region, outbound, priority, auth_username, auth_password, register, register_domain),
+            (
+                name,
+                address,
+                port,
+                region,
+                outbound,
+                priority,
+                auth_username,
+                auth_password,
+                register,
+                register_domain,
+                caller_id_header,
+                from_user,
+            ),
         )
     )
     return Trunk(**row)
@@ -122,7 +150,7 @@ def _update(conn: Connection, trunk_id: int, keeps_password: bool, fields, auth_
         f"""UPDATE trunks SET name = %s, address = %s, port = %s, region = %s, outbound = %s, priority = %s,
                auth_username = %s,
                auth_password = CASE WHEN %s THEN auth_password ELSE %s END,
-               register = %s, register_domain = %s
+               register = %s, register_domain = %s, caller_id_header = %s, from_user = %s
            WHERE id = %s RETURNING {COLUMNS}""",
         (*fields, keeps_password, auth_password, *registration, trunk_id),
     ).fetchone()

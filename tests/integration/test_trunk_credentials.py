@@ -42,7 +42,7 @@ def test_kamailio_loads_the_credentials_by_trunk_and_the_listing_names_only_the_
     ).fetchall()
     assert {r["key_name"]: r["key_value"] for r in rows} == {f"{saved.id}:user": "vpbx", f"{saved.id}:password": secret}
     gateway = db.execute("SELECT attrs FROM kamailio_dispatcher WHERE id = %s", (saved.id,)).fetchone()
-    assert gateway["attrs"] == f"trunk={saved.id}"
+    assert gateway["attrs"] == f"trunk={saved.id};cid=from_and_pai"
     listed = next(t for t in list_trunks(db) if t.name == name)
     assert listed.auth_username == "vpbx"
     assert secret not in repr(listed)

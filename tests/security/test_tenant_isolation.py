@@ -123,11 +123,17 @@ def objects(app, tenants):
     }
 
 
+# What the operator's token manages (trunks): shared by every company, owned by none.
+OPERATOR_ROUTES = ("/api/v1/trunks",)
+
+
 def _routes(app, objects):
     """(method, rule, path) of every API route that names an object, with A's ids filled in."""
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or not rule.arguments:
             continue
+        if rule.rule.startswith(OPERATOR_ROUTES):
+            continue  # no company's objects: a company's token gets 403 there (tests/e2e/test_trunks_api.py)
         missing = rule.arguments - objects.keys()
         assert not missing, f"{rule.rule}: make an object for {missing} in the objects fixture"
         path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(objects[m.group(1)]), rule.rule)

@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         departments,
         employees,
         errors,
+        feature_codes,
         ivr_menus,
         limits,
         numbers,
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         calls,
         tokens,
         trunks,
+        feature_codes,
     ):
         api.register_blueprint(resource.blueprint)
     return app

@@ -152,3 +152,17 @@ def test_a_departments_caller_id_must_be_a_company_number(client, admin, other_c
     )
     assert response.status_code == 422
     assert error_fields(response) == {"caller_id": [f"{demo['number']} is not a number of this company"]}
+
+
+def test_every_employee_can_list_the_feature_codes_their_phone_dials(client, make_employee, token_for):
+    employee = make_employee(role="limited")
+    response = client.get("/api/v1/feature-codes", headers=token_for(employee["id"]))
+    assert response.status_code == 200
+    codes = {c["code"]: c["feature"] for c in response.get_json()}
+    assert codes == {
+        "*78": "dnd_on",
+        "*79": "dnd_off",
+        "*72<number>": "forward_on",
+        "*73": "forward_off",
+        "*97": "voicemail",
+    }

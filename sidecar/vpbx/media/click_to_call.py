@@ -102,9 +102,12 @@ class ClickToCall:
 
     async def take_requests(self) -> None:
         """Until stopped: every request the group gives this media app, placed in a task of its own."""
+        group_made = False
         while not self.stopping.is_set():
             try:
-                await self._ensure_group()
+                if not group_made:  # once, and again after an error (Redis may have restarted empty)
+                    await self._ensure_group()
+                    group_made = True
                 entries = await self.redis.xreadgroup(GROUP, self.consumer, {STREAM: ">"}, count=10, block=1000)
                 for _, messages in entries or ():
                     for entry_id, fields in messages:
@@ -112,6 +115,7 @@ class ClickToCall:
             except redis.RedisError as exc:
                 # A request not taken now is refused by the API, which waits TAKE_WITHIN_S.
                 log.warning("click-to-call requests not read: %s", exc)
+                group_made = False
                 await asyncio.sleep(1)
 
     async def _ensure_group(self) -> None:

@@ -247,6 +247,26 @@ class CallerAudio:
         self._send_all(updates + ends)
 
 
+def tone_heard(audio: CallerAudio, frequency: float, run: int, within: float) -> bool:
+    """Whether ``run`` packets in a row (20 ms each) of a ``frequency`` tone
+    reach the caller within ``within`` s; returns as soon as they have (what
+    follows stays unread)."""
+    from .wav import alaw_to_linear, dominant_frequency, rms
+
+    deadline = time.monotonic() + within
+    streak = 0
+    while (left := deadline - time.monotonic()) > 0:
+        [packet] = audio.packets(1, left) or [None]
+        if packet is None:
+            return False
+        samples = alaw_to_linear(packet[12:])
+        tone = rms(samples) > 1000 and abs(dominant_frequency(samples) - frequency) < 60
+        streak = streak + 1 if tone else 0
+        if streak >= run:
+            return True
+    return False
+
+
 def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, timeout_s: int = 120):
     """Start a carrier call to ``number``: (SIPp, the caller's audio)."""
     audio = CallerAudio()

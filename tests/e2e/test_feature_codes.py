@@ -6,16 +6,13 @@ the reason."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from . import sip_log
 from .calls import carrier_call, employee, history_line, parallel, phone_call, rung, silent_phone
-from .media_caller import WAIT_FOR_HANGUP, ended, media_call, message_of, phone_media_call
+from .media_caller import WAIT_FOR_HANGUP, ended, media_call, message_of, phone_media_call, tone_heard
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
-from .wav import alaw_to_linear, dominant_frequency, rms
 
 AGENTS = ("371", "372")
 # The tone a caller leaves as a message: no voice prompt holds it for a second.
@@ -152,22 +149,6 @@ def _refused(sip_target, demo, agent: dict, dialled: str, final: int) -> str:
     return (sip_log.header(reply, "Reason") or "").split('text="', 1)[-1].rstrip('"')
 
 
-def _tone_run(audio, within: float, enough: int = 50) -> int:
-    """The longest run of 20 ms packets carrying the message's tone heard
-    within ``within`` s; returns as soon as the run is ``enough`` long."""
-    deadline = time.monotonic() + within
-    longest = run = 0
-    while longest < enough and (left := deadline - time.monotonic()) > 0:
-        [packet] = audio.packets(1, left) or [None]
-        if packet is None:
-            break
-        samples = alaw_to_linear(packet[12:])
-        tone = rms(samples) > 1000 and abs(dominant_frequency(samples) - MESSAGE_TONE_HZ) < 60
-        run = run + 1 if tone else 0
-        longest = max(longest, run)
-    return longest
-
-
 def test_star_97_plays_the_employees_new_message_and_7_deletes_it(
     stack, cfg, db, api, sip_target, demo, demo_steps, agents, voicemail_box
 ):
@@ -186,7 +167,7 @@ def test_star_97_plays_the_employees_new_message_and_7_deletes_it(
     sipp, audio = phone_media_call(sip_target, demo, a["extension"], "*97", WAIT_FOR_HANGUP, password=a["sip_password"])
     try:
         # The count, the keys, then the message itself: a second of its tone.
-        assert _tone_run(audio, within=40) >= 50, "the message was not played"
+        assert tone_heard(audio, MESSAGE_TONE_HZ, run=50, within=40), "the message was not played"
         audio.press("7")
         result = ended(sipp, audio)
     finally:

@@ -85,3 +85,25 @@ def test_a_phone_numbers_leg_names_its_trunk_and_the_next_gateway_replaces_it():
     employee_plan = click_to_call.employee_leg_plan(company(), 11, CLIENT)
     assert employee_plan is not None
     assert "trunk_id" not in PlanCursor(employee_plan, 0).ringing(0, [(-1, 0)], "t", trunk=4).legs[0]
+
+
+def test_a_queue_rings_its_agents_but_those_away_on_dnd_or_forwarding():
+    from datetime import UTC, datetime
+
+    from vpbx.routing import Call
+    from vpbx.routing.plan import build_agents_plan
+
+    document = company()
+    document["extensions"]["102"] = {"id": 12, "name": "Boris", "extension": "102", "login": "boris"}
+    document["extensions"]["103"] = {"id": 13, "name": "Vera", "extension": "103", "login": "vera", "dnd": True}
+    user = leg_names.agents_user(4, 15, [11, 12, 13, 99])
+    leg = leg_names.parse_agents_user(user)
+    assert leg == leg_names.AgentsLeg(4, 15, (11, 12, 13, 99))
+    assert leg_names.parse_agents_user("agents-4-15-") is None
+    call = Call("q1", user, "79161234567", "media", datetime(2026, 12, 3, 10, tzinfo=UTC))
+    plan = build_agents_plan(document, leg, call)
+    assert plan is not None
+    [step] = plan.steps
+    # Anna forwards all her calls and Vera is on do-not-disturb: only Boris rings, for the queue's ring time.
+    assert (step.timeout, [t.uri for t in step.targets]) == (15, ["sip:boris@demo.vpbx.test"])
+    assert any("agent 99 is no employee" in r for r in plan.reasons)

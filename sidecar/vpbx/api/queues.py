@@ -29,6 +29,32 @@ class QueueSchema(Schema):
         load_default=None, allow_none=True, metadata={"description": "What callers hear; none: the standard music"}
     )
     members = fields.List(fields.Integer(), load_default=list, metadata={"description": "Agents (employee ids)"})
+    agent_ring_time = fields.Integer(
+        load_default=15, validate=validate.Range(5, 120), metadata={"description": "Seconds an agent rings"}
+    )
+    wrap_up = fields.Integer(
+        load_default=5,
+        validate=validate.Range(0, 600),
+        metadata={"description": "Seconds an agent rests after a queue call before the next one rings"},
+    )
+    announce_position_every = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 600),
+        metadata={"description": "Seconds between telling a waiting caller their place; 0: never"},
+    )
+    join_empty = fields.Boolean(
+        load_default=True, metadata={"description": "Callers join while no agent is free; false: the fallback"}
+    )
+    fallback_voicemail_box_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Where a caller goes at the longest wait or a full queue; none: a goodbye"},
+    )
+
+    @validates_schema
+    def announcements_not_too_often(self, data, **kwargs):
+        if 0 < data.get("announce_position_every", 0) < 10:
+            raise ValidationError("0 (never) or 10 to 600 seconds", "announce_position_every")
 
     @validates_schema
     def no_duplicates(self, data, **kwargs):
@@ -44,7 +70,9 @@ class Queues(Service):
 
     def load(self, conn, company_id: int, object_id: int) -> dict:
         row = conn.execute(
-            """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id
+            """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
+                      agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
+                      announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -62,13 +90,29 @@ class Queues(Service):
         super().check(conn, company_id, object_id, data)
         if not owned(conn, company_id, "prompt", data["music_prompt_id"]):
             raise invalid("music_prompt_id", missing("prompt", data["music_prompt_id"]))
+        if not owned(conn, company_id, "voicemail box", data["fallback_voicemail_box_id"]):
+            raise invalid("fallback_voicemail_box_id", missing("voicemail box", data["fallback_voicemail_box_id"]))
         require_owned_list(conn, company_id, "employee", "members", data["members"])
 
     def write(self, conn, object_id: int, data: dict) -> None:
         conn.execute(
-            """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s
+            """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
+                      agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
+                      fallback_voicemail_box_id = %s
                WHERE id = %s""",
-            (data["name"], data["strategy"], data["max_wait"], data["max_callers"], data["music_prompt_id"], object_id),
+            (
+                data["name"],
+                data["strategy"],
+                data["max_wait"],
+                data["max_callers"],
+                data["music_prompt_id"],
+                data["agent_ring_time"],
+                data["wrap_up"],
+                data["announce_position_every"],
+                data["join_empty"],
+                data["fallback_voicemail_box_id"],
+                object_id,
+            ),
         )
         conn.execute("DELETE FROM queue_members WHERE queue_id = %s", (object_id,))
         for employee_id in data["members"]:

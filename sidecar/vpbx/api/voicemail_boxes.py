@@ -160,7 +160,8 @@ class VoicemailBoxes(Service):
                WHERE d.voicemail_box_id = %(id)s
                UNION ALL SELECT 'department ' || quote_literal(name) FROM departments WHERE voicemail_box_id = %(id)s
                UNION ALL SELECT 'the no-answer rule of ' || quote_literal(name) FROM employees
-               WHERE no_answer_voicemail_box_id = %(id)s""",
+               WHERE no_answer_voicemail_box_id = %(id)s
+               UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE fallback_voicemail_box_id = %(id)s""",
                 {"id": object_id},
             )
         ]

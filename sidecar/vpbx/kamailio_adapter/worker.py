@@ -29,7 +29,7 @@ from ..routing.department_state import state_key
 from ..routing.feature_codes import build_feature_plan
 from ..routing.numbers import to_e164
 from ..routing.outbound import build_outgoing_plan
-from ..routing.plan import build_ivr_key_plan, build_scheme_plan, expand_lookups
+from ..routing.plan import build_agents_plan, build_ivr_key_plan, build_scheme_plan, expand_lookups
 from .documents import CacheUnavailable, Documents, Read, Reader, Shared, Versions
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,12 @@ class Worker:
         domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
         a scheme it answered for (sip:scheme-<id>-<step>), or a leg of a
         click-to-call (sip:c2c-<employee>-<number>[-client])."""
+        if agents := leg_names.parse_agents_user(dialled):
+            read, clock = self._document(company_key(domain))
+            if read.document is None:
+                return None
+            call = Call(call_id, dialled, caller, "media", now or clock, None)
+            return build_agents_plan(read.document, agents, call)
         if leg := leg_names.parse_click_to_call_user(dialled):
             read, _ = self._document(company_key(domain))
             if read.document is None:

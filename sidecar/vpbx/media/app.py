@@ -130,6 +130,7 @@ class MediaApp:
             data_dir=self.data_dir,
             now=self.now,
             background=self.background,
+            redis=self.redis,
             republish=self.republish,
         )
         # Click-to-call requests from the API, taken by one media app each (media.click_to_call).

@@ -68,6 +68,10 @@ class MediaCall:
         while not self.digits.empty():
             self.digits.get_nowait()
 
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``; HungUp as soon as the caller hangs up."""
+        await self._until_ended(asyncio.sleep(seconds))
+
     async def _until_ended(self, awaitable):
         """``awaitable``'s result, or HungUp as soon as the call ends."""
         task = asyncio.ensure_future(awaitable)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,9 +97,16 @@ class Connector:
             await self.dialogs.bye(leg.dialog)
 
     async def connect(
-        self, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+        self,
+        call: MediaCall,
+        user: str,
+        domain: str,
+        *,
+        music: Path | None = None,
+        whisper: Path | None = None,
+        answered: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
-        return await connect(self, call, user, domain, music=music, whisper=whisper)
+        return await connect(self, call, user, domain, music=music, whisper=whisper, answered=answered)
 
 
 async def connect(
@@ -109,12 +117,14 @@ async def connect(
     *,
     music: Path | None = None,
     whisper: Path | None = None,
+    answered: Callable[[], Awaitable[None]] | None = None,
 ) -> bool:
     """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
     caller to whoever answers, until either side hangs up: True. False when
     nobody answered; the caller is then still the media app's. HungUp when the
     caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
-    to whoever answers, before the caller is put through."""
+    to whoever answers, before the caller is put through; ``answered`` is
+    awaited once someone answered (a queue lets the next caller move up)."""
     if call.dialog.invite is None:
         raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
@@ -137,18 +147,20 @@ async def connect(
         },
         body=body,
     )
-    await _play_while_ringing(call, music or await connector.prompts.ringback())
+    await play_while_ringing(call, music or await connector.prompts.ringback())
     try:
-        answered = await _ring(connector, call, invite)
+        ringing = await _ring(connector, call, invite)
     except HungUp:
         await call.stop_playing()
         raise
-    if answered is None:
+    if ringing is None:
         await call.stop_playing()
         return False
-    dialog, response, ack = answered
+    dialog, response, ack = ringing
     # The person's BYE and a resent 2xx are handled as this leg's from the answer on.
     connector.legs[dialog.call_id] = Leg(dialog, body, ack)
+    if answered is not None:
+        await answered()
     try:
         if whisper is not None:
             # Before the person is given the caller's media: not a word of it may reach them before the whisper.
@@ -209,7 +221,7 @@ async def _point_caller_at(connector: Connector, call: MediaCall, person_sdp: by
         raise BridgeRefused(f"re-INVITE answered {reply.status if reply else 'nothing'}")
 
 
-async def _play_while_ringing(call: MediaCall, path: Path) -> None:
+async def play_while_ringing(call: MediaCall, path: Path) -> None:
     """Ringback or music to the caller while the leg rings. rtpengine 10.5 has no
     endless loop: the file repeats as often as the longest ringing could need
     (counted for a 1 s file; stop media ends it)."""

@@ -127,6 +127,12 @@ STANDARD = {
         "uk": "Більше повідомлень немає. До побачення.",
         "en": "No more messages. Goodbye.",
     },
+    # Call queues (media/nodes/queue.py).
+    "queue_position": {
+        "ru": "Ваш номер в очереди: {position}. Оставайтесь, пожалуйста, на линии.",
+        "uk": "Ваш номер у черзі: {position}. Залишайтеся, будь ласка, на лінії.",
+        "en": "Your place in the queue: {position}. Please stay on the line.",
+    },
     "unavailable": {
         "ru": "Извините, этот пункт сейчас недоступен. Позвоните, пожалуйста, позже.",
         "uk": "Вибачте, цей пункт зараз недоступний. Зателефонуйте, будь ласка, пізніше.",

@@ -72,6 +72,26 @@ class Announced:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """A call queue (R18) as its media node runs it."""
+
+    id: int
+    company_id: int
+    domain: str
+    name: str
+    strategy: str  # ring_all, round_robin, longest_idle
+    max_wait_s: int
+    max_callers: int
+    music: Prompt | None  # None: the standard ringback
+    agents: tuple[int, ...]  # employee ids, in the order the API lists them
+    agent_ring_s: int
+    wrap_up_s: int
+    announce_position_s: int  # 0: never
+    join_empty: bool
+    fallback_voicemail_box_id: int | None
+
+
+@dataclass(frozen=True)
 class Employee:
     """An employee who dialled a feature code from their phone."""
 
@@ -258,6 +278,40 @@ class Store:
                 "UPDATE voicemail_messages SET emailed_to = %s, email_error = %s WHERE id = %s",
                 (sent_to, error, message_id),
             )
+
+    async def queue(self, queue_id: int, company_id: int) -> Queue | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
+                           q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
+                           q.fallback_voicemail_box_id, {_prompt_columns("p", "music")},
+                           coalesce((SELECT array_agg(employee_id ORDER BY employee_id) FROM queue_members
+                                      WHERE queue_id = q.id), '{{}}') AS agents
+                      FROM queues q JOIN companies c ON c.id = q.company_id
+                      LEFT JOIN prompts p ON p.id = q.music_prompt_id
+                     WHERE q.id = %s AND q.company_id = %s""",
+                    (queue_id, company_id),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        return Queue(
+            row["id"],
+            row["company_id"],
+            row["sip_domain"],
+            row["name"],
+            row["strategy"],
+            row["max_wait_s"],
+            row["max_callers"],
+            _prompt(row, "music"),
+            tuple(row["agents"]),
+            row["agent_ring_s"],
+            row["wrap_up_s"],
+            row["announce_position_s"],
+            row["join_empty"],
+            row["fallback_voicemail_box_id"],
+        )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------
 

@@ -11,6 +11,8 @@ SIP user parts. Built and parsed here only, so both sides always agree.
   (an announcement first, R14): "scheme-<id>-<step>", the step 1-based.
 - A trunk that registers to its carrier does so as "vpbx-trunk-<id>" (the
   kamailio_uacreg view): the carrier's calls arrive addressed to it.
+- The leg a call queue opens to ring its agents (media/nodes/queue.py):
+  "agents-<queue id>-<ring seconds>-<employee id>[.<employee id>...]".
 - The two legs of a click-to-call (routing/click_to_call.py): the employee's
   phones, "c2c-<employee id>-<client's E.164>", then the client,
   "c2c-<employee id>-<client's E.164>-client".
@@ -31,6 +33,7 @@ _WORD_KEYS = {word: key for key, word in _KEY_WORDS.items()}
 _NODE_USER = re.compile(r"^([a-z][a-z-]*?)-([0-9]+)$")
 _IVR_KEY = re.compile(r"^([0-9]+)-([0-9]|star|hash|timeout)$")
 _SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
+_AGENTS_USER = re.compile(r"^agents-([0-9]+)-([0-9]+)-([0-9]+(?:\.[0-9]+)*)$")
 _CLICK_TO_CALL_USER = re.compile(r"^c2c-([0-9]+)-(\+[1-9][0-9]{6,14})(-client)?$")
 
 
@@ -109,3 +112,22 @@ def parse_click_to_call_user(user: str) -> ClickToCallLeg | None:
     """The click-to-call leg a SIP user part names; None for anything else."""
     match = _CLICK_TO_CALL_USER.match(user)
     return ClickToCallLeg(int(match.group(1)), match.group(2), match.group(3) is not None) if match else None
+
+
+@dataclass(frozen=True)
+class AgentsLeg:
+    queue_id: int
+    ring_seconds: int
+    employee_ids: tuple[int, ...]
+
+
+def agents_user(queue_id: int, ring_seconds: int, employee_ids: list[int]) -> str:
+    """(4, 15, [11, 12]) -> "agents-4-15-11.12"."""
+    return f"agents-{queue_id}-{ring_seconds}-" + ".".join(str(e) for e in employee_ids)
+
+
+def parse_agents_user(user: str) -> AgentsLeg | None:
+    match = _AGENTS_USER.match(user)
+    if match is None:
+        return None
+    return AgentsLeg(int(match.group(1)), int(match.group(2)), tuple(int(e) for e in match.group(3).split(".")))

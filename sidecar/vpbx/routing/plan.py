@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from . import destinations, leg_names
 from .call import Call
 from .department_state import DepartmentState
+from .destinations import employee as employee_destination
 from .destinations.employee import label as employee_label
 from .destinations.kind import Handler
 from .ring_times import (
@@ -481,6 +482,34 @@ def build_ivr_key_plan(
         departments,
         reasons,
         called=leg_names.ivr_key_user(menu_id, key),
+    )
+
+
+def build_agents_plan(company_document: Data, leg: leg_names.AgentsLeg, call: Call) -> Plan | None:
+    """The plan for the leg a call queue opens to ring agents (media/nodes/queue.py):
+    each for the queue's agent ring time, skipped when away, on do-not-disturb
+    or forwarding their calls, as a department skips a member."""
+    company = company_document["company"]
+    by_id = {e["id"]: e for e in company_document["extensions"].values()}
+    ctx = _context(company, None, call)
+    reasons = [f"call queue {leg.queue_id} of company {company['name']!r}: ring agents"]
+    targets: list[Target] = []
+    for employee_id in leg.employee_ids:
+        agent = by_id.get(employee_id)
+        if agent is None:
+            reasons.append(f"agent {employee_id} is no employee of the company (any more)")
+            continue
+        resolution = employee_destination.resolve({"kind": "employee", "employee": agent}, call, ctx, group_call=True)
+        targets.extend(resolution.targets)
+        reasons.extend(resolution.reasons)
+    seconds = min(leg.ring_seconds, MAX_RING_SECONDS)
+    steps = (Step("parallel", seconds, tuple(targets), scheme_step=1),) if targets else ()
+    return Plan(
+        steps,
+        tuple(reasons),
+        company_id=company["id"],
+        called=leg_names.agents_user(leg.queue_id, leg.ring_seconds, list(leg.employee_ids)),
+        domain=company["domain"],
     )
 
 

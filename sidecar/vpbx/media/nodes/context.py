@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from ..call import MediaCall
     from ..prompts import PromptLibrary
     from ..routing_documents import RoutingDocuments
@@ -19,10 +21,18 @@ if TYPE_CHECKING:
 
 class Connect(Protocol):
     """Ring what a leg name says through Kamailio and bridge the caller to
-    whoever answers (vpbx.media.connect): False when nobody did."""
+    whoever answers (vpbx.media.connect): False when nobody did.
+    ``answered`` is awaited the moment someone answers."""
 
     async def __call__(
-        self, call: MediaCall, user: str, domain: str, *, music: Path | None = None, whisper: Path | None = None
+        self,
+        call: MediaCall,
+        user: str,
+        domain: str,
+        *,
+        music: Path | None = None,
+        whisper: Path | None = None,
+        answered: Callable[[], Coroutine[Any, Any, None]] | None = None,
     ) -> bool: ...
 
 
@@ -37,5 +47,7 @@ class NodeContext:
     now: Callable[[], datetime]
     # Work that outlives the call's flow (an email after the goodbye).
     background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]
+    # Shared call state every media app sees (a queue's waiting line).
+    redis: aioredis.Redis
     # Make a change the node committed reach the company's calls (False: the cache did not take it).
     republish: Callable[[int], Coroutine[Any, Any, bool]]

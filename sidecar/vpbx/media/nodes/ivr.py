@@ -17,7 +17,7 @@ from ...routing import leg_names
 from ...routing.plan import held_ivr_key, ivr_menu_keys
 from ..call import MediaCall
 from ..store import Menu
-from . import voicemail
+from . import queue, voicemail
 from .context import NodeContext
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
         submenu = await find(ctx, destination["ivr_menu_id"], menu.company_id)
         if submenu is not None:
             await run(call, submenu, ctx, depth + 1)
+            return
+    if destination["kind"] == "queue":
+        waiting_line = await queue.find(ctx, destination["queue_id"], menu.company_id)
+        if waiting_line is not None:
+            await queue.run(call, waiting_line, ctx)
             return
     held = held_ivr_key(destination)
     if held.rings and await ctx.connect(call, leg_names.ivr_key_user(menu.id, key), menu.domain):

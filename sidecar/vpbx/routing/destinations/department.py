@@ -68,7 +68,12 @@ def resolve(data: Data, call: Call, ctx: Context) -> Resolution:
     delayed: list[tuple[int, Target]] = []
     for member in members:
         resolution = employee.resolve(
-            {"kind": "employee", "employee": member}, call, ctx, department_id=department["id"], tracks_idle=tracks_idle
+            {"kind": "employee", "employee": member},
+            call,
+            ctx,
+            group_call=True,
+            department_id=department["id"],
+            tracks_idle=tracks_idle,
         )
         targets.extend(resolution.targets)
         reasons.extend(resolution.reasons)

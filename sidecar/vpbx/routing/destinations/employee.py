@@ -65,16 +65,17 @@ def label(employee: Data) -> str:
     return f"employee {employee['extension']} {employee['name']}"
 
 
-def resolve(data: Data, call: Call, ctx: Context, **target_fields: Any) -> Resolution:
-    """``target_fields``: more about the Target when a department rings the employee."""
+def resolve(data: Data, call: Call, ctx: Context, *, group_call: bool = False, **target_fields: Any) -> Resolution:
+    """``group_call``: a department or a queue rings the employee among others;
+    ``target_fields``: more about the Target then."""
     employee = data["employee"]
     name = label(employee)
     why_not = _unavailable(employee, call, ctx)
     if why_not:
         return Resolution((), (f"skip {name}: {why_not}",))
     if forward := employee.get("forward_all"):
-        if target_fields.get("department_id") is not None:
-            # A department's call goes to whoever is at their desk: a forwarded
+        if group_call:
+            # A department's or a queue's call goes to whoever is at their desk: a forwarded
             # member's mobile voicemail would answer it and stop the others ringing.
             return Resolution(
                 (), (f"skip {name}: forwards all calls to {forward}, which a department does not follow",)

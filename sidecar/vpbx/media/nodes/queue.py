@@ -1,0 +1,169 @@
+"""A call queue (R18): the caller waits with music in the queue's waiting
+line, shared by every media app (media/waiting_line.py), and is put through
+to a free agent in their turn.
+
+While a caller waits, every second: their place is read again (callers ahead
+whose media app died are dropped); a caller whose place is within the number
+of free agents claims one in the order of the queue's strategy and rings them
+(one leg through Kamailio: routing.plan.build_agents_plan skips an agent
+away, on do-not-disturb or forwarding); "ring all" rings every free agent at
+once. An agent who does not answer is released for the next caller and not
+rung again for this one until every agent has had a turn, and then only
+after RETRY_S. The caller leaves
+the line the moment an agent answers; the agent rests for the queue's wrap-up
+time after the call. At the longest wait, or when the line is full (or no
+agent is there and the queue takes no one then), the caller goes to the
+queue's voicemail box, else hears a goodbye.
+
+Not yet: agent login, pause and per-agent priority, callbacks, statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+from pathlib import Path
+
+from ...routing import leg_names
+from ..call import HungUp, MediaCall
+from ..connect import play_while_ringing
+from ..store import Queue
+from ..waiting_line import KEEPALIVE_S, WaitingLine
+from . import voicemail
+from .context import NodeContext
+
+log = logging.getLogger(__name__)
+
+WHAT = "call queue"
+# How often a waiting caller looks at their place and the free agents.
+LOOK_EVERY_S = 1.0
+# Once every agent was rung for a caller and none answered, the round starts
+# again after this pause (Asterisk's "retry"): no agent is rung back to back.
+RETRY_S = 5.0
+
+
+async def find(ctx: NodeContext, queue_id: int, company_id: int) -> Queue | None:
+    return await ctx.store.queue(queue_id, company_id)
+
+
+async def run(call: MediaCall, queue: Queue, ctx: NodeContext) -> None:
+    line = WaitingLine(ctx.redis, queue.id)
+    if not queue.join_empty and not await line.free(list(queue.agents)):
+        log.info("%s: queue %s has no free agent and takes no one then", call.call_id, queue.id)
+        await _fall_back(call, queue, ctx)
+        return
+    place = await line.join(call.call_id, queue.max_callers)
+    if place is None:
+        log.info("%s: queue %s is full (%s callers)", call.call_id, queue.id, queue.max_callers)
+        await _fall_back(call, queue, ctx)
+        return
+    log.info("%s: joined queue %s at place %s", call.call_id, queue.id, place + 1)
+    keeping = asyncio.ensure_future(_keep_alive(line, call.call_id))
+    try:
+        if await _wait_for_an_agent(call, queue, line, ctx):
+            return
+    finally:
+        keeping.cancel()
+        await line.leave(call.call_id)
+    await _fall_back(call, queue, ctx)
+
+
+async def _keep_alive(line: WaitingLine, call_id: str) -> None:
+    while True:
+        await asyncio.sleep(KEEPALIVE_S)
+        with suppress(Exception):  # a missed refresh costs nothing while the key lives
+            await line.keep_alive(call_id)
+
+
+async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext) -> bool:
+    """Until an agent took the call (True) or the longest wait is over (False)."""
+    music = await _music(queue, ctx)
+    deadline = time.monotonic() + queue.max_wait_s
+    next_announcement = time.monotonic() + queue.announce_position_s if queue.announce_position_s else None
+    declined: set[int] = set()  # agents rung for this caller who did not answer, until all had a turn
+    retry_at = 0.0
+    await _play_music(call, music, ctx)
+    while time.monotonic() < deadline:
+        place = await line.place(call.call_id)
+        if place is None:  # dropped from the line (taken for dead during a Redis outage): back in, at the end
+            place = await line.join(call.call_id, queue.max_callers + 1)
+            if place is None:
+                return False
+        if next_announcement is not None and time.monotonic() >= next_announcement:
+            await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
+            await _play_music(call, music, ctx)
+            next_announcement = time.monotonic() + queue.announce_position_s
+        free = await line.free(list(queue.agents))
+        if place < len(free):
+            if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:
+                declined.clear()  # everyone had a turn: round again, after a pause
+            candidates = [a for a in await line.in_order(queue.strategy, free) if a not in declined]
+            agents = await _claim(line, call.call_id, candidates if queue.strategy == "ring_all" else candidates[:1])
+            if agents:
+                if await _ring_agents(call, queue, line, agents, music, ctx):
+                    return True
+                declined.update(agents)
+                retry_at = time.monotonic() + RETRY_S
+                await _play_music(call, music, ctx)
+                continue
+        await call.pause(LOOK_EVERY_S)
+    return False
+
+
+async def _claim(line: WaitingLine, call_id: str, agents: list[int]) -> list[int]:
+    return [agent for agent in agents if await line.claim(agent, call_id)]
+
+
+async def _ring_agents(
+    call: MediaCall, queue: Queue, line: WaitingLine, agents: list[int], music: Path | None, ctx: NodeContext
+) -> bool:
+    """Ring the claimed agents; True once one answered and the call is over."""
+    user = leg_names.agents_user(queue.id, queue.agent_ring_s, agents)
+    refreshing = asyncio.ensure_future(_keep_claims(line, agents, call.call_id))
+    took = False
+
+    async def answered() -> None:
+        nonlocal took
+        took = True
+        await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
+
+    try:
+        if await ctx.connect(call, user, queue.domain, music=music, answered=answered):
+            return True
+        return took
+    finally:
+        refreshing.cancel()
+        for agent in agents:
+            # Who of several answered is not known here yet: all of them rest (ring all).
+            await line.release(agent, queue.wrap_up_s if took else 0)
+            if took:
+                await line.took_call(agent)
+
+
+async def _keep_claims(line: WaitingLine, agents: list[int], call_id: str) -> None:
+    while True:
+        await asyncio.sleep(KEEPALIVE_S)
+        with suppress(Exception):
+            for agent in agents:
+                await line.keep_claim(agent, call_id)
+
+
+async def _music(queue: Queue, ctx: NodeContext) -> Path | None:
+    """The queue's music; None: the standard ringback."""
+    if queue.music is None or queue.music.kind == "default":
+        return None
+    return await ctx.prompts.greeting(queue.music, "forward_greeting")
+
+
+async def _play_music(call: MediaCall, music: Path | None, ctx: NodeContext) -> None:
+    await play_while_ringing(call, music or await ctx.prompts.ringback())
+
+
+async def _fall_back(call: MediaCall, queue: Queue, ctx: NodeContext) -> None:
+    with suppress(HungUp):
+        await call.stop_playing()
+        if await voicemail.by_id(call, queue.fallback_voicemail_box_id, queue.company_id, ctx):
+            return
+        await call.play(await ctx.prompts.standard("nobody_answered"))

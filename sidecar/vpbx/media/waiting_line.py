@@ -1,0 +1,138 @@
+"""A call queue's waiting line and its agents' availability, in Redis, so that
+every media app on every node serves one line: first come, first served,
+whichever media app answered the caller (R18).
+
+- The line is a sorted set of Call-IDs scored by the moment each caller joined.
+- Each caller's media app keeps an "alive" key of theirs fresh while it holds
+  them; a caller whose key lapsed (their media app died with the call) is
+  dropped by whoever next looks at the line, so nobody waits behind a ghost.
+- An agent is claimed for one caller while their phone rings and while they
+  talk (a key that expires, refreshed meanwhile), then kept for the queue's
+  wrap-up time: a claimed agent is rung by nobody else, on any node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import cast
+
+import redis.asyncio as aioredis
+
+# A caller's alive key lasts this long; the media app refreshes it every KEEPALIVE_S.
+ALIVE_S = 10
+KEEPALIVE_S = 3
+# An agent's claim lasts this long past its last refresh (a media app that died mid-call frees it).
+CLAIM_S = 30
+
+_JOIN = """
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
+redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+return redis.call('ZRANK', KEYS[1], ARGV[1])
+"""
+
+
+def line_key(queue_id: int) -> str:
+    return f"vpbx:queue:{queue_id}:line"
+
+
+def alive_key(queue_id: int, call_id: str) -> str:
+    return f"vpbx:queue:{queue_id}:alive:{call_id}"
+
+
+def claim_key(employee_id: int) -> str:
+    return f"vpbx:queue-agent:{employee_id}"
+
+
+def turn_key(queue_id: int) -> str:
+    return f"vpbx:queue:{queue_id}:turn"
+
+
+def idle_key(queue_id: int) -> str:
+    return f"vpbx:queue:{queue_id}:idle"
+
+
+class WaitingLine:
+    def __init__(self, client: aioredis.Redis, queue_id: int):
+        self.redis = client
+        self.queue_id = queue_id
+        self._join = client.register_script(_JOIN)
+
+    async def join(self, call_id: str, max_callers: int) -> int | None:
+        """Join the line: the caller's place (0: first), None when the line is full."""
+        rank = await self._join(
+            keys=[line_key(self.queue_id), alive_key(self.queue_id, call_id)],
+            args=[call_id, time.time(), max_callers, ALIVE_S],
+        )
+        return None if rank is None or int(rank) < 0 else int(rank)
+
+    async def keep_alive(self, call_id: str) -> None:
+        await self.redis.set(alive_key(self.queue_id, call_id), "1", ex=ALIVE_S)
+
+    async def place(self, call_id: str) -> int | None:
+        """The caller's place now (0: first), dropping callers ahead whose media
+        app stopped keeping them; None when the caller is not in the line."""
+        ahead = await self.redis.zrange(line_key(self.queue_id), 0, -1)
+        callers = [c.decode() if isinstance(c, bytes) else c for c in ahead]
+        if call_id not in callers:
+            return None
+        ahead_of_us = callers[: callers.index(call_id)]
+        if not ahead_of_us:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for caller in ahead_of_us:
+                pipe.exists(alive_key(self.queue_id, caller))
+            alive = await pipe.execute()
+        gone = [caller for caller, there in zip(ahead_of_us, alive, strict=True) if not there]
+        if gone:
+            await self.redis.zrem(line_key(self.queue_id), *gone)
+        return len(ahead_of_us) - len(gone)
+
+    async def waiting(self) -> int:
+        return int(await self.redis.zcard(line_key(self.queue_id)))
+
+    async def leave(self, call_id: str) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(line_key(self.queue_id), call_id)
+            pipe.delete(alive_key(self.queue_id, call_id))
+            await pipe.execute()
+
+    # ---- agents ---------------------------------------------------------------
+
+    async def free(self, agents: list[int]) -> list[int]:
+        """Those of ``agents`` no caller has claimed and not in wrap-up, in the given order."""
+        if not agents:
+            return []
+        claimed = await self.redis.mget([claim_key(a) for a in agents])
+        return [agent for agent, claim in zip(agents, claimed, strict=True) if claim is None]
+
+    async def claim(self, agent: int, call_id: str) -> bool:
+        return bool(await self.redis.set(claim_key(agent), f"{self.queue_id}:{call_id}", nx=True, ex=CLAIM_S))
+
+    async def keep_claim(self, agent: int, call_id: str) -> None:
+        await self.redis.set(claim_key(agent), f"{self.queue_id}:{call_id}", ex=CLAIM_S)
+
+    async def release(self, agent: int, wrap_up_s: int = 0) -> None:
+        """Free the agent, after ``wrap_up_s`` seconds of rest when they took a call."""
+        if wrap_up_s > 0:
+            await self.redis.set(claim_key(agent), "wrap-up", ex=wrap_up_s)
+        else:
+            await self.redis.delete(claim_key(agent))
+
+    async def took_call(self, agent: int) -> None:
+        """Note when the agent last finished a queue call (longest idle)."""
+        # redis-py types hash commands as sync or async alike: this client's are async.
+        await cast(Awaitable[int], self.redis.hset(idle_key(self.queue_id), str(agent), repr(time.time())))
+
+    async def in_order(self, strategy: str, agents: list[int]) -> list[int]:
+        """The agents in the order the strategy rings them next."""
+        if strategy == "round_robin" and agents:
+            turn = int(await self.redis.incr(turn_key(self.queue_id))) - 1
+            start = turn % len(agents)
+            return agents[start:] + agents[:start]
+        if strategy == "longest_idle" and agents:
+            ended = await cast(Awaitable[list], self.redis.hmget(idle_key(self.queue_id), [str(a) for a in agents]))
+            last = {a: float(e) if e is not None else 0.0 for a, e in zip(agents, ended, strict=True)}
+            return sorted(agents, key=lambda a: last[a])
+        return list(agents)

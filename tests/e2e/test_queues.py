@@ -1,0 +1,144 @@
+"""Call queues (R18) on real calls: callers wait in one line with music, in
+the order they came, and are put through to the agent in turn; the agent
+rests for the wrap-up time between calls; history names the agent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from . import sip_log
+from .calls import history_line, parallel
+from .media_caller import WAIT_FOR_HANGUP, ended, media_call, message_of, phone_media_call, tone_heard
+from .rtp import RtpEndpoint
+from .sipp import Sipp, free_udp_port
+
+WRAP_UP_S = 2
+RINGBACK_HZ, BEEP_HZ = 425, 1000  # the standard music (media/prompts.py: ringback) and the voicemail beep
+TALK_MS = 3000
+
+
+@pytest.fixture
+def agent(api, register):
+    """An employee made for the test, registered at a port a test's SIPp takes: (employee, port)."""
+    status, employee = api("POST", "/employees", {"name": "Queue agent 381", "extension": "381"})
+    assert status == 201, employee
+    port = free_udp_port()
+    assert register("381", port, password=employee["sip_password"])[0] == 200
+    yield employee, port
+    api("DELETE", f"/employees/{employee['id']}")
+
+
+@pytest.fixture
+def queue(api, demo_steps, agent):
+    employee, _ = agent
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E queue",
+            "strategy": "round_robin",
+            "members": [employee["id"]],
+            "agent_ring_time": 10,
+            "wrap_up": WRAP_UP_S,
+            "max_wait": 60,
+        },
+    )
+    assert status == 201, made
+    demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+    yield made
+    demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))  # the scheme lets go of the queue
+    api("DELETE", f"/queues/{made['id']}")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_two_callers_reach_the_agent_in_the_order_they_came_with_wrap_up_between(
+    stack, api, sip_target, demo, agent, queue, no_registrations
+):
+    employee, port = agent
+    agent_rtp = RtpEndpoint()
+    agent_phone = Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=port,
+        calls=2,
+        keys={"rtp_port": agent_rtp.port},
+        values={"ring_ms": 300, "talk_ms": TALK_MS},
+        timeout_s=60,
+        recv_timeout_s=40,
+    ).start()
+    try:
+        first, first_audio = media_call(stack, sip_target, demo["number"])
+        assert first_audio.started(within=15) is not None, "the first caller heard nothing"
+        second, second_audio = phone_media_call(sip_target, demo, "102", demo["number"], WAIT_FOR_HANGUP)
+        # The second caller waits with the queue's music: the ringback tone, on and off.
+        assert second_audio.burst(within=15) is not None, "the waiting caller heard no music"
+        first_result, second_result = ended(first, first_audio), ended(second, second_audio)
+        answered = agent_phone.wait()
+    finally:
+        agent_phone.stop()
+        agent_rtp.close()
+
+    assert first_result.returncode == 0, first_result.explain()
+    assert second_result.returncode == 0, second_result.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert len([m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]) == 2
+
+    first_line, second_line = history_line(api, first.call_id()), history_line(api, second.call_id())
+    for line in (first_line, second_line):
+        assert (line["status"], line["employee_id"]) == ("answered", employee["id"]), line
+    # The queue answered each caller, then rang the agent: in the order they came,
+    # and only once the agent had rested after the first call.
+    first_rang, second_rang = (_agent_rang_at(line, employee["id"]) for line in (first_line, second_line))
+    assert first_rang < second_rang
+    rest = (second_rang - _at(first_line["ended_at"])).total_seconds()
+    assert rest >= WRAP_UP_S - 0.2, rest
+
+
+def _agent_rang_at(line: dict, employee_id: int) -> datetime:
+    [leg] = [leg for leg in line["legs"] if leg["employee_id"] == employee_id and leg["answered"]]
+    return _at(leg["rang_at"])
+
+
+def test_an_agent_who_declines_is_skipped_and_the_wait_ends_in_the_queues_voicemail(
+    stack, api, sip_target, demo, agent, demo_steps, voicemail_box, db, no_registrations
+):
+    employee, port = agent
+    box = voicemail_box(name="E2E queue fallback", silence_s=2)
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E short queue",
+            "members": [employee["id"]],
+            "agent_ring_time": 5,
+            "max_wait": 15,
+            "fallback_voicemail_box_id": box["id"],
+        },
+    )
+    assert status == 201, made
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        declining = Sipp(
+            "uas_reject.xml", port=port, calls=1, values={"code": 486, "phrase": "Busy Here"}, timeout_s=30
+        ).start()
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        declined = declining.wait()
+        # The ringback tone while waiting, then, at the longest wait, the box's greeting and its beep.
+        assert tone_heard(audio, RINGBACK_HZ, run=30, within=10), "no music while waiting"
+        assert tone_heard(audio, BEEP_HZ, run=15, within=30), "no voicemail beep at the longest wait"
+        audio.speak(1.5)
+        audio.press("#")
+        result = ended(caller, audio)
+    finally:
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    assert declined.returncode == 0, declined.explain()
+    assert result.returncode == 0, result.explain()
+    assert message_of(db, caller.call_id())["voicemail_box_id"] == box["id"]
+    line = history_line(api, caller.call_id())
+    assert line["voicemail"] is True
+    assert any(leg["employee_id"] == employee["id"] and not leg["answered"] for leg in line["legs"])

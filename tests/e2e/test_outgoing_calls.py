@@ -185,11 +185,16 @@ def _digest_carrier(trunks, *, right_password: bool = True) -> tuple[int, Sipp, 
     return port, carrier.start(), secret
 
 
-def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, demo, trunks):
+@pytest.mark.parametrize(
+    ("dialled", "number"),
+    [("89161234567", "+79161234567"), ("810442079460000", "+442079460000")],  # national form; international
+)
+def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, demo, trunks, anna, dialled, number):
+    assert api("PATCH", f"/employees/{anna['id']}", {"outgoing_calls": "international"})[0] == 200
     port, carrier, secret = _digest_carrier(trunks)
     caller_rtp = RtpEndpoint()
 
-    caller = phone_call(sip_target, demo, "101", "89161234567", rtp_port=caller_rtp.port, duration_ms=CALL_MS)
+    caller = phone_call(sip_target, demo, "101", dialled, rtp_port=caller_rtp.port, duration_ms=CALL_MS)
     called = caller.run()
     answered = carrier.wait()
     caller_rtp.close()
@@ -197,7 +202,8 @@ def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, de
     assert called.returncode == 0, called.explain()
     assert answered.returncode == 0, answered.explain()
     first, second = [m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]
-    assert second.startswith(f"INVITE sip:+79161234567@127.0.0.1:{port} ")
+    assert second.startswith(f"INVITE sip:{number}@127.0.0.1:{port} ")
+    assert sip_log.header(second, "P-Asserted-Identity") == f"<sip:{demo['number']}@demo.vpbx.test>"
     authorization = sip_log.header(second, "Authorization") or ""
     assert authorization.startswith("Digest ") and 'username="vpbx"' in authorization
     assert 'realm="carrier.test"' in authorization
@@ -206,7 +212,12 @@ def test_a_carrier_that_asks_for_credentials_gets_its_trunks(api, sip_target, de
     assert sip_log.header(first, "Via") != sip_log.header(second, "Via")
     assert sip_log.header(first, "CSeq") == sip_log.header(second, "CSeq")
     line = history_line(api, caller.call_id())
-    assert (line["status"], [leg["target"] for leg in line["legs"]]) == ("answered", ["phone +79161234567"])
+    assert (line["status"], line["direction"], [leg["target"] for leg in line["legs"]]) == (
+        "answered",
+        "outgoing",
+        [f"phone {number}"],
+    )
+    assert line["trunk"] == "digest carrier"
 
 
 def test_credentials_the_carrier_refuses_end_the_call_with_503_not_a_challenge_to_the_phone(

@@ -142,3 +142,72 @@ def test_an_agent_who_declines_is_skipped_and_the_wait_ends_in_the_queues_voicem
     line = history_line(api, caller.call_id())
     assert line["voicemail"] is True
     assert any(leg["employee_id"] == employee["id"] and not leg["answered"] for leg in line["legs"])
+
+
+def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
+    stack, api, sip_target, demo, demo_steps, register, no_registrations
+):
+    agents = []
+    for extension in ("391", "392"):
+        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
+        assert status == 201, employee
+        port = free_udp_port()
+        assert register(extension, port, password=employee["sip_password"])[0] == 200
+        agents.append((employee, port))
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E two agents",
+            "strategy": "round_robin",
+            "members": [e["id"] for e, _ in agents],
+            "agent_ring_time": 10,
+            "wrap_up": WRAP_UP_S,
+        },
+    )
+    assert status == 201, made
+    rtps = [RtpEndpoint() for _ in agents]
+    # Each agent may take two calls: which one takes the third caller is the first one free.
+    phones = [
+        Sipp(
+            "uas_answer_pcma_hang_up.xml",
+            port=port,
+            calls=2,
+            keys={"rtp_port": rtp.port},
+            values={"ring_ms": 300, "talk_ms": TALK_MS},
+            timeout_s=60,
+            recv_timeout_s=25,
+        ).start()
+        for (_, port), rtp in zip(agents, rtps, strict=True)
+    ]
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        callers = [media_call(stack, sip_target, demo["number"])]
+        assert callers[0][1].started(within=15) is not None
+        for login in ("102", "101"):
+            callers.append(phone_media_call(sip_target, demo, login, demo["number"], WAIT_FOR_HANGUP))
+            assert callers[-1][1].started(within=15) is not None
+        results = [ended(sipp, audio) for sipp, audio in callers]
+        # Read before the agents go: a deleted employee leaves history lines without them.
+        lines = [history_line(api, sipp.call_id()) for sipp, _ in callers]
+    finally:
+        for phone in phones:
+            phone.stop()
+        for rtp in rtps:
+            rtp.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": agents[0][0]["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+        for employee, _ in agents:
+            api("DELETE", f"/employees/{employee['id']}")
+    for result in results:
+        assert result.returncode == 0, result.explain()
+
+    answered_by = [line["employee_id"] for line in lines]
+    assert all(line["status"] == "answered" for line in lines), lines
+    # The first two callers reach the two agents at once; the third, the agent free first, once rested.
+    assert set(answered_by[:2]) == {e["id"] for e, _ in agents}
+    rang = [_agent_rang_at(line, agent) for line, agent in zip(lines, answered_by, strict=True)]
+    assert max(rang[:2]) < rang[2]
+    first_free = min(_at(line["ended_at"]) for line in lines[:2])
+    assert (rang[2] - first_free).total_seconds() >= WRAP_UP_S - 0.2
+    assert (rang[1] - rang[0]).total_seconds() < 3, "the second caller waited for an agent while one was free"

@@ -100,7 +100,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
             if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:
                 declined.clear()  # everyone had a turn: round again, after a pause
             candidates = [a for a in await line.in_order(queue.strategy, free) if a not in declined]
-            agents = await _claim(line, call.call_id, candidates if queue.strategy == "ring_all" else candidates[:1])
+            agents = await _claim(line, call.call_id, candidates, every=queue.strategy == "ring_all")
             if agents:
                 if await _ring_agents(call, queue, line, agents, music, ctx):
                     return True
@@ -112,8 +112,16 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
     return False
 
 
-async def _claim(line: WaitingLine, call_id: str, agents: list[int]) -> list[int]:
-    return [agent for agent in agents if await line.claim(agent, call_id)]
+async def _claim(line: WaitingLine, call_id: str, agents: list[int], *, every: bool) -> list[int]:
+    """Claim every agent of ``agents`` free still (ring all), or the first one
+    (the caller behind, on another node, may have just taken the one before)."""
+    claimed = []
+    for agent in agents:
+        if await line.claim(agent, call_id):
+            claimed.append(agent)
+            if not every:
+                break
+    return claimed
 
 
 async def _ring_agents(

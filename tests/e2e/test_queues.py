@@ -211,3 +211,53 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
     first_free = min(_at(line["ended_at"]) for line in lines[:2])
     assert (rang[2] - first_free).total_seconds() >= WRAP_UP_S - 0.2
     assert (rang[1] - rang[0]).total_seconds() < 3, "the second caller waited for an agent while one was free"
+
+
+def test_an_agent_pauses_by_phone_and_a_queue_that_takes_no_one_then_sends_callers_on(
+    stack, api, sip_target, demo, agent, demo_steps, voicemail_box, db, no_registrations
+):
+    employee, _ = agent
+    box = voicemail_box(name="E2E paused queue", silence_s=2)
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E paused queue",
+            "members": [employee["id"]],
+            "join_empty": False,
+            "fallback_voicemail_box_id": box["id"],
+        },
+    )
+    assert status == 201, made
+    try:
+        _dial(sip_target, demo, employee, "*47")
+        [state] = api("GET", f"/queues/{made['id']}")[1]["agents"]
+        assert (state["logged_in"], state["pause_reason"]) == (True, "paused by phone")
+
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        # No agent to take the call: straight to the box, no music first.
+        assert tone_heard(audio, BEEP_HZ, run=15, within=20), "the caller was not sent to the voicemail box"
+        audio.speak(1.5)
+        audio.press("#")
+        assert ended(caller, audio).returncode == 0
+        assert message_of(db, caller.call_id())["voicemail_box_id"] == box["id"]
+
+        _dial(sip_target, demo, employee, "*48")
+        assert api("GET", f"/queues/{made['id']}")[1]["agents"][0]["pause_reason"] is None
+        status, body = api(
+            "PUT", f"/queues/{made['id']}/agents/{employee['id']}", {"logged_in": False, "pause_reason": None}
+        )
+        assert (status, body["logged_in"]) == (200, False)
+    finally:
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+
+
+def _dial(sip_target, demo, employee: dict, code: str) -> None:
+    sipp, audio = phone_media_call(
+        sip_target, demo, employee["extension"], code, WAIT_FOR_HANGUP, password=employee["sip_password"]
+    )
+    said = audio.burst(within=20)
+    assert ended(sipp, audio).returncode == 0
+    assert said is not None, f"nothing said after {code}"

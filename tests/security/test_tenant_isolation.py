@@ -192,7 +192,7 @@ BODIES = {
 }
 
 # What a GET shows but no write takes.
-READ_ONLY = {"id", "extension_in_use", "file_seconds", "sip_password", "created_at", "updated_at"}
+READ_ONLY = {"id", "extension_in_use", "file_seconds", "sip_password", "created_at", "updated_at", "agents"}
 
 
 def _body_like(shown):

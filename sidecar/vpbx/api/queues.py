@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .auth import principal
 from .blueprints import api_blueprint
-from .errors import invalid
+from .database import db
+from .errors import ApiError, invalid, not_found
 from .fields import Name
 from .references import missing, owned, require_owned_list
 from .resources import Service, routes
@@ -29,6 +31,11 @@ class QueueSchema(Schema):
         load_default=None, allow_none=True, metadata={"description": "What callers hear; none: the standard music"}
     )
     members = fields.List(fields.Integer(), load_default=list, metadata={"description": "Agents (employee ids)"})
+    agents = fields.List(
+        fields.Nested(lambda: AgentStateSchema()),
+        dump_only=True,
+        metadata={"description": "Each agent's state: logged in, paused (PUT /queues/{id}/agents/{employee_id})"},
+    )
     agent_ring_time = fields.Integer(
         load_default=15, validate=validate.Range(5, 120), metadata={"description": "Seconds an agent rings"}
     )
@@ -62,6 +69,17 @@ class QueueSchema(Schema):
             raise ValidationError("an employee is listed twice", "members")
 
 
+class AgentStateSchema(Schema):
+    employee_id = fields.Integer(dump_only=True)
+    logged_in = fields.Boolean(load_default=True)
+    pause_reason = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(1, 100),
+        metadata={"description": "Paused, and why (none: not paused); only agents logged in and not paused ring"},
+    )
+
+
 class Queues(Service):
     what = "queue"
     table = "queues"
@@ -78,12 +96,12 @@ class Queues(Service):
         ).fetchone()
         if row is None:
             raise self.not_found()
-        row["members"] = [
-            r["employee_id"]
-            for r in conn.execute(
-                "SELECT employee_id FROM queue_members WHERE queue_id = %s ORDER BY employee_id", (object_id,)
-            )
-        ]
+        row["agents"] = conn.execute(
+            """SELECT employee_id, logged_in, pause_reason FROM queue_members WHERE queue_id = %s
+               ORDER BY employee_id""",
+            (object_id,),
+        ).fetchall()
+        row["members"] = [agent["employee_id"] for agent in row["agents"]]
         return row
 
     def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
@@ -114,9 +132,40 @@ class Queues(Service):
                 object_id,
             ),
         )
-        conn.execute("DELETE FROM queue_members WHERE queue_id = %s", (object_id,))
+        # Members staying keep their login and pause; those gone go, those new come logged in.
+        conn.execute(
+            "DELETE FROM queue_members WHERE queue_id = %s AND NOT employee_id = ANY(%s)", (object_id, data["members"])
+        )
         for employee_id in data["members"]:
-            conn.execute("INSERT INTO queue_members (queue_id, employee_id) VALUES (%s, %s)", (object_id, employee_id))
+            conn.execute(
+                "INSERT INTO queue_members (queue_id, employee_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (object_id, employee_id),
+            )
 
 
 routes(blueprint, Queues())
+
+
+@blueprint.route("/<int:queue_id>/agents/<int:employee_id>", methods=["PUT"])
+@blueprint.arguments(AgentStateSchema)
+@blueprint.response(200, AgentStateSchema)
+def agent_state(data, queue_id, employee_id):
+    """Log an agent in or out of the queue, or pause them with a reason: an
+    employee their own, an administrator anyone's (phones: *45 to *48)."""
+    who = principal()
+    if employee_id != who.employee_id and not who.is_admin:
+        raise ApiError(403, "Only an administrator can change another agent's state.")
+    row = (
+        db()
+        .execute(
+            """UPDATE queue_members m SET logged_in = %s, pause_reason = %s
+             FROM queues q
+            WHERE q.id = m.queue_id AND q.company_id = %s AND m.queue_id = %s AND m.employee_id = %s
+        RETURNING m.employee_id, m.logged_in, m.pause_reason""",
+            (data["logged_in"], data["pause_reason"], who.company_id, queue_id, employee_id),
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise not_found("Agent of this queue")
+    return row

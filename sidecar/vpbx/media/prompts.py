@@ -127,6 +127,32 @@ STANDARD = {
         "uk": "Більше повідомлень немає. До побачення.",
         "en": "No more messages. Goodbye.",
     },
+    # Agents of call queues, by feature code (media/nodes/feature.py).
+    "agent_login": {
+        "ru": "Вы вошли в очереди вызовов.",
+        "uk": "Ви увійшли до черг викликів.",
+        "en": "You are logged in to your call queues.",
+    },
+    "agent_logout": {
+        "ru": "Вы вышли из очередей вызовов.",
+        "uk": "Ви вийшли з черг викликів.",
+        "en": "You are logged out of your call queues.",
+    },
+    "agent_pause": {
+        "ru": "Пауза включена.",
+        "uk": "Паузу увімкнено.",
+        "en": "You are paused.",
+    },
+    "agent_unpause": {
+        "ru": "Пауза выключена.",
+        "uk": "Паузу вимкнено.",
+        "en": "You are no longer paused.",
+    },
+    "not_an_agent": {
+        "ru": "Вы не оператор ни одной очереди.",
+        "uk": "Ви не оператор жодної черги.",
+        "en": "You are no agent of any call queue.",
+    },
     # Call queues (media/nodes/queue.py).
     "queue_position": {
         "ru": "Ваш номер в очереди: {position}. Оставайтесь, пожалуйста, на линии.",

@@ -83,7 +83,7 @@ class Queue:
     max_wait_s: int
     max_callers: int
     music: Prompt | None  # None: the standard ringback
-    agents: tuple[int, ...]  # employee ids, in the order the API lists them
+    agents: tuple[int, ...]  # employee ids logged in and not paused, in the order the API lists them
     agent_ring_s: int
     wrap_up_s: int
     announce_position_s: int  # 0: never
@@ -287,7 +287,8 @@ class Store:
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
                            q.fallback_voicemail_box_id, {_prompt_columns("p", "music")},
                            coalesce((SELECT array_agg(employee_id ORDER BY employee_id) FROM queue_members
-                                      WHERE queue_id = q.id), '{{}}') AS agents
+                                      WHERE queue_id = q.id AND logged_in AND pause_reason IS NULL), '{{}}')
+                               AS agents
                       FROM queues q JOIN companies c ON c.id = q.company_id
                       LEFT JOIN prompts p ON p.id = q.music_prompt_id
                      WHERE q.id = %s AND q.company_id = %s""",
@@ -340,6 +341,39 @@ class Store:
                 "UPDATE employees SET forward_all = %s WHERE id = %s AND company_id = %s",
                 (number, employee.id, employee.company_id),
             )
+
+    async def queue_agents(self, queue_id: int) -> tuple[int, ...]:
+        """The queue's agents logged in and not paused now."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    """SELECT employee_id FROM queue_members
+                        WHERE queue_id = %s AND logged_in AND pause_reason IS NULL ORDER BY employee_id""",
+                    (queue_id,),
+                )
+            ).fetchall()
+        return tuple(r["employee_id"] for r in rows)
+
+    async def set_agent_state(
+        self, employee: Employee, *, logged_in: bool | None = None, pause: str | None = None, unpause: bool = False
+    ) -> int:
+        """Log the employee in or out of every queue of theirs, or pause or
+        unpause them there; how many queues they are an agent of."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                """UPDATE queue_members m SET logged_in = coalesce(%(logged_in)s, m.logged_in),
+                          pause_reason = CASE WHEN %(unpause)s THEN NULL ELSE coalesce(%(pause)s, m.pause_reason) END
+                     FROM queues q
+                    WHERE q.id = m.queue_id AND q.company_id = %(company)s AND m.employee_id = %(employee)s""",
+                {
+                    "logged_in": logged_in,
+                    "pause": pause,
+                    "unpause": unpause,
+                    "company": employee.company_id,
+                    "employee": employee.id,
+                },
+            )
+        return cursor.rowcount
 
     async def messages_for(self, employee: Employee) -> list[Message]:
         """The messages of the boxes that are the employee's: the one their own

@@ -9,6 +9,8 @@ employee's habits work here too:
     *72<number>   forward all calls to a number (in any form the company dials)
     *73           forward all calls off
     *97           listen to one's own voicemail
+    *45 / *46     log in to / out of one's call queues (as their agent)
+    *47 / *48     pause / unpause in one's call queues
 
 ``*67`` and ``*81<digits>*`` are prefixes of an outgoing call
 (routing/outbound.py), not codes. Any other star code gets 404 with a Reason
@@ -35,8 +37,21 @@ DND_OFF = "dnd_off"
 FORWARD_ON = "forward_on"
 FORWARD_OFF = "forward_off"
 VOICEMAIL = "voicemail"
+AGENT_LOGIN = "agent_login"
+AGENT_LOGOUT = "agent_logout"
+AGENT_PAUSE = "agent_pause"
+AGENT_UNPAUSE = "agent_unpause"
 
-CODES = {"*78": DND_ON, "*79": DND_OFF, "*73": FORWARD_OFF, "*97": VOICEMAIL}
+CODES = {
+    "*78": DND_ON,
+    "*79": DND_OFF,
+    "*73": FORWARD_OFF,
+    "*97": VOICEMAIL,
+    "*45": AGENT_LOGIN,
+    "*46": AGENT_LOGOUT,
+    "*47": AGENT_PAUSE,
+    "*48": AGENT_UNPAUSE,
+}
 FORWARD_PREFIX = "*72"
 # What the README and the API list, in the order they list them.
 LISTED = (
@@ -45,6 +60,10 @@ LISTED = (
     (f"{FORWARD_PREFIX}<number>", FORWARD_ON, "forward all calls to the number"),
     ("*73", FORWARD_OFF, "forward all calls off"),
     ("*97", VOICEMAIL, "listen to your voicemail"),
+    ("*45", AGENT_LOGIN, "log in to your call queues"),
+    ("*46", AGENT_LOGOUT, "log out of your call queues"),
+    ("*47", AGENT_PAUSE, "pause in your call queues"),
+    ("*48", AGENT_UNPAUSE, "unpause in your call queues"),
 )
 _STAR_CODE = re.compile(r"^\*[0-9]")
 # Plan.final of a star code that is none of ours, and of a forward number refused.

@@ -165,4 +165,8 @@ def test_every_employee_can_list_the_feature_codes_their_phone_dials(client, mak
         "*72<number>": "forward_on",
         "*73": "forward_off",
         "*97": "voicemail",
+        "*45": "agent_login",
+        "*46": "agent_logout",
+        "*47": "agent_pause",
+        "*48": "agent_unpause",
     }

@@ -29,6 +29,9 @@ def spoken(number: str) -> str:
 async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
     # Routing read the same To when it sent the call here (a leg's name carries only the employee).
     feature = feature_codes.parse(call.called)
+    if feature is not None and feature.name in AGENT_STATES:
+        await _agent(call, employee, feature.name, ctx)
+        return
     if feature is None or feature.name not in (
         feature_codes.DND_ON,
         feature_codes.DND_OFF,
@@ -61,3 +64,20 @@ async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
         await call.play(await ctx.prompts.standard(feature.name, number=spoken(number)))
     else:
         await call.play(await ctx.prompts.standard(feature.name))
+
+
+# What each agent code sets in every queue of the employee's (media/store.py: set_agent_state).
+AGENT_STATES: dict[str, dict] = {
+    feature_codes.AGENT_LOGIN: {"logged_in": True},
+    feature_codes.AGENT_LOGOUT: {"logged_in": False},
+    feature_codes.AGENT_PAUSE: {"pause": "paused by phone"},
+    feature_codes.AGENT_UNPAUSE: {"unpause": True},
+}
+
+
+async def _agent(call: MediaCall, employee: Employee, code: str, ctx: NodeContext) -> None:
+    """Queue agents' own codes: the queues read agents from the database while
+    callers wait (media/nodes/queue.py), so nothing is republished."""
+    queues = await ctx.store.set_agent_state(employee, **AGENT_STATES[code])
+    log.info("%s: employee %s %s in %d queue(s)", call.call_id, employee.extension, code, queues)
+    await call.play(await ctx.prompts.standard(code if queues else "not_an_agent"))

@@ -15,7 +15,10 @@ time after the call. At the longest wait, or when the line is full (or no
 agent is there and the queue takes no one then), the caller goes to the
 queue's voicemail box, else hears a goodbye.
 
-Not yet: agent login, pause and per-agent priority, callbacks, statistics.
+Only agents logged in and not paused are rung (feature codes *45/*46 and
+*47/*48, or the API), read again every AGENTS_READ_EVERY_S while a caller waits.
+
+Not yet: per-agent priority, callbacks, statistics.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from ...routing import leg_names
@@ -42,6 +46,8 @@ LOOK_EVERY_S = 1.0
 # Once every agent was rung for a caller and none answered, the round starts
 # again after this pause (Asterisk's "retry"): no agent is rung back to back.
 RETRY_S = 5.0
+# How often a waiting caller's media app reads which agents are logged in and not paused.
+AGENTS_READ_EVERY_S = 5.0
 
 
 async def find(ctx: NodeContext, queue_id: int, company_id: int) -> Queue | None:
@@ -84,6 +90,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
     next_announcement = time.monotonic() + queue.announce_position_s if queue.announce_position_s else None
     declined: set[int] = set()  # agents rung for this caller who did not answer, until all had a turn
     retry_at = 0.0
+    agents_read_at = time.monotonic()
     await _play_music(call, music, ctx)
     while time.monotonic() < deadline:
         place = await line.place(call.call_id)
@@ -95,6 +102,9 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
             await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
             await _play_music(call, music, ctx)
             next_announcement = time.monotonic() + queue.announce_position_s
+        if time.monotonic() >= agents_read_at + AGENTS_READ_EVERY_S:
+            queue = replace(queue, agents=await ctx.store.queue_agents(queue.id))  # logged in or out, paused meanwhile
+            agents_read_at = time.monotonic()
         free = await line.free(list(queue.agents))
         if place < len(free):
             if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:

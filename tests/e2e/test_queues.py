@@ -7,10 +7,24 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+import redis
+
+from vpbx.media import waiting_line
+from vpbx.media.ng import NgError
+from vpbx.stack.process import wait_for
 
 from . import sip_log
 from .calls import history_line, parallel
-from .media_caller import WAIT_FOR_HANGUP, ended, media_call, message_of, phone_media_call, tone_heard
+from .media_caller import (
+    TO_THE_MEDIA_APP,
+    WAIT_FOR_HANGUP,
+    ended,
+    hang_up_after,
+    media_call,
+    message_of,
+    phone_media_call,
+    tone_heard,
+)
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -261,3 +275,46 @@ def _dial(sip_target, demo, employee: dict, code: str) -> None:
     said = audio.burst(within=20)
     assert ended(sipp, audio).returncode == 0
     assert said is not None, f"nothing said after {code}"
+
+
+def test_a_caller_who_hangs_up_while_an_agent_rings_leaves_nothing_behind(
+    stack, cfg, api, ng, sip_target, demo, demo_steps, register, no_registrations
+):
+    status, employee = api("POST", "/employees", {"name": "Queue agent 383", "extension": "383"})
+    assert status == 201, employee
+    port = free_udp_port()
+    assert register("383", port, password=employee["sip_password"])[0] == 200
+    ringing = Sipp("uas_ring_until_cancelled.xml", port=port, timeout_s=40, recv_timeout_s=30).start()
+    status, made = api(
+        "POST", "/queues", {"name": "E2E hang-up queue", "members": [employee["id"]], "agent_ring_time": 30}
+    )
+    assert status == 201, made
+    client = redis.Redis.from_url(cfg.redis_url)
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"], hang_up_after(4000, TO_THE_MEDIA_APP))
+        assert audio.started(within=15) is not None
+        assert ended(caller, audio).returncode == 0  # the caller hung up while the agent rang
+
+        def nothing_left() -> bool:
+            line = client.zcard(waiting_line.line_key(made["id"]))
+            claimed = client.exists(waiting_line.claim_key(employee["id"]))
+            return line == 0 and not claimed and _gone(ng, caller.call_id())
+
+        wait_for(nothing_left, 5, "the queue's line, the agent's claim and the media session to be gone")
+        cancelled = ringing.wait()  # the agent's phone stopped ringing: it got the CANCEL
+        assert cancelled.returncode == 0, cancelled.explain()
+    finally:
+        ringing.stop()
+        client.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+        api("DELETE", f"/employees/{employee['id']}")
+
+
+def _gone(ng, call_id: str) -> bool:
+    try:
+        ng.query(call_id)
+    except NgError as exc:
+        return "Unknown call-id" in str(exc)
+    return False

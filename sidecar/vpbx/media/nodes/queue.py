@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ...routing import leg_names
-from ..call import HungUp, MediaCall
+from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
 from ..store import Queue
 from ..waiting_line import KEEPALIVE_S, WaitingLine
@@ -147,8 +147,18 @@ async def _ring_agents(
         took = True
         await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
 
+    connecting = asyncio.ensure_future(ctx.connect(call, user, queue.domain, music=music, answered=answered))
     try:
-        if await ctx.connect(call, user, queue.domain, music=music, answered=answered):
+        first = await first_done({"connect": asyncio.shield(connecting), "hang-up": call.ended.wait()})
+        if first == "hang-up" and not connecting.done():
+            # The caller is gone while agents ring: the line and the agents are
+            # freed now. The leg's INVITE ends in its own time (CANCEL, then the
+            # final answer, which a phone that never replied sends only at the
+            # ring timeout): connect finishes that in the background.
+            connecting.add_done_callback(_swallow_hang_up)
+            await line.leave(call.call_id)
+            raise HungUp(call.call_id)
+        if await connecting:
             return True
         return took
     finally:
@@ -158,6 +168,11 @@ async def _ring_agents(
             await line.release(agent, queue.wrap_up_s if took else 0)
             if took:
                 await line.took_call(agent)
+
+
+def _swallow_hang_up(task: asyncio.Future) -> None:
+    if not task.cancelled() and not isinstance(task.exception(), (HungUp, type(None))):
+        log.error("a queue's leg to its agents failed after the caller hung up: %r", task.exception())
 
 
 async def _keep_claims(line: WaitingLine, agents: list[int], call_id: str) -> None:

@@ -31,6 +31,7 @@ from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
 from vpbx.kamailio_adapter.execute import (  # noqa: E402
     CHALLENGES,
+    LEG_FLAGS_SHIFT,
     PlanCursor,
     answer_gateway_challenge,
     current_trunk,
@@ -45,7 +46,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.leg_names import REGISTERED_TRUNK_PREFIX  # noqa: E402
 from vpbx.routing.outbound import privacy_requested  # noqa: E402
-from vpbx.routing.targets import COMPANY_HEADER  # noqa: E402
+from vpbx.routing.targets import ANSWERED_BY_HEADER, COMPANY_HEADER  # noqa: E402
 from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, COUNTERS_GROUP  # noqa: E402
 
 STOP = -255
@@ -213,6 +214,19 @@ class VpbxRoutes:
         member = idle_tracked_member(KSR.pv.get("$(hdr(Record-Route)[*])"))
         if member:
             self.worker.member_call(member, "answered")
+        return 1
+
+    def ksr_media_leg_answered(self, msg):
+        """A 200 to a leg the media app opened (kamailio.cfg's reply route):
+        tell it which employee answered (a queue rests that agent, not the
+        others it rang), in a header only this proxy writes."""
+        KSR.hdr.remove(ANSWERED_BY_HEADER)
+        cursor = self.saved_cursor()
+        leg = (int(KSR.pv.get("$T_branch(flags)") or 0) >> LEG_FLAGS_SHIFT) - 1
+        if cursor is not None and 0 <= leg < len(cursor.legs):
+            employee_id = cursor.legs[leg].get("employee_id")
+            if employee_id is not None:
+                KSR.hdr.append(f"{ANSWERED_BY_HEADER}: {employee_id}\r\n")
         return 1
 
     def ksr_call_ended(self, msg):

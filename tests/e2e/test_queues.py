@@ -318,3 +318,54 @@ def _gone(ng, call_id: str) -> bool:
     except NgError as exc:
         return "Unknown call-id" in str(exc)
     return False
+
+
+def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
+    stack, cfg, api, sip_target, demo, demo_steps, register, no_registrations
+):
+    agents = []
+    for extension in ("393", "394"):
+        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
+        assert status == 201, employee
+        port = free_udp_port()
+        assert register(extension, port, password=employee["sip_password"])[0] == 200
+        agents.append((employee, port))
+    (answering, answering_port), (ringing, ringing_port) = agents
+    status, made = api(
+        "POST",
+        "/queues",
+        {"name": "E2E ring all", "strategy": "ring_all", "members": [e["id"] for e, _ in agents], "wrap_up": 60},
+    )
+    assert status == 201, made
+    rtp = RtpEndpoint()
+    answers = Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=answering_port,
+        keys={"rtp_port": rtp.port},
+        values={"ring_ms": 1000, "talk_ms": 1000},
+        timeout_s=30,
+    ).start()
+    rings = Sipp("uas_ring_until_cancelled.xml", port=ringing_port, timeout_s=30).start()
+    client = redis.Redis.from_url(cfg.redis_url)
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        result = ended(caller, audio)
+        answered, cancelled = answers.wait(), rings.wait()
+        line = history_line(api, caller.call_id())
+        rests = {e["id"]: client.get(waiting_line.claim_key(e["id"])) for e, _ in agents}
+    finally:
+        answers.stop()
+        rings.stop()
+        rtp.close()
+        client.delete(*(waiting_line.claim_key(e["id"]) for e, _ in agents))
+        client.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": answering["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+        for employee, _ in agents:
+            api("DELETE", f"/employees/{employee['id']}")
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert cancelled.returncode == 0, cancelled.explain()  # both rang; the other was cancelled
+    assert line["employee_id"] == answering["id"]
+    assert rests == {answering["id"]: b"wrap-up", ringing["id"]: None}

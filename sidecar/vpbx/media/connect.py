@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..routing.targets import ANSWERED_BY_HEADER
 from . import sdp, sip
 from .call import HungUp, MediaCall, first_done
 from .dialogs import Dialog, Dialogs
@@ -104,7 +105,7 @@ class Connector:
         *,
         music: Path | None = None,
         whisper: Path | None = None,
-        answered: Callable[[], Awaitable[None]] | None = None,
+        answered: Callable[[int | None], Awaitable[None]] | None = None,
     ) -> bool:
         return await connect(self, call, user, domain, music=music, whisper=whisper, answered=answered)
 
@@ -117,14 +118,15 @@ async def connect(
     *,
     music: Path | None = None,
     whisper: Path | None = None,
-    answered: Callable[[], Awaitable[None]] | None = None,
+    answered: Callable[[int | None], Awaitable[None]] | None = None,
 ) -> bool:
     """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
     caller to whoever answers, until either side hangs up: True. False when
     nobody answered; the caller is then still the media app's. HungUp when the
     caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
     to whoever answers, before the caller is put through; ``answered`` is
-    awaited once someone answered (a queue lets the next caller move up)."""
+    awaited once someone answered, with the employee who did when Kamailio
+    says (a queue lets the next caller move up, and rests that agent)."""
     if call.dialog.invite is None:
         raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
@@ -160,7 +162,8 @@ async def connect(
     # The person's BYE and a resent 2xx are handled as this leg's from the answer on.
     connector.legs[dialog.call_id] = Leg(dialog, body, ack)
     if answered is not None:
-        await answered()
+        by = response.get(ANSWERED_BY_HEADER.lower(), "").strip()
+        await answered(int(by) if by.isdigit() else None)
     try:
         if whisper is not None:
             # Before the person is given the caller's media: not a word of it may reach them before the whisper.

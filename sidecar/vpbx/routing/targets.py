@@ -55,6 +55,9 @@ NODE_HOST = "media.invalid"
 # whatever callers send and adds it to the branches it relays to the media app,
 # which looks up every object of the call within that company only.
 COMPANY_HEADER = "X-Vpbx-Company"
+# Which employee answered a leg the media app opened: Kamailio writes it into
+# the 200 OK (removing any a phone sent), from the branch that answered.
+ANSWERED_BY_HEADER = "X-Vpbx-Answered-By"
 
 
 def node_resolution(kind: str, node_id: int | None, label: str, handled_by: str, *, runs: bool = False) -> Resolution:

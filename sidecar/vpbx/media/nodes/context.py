@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class Connect(Protocol):
     """Ring what a leg name says through Kamailio and bridge the caller to
     whoever answers (vpbx.media.connect): False when nobody did.
-    ``answered`` is awaited the moment someone answers."""
+    ``answered`` is awaited the moment someone answers, with the employee
+    who did (None when Kamailio did not say)."""
 
     async def __call__(
         self,
@@ -32,7 +33,7 @@ class Connect(Protocol):
         *,
         music: Path | None = None,
         whisper: Path | None = None,
-        answered: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        answered: Callable[[int | None], Coroutine[Any, Any, None]] | None = None,
     ) -> bool: ...
 
 

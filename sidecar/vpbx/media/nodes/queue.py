@@ -7,7 +7,8 @@ whose media app died are dropped); a caller whose place is within the number
 of free agents claims one in the order of the queue's strategy and rings them
 (one leg through Kamailio: routing.plan.build_agents_plan skips an agent
 away, on do-not-disturb or forwarding); "ring all" rings every free agent at
-once. An agent who does not answer is released for the next caller and not
+once, and only the one who answered rests after the call (Kamailio says who,
+routing.targets.ANSWERED_BY_HEADER). An agent who does not answer is released for the next caller and not
 rung again for this one until every agent has had a turn, and then only
 after RETRY_S. The caller leaves
 the line the moment an agent answers; the agent rests for the queue's wrap-up
@@ -141,10 +142,11 @@ async def _ring_agents(
     user = leg_names.agents_user(queue.id, queue.agent_ring_s, agents)
     refreshing = asyncio.ensure_future(_keep_claims(line, agents, call.call_id))
     took = False
+    answered_by: int | None = None
 
-    async def answered() -> None:
-        nonlocal took
-        took = True
+    async def answered(employee_id: int | None) -> None:
+        nonlocal took, answered_by
+        took, answered_by = True, employee_id
         await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
 
     connecting = asyncio.ensure_future(ctx.connect(call, user, queue.domain, music=music, answered=answered))
@@ -164,9 +166,11 @@ async def _ring_agents(
     finally:
         refreshing.cancel()
         for agent in agents:
-            # Who of several answered is not known here yet: all of them rest (ring all).
-            await line.release(agent, queue.wrap_up_s if took else 0)
-            if took:
+            # The agent who answered rests; the others rung with them are free at once
+            # (when Kamailio did not say who answered, every one rung rests).
+            took_it = took and answered_by in (agent, None)
+            await line.release(agent, queue.wrap_up_s if took_it else 0)
+            if took_it:
                 await line.took_call(agent)
 
 

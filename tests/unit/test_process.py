@@ -16,7 +16,9 @@ def test_a_pid_reused_by_another_program_is_not_ours(tmp_path):
     pidfile = tmp_path / "x.pid"
     pid = process.spawn(["sleep", "30"], pidfile=pidfile, logfile=tmp_path / "x.log")
     try:
-        assert process.running_pid(pidfile, "sleep") == pid
+        # Within a deadline: once in a full run's load, /proc showed the new
+        # process as not yet "sleep" right after spawn returned.
+        process.wait_for(lambda: process.running_pid(pidfile, "sleep") == pid, 5, "sleep to show in /proc")
         assert process.running_pid(pidfile, "redis-server") is None
     finally:
         process.stop(pidfile, "sleep")

@@ -131,6 +131,7 @@ def test_an_agent_who_declines_is_skipped_and_the_wait_ends_in_the_queues_voicem
             "agent_ring_time": 5,
             "max_wait": 15,
             "fallback_voicemail_box_id": box["id"],
+            "pause_after_misses": 1,
         },
     )
     assert status == 201, made
@@ -147,11 +148,14 @@ def test_an_agent_who_declines_is_skipped_and_the_wait_ends_in_the_queues_voicem
         audio.speak(1.5)
         audio.press("#")
         result = ended(caller, audio)
+        [paused] = api("GET", f"/queues/{made['id']}")[1]["agents"]
     finally:
         demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
         api("DELETE", f"/queues/{made['id']}")
     assert declined.returncode == 0, declined.explain()
     assert result.returncode == 0, result.explain()
+    # Paused after the one miss the queue allows: not rung again while the caller waited.
+    assert paused["pause_reason"] == "missed 1 call in a row"
     assert message_of(db, caller.call_id())["voicemail_box_id"] == box["id"]
     line = history_line(api, caller.call_id())
     assert line["voicemail"] is True

@@ -87,3 +87,12 @@ def test_round_robin_moves_on_one_agent_per_caller_and_longest_idle_rings_the_lo
         assert await node_b.in_order("ring_all", agents) == agents
 
     _run(cfg, scenario)
+
+
+def test_unanswered_calls_are_counted_in_a_row_until_one_is_answered(cfg):
+    async def scenario(node_a, node_b, client, queue_id):
+        assert [await node_a.missed(7), await node_b.missed(7)] == [1, 2]  # counted across nodes
+        await node_a.answered(7)
+        assert await node_b.missed(7) == 1
+
+    _run(cfg, scenario)

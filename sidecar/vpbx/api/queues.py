@@ -52,6 +52,11 @@ class QueueSchema(Schema):
     join_empty = fields.Boolean(
         load_default=True, metadata={"description": "Callers join while no agent is free; false: the fallback"}
     )
+    pause_after_misses = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 20),
+        metadata={"description": "Pause an agent who leaves this many queue calls in a row unanswered; 0: never"},
+    )
     fallback_voicemail_box_id = fields.Integer(
         load_default=None,
         allow_none=True,
@@ -90,7 +95,8 @@ class Queues(Service):
         row = conn.execute(
             """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
                       agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
-                      announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id
+                      announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id,
+                      pause_after_misses
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -116,7 +122,7 @@ class Queues(Service):
         conn.execute(
             """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
                       agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
-                      fallback_voicemail_box_id = %s
+                      fallback_voicemail_box_id = %s, pause_after_misses = %s
                WHERE id = %s""",
             (
                 data["name"],
@@ -129,6 +135,7 @@ class Queues(Service):
                 data["announce_position_every"],
                 data["join_empty"],
                 data["fallback_voicemail_box_id"],
+                data["pause_after_misses"],
                 object_id,
             ),
         )

@@ -89,6 +89,7 @@ class Queue:
     announce_position_s: int  # 0: never
     join_empty: bool
     fallback_voicemail_box_id: int | None
+    pause_after_misses: int = 0  # 0: never
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ class Store:
                 await conn.execute(
                     f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
-                           q.fallback_voicemail_box_id, {_prompt_columns("p", "music")},
+                           q.fallback_voicemail_box_id, q.pause_after_misses, {_prompt_columns("p", "music")},
                            coalesce((SELECT array_agg(employee_id ORDER BY employee_id) FROM queue_members
                                       WHERE queue_id = q.id AND logged_in AND pause_reason IS NULL), '{{}}')
                                AS agents
@@ -312,6 +313,7 @@ class Store:
             row["announce_position_s"],
             row["join_empty"],
             row["fallback_voicemail_box_id"],
+            row["pause_after_misses"],
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------
@@ -353,6 +355,13 @@ class Store:
                 )
             ).fetchall()
         return tuple(r["employee_id"] for r in rows)
+
+    async def pause_agent(self, queue_id: int, employee_id: int, reason: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE queue_members SET pause_reason = %s WHERE queue_id = %s AND employee_id = %s",
+                (reason, queue_id, employee_id),
+            )
 
     async def set_agent_state(
         self, employee: Employee, *, logged_in: bool | None = None, pause: str | None = None, unpause: bool = False

@@ -24,6 +24,8 @@ ALIVE_S = 10
 KEEPALIVE_S = 3
 # An agent's claim lasts this long past its last refresh (a media app that died mid-call frees it).
 CLAIM_S = 30
+# Unanswered calls in a row are counted for a day at most.
+MISSES_KEPT_S = 86400
 
 _JOIN = """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
@@ -43,6 +45,10 @@ def alive_key(queue_id: int, call_id: str) -> str:
 
 def claim_key(employee_id: int) -> str:
     return f"vpbx:queue-agent:{employee_id}"
+
+
+def misses_key(queue_id: int, employee_id: int) -> str:
+    return f"vpbx:queue:{queue_id}:misses:{employee_id}"
 
 
 def turn_key(queue_id: int) -> str:
@@ -136,3 +142,15 @@ class WaitingLine:
             last = {a: float(e) if e is not None else 0.0 for a, e in zip(agents, ended, strict=True)}
             return sorted(agents, key=lambda a: last[a])
         return list(agents)
+
+    async def missed(self, agent: int) -> int:
+        """Count a queue call the agent left unanswered: how many in a row now."""
+        key = misses_key(self.queue_id, agent)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, MISSES_KEPT_S)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def answered(self, agent: int) -> None:
+        await self.redis.delete(misses_key(self.queue_id, agent))

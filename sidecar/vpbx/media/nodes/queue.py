@@ -172,6 +172,20 @@ async def _ring_agents(
             await line.release(agent, queue.wrap_up_s if took_it else 0)
             if took_it:
                 await line.took_call(agent)
+                await line.answered(agent)
+            elif not took and not call.ended.is_set():
+                await _count_miss(queue, line, agent, ctx)
+
+
+async def _count_miss(queue: Queue, line: WaitingLine, agent: int, ctx: NodeContext) -> None:
+    """An agent who leaves ``pause_after_misses`` queue calls in a row unanswered is paused."""
+    if not queue.pause_after_misses:
+        return
+    if await line.missed(agent) >= queue.pause_after_misses:
+        misses = queue.pause_after_misses
+        await ctx.store.pause_agent(queue.id, agent, f"missed {misses} call{'s' if misses > 1 else ''} in a row")
+        await line.answered(agent)  # counted afresh once unpaused
+        log.info("queue %s: agent %s paused after %s missed calls", queue.id, agent, queue.pause_after_misses)
 
 
 def _swallow_hang_up(task: asyncio.Future) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from dataclasses import asdict
 
 import phonenumbers
 from flask import current_app
@@ -30,7 +31,7 @@ from ..config.trunks import (
 from ..kamailio_rpc import KamailioRpc, RpcError
 from .blueprints import api_blueprint
 from .database import after_commit, db
-from .errors import ApiError, invalid
+from .errors import ApiError, invalid, not_found
 from .fields import Name
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def _states(conn) -> dict[str, str] | None:
 def _find(conn, trunk_id: int) -> Trunk:
     trunk = next((t for t in list_trunks(conn) if t.id == trunk_id), None)
     if trunk is None:
-        raise ApiError(404, "No such trunk.")
+        raise not_found("Trunk")
     return trunk
 
 
@@ -231,21 +232,8 @@ class TrunkById(MethodView):
         null removes the credentials."""
         conn = db()
         current = _find(conn, trunk_id)
-        merged = {
-            "name": current.name,
-            "address": current.address,
-            "port": current.port,
-            "region": current.region,
-            "outbound": current.outbound,
-            "priority": current.priority,
-            "auth_username": current.auth_username,
-            "auth_password": None,
-            "register": current.register,
-            "register_domain": current.register_domain,
-            "caller_id_header": current.caller_id_header,
-            "from_user": current.from_user,
-            **changes,
-        }
+        stored = {k: v for k, v in asdict(current).items() if k != "id"}
+        merged = {**stored, "auth_password": None, **changes}  # the stored password is never read back
         errors = TrunkSchema().validate({k: v for k, v in merged.items() if v is not None or k.startswith("auth")})
         if errors:
             raise ApiError(422, "The request is invalid.", errors)

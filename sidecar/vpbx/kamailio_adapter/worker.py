@@ -199,36 +199,33 @@ class Worker:
     def _media_leg_plan(
         self, dialled: str, caller: str, call_id: str, domain: str, now: datetime | None
     ) -> Plan | None:
-        """A leg the media app opens for a caller it answered, at the company's
-        domain: an IVR key's destination (sip:ivr-<menu>-<key>), or one step of
-        a scheme it answered for (sip:scheme-<id>-<step>), or a leg of a
-        click-to-call (sip:c2c-<employee>-<number>[-client])."""
-        if agents := leg_names.parse_agents_user(dialled):
-            read, clock = self._document(company_key(domain))
-            if read.document is None:
-                return None
-            call = Call(call_id, dialled, caller, "media", now or clock, None)
-            return build_agents_plan(read.document, agents, call)
-        if leg := leg_names.parse_click_to_call_user(dialled):
-            read, _ = self._document(company_key(domain))
-            if read.document is None:
-                return None
-            if leg.client_leg:
-                return click_to_call.client_leg_plan(read.document, leg.employee_id, leg.client)
-            return click_to_call.employee_leg_plan(read.document, leg.employee_id, leg.client)
-        if pressed := leg_names.parse_ivr_key_user(dialled):
-            read, clock = self._document(company_key(domain))
-            if read.document is None:
-                return None
-            call = Call(call_id, dialled, caller, "media", now or clock, None)
-            return build_ivr_key_plan(read.document, *pressed, call, read.departments)
-        if (scheme_step := leg_names.parse_scheme_step_user(dialled)) is None:
+        """A leg the media app opens, at the company's domain: an IVR key's
+        destination (sip:ivr-<menu>-<key>), one step of a scheme it answered
+        for (sip:scheme-<id>-<step>), a queue's agents
+        (sip:agents-<queue>-<seconds>-<employees>), or a leg of a click-to-call
+        (sip:c2c-<employee>-<number>[-client]). A scheme's step is read from
+        the company's directory, the others from its company document."""
+        agents = leg_names.parse_agents_user(dialled)
+        click = leg_names.parse_click_to_call_user(dialled)
+        pressed = leg_names.parse_ivr_key_user(dialled)
+        scheme_step = leg_names.parse_scheme_step_user(dialled)
+        if not (agents or click or pressed or scheme_step):
             return None
-        read, clock = self._document(directory_key(domain))
+        read, clock = self._document(directory_key(domain) if scheme_step else company_key(domain))
         if read.document is None:
             return None
         call = Call(call_id, dialled, caller, "media", now or clock, None)
-        return build_scheme_plan(read.document, *scheme_step, call, read.departments)
+        if agents:
+            return build_agents_plan(read.document, agents, call)
+        if click and click.client_leg:
+            return click_to_call.client_leg_plan(read.document, click.employee_id, click.client)
+        if click:
+            return click_to_call.employee_leg_plan(read.document, click.employee_id, click.client)
+        if pressed:
+            return build_ivr_key_plan(read.document, *pressed, call, read.departments)
+        if scheme_step:
+            return build_scheme_plan(read.document, *scheme_step, call, read.departments)
+        return None
 
     def resolve_lookups(
         self, plan: Plan, *, call_id: str, caller: str, source: str, region: str, arrived: float, ask: bool = True

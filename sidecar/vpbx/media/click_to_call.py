@@ -175,23 +175,6 @@ class ClickToCall:
             except (NgError, NgTimeout) as exc:
                 log.info("%s: delete: %s", who, exc)
 
-    def _invite(self, user: str, domain: str, call_id: str, from_: str, body: bytes) -> sip.Message:
-        return sip.Message(
-            method="INVITE",
-            uri=f"sip:{user}@{domain}",
-            headers={
-                "via": [self.connector.transactions.via()],
-                "max-forwards": ["70"],
-                "from": [from_],
-                "to": [f"<sip:{user}@{domain}>"],
-                "call-id": [call_id],
-                "cseq": ["1 INVITE"],
-                "contact": [f"<{self.connector.dialogs.contact()}>"],
-                "content-type": ["application/sdp"],
-            },
-            body=body,
-        )
-
     async def _employee_answers(self, request: Request, media_tag: str, body: bytes) -> tuple[Leg, bytes, bytes] | None:
         """Ring the employee's phones, which show the client's number. Once
         answered: their leg, rtpengine's SDP for the media app's side, and the
@@ -199,7 +182,7 @@ class ClickToCall:
         the client through)."""
         user = leg_names.click_to_call_user(request.employee_id, request.client, client_leg=False)
         from_ = f'"{request.client}" <sip:{request.client}@{request.domain}>;tag={media_tag}'
-        invite = self._invite(user, request.domain, request.employee_call_id, from_, body)
+        invite = self.connector.invite(user, request.domain, call_id=request.employee_call_id, from_=from_, body=body)
         answered = await ring(self.connector, invite, asyncio.Event(), request.call_id)
         if answered is None:
             log.info("%s: the employee did not answer the click-to-call", request.call_id)
@@ -224,12 +207,12 @@ class ClickToCall:
         the client did not answer. HungUp when the employee hung up first."""
         await self._play(request, employee.dialog.remote_tag, await self.prompts.ringback(), repeat=True)
         user = leg_names.click_to_call_user(request.employee_id, request.client, client_leg=True)
-        invite = self._invite(
+        invite = self.connector.invite(
             user,
             request.domain,
-            request.call_id,
-            f"<sip:click-to-call@{request.domain}>;tag={sip.new_tag()}",
-            toward_media_app,
+            call_id=request.call_id,
+            from_=f"<sip:click-to-call@{request.domain}>;tag={sip.new_tag()}",
+            body=toward_media_app,
         )
         try:
             answered = await ring(self.connector, invite, employee.dialog.ended, request.call_id)
@@ -261,9 +244,8 @@ class ClickToCall:
                 **NG_FLAGS,
             )
             log.info("%s: employee %s and %s put through", request.call_id, request.employee_id, request.client)
-            first = await first_done({0: employee.dialog.ended.wait(), 1: dialog.ended.wait()})
-            if first == 0 and not dialog.ended.is_set():
-                await self.connector.dialogs.bye(dialog)
+            # Whoever hangs up first: the client's BYE follows below, the employee's in place().
+            await first_done({0: employee.dialog.ended.wait(), 1: dialog.ended.wait()})
         finally:
             if not dialog.ended.is_set():
                 await self.connector.dialogs.bye(dialog)

@@ -93,6 +93,26 @@ class Connector:
         if leg is not None and 200 <= status < 300 and response.cseq[1] == "INVITE":
             self.transactions.send(leg.ack, leg.dialog.peer)
 
+    def invite(
+        self, user: str, domain: str, *, call_id: str, from_: str, body: bytes, parent: str | None = None
+    ) -> sip.Message:
+        """The INVITE of a leg the media app opens through Kamailio to ``user``
+        at ``domain``, offering ``body``; ``parent``: the caller's Call-ID,
+        whose history line the leg joins."""
+        headers = {
+            "via": [self.transactions.via()],
+            "max-forwards": ["70"],
+            "from": [from_],
+            "to": [f"<sip:{user}@{domain}>"],
+            "call-id": [call_id],
+            "cseq": ["1 INVITE"],
+            "contact": [f"<{self.dialogs.contact()}>"],
+            "content-type": ["application/sdp"],
+        }
+        if parent is not None:
+            headers["x-vpbx-parent"] = [parent]
+        return sip.Message(method="INVITE", uri=f"sip:{user}@{domain}", headers=headers, body=body)
+
     async def hang_up_all(self) -> None:
         for leg in list(self.legs.values()):
             await self.dialogs.bye(leg.dialog)
@@ -131,23 +151,14 @@ async def connect(
         raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
     body = sdp.offer_body(call.answer, offer.address, offer.port)
-    invite = sip.Message(
-        method="INVITE",
-        uri=f"sip:{user}@{domain}",
-        headers={
-            "via": [connector.transactions.via()],
-            "max-forwards": ["70"],
-            # The caller's number, so the person who answers sees who calls.
-            "from": [f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}'],
-            "to": [f"<sip:{user}@{domain}>"],
-            "call-id": [f"{secrets.token_hex(12)}@vpbx-media"],
-            "cseq": ["1 INVITE"],
-            "contact": [f"<{connector.dialogs.contact()}>"],
-            # History adds this leg to the caller's call.
-            "x-vpbx-parent": [call.call_id],
-            "content-type": ["application/sdp"],
-        },
+    invite = connector.invite(
+        user,
+        domain,
+        call_id=f"{secrets.token_hex(12)}@vpbx-media",
+        # The caller's number, so the person who answers sees who calls.
+        from_=f'"{call.caller}" <sip:{call.caller}@{domain}>;tag={sip.new_tag()}',
         body=body,
+        parent=call.call_id,  # history adds this leg to the caller's call
     )
     await play_while_ringing(call, music or await connector.prompts.ringback())
     try:

@@ -8,10 +8,10 @@ of free agents claims one in the order of the queue's strategy and rings them
 (one leg through Kamailio: routing.plan.build_agents_plan skips an agent
 away, on do-not-disturb or forwarding); "ring all" rings every free agent at
 once, and only the one who answered rests after the call (Kamailio says who,
-routing.targets.ANSWERED_BY_HEADER). An agent who does not answer is released for the next caller and not
-rung again for this one until every agent has had a turn, and then only
-after RETRY_S. The caller leaves
-the line the moment an agent answers; the agent rests for the queue's wrap-up
+routing.targets.ANSWERED_BY_HEADER). An agent who does not answer is
+released for the next caller and not rung again for this one until every
+agent has had a turn, and then only after RETRY_S. The caller leaves the
+line the moment an agent answers; the agent rests for the queue's wrap-up
 time after the call. At the longest wait, or when the line is full (or no
 agent is there and the queue takes no one then), the caller goes to the
 queue's voicemail box, else hears a goodbye.

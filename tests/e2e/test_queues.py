@@ -373,3 +373,56 @@ def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
     assert cancelled.returncode == 0, cancelled.explain()  # both rang; the other was cancelled
     assert line["employee_id"] == answering["id"]
     assert rests == {answering["id"]: b"wrap-up", ringing["id"]: None}
+
+
+def test_in_order_rings_the_lower_penalty_first_and_moves_on_when_they_decline(
+    stack, api, sip_target, demo, demo_steps, register, no_registrations
+):
+    agents = []
+    for extension in ("395", "396"):
+        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
+        assert status == 201, employee
+        port = free_udp_port()
+        assert register(extension, port, password=employee["sip_password"])[0] == 200
+        agents.append((employee, port))
+    (listed_first, first_port), (lower_penalty, lower_port) = agents
+    status, made = api(
+        "POST",
+        "/queues",
+        {"name": "E2E in order", "strategy": "in_order", "members": [listed_first["id"], lower_penalty["id"]]},
+    )
+    assert status == 201, made
+    # The first listed agent would ring first, but their penalty puts them behind.
+    status, state = api("PUT", f"/queues/{made['id']}/agents/{listed_first['id']}", {"penalty": 1})
+    assert (status, state["penalty"]) == (200, 1), state
+    rtp = RtpEndpoint()
+    declines = Sipp("uas_reject.xml", port=lower_port, values={"code": 486, "phrase": "Busy Here"}, timeout_s=30)
+    answers = Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=first_port,
+        keys={"rtp_port": rtp.port},
+        values={"ring_ms": 300, "talk_ms": 1000},
+        timeout_s=30,
+    )
+    declines.start()
+    answers.start()
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        result = ended(caller, audio)
+        declined, answered = declines.wait(), answers.wait()
+        line = history_line(api, caller.call_id())
+    finally:
+        declines.stop()
+        answers.stop()
+        rtp.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": listed_first["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+        for employee, _ in agents:
+            api("DELETE", f"/employees/{employee['id']}")
+    assert result.returncode == 0, result.explain()
+    assert declined.returncode == 0, declined.explain()
+    assert answered.returncode == 0, answered.explain()
+    legs = sorted((leg for leg in line["legs"] if leg["employee_id"]), key=lambda leg: leg["rang_at"])
+    assert [leg["employee_id"] for leg in legs] == [lower_penalty["id"], listed_first["id"]], line["legs"]
+    assert line["employee_id"] == listed_first["id"]

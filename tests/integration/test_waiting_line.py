@@ -96,3 +96,26 @@ def test_unanswered_calls_are_counted_in_a_row_until_one_is_answered(cfg):
         assert await node_b.missed(7) == 1
 
     _run(cfg, scenario)
+
+
+def test_in_order_keeps_the_queues_order_fewest_calls_counts_todays_and_random_rings_each_one(cfg):
+    async def scenario(node_a, node_b, client, queue_id):
+        agents = [5, 3, 9]
+        assert [await node_a.in_order("in_order", agents) for _ in range(2)] == [agents, agents]
+        await node_a.took_call(5)
+        await node_b.took_call(5)
+        await node_b.took_call(3)
+        assert await node_a.in_order("fewest_calls", agents) == [9, 3, 5]
+        orders = {tuple(await node_b.in_order("random", agents)) for _ in range(60)}
+        assert all(sorted(order) == sorted(agents) for order in orders)
+        assert len({order[0] for order in orders}) == 3  # anyone can be first: 3 * (2/3)**60 it fails by chance
+
+    _run(cfg, scenario)
+
+
+def test_an_agent_with_a_higher_penalty_is_rung_only_when_no_one_with_a_lower_one_can_be():
+    penalty = {1: 2, 2: 0, 3: 0, 4: 1}
+    assert waiting_line.lowest_penalty([1, 2, 3, 4], penalty) == [2, 3]
+    assert waiting_line.lowest_penalty([1, 4], penalty) == [4]
+    assert waiting_line.lowest_penalty([1, 7], penalty) == [7]  # not listed: 0
+    assert waiting_line.lowest_penalty([], penalty) == []

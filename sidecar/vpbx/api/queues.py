@@ -14,12 +14,21 @@ from .resources import Service, routes
 
 blueprint = api_blueprint("queues", "/queues", "Call queues")
 
+STRATEGIES = ["ring_all", "in_order", "round_robin", "longest_idle", "fewest_calls", "random"]
+
 
 class QueueSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = Name(required=True)
     strategy = fields.String(
-        load_default="longest_idle", validate=validate.OneOf(["ring_all", "round_robin", "longest_idle"])
+        load_default="longest_idle",
+        validate=validate.OneOf(STRATEGIES),
+        metadata={
+            "description": "Which free agent rings next: every one at once (ring_all); the first in `members` "
+            "order (in_order); each in turn, remembered across calls (round_robin); the one idle longest "
+            "(longest_idle); the one who took the fewest calls today, UTC (fewest_calls); any (random). "
+            "Agents with a lower penalty always come first."
+        },
     )
     max_wait = fields.Integer(
         load_default=300,
@@ -30,7 +39,9 @@ class QueueSchema(Schema):
     music_prompt_id = fields.Integer(
         load_default=None, allow_none=True, metadata={"description": "What callers hear; none: the standard music"}
     )
-    members = fields.List(fields.Integer(), load_default=list, metadata={"description": "Agents (employee ids)"})
+    members = fields.List(
+        fields.Integer(), load_default=list, metadata={"description": "Agents (employee ids), in the queue's order"}
+    )
     agents = fields.List(
         fields.Nested(lambda: AgentStateSchema()),
         dump_only=True,
@@ -83,6 +94,14 @@ class AgentStateSchema(Schema):
         validate=validate.Length(1, 100),
         metadata={"description": "Paused, and why (none: not paused); only agents logged in and not paused ring"},
     )
+    penalty = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, 9),
+        metadata={
+            "description": "0 to 9: an agent rings only while every agent with a lower penalty is busy, away, "
+            "paused or has just been rung; left out: unchanged (new agents: 0)"
+        },
+    )
 
 
 class Queues(Service):
@@ -103,8 +122,8 @@ class Queues(Service):
         if row is None:
             raise self.not_found()
         row["agents"] = conn.execute(
-            """SELECT employee_id, logged_in, pause_reason FROM queue_members WHERE queue_id = %s
-               ORDER BY employee_id""",
+            """SELECT employee_id, logged_in, pause_reason, penalty FROM queue_members WHERE queue_id = %s
+               ORDER BY position, employee_id""",
             (object_id,),
         ).fetchall()
         row["members"] = [agent["employee_id"] for agent in row["agents"]]
@@ -143,10 +162,11 @@ class Queues(Service):
         conn.execute(
             "DELETE FROM queue_members WHERE queue_id = %s AND NOT employee_id = ANY(%s)", (object_id, data["members"])
         )
-        for employee_id in data["members"]:
+        for position, employee_id in enumerate(data["members"], 1):
             conn.execute(
-                "INSERT INTO queue_members (queue_id, employee_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (object_id, employee_id),
+                """INSERT INTO queue_members (queue_id, employee_id, position) VALUES (%s, %s, %s)
+                   ON CONFLICT (queue_id, employee_id) DO UPDATE SET position = excluded.position""",
+                (object_id, employee_id, position),
             )
 
 
@@ -162,14 +182,16 @@ def agent_state(data, queue_id, employee_id):
     who = principal()
     if employee_id != who.employee_id and not who.is_admin:
         raise ApiError(403, "Only an administrator can change another agent's state.")
+    if data["penalty"] is not None and not who.is_admin:
+        raise ApiError(403, "Only an administrator can set an agent's penalty.")
     row = (
         db()
         .execute(
-            """UPDATE queue_members m SET logged_in = %s, pause_reason = %s
+            """UPDATE queue_members m SET logged_in = %s, pause_reason = %s, penalty = COALESCE(%s, m.penalty)
              FROM queues q
             WHERE q.id = m.queue_id AND q.company_id = %s AND m.queue_id = %s AND m.employee_id = %s
-        RETURNING m.employee_id, m.logged_in, m.pause_reason""",
-            (data["logged_in"], data["pause_reason"], who.company_id, queue_id, employee_id),
+        RETURNING m.employee_id, m.logged_in, m.pause_reason, m.penalty""",
+            (data["logged_in"], data["pause_reason"], data["penalty"], who.company_id, queue_id, employee_id),
         )
         .fetchone()
     )

@@ -9,6 +9,7 @@ from the compiled documents (vpbx.media.routing_documents)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,13 +84,14 @@ class Queue:
     max_wait_s: int
     max_callers: int
     music: Prompt | None  # None: the standard ringback
-    agents: tuple[int, ...]  # employee ids logged in and not paused, in the order the API lists them
+    agents: tuple[int, ...]  # employee ids logged in and not paused, in the queue's order
     agent_ring_s: int
     wrap_up_s: int
     announce_position_s: int  # 0: never
     join_empty: bool
     fallback_voicemail_box_id: int | None
     pause_after_misses: int = 0  # 0: never
+    penalty: Mapping[int, int] = field(default_factory=dict)  # by agent; missing: 0
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,8 @@ class Store:
                     f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
                            q.fallback_voicemail_box_id, q.pause_after_misses, {_prompt_columns("p", "music")},
-                           coalesce((SELECT array_agg(employee_id ORDER BY employee_id) FROM queue_members
+                           coalesce((SELECT array_agg(ARRAY[employee_id, penalty] ORDER BY position, employee_id)
+                                       FROM queue_members
                                       WHERE queue_id = q.id AND logged_in AND pause_reason IS NULL), '{{}}')
                                AS agents
                       FROM queues q JOIN companies c ON c.id = q.company_id
@@ -307,13 +310,14 @@ class Store:
             row["max_wait_s"],
             row["max_callers"],
             _prompt(row, "music"),
-            tuple(row["agents"]),
+            tuple(agent for agent, _ in row["agents"]),
             row["agent_ring_s"],
             row["wrap_up_s"],
             row["announce_position_s"],
             row["join_empty"],
             row["fallback_voicemail_box_id"],
             row["pause_after_misses"],
+            {agent: penalty for agent, penalty in row["agents"]},
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------
@@ -344,17 +348,17 @@ class Store:
                 (number, employee.id, employee.company_id),
             )
 
-    async def queue_agents(self, queue_id: int) -> tuple[int, ...]:
-        """The queue's agents logged in and not paused now."""
+    async def queue_agents(self, queue_id: int) -> tuple[tuple[int, ...], dict[int, int]]:
+        """The queue's agents logged in and not paused now, in its order, and their penalties."""
         async with self.pool.connection() as conn:
             rows = await (
                 await conn.execute(
-                    """SELECT employee_id FROM queue_members
-                        WHERE queue_id = %s AND logged_in AND pause_reason IS NULL ORDER BY employee_id""",
+                    """SELECT employee_id, penalty FROM queue_members
+                        WHERE queue_id = %s AND logged_in AND pause_reason IS NULL ORDER BY position, employee_id""",
                     (queue_id,),
                 )
             ).fetchall()
-        return tuple(r["employee_id"] for r in rows)
+        return tuple(r["employee_id"] for r in rows), {r["employee_id"]: r["penalty"] for r in rows}
 
     async def pause_agent(self, queue_id: int, employee_id: int, reason: str) -> None:
         async with self.pool.connection() as conn:

@@ -13,8 +13,10 @@ whichever media app answered the caller (R18).
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -57,6 +59,20 @@ def turn_key(queue_id: int) -> str:
 
 def idle_key(queue_id: int) -> str:
     return f"vpbx:queue:{queue_id}:idle"
+
+
+def calls_today_key(queue_id: int, now: float) -> str:
+    """Calls each agent took today (UTC: one day for every node, whatever its zone)."""
+    return f"vpbx:queue:{queue_id}:calls:{datetime.fromtimestamp(now, UTC).date().isoformat()}"
+
+
+def lowest_penalty(agents: list[int], penalty: Mapping[int, int]) -> list[int]:
+    """Those of ``agents`` with the lowest penalty among them: an agent with a
+    higher one is rung only while nobody with a lower one can be."""
+    if not agents:
+        return []
+    lowest = min(penalty.get(a, 0) for a in agents)
+    return [a for a in agents if penalty.get(a, 0) == lowest]
 
 
 class WaitingLine:
@@ -127,12 +143,26 @@ class WaitingLine:
             await self.redis.delete(claim_key(agent))
 
     async def took_call(self, agent: int) -> None:
-        """Note when the agent last finished a queue call (longest idle)."""
-        # redis-py types hash commands as sync or async alike: this client's are async.
-        await cast(Awaitable[int], self.redis.hset(idle_key(self.queue_id), str(agent), repr(time.time())))
+        """Note when the agent last finished a queue call (longest idle) and count it (fewest calls)."""
+        now = time.time()
+        today = calls_today_key(self.queue_id, now)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(idle_key(self.queue_id), str(agent), repr(now))
+            pipe.hincrby(today, str(agent), 1)
+            pipe.expire(today, 2 * 86400)
+            await pipe.execute()
 
     async def in_order(self, strategy: str, agents: list[int]) -> list[int]:
-        """The agents in the order the strategy rings them next."""
+        """The agents (in the queue's own order) in the order the strategy rings them next."""
+        if strategy == "random":
+            return random.sample(agents, len(agents))
+        if strategy == "fewest_calls" and agents:
+            # redis-py types hash commands as sync or async alike: this client's are async.
+            taken = await cast(
+                Awaitable[list], self.redis.hmget(calls_today_key(self.queue_id, time.time()), [str(a) for a in agents])
+            )
+            calls = {a: int(t or 0) for a, t in zip(agents, taken, strict=True)}
+            return sorted(agents, key=lambda a: calls[a])  # stable: the queue's order breaks a tie
         if strategy == "round_robin" and agents:
             turn = int(await self.redis.incr(turn_key(self.queue_id))) - 1
             start = turn % len(agents)

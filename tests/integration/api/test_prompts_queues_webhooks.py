@@ -112,6 +112,32 @@ def test_a_queue_with_agents_and_music_is_a_destination(client, admin, post, mak
     assert scheme["steps"][0]["destinations"] == [{"kind": "queue", "queue_id": queue["id"]}]
 
 
+def test_a_queue_keeps_its_agents_order_and_only_an_administrator_sets_a_penalty(
+    client, admin, post, make_employee, token_for
+):
+    first, second = make_employee(), make_employee()
+    queue = post("queues", {"name": "Ordered queue", "strategy": "in_order", "members": [second["id"], first["id"]]})
+    url = f"/api/v1/queues/{queue['id']}/agents/{second['id']}"
+
+    own = client.put(url, headers=token_for(second["id"]), json={"penalty": 2})
+    by_admin = client.put(url, headers=admin, json={"penalty": 2})
+    # Logging in or out leaves the penalty as it was.
+    login = client.put(url, headers=token_for(second["id"]), json={"logged_in": False})
+    shown = client.get(f"/api/v1/queues/{queue['id']}", headers=admin).get_json()
+
+    assert queue["members"] == [second["id"], first["id"]]
+    assert own.status_code == 403, own.get_json()
+    assert (by_admin.status_code, by_admin.get_json()["penalty"]) == (200, 2)
+    assert (login.status_code, login.get_json()["penalty"]) == (200, 2)
+    assert shown["members"] == [second["id"], first["id"]]
+    assert [(a["employee_id"], a["penalty"], a["logged_in"]) for a in shown["agents"]] == [
+        (second["id"], 2, False),
+        (first["id"], 0, True),
+    ]
+    assert "penalty" in error_fields(client.put(url, headers=admin, json={"penalty": 10}))
+    assert "strategy" in error_fields(client.post("/api/v1/queues", headers=admin, json={"name": "X", "strategy": "x"}))
+
+
 def test_a_webhook_secret_is_shown_once_and_its_fallback_must_be_ours(client, admin, post, other_company):
     fallback = client.get("/api/v1/schemes", headers=admin).get_json()[0]
     webhook = post(

@@ -19,7 +19,7 @@ queue's voicemail box, else hears a goodbye.
 Only agents logged in and not paused are rung (feature codes *45/*46 and
 *47/*48, or the API), read again every AGENTS_READ_EVERY_S while a caller waits.
 
-Not yet: per-agent priority, callbacks, statistics.
+Not yet: callbacks, statistics.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ...routing import leg_names
 from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
 from ..store import Queue
-from ..waiting_line import KEEPALIVE_S, WaitingLine
+from ..waiting_line import KEEPALIVE_S, WaitingLine, lowest_penalty
 from . import voicemail
 from .context import NodeContext
 
@@ -104,13 +104,15 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
             await _play_music(call, music, ctx)
             next_announcement = time.monotonic() + queue.announce_position_s
         if time.monotonic() >= agents_read_at + AGENTS_READ_EVERY_S:
-            queue = replace(queue, agents=await ctx.store.queue_agents(queue.id))  # logged in or out, paused meanwhile
+            agents_now, penalty = await ctx.store.queue_agents(queue.id)  # logged in or out, paused meanwhile
+            queue = replace(queue, agents=agents_now, penalty=penalty)
             agents_read_at = time.monotonic()
         free = await line.free(list(queue.agents))
         if place < len(free):
             if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:
                 declined.clear()  # everyone had a turn: round again, after a pause
-            candidates = [a for a in await line.in_order(queue.strategy, free) if a not in declined]
+            candidates = lowest_penalty([a for a in free if a not in declined], queue.penalty)
+            candidates = await line.in_order(queue.strategy, candidates)
             agents = await _claim(line, call.call_id, candidates, every=queue.strategy == "ring_all")
             if agents:
                 if await _ring_agents(call, queue, line, agents, music, ctx):

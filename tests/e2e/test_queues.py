@@ -4,10 +4,12 @@ rests for the wrap-up time between calls; history names the agent."""
 
 from __future__ import annotations
 
+import urllib.request
 from datetime import datetime
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx.media import waiting_line
 from vpbx.media.ng import NgError
@@ -208,6 +210,8 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
         results = [ended(sipp, audio) for sipp, audio in callers]
         # Read before the agents go: a deleted employee leaves history lines without them.
         lines = [history_line(api, sipp.call_id()) for sipp, _ in callers]
+        stats = _settled_stats(api, made["id"], offered=3)
+        metrics = _queue_metrics(stack, made["id"])
     finally:
         for phone in phones:
             phone.stop()
@@ -229,6 +233,60 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
     first_free = min(_at(line["ended_at"]) for line in lines[:2])
     assert (rang[2] - first_free).total_seconds() >= WRAP_UP_S - 0.2
     assert (rang[1] - rang[0]).total_seconds() < 3, "the second caller waited for an agent while one was free"
+
+    # History shows each wait; the third caller's spans the first call and the wrap-up.
+    waits = [line["queue"]["wait_seconds"] for line in lines]
+    assert all(line["queue"]["queue_id"] == made["id"] and line["queue"]["outcome"] == "answered" for line in lines)
+    assert waits[2] >= TALK_MS / 1000 + WRAP_UP_S - 0.5, waits
+    # The statistics say the same.
+    period, live = stats["period"], stats["live"]
+    assert (period["offered"], period["answered"], period["abandoned"]) == (3, 3, 0), period
+    assert period["longest_wait_seconds"] == pytest.approx(max(waits), abs=0.01)
+    assert period["average_wait_seconds"] == pytest.approx(sum(waits) / 3, abs=0.01)
+    assert period["answered_within_service_level"] == sum(1 for w in waits if w <= 20)
+    assert sorted((a["employee_id"], a["answered"]) for a in period["agents"]) == sorted(
+        (agent, answered_by.count(agent)) for agent in set(answered_by)
+    )
+    assert period["average_talk_seconds"] == pytest.approx(TALK_MS / 1000, abs=1.0)
+    assert (live["callers_waiting"], live["agents_logged_in"], live["agents_paused"]) == (0, 2, 0), live
+    # And so does /metrics.
+    assert metrics[("vpbx_queue_calls_total", "answered")] == 3, metrics
+    assert metrics[("vpbx_queue_wait_seconds_total", "answered")] == pytest.approx(sum(waits), abs=0.01)
+    assert metrics[("vpbx_queue_callers_waiting", None)] == 0
+    assert metrics[("vpbx_queue_agents", "logged_in")] == 2
+
+
+def _queue_metrics(stack, queue_id: int) -> dict:
+    """The queue's samples on /metrics: {(name, outcome or state): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, sample.labels.get("outcome") or sample.labels.get("state")): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("queue_id") == str(queue_id)
+    }
+
+
+def _settled_stats(api, queue_id: int, offered: int) -> dict:
+    """The queue's statistics once the history keeper wrote every caller's time
+    in it, the talk time of the answered ones included."""
+    seen: dict = {}
+
+    def settled() -> bool:
+        status, body = api("GET", f"/queues/{queue_id}/stats")
+        assert status == 200, body
+        seen.update(body)
+        period = body["period"]
+        talked = sum(a["answered"] for a in period["agents"]) == period["answered"]
+        return (
+            period["offered"] == offered
+            and talked
+            and (period["average_talk_seconds"] is not None or not period["answered"])
+        )
+
+    wait_for(settled, 10, f"{offered} queue calls in the statistics")
+    return seen
 
 
 def test_an_agent_pauses_by_phone_and_a_queue_that_takes_no_one_then_sends_callers_on(
@@ -308,6 +366,10 @@ def test_a_caller_who_hangs_up_while_an_agent_rings_leaves_nothing_behind(
         wait_for(nothing_left, 5, "the queue's line, the agent's claim and the media session to be gone")
         cancelled = ringing.wait()  # the agent's phone stopped ringing: it got the CANCEL
         assert cancelled.returncode == 0, cancelled.explain()
+        period = _settled_stats(api, made["id"], offered=1)["period"]
+        assert (period["abandoned"], period["answered"]) == (1, 0), period
+        assert 2 <= period["average_abandoned_wait_seconds"] <= 5, period
+        assert history_line(api, caller.call_id())["queue"]["outcome"] == "abandoned"
     finally:
         ringing.stop()
         client.close()

@@ -43,6 +43,18 @@ class LegSchema(Schema):
     trunk = fields.String(allow_none=True, metadata={"description": "a phone number's: the trunk it left through"})
 
 
+class QueueVisitSchema(Schema):
+    queue_id = fields.Integer()
+    name = fields.String()
+    wait_seconds = fields.Float(metadata={"description": "from joining the queue to the answer or leaving it"})
+    outcome = fields.String(
+        metadata={
+            "description": "answered, abandoned (hung up while waiting), timeout (the longest wait), full, "
+            "no_agents (the queue takes no one then) or voicemail (the caller chose it)"
+        }
+    )
+
+
 class CallSchema(Schema):
     id = fields.Integer()
     call_id = fields.String(metadata={"description": "SIP Call-ID of the caller's leg"})
@@ -81,6 +93,11 @@ class CallSchema(Schema):
     ring_seconds = fields.Float(allow_none=True, metadata={"description": "from the INVITE to the answer or the end"})
     talk_seconds = fields.Float(allow_none=True)
     legs = fields.List(fields.Nested(LegSchema))
+    queue = fields.Nested(
+        QueueVisitSchema,
+        allow_none=True,
+        metadata={"description": "a call that waited in a call queue: which, how long, how it ended"},
+    )
 
 
 class LineFilterSchema(Schema):
@@ -127,7 +144,9 @@ def _visible(who) -> tuple[str, dict]:
 
 
 def _with_legs(conn, rows: list[dict]) -> list[dict]:
+    """The lines with their legs and, for calls that waited in a queue, that wait."""
     legs: dict[int, list] = {row["id"]: [] for row in rows}
+    queued: dict[int, dict] = {}
     if rows:
         for leg in conn.execute(
             """SELECT call_id, step, target, employee_id, department_id, rang_at, answered, trunk FROM call_legs
@@ -135,7 +154,19 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
             (list(legs),),
         ):
             legs[leg["call_id"]].append(leg)
-    return [{**row, "legs": legs[row["id"]]} for row in rows]
+        # The last queue a call waited in (an IVR may lead from one queue to another).
+        for visit in conn.execute(
+            """SELECT DISTINCT ON (c.id) c.id AS line, v.queue_id, q.name, v.wait_s AS wait_seconds, v.outcome
+                 FROM calls c
+                 JOIN queue_calls v ON v.call_id = c.call_id AND v.company_id = c.company_id
+                                   AND v.joined_at >= c.started_at
+                 JOIN queues q ON q.id = v.queue_id
+                WHERE c.id = ANY(%s)
+                ORDER BY c.id, v.joined_at DESC""",
+            (list(legs),),
+        ):
+            queued[visit.pop("line")] = visit
+    return [{**row, "legs": legs[row["id"]], "queue": queued.get(row["id"])} for row in rows]
 
 
 _FILTERS = (

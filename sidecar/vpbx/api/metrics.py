@@ -6,14 +6,20 @@ gunicorn worker answers the same without shared state.
 
 from __future__ import annotations
 
+import time
+
+import psycopg
+import redis
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
+from .. import db as vpbx_db
 from .. import sip_bans
 from ..health import probe_all
 from ..history import events
 from ..kamailio_rpc import KamailioRpc
+from ..media import waiting_line
 from ..media.ng import NgClient
 from .status import trunk_registrations
 
@@ -44,6 +50,63 @@ class VpbxCollector:
         yield from self._kamailio()
         yield from self._rtpengine()
         yield from self._trunks(probes)
+        if any(p.component == "postgresql" and p.up for p in probes):
+            yield from self._queues()
+
+    def _queues(self):
+        """Each call queue now (callers, agents) and its callers since it was made, by outcome."""
+        labels = ["company_id", "queue_id"]
+        waiting = GaugeMetricFamily("vpbx_queue_callers_waiting", "Callers waiting in the queue now", labels=labels)
+        longest = GaugeMetricFamily(
+            "vpbx_queue_longest_wait_seconds", "How long the first caller waiting now has waited", labels=labels
+        )
+        agents = GaugeMetricFamily("vpbx_queue_agents", "The queue's agents by state now", labels=[*labels, "state"])
+        calls = CounterMetricFamily(
+            "vpbx_queue_calls", "Callers who left the queue, by how", labels=[*labels, "outcome"]
+        )
+        wait = CounterMetricFamily(
+            "vpbx_queue_wait_seconds",
+            "Seconds callers waited in the queue, by how they left it",
+            labels=[*labels, "outcome"],
+        )
+        try:
+            with vpbx_db.connect(self.settings.database_url) as conn:
+                queues = conn.execute(
+                    """SELECT q.id, q.company_id,
+                              coalesce(array_agg(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NULL),
+                                       '{}') AS ready,
+                              count(m.employee_id) FILTER (WHERE m.logged_in) AS logged_in,
+                              count(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NOT NULL) AS paused
+                         FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id
+                        GROUP BY q.id ORDER BY q.id"""
+                ).fetchall()
+                totals = conn.execute(
+                    "SELECT t.queue_id, q.company_id, t.outcome, t.calls, t.wait_s "
+                    "FROM queue_totals t JOIN queues q ON q.id = t.queue_id ORDER BY t.queue_id, t.outcome"
+                ).fetchall()
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+            with client:
+                now = time.time()
+                for queue in queues:
+                    ids = [str(queue["company_id"]), str(queue["id"])]
+                    live = waiting_line.live_state(client, queue["id"], list(queue["ready"]), now)
+                    waiting.add_metric(ids, live["callers_waiting"])
+                    longest.add_metric(ids, live["longest_wait_seconds"])
+                    for state, value in (
+                        ("logged_in", queue["logged_in"]),
+                        ("paused", queue["paused"]),
+                        ("busy", live["agents_busy"]),
+                        ("wrap_up", live["agents_in_wrap_up"]),
+                        ("free", live["agents_free"]),
+                    ):
+                        agents.add_metric([*ids, state], float(value))
+        except (psycopg.Error, redis.RedisError):
+            return  # the component's own probe already says it is down
+        for total in totals:
+            ids = [str(total["company_id"]), str(total["queue_id"]), total["outcome"]]
+            calls.add_metric(ids, float(total["calls"]))
+            wait.add_metric(ids, float(total["wait_s"]))
+        yield from (waiting, longest, agents, calls, wait)
 
     def _trunks(self, probes):
         states = trunk_registrations(self.settings, probes)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
+import redis
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..media import waiting_line
 from .auth import principal
 from .blueprints import api_blueprint
+from .changes import routing_cache
 from .database import db
 from .errors import ApiError, invalid, not_found
 from .fields import Name
@@ -73,6 +79,11 @@ class QueueSchema(Schema):
         allow_none=True,
         metadata={"description": "Where a caller goes at the longest wait or a full queue; none: a goodbye"},
     )
+    service_level = fields.Integer(
+        load_default=20,
+        validate=validate.Range(5, 600),
+        metadata={"description": "Seconds within which a caller should be answered (statistics)"},
+    )
 
     @validates_schema
     def announcements_not_too_often(self, data, **kwargs):
@@ -115,7 +126,7 @@ class Queues(Service):
             """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
                       agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
                       announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id,
-                      pause_after_misses
+                      pause_after_misses, service_level_s AS service_level
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -141,7 +152,7 @@ class Queues(Service):
         conn.execute(
             """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
                       agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
-                      fallback_voicemail_box_id = %s, pause_after_misses = %s
+                      fallback_voicemail_box_id = %s, pause_after_misses = %s, service_level_s = %s
                WHERE id = %s""",
             (
                 data["name"],
@@ -155,6 +166,7 @@ class Queues(Service):
                 data["join_empty"],
                 data["fallback_voicemail_box_id"],
                 data["pause_after_misses"],
+                data["service_level"],
                 object_id,
             ),
         )
@@ -198,3 +210,119 @@ def agent_state(data, queue_id, employee_id):
     if row is None:
         raise not_found("Agent of this queue")
     return row
+
+
+class StatsQuerySchema(Schema):
+    since = fields.AwareDateTime(
+        load_default=None, metadata={"description": "callers who joined at or after; default: a day ago"}
+    )
+    until = fields.AwareDateTime(load_default=None, metadata={"description": "callers who joined before; default: now"})
+
+    @validates_schema
+    def _window(self, data, **kwargs):
+        if data["since"] and data["until"] and data["since"] >= data["until"]:
+            raise ValidationError("must be later than since", "until")
+
+
+class LiveStatsSchema(Schema):
+    callers_waiting = fields.Integer()
+    longest_wait_seconds = fields.Float(metadata={"description": "of the callers waiting now"})
+    agents_logged_in = fields.Integer()
+    agents_paused = fields.Integer()
+    agents_busy = fields.Integer(
+        metadata={"description": "logged in, not paused, ringing or talking to a queue caller"}
+    )
+    agents_in_wrap_up = fields.Integer()
+    agents_free = fields.Integer()
+
+
+class AgentStatsSchema(Schema):
+    employee_id = fields.Integer()
+    answered = fields.Integer()
+    talk_seconds = fields.Float(metadata={"description": "in total, of the calls that ended"})
+
+
+class PeriodStatsSchema(Schema):
+    since = fields.AwareDateTime()
+    until = fields.AwareDateTime()
+    offered = fields.Integer(metadata={"description": "callers who reached the queue"})
+    answered = fields.Integer()
+    abandoned = fields.Integer(metadata={"description": "hung up while waiting"})
+    timed_out = fields.Integer(metadata={"description": "sent on at the longest wait"})
+    full = fields.Integer(metadata={"description": "sent on: the queue was full"})
+    no_agents = fields.Integer(metadata={"description": "sent on: no agent was there and the queue takes no one then"})
+    voicemail = fields.Integer(metadata={"description": "chose to leave a message"})
+    service_level_seconds = fields.Integer()
+    answered_within_service_level = fields.Integer()
+    service_level_percent = fields.Float(
+        allow_none=True, metadata={"description": "answered within the service level, of those offered"}
+    )
+    average_wait_seconds = fields.Float(allow_none=True, metadata={"description": "of the answered callers"})
+    average_abandoned_wait_seconds = fields.Float(allow_none=True)
+    longest_wait_seconds = fields.Float(allow_none=True)
+    average_talk_seconds = fields.Float(allow_none=True, metadata={"description": "of the answered calls that ended"})
+    agents = fields.List(fields.Nested(AgentStatsSchema), metadata={"description": "who answered how many"})
+
+
+class QueueStatsSchema(Schema):
+    queue_id = fields.Integer()
+    live = fields.Nested(LiveStatsSchema)
+    period = fields.Nested(PeriodStatsSchema)
+
+
+@blueprint.route("/<int:queue_id>/stats")
+@blueprint.arguments(StatsQuerySchema, location="query")
+@blueprint.response(200, QueueStatsSchema)
+def stats(query, queue_id):
+    """The queue now (callers waiting, agents) and over a period (offered,
+    answered, abandoned, service level, waits and talk times)."""
+    conn = db()
+    queue = conn.execute(
+        "SELECT id, service_level_s FROM queues WHERE id = %s AND company_id = %s", (queue_id, principal().company_id)
+    ).fetchone()
+    if queue is None:
+        raise not_found("Queue")
+    until = query["until"] or datetime.now(UTC)
+    since = query["since"] or until - timedelta(days=1)
+    members = conn.execute(
+        "SELECT employee_id, logged_in, pause_reason FROM queue_members WHERE queue_id = %s", (queue_id,)
+    ).fetchall()
+    ready = [m["employee_id"] for m in members if m["logged_in"] and m["pause_reason"] is None]
+    try:
+        live = waiting_line.live_state(routing_cache(), queue_id, ready, time.time())
+    except redis.RedisError as exc:
+        raise ApiError(503, f"The queue's live state cannot be read now: {exc}") from exc
+    live["agents_logged_in"] = sum(1 for m in members if m["logged_in"])
+    live["agents_paused"] = sum(1 for m in members if m["logged_in"] and m["pause_reason"] is not None)
+    period = conn.execute(
+        """SELECT count(*) AS offered,
+                  count(*) FILTER (WHERE outcome = 'answered') AS answered,
+                  count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
+                  count(*) FILTER (WHERE outcome = 'timeout') AS timed_out,
+                  count(*) FILTER (WHERE outcome = 'full') AS full,
+                  count(*) FILTER (WHERE outcome = 'no_agents') AS no_agents,
+                  count(*) FILTER (WHERE outcome = 'voicemail') AS voicemail,
+                  count(*) FILTER (WHERE outcome = 'answered' AND wait_s <= %(level)s) AS answered_within_service_level,
+                  avg(wait_s) FILTER (WHERE outcome = 'answered') AS average_wait_seconds,
+                  avg(wait_s) FILTER (WHERE outcome = 'abandoned') AS average_abandoned_wait_seconds,
+                  max(wait_s) AS longest_wait_seconds,
+                  avg(talk_s) FILTER (WHERE outcome = 'answered') AS average_talk_seconds
+             FROM queue_calls WHERE queue_id = %(queue)s AND joined_at >= %(since)s AND joined_at < %(until)s""",
+        {"queue": queue_id, "level": queue["service_level_s"], "since": since, "until": until},
+    ).fetchone()
+    period["agents"] = conn.execute(
+        """SELECT employee_id, count(*) AS answered, COALESCE(sum(talk_s), 0) AS talk_seconds
+             FROM queue_calls
+            WHERE queue_id = %s AND joined_at >= %s AND joined_at < %s AND outcome = 'answered'
+                  AND employee_id IS NOT NULL
+            GROUP BY employee_id ORDER BY employee_id""",
+        (queue_id, since, until),
+    ).fetchall()
+    offered = period["offered"]
+    period.update(
+        since=since,
+        until=until,
+        service_level_seconds=queue["service_level_s"],
+        service_level_percent=round(100 * period["answered_within_service_level"] / offered, 1) if offered else None,
+    )
+    return {"queue_id": queue_id, "live": live, "period": period}

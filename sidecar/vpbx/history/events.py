@@ -9,6 +9,9 @@ costs no extra Redis round trip before it rings:
     ended     the BYE of an answered call
     voicemail the media app's, when a caller it answered reached a voicemail box:
               {call_id, at, box_id, message_id (None: no message left)}
+    queue     the media app's, when a caller left a call queue and again, with
+              talk_s, when an answered queue call ended: {call_id, queue_id,
+              company_id, joined_at, left_at, outcome, wait_s, employee_id, talk_s}
 
 ``call`` (the same in answered and missed) describes the call itself:
 company_id, direction ("incoming" from a trunk, "internal" from a company
@@ -31,7 +34,7 @@ STREAM = "vpbx:history:events"
 # trimmed (approximately) to this many events.
 STREAM_MAX_LEN = 1_000_000
 
-ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
+ANSWERED, MISSED, ENDED, VOICEMAIL, QUEUE = "answered", "missed", "ended", "voicemail", "queue"
 
 # Kamailio's counter (group "script") of call events it could not keep: its
 # shared-memory queue or its spool on disk was full.

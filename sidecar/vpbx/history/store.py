@@ -35,6 +35,8 @@ def apply(conn: Connection, event: dict) -> None:
                            AND EXISTS (SELECT 1 FROM voicemail_messages WHERE id = %(message)s)""",
             {"message": event["message_id"], "call_id": event["call_id"], "reason": events.NO_ANSWER},
         )
+    elif kind == events.QUEUE:
+        _queue_call(conn, event)
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
         conn.execute(
@@ -42,6 +44,39 @@ def apply(conn: Connection, event: dict) -> None:
                             SELECT id FROM calls WHERE call_id = %(call_id)s AND ended_at IS NULL
                             ORDER BY started_at DESC LIMIT 1)""",
             {"at": event["at"], "call_id": event["call_id"]},
+        )
+
+
+def _queue_call(conn: Connection, event: dict) -> None:
+    """A caller's time in a queue: the first event says how it ended, the one
+    at the end of an answered call adds how long they talked."""
+    row = conn.execute(
+        """INSERT INTO queue_calls (queue_id, company_id, call_id, joined_at, left_at, outcome, wait_s,
+                                    employee_id, talk_s)
+           SELECT q.id, q.company_id, %(call_id)s, %(joined_at)s, %(left_at)s, %(outcome)s, %(wait_s)s,
+                  (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = q.company_id), %(talk_s)s
+             FROM queues q WHERE q.id = %(queue_id)s AND q.company_id = %(company_id)s
+           ON CONFLICT (queue_id, call_id, joined_at)
+           DO UPDATE SET talk_s = COALESCE(excluded.talk_s, queue_calls.talk_s)
+           RETURNING queue_id, outcome, wait_s, xmax = 0 AS inserted""",
+        {
+            "queue_id": event["queue_id"],
+            "company_id": event["company_id"],
+            "call_id": event["call_id"],
+            "joined_at": events.event_time(event["joined_at"]),
+            "left_at": events.event_time(event["left_at"]),
+            "outcome": event["outcome"],
+            "wait_s": max(0.0, float(event["wait_s"])),
+            "employee_id": event.get("employee_id"),
+            "talk_s": event.get("talk_s"),
+        },
+    ).fetchone()
+    if row is not None and row["inserted"]:  # a repeated event, or the talk time, counts no call twice
+        conn.execute(
+            """INSERT INTO queue_totals (queue_id, outcome, calls, wait_s) VALUES (%s, %s, 1, %s)
+               ON CONFLICT (queue_id, outcome)
+               DO UPDATE SET calls = queue_totals.calls + 1, wait_s = queue_totals.wait_s + excluded.wait_s""",
+            (row["queue_id"], row["outcome"], row["wait_s"]),
         )
 
 

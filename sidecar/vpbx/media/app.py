@@ -46,6 +46,7 @@ from .call import DIGITS, HungUp, MediaCall
 from .click_to_call import ClickToCall
 from .connect import Connector
 from .dialogs import Dialog, Dialogs
+from .history_events import HistoryEvents
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .nodes import NODES, NodeContext
 from .prompts import STANDARD, PromptLibrary
@@ -112,10 +113,10 @@ class MediaApp:
         )
         # Legs the media app opens for callers (IVR keys and scheme steps that ring people).
         self.connector = Connector(self.transactions, self.dialogs, self.ng, self.prompts, self.kamailio)
-        # Voicemail events Redis did not take wait in the spool (vpbx.history.spool).
+        # History events Redis did not take wait in the spool (vpbx.history.spool).
+        self.history = HistoryEvents(self.redis, Spool(self.data_dir / "history-spool.jsonl"))
         self.notices = VoicemailNotices(
-            self.redis,
-            Spool(self.data_dir / "history-spool.jsonl"),
+            self.history,
             self.store,
             self.media,
             self.now,
@@ -126,6 +127,7 @@ class MediaApp:
             documents=RoutingDocuments(self.redis),
             prompts=self.prompts,
             notices=self.notices,
+            history=self.history,
             connect=self.connector.connect,
             data_dir=self.data_dir,
             now=self.now,
@@ -161,7 +163,7 @@ class MediaApp:
             lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port)
         )
         # Not one of self.tasks: those are calls' work, which a load probe counts.
-        self.spool_replay = asyncio.ensure_future(self.notices.replay_spool())
+        self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
         self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
+import redis
 import redis.asyncio as aioredis
 
 # A caller's alive key lasts this long; the media app refreshes it every KEEPALIVE_S.
@@ -32,6 +33,7 @@ MISSES_KEPT_S = 86400
 _JOIN = """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
+redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 return redis.call('ZRANK', KEYS[1], ARGV[1])
 """
@@ -39,6 +41,11 @@ return redis.call('ZRANK', KEYS[1], ARGV[1])
 
 def line_key(queue_id: int) -> str:
     return f"vpbx:queue:{queue_id}:line"
+
+
+def joined_key(queue_id: int) -> str:
+    """When each caller in the line joined it (their score in the line may say otherwise, later)."""
+    return f"vpbx:queue:{queue_id}:joined"
 
 
 def alive_key(queue_id: int, call_id: str) -> str:
@@ -84,7 +91,7 @@ class WaitingLine:
     async def join(self, call_id: str, max_callers: int) -> int | None:
         """Join the line: the caller's place (0: first), None when the line is full."""
         rank = await self._join(
-            keys=[line_key(self.queue_id), alive_key(self.queue_id, call_id)],
+            keys=[line_key(self.queue_id), alive_key(self.queue_id, call_id), joined_key(self.queue_id)],
             args=[call_id, time.time(), max_callers, ALIVE_S],
         )
         return None if rank is None or int(rank) < 0 else int(rank)
@@ -108,7 +115,10 @@ class WaitingLine:
             alive = await pipe.execute()
         gone = [caller for caller, there in zip(ahead_of_us, alive, strict=True) if not there]
         if gone:
-            await self.redis.zrem(line_key(self.queue_id), *gone)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(line_key(self.queue_id), *gone)
+                pipe.hdel(joined_key(self.queue_id), *gone)
+                await pipe.execute()
         return len(ahead_of_us) - len(gone)
 
     async def waiting(self) -> int:
@@ -117,6 +127,7 @@ class WaitingLine:
     async def leave(self, call_id: str) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(line_key(self.queue_id), call_id)
+            pipe.hdel(joined_key(self.queue_id), call_id)
             pipe.delete(alive_key(self.queue_id, call_id))
             await pipe.execute()
 
@@ -184,3 +195,24 @@ class WaitingLine:
 
     async def answered(self, agent: int) -> None:
         await self.redis.delete(misses_key(self.queue_id, agent))
+
+
+def live_state(client: redis.Redis, queue_id: int, agents: list[int], now: float) -> dict:
+    """What a queue looks like now, for its statistics (the API's side, which is
+    synchronous): callers waiting, the longest wait, and of ``agents`` (those
+    logged in and not paused) who is on a queue call or ringing, resting, free."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zcard(line_key(queue_id))
+        pipe.hvals(joined_key(queue_id))
+        pipe.mget([claim_key(a) for a in agents] or ["-"])
+        waiting, joined, claims = pipe.execute()
+    claims = claims if agents else []
+    resting = sum(1 for c in claims if c == b"wrap-up")
+    busy = sum(1 for c in claims if c is not None) - resting
+    return {
+        "callers_waiting": int(waiting),
+        "longest_wait_seconds": round(max(0.0, now - min(float(t) for t in joined)), 1) if joined else 0.0,
+        "agents_busy": busy,
+        "agents_in_wrap_up": resting,
+        "agents_free": len(agents) - busy - resting,
+    }

@@ -439,3 +439,68 @@ def test_an_export_needs_a_bounded_period(client, admin, query, field, reason):
     response = client.get(f"/api/v1/calls/export?{query}", headers=admin)
     assert response.status_code == 422
     assert error_fields(response)[field] == [reason]
+
+
+def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cfg, client, admin, people, company_id):
+    ivan, _, _ = people
+    queue = client.post("/api/v1/queues", headers=admin, json={"name": f"History queue {_call_id()[:6]}"}).get_json()
+    call_id = _call_id()
+    menu = {
+        "step": 1,
+        "target": "call queue",
+        "employee_id": None,
+        "department_id": None,
+        "rang_at": "2026-11-23T10:00:00+00:00",
+        "node": f"queue:{queue['id']}",
+    }
+    left = {
+        "type": "queue",
+        "call_id": call_id,
+        "queue_id": queue["id"],
+        "company_id": company_id,
+        "joined_at": "2026-11-23T10:00:01+00:00",
+        "left_at": "2026-11-23T10:00:43.5+00:00",
+        "outcome": "answered",
+        "wait_s": 42.5,
+        "employee_id": ivan["id"],
+        "talk_s": None,
+    }
+    try:
+        _write(
+            cfg,
+            {
+                "type": "answered",
+                "call_id": call_id,
+                "at": "2026-11-23T10:00:01+00:00",
+                "call": _incoming(company_id),
+                "legs": [menu],
+                "answered": {**menu, "rang_at": None},
+            },
+            left,
+            left,  # delivered twice
+            {**left, "talk_s": 61.0},  # the end of the answered call
+        )
+        [line] = _lines(client, admin, call_id)
+        stats = client.get(
+            f"/api/v1/queues/{queue['id']}/stats?since=2026-11-23T00:00:00%2B00:00&until=2026-11-24T00:00:00%2B00:00",
+            headers=admin,
+        ).get_json()
+        with vpbx_db.connect(cfg.database_url) as conn:
+            totals = conn.execute(
+                "SELECT outcome, calls, wait_s FROM queue_totals WHERE queue_id = %s", (queue["id"],)
+            ).fetchall()
+    finally:
+        client.delete(f"/api/v1/queues/{queue['id']}", headers=admin)
+
+    assert line["queue"] == {
+        "queue_id": queue["id"],
+        "name": queue["name"],
+        "wait_seconds": 42.5,
+        "outcome": "answered",
+    }
+    assert totals == [{"outcome": "answered", "calls": 1, "wait_s": 42.5}]
+    period = stats["period"]
+    assert (period["offered"], period["answered"], period["answered_within_service_level"]) == (1, 1, 0)
+    assert (period["average_wait_seconds"], period["average_talk_seconds"]) == (42.5, 61.0)
+    assert period["agents"] == [{"employee_id": ivan["id"], "answered": 1, "talk_seconds": 61.0}]
+    assert period["service_level_percent"] == 0.0

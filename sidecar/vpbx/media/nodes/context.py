@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from ..call import MediaCall
+    from ..history_events import HistoryEvents
     from ..prompts import PromptLibrary
     from ..routing_documents import RoutingDocuments
     from ..store import Store
@@ -43,6 +44,7 @@ class NodeContext:
     documents: RoutingDocuments  # where its caller goes next: routing's answer
     prompts: PromptLibrary
     notices: VoicemailNotices  # a message's history event and email
+    history: HistoryEvents  # events of the call's line (its time in a queue)
     connect: Connect
     data_dir: Path  # recordings are kept under it
     now: Callable[[], datetime]

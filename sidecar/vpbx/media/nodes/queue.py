@@ -19,7 +19,10 @@ queue's voicemail box, else hears a goodbye.
 Only agents logged in and not paused are rung (feature codes *45/*46 and
 *47/*48, or the API), read again every AGENTS_READ_EVERY_S while a caller waits.
 
-Not yet: callbacks, statistics.
+Each caller's time in the queue (wait, outcome, agent, talk time) goes to
+history as an event (Visit); statistics and /metrics read it from there.
+
+Not yet: callbacks.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
+from ...history import events
 from ...routing import leg_names
 from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
@@ -56,25 +61,81 @@ async def find(ctx: NodeContext, queue_id: int, company_id: int) -> Queue | None
 
 
 async def run(call: MediaCall, queue: Queue, ctx: NodeContext) -> None:
+    visit = Visit(queue, call.call_id, ctx.now(), time.monotonic())
+    try:
+        await _queue(call, queue, ctx, visit)
+    finally:
+        # A caller gone before any outcome hung up while waiting.
+        await visit.report(ctx, "abandoned")
+
+
+async def _queue(call: MediaCall, queue: Queue, ctx: NodeContext, visit: Visit) -> None:
     line = WaitingLine(ctx.redis, queue.id)
     if not queue.join_empty and not await line.free(list(queue.agents)):
         log.info("%s: queue %s has no free agent and takes no one then", call.call_id, queue.id)
+        await visit.left(ctx, "no_agents")
         await _fall_back(call, queue, ctx)
         return
     place = await line.join(call.call_id, queue.max_callers)
     if place is None:
         log.info("%s: queue %s is full (%s callers)", call.call_id, queue.id, queue.max_callers)
+        await visit.left(ctx, "full")
         await _fall_back(call, queue, ctx)
         return
     log.info("%s: joined queue %s at place %s", call.call_id, queue.id, place + 1)
     keeping = asyncio.ensure_future(_keep_alive(line, call.call_id))
     try:
-        if await _wait_for_an_agent(call, queue, line, ctx):
+        if await _wait_for_an_agent(call, queue, line, ctx, visit):
             return
     finally:
         keeping.cancel()
         await line.leave(call.call_id)
+    await visit.left(ctx, "timeout")
     await _fall_back(call, queue, ctx)
+
+
+@dataclass
+class Visit:
+    """A caller's time in the queue, for history and statistics (the
+    history keeper writes queue_calls from these events)."""
+
+    queue: Queue
+    call_id: str
+    joined_at: datetime
+    joined: float  # monotonic
+    outcome: str | None = None
+    left_at: datetime | None = None
+    employee_id: int | None = None
+    answered: float | None = None  # monotonic
+
+    async def left(self, ctx: NodeContext, outcome: str, employee_id: int | None = None) -> None:
+        self.outcome, self.left_at, self.employee_id = outcome, ctx.now(), employee_id
+        if outcome == "answered":
+            self.answered = time.monotonic()
+        await ctx.history.send(self._event())
+
+    async def report(self, ctx: NodeContext, otherwise: str) -> None:
+        """At the end of the caller's time here: the outcome if none was sent
+        yet, or how long an answered caller talked."""
+        if self.outcome is None:
+            await self.left(ctx, otherwise)
+        elif self.answered is not None:
+            await ctx.history.send(self._event(talk_s=round(time.monotonic() - self.answered, 3)))
+
+    def _event(self, talk_s: float | None = None) -> dict:
+        left_at = self.left_at or self.joined_at
+        return {
+            "type": events.QUEUE,
+            "call_id": self.call_id,
+            "queue_id": self.queue.id,
+            "company_id": self.queue.company_id,
+            "joined_at": self.joined_at.isoformat(),
+            "left_at": left_at.isoformat(),
+            "outcome": self.outcome,
+            "wait_s": round((left_at - self.joined_at).total_seconds(), 3),
+            "employee_id": self.employee_id,
+            "talk_s": talk_s,
+        }
 
 
 async def _keep_alive(line: WaitingLine, call_id: str) -> None:
@@ -84,7 +145,7 @@ async def _keep_alive(line: WaitingLine, call_id: str) -> None:
             await line.keep_alive(call_id)
 
 
-async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext) -> bool:
+async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> bool:
     """Until an agent took the call (True) or the longest wait is over (False)."""
     music = await _music(queue, ctx)
     deadline = time.monotonic() + queue.max_wait_s
@@ -115,7 +176,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
             candidates = await line.in_order(queue.strategy, candidates)
             agents = await _claim(line, call.call_id, candidates, every=queue.strategy == "ring_all")
             if agents:
-                if await _ring_agents(call, queue, line, agents, music, ctx):
+                if await _ring_agents(call, queue, line, agents, music, ctx, visit):
                     return True
                 declined.update(agents)
                 retry_at = time.monotonic() + RETRY_S
@@ -138,7 +199,13 @@ async def _claim(line: WaitingLine, call_id: str, agents: list[int], *, every: b
 
 
 async def _ring_agents(
-    call: MediaCall, queue: Queue, line: WaitingLine, agents: list[int], music: Path | None, ctx: NodeContext
+    call: MediaCall,
+    queue: Queue,
+    line: WaitingLine,
+    agents: list[int],
+    music: Path | None,
+    ctx: NodeContext,
+    visit: Visit,
 ) -> bool:
     """Ring the claimed agents; True once one answered and the call is over."""
     user = leg_names.agents_user(queue.id, queue.agent_ring_s, agents)
@@ -150,6 +217,7 @@ async def _ring_agents(
         nonlocal took, answered_by
         took, answered_by = True, employee_id
         await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
+        await visit.left(ctx, "answered", employee_id if employee_id is not None else _only(agents))
 
     connecting = asyncio.ensure_future(ctx.connect(call, user, queue.domain, music=music, answered=answered))
     try:
@@ -188,6 +256,10 @@ async def _count_miss(queue: Queue, line: WaitingLine, agent: int, ctx: NodeCont
         await ctx.store.pause_agent(queue.id, agent, f"missed {misses} call{'s' if misses > 1 else ''} in a row")
         await line.answered(agent)  # counted afresh once unpaused
         log.info("queue %s: agent %s paused after %s missed calls", queue.id, agent, queue.pause_after_misses)
+
+
+def _only(agents: list[int]) -> int | None:
+    return agents[0] if len(agents) == 1 else None
 
 
 def _swallow_hang_up(task: asyncio.Future) -> None:

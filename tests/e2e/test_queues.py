@@ -488,3 +488,98 @@ def test_in_order_rings_the_lower_penalty_first_and_moves_on_when_they_decline(
     legs = sorted((leg for leg in line["legs"] if leg["employee_id"]), key=lambda leg: leg["rang_at"])
     assert [leg["employee_id"] for leg in legs] == [lower_penalty["id"], listed_first["id"]], line["legs"]
     assert line["employee_id"] == listed_first["id"]
+
+
+CLIENT = "+79161234567"  # the carrier caller's number (scenarios/uac_media.xml), as the company reads it
+
+
+def test_a_caller_who_asks_to_be_called_back_is_called_when_the_agent_is_free_agent_first(
+    stack, api, sip_target, demo, agent, demo_steps, outbound_carrier, no_registrations
+):
+    employee, port = agent
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E callback queue",
+            "members": [employee["id"]],
+            "agent_ring_time": 10,
+            "wrap_up": WRAP_UP_S,
+            "offer_callback": True,
+        },
+    )
+    assert status == 201, made
+    agent_rtp, client_rtp = RtpEndpoint(), RtpEndpoint()
+    # The agent takes the first caller's call, then the callback.
+    agent_phone = Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=port,
+        calls=2,
+        keys={"rtp_port": agent_rtp.port},
+        values={"ring_ms": 300, "talk_ms": TALK_MS},
+        timeout_s=60,
+        recv_timeout_s=40,
+    ).start()
+    client_phone = Sipp(
+        "uas_answer_pcma.xml",
+        port=outbound_carrier,
+        keys={"rtp_port": client_rtp.port},
+        values={"ring_ms": 500},
+        timeout_s=60,
+        recv_timeout_s=40,
+    ).start()
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        first, first_audio = phone_media_call(sip_target, demo, "102", demo["number"], WAIT_FOR_HANGUP)
+        assert first_audio.started(within=15) is not None
+        second, second_audio = media_call(stack, sip_target, demo["number"])
+        # The agent is busy: the second caller hears the keys they may press and
+        # presses 2 without waiting for the end; they are told they will be
+        # called back, and the queue hangs up (WAIT_FOR_HANGUP fails otherwise).
+        assert second_audio.started(within=15) is not None, "the waiting caller heard nothing"
+        second_audio.press("2")
+        second_result = ended(second, second_audio)
+        first_result = ended(first, first_audio)
+        answered, client = agent_phone.wait(), client_phone.wait()
+        first_line, second_line = history_line(api, first.call_id()), history_line(api, second.call_id())
+        callback_id = second_line["queue"]["callback_call_id"]
+        stats = _settled_stats(api, made["id"], offered=2)
+        callback_line = history_line(api, callback_id)
+    finally:
+        agent_phone.stop()
+        client_phone.stop()
+        agent_rtp.close()
+        client_rtp.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    for result in (first_result, second_result, answered, client):
+        assert result.returncode == 0, result.explain()
+
+    # The agent rang first, showing the caller's number, then the caller was called.
+    invites = [m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]
+    assert len(invites) == 2
+    assert f"<sip:{CLIENT}@" in sip_log.header(invites[1], "From")
+    to_client = sip_log.first(sip_log.received(client.messages), "INVITE ")
+    assert to_client.startswith(f"INVITE sip:{CLIENT}@127.0.0.1:{outbound_carrier} ")
+
+    # History links the caller's line and the call back's line.
+    assert first_line["queue"]["outcome"] == "answered"
+    assert (second_line["queue"]["outcome"], second_line["queue"]["callback_outcome"]) == ("callback", "answered")
+    assert callback_line["queue"]["callback_of"] == second.call_id()
+    assert (callback_line["direction"], callback_line["called"], callback_line["status"]) == (
+        "outgoing",
+        CLIENT,
+        "answered",
+    )
+    assert callback_line["caller_employee_id"] == employee["id"]
+    # Called back once the agent had rested after the first call.
+    rest = (_at(callback_line["started_at"]) - _at(first_line["ended_at"])).total_seconds()
+    assert rest >= WRAP_UP_S - 0.2, rest
+    period = stats["period"]
+    assert (period["offered"], period["answered"], period["callbacks_asked"], period["callbacks_answered"]) == (
+        2,
+        1,
+        1,
+        1,
+    ), period
+    assert stats["live"]["callers_waiting"] == 0

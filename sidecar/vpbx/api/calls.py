@@ -50,8 +50,18 @@ class QueueVisitSchema(Schema):
     outcome = fields.String(
         metadata={
             "description": "answered, abandoned (hung up while waiting), timeout (the longest wait), full, "
-            "no_agents (the queue takes no one then) or voicemail (the caller chose it)"
+            "no_agents (the queue takes no one then), voicemail or callback (the caller chose it)"
         }
+    )
+    callback_call_id = fields.String(
+        allow_none=True, metadata={"description": "callback: the Call-ID of the call back (its own line)"}
+    )
+    callback_outcome = fields.String(
+        allow_none=True,
+        metadata={"description": "callback: answered, no_answer, expired or failed; none while it waits"},
+    )
+    callback_of = fields.String(
+        allow_none=True, metadata={"description": "a call back: the Call-ID of the call that asked for it"}
     )
 
 
@@ -154,12 +164,16 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
             (list(legs),),
         ):
             legs[leg["call_id"]].append(leg)
-        # The last queue a call waited in (an IVR may lead from one queue to another).
+        # The last queue a call waited in (an IVR may lead from one queue to
+        # another), or the queue a call back was for.
         for visit in conn.execute(
-            """SELECT DISTINCT ON (c.id) c.id AS line, v.queue_id, q.name, v.wait_s AS wait_seconds, v.outcome
+            """SELECT DISTINCT ON (c.id) c.id AS line, v.queue_id, q.name, v.wait_s AS wait_seconds, v.outcome,
+                      v.callback_call_id, v.callback_outcome,
+                      CASE WHEN v.callback_call_id = c.call_id THEN v.call_id END AS callback_of
                  FROM calls c
-                 JOIN queue_calls v ON v.call_id = c.call_id AND v.company_id = c.company_id
-                                   AND v.joined_at >= c.started_at
+                 JOIN queue_calls v ON v.company_id = c.company_id
+                                   AND ((v.call_id = c.call_id AND v.joined_at >= c.started_at - interval '5 s')
+                                        OR v.callback_call_id = c.call_id)
                  JOIN queues q ON q.id = v.queue_id
                 WHERE c.id = ANY(%s)
                 ORDER BY c.id, v.joined_at DESC""",

@@ -79,6 +79,14 @@ class QueueSchema(Schema):
         allow_none=True,
         metadata={"description": "Where a caller goes at the longest wait or a full queue; none: a goodbye"},
     )
+    offer_callback = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Waiting callers with a phone number may press 2 to be called back in their turn "
+            "(the agent first, then the caller, as the agent's own outgoing call); 1 leaves a message when "
+            "the queue has a fallback voicemail box"
+        },
+    )
     service_level = fields.Integer(
         load_default=20,
         validate=validate.Range(5, 600),
@@ -126,7 +134,7 @@ class Queues(Service):
             """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
                       agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
                       announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id,
-                      pause_after_misses, service_level_s AS service_level
+                      pause_after_misses, service_level_s AS service_level, offer_callback
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -152,7 +160,8 @@ class Queues(Service):
         conn.execute(
             """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
                       agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
-                      fallback_voicemail_box_id = %s, pause_after_misses = %s, service_level_s = %s
+                      fallback_voicemail_box_id = %s, pause_after_misses = %s, service_level_s = %s,
+                      offer_callback = %s
                WHERE id = %s""",
             (
                 data["name"],
@@ -167,6 +176,7 @@ class Queues(Service):
                 data["fallback_voicemail_box_id"],
                 data["pause_after_misses"],
                 data["service_level"],
+                data["offer_callback"],
                 object_id,
             ),
         )
@@ -252,6 +262,8 @@ class PeriodStatsSchema(Schema):
     full = fields.Integer(metadata={"description": "sent on: the queue was full"})
     no_agents = fields.Integer(metadata={"description": "sent on: no agent was there and the queue takes no one then"})
     voicemail = fields.Integer(metadata={"description": "chose to leave a message"})
+    callbacks_asked = fields.Integer(metadata={"description": "chose to be called back"})
+    callbacks_answered = fields.Integer(metadata={"description": "called back, and they answered"})
     service_level_seconds = fields.Integer()
     answered_within_service_level = fields.Integer()
     service_level_percent = fields.Float(
@@ -302,6 +314,8 @@ def stats(query, queue_id):
                   count(*) FILTER (WHERE outcome = 'full') AS full,
                   count(*) FILTER (WHERE outcome = 'no_agents') AS no_agents,
                   count(*) FILTER (WHERE outcome = 'voicemail') AS voicemail,
+                  count(*) FILTER (WHERE outcome = 'callback') AS callbacks_asked,
+                  count(*) FILTER (WHERE callback_outcome = 'answered') AS callbacks_answered,
                   count(*) FILTER (WHERE outcome = 'answered' AND wait_s <= %(level)s) AS answered_within_service_level,
                   avg(wait_s) FILTER (WHERE outcome = 'answered') AS average_wait_seconds,
                   avg(wait_s) FILTER (WHERE outcome = 'abandoned') AS average_abandoned_wait_seconds,

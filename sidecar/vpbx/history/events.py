@@ -11,7 +11,10 @@ costs no extra Redis round trip before it rings:
               {call_id, at, box_id, message_id (None: no message left)}
     queue     the media app's, when a caller left a call queue and again, with
               talk_s, when an answered queue call ended: {call_id, queue_id,
-              company_id, joined_at, left_at, outcome, wait_s, employee_id, talk_s}
+              company_id, joined_at, left_at, outcome, wait_s, employee_id, talk_s,
+              callback_number}
+    queue_callback the media app's, when a caller's callback request was
+              served: {call_id, queue_id, at, outcome, callback_call_id}
 
 ``call`` (the same in answered and missed) describes the call itself:
 company_id, direction ("incoming" from a trunk, "internal" from a company
@@ -34,7 +37,8 @@ STREAM = "vpbx:history:events"
 # trimmed (approximately) to this many events.
 STREAM_MAX_LEN = 1_000_000
 
-ANSWERED, MISSED, ENDED, VOICEMAIL, QUEUE = "answered", "missed", "ended", "voicemail", "queue"
+ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
+QUEUE, QUEUE_CALLBACK = "queue", "queue_callback"
 
 # Kamailio's counter (group "script") of call events it could not keep: its
 # shared-memory queue or its spool on disk was full.

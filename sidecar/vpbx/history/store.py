@@ -37,6 +37,22 @@ def apply(conn: Connection, event: dict) -> None:
         )
     elif kind == events.QUEUE:
         _queue_call(conn, event)
+    elif kind == events.QUEUE_CALLBACK:
+        # The callback's outcome joins the caller's time in the queue; the first one stands.
+        conn.execute(
+            """UPDATE queue_calls SET callback_outcome = %(outcome)s, callback_call_id = %(callback)s,
+                                      callback_at = %(at)s
+                WHERE id = (SELECT id FROM queue_calls WHERE queue_id = %(queue)s AND call_id = %(call_id)s
+                              AND outcome = 'callback' ORDER BY joined_at DESC LIMIT 1)
+                  AND callback_outcome IS NULL""",
+            {
+                "outcome": event["outcome"],
+                "callback": event.get("callback_call_id"),
+                "at": event["at"],
+                "queue": event["queue_id"],
+                "call_id": event["call_id"],
+            },
+        )
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
         conn.execute(
@@ -52,9 +68,10 @@ def _queue_call(conn: Connection, event: dict) -> None:
     at the end of an answered call adds how long they talked."""
     row = conn.execute(
         """INSERT INTO queue_calls (queue_id, company_id, call_id, joined_at, left_at, outcome, wait_s,
-                                    employee_id, talk_s)
+                                    employee_id, talk_s, callback_number)
            SELECT q.id, q.company_id, %(call_id)s, %(joined_at)s, %(left_at)s, %(outcome)s, %(wait_s)s,
-                  (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = q.company_id), %(talk_s)s
+                  (SELECT id FROM employees WHERE id = %(employee_id)s AND company_id = q.company_id), %(talk_s)s,
+                  %(callback_number)s
              FROM queues q WHERE q.id = %(queue_id)s AND q.company_id = %(company_id)s
            ON CONFLICT (queue_id, call_id, joined_at)
            DO UPDATE SET talk_s = COALESCE(excluded.talk_s, queue_calls.talk_s)
@@ -69,6 +86,7 @@ def _queue_call(conn: Connection, event: dict) -> None:
             "wait_s": max(0.0, float(event["wait_s"])),
             "employee_id": event.get("employee_id"),
             "talk_s": event.get("talk_s"),
+            "callback_number": event.get("callback_number"),
         },
     ).fetchone()
     if row is not None and row["inserted"]:  # a repeated event, or the talk time, counts no call twice

@@ -50,6 +50,7 @@ from .history_events import HistoryEvents
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .nodes import NODES, NodeContext
 from .prompts import STANDARD, PromptLibrary
+from .queue_callbacks import QueueCallbacks
 from .routing_documents import RoutingDocuments
 from .rtp import PortRange
 from .store import Store
@@ -146,7 +147,12 @@ class MediaApp:
             self.media.sip.host,
             self.background,
         )
+        # Callers of queues who asked to be called back (media.queue_callbacks).
+        self.queue_callbacks = QueueCallbacks(
+            self.redis, self.store, self.click_to_call, self.history, str(self.media.sip), self.now
+        )
         self.click_to_call_requests: asyncio.Future | None = None
+        self.callbacks_served: asyncio.Future | None = None
         self.spool_replay: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
@@ -165,6 +171,7 @@ class MediaApp:
         # Not one of self.tasks: those are calls' work, which a load probe counts.
         self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
         self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
+        self.callbacks_served = asyncio.ensure_future(self.queue_callbacks.serve())
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
@@ -185,6 +192,11 @@ class MediaApp:
         self.stopping = True
         if self.click_to_call_requests is not None:
             self.click_to_call_requests.cancel()
+        if self.callbacks_served is not None:
+            # Requests being served stay in their place: another media app (or
+            # this one, restarted) takes them once their leases lapse.
+            self.callbacks_served.cancel()
+            await self.queue_callbacks.stop()
         await self.connector.hang_up_all()
         await asyncio.gather(*(self.hang_up(call) for call in list(self.calls.values())))
         if self.tasks:

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
 import redis
@@ -46,6 +47,8 @@ TAKE_WITHIN_S = 1.5
 # Where the media app that took a request says so (a list the API pops, blocking).
 TAKEN_PREFIX = "vpbx:click-to-call:taken:"
 TAKEN_TTL_S = 10
+# How a placed call went.
+TALKED, EMPLOYEE_MISSED, CLIENT_MISSED, FAILED = "talked", "employee_missed", "client_missed", "failed"
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,9 @@ class ClickToCall:
             await pipe.execute()
         self.background(self.place(request))
 
-    async def place(self, request: Request) -> None:
+    async def place(self, request: Request, employee_answered: Callable[[], Awaitable[None]] | None = None) -> str:
+        """Place the call: TALKED, EMPLOYEE_MISSED, CLIENT_MISSED or FAILED.
+        ``employee_answered`` is awaited once the employee answered."""
         who = request.call_id
         rtp = await self.ports.open(self.host)
         media_tag = sip.new_tag()
@@ -153,21 +158,27 @@ class ClickToCall:
             )
             answered = await self._employee_answers(request, media_tag, toward_employee["sdp"].encode())
             if answered is None:
-                return
+                return EMPLOYEE_MISSED
             employee, toward_media_app, employee_sdp = answered
             try:
+                if employee_answered is not None:
+                    await employee_answered()
                 if not await self._client_answers(request, employee, media_tag, toward_media_app, employee_sdp):
                     await self._play(
                         request, employee.dialog.remote_tag, await self.prompts.standard("nobody_answered")
                     )
+                    return CLIENT_MISSED
+                return TALKED
             finally:
                 if not employee.dialog.ended.is_set():
                     await self.connector.dialogs.bye(employee.dialog)
                 self.connector.legs.pop(employee.dialog.call_id, None)
         except (NgError, NgTimeout, sdp.NoCommonCodec, KeyError) as exc:
             log.error("%s: click-to-call failed: %s", who, exc)
+            return FAILED
         except HungUp:
             log.info("%s: the employee hung up before the client answered", who)
+            return CLIENT_MISSED
         finally:
             rtp.close()
             try:

@@ -159,6 +159,21 @@ STANDARD = {
         "uk": "Ваш номер у черзі: {position}. Залишайтеся, будь ласка, на лінії.",
         "en": "Your place in the queue: {position}. Please stay on the line.",
     },
+    "queue_press_voicemail": {
+        "ru": "Чтобы оставить сообщение, нажмите {key}.",
+        "uk": "Щоб залишити повідомлення, натисніть {key}.",
+        "en": "To leave a message, press {key}.",
+    },
+    "queue_press_callback": {
+        "ru": "Чтобы мы перезвонили вам, когда освободится оператор, нажмите {key}. Ваша очередь сохранится.",
+        "uk": "Щоб ми передзвонили вам, коли звільниться оператор, натисніть {key}. Ваша черга збережеться.",
+        "en": "To be called back when an agent is free, press {key}. You keep your place in the queue.",
+    },
+    "queue_callback_asked": {
+        "ru": "Спасибо. Мы перезвоним вам на номер {number}, как только освободится оператор. До свидания.",
+        "uk": "Дякуємо. Ми передзвонимо вам на номер {number}, щойно звільниться оператор. До побачення.",
+        "en": "Thank you. We will call you back at {number} as soon as an agent is free. Goodbye.",
+    },
     "unavailable": {
         "ru": "Извините, этот пункт сейчас недоступен. Позвоните, пожалуйста, позже.",
         "uk": "Вибачте, цей пункт зараз недоступний. Зателефонуйте, будь ласка, пізніше.",

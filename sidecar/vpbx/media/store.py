@@ -92,6 +92,8 @@ class Queue:
     fallback_voicemail_box_id: int | None
     pause_after_misses: int = 0  # 0: never
     penalty: Mapping[int, int] = field(default_factory=dict)  # by agent; missing: 0
+    offer_callback: bool = False
+    region: str = "RU"  # the company's: how a caller's number reads
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ class Store:
                 await conn.execute(
                     f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
-                           q.fallback_voicemail_box_id, q.pause_after_misses, {_prompt_columns("p", "music")},
+                           q.fallback_voicemail_box_id, q.pause_after_misses, q.offer_callback, c.region,
+                           {_prompt_columns("p", "music")},
                            coalesce((SELECT array_agg(ARRAY[employee_id, penalty] ORDER BY position, employee_id)
                                        FROM queue_members
                                       WHERE queue_id = q.id AND logged_in AND pause_reason IS NULL), '{{}}')
@@ -318,6 +321,8 @@ class Store:
             row["fallback_voicemail_box_id"],
             row["pause_after_misses"],
             {agent: penalty for agent, penalty in row["agents"]},
+            row["offer_callback"],
+            row["region"].strip(),
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------

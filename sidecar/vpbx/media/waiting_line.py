@@ -9,13 +9,20 @@ whichever media app answered the caller (R18).
 - An agent is claimed for one caller while their phone rings and while they
   talk (a key that expires, refreshed meanwhile), then kept for the queue's
   wrap-up time: a claimed agent is rung by nobody else, on any node.
+- A caller who asked to be called back keeps their place: their callback
+  request (a key of its own, listed in CALLBACKS) stands for them in the line
+  instead of the alive key. Whichever media app holds its lease serves it;
+  a lease that lapses (that media app died) is taken by another.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import cast
 
@@ -29,6 +36,10 @@ KEEPALIVE_S = 3
 CLAIM_S = 30
 # Unanswered calls in a row are counted for a day at most.
 MISSES_KEPT_S = 86400
+# Every queue's callback requests waiting to be served, by every media app.
+CALLBACKS = "vpbx:queue-callbacks"
+# A callback request's lease lasts this long past its last refresh.
+LEASE_S = 10
 
 _JOIN = """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
@@ -50,6 +61,14 @@ def joined_key(queue_id: int) -> str:
 
 def alive_key(queue_id: int, call_id: str) -> str:
     return f"vpbx:queue:{queue_id}:alive:{call_id}"
+
+
+def callback_key(queue_id: int, call_id: str) -> str:
+    return f"vpbx:queue:{queue_id}:callback:{call_id}"
+
+
+def lease_key(queue_id: int, call_id: str) -> str:
+    return f"vpbx:queue:{queue_id}:callback-lease:{call_id}"
 
 
 def claim_key(employee_id: int) -> str:
@@ -111,7 +130,7 @@ class WaitingLine:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for caller in ahead_of_us:
-                pipe.exists(alive_key(self.queue_id, caller))
+                pipe.exists(alive_key(self.queue_id, caller), callback_key(self.queue_id, caller))
             alive = await pipe.execute()
         gone = [caller for caller, there in zip(ahead_of_us, alive, strict=True) if not there]
         if gone:
@@ -131,6 +150,45 @@ class WaitingLine:
             pipe.delete(alive_key(self.queue_id, call_id))
             await pipe.execute()
 
+    # ---- callbacks --------------------------------------------------------------
+
+    async def ask_callback(self, call_id: str, request: dict, keep_s: int) -> None:
+        """The caller hangs up and is called back in their turn: the request
+        holds their place for ``keep_s`` at most."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(callback_key(self.queue_id, call_id), json.dumps(request), ex=keep_s)
+            pipe.zadd(CALLBACKS, {f"{self.queue_id}:{call_id}": time.time()})
+            await pipe.execute()
+
+    async def hung_up(self, call_id: str) -> None:
+        """The caller who asked for a callback hung up (their alive key would
+        otherwise lapse within ALIVE_S): they may be called back now."""
+        await self.redis.delete(alive_key(self.queue_id, call_id))
+
+    async def on_the_line(self, call_id: str) -> bool:
+        return bool(await self.redis.exists(alive_key(self.queue_id, call_id)))
+
+    async def callback_request(self, call_id: str) -> dict | None:
+        """The request, None once it expired (or was served)."""
+        text = await self.redis.get(callback_key(self.queue_id, call_id))
+        return json.loads(text) if text else None
+
+    async def lease(self, call_id: str, owner: str) -> bool:
+        """Serve the callback request, unless another media app does."""
+        return bool(await self.redis.set(lease_key(self.queue_id, call_id), owner, nx=True, ex=LEASE_S))
+
+    async def keep_lease(self, call_id: str, owner: str) -> None:
+        await self.redis.set(lease_key(self.queue_id, call_id), owner, ex=LEASE_S)
+
+    async def callback_done(self, call_id: str) -> None:
+        """The request is served (or expired): it leaves the line and the list."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(line_key(self.queue_id), call_id)
+            pipe.hdel(joined_key(self.queue_id), call_id)
+            pipe.delete(callback_key(self.queue_id, call_id), lease_key(self.queue_id, call_id))
+            pipe.zrem(CALLBACKS, f"{self.queue_id}:{call_id}")
+            await pipe.execute()
+
     # ---- agents ---------------------------------------------------------------
 
     async def free(self, agents: list[int]) -> list[int]:
@@ -139,6 +197,17 @@ class WaitingLine:
             return []
         claimed = await self.redis.mget([claim_key(a) for a in agents])
         return [agent for agent, claim in zip(agents, claimed, strict=True) if claim is None]
+
+    async def claim_for(self, call_id: str, agents: list[int], *, every: bool) -> list[int]:
+        """Claim every agent of ``agents`` free still (ring all), or the first one
+        (the caller behind, on another node, may have just taken the one before)."""
+        claimed = []
+        for agent in agents:
+            if await self.claim(agent, call_id):
+                claimed.append(agent)
+                if not every:
+                    break
+        return claimed
 
     async def claim(self, agent: int, call_id: str) -> bool:
         return bool(await self.redis.set(claim_key(agent), f"{self.queue_id}:{call_id}", nx=True, ex=CLAIM_S))
@@ -195,6 +264,25 @@ class WaitingLine:
 
     async def answered(self, agent: int) -> None:
         await self.redis.delete(misses_key(self.queue_id, agent))
+
+
+async def keep_claims(line: WaitingLine, agents: list[int], call_id: str) -> None:
+    """Until cancelled: the claims on ``agents`` refreshed, so none lapses mid-call."""
+    while True:
+        await asyncio.sleep(KEEPALIVE_S)
+        with suppress(Exception):  # a missed refresh costs nothing while the claim lives
+            for agent in agents:
+                await line.keep_claim(agent, call_id)
+
+
+async def pending_callbacks(client: aioredis.Redis) -> list[tuple[int, str]]:
+    """Every queue's callback requests, oldest first: (queue id, caller's Call-ID)."""
+    pending = []
+    for member in await client.zrange(CALLBACKS, 0, -1):
+        queue_id, _, call_id = (member.decode() if isinstance(member, bytes) else member).partition(":")
+        if queue_id.isdigit() and call_id:
+            pending.append((int(queue_id), call_id))
+    return pending
 
 
 def live_state(client: redis.Redis, queue_id: int, agents: list[int], now: float) -> dict:

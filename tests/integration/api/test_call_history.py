@@ -497,6 +497,9 @@ def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cf
         "name": queue["name"],
         "wait_seconds": 42.5,
         "outcome": "answered",
+        "callback_call_id": None,
+        "callback_outcome": None,
+        "callback_of": None,
     }
     assert totals == [{"outcome": "answered", "calls": 1, "wait_s": 42.5}]
     period = stats["period"]

@@ -22,7 +22,10 @@ Only agents logged in and not paused are rung (feature codes *45/*46 and
 Each caller's time in the queue (wait, outcome, agent, talk time) goes to
 history as an event (Visit); statistics and /metrics read it from there.
 
-Not yet: callbacks.
+While waiting a caller may press VOICEMAIL_KEY to leave a message (a queue
+with a voicemail box) or CALLBACK_KEY to be called back in their turn (a
+queue that offers it, a caller with a phone number): the request keeps their
+place, media/queue_callbacks.py serves it.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from pathlib import Path
 
 from ...history import events
 from ...routing import leg_names
+from ...routing.numbers import to_e164
 from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
 from ..store import Queue
-from ..waiting_line import KEEPALIVE_S, WaitingLine, lowest_penalty
+from ..waiting_line import KEEPALIVE_S, WaitingLine, keep_claims, lowest_penalty
 from . import voicemail
 from .context import NodeContext
+from .feature import spoken
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,12 @@ LOOK_EVERY_S = 1.0
 RETRY_S = 5.0
 # How often a waiting caller's media app reads which agents are logged in and not paused.
 AGENTS_READ_EVERY_S = 5.0
+# What a waiting caller may press.
+VOICEMAIL_KEY, CALLBACK_KEY = "1", "2"
+# A callback request waits for an agent this long at most.
+CALLBACK_KEPT_S = 4 * 3600
+# How a caller's time in the queue ended (queue_calls.outcome).
+ANSWERED, TIMEOUT, VOICEMAIL, CALLBACK = "answered", "timeout", "voicemail", "callback"
 
 
 async def find(ctx: NodeContext, queue_id: int, company_id: int) -> Queue | None:
@@ -84,14 +95,57 @@ async def _queue(call: MediaCall, queue: Queue, ctx: NodeContext, visit: Visit) 
         return
     log.info("%s: joined queue %s at place %s", call.call_id, queue.id, place + 1)
     keeping = asyncio.ensure_future(_keep_alive(line, call.call_id))
+    outcome = TIMEOUT
     try:
-        if await _wait_for_an_agent(call, queue, line, ctx, visit):
-            return
+        outcome = await _wait_for_an_agent(call, queue, line, ctx, visit)
     finally:
         keeping.cancel()
-        await line.leave(call.call_id)
-    await visit.left(ctx, "timeout")
+        if outcome != CALLBACK:  # a callback request keeps the caller's place
+            await line.leave(call.call_id)
+    if outcome == ANSWERED:
+        return
+    if outcome == CALLBACK:
+        await _callback_asked(call, queue, line, ctx, visit)
+        return
+    await visit.left(ctx, outcome)
     await _fall_back(call, queue, ctx)
+
+
+async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> None:
+    """The caller pressed CALLBACK_KEY: their place is kept for them and they
+    hear which number will be called (media/queue_callbacks.py calls it)."""
+    number = callback_number(call.caller, queue.region)
+    if number is None:  # offered only to callers with a number: never so
+        await visit.left(ctx, TIMEOUT)
+        await _fall_back(call, queue, ctx)
+        return
+    now = time.time()
+    await line.ask_callback(
+        call.call_id,
+        {
+            "company_id": queue.company_id,
+            "domain": queue.domain,
+            "number": number,
+            "joined_at": visit.joined_at.isoformat(),
+            "expires_at": now + CALLBACK_KEPT_S,
+        },
+        CALLBACK_KEPT_S + 60,
+    )
+    visit.callback_number = number
+    await visit.left(ctx, CALLBACK)
+    log.info("%s: queue %s calls %s back in their turn", call.call_id, queue.id, number)
+    try:
+        with suppress(HungUp):
+            await call.stop_playing()
+            await call.play(await ctx.prompts.standard("queue_callback_asked", number=spoken(number)))
+    finally:
+        await line.hung_up(call.call_id)  # not called back while still on the line
+
+
+def callback_number(caller: str, region: str) -> str | None:
+    """The number a caller would be called back at: a phone number, never an
+    extension of the company's own phones."""
+    return to_e164(caller, region) if len(caller.lstrip("+")) > 6 else None
 
 
 @dataclass
@@ -107,10 +161,11 @@ class Visit:
     left_at: datetime | None = None
     employee_id: int | None = None
     answered: float | None = None  # monotonic
+    callback_number: str | None = None
 
     async def left(self, ctx: NodeContext, outcome: str, employee_id: int | None = None) -> None:
         self.outcome, self.left_at, self.employee_id = outcome, ctx.now(), employee_id
-        if outcome == "answered":
+        if outcome == ANSWERED:
             self.answered = time.monotonic()
         await ctx.history.send(self._event())
 
@@ -135,6 +190,7 @@ class Visit:
             "wait_s": round((left_at - self.joined_at).total_seconds(), 3),
             "employee_id": self.employee_id,
             "talk_s": talk_s,
+            "callback_number": self.callback_number,
         }
 
 
@@ -145,23 +201,29 @@ async def _keep_alive(line: WaitingLine, call_id: str) -> None:
             await line.keep_alive(call_id)
 
 
-async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> bool:
-    """Until an agent took the call (True) or the longest wait is over (False)."""
+async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> str:
+    """Until an agent took the call (ANSWERED), the longest wait is over
+    (TIMEOUT) or the caller pressed a key (VOICEMAIL, CALLBACK)."""
     music = await _music(queue, ctx)
+    keys = _keys(call, queue)
     deadline = time.monotonic() + queue.max_wait_s
     next_announcement = time.monotonic() + queue.announce_position_s if queue.announce_position_s else None
     declined: set[int] = set()  # agents rung for this caller who did not answer, until all had a turn
     retry_at = 0.0
     agents_read_at = time.monotonic()
+    if keys:
+        await _say_keys(call, keys, ctx)
     await _play_music(call, music, ctx)
     while time.monotonic() < deadline:
         place = await line.place(call.call_id)
         if place is None:  # dropped from the line (taken for dead during a Redis outage): back in, at the end
             place = await line.join(call.call_id, queue.max_callers + 1)
             if place is None:
-                return False
+                return TIMEOUT
         if next_announcement is not None and time.monotonic() >= next_announcement:
             await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
+            if keys:
+                await _say_keys(call, keys, ctx)
             await _play_music(call, music, ctx)
             next_announcement = time.monotonic() + queue.announce_position_s
         if time.monotonic() >= agents_read_at + AGENTS_READ_EVERY_S:
@@ -174,28 +236,37 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
                 declined.clear()  # everyone had a turn: round again, after a pause
             candidates = lowest_penalty([a for a in free if a not in declined], queue.penalty)
             candidates = await line.in_order(queue.strategy, candidates)
-            agents = await _claim(line, call.call_id, candidates, every=queue.strategy == "ring_all")
+            agents = await line.claim_for(call.call_id, candidates, every=queue.strategy == "ring_all")
             if agents:
                 if await _ring_agents(call, queue, line, agents, music, ctx, visit):
-                    return True
+                    return ANSWERED
                 declined.update(agents)
                 retry_at = time.monotonic() + RETRY_S
+                call.clear_digits()  # keys pressed while agents rang were heard by no one
                 await _play_music(call, music, ctx)
                 continue
-        await call.pause(LOOK_EVERY_S)
-    return False
+        key = await call.next_digit(LOOK_EVERY_S)
+        if key is not None and key in keys:
+            return keys[key]
+    return TIMEOUT
 
 
-async def _claim(line: WaitingLine, call_id: str, agents: list[int], *, every: bool) -> list[int]:
-    """Claim every agent of ``agents`` free still (ring all), or the first one
-    (the caller behind, on another node, may have just taken the one before)."""
-    claimed = []
-    for agent in agents:
-        if await line.claim(agent, call_id):
-            claimed.append(agent)
-            if not every:
-                break
-    return claimed
+def _keys(call: MediaCall, queue: Queue) -> dict[str, str]:
+    """What a waiting caller may press: a message (when the queue has a box)
+    and a callback (when the queue offers it and the caller has a number)."""
+    keys = {}
+    if queue.fallback_voicemail_box_id is not None:
+        keys[VOICEMAIL_KEY] = VOICEMAIL
+    if queue.offer_callback and callback_number(call.caller, queue.region) is not None:
+        keys[CALLBACK_KEY] = CALLBACK
+    return keys
+
+
+async def _say_keys(call: MediaCall, keys: dict[str, str], ctx: NodeContext) -> None:
+    for key, outcome in keys.items():
+        if await call.play(await ctx.prompts.standard(f"queue_press_{outcome}", key=key), interruptible=True):
+            call.digits.put_nowait(key)  # pressed during the prompt: the loop acts on it
+            return
 
 
 async def _ring_agents(
@@ -209,7 +280,7 @@ async def _ring_agents(
 ) -> bool:
     """Ring the claimed agents; True once one answered and the call is over."""
     user = leg_names.agents_user(queue.id, queue.agent_ring_s, agents)
-    refreshing = asyncio.ensure_future(_keep_claims(line, agents, call.call_id))
+    refreshing = asyncio.ensure_future(keep_claims(line, agents, call.call_id))
     took = False
     answered_by: int | None = None
 
@@ -217,7 +288,7 @@ async def _ring_agents(
         nonlocal took, answered_by
         took, answered_by = True, employee_id
         await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
-        await visit.left(ctx, "answered", employee_id if employee_id is not None else _only(agents))
+        await visit.left(ctx, ANSWERED, employee_id if employee_id is not None else _only(agents))
 
     connecting = asyncio.ensure_future(ctx.connect(call, user, queue.domain, music=music, answered=answered))
     try:
@@ -265,14 +336,6 @@ def _only(agents: list[int]) -> int | None:
 def _swallow_hang_up(task: asyncio.Future) -> None:
     if not task.cancelled() and not isinstance(task.exception(), (HungUp, type(None))):
         log.error("a queue's leg to its agents failed after the caller hung up: %r", task.exception())
-
-
-async def _keep_claims(line: WaitingLine, agents: list[int], call_id: str) -> None:
-    while True:
-        await asyncio.sleep(KEEPALIVE_S)
-        with suppress(Exception):
-            for agent in agents:
-                await line.keep_claim(agent, call_id)
 
 
 async def _music(queue: Queue, ctx: NodeContext) -> Path | None:

@@ -583,3 +583,79 @@ def test_a_caller_who_asks_to_be_called_back_is_called_when_the_agent_is_free_ag
         1,
     ), period
     assert stats["live"]["callers_waiting"] == 0
+
+
+def test_callback_requests_keep_their_order_through_a_media_app_restart(
+    stack, cfg, api, sip_target, demo, agent, demo_steps, outbound_carrier, media_app, no_registrations
+):
+    employee, port = agent
+    status, made = api(
+        "POST",
+        "/queues",
+        {"name": "E2E restart queue", "members": [employee["id"]], "wrap_up": 1, "offer_callback": True},
+    )
+    assert status == 201, made
+    agent_url = f"/queues/{made['id']}/agents/{employee['id']}"
+    assert api("PUT", agent_url, {"logged_in": False})[0] == 200  # nobody takes the calls yet
+    client = redis.Redis.from_url(cfg.redis_url)
+    agent_rtp, client_rtp = RtpEndpoint(), RtpEndpoint()
+    agent_phone = client_phone = None
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        asked = []
+        for _ in range(2):
+            caller, audio = media_call(stack, sip_target, demo["number"])
+            assert audio.started(within=15) is not None
+            audio.press("2")
+            assert ended(caller, audio).returncode == 0
+            asked.append(caller.call_id())
+        line_before = [m.decode() for m in client.zrange(waiting_line.line_key(made["id"]), 0, -1)]
+
+        media_app.stop()
+        media_app.start()
+        line_after = [m.decode() for m in client.zrange(waiting_line.line_key(made["id"]), 0, -1)]
+
+        agent_phone = Sipp(
+            "uas_answer_pcma_hang_up.xml",
+            port=port,
+            calls=2,
+            keys={"rtp_port": agent_rtp.port},
+            values={"ring_ms": 300, "talk_ms": 1500},
+            timeout_s=60,
+            recv_timeout_s=45,
+        ).start()
+        client_phone = Sipp(
+            "uas_answer_pcma.xml",
+            port=outbound_carrier,
+            calls=2,
+            keys={"rtp_port": client_rtp.port},
+            values={"ring_ms": 300},
+            timeout_s=60,
+            recv_timeout_s=45,
+        ).start()
+        assert api("PUT", agent_url, {"logged_in": True})[0] == 200
+        answered, called = agent_phone.wait(), client_phone.wait()
+        wait_for(
+            lambda: all(history_line(api, c)["queue"]["callback_outcome"] for c in asked),
+            10,
+            "both callbacks in history",
+        )
+        lines = [history_line(api, call_id) for call_id in asked]
+    finally:
+        for phone in (agent_phone, client_phone):
+            if phone is not None:
+                phone.stop()
+        agent_rtp.close()
+        client_rtp.close()
+        client.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    assert line_before == line_after == asked  # the line survived the media app, in order
+    assert answered.returncode == 0, answered.explain()
+    assert called.returncode == 0, called.explain()
+    # Called back in the order they asked: the agent's first call is the first caller's callback.
+    callbacks = [line["queue"]["callback_call_id"] for line in lines]
+    assert [line["queue"]["callback_outcome"] for line in lines] == ["answered", "answered"]
+    invites = [m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]
+    to_agent = [sip_log.header(invite, "Call-ID") for invite in invites]
+    assert to_agent == [f"employee-{callback}" for callback in callbacks], (to_agent, callbacks)

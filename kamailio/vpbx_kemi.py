@@ -46,7 +46,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.leg_names import REGISTERED_TRUNK_PREFIX  # noqa: E402
 from vpbx.routing.outbound import privacy_requested  # noqa: E402
-from vpbx.routing.targets import ANSWERED_BY_HEADER, COMPANY_HEADER  # noqa: E402
+from vpbx.routing.targets import ANSWERED_BY_HEADER, COMPANY_HEADER, PRIORITY_HEADER  # noqa: E402
 from vpbx.sip_bans import AUTH_FAILURES_COUNTER, BANNED_FOR_AUTH, COUNTERS_GROUP  # noqa: E402
 
 STOP = -255
@@ -81,6 +81,8 @@ HISTORY_BATCH = 500  # events per stream entry
 HISTORY_SPOOLED = "$shv(history_spooled)"
 # The company whose plan the call follows: named to the media app on its branches.
 COMPANY_AVP = "$avp(vpbx_company)"
+# The caller's priority in call queues, for the media app's branches (X-Vpbx-Priority).
+PRIORITY_AVP = "$avp(vpbx_priority)"
 # The Record-Route parameter the branches of the current step carry ("" for none).
 RR_PARAM_XAVP = "$xavp(vpbx_rr)"
 # auth_challenge flags: offer qop=auth, so the nonce count protects against replays.
@@ -328,6 +330,7 @@ class VpbxRoutes:
             self.present_caller(plan.caller_id, plan.caller_hidden)
         # Only routing names the company to the media app (ksr_branch_manage).
         KSR.hdr.remove(COMPANY_HEADER)
+        KSR.hdr.remove(PRIORITY_HEADER)
         KSR.pv.seti(COMPANY_AVP, plan.company_id or 0)
         parent = KSR.pv.get("$hdr(X-Vpbx-Parent)") if source == "media" else None
         cursor = PlanCursor(
@@ -378,6 +381,8 @@ class VpbxRoutes:
         KSR.pv.seti(CALLER_HIDDEN_XAVP, 1 if hidden else 0)
 
     def ring_plan(self, cursor):
+        # Known only now: a webhook's answer may have raised it.
+        KSR.pv.seti(PRIORITY_AVP, cursor.plan.queue_priority)
         if not self.ring_next_step(cursor):
             final = reasons.final(cursor.plan.final)
             self.emit_missed(

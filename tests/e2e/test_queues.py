@@ -541,7 +541,13 @@ def test_a_caller_who_asks_to_be_called_back_is_called_when_the_agent_is_free_ag
         second_result = ended(second, second_audio)
         first_result = ended(first, first_audio)
         answered, client = agent_phone.wait(), client_phone.wait()
-        first_line, second_line = history_line(api, first.call_id()), history_line(api, second.call_id())
+        first_line = history_line(api, first.call_id())
+        # The callback's outcome reaches history just after its last BYE.
+        second_line = wait_for(
+            lambda: (line := history_line(api, second.call_id()))["queue"]["callback_outcome"] and line,
+            10,
+            "the callback's outcome in history",
+        )
         callback_id = second_line["queue"]["callback_call_id"]
         stats = _settled_stats(api, made["id"], offered=2)
         callback_line = history_line(api, callback_id)
@@ -659,3 +665,52 @@ def test_callback_requests_keep_their_order_through_a_media_app_restart(
     invites = [m for m in sip_log.received(answered.messages) if m.startswith("INVITE ")]
     to_agent = [sip_log.header(invite, "Call-ID") for invite in invites]
     assert to_agent == [f"employee-{callback}" for callback in callbacks], (to_agent, callbacks)
+
+
+def test_a_caller_of_a_priority_number_waits_ahead_of_one_who_came_first(
+    stack, api, sip_target, demo, agent, demo_steps, new_number, no_registrations
+):
+    employee, port = agent
+    status, made = api("POST", "/queues", {"name": "E2E priority queue", "members": [employee["id"]], "wrap_up": 1})
+    assert status == 201, made
+    agent_url = f"/queues/{made['id']}/agents/{employee['id']}"
+    assert api("PUT", agent_url, {"logged_in": False})[0] == 200  # both callers wait
+    scheme = next(s for s in api("GET", "/schemes")[1] if s["name"] == "Ring everyone")
+    status, body = api("PATCH", f"/numbers/{new_number}", {"scheme_id": scheme["id"], "queue_priority": 5})
+    assert (status, body["queue_priority"]) == (200, 5), body
+    rtp = RtpEndpoint()
+    agent_phone = None
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        # One SIPp at a time holds the demo trunk's port: the first caller is a company phone.
+        first, first_audio = phone_media_call(sip_target, demo, "102", demo["number"], WAIT_FOR_HANGUP)
+        assert first_audio.started(within=15) is not None
+        vip, vip_audio = media_call(stack, sip_target, new_number)
+        if vip_audio.started(within=15) is None:
+            vip.stop()
+            raise AssertionError("the priority caller never reached the queue: " + ended(vip, vip_audio).explain())
+        agent_phone = Sipp(
+            "uas_answer_pcma_hang_up.xml",
+            port=port,
+            calls=2,
+            keys={"rtp_port": rtp.port},
+            values={"ring_ms": 300, "talk_ms": 1000},
+            timeout_s=60,
+            recv_timeout_s=30,
+        ).start()
+        assert api("PUT", agent_url, {"logged_in": True})[0] == 200
+        results = [ended(first, first_audio), ended(vip, vip_audio)]
+        answered = agent_phone.wait()
+        lines = [history_line(api, call.call_id()) for call in (first, vip)]
+    finally:
+        if agent_phone is not None:
+            agent_phone.stop()
+        rtp.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    for result in (*results, answered):
+        assert result.returncode == 0, result.explain()
+    first_rang, vip_rang = (_agent_rang_at(line, employee["id"]) for line in lines)
+    assert _at(lines[1]["started_at"]) > _at(lines[0]["started_at"])
+    assert vip_rang < first_rang, "the priority caller did not go first"
+    assert lines[1]["queue"]["wait_seconds"] < lines[0]["queue"]["wait_seconds"]

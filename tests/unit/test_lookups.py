@@ -231,3 +231,33 @@ def test_a_signature_holds_only_for_its_secret_body_and_time():
     assert not verify("s3cret", header, body + b" ", now=1_800_000_100)
     assert not verify("s3cret", header, body, now=1_800_000_000 + 301)  # a replay, too late
     assert not verify("s3cret", "v1=abc", body, now=1_800_000_000)
+
+
+def test_a_webhook_may_send_the_caller_to_a_queue_ahead_of_the_numbers_priority():
+    plan = number_plan({"kind": "webhook", "webhook_id": 4})
+    answer = AnswerSchema().load(
+        {"action": "ring", "destinations": [{"kind": "queue", "queue_id": 3}], "queue_priority": 7}
+    )
+
+    expanded = expand_lookups(plan, directory(), {"webhook:4": answer}, CALL)
+
+    assert plan.queue_priority == 0
+    assert expanded.queue_priority == 7
+    assert [t.node for t in expanded.steps[0].targets] == ["queue:3"]
+    assert type(plan).from_json(expanded.to_json()).queue_priority == 7  # it travels with the transaction
+    with pytest.raises(ValidationError) as refused:
+        AnswerSchema().load({"action": "ring", "destinations": [{"kind": "queue"}], "queue_priority": 10})
+    assert set(refused.value.messages) == {"destinations", "queue_priority"}
+
+
+def test_a_numbers_queue_priority_is_the_plans():
+    document = {
+        "number": "+74951112233",
+        "mode": "always",
+        "schedule": None,
+        "off_hours": None,
+        "company": directory()["company"],
+        "working": {"id": 1, "name": "Main", "steps": [], "active": None, "backup": None},
+        "queue_priority": 4,
+    }
+    assert build_plan(document, CALL).queue_priority == 4

@@ -41,6 +41,14 @@ class RoutingSchema(Schema):
     schedule_id = fields.Integer(
         allow_none=True, load_default=None, metadata={"description": "The number's own hours; none: the company's"}
     )
+    queue_priority = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 9),
+        metadata={
+            "description": "Callers of this number wait ahead of callers with a lower priority in every call "
+            "queue (a webhook's answer may raise it per call)"
+        },
+    )
 
 
 class NumberSchema(RoutingSchema):
@@ -88,7 +96,7 @@ def _e164(raw: str) -> str:
     return e164
 
 
-COLUMNS = "e164 AS number, mode, scheme_id, off_hours_scheme_id, schedule_id"
+COLUMNS = "e164 AS number, mode, scheme_id, off_hours_scheme_id, schedule_id, queue_priority"
 
 
 def _find(conn, company_id: int, raw: str) -> dict:
@@ -136,8 +144,8 @@ class Numbers(MethodView):
             raise invalid("number", f"{data['number']} already belongs to {whose}")
         _check_routing(conn, who.company_id, data)
         conn.execute(
-            """INSERT INTO numbers (company_id, e164, mode, scheme_id, off_hours_scheme_id, schedule_id)
-               VALUES (%s, %s, %s, %s, %s, %s)""",
+            """INSERT INTO numbers (company_id, e164, mode, scheme_id, off_hours_scheme_id, schedule_id, queue_priority)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
             (
                 who.company_id,
                 data["number"],
@@ -145,6 +153,7 @@ class Numbers(MethodView):
                 data["scheme_id"],
                 data["off_hours_scheme_id"],
                 data["schedule_id"],
+                data["queue_priority"],
             ),
         )
         # The company's documents too: its first number is its caller ID by default.
@@ -168,13 +177,15 @@ class Number(MethodView):
         routing = {**row, **changes}
         _check_routing(conn, who.company_id, routing)
         conn.execute(
-            """UPDATE numbers SET mode = %s, scheme_id = %s, off_hours_scheme_id = %s, schedule_id = %s
+            """UPDATE numbers SET mode = %s, scheme_id = %s, off_hours_scheme_id = %s, schedule_id = %s,
+                                  queue_priority = %s
                WHERE e164 = %s""",
             (
                 routing["mode"],
                 routing["scheme_id"],
                 routing["off_hours_scheme_id"],
                 routing["schedule_id"],
+                routing["queue_priority"],
                 row["number"],
             ),
         )

@@ -219,7 +219,7 @@ class _Compiler:
 def compile_number(conn: Connection, e164: str, at: datetime | None = None) -> dict | None:
     row = conn.execute(
         """
-        SELECT n.e164, n.mode, n.scheme_id, n.off_hours_scheme_id, n.schedule_id AS own_schedule_id,
+        SELECT n.e164, n.mode, n.scheme_id, n.off_hours_scheme_id, n.schedule_id AS own_schedule_id, n.queue_priority,
                c.id AS company_id, c.name AS company_name, c.sip_domain, c.timezone,
                c.schedule_id AS company_schedule_id
         FROM numbers n JOIN companies c ON c.id = n.company_id
@@ -247,6 +247,7 @@ def compile_number(conn: Connection, e164: str, at: datetime | None = None) -> d
         "schedule": parts.schedule(schedule_id) if by_schedule else None,
         "working": parts.scheme(row["scheme_id"]),
         "off_hours": parts.scheme(row["off_hours_scheme_id"]) if by_schedule else None,
+        "queue_priority": row["queue_priority"],
     }
 
 

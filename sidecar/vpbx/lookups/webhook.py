@@ -25,7 +25,7 @@ from .http import Exchange, LookupFailed, request_json
 log = logging.getLogger(__name__)
 # Recent failures kept per webhook for the admin API.
 FAILURES_KEPT = 100
-RING_KINDS = ("employee", "department", "phone_number", "sip_uri")
+RING_KINDS = ("employee", "department", "phone_number", "sip_uri", "queue")
 
 
 def failures_key(webhook_id: int) -> str:
@@ -50,6 +50,7 @@ class AnswerDestinationSchema(Schema):
     department_id = fields.Integer()
     number = fields.String()
     uri = fields.String(validate=validate.Regexp(r"^sips?:[^@\s]+@[^@\s]+$", error="a SIP URI"))
+    queue_id = fields.Integer()
 
     @validates_schema
     def _needs(self, data, **kwargs):
@@ -58,6 +59,7 @@ class AnswerDestinationSchema(Schema):
             "department": ("department_id",),
             "phone_number": ("number",),
             "sip_uri": ("uri",),
+            "queue": ("queue_id",),
         }[data["kind"]]
         if not any(data.get(name) is not None for name in needs):
             raise ValidationError(f"a {data['kind']} destination needs {' or '.join(needs)}")
@@ -80,6 +82,8 @@ class AnswerSchema(Schema):
     timeout = fields.Integer(load_default=30, validate=validate.Range(5, 600))
     scheme_id = fields.Integer()
     code = fields.Integer(validate=validate.Range(400, 699))
+    # The caller waits ahead of lower priorities in call queues (a known client, an unpaid invoice).
+    queue_priority = fields.Integer(load_default=0, validate=validate.Range(0, 9))
 
     @validates_schema
     def _needs(self, data, **kwargs):

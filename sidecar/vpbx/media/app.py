@@ -39,7 +39,7 @@ from ..config.publish import forget_kept_versions, publish_company
 from ..history.spool import Spool
 from ..kamailio_rpc import KamailioRpc
 from ..routing import leg_names
-from ..routing.targets import COMPANY_HEADER
+from ..routing.targets import COMPANY_HEADER, PRIORITY_HEADER
 from ..settings import Settings
 from . import sdp, sip
 from .call import DIGITS, HungUp, MediaCall
@@ -60,6 +60,12 @@ from .voicemail_notices import VoicemailNotices
 log = logging.getLogger(__name__)
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+
+
+def queue_priority(header: str) -> int:
+    """The caller's priority in call queues Kamailio wrote (0-9; anything else: 0)."""
+    text = header.strip()
+    return int(text) if text.isdigit() and len(text) == 1 else 0
 
 
 class SipProtocol(asyncio.DatagramProtocol):
@@ -382,6 +388,7 @@ class MediaApp:
             called=sip.user_of(sip.uri_of(request.get("to", ""))),
             hangup_request=self.hang_up,
             node=(flow, node),
+            priority=queue_priority(request.get(PRIORITY_HEADER.lower(), "")),
         )
         self.calls[request.call_id] = call
         body = call.answer_body = sdp.answer_body(answer, self.media.sip.host, rtp.port)

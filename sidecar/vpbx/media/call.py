@@ -51,6 +51,7 @@ class MediaCall:
     node: tuple[ModuleType, Any] | None = None
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
+    priority: int = 0  # in call queues (X-Vpbx-Priority, from routing)
 
     @property
     def call_id(self) -> str:

@@ -36,6 +36,9 @@ KEEPALIVE_S = 3
 CLAIM_S = 30
 # Unanswered calls in a row are counted for a day at most.
 MISSES_KEPT_S = 86400
+# A caller's place is their score in the line: when they joined, less this per
+# point of priority (about 115 days: no one waits that long).
+PRIORITY_AHEAD_S = 10_000_000
 # Every queue's callback requests waiting to be served, by every media app.
 CALLBACKS = "vpbx:queue-callbacks"
 # A callback request's lease lasts this long past its last refresh.
@@ -44,7 +47,7 @@ LEASE_S = 10
 _JOIN = """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return -1 end
 redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1])
-redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
+redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[5])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
 return redis.call('ZRANK', KEYS[1], ARGV[1])
 """
@@ -107,11 +110,13 @@ class WaitingLine:
         self.queue_id = queue_id
         self._join = client.register_script(_JOIN)
 
-    async def join(self, call_id: str, max_callers: int) -> int | None:
-        """Join the line: the caller's place (0: first), None when the line is full."""
+    async def join(self, call_id: str, max_callers: int, priority: int = 0) -> int | None:
+        """Join the line: the caller's place (0: first), None when the line is full.
+        A caller with a higher ``priority`` waits ahead of every caller with a lower one."""
+        now = time.time()
         rank = await self._join(
             keys=[line_key(self.queue_id), alive_key(self.queue_id, call_id), joined_key(self.queue_id)],
-            args=[call_id, time.time(), max_callers, ALIVE_S],
+            args=[call_id, now - priority * PRIORITY_AHEAD_S, max_callers, ALIVE_S, now],
         )
         return None if rank is None or int(rank) < 0 else int(rank)
 

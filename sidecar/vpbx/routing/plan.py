@@ -72,6 +72,9 @@ class Plan:
     # is not: the client's answer is).
     on_behalf_of: str | None = None
     answer_is_the_calls: bool = True
+    # How far ahead of others the caller waits in a call queue (0-9): the
+    # number's setting, raised by a webhook's answer.
+    queue_priority: int = 0
 
     def lookups(self) -> tuple[str, ...]:
         """The nodes to look up before ringing ("webhook:5", "responsible_manager"), once each."""
@@ -107,6 +110,7 @@ class Plan:
             "caller_hidden": self.caller_hidden,
             "on_behalf_of": self.on_behalf_of,
             "answer_is_the_calls": self.answer_is_the_calls,
+            "queue_priority": self.queue_priority,
         }
 
     def to_json(self) -> str:
@@ -147,6 +151,7 @@ class Plan:
             data.get("caller_hidden", False),
             data.get("on_behalf_of"),
             data.get("answer_is_the_calls", True),
+            data.get("queue_priority", 0),
         )
 
 
@@ -327,7 +332,12 @@ def build_plan(document: Data, call: Call, departments: Mapping[int, DepartmentS
             scheme = document["off_hours"]
             reasons.append("off hours: the off-hours scheme applies")
     scheme = _applicable_scheme(scheme, call, reasons)
-    whose = {"company_id": company["id"], "called": document["number"], "domain": company["domain"]}
+    whose = {
+        "company_id": company["id"],
+        "called": document["number"],
+        "domain": company["domain"],
+        "queue_priority": document.get("queue_priority", 0),
+    }
     if scheme is None:
         reasons.append("no scheme applies: the call is missed")
         return Plan((), tuple(reasons), **whose)
@@ -576,6 +586,7 @@ def expand_lookups(
     ctx = _context(directory["company"], departments, call)
     reasons = list(plan.reasons)
     steps: list[Step] = []
+    priority = plan.queue_priority
     for step in plan.steps:
         nodes = [t.node for t in step.targets if t.node and leg_names.node_kind(t.node) in LOOKUP_KINDS]
         if not nodes:
@@ -588,6 +599,7 @@ def expand_lookups(
             kind = destinations.KINDS[str(leg_names.node_kind(node))]
             expansion = kind.expanded(node, outcomes.get(node, "no answer"), step.timeout, directory)
             reasons.extend(f"step {step.scheme_step}: {r}" for r in expansion.reasons)
+            priority = max(priority, expansion.queue_priority)
             if expansion.reject:
                 return replace(
                     plan, steps=_capped(steps, reasons), reasons=tuple(reasons), final=f"reject:{expansion.reject}"
@@ -602,7 +614,7 @@ def expand_lookups(
                     runs = [replace(run, forward=True) for run in runs]
                 # Nothing is looked up twice per call: a node in the answer is skipped.
                 steps.extend(r for r in (_without_lookups(run, reasons) for run in runs) if r)
-    return replace(plan, steps=_capped(steps, reasons), reasons=tuple(reasons))
+    return replace(plan, steps=_capped(steps, reasons), reasons=tuple(reasons), queue_priority=priority)
 
 
 def _without_lookups(step: Step, reasons: list[str]) -> Step | None:

@@ -55,6 +55,8 @@ NODE_HOST = "media.invalid"
 # whatever callers send and adds it to the branches it relays to the media app,
 # which looks up every object of the call within that company only.
 COMPANY_HEADER = "X-Vpbx-Company"
+# The caller's priority in call queues (0-9), likewise only Kamailio's to write.
+PRIORITY_HEADER = "X-Vpbx-Priority"
 # Which employee answered a leg the media app opened: Kamailio writes it into
 # the 200 OK (removing any a phone sent), from the branch that answered.
 ANSWERED_BY_HEADER = "X-Vpbx-Answered-By"
@@ -84,3 +86,4 @@ class Expansion:
     scheme: Data | None = None
     reject: int | None = None
     reasons: tuple[str, ...] = ()
+    queue_priority: int = 0  # the caller's in call queues, at least (a webhook's answer)

@@ -87,13 +87,13 @@ async def _queue(call: MediaCall, queue: Queue, ctx: NodeContext, visit: Visit) 
         await visit.left(ctx, "no_agents")
         await _fall_back(call, queue, ctx)
         return
-    place = await line.join(call.call_id, queue.max_callers)
+    place = await line.join(call.call_id, queue.max_callers, call.priority)
     if place is None:
         log.info("%s: queue %s is full (%s callers)", call.call_id, queue.id, queue.max_callers)
         await visit.left(ctx, "full")
         await _fall_back(call, queue, ctx)
         return
-    log.info("%s: joined queue %s at place %s", call.call_id, queue.id, place + 1)
+    log.info("%s: joined queue %s at place %s (priority %s)", call.call_id, queue.id, place + 1, call.priority)
     keeping = asyncio.ensure_future(_keep_alive(line, call.call_id))
     outcome = TIMEOUT
     try:
@@ -217,7 +217,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
     while time.monotonic() < deadline:
         place = await line.place(call.call_id)
         if place is None:  # dropped from the line (taken for dead during a Redis outage): back in, at the end
-            place = await line.join(call.call_id, queue.max_callers + 1)
+            place = await line.join(call.call_id, queue.max_callers + 1, call.priority)
             if place is None:
                 return TIMEOUT
         if next_announcement is not None and time.monotonic() >= next_announcement:

@@ -12,13 +12,16 @@ one, into what rings instead:
 
 The answer's destinations: {"kind": "employee", "employee_id": 7} (or
 "extension": "101"), {"kind": "department", "department_id": 3},
-{"kind": "phone_number", "number": "+7..."}, {"kind": "sip_uri", "uri": "sip:..."}.
+{"kind": "phone_number", "number": "+7..."}, {"kind": "sip_uri", "uri": "sip:..."},
+{"kind": "queue", "queue_id": 2}; and "queue_priority" (0-9) puts the caller
+ahead of lower priorities in any call queue the call reaches.
 Anything the webhook cannot answer (timeout, error, invalid answer, open
 breaker) follows the webhook's fallback scheme: never dead air.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..targets import Data, Expansion, Resolution, node_resolution
@@ -57,6 +60,9 @@ def _destination(wanted: Data, directory: Data) -> tuple[Data | None, str]:
         )
     if kind == "phone_number":
         return {"kind": "phone_number", "number": wanted["number"]}, ""
+    if kind == "queue":
+        # The media app looks the queue up within the call's company only.
+        return {"kind": "queue", "queue_id": wanted["queue_id"]}, ""
     return {"kind": "sip_uri", "uri": wanted["uri"]}, ""
 
 
@@ -82,8 +88,9 @@ def expand(node: str, outcome: Data | str, step_timeout: int, directory: Data) -
     action = outcome["action"]
     if action == "reject":
         return Expansion(reject=outcome["code"], reasons=(f"{name} rejects the call with {outcome['code']}",))
+    priority = outcome.get("queue_priority", 0)
     if action == "scheme":
-        return _scheme(outcome["scheme_id"], directory, f"{name} chose")
+        return replace(_scheme(outcome["scheme_id"], directory, f"{name} chose"), queue_priority=priority)
     found, reasons = (
         [],
         [f"{name} rings {len(outcome['destinations'])} destination(s) {outcome['mode']} for {outcome['timeout']} s"],
@@ -96,8 +103,12 @@ def expand(node: str, outcome: Data | str, step_timeout: int, directory: Data) -
             found.append(destination)
     if not found:
         return _scheme(webhook["fallback_scheme_id"], directory, f"{name} named nobody to ring")
+    if priority:
+        reasons.append(f"{name} gives the caller queue priority {priority}")
     return Expansion(
-        steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},), reasons=tuple(reasons)
+        steps=({"mode": outcome["mode"], "timeout": outcome["timeout"], "destinations": found},),
+        reasons=tuple(reasons),
+        queue_priority=priority,
     )
 
 

@@ -4,6 +4,7 @@ rests for the wrap-up time between calls; history names the agent."""
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from datetime import datetime
 
@@ -714,3 +715,53 @@ def test_a_caller_of_a_priority_number_waits_ahead_of_one_who_came_first(
     assert _at(lines[1]["started_at"]) > _at(lines[0]["started_at"])
     assert vip_rang < first_rang, "the priority caller did not go first"
     assert lines[1]["queue"]["wait_seconds"] < lines[0]["queue"]["wait_seconds"]
+
+
+def _runs(packets: list[bytes]) -> list[tuple[str, int]]:
+    runs: list[tuple[str, int]] = []
+    for packet in packets:
+        ssrc = hex(RtpEndpoint.ssrc_of(packet))
+        if runs and runs[-1][0] == ssrc:
+            runs[-1] = (ssrc, runs[-1][1] + 1)
+        else:
+            runs.append((ssrc, 1))
+    return runs
+
+
+def test_the_agent_hears_a_whisper_before_the_caller(stack, api, sip_target, demo, agent, demo_steps, no_registrations):
+    employee, port = agent
+    status, made = api("POST", "/queues", {"name": "Sales", "members": [employee["id"]], "whisper": True})
+    assert status == 201, made
+    agent_rtp = RtpEndpoint()
+    agent_phone = Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=port,
+        keys={"rtp_port": agent_rtp.port},
+        values={"ring_ms": 300, "talk_ms": 6000},
+        timeout_s=40,
+    ).start()
+    before_caller: list[bytes] = []
+    caller_heard = False
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        assert audio.started(within=15) is not None  # from here on the caller streams to the queue
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not caller_heard:
+            for packet, _ in agent_rtp.receive(50, 0.5):
+                if RtpEndpoint.ssrc_of(packet) == audio.ssrc:
+                    caller_heard = True
+                    break
+                before_caller.append(packet)
+        result, answered = ended(caller, audio), agent_phone.wait()
+    finally:
+        agent_phone.stop()
+        agent_rtp.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()
+    assert caller_heard, ("the agent never heard the caller", hex(audio.ssrc), _runs(before_caller))
+    # "A call from queue Sales." came first: about a second and more of another stream.
+    assert len(before_caller) >= 40, len(before_caller)
+    assert {RtpEndpoint.ssrc_of(p) for p in before_caller} != {audio.ssrc}

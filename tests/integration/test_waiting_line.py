@@ -119,3 +119,13 @@ def test_an_agent_with_a_higher_penalty_is_rung_only_when_no_one_with_a_lower_on
     assert waiting_line.lowest_penalty([1, 4], penalty) == [4]
     assert waiting_line.lowest_penalty([1, 7], penalty) == [7]  # not listed: 0
     assert waiting_line.lowest_penalty([], penalty) == []
+
+
+def test_the_estimated_wait_moves_a_quarter_of_the_way_toward_each_answered_wait(cfg):
+    async def scenario(node_a, node_b, client, queue_id):
+        assert await node_a.estimated_wait() is None
+        await node_a.answered_after(40.0)
+        await node_b.answered_after(80.0)  # another node's caller
+        assert await node_a.estimated_wait() == 50.0
+
+    _run(cfg, scenario)

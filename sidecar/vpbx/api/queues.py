@@ -87,6 +87,17 @@ class QueueSchema(Schema):
             "the queue has a fallback voicemail box"
         },
     )
+    whisper = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The agent who answers first hears the queue's name and how long the caller waited"},
+    )
+    announce_wait = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Each position announcement also tells the estimated wait: the running average wait "
+            "of answered callers (each new one moves it a quarter of the way)"
+        },
+    )
     service_level = fields.Integer(
         load_default=20,
         validate=validate.Range(5, 600),
@@ -134,7 +145,7 @@ class Queues(Service):
             """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
                       agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
                       announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id,
-                      pause_after_misses, service_level_s AS service_level, offer_callback
+                      pause_after_misses, service_level_s AS service_level, offer_callback, whisper, announce_wait
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -161,7 +172,7 @@ class Queues(Service):
             """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
                       agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
                       fallback_voicemail_box_id = %s, pause_after_misses = %s, service_level_s = %s,
-                      offer_callback = %s
+                      offer_callback = %s, whisper = %s, announce_wait = %s
                WHERE id = %s""",
             (
                 data["name"],
@@ -177,6 +188,8 @@ class Queues(Service):
                 data["pause_after_misses"],
                 data["service_level"],
                 data["offer_callback"],
+                data["whisper"],
+                data["announce_wait"],
                 object_id,
             ),
         )

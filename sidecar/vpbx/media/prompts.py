@@ -159,6 +159,21 @@ STANDARD = {
         "uk": "Ваш номер у черзі: {position}. Залишайтеся, будь ласка, на лінії.",
         "en": "Your place in the queue: {position}. Please stay on the line.",
     },
+    "queue_wait": {
+        "ru": "Примерное время ожидания, минут: {minutes}.",
+        "uk": "Орієнтовний час очікування, хвилин: {minutes}.",
+        "en": "Your estimated wait, in minutes: {minutes}.",
+    },
+    "queue_whisper": {
+        "ru": "Звонок из очереди {queue}. Ожидание, минут: {minutes}.",
+        "uk": "Дзвінок із черги {queue}. Очікування, хвилин: {minutes}.",
+        "en": "A call from queue {queue}. Waited, in minutes: {minutes}.",
+    },
+    "queue_whisper_short": {
+        "ru": "Звонок из очереди {queue}.",
+        "uk": "Дзвінок із черги {queue}.",
+        "en": "A call from queue {queue}.",
+    },
     "queue_press_voicemail": {
         "ru": "Чтобы оставить сообщение, нажмите {key}.",
         "uk": "Щоб залишити повідомлення, натисніть {key}.",

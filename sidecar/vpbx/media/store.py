@@ -94,6 +94,8 @@ class Queue:
     penalty: Mapping[int, int] = field(default_factory=dict)  # by agent; missing: 0
     offer_callback: bool = False
     region: str = "RU"  # the company's: how a caller's number reads
+    whisper: bool = False  # the agent hears the queue's name and the wait before the caller
+    announce_wait: bool = False  # the estimated wait follows each position announcement
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,7 @@ class Store:
                     f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
                            q.fallback_voicemail_box_id, q.pause_after_misses, q.offer_callback, c.region,
+                           q.whisper, q.announce_wait,
                            {_prompt_columns("p", "music")},
                            coalesce((SELECT array_agg(ARRAY[employee_id, penalty] ORDER BY position, employee_id)
                                        FROM queue_members
@@ -323,6 +326,8 @@ class Store:
             {agent: penalty for agent, penalty in row["agents"]},
             row["offer_callback"],
             row["region"].strip(),
+            row["whisper"],
+            row["announce_wait"],
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------

@@ -53,6 +53,15 @@ return redis.call('ZRANK', KEYS[1], ARGV[1])
 """
 
 
+_AVERAGE = """
+local old = redis.call('GET', KEYS[1])
+local new = tonumber(ARGV[1])
+if old then new = (tonumber(old) * 3 + new) / 4 end
+redis.call('SET', KEYS[1], tostring(new))
+return tostring(new)
+"""
+
+
 def line_key(queue_id: int) -> str:
     return f"vpbx:queue:{queue_id}:line"
 
@@ -90,6 +99,11 @@ def idle_key(queue_id: int) -> str:
     return f"vpbx:queue:{queue_id}:idle"
 
 
+def hold_key(queue_id: int) -> str:
+    """The queue's running average wait of answered callers (an estimate for those waiting)."""
+    return f"vpbx:queue:{queue_id}:hold"
+
+
 def calls_today_key(queue_id: int, now: float) -> str:
     """Calls each agent took today (UTC: one day for every node, whatever its zone)."""
     return f"vpbx:queue:{queue_id}:calls:{datetime.fromtimestamp(now, UTC).date().isoformat()}"
@@ -109,6 +123,7 @@ class WaitingLine:
         self.redis = client
         self.queue_id = queue_id
         self._join = client.register_script(_JOIN)
+        self._average = client.register_script(_AVERAGE)
 
     async def join(self, call_id: str, max_callers: int, priority: int = 0) -> int | None:
         """Join the line: the caller's place (0: first), None when the line is full.
@@ -236,6 +251,16 @@ class WaitingLine:
             pipe.hincrby(today, str(agent), 1)
             pipe.expire(today, 2 * 86400)
             await pipe.execute()
+
+    async def answered_after(self, wait_s: float) -> None:
+        """An answered caller waited ``wait_s``: the average moves a quarter of
+        the way toward it (Asterisk's holdtime), atomically across nodes."""
+        await self._average(keys=[hold_key(self.queue_id)], args=[wait_s])
+
+    async def estimated_wait(self) -> float | None:
+        """The running average wait of answered callers; None before the first."""
+        value = await self.redis.get(hold_key(self.queue_id))
+        return float(value) if value is not None else None
 
     async def in_order(self, strategy: str, agents: list[int]) -> list[int]:
         """The agents (in the queue's own order) in the order the strategy rings them next."""

@@ -19,6 +19,10 @@ queue's voicemail box, else hears a goodbye.
 Only agents logged in and not paused are rung (feature codes *45/*46 and
 *47/*48, or the API), read again every AGENTS_READ_EVERY_S while a caller waits.
 
+With ``whisper`` the agent who answers first hears the queue's name and the
+wait; with ``announce_wait`` each position announcement adds the estimated
+wait (the queue's running average, WaitingLine.estimated_wait).
+
 Each caller's time in the queue (wait, outcome, agent, talk time) goes to
 history as an event (Visit); statistics and /metrics read it from there.
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -222,6 +227,10 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
                 return TIMEOUT
         if next_announcement is not None and time.monotonic() >= next_announcement:
             await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
+            estimate = await line.estimated_wait() if queue.announce_wait else None
+            if estimate is not None:
+                minutes = max(1, math.ceil(estimate / 60))
+                await call.play(await ctx.prompts.standard("queue_wait", minutes=minutes))
             if keys:
                 await _say_keys(call, keys, ctx)
             await _play_music(call, music, ctx)
@@ -289,8 +298,12 @@ async def _ring_agents(
         took, answered_by = True, employee_id
         await line.leave(call.call_id)  # the next caller moves up now, not when this call ends
         await visit.left(ctx, ANSWERED, employee_id if employee_id is not None else _only(agents))
+        await line.answered_after(time.monotonic() - visit.joined)
 
-    connecting = asyncio.ensure_future(ctx.connect(call, user, queue.domain, music=music, answered=answered))
+    whisper = await _whisper(queue, visit, ctx) if queue.whisper else None
+    connecting = asyncio.ensure_future(
+        ctx.connect(call, user, queue.domain, music=music, whisper=whisper, answered=answered)
+    )
     try:
         first = await first_done({"connect": asyncio.shield(connecting), "hang-up": call.ended.wait()})
         if first == "hang-up" and not connecting.done():
@@ -327,6 +340,15 @@ async def _count_miss(queue: Queue, line: WaitingLine, agent: int, ctx: NodeCont
         await ctx.store.pause_agent(queue.id, agent, f"missed {misses} call{'s' if misses > 1 else ''} in a row")
         await line.answered(agent)  # counted afresh once unpaused
         log.info("queue %s: agent %s paused after %s missed calls", queue.id, agent, queue.pause_after_misses)
+
+
+async def _whisper(queue: Queue, visit: Visit, ctx: NodeContext) -> Path:
+    """What the agent who answers hears first: the queue's name and, past a
+    minute, how long the caller waited (as the agents are rung)."""
+    minutes = int((time.monotonic() - visit.joined) // 60)
+    if minutes < 1:
+        return await ctx.prompts.standard("queue_whisper_short", queue=queue.name)
+    return await ctx.prompts.standard("queue_whisper", queue=queue.name, minutes=minutes)
 
 
 def _only(agents: list[int]) -> int | None:

@@ -5,7 +5,8 @@ whichever media app answered the caller (R18).
 - The line is a sorted set of Call-IDs scored by the moment each caller joined.
 - Each caller's media app keeps an "alive" key of theirs fresh while it holds
   them; a caller whose key lapsed (their media app died with the call) is
-  dropped by whoever next looks at the line, so nobody waits behind a ghost.
+  dropped by the next sweep of the line (one caller sweeps it every
+  SWEEP_EVERY_S), so nobody waits behind a ghost for long.
 - An agent is claimed for one caller while their phone rings and while they
   talk (a key that expires, refreshed meanwhile), then kept for the queue's
   wrap-up time: a claimed agent is rung by nobody else, on any node.
@@ -32,6 +33,8 @@ import redis.asyncio as aioredis
 # A caller's alive key lasts this long; the media app refreshes it every KEEPALIVE_S.
 ALIVE_S = 10
 KEEPALIVE_S = 3
+# How often one caller of a line drops the callers whose alive key lapsed.
+SWEEP_EVERY_S = 3
 # An agent's claim lasts this long past its last refresh (a media app that died mid-call frees it).
 CLAIM_S = 30
 # Unanswered calls in a row are counted for a day at most.
@@ -69,6 +72,10 @@ def line_key(queue_id: int) -> str:
 def joined_key(queue_id: int) -> str:
     """When each caller in the line joined it (their score in the line may say otherwise, later)."""
     return f"vpbx:queue:{queue_id}:joined"
+
+
+def sweep_key(queue_id: int) -> str:
+    return f"vpbx:queue:{queue_id}:sweep"
 
 
 def alive_key(queue_id: int, call_id: str) -> str:
@@ -139,26 +146,38 @@ class WaitingLine:
         await self.redis.set(alive_key(self.queue_id, call_id), "1", ex=ALIVE_S)
 
     async def place(self, call_id: str) -> int | None:
-        """The caller's place now (0: first), dropping callers ahead whose media
-        app stopped keeping them; None when the caller is not in the line."""
-        ahead = await self.redis.zrange(line_key(self.queue_id), 0, -1)
-        callers = [c.decode() if isinstance(c, bytes) else c for c in ahead]
-        if call_id not in callers:
-            return None
-        ahead_of_us = callers[: callers.index(call_id)]
-        if not ahead_of_us:
+        """The caller's place now (0: first); None when the caller is not in the line.
+
+        Every caller asks every second, so this costs one round trip: their rank,
+        and a lock that lets one caller of the whole line, every SWEEP_EVERY_S,
+        drop the callers whose media app stopped keeping them (sweep). Checking
+        everyone ahead at every look would cost the line O(N^2) per second."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrank(line_key(self.queue_id), call_id)
+            pipe.set(sweep_key(self.queue_id), "1", nx=True, ex=SWEEP_EVERY_S)
+            rank, sweeping = await pipe.execute()
+        if sweeping and await self.sweep():
+            rank = await self.redis.zrank(line_key(self.queue_id), call_id)
+        return None if rank is None else int(rank)
+
+    async def sweep(self) -> int:
+        """Drop the callers whose alive key lapsed (and who asked for no
+        callback): how many were dropped."""
+        members = await self.redis.zrange(line_key(self.queue_id), 0, -1)
+        callers = [c.decode() if isinstance(c, bytes) else c for c in members]
+        if not callers:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
-            for caller in ahead_of_us:
+            for caller in callers:
                 pipe.exists(alive_key(self.queue_id, caller), callback_key(self.queue_id, caller))
             alive = await pipe.execute()
-        gone = [caller for caller, there in zip(ahead_of_us, alive, strict=True) if not there]
+        gone = [caller for caller, there in zip(callers, alive, strict=True) if not there]
         if gone:
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zrem(line_key(self.queue_id), *gone)
                 pipe.hdel(joined_key(self.queue_id), *gone)
                 await pipe.execute()
-        return len(ahead_of_us) - len(gone)
+        return len(gone)
 
     async def waiting(self) -> int:
         return int(await self.redis.zcard(line_key(self.queue_id)))

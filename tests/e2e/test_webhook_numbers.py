@@ -232,7 +232,13 @@ def test_a_dry_run_shows_what_vpbx_sends_and_what_came_back(api, webhook_number,
     assert result["sent"]["body"]["from"] == "+79161234567"
     assert result["sent"]["headers"]["X-Vpbx-Signature"].startswith("t=")
     assert result["received"]["status"] == 200
-    assert result["answer"] == {"action": "scheme", "scheme_id": 999999, "mode": "parallel", "timeout": 30}
+    assert result["answer"] == {
+        "action": "scheme",
+        "scheme_id": 999999,
+        "mode": "parallel",
+        "timeout": 30,
+        "queue_priority": 0,
+    }
     assert result["failure"] is None
     # A dry run is no call: nothing counts against the breaker.
     customer.reply = Reply(status=500)

@@ -27,6 +27,7 @@ from .media_caller import (
     message_of,
     phone_media_call,
     tone_heard,
+    upload_tone,
 )
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
@@ -765,3 +766,41 @@ def test_the_agent_hears_a_whisper_before_the_caller(stack, api, sip_target, dem
     # "A call from queue Sales." came first: about a second and more of another stream.
     assert len(before_caller) >= 40, len(before_caller)
     assert {RtpEndpoint.ssrc_of(p) for p in before_caller} != {audio.ssrc}
+
+
+ANNOUNCEMENT_HZ = 700
+
+
+def test_a_waiting_caller_hears_the_companys_own_announcement_between_the_music(
+    stack, api, sip_target, demo, demo_steps, made_prompt, tmp_path, no_registrations
+):
+    prompt = made_prompt("E2E queue announcement")
+    upload_tone(stack, demo, prompt["id"], ANNOUNCEMENT_HZ, 1.0, tmp_path)
+    status, made = api(
+        "POST",
+        "/queues",
+        {
+            "name": "E2E announced queue",
+            "max_wait": 15,
+            "announce_position_every": 10,
+            "announce_position": False,
+            "announce_prompt_id": prompt["id"],
+        },
+    )
+    assert status == 201, made
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        caller, audio = media_call(stack, sip_target, demo["number"])
+        assert tone_heard(audio, RINGBACK_HZ, run=30, within=10), "no music first"
+        started = time.monotonic()
+        heard = tone_heard(audio, ANNOUNCEMENT_HZ, run=30, within=15)
+        after_s = time.monotonic() - started
+        result = ended(caller, audio)  # the longest wait: a goodbye, and the queue hangs up
+        in_use = api("DELETE", f"/prompts/{prompt['id']}")
+    finally:
+        demo_steps(parallel({"kind": "employee", "employee_id": api("GET", "/employees")[1][0]["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    assert result.returncode == 0, result.explain()
+    assert heard, "the announcement never came"
+    assert after_s < 12, after_s  # at 10 s into the wait, not at its end
+    assert in_use[0] == 422 and "queue 'E2E announced queue'" in str(in_use[1]), in_use

@@ -71,7 +71,8 @@ class Prompts(Service):
             r["what"]
             for r in conn.execute(
                 """SELECT 'IVR menu ' || quote_literal(name) AS what FROM ivr_menus WHERE greeting_prompt_id = %(id)s
-               UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues WHERE music_prompt_id = %(id)s
+               UNION ALL SELECT 'queue ' || quote_literal(name) FROM queues
+                          WHERE %(id)s IN (music_prompt_id, announce_prompt_id)
                UNION ALL SELECT 'voicemail box ' || quote_literal(name) FROM voicemail_boxes
                           WHERE greeting_prompt_id = %(id)s
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes

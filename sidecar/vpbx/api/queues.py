@@ -64,7 +64,18 @@ class QueueSchema(Schema):
     announce_position_every = fields.Integer(
         load_default=0,
         validate=validate.Range(0, 600),
-        metadata={"description": "Seconds between telling a waiting caller their place; 0: never"},
+        metadata={
+            "description": "Seconds between announcements to a waiting caller (their place, the estimated "
+            "wait, announce_prompt_id); 0: never"
+        },
+    )
+    announce_position = fields.Boolean(
+        load_default=True, metadata={"description": "Announcements tell the caller's place in the queue"}
+    )
+    announce_prompt_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "A prompt of the company's own, played at every announcement after the rest"},
     )
     join_empty = fields.Boolean(
         load_default=True, metadata={"description": "Callers join while no agent is free; false: the fallback"}
@@ -106,8 +117,13 @@ class QueueSchema(Schema):
 
     @validates_schema
     def announcements_not_too_often(self, data, **kwargs):
-        if 0 < data.get("announce_position_every", 0) < 10:
+        every = data.get("announce_position_every", 0)
+        if 0 < every < 10:
             raise ValidationError("0 (never) or 10 to 600 seconds", "announce_position_every")
+        if every == 0 and data.get("announce_prompt_id") is not None:
+            raise ValidationError(
+                "10 to 600 seconds: announce_prompt_id is played at each announcement", "announce_position_every"
+            )
 
     @validates_schema
     def no_duplicates(self, data, **kwargs):
@@ -145,7 +161,8 @@ class Queues(Service):
             """SELECT id, name, strategy, max_wait_s AS max_wait, max_callers, music_prompt_id,
                       agent_ring_s AS agent_ring_time, wrap_up_s AS wrap_up,
                       announce_position_s AS announce_position_every, join_empty, fallback_voicemail_box_id,
-                      pause_after_misses, service_level_s AS service_level, offer_callback, whisper, announce_wait
+                      pause_after_misses, service_level_s AS service_level, offer_callback, whisper, announce_wait,
+                      announce_position, announce_prompt_id
                FROM queues WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -161,8 +178,9 @@ class Queues(Service):
 
     def check(self, conn, company_id: int, object_id: int | None, data: dict) -> None:
         super().check(conn, company_id, object_id, data)
-        if not owned(conn, company_id, "prompt", data["music_prompt_id"]):
-            raise invalid("music_prompt_id", missing("prompt", data["music_prompt_id"]))
+        for field in ("music_prompt_id", "announce_prompt_id"):
+            if not owned(conn, company_id, "prompt", data[field]):
+                raise invalid(field, missing("prompt", data[field]))
         if not owned(conn, company_id, "voicemail box", data["fallback_voicemail_box_id"]):
             raise invalid("fallback_voicemail_box_id", missing("voicemail box", data["fallback_voicemail_box_id"]))
         require_owned_list(conn, company_id, "employee", "members", data["members"])
@@ -172,7 +190,8 @@ class Queues(Service):
             """UPDATE queues SET name = %s, strategy = %s, max_wait_s = %s, max_callers = %s, music_prompt_id = %s,
                       agent_ring_s = %s, wrap_up_s = %s, announce_position_s = %s, join_empty = %s,
                       fallback_voicemail_box_id = %s, pause_after_misses = %s, service_level_s = %s,
-                      offer_callback = %s, whisper = %s, announce_wait = %s
+                      offer_callback = %s, whisper = %s, announce_wait = %s, announce_position = %s,
+                      announce_prompt_id = %s
                WHERE id = %s""",
             (
                 data["name"],
@@ -190,6 +209,8 @@ class Queues(Service):
                 data["offer_callback"],
                 data["whisper"],
                 data["announce_wait"],
+                data["announce_position"],
+                data["announce_prompt_id"],
                 object_id,
             ),
         )

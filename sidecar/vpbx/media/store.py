@@ -96,6 +96,8 @@ class Queue:
     region: str = "RU"  # the company's: how a caller's number reads
     whisper: bool = False  # the agent hears the queue's name and the wait before the caller
     announce_wait: bool = False  # the estimated wait follows each position announcement
+    announce_position: bool = True  # each announcement tells the caller's place
+    announcement: Prompt | None = None  # the company's own, after the place and the wait
 
 
 @dataclass(frozen=True)
@@ -293,7 +295,7 @@ class Store:
                     f"""SELECT q.id, q.company_id, c.sip_domain, q.name, q.strategy, q.max_wait_s, q.max_callers,
                            q.agent_ring_s, q.wrap_up_s, q.announce_position_s, q.join_empty,
                            q.fallback_voicemail_box_id, q.pause_after_misses, q.offer_callback, c.region,
-                           q.whisper, q.announce_wait,
+                           q.whisper, q.announce_wait, q.announce_position, {_prompt_columns("a", "announcement")},
                            {_prompt_columns("p", "music")},
                            coalesce((SELECT array_agg(ARRAY[employee_id, penalty] ORDER BY position, employee_id)
                                        FROM queue_members
@@ -301,6 +303,7 @@ class Store:
                                AS agents
                       FROM queues q JOIN companies c ON c.id = q.company_id
                       LEFT JOIN prompts p ON p.id = q.music_prompt_id
+                      LEFT JOIN prompts a ON a.id = q.announce_prompt_id
                      WHERE q.id = %s AND q.company_id = %s""",
                     (queue_id, company_id),
                 )
@@ -328,6 +331,8 @@ class Store:
             row["region"].strip(),
             row["whisper"],
             row["announce_wait"],
+            row["announce_position"],
+            _prompt(row, "announcement"),
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------

@@ -138,6 +138,22 @@ def test_a_queue_keeps_its_agents_order_and_only_an_administrator_sets_a_penalty
     assert "strategy" in error_fields(client.post("/api/v1/queues", headers=admin, json={"name": "X", "strategy": "x"}))
 
 
+def test_a_queues_own_announcement_needs_a_period_and_a_prompt_of_the_company(client, admin, post, other_company):
+    prompt = post("prompts", {"name": "Please hold", "kind": "default"})
+    never = client.post(
+        "/api/v1/queues", headers=admin, json={"name": "Never said", "announce_prompt_id": prompt["id"]}
+    )
+    theirs = client.post(
+        "/api/v1/queues",
+        headers=other_company["headers"],
+        json={"name": "Stolen", "announce_position_every": 30, "announce_prompt_id": prompt["id"]},
+    )
+    assert error_fields(never) == {
+        "announce_position_every": ["10 to 600 seconds: announce_prompt_id is played at each announcement"]
+    }
+    assert error_fields(theirs) == {"announce_prompt_id": [f"no prompt {prompt['id']} in this company"]}
+
+
 def test_a_webhook_secret_is_shown_once_and_its_fallback_must_be_ours(client, admin, post, other_company):
     fallback = client.get("/api/v1/schemes", headers=admin).get_json()[0]
     webhook = post(

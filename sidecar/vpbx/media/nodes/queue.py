@@ -226,11 +226,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
             if place is None:
                 return TIMEOUT
         if next_announcement is not None and time.monotonic() >= next_announcement:
-            await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
-            estimate = await line.estimated_wait() if queue.announce_wait else None
-            if estimate is not None:
-                minutes = max(1, math.ceil(estimate / 60))
-                await call.play(await ctx.prompts.standard("queue_wait", minutes=minutes))
+            await _announce(call, queue, line, place, ctx)
             if keys:
                 await _say_keys(call, keys, ctx)
             await _play_music(call, music, ctx)
@@ -258,6 +254,17 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
         if key is not None and key in keys:
             return keys[key]
     return TIMEOUT
+
+
+async def _announce(call: MediaCall, queue: Queue, line: WaitingLine, place: int, ctx: NodeContext) -> None:
+    """Every announce_position_s: the caller's place, the estimated wait, the company's own prompt."""
+    if queue.announce_position:
+        await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
+    estimate = await line.estimated_wait() if queue.announce_wait else None
+    if estimate is not None:
+        await call.play(await ctx.prompts.standard("queue_wait", minutes=max(1, math.ceil(estimate / 60))))
+    if queue.announcement is not None:
+        await call.play(await ctx.prompts.greeting(queue.announcement, "forward_greeting"))
 
 
 def _keys(call: MediaCall, queue: Queue) -> dict[str, str]:

@@ -804,3 +804,30 @@ def test_a_waiting_caller_hears_the_companys_own_announcement_between_the_music(
     assert heard, "the announcement never came"
     assert after_s < 12, after_s  # at 10 s into the wait, not at its end
     assert in_use[0] == 422 and "queue 'E2E announced queue'" in str(in_use[1]), in_use
+
+
+def test_a_caller_who_hangs_up_during_an_announcement_leaves_nothing_behind(
+    stack, cfg, api, ng, sip_target, demo, demo_steps, no_registrations
+):
+    status, made = api("POST", "/queues", {"name": "E2E left during a word", "announce_position_every": 10})
+    assert status == 201, made
+    client = redis.Redis.from_url(cfg.redis_url)
+    try:
+        demo_steps(parallel({"kind": "queue", "queue_id": made["id"]}, timeout=15))
+        # Ten seconds in, the caller's place is being said: they hang up in the middle of it.
+        caller, audio = media_call(stack, sip_target, demo["number"], hang_up_after(10700, TO_THE_MEDIA_APP))
+        assert audio.started(within=15) is not None
+        assert ended(caller, audio).returncode == 0
+
+        def nothing_left() -> bool:
+            keys = client.keys(f"vpbx:queue:{made['id']}:*")
+            return not keys and _gone(ng, caller.call_id())
+
+        wait_for(nothing_left, 5, "the queue's keys and the media session to be gone")
+        period = _settled_stats(api, made["id"], offered=1)["period"]
+    finally:
+        client.close()
+        demo_steps(parallel({"kind": "employee", "employee_id": api("GET", "/employees")[1][0]["id"]}))
+        api("DELETE", f"/queues/{made['id']}")
+    assert period["abandoned"] == 1, period
+    assert 10 <= period["average_abandoned_wait_seconds"] <= 12, period

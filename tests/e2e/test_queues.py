@@ -49,6 +49,28 @@ def agent(api, register):
 
 
 @pytest.fixture
+def made_agents(api, register):
+    """Employees made for the test, each registered at a port a test's SIPp
+    takes: ``made_agents("391", "392")`` -> [(employee, port), ...]; deleted afterwards."""
+    made: list[dict] = []
+
+    def _make(*extensions: str) -> list[tuple[dict, int]]:
+        agents = []
+        for extension in extensions:
+            status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
+            assert status == 201, employee
+            made.append(employee)
+            port = free_udp_port()
+            assert register(extension, port, password=employee["sip_password"])[0] == 200
+            agents.append((employee, port))
+        return agents
+
+    yield _make
+    for employee in made:
+        api("DELETE", f"/employees/{employee['id']}")
+
+
+@pytest.fixture
 def queue(api, demo_steps, agent):
     employee, _ = agent
     status, made = api(
@@ -70,6 +92,18 @@ def queue(api, demo_steps, agent):
     api("DELETE", f"/queues/{made['id']}")
 
 
+def _answering(port: int, rtp_port: int, *, calls: int = 1, ring_ms: int = 300, talk_ms: int, **timeouts: int) -> Sipp:
+    """An agent's phone that answers ``calls`` calls with PCMA to ``rtp_port`` and hangs up after ``talk_ms``."""
+    return Sipp(
+        "uas_answer_pcma_hang_up.xml",
+        port=port,
+        calls=calls,
+        keys={"rtp_port": rtp_port},
+        values={"ring_ms": ring_ms, "talk_ms": talk_ms},
+        **timeouts,
+    )
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -79,15 +113,7 @@ def test_two_callers_reach_the_agent_in_the_order_they_came_with_wrap_up_between
 ):
     employee, port = agent
     agent_rtp = RtpEndpoint()
-    agent_phone = Sipp(
-        "uas_answer_pcma_hang_up.xml",
-        port=port,
-        calls=2,
-        keys={"rtp_port": agent_rtp.port},
-        values={"ring_ms": 300, "talk_ms": TALK_MS},
-        timeout_s=60,
-        recv_timeout_s=40,
-    ).start()
+    agent_phone = _answering(port, agent_rtp.port, calls=2, talk_ms=TALK_MS, timeout_s=60, recv_timeout_s=40).start()
     try:
         first, first_audio = media_call(stack, sip_target, demo["number"])
         assert first_audio.started(within=15) is not None, "the first caller heard nothing"
@@ -167,15 +193,9 @@ def test_an_agent_who_declines_is_skipped_and_the_wait_ends_in_the_queues_voicem
 
 
 def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
-    stack, api, sip_target, demo, demo_steps, register, no_registrations
+    stack, api, sip_target, demo, demo_steps, made_agents, no_registrations
 ):
-    agents = []
-    for extension in ("391", "392"):
-        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
-        assert status == 201, employee
-        port = free_udp_port()
-        assert register(extension, port, password=employee["sip_password"])[0] == 200
-        agents.append((employee, port))
+    agents = made_agents("391", "392")
     status, made = api(
         "POST",
         "/queues",
@@ -191,15 +211,7 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
     rtps = [RtpEndpoint() for _ in agents]
     # Each agent may take two calls: which one takes the third caller is the first one free.
     phones = [
-        Sipp(
-            "uas_answer_pcma_hang_up.xml",
-            port=port,
-            calls=2,
-            keys={"rtp_port": rtp.port},
-            values={"ring_ms": 300, "talk_ms": TALK_MS},
-            timeout_s=60,
-            recv_timeout_s=25,
-        ).start()
+        _answering(port, rtp.port, calls=2, talk_ms=TALK_MS, timeout_s=60, recv_timeout_s=25).start()
         for (_, port), rtp in zip(agents, rtps, strict=True)
     ]
     try:
@@ -221,8 +233,6 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
             rtp.close()
         demo_steps(parallel({"kind": "employee", "employee_id": agents[0][0]["id"]}))
         api("DELETE", f"/queues/{made['id']}")
-        for employee, _ in agents:
-            api("DELETE", f"/employees/{employee['id']}")
     for result in results:
         assert result.returncode == 0, result.explain()
 
@@ -389,15 +399,9 @@ def _gone(ng, call_id: str) -> bool:
 
 
 def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
-    stack, cfg, api, sip_target, demo, demo_steps, register, no_registrations
+    stack, cfg, api, sip_target, demo, demo_steps, made_agents, no_registrations
 ):
-    agents = []
-    for extension in ("393", "394"):
-        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
-        assert status == 201, employee
-        port = free_udp_port()
-        assert register(extension, port, password=employee["sip_password"])[0] == 200
-        agents.append((employee, port))
+    agents = made_agents("393", "394")
     (answering, answering_port), (ringing, ringing_port) = agents
     status, made = api(
         "POST",
@@ -406,13 +410,7 @@ def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
     )
     assert status == 201, made
     rtp = RtpEndpoint()
-    answers = Sipp(
-        "uas_answer_pcma_hang_up.xml",
-        port=answering_port,
-        keys={"rtp_port": rtp.port},
-        values={"ring_ms": 1000, "talk_ms": 1000},
-        timeout_s=30,
-    ).start()
+    answers = _answering(answering_port, rtp.port, ring_ms=1000, talk_ms=1000, timeout_s=30).start()
     rings = Sipp("uas_ring_until_cancelled.xml", port=ringing_port, timeout_s=30).start()
     client = redis.Redis.from_url(cfg.redis_url)
     try:
@@ -430,8 +428,6 @@ def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
         client.close()
         demo_steps(parallel({"kind": "employee", "employee_id": answering["id"]}))
         api("DELETE", f"/queues/{made['id']}")
-        for employee, _ in agents:
-            api("DELETE", f"/employees/{employee['id']}")
     assert result.returncode == 0, result.explain()
     assert answered.returncode == 0, answered.explain()
     assert cancelled.returncode == 0, cancelled.explain()  # both rang; the other was cancelled
@@ -440,15 +436,9 @@ def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
 
 
 def test_in_order_rings_the_lower_penalty_first_and_moves_on_when_they_decline(
-    stack, api, sip_target, demo, demo_steps, register, no_registrations
+    stack, api, sip_target, demo, demo_steps, made_agents, no_registrations
 ):
-    agents = []
-    for extension in ("395", "396"):
-        status, employee = api("POST", "/employees", {"name": f"Queue agent {extension}", "extension": extension})
-        assert status == 201, employee
-        port = free_udp_port()
-        assert register(extension, port, password=employee["sip_password"])[0] == 200
-        agents.append((employee, port))
+    agents = made_agents("395", "396")
     (listed_first, first_port), (lower_penalty, lower_port) = agents
     status, made = api(
         "POST",
@@ -461,13 +451,7 @@ def test_in_order_rings_the_lower_penalty_first_and_moves_on_when_they_decline(
     assert (status, state["penalty"]) == (200, 1), state
     rtp = RtpEndpoint()
     declines = Sipp("uas_reject.xml", port=lower_port, values={"code": 486, "phrase": "Busy Here"}, timeout_s=30)
-    answers = Sipp(
-        "uas_answer_pcma_hang_up.xml",
-        port=first_port,
-        keys={"rtp_port": rtp.port},
-        values={"ring_ms": 300, "talk_ms": 1000},
-        timeout_s=30,
-    )
+    answers = _answering(first_port, rtp.port, talk_ms=1000, timeout_s=30)
     declines.start()
     answers.start()
     try:
@@ -482,8 +466,6 @@ def test_in_order_rings_the_lower_penalty_first_and_moves_on_when_they_decline(
         rtp.close()
         demo_steps(parallel({"kind": "employee", "employee_id": listed_first["id"]}))
         api("DELETE", f"/queues/{made['id']}")
-        for employee, _ in agents:
-            api("DELETE", f"/employees/{employee['id']}")
     assert result.returncode == 0, result.explain()
     assert declined.returncode == 0, declined.explain()
     assert answered.returncode == 0, answered.explain()
@@ -513,15 +495,7 @@ def test_a_caller_who_asks_to_be_called_back_is_called_when_the_agent_is_free_ag
     assert status == 201, made
     agent_rtp, client_rtp = RtpEndpoint(), RtpEndpoint()
     # The agent takes the first caller's call, then the callback.
-    agent_phone = Sipp(
-        "uas_answer_pcma_hang_up.xml",
-        port=port,
-        calls=2,
-        keys={"rtp_port": agent_rtp.port},
-        values={"ring_ms": 300, "talk_ms": TALK_MS},
-        timeout_s=60,
-        recv_timeout_s=40,
-    ).start()
+    agent_phone = _answering(port, agent_rtp.port, calls=2, talk_ms=TALK_MS, timeout_s=60, recv_timeout_s=40).start()
     client_phone = Sipp(
         "uas_answer_pcma.xml",
         port=outbound_carrier,
@@ -623,15 +597,7 @@ def test_callback_requests_keep_their_order_through_a_media_app_restart(
         media_app.start()
         line_after = [m.decode() for m in client.zrange(waiting_line.line_key(made["id"]), 0, -1)]
 
-        agent_phone = Sipp(
-            "uas_answer_pcma_hang_up.xml",
-            port=port,
-            calls=2,
-            keys={"rtp_port": agent_rtp.port},
-            values={"ring_ms": 300, "talk_ms": 1500},
-            timeout_s=60,
-            recv_timeout_s=45,
-        ).start()
+        agent_phone = _answering(port, agent_rtp.port, calls=2, talk_ms=1500, timeout_s=60, recv_timeout_s=45).start()
         client_phone = Sipp(
             "uas_answer_pcma.xml",
             port=outbound_carrier,
@@ -691,15 +657,7 @@ def test_a_caller_of_a_priority_number_waits_ahead_of_one_who_came_first(
         if vip_audio.started(within=15) is None:
             vip.stop()
             raise AssertionError("the priority caller never reached the queue: " + ended(vip, vip_audio).explain())
-        agent_phone = Sipp(
-            "uas_answer_pcma_hang_up.xml",
-            port=port,
-            calls=2,
-            keys={"rtp_port": rtp.port},
-            values={"ring_ms": 300, "talk_ms": 1000},
-            timeout_s=60,
-            recv_timeout_s=30,
-        ).start()
+        agent_phone = _answering(port, rtp.port, calls=2, talk_ms=1000, timeout_s=60, recv_timeout_s=30).start()
         assert api("PUT", agent_url, {"logged_in": True})[0] == 200
         results = [ended(first, first_audio), ended(vip, vip_audio)]
         answered = agent_phone.wait()
@@ -734,13 +692,7 @@ def test_the_agent_hears_a_whisper_before_the_caller(stack, api, sip_target, dem
     status, made = api("POST", "/queues", {"name": "Sales", "members": [employee["id"]], "whisper": True})
     assert status == 201, made
     agent_rtp = RtpEndpoint()
-    agent_phone = Sipp(
-        "uas_answer_pcma_hang_up.xml",
-        port=port,
-        keys={"rtp_port": agent_rtp.port},
-        values={"ring_ms": 300, "talk_ms": 6000},
-        timeout_s=40,
-    ).start()
+    agent_phone = _answering(port, agent_rtp.port, talk_ms=6000, timeout_s=40).start()
     before_caller: list[bytes] = []
     caller_heard = False
     try:

@@ -21,7 +21,6 @@ import secrets
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -30,11 +29,11 @@ import redis.asyncio as aioredis
 
 from ..history import events
 from . import click_to_call
+from .agent_turns import LOOK_EVERY_S, AgentTurns
 from .click_to_call import ClickToCall
 from .history_events import HistoryEvents
-from .nodes.queue import AGENTS_READ_EVERY_S, LOOK_EVERY_S, RETRY_S
 from .store import Queue, Store
-from .waiting_line import KEEPALIVE_S, WaitingLine, keep_claims, lowest_penalty, pending_callbacks
+from .waiting_line import KEEPALIVE_S, WaitingLine, keep_claims, pending_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +124,7 @@ class QueueCallbacks:
     async def _call_back(self, queue: Queue, line: WaitingLine, call_id: str, request: dict) -> tuple[str, str | None]:
         """In the request's turn, ring a free agent, then the caller: how it
         went and the callback's Call-ID."""
-        declined: set[int] = set()
-        retry_at = 0.0
-        agents_read_at = 0.0
+        turns = AgentTurns(queue, self.store, line, read_at=0.0)
         while time.time() < request["expires_at"]:
             place = await line.place(call_id)
             if place is None:
@@ -135,23 +132,13 @@ class QueueCallbacks:
             if await line.on_the_line(call_id):  # still hearing that they will be called back
                 await asyncio.sleep(LOOK_EVERY_S)
                 continue
-            if time.monotonic() >= agents_read_at + AGENTS_READ_EVERY_S:
-                agents_now, penalty = await self.store.queue_agents(queue.id)
-                queue = replace(queue, agents=agents_now, penalty=penalty)
-                agents_read_at = time.monotonic()
-            free = await line.free(list(queue.agents))
-            if place < len(free):
-                if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:
-                    declined.clear()
-                candidates = lowest_penalty([a for a in free if a not in declined], queue.penalty)
-                agents = await line.claim_for(call_id, await line.in_order(queue.strategy, candidates), every=False)
-                if agents:
-                    placed = await self._place(queue, line, call_id, request, agents[0])
-                    if placed is not None:
-                        return placed
-                    declined.add(agents[0])
-                    retry_at = time.monotonic() + RETRY_S
-                    continue
+            agents = await turns.claim(call_id, place, every=False)
+            if agents:
+                placed = await self._place(queue, line, call_id, request, agents[0])
+                if placed is not None:
+                    return placed
+                turns.not_answered(agents)
+                continue
             await asyncio.sleep(LOOK_EVERY_S)
         return EXPIRED, None
 

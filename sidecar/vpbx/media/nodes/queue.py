@@ -2,22 +2,20 @@
 line, shared by every media app (media/waiting_line.py), and is put through
 to a free agent in their turn.
 
-While a caller waits, every second: their place is read again (callers ahead
-whose media app died are dropped); a caller whose place is within the number
-of free agents claims one in the order of the queue's strategy and rings them
-(one leg through Kamailio: routing.plan.build_agents_plan skips an agent
-away, on do-not-disturb or forwarding); "ring all" rings every free agent at
-once, and only the one who answered rests after the call (Kamailio says who,
-routing.targets.ANSWERED_BY_HEADER). An agent who does not answer is
-released for the next caller and not rung again for this one until every
-agent has had a turn, and then only after RETRY_S. The caller leaves the
-line the moment an agent answers; the agent rests for the queue's wrap-up
-time after the call. At the longest wait, or when the line is full (or no
-agent is there and the queue takes no one then), the caller goes to the
-queue's voicemail box, else hears a goodbye.
+While a caller waits, every second: their place is read again; a caller
+whose place is within the number of free agents claims the next one
+(media/agent_turns.py: penalty, strategy, agents who just did not answer)
+and rings them (one leg through Kamailio: routing.plan.build_agents_plan
+skips an agent away, on do-not-disturb or forwarding); "ring all" rings
+every free agent at once, and only the one who answered rests after the call
+(Kamailio says who, routing.targets.ANSWERED_BY_HEADER). The caller leaves
+the line the moment an agent answers; the agent rests for the queue's
+wrap-up time after the call. At the longest wait, or when the line is full
+(or no agent is there and the queue takes no one then), the caller goes to
+the queue's voicemail box, else hears a goodbye.
 
 Only agents logged in and not paused are rung (feature codes *45/*46 and
-*47/*48, or the API), read again every AGENTS_READ_EVERY_S while a caller waits.
+*47/*48, or the API), read again every few seconds while a caller waits.
 
 With ``whisper`` the agent who answers first hears the queue's name and the
 wait; with ``announce_wait`` each position announcement adds the estimated
@@ -39,17 +37,18 @@ import logging
 import math
 import time
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ...history import events
 from ...routing import leg_names
 from ...routing.numbers import to_e164
+from ..agent_turns import LOOK_EVERY_S, AgentTurns
 from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
 from ..store import Queue
-from ..waiting_line import KEEPALIVE_S, WaitingLine, keep_claims, lowest_penalty
+from ..waiting_line import KEEPALIVE_S, WaitingLine, keep_claims
 from . import voicemail
 from .context import NodeContext
 from .feature import spoken
@@ -57,13 +56,6 @@ from .feature import spoken
 log = logging.getLogger(__name__)
 
 WHAT = "call queue"
-# How often a waiting caller looks at their place and the free agents.
-LOOK_EVERY_S = 1.0
-# Once every agent was rung for a caller and none answered, the round starts
-# again after this pause (Asterisk's "retry"): no agent is rung back to back.
-RETRY_S = 5.0
-# How often a waiting caller's media app reads which agents are logged in and not paused.
-AGENTS_READ_EVERY_S = 5.0
 # What a waiting caller may press.
 VOICEMAIL_KEY, CALLBACK_KEY = "1", "2"
 # A callback request waits for an agent this long at most.
@@ -213,9 +205,7 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
     keys = _keys(call, queue)
     deadline = time.monotonic() + queue.max_wait_s
     next_announcement = time.monotonic() + queue.announce_position_s if queue.announce_position_s else None
-    declined: set[int] = set()  # agents rung for this caller who did not answer, until all had a turn
-    retry_at = 0.0
-    agents_read_at = time.monotonic()
+    turns = AgentTurns(queue, ctx.store, line)
     if keys:
         await _say_keys(call, keys, ctx)
     await _play_music(call, music, ctx)
@@ -231,25 +221,14 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
                 await _say_keys(call, keys, ctx)
             await _play_music(call, music, ctx)
             next_announcement = time.monotonic() + queue.announce_position_s
-        if time.monotonic() >= agents_read_at + AGENTS_READ_EVERY_S:
-            agents_now, penalty = await ctx.store.queue_agents(queue.id)  # logged in or out, paused meanwhile
-            queue = replace(queue, agents=agents_now, penalty=penalty)
-            agents_read_at = time.monotonic()
-        free = await line.free(list(queue.agents))
-        if place < len(free):
-            if not [a for a in free if a not in declined] and time.monotonic() >= retry_at:
-                declined.clear()  # everyone had a turn: round again, after a pause
-            candidates = lowest_penalty([a for a in free if a not in declined], queue.penalty)
-            candidates = await line.in_order(queue.strategy, candidates)
-            agents = await line.claim_for(call.call_id, candidates, every=queue.strategy == "ring_all")
-            if agents:
-                if await _ring_agents(call, queue, line, agents, music, ctx, visit):
-                    return ANSWERED
-                declined.update(agents)
-                retry_at = time.monotonic() + RETRY_S
-                call.clear_digits()  # keys pressed while agents rang were heard by no one
-                await _play_music(call, music, ctx)
-                continue
+        agents = await turns.claim(call.call_id, place, every=queue.strategy == "ring_all")
+        if agents:
+            if await _ring_agents(call, queue, line, agents, music, ctx, visit):
+                return ANSWERED
+            turns.not_answered(agents)
+            call.clear_digits()  # keys pressed while agents rang were heard by no one
+            await _play_music(call, music, ctx)
+            continue
         key = await call.next_digit(LOOK_EVERY_S)
         if key is not None and key in keys:
             return keys[key]

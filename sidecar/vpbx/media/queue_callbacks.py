@@ -20,7 +20,6 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import datetime
 from functools import partial
 
@@ -33,7 +32,7 @@ from .agent_turns import LOOK_EVERY_S, AgentTurns
 from .click_to_call import ClickToCall
 from .history_events import HistoryEvents
 from .store import Queue, Store
-from .waiting_line import KEEPALIVE_S, WaitingLine, keep_claims, pending_callbacks
+from .waiting_line import WaitingLine, keep_fresh, pending_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class QueueCallbacks:
             await asyncio.wait(tasks, timeout=2)  # their agents released
 
     async def _serve(self, line: WaitingLine, call_id: str) -> None:
-        leasing = asyncio.ensure_future(self._keep_lease(line, call_id))
+        leasing = asyncio.ensure_future(keep_fresh(lambda: line.keep_lease(call_id, self.owner)))
         try:
             request = await line.callback_request(call_id)
             queue = await self.store.queue(line.queue_id, request["company_id"]) if request else None
@@ -114,12 +113,6 @@ class QueueCallbacks:
             log.exception("%s: queue %s callback failed", call_id, line.queue_id)
         finally:
             leasing.cancel()
-
-    async def _keep_lease(self, line: WaitingLine, call_id: str) -> None:
-        while True:
-            await asyncio.sleep(KEEPALIVE_S)
-            with suppress(Exception):  # a missed refresh costs nothing while the lease lives
-                await line.keep_lease(call_id, self.owner)
 
     async def _call_back(self, queue: Queue, line: WaitingLine, call_id: str, request: dict) -> tuple[str, str | None]:
         """In the request's turn, ring a free agent, then the caller: how it
@@ -147,7 +140,7 @@ class QueueCallbacks:
     ) -> tuple[str, str] | None:
         """Ring the claimed agent, then the caller; None when the agent did not answer."""
         callback_call_id = f"callback-{secrets.token_hex(8)}@{queue.domain}"
-        refreshing = asyncio.ensure_future(keep_claims(line, [agent], call_id))
+        refreshing = asyncio.ensure_future(keep_fresh(lambda: line.keep_claims([agent], call_id)))
         result = click_to_call.FAILED
         try:
             result = await self.placer.place(

@@ -22,7 +22,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import cast
@@ -251,8 +251,11 @@ class WaitingLine:
     async def claim(self, agent: int, call_id: str) -> bool:
         return bool(await self.redis.set(claim_key(agent), f"{self.queue_id}:{call_id}", nx=True, ex=CLAIM_S))
 
-    async def keep_claim(self, agent: int, call_id: str) -> None:
-        await self.redis.set(claim_key(agent), f"{self.queue_id}:{call_id}", ex=CLAIM_S)
+    async def keep_claims(self, agents: list[int], call_id: str) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                pipe.set(claim_key(agent), f"{self.queue_id}:{call_id}", ex=CLAIM_S)
+            await pipe.execute()
 
     async def release(self, agent: int, wrap_up_s: int = 0) -> None:
         """Free the agent, after ``wrap_up_s`` seconds of rest when they took a call."""
@@ -315,13 +318,13 @@ class WaitingLine:
         await self.redis.delete(misses_key(self.queue_id, agent))
 
 
-async def keep_claims(line: WaitingLine, agents: list[int], call_id: str) -> None:
-    """Until cancelled: the claims on ``agents`` refreshed, so none lapses mid-call."""
+async def keep_fresh(refresh: Callable[[], Awaitable[object]]) -> None:
+    """Until cancelled: ``refresh`` every KEEPALIVE_S (a caller's alive key, an
+    agent's claim, a callback's lease), so none lapses while it is in use."""
     while True:
         await asyncio.sleep(KEEPALIVE_S)
-        with suppress(Exception):  # a missed refresh costs nothing while the claim lives
-            for agent in agents:
-                await line.keep_claim(agent, call_id)
+        with suppress(Exception):  # a missed refresh costs nothing while the key lives
+            await refresh()
 
 
 async def pending_callbacks(client: aioredis.Redis) -> list[tuple[int, str]]:

@@ -48,7 +48,7 @@ from ..agent_turns import LOOK_EVERY_S, AgentTurns
 from ..call import HungUp, MediaCall, first_done
 from ..connect import play_while_ringing
 from ..store import Queue
-from ..waiting_line import KEEPALIVE_S, WaitingLine, keep_claims
+from ..waiting_line import WaitingLine, keep_fresh
 from . import voicemail
 from .context import NodeContext
 from .feature import spoken
@@ -91,7 +91,7 @@ async def _queue(call: MediaCall, queue: Queue, ctx: NodeContext, visit: Visit) 
         await _fall_back(call, queue, ctx)
         return
     log.info("%s: joined queue %s at place %s (priority %s)", call.call_id, queue.id, place + 1, call.priority)
-    keeping = asyncio.ensure_future(_keep_alive(line, call.call_id))
+    keeping = asyncio.ensure_future(keep_fresh(lambda: line.keep_alive(call.call_id)))
     outcome = TIMEOUT
     try:
         outcome = await _wait_for_an_agent(call, queue, line, ctx, visit)
@@ -191,13 +191,6 @@ class Visit:
         }
 
 
-async def _keep_alive(line: WaitingLine, call_id: str) -> None:
-    while True:
-        await asyncio.sleep(KEEPALIVE_S)
-        with suppress(Exception):  # a missed refresh costs nothing while the key lives
-            await line.keep_alive(call_id)
-
-
 async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> str:
     """Until an agent took the call (ANSWERED), the longest wait is over
     (TIMEOUT) or the caller pressed a key (VOICEMAIL, CALLBACK)."""
@@ -275,7 +268,7 @@ async def _ring_agents(
 ) -> bool:
     """Ring the claimed agents; True once one answered and the call is over."""
     user = leg_names.agents_user(queue.id, queue.agent_ring_s, agents)
-    refreshing = asyncio.ensure_future(keep_claims(line, agents, call.call_id))
+    refreshing = asyncio.ensure_future(keep_fresh(lambda: line.keep_claims(agents, call.call_id)))
     took = False
     answered_by: int | None = None
 

@@ -6,8 +6,6 @@ gunicorn worker answers the same without shared state.
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 import redis
 from flask import Blueprint, Response, current_app
@@ -19,8 +17,8 @@ from .. import sip_bans
 from ..health import probe_all
 from ..history import events
 from ..kamailio_rpc import KamailioRpc
-from ..media import waiting_line
 from ..media.ng import NgClient
+from .queues import queues_now
 from .status import trunk_registrations
 
 blueprint = Blueprint("metrics", __name__)
@@ -71,35 +69,25 @@ class VpbxCollector:
         )
         try:
             with vpbx_db.connect(self.settings.database_url) as conn:
-                queues = conn.execute(
-                    """SELECT q.id, q.company_id,
-                              coalesce(array_agg(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NULL),
-                                       '{}') AS ready,
-                              count(m.employee_id) FILTER (WHERE m.logged_in) AS logged_in,
-                              count(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NOT NULL) AS paused
-                         FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id
-                        GROUP BY q.id ORDER BY q.id"""
-                ).fetchall()
                 totals = conn.execute(
                     "SELECT t.queue_id, q.company_id, t.outcome, t.calls, t.wait_s "
                     "FROM queue_totals t JOIN queues q ON q.id = t.queue_id ORDER BY t.queue_id, t.outcome"
                 ).fetchall()
-            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
-            with client:
-                now = time.time()
-                for queue in queues:
-                    ids = [str(queue["company_id"]), str(queue["id"])]
-                    live = waiting_line.live_state(client, queue["id"], list(queue["ready"]), now)
-                    waiting.add_metric(ids, live["callers_waiting"])
-                    longest.add_metric(ids, live["longest_wait_seconds"])
-                    for state, value in (
-                        ("logged_in", queue["logged_in"]),
-                        ("paused", queue["paused"]),
-                        ("busy", live["agents_busy"]),
-                        ("wrap_up", live["agents_in_wrap_up"]),
-                        ("free", live["agents_free"]),
-                    ):
-                        agents.add_metric([*ids, state], float(value))
+                client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+                with client:
+                    queues = queues_now(conn, client)
+            for queue in queues:
+                ids = [str(queue["company_id"]), str(queue["queue_id"])]
+                waiting.add_metric(ids, queue["callers_waiting"])
+                longest.add_metric(ids, queue["longest_wait_seconds"])
+                for state, value in (
+                    ("logged_in", queue["agents_logged_in"]),
+                    ("paused", queue["agents_paused"]),
+                    ("busy", queue["agents_busy"]),
+                    ("wrap_up", queue["agents_in_wrap_up"]),
+                    ("free", queue["agents_free"]),
+                ):
+                    agents.add_metric([*ids, state], float(value))
         except (psycopg.Error, redis.RedisError):
             return  # the component's own probe already says it is down
         for total in totals:

@@ -256,6 +256,33 @@ def agent_state(data, queue_id, employee_id):
     return row
 
 
+def queues_now(conn, client: redis.Redis, queue_id: int | None = None) -> list[dict]:
+    """Each queue now (the one, or every queue of every company, for /metrics):
+    its ids, callers waiting and the longest wait, and its agents by state."""
+    rows = conn.execute(
+        """SELECT q.id, q.company_id,
+                  coalesce(array_agg(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NULL),
+                           '{}') AS ready,
+                  count(m.employee_id) FILTER (WHERE m.logged_in) AS agents_logged_in,
+                  count(m.employee_id) FILTER (WHERE m.logged_in AND m.pause_reason IS NOT NULL) AS agents_paused
+             FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id
+            WHERE %(queue)s::bigint IS NULL OR q.id = %(queue)s
+            GROUP BY q.id ORDER BY q.id""",
+        {"queue": queue_id},
+    ).fetchall()
+    now = time.time()
+    return [
+        {
+            "queue_id": row["id"],
+            "company_id": row["company_id"],
+            "agents_logged_in": row["agents_logged_in"],
+            "agents_paused": row["agents_paused"],
+            **waiting_line.live_state(client, row["id"], list(row["ready"]), now),
+        }
+        for row in rows
+    ]
+
+
 class StatsQuerySchema(Schema):
     since = fields.AwareDateTime(
         load_default=None, metadata={"description": "callers who joined at or after; default: a day ago"}
@@ -330,16 +357,10 @@ def stats(query, queue_id):
         raise not_found("Queue")
     until = query["until"] or datetime.now(UTC)
     since = query["since"] or until - timedelta(days=1)
-    members = conn.execute(
-        "SELECT employee_id, logged_in, pause_reason FROM queue_members WHERE queue_id = %s", (queue_id,)
-    ).fetchall()
-    ready = [m["employee_id"] for m in members if m["logged_in"] and m["pause_reason"] is None]
     try:
-        live = waiting_line.live_state(routing_cache(), queue_id, ready, time.time())
+        [live] = queues_now(conn, routing_cache(), queue_id)
     except redis.RedisError as exc:
         raise ApiError(503, f"The queue's live state cannot be read now: {exc}") from exc
-    live["agents_logged_in"] = sum(1 for m in members if m["logged_in"])
-    live["agents_paused"] = sum(1 for m in members if m["logged_in"] and m["pause_reason"] is not None)
     period = conn.execute(
         """SELECT count(*) AS offered,
                   count(*) FILTER (WHERE outcome = 'answered') AS answered,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from vpbx.media.ng import NgError
 from vpbx.stack.process import wait_for
 
 from . import sip_log
@@ -74,6 +75,15 @@ def rung(sock: socket.socket) -> bytes | None:
         return sock.recv(65535)
     except BlockingIOError:
         return None
+
+
+def rtpengine_forgot(ng, call_id: str) -> bool:
+    """Whether rtpengine has no session of ``call_id`` (any more)."""
+    try:
+        ng.query(call_id)
+    except NgError as exc:
+        return "Unknown call-id" in str(exc)
+    return False
 
 
 def history_line(api, call_id: str, *, ended: bool = True, timeout: float = 10) -> dict:

@@ -8,7 +8,7 @@ from vpbx.media.ng import NgError
 from vpbx.stack.process import wait_for
 
 from . import sip_log
-from .calls import history_line
+from .calls import history_line, rtpengine_forgot
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -42,14 +42,6 @@ def _answered_session(ng, call_id: str) -> dict | None:
     ]
     answered = len(session.get("tags", {})) == 2 and all("port" in stream.get("endpoint", {}) for stream in streams)
     return session if answered else None
-
-
-def _gone(ng, call_id: str) -> bool:
-    try:
-        ng.query(call_id)
-    except NgError as exc:
-        return "Unknown call-id" in str(exc)
-    return False
 
 
 def test_trunk_call_rings_the_registered_phone_with_media_through_rtpengine(
@@ -104,7 +96,7 @@ def test_trunk_call_rings_the_registered_phone_with_media_through_rtpengine(
     assert sip_log.sdp_media(answer) == ("127.0.0.1", toward_caller)
 
     # BYE deleted the media session.
-    wait_for(lambda: _gone(ng, carrier.call_id()), 5, "rtpengine to delete the session")
+    wait_for(lambda: rtpengine_forgot(ng, carrier.call_id()), 5, "rtpengine to delete the session")
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,10 @@ import time
 
 import pytest
 
-from vpbx.media.ng import NgError
 from vpbx.stack.process import wait_for
 
 from . import sip_log
-from .calls import history_line, rung, silent_phone
+from .calls import history_line, rtpengine_forgot, rung, silent_phone
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
 
@@ -112,14 +111,7 @@ def test_click_to_call_rings_the_employee_then_the_client_and_both_talk(
     assert line["answered_at"] and line["ended_at"]
     rtpengine_call = sip_log.header(to_employee, "Call-ID")
 
-    def gone() -> bool:
-        try:
-            ng.query(rtpengine_call)
-        except NgError as exc:
-            return "Unknown call-id" in str(exc)
-        return False
-
-    wait_for(gone, 5, "the click-to-call's rtpengine call to be deleted")
+    wait_for(lambda: rtpengine_forgot(ng, rtpengine_call), 5, "the click-to-call's rtpengine call to be deleted")
 
 
 def test_an_employee_who_declines_rings_no_client_and_history_keeps_the_missed_line(

@@ -16,12 +16,11 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx.media import waiting_line
-from vpbx.media.ng import NgError
 from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import wait_for
 
 from . import sip_log
-from .calls import history_line, parallel
+from .calls import history_line, parallel, rtpengine_forgot
 from .media_caller import (
     TO_THE_MEDIA_APP,
     WAIT_FOR_HANGUP,
@@ -378,7 +377,7 @@ def test_a_caller_who_hangs_up_while_an_agent_rings_leaves_nothing_behind(
         def nothing_left() -> bool:
             line = client.zcard(waiting_line.line_key(made["id"]))
             claimed = client.exists(waiting_line.claim_key(employee["id"]))
-            return line == 0 and not claimed and _gone(ng, caller.call_id())
+            return line == 0 and not claimed and rtpengine_forgot(ng, caller.call_id())
 
         wait_for(nothing_left, 5, "the queue's line, the agent's claim and the media session to be gone")
         cancelled = ringing.wait()  # the agent's phone stopped ringing: it got the CANCEL
@@ -393,14 +392,6 @@ def test_a_caller_who_hangs_up_while_an_agent_rings_leaves_nothing_behind(
         demo_steps(parallel({"kind": "employee", "employee_id": employee["id"]}))
         api("DELETE", f"/queues/{made['id']}")
         api("DELETE", f"/employees/{employee['id']}")
-
-
-def _gone(ng, call_id: str) -> bool:
-    try:
-        ng.query(call_id)
-    except NgError as exc:
-        return "Unknown call-id" in str(exc)
-    return False
 
 
 def test_ring_all_rings_every_free_agent_and_only_the_one_who_answered_rests(
@@ -778,7 +769,7 @@ def test_a_caller_who_hangs_up_during_an_announcement_leaves_nothing_behind(
 
         def nothing_left() -> bool:
             keys = client.keys(f"vpbx:queue:{made['id']}:*")
-            return not keys and _gone(ng, caller.call_id())
+            return not keys and rtpengine_forgot(ng, caller.call_id())
 
         wait_for(nothing_left, 5, "the queue's keys and the media session to be gone")
         period = _settled_stats(api, made["id"], offered=1)["period"]

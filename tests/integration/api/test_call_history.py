@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -22,6 +23,20 @@ from .conftest import error_fields
 
 def _call_id() -> str:
     return f"{secrets.token_hex(6)}@history.test"
+
+
+# When the calls these tests write started (history keeps the times its events say).
+CALLS_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _at(seconds: float = 0) -> str:
+    """``seconds`` into the calls, as events carry times."""
+    return (CALLS_AT + timedelta(seconds=seconds)).isoformat()
+
+
+def _node_leg(target: str, node: str) -> dict:
+    """The leg of a call the media app answered (an IVR menu, a queue), rung as the call came in."""
+    return {"step": 1, "target": target, "employee_id": None, "department_id": None, "rang_at": _at(), "node": node}
 
 
 def _leg(step, employee, at="2026-11-23T10:00:00+00:00"):
@@ -304,14 +319,7 @@ def test_an_ivr_keys_leg_joins_the_callers_line_and_whoever_answers_it_makes_it_
 ):
     ivan, petr, _ = people
     call_id = _call_id()
-    menu = {
-        "step": 1,
-        "target": "IVR menu 4",
-        "employee_id": None,
-        "department_id": None,
-        "rang_at": "2026-11-23T10:00:00+00:00",
-        "node": "ivr:4",
-    }
+    menu = _node_leg("IVR menu 4", "ivr:4")
     leg_call = {**_incoming(company_id, parent_call_id=call_id), "called": "ivr-4-2"}
     legs = [_leg(1, ivan, "2026-11-23T10:00:08+00:00"), _leg(2, petr, "2026-11-23T10:00:28+00:00")]
     answered_leg = {
@@ -445,21 +453,14 @@ def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cf
     ivan, _, _ = people
     queue = client.post("/api/v1/queues", headers=admin, json={"name": f"History queue {_call_id()[:6]}"}).get_json()
     call_id = _call_id()
-    menu = {
-        "step": 1,
-        "target": "call queue",
-        "employee_id": None,
-        "department_id": None,
-        "rang_at": "2026-11-23T10:00:00+00:00",
-        "node": f"queue:{queue['id']}",
-    }
+    menu = _node_leg("call queue", f"queue:{queue['id']}")
     left = {
         "type": "queue",
         "call_id": call_id,
         "queue_id": queue["id"],
         "company_id": company_id,
-        "joined_at": "2026-11-23T10:00:01+00:00",
-        "left_at": "2026-11-23T10:00:43.5+00:00",
+        "joined_at": _at(1),
+        "left_at": _at(43.5),
         "outcome": "answered",
         "wait_s": 42.5,
         "employee_id": ivan["id"],
@@ -471,7 +472,7 @@ def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cf
             {
                 "type": "answered",
                 "call_id": call_id,
-                "at": "2026-11-23T10:00:01+00:00",
+                "at": _at(1),
                 "call": _incoming(company_id),
                 "legs": [menu],
                 "answered": {**menu, "rang_at": None},
@@ -481,10 +482,8 @@ def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cf
             {**left, "talk_s": 61.0},  # the end of the answered call
         )
         [line] = _lines(client, admin, call_id)
-        stats = client.get(
-            f"/api/v1/queues/{queue['id']}/stats?since=2026-11-23T00:00:00%2B00:00&until=2026-11-24T00:00:00%2B00:00",
-            headers=admin,
-        ).get_json()
+        day = {"since": CALLS_AT.replace(hour=0).isoformat(), "until": (CALLS_AT + timedelta(hours=14)).isoformat()}
+        stats = client.get(f"/api/v1/queues/{queue['id']}/stats", query_string=day, headers=admin).get_json()
         with vpbx_db.connect(cfg.database_url) as conn:
             totals = conn.execute(
                 "SELECT outcome, calls, wait_s FROM queue_totals WHERE queue_id = %s", (queue["id"],)

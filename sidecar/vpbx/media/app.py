@@ -172,7 +172,7 @@ class MediaApp:
             lambda: SipProtocol(self), local_addr=(self.media.sip.host, self.media.sip.port)
         )
         self.dtmf_transport, _ = await loop.create_datagram_endpoint(
-            lambda: DtmfProtocol(self), local_addr=("127.0.0.1", self.media.dtmf_port)
+            lambda: DtmfProtocol(self), local_addr=(self.media.sip.host, self.media.dtmf_port)
         )
         # Not one of self.tasks: those are calls' work, which a load probe counts.
         self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
@@ -185,8 +185,9 @@ class MediaApp:
             if "{" not in texts["ru"]:  # those with placeholders are rendered per value
                 await self.prompts.standard(name)
         log.info(
-            "media app on udp:%s, DTMF log on udp:127.0.0.1:%s, RTP %s-%s",
+            "media app on udp:%s, DTMF log on udp:%s:%s, RTP %s-%s",
             self.media.sip,
+            self.media.sip.host,
             self.media.dtmf_port,
             self.media.rtp_min,
             self.media.rtp_max,

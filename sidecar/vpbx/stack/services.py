@@ -29,8 +29,16 @@ from ..kamailio_rpc import KamailioRpc
 from ..media import sip
 from ..media.ng import NgClient
 from . import process
-from .profile import REPO_ROOT, Profile
-from .site import DB_NAME, DB_USER, KAMAILIO_USER, ensure_tls_pair, kamailio_rpc_socket, site_packages
+from .profile import Profile
+from .site import (
+    DB_NAME,
+    DB_USER,
+    KAMAILIO_USER,
+    ensure_tls_pair,
+    kamailio_rpc_socket,
+    rtpengine_conf,
+    site_packages,
+)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT = 30.0
@@ -307,19 +315,13 @@ class Rtpengine(Service):
         return f"ng udp:127.0.0.1:{p.rtpengine_ng}, RTP {self.profile.address}:{p.rtp_min}-{p.rtp_max}"
 
     def argv(self) -> list[str]:
-        p = self.profile.ports
+        # Addresses, ports and timeouts are all in the rendered file (the rtpengine role's template).
         return [
             "rtpengine",
-            f"--config-file={REPO_ROOT / 'rtpengine' / 'rtpengine.conf'}",
+            f"--config-file={rtpengine_conf(self.profile)}",
             "--config-section=rtpengine",
             "--foreground",
             "--log-stderr",
-            f"--interface={self.profile.address}",
-            f"--listen-ng=127.0.0.1:{p.rtpengine_ng}",
-            f"--port-min={p.rtp_min}",
-            f"--port-max={p.rtp_max}",
-            # Every RFC 4733 digit, as JSON, to the media app (its IVR menus and voicemail).
-            f"--dtmf-log-dest=127.0.0.1:{p.media_dtmf}",
         ]
 
     def ready(self) -> bool:

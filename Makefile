@@ -20,11 +20,14 @@ status:
 test: deps lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# ruff (lint and format) and mypy over the tree; their configuration is in pyproject.toml.
+# ruff (lint and format) and mypy over the tree, their configuration in
+# pyproject.toml; ansible-lint's production profile over ansible/ (offline: the
+# roles use ansible-core's own modules only).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd ansible && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ../$(VENV)/bin/ansible-lint --offline --profile production -q
 
 # The whole suite with every Python process's wall clock moved five years
 # ahead, then six back: no test may depend on the day it runs.
@@ -54,10 +57,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock | debian-packages
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-# Refresh requirements.lock from pyproject.toml's ranges (then review the diff).
+# Refresh requirements.lock from pyproject.toml's ranges (then review the diff),
+# and requirements.runtime.lock, what a deployed host installs: the runtime
+# dependencies only, at the same versions.
 lock: venv
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	$(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
 		--extra test --output-file requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+		--constraint requirements.lock --output-file requirements.runtime.lock pyproject.toml
 
 clean: down
 	rm -rf .run $(VENV)

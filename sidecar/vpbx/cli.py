@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -387,6 +388,55 @@ def operator_token_issue(config, label, days) -> None:
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     with db.connect(_settings(config).database_url) as conn:
         click.echo(issue_operator_token(conn, label, expires))
+
+
+@operator_token.command("ensure")
+@config_option
+@click.option("--label", default="", help="What the token is for.")
+def operator_token_ensure(config, label) -> None:
+    """Register the operator token read from stdin unless it is known already.
+
+    A deployment generates its bootstrap token once and keeps it with its other
+    secrets; this makes it valid, and says "registered" only when it was not.
+    """
+    from .config.tokens import TOKEN_PREFIX, token_digest
+
+    token = sys.stdin.readline().strip()
+    if not token.startswith(TOKEN_PREFIX) or len(token) < len(TOKEN_PREFIX) + 32:
+        raise click.ClickException(f"an operator token starts with {TOKEN_PREFIX} and has 32 characters more at least")
+    with db.connect(_settings(config).database_url) as conn, conn.transaction():
+        known = conn.execute("SELECT 1 FROM operator_tokens WHERE token_sha256 = %s", (token_digest(token),)).fetchone()
+        if not known:
+            conn.execute(
+                "INSERT INTO operator_tokens (token_sha256, label) VALUES (%s, %s)", (token_digest(token), label)
+            )
+    click.echo("present" if known else "registered")
+
+
+@main.group()
+def demo() -> None:
+    """The demo company `make up` seeds (a deployment can seed it too)."""
+
+
+@demo.command("seed")
+@config_option
+@click.option("--credentials", type=click.Path(dir_okay=False), required=True, help="Where to keep its passwords.")
+def demo_seed(config, credentials) -> None:
+    """Create or refresh the demo company and compile its numbers into Redis."""
+    import redis
+
+    from .config import compile as compiler
+    from .config import demo as demo_company
+
+    cfg = _settings(config)
+    client = redis.Redis.from_url(cfg.redis_url)
+    try:
+        with db.connect(cfg.database_url) as conn:
+            accounts = demo_company.seed(conn, Path(credentials), cfg.demo_trunk_port)
+            compiler.rebuild_all(conn, client)
+    finally:
+        client.close()
+    click.echo(f"demo company seeded: {len(accounts)} account(s); passwords in {credentials}")
 
 
 @main.group("sip-ban")

@@ -81,6 +81,8 @@ class Settings:
     # Admin API requests allowed per source address and per token (limits' notation).
     api_rate_per_source: str = "1200/minute"
     api_rate_per_token: str = "600/minute"  # noqa: S105 (a rate, not a token)
+    # The demo company's carrier: a local SIPp sending from this port.
+    demo_trunk_port: int = 5099
 
     @classmethod
     def from_mapping(cls, data: dict) -> Settings:
@@ -104,6 +106,7 @@ class Settings:
             ),
             api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
+            demo_trunk_port=int(data.get("demo_trunk_port", 5099)),
         )
 
 

@@ -22,7 +22,7 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(items):
     for item in items:
         kind = Path(item.fspath).relative_to(TESTS).parts[0]
-        if kind in ("unit", "integration", "e2e", "security"):
+        if kind in ("unit", "integration", "e2e", "security", "deploy"):
             item.add_marker(getattr(pytest.mark, kind))
 
 

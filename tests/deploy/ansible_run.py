@@ -1,0 +1,111 @@
+"""Run vpbx's playbook against the test inventories, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from vpbx.stack.process import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = REPO / "ansible"
+VENV_BIN = Path(sys.executable).parent
+# Each deploy test's hosts keep their directories here (VPBX_DEPLOY_ROOT), apart
+# from the test stack's run directory and from any dev stack.
+DEPLOY_ROOT = REPO / ".run" / "deploy-tests"
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    stats: dict[str, dict[str, int]]  # per host: ok, changed, failures, unreachable, skipped...
+    failures: list[str]
+    changed: list[str]  # "host: task" of every task that changed something
+    log: Path
+
+    def explain(self) -> str:
+        return f"ansible-playbook exited {self.returncode}; see {self.log}\n" + "\n".join(self.failures[-10:])
+
+    def total(self, counter: str) -> int:
+        return sum(host[counter] for host in self.stats.values())
+
+
+_TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<name>.*)\] \**$")
+_OUTCOME = re.compile(r"^(?P<outcome>changed|fatal|failed): \[(?P<host>[^\]]+)\]")
+_RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counters>(?:\w+=\d+\s*)+)$")
+
+
+def playbook(inventory: str, *extra: str, name: str = "run") -> PlaybookRun:
+    """ansible-playbook -i inventories/<inventory>/hosts.yml site.yml, read from
+    its default output: the recap, and the tasks that changed or failed."""
+    log = DEPLOY_ROOT / f"{name}.log"
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(ANSIBLE / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        VPBX_DEPLOY_ROOT=str(DEPLOY_ROOT),
+        PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
+    )
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "-i", f"inventories/{inventory}/hosts.yml", "site.yml", *extra],
+        cwd=ANSIBLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    stats: dict[str, dict[str, int]] = {}
+    failures, changed, task = [], [], ""
+    lines = result.stdout.splitlines()
+    for number, line in enumerate(lines):
+        if match := _TASK.match(line):
+            task = match["name"]
+        elif match := _OUTCOME.match(line):
+            label = f"{match['host']}: {task}"
+            if match["outcome"] == "changed":
+                changed.append(label)
+            else:
+                failures.append(f"{label}: {' '.join(lines[number : number + 3])[:1500]}")
+        elif (match := _RECAP.match(line)) and "ok=" in line:
+            stats[match["host"]] = {k: int(v) for k, v in (c.split("=") for c in match["counters"].split())}
+    if result.returncode != 0 and not failures:
+        failures.append(result.stdout[-1500:] + result.stderr[-1500:])
+    return PlaybookRun(result.returncode, stats, failures, changed, log)
+
+
+def host_root(host: str) -> Path:
+    return DEPLOY_ROOT / host
+
+
+def supervisorctl(host: str, *args: str) -> subprocess.CompletedProcess:
+    conf = host_root(host) / "etc" / "vpbx" / "supervisord.conf"
+    return subprocess.run(["supervisorctl", "-c", str(conf), *args], capture_output=True, text=True, timeout=120)
+
+
+def tear_down(hosts: list[str]) -> None:
+    """Stop every service the deployments started (supervisord and its programs)."""
+    for host in hosts:
+        pidfile = host_root(host) / "var" / "lib" / "vpbx" / "supervisord.pid"
+        try:
+            pid = int(pidfile.read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        supervisorctl(host, "shutdown")
+        # supervisord exits once its programs have: PostgreSQL's files are closed then.
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 120, f"{host}'s supervisord to exit")
+
+
+def fresh(hosts: list[str]) -> None:
+    tear_down(hosts)
+    shutil.rmtree(DEPLOY_ROOT, ignore_errors=True)
+    DEPLOY_ROOT.mkdir(parents=True, mode=0o755)
+    # Users the services run as (postgres, vpbx) pass through to their directories.
+    for directory in (DEPLOY_ROOT, DEPLOY_ROOT.parent):
+        directory.chmod(0o755)

@@ -1,0 +1,146 @@
+"""The playbook on one loopback host (127.0.1.11, production ports, its own
+directories): a clean deploy, a second run that changes nothing, a check run,
+and the deployed stack taking a real call."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+
+from vpbx.stack.process import wait_for
+
+from ..e2e import sip_log
+from ..e2e.sipp import Sipp, free_udp_port
+from .ansible_run import host_root, playbook, supervisorctl
+from .conftest import SINGLE_HOST
+
+SERVICES = {
+    "vpbx-postgresql",
+    "vpbx-redis",
+    "vpbx-rtpengine",
+    "vpbx-kamailio",
+    "vpbx-media",
+    "vpbx-cache-keeper",
+    "vpbx-history-keeper",
+    "vpbx-sidecar",
+}
+SIP = f"{SINGLE_HOST}:5060"
+DEMO_TRUNK_PORT = 5199  # the test inventory's site_demo_trunk_port
+
+
+def _running() -> set[str]:
+    status = supervisorctl(SINGLE_HOST, "status").stdout
+    return {line.split()[0] for line in status.splitlines() if " RUNNING " in line}
+
+
+def _get(path: str, token: str | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://{SINGLE_HOST}:8080{path}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _demo() -> dict:
+    return json.loads((host_root(SINGLE_HOST) / "var/lib/vpbx/demo-credentials.json").read_text())
+
+
+def test_a_clean_deploy_runs_every_service_under_the_supervisor(single_host):
+    assert single_host.returncode == 0, single_host.explain()
+    assert single_host.stats[SINGLE_HOST]["failed"] == 0
+    # No systemd here (ansible_service_mgr is not systemd): supervisord runs them.
+    try:
+        wait_for(lambda: _running() == SERVICES, 30, "every service RUNNING")
+    finally:
+        print(supervisorctl(SINGLE_HOST, "status").stdout)
+
+
+def test_the_second_run_changes_nothing(single_host):
+    again = playbook("test-single-host", name="single-host-second")
+
+    assert again.returncode == 0, again.explain()
+    assert again.changed == [], again.explain()
+    assert again.stats[SINGLE_HOST]["changed"] == 0
+
+
+def test_a_check_run_with_diff_changes_nothing_and_fails_nothing(single_host):
+    checked = playbook("test-single-host", "--check", "--diff", name="single-host-check")
+
+    assert checked.returncode == 0, checked.explain()
+    assert checked.changed == [], checked.explain()
+
+
+def test_the_rendered_units_pass_systemd_analyze_verify(single_host):
+    units = sorted((host_root(SINGLE_HOST) / "etc/systemd/system").glob("vpbx-*.service"))
+    assert {unit.stem for unit in units} == SERVICES
+
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *map(str, units)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip() == "", result.stderr  # warnings too (a bad directive is only a warning)
+
+
+def test_status_answers_on_the_hosts_address_with_every_component_up(single_host):
+    status, body = wait_for(lambda: (r := _get("/status"))[0] == 200 and r, 30, "/status to answer 200")
+
+    assert body["status"] == "ok"
+    assert {name for name, component in body["components"].items() if component["up"]} == {
+        "kamailio",
+        "postgresql",
+        "redis",
+        "rtpengine",
+    }
+
+
+def test_the_bootstrap_operator_token_is_the_one_kept_with_the_secrets(single_host):
+    token = "vpbx_" + (host_root(SINGLE_HOST).parent / "credentials/operator_token").read_text().strip()
+
+    assert _get("/api/v1/trunks", token)[0] == 200
+    assert _get("/api/v1/trunks", token[:-1] + "x")[0] == 401
+
+
+def test_a_carrier_call_reaches_a_phone_registered_on_the_deployed_host(single_host):
+    demo = _demo()
+    phone_account = next(a for a in demo["accounts"] if a["login"] == "101")
+    phone_port = free_udp_port()
+    registered = Sipp(
+        "register.xml",
+        port=free_udp_port(),
+        remote=SIP,
+        service="101",
+        auth=("101", phone_account["password"]),
+        keys={"domain": phone_account["domain"], "contact_port": phone_port},
+    ).run()
+    assert registered.returncode == 0, registered.explain()
+    assert sip_log.status(sip_log.received(registered.messages)[-1]) == 200
+
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
+    carrier = Sipp(
+        "uac_call.xml",
+        port=DEMO_TRUNK_PORT,
+        remote=SIP,
+        service="84951112233",
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=1000,
+    ).start()
+    carrier_result, phone_result = carrier.wait(), phone.wait()
+
+    assert carrier_result.returncode == 0, carrier_result.explain()
+    assert phone_result.returncode == 0, phone_result.explain()
+    # The deployed rtpengine anchors the media, on the host's own address.
+    invite = sip_log.first(sip_log.received(phone_result.messages), "INVITE ")
+    assert sip_log.sdp_media(invite)[0] == SINGLE_HOST
+
+    def written():
+        status, lines = _get(f"/api/v1/calls?call_id={carrier.call_id()}", demo["admin_api_token"])
+        assert status == 200, lines
+        return lines[0] if lines and lines[0]["ended_at"] else None
+
+    line = wait_for(written, 15, "the call's history line")
+    assert line["status"] == "answered"
+    assert [leg["target"] for leg in line["legs"] if leg["answered"]] == ["employee 101 Anna Sales"]

@@ -1,21 +1,33 @@
-"""The deploy tests' sites: each deployed once per session from a clean state
-by the playbook, and stopped at the end."""
+"""The deploy tests' sites: each deployed from a clean state by the playbook
+for its test module, and stopped when the module is done (so two sites never
+run at once on the machine)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 from .ansible_run import PlaybookRun, fresh, playbook, tear_down
 
 SINGLE_HOST = "127.0.1.11"
+NODE_1, NODE_2 = "127.0.1.21", "127.0.1.22"
 
 
-@pytest.fixture(scope="session")
-def single_host() -> PlaybookRun:
-    fresh([SINGLE_HOST])
-    first = playbook("test-single-host", name="single-host-first")
+def _deployed(inventory: str, hosts: list[str]) -> Iterator[PlaybookRun]:
+    fresh(hosts)
+    first = playbook(inventory, name=f"{inventory}-first")
     yield first
     if not os.environ.get("VPBX_KEEP_DEPLOYMENTS"):
-        tear_down([SINGLE_HOST])
+        tear_down(hosts)
+
+
+@pytest.fixture(scope="module")
+def single_host() -> Iterator[PlaybookRun]:
+    yield from _deployed("test-single-host", [SINGLE_HOST])
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PlaybookRun]:
+    yield from _deployed("test-cluster", [NODE_1, NODE_2])

@@ -11,8 +11,9 @@ import urllib.request
 from vpbx.stack.process import wait_for
 
 from ..e2e import sip_log
-from ..e2e.sipp import Sipp, free_udp_port
+from ..e2e.sipp import free_udp_port
 from .ansible_run import host_root, playbook, supervisorctl
+from .calls import carrier_call, demo_credentials, register
 from .conftest import SINGLE_HOST
 
 SERVICES = {
@@ -25,7 +26,6 @@ SERVICES = {
     "vpbx-history-keeper",
     "vpbx-sidecar",
 }
-SIP = f"{SINGLE_HOST}:5060"
 DEMO_TRUNK_PORT = 5199  # the test inventory's site_demo_trunk_port
 
 
@@ -43,10 +43,6 @@ def _get(path: str, token: str | None = None) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def _demo() -> dict:
-    return json.loads((host_root(SINGLE_HOST) / "var/lib/vpbx/demo-credentials.json").read_text())
 
 
 def test_a_clean_deploy_runs_every_service_under_the_supervisor(single_host):
@@ -105,39 +101,18 @@ def test_the_bootstrap_operator_token_is_the_one_kept_with_the_secrets(single_ho
 
 
 def test_a_carrier_call_reaches_a_phone_registered_on_the_deployed_host(single_host):
-    demo = _demo()
-    phone_account = next(a for a in demo["accounts"] if a["login"] == "101")
+    demo = demo_credentials(SINGLE_HOST)
     phone_port = free_udp_port()
-    registered = Sipp(
-        "register.xml",
-        port=free_udp_port(),
-        remote=SIP,
-        service="101",
-        auth=("101", phone_account["password"]),
-        keys={"domain": phone_account["domain"], "contact_port": phone_port},
-    ).run()
-    assert registered.returncode == 0, registered.explain()
-    assert sip_log.status(sip_log.received(registered.messages)[-1]) == 200
+    assert register(SINGLE_HOST, demo, "101", phone_port) == 200
 
-    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}).start()
-    carrier = Sipp(
-        "uac_call.xml",
-        port=DEMO_TRUNK_PORT,
-        remote=SIP,
-        service="84951112233",
-        keys={"rtp_port": free_udp_port()},
-        duration_ms=1000,
-    ).start()
-    carrier_result, phone_result = carrier.wait(), phone.wait()
+    call = carrier_call(SINGLE_HOST, DEMO_TRUNK_PORT, phone_port)
 
-    assert carrier_result.returncode == 0, carrier_result.explain()
-    assert phone_result.returncode == 0, phone_result.explain()
+    assert call.answered, call.explain()
     # The deployed rtpengine anchors the media, on the host's own address.
-    invite = sip_log.first(sip_log.received(phone_result.messages), "INVITE ")
-    assert sip_log.sdp_media(invite)[0] == SINGLE_HOST
+    assert sip_log.sdp_media(call.invite_at_phone())[0] == SINGLE_HOST
 
     def written():
-        status, lines = _get(f"/api/v1/calls?call_id={carrier.call_id()}", demo["admin_api_token"])
+        status, lines = _get(f"/api/v1/calls?call_id={call.call_id}", demo["admin_api_token"])
         assert status == 200, lines
         return lines[0] if lines and lines[0]["ended_at"] else None
 

@@ -1,0 +1,68 @@
+"""A deployed site's demo company on real SIP: phones registering through a
+node, the demo carrier (a SIPp from the inventory's site_demo_trunk_port)
+calling the demo number through another."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..e2e import sip_log
+from ..e2e.sipp import Sipp, SippResult, free_udp_port
+from .ansible_run import host_root
+
+DEMO_NUMBER_NATIONAL = "84951112233"  # as the carrier sends it
+
+
+def demo_credentials(host: str) -> dict:
+    """The demo company's passwords and tokens, kept on the host that seeded it."""
+    return json.loads((host_root(host) / "var/lib/vpbx/demo-credentials.json").read_text())
+
+
+def register(node: str, demo: dict, login: str, contact_port: int) -> int:
+    """REGISTER the demo account through ``node``; the final status."""
+    account = next(a for a in demo["accounts"] if a["login"] == login)
+    result = Sipp(
+        "register.xml",
+        port=free_udp_port(),
+        remote=f"{node}:5060",
+        service=login,
+        auth=(login, account["password"]),
+        keys={"domain": account["domain"], "contact_port": contact_port},
+    ).run()
+    assert result.returncode == 0, result.explain()
+    return sip_log.status(sip_log.received(result.messages)[-1])
+
+
+@dataclass
+class CarrierCall:
+    carrier: SippResult
+    phone: SippResult
+    call_id: str
+
+    def explain(self) -> str:
+        return f"--- carrier ---\n{self.carrier.explain()}\n--- phone ---\n{self.phone.explain()}"
+
+    @property
+    def answered(self) -> bool:
+        return self.carrier.returncode == 0 and self.phone.returncode == 0
+
+    def invite_at_phone(self) -> str:
+        return sip_log.first(sip_log.received(self.phone.messages), "INVITE ")
+
+
+def carrier_call(node: str, trunk_port: int, phone_port: int, *, hold_ms: int = 1000) -> CarrierCall:
+    """The carrier calls the demo number through ``node``; the phone listening
+    at ``phone_port`` answers, the carrier hangs up after ``hold_ms``."""
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}, timeout_s=20).start()
+    carrier = Sipp(
+        "uac_call.xml",
+        port=trunk_port,
+        remote=f"{node}:5060",
+        service=DEMO_NUMBER_NATIONAL,
+        keys={"rtp_port": free_udp_port()},
+        duration_ms=hold_ms,
+        timeout_s=20,
+    ).start()
+    call_id = carrier.call_id()
+    return CarrierCall(carrier.wait(), phone.wait(), call_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -102,8 +103,24 @@ def tear_down(hosts: list[str]) -> None:
         wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 120, f"{host}'s supervisord to exit")
 
 
+def _listeners(hosts: list[str]) -> set[int]:
+    """Processes with a socket on the hosts' addresses: only the deployments' own."""
+    listing = subprocess.run(["ss", "-Hlunpt"], capture_output=True, text=True, check=True).stdout
+    pids = set()
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) > 6 and fields[4].rsplit(":", 1)[0] in hosts:
+            pids |= {int(pid) for pid in re.findall(r"pid=(\d+)", fields[6])}
+    return pids
+
+
 def fresh(hosts: list[str]) -> None:
+    """No service of an earlier run left on the hosts' addresses (a run killed
+    half-way leaves some its supervisord cannot stop), no file of it left."""
     tear_down(hosts)
+    for pid in _listeners(hosts):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not _listeners(hosts), 10, "the hosts' addresses to be free")
     shutil.rmtree(DEPLOY_ROOT, ignore_errors=True)
     DEPLOY_ROOT.mkdir(parents=True, mode=0o755)
     # Users the services run as (postgres, vpbx) pass through to their directories.

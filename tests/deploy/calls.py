@@ -5,7 +5,12 @@ calling the demo number through another."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
+from typing import Any
+
+from vpbx.stack.process import wait_for
 
 from ..e2e import sip_log
 from ..e2e.sipp import Sipp, SippResult, free_udp_port
@@ -66,3 +71,33 @@ def carrier_call(node: str, trunk_port: int, phone_port: int, *, hold_ms: int = 
     ).start()
     call_id = carrier.call_id()
     return CarrierCall(carrier.wait(), phone.wait(), call_id)
+
+
+def api(node: str, token: str):
+    """The admin API of the sidecar on ``node``, as the token's holder: (status, body)."""
+
+    def _call(method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            f"http://{node}:8080/api/v1{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    return _call
+
+
+def history_line(call, call_id: str) -> dict:
+    """The call's history line once the history keeper has written its end."""
+
+    def written():
+        status, lines = call("GET", f"/calls?call_id={call_id}")
+        assert status == 200, lines
+        return lines[0] if lines and lines[0]["ended_at"] else None
+
+    return wait_for(written, 15, f"the history line of {call_id}")

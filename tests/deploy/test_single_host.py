@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from types import SimpleNamespace
 
 from vpbx.stack.process import wait_for
 
 from ..e2e import sip_log
+from ..e2e.media_caller import ended, leave_message, media_call
 from ..e2e.sipp import free_udp_port
 from .ansible_run import host_root, playbook, supervisorctl
-from .calls import carrier_call, demo_credentials, register
+from .calls import api, carrier_call, demo_credentials, history_line, register
 from .conftest import SINGLE_HOST
 
 SERVICES = {
@@ -27,6 +29,8 @@ SERVICES = {
     "vpbx-sidecar",
 }
 DEMO_TRUNK_PORT = 5199  # the test inventory's site_demo_trunk_port
+# What media_call needs of a stack: the carrier's port.
+CARRIER = SimpleNamespace(ports=SimpleNamespace(demo_trunk=DEMO_TRUNK_PORT))
 
 
 def _running() -> set[str]:
@@ -119,3 +123,39 @@ def test_a_carrier_call_reaches_a_phone_registered_on_the_deployed_host(single_h
     line = wait_for(written, 15, "the call's history line")
     assert line["status"] == "answered"
     assert [leg["target"] for leg in line["legs"] if leg["answered"]] == ["employee 101 Anna Sales"]
+
+
+def test_a_menu_call_hears_its_greeting_and_leaves_a_message_on_the_deployed_host(single_host):
+    # rtpengine (its own user) plays the media app's prompt files.
+    admin = api(SINGLE_HOST, demo_credentials(SINGLE_HOST)["admin_api_token"])
+    anna = next(e for e in admin("GET", "/employees")[1] if e["extension"] == "101")
+    status, box = admin(
+        "POST", "/voicemail-boxes", {"name": "Deployed box", "recipients": [{"employee_id": anna["id"]}]}
+    )
+    assert status == 201, box
+    to_box = {"kind": "voicemail", "voicemail_box_id": box["id"]}
+    status, menu = admin(
+        "POST",
+        "/ivr-menus",
+        {
+            "name": "Deployed menu",
+            "greeting": {"kind": "tts", "text": "Нажмите один."},
+            "keys": {"1": to_box, "timeout": to_box},
+        },
+    )
+    assert status == 201, menu
+    scheme = next(s for s in admin("GET", "/schemes")[1] if s["name"] == "Ring everyone")
+    step = {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}
+    assert admin("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [step]})[0] == 200
+
+    sipp, audio = media_call(CARRIER, f"{SINGLE_HOST}:5060", "+74951112233")
+    try:
+        assert audio.started(within=15) is not None, "the menu's greeting never came"
+        audio.press("1")
+        leave_message(audio)
+    finally:
+        result = ended(sipp, audio)
+
+    assert result.returncode == 0, result.explain()
+    line = history_line(admin, sipp.call_id())
+    assert (line["status"], line["voicemail"]) == ("missed", True)

@@ -105,14 +105,13 @@ def cache() -> None:
 @config_option
 def rebuild(config: str | None) -> None:
     """Recompile every number from PostgreSQL into Redis."""
-    import redis
-
+    from . import redis_client
     from .config.compile import rebuild_all
     from .config.publish import forget_kept_versions
     from .kamailio_rpc import KamailioRpc
 
     cfg = _settings(config)
-    client = redis.Redis.from_url(cfg.redis_url)
+    client = redis_client.connect(cfg)
     with db.connect(cfg.database_url) as conn:
         click.echo(f"{rebuild_all(conn, client)} number document(s) compiled")
     forget_kept_versions(KamailioRpc(cfg.kamailio_rpc))
@@ -129,6 +128,7 @@ def keep(config: str | None, interval: float) -> None:
     import psycopg
     import redis
 
+    from . import redis_client
     from .config.compile import rebuild_all
     from .config.publish import forget_kept_versions
     from .documents import GENERATION_KEY
@@ -137,8 +137,8 @@ def keep(config: str | None, interval: float) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
     log = logging.getLogger("vpbx.cache")
     cfg = _settings(config)
-    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    log.info("watching %s", cfg.redis_url)
+    client = redis_client.connect(cfg, socket_timeout=2, socket_connect_timeout=2)
+    log.info("watching Redis")
     seen_run = None
     while True:
         try:
@@ -179,14 +179,13 @@ def history_keep(config: str | None) -> None:
     import logging
     import socket
 
-    import redis
-
+    from . import redis_client
     from .history.keeper import keep
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s history-keeper %(levelname)s %(message)s")
     cfg = _settings(config)
-    client = redis.Redis.from_url(cfg.redis_url, socket_timeout=5, socket_connect_timeout=2)
-    logging.getLogger("vpbx.history").info("writing call history from %s", cfg.redis_url)
+    client = redis_client.connect(cfg, socket_timeout=5, socket_connect_timeout=2)
+    logging.getLogger("vpbx.history").info("writing call history from Redis")
     keep(client, lambda: db.connect(cfg.database_url, autocommit=True), consumer=socket.gethostname())
 
 
@@ -236,8 +235,7 @@ def company() -> None:
 @click.option("--admin-email", default=None)
 def company_create(config, name, sip_domain, timezone, admin_name, admin_extension, admin_email) -> None:
     """Create a company with its first administrator; prints the admin's SIP password and API token once."""
-    import redis
-
+    from . import redis_client
     from .config.companies import create_company
     from .config.publish import forget_kept_versions, publish
     from .kamailio_rpc import KamailioRpc
@@ -253,7 +251,7 @@ def company_create(config, name, sip_domain, timezone, admin_name, admin_extensi
             admin_extension=admin_extension,
             admin_email=admin_email,
         )
-        publish(conn, redis.Redis.from_url(cfg.redis_url), domains=[sip_domain])
+        publish(conn, redis_client.connect(cfg), domains=[sip_domain])
     forget_kept_versions(KamailioRpc(cfg.kamailio_rpc))
     click.echo(f"company {created.company_id}: admin {admin_extension} SIP password {created.admin_sip_password}")
     click.echo(f"admin API token: {created.admin_token}")
@@ -423,13 +421,12 @@ def demo() -> None:
 @click.option("--credentials", type=click.Path(dir_okay=False), required=True, help="Where to keep its passwords.")
 def demo_seed(config, credentials) -> None:
     """Create or refresh the demo company and compile its numbers into Redis."""
-    import redis
-
+    from . import redis_client
     from .config import compile as compiler
     from .config import demo as demo_company
 
     cfg = _settings(config)
-    client = redis.Redis.from_url(cfg.redis_url)
+    client = redis_client.connect(cfg)
     try:
         with db.connect(cfg.database_url) as conn:
             accounts = demo_company.seed(conn, Path(credentials), cfg.demo_trunk_port)

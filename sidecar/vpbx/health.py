@@ -10,8 +10,8 @@ from functools import partial
 from typing import Any
 
 import psycopg
-import redis
 
+from . import redis_client
 from .kamailio_rpc import KamailioRpc
 from .media.ng import NgClient
 from .settings import Settings
@@ -49,9 +49,7 @@ def _postgresql(settings: Settings) -> str:
 
 
 def _redis(settings: Settings) -> str:
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT
-    )
+    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
     try:
         client.ping()
         info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"

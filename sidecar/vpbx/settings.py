@@ -56,6 +56,17 @@ class Media:
 
 
 @dataclass(frozen=True)
+class RedisSentinel:
+    """Sentinels watching the site's Redis primary, by the name they know it by."""
+
+    master: str
+    sentinels: tuple[Endpoint, ...]
+
+    def addresses(self) -> list[tuple[str, int]]:
+        return [(sentinel.host, sentinel.port) for sentinel in self.sentinels]
+
+
+@dataclass(frozen=True)
 class SipTls:
     port: int
     certificate: Path  # PEM, presented to phones on the TLS port
@@ -73,6 +84,8 @@ class Settings:
     run_dir: Path
     media: Media
     sip_tls: SipTls | None = None
+    # Where Sentinel watches Redis: clients find the primary through it (vpbx.redis_client).
+    redis_sentinel: RedisSentinel | None = None
     # "test" lets the test suite pin the routing clock; any other profile never does.
     profile: str = "production"
     # Internal networks customers' webhook and CRM URLs may reach (by default
@@ -100,6 +113,7 @@ class Settings:
             run_dir=Path(data["run_dir"]),
             media=_media(data["media"], endpoint),
             sip_tls=_sip_tls(data["sip"].get("tls")),
+            redis_sentinel=_redis_sentinel(data.get("redis_sentinel")),
             profile=data.get("profile", "production"),
             http_allowed_networks=tuple(
                 ipaddress.ip_network(n) for n in data.get("http", {}).get("allowed_networks", ())
@@ -108,6 +122,16 @@ class Settings:
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
             demo_trunk_port=int(data.get("demo_trunk_port", 5099)),
         )
+
+
+def _redis_sentinel(data: dict | None) -> RedisSentinel | None:
+    if not data or not data.get("sentinels"):
+        return None
+    sentinels = []
+    for address in data["sentinels"]:
+        host, _, port = address.rpartition(":")
+        sentinels.append(Endpoint(host, int(port)))
+    return RedisSentinel(data["master"], tuple(sentinels))
 
 
 def _sip_tls(data: dict | None) -> SipTls | None:

@@ -7,6 +7,7 @@ import logging
 import redis
 from flask import current_app
 
+from .. import redis_client
 from ..config.publish import forget_kept_versions, publish, publish_company
 from ..kamailio_rpc import KamailioRpc
 from .database import after_commit
@@ -17,10 +18,10 @@ log = logging.getLogger(__name__)
 def routing_cache() -> redis.Redis:
     """This app's client of the Redis that holds routing documents and shared call state."""
     clients = current_app.extensions.setdefault("vpbx_redis", {})
-    url = current_app.config["VPBX_SETTINGS"].redis_url
-    if url not in clients:
-        clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return clients[url]
+    settings = current_app.config["VPBX_SETTINGS"]
+    if settings not in clients:
+        clients[settings] = redis_client.connect(settings, socket_timeout=2, socket_connect_timeout=2)
+    return clients[settings]
 
 
 def _publish_now(conn, numbers, domains, company_id: int | None = None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_limiter import ApplicationLimit, Limiter
 
+from .. import redis_client
 from ..config.tokens import token_digest
 
 
@@ -27,6 +28,7 @@ def _token() -> str:
 
 def init_app(app: Flask) -> Limiter:
     settings = app.config["VPBX_SETTINGS"]
+    storage_uri, storage_options = redis_client.limiter_storage(settings)
     limiter = Limiter(
         _source,
         app=app,
@@ -36,8 +38,8 @@ def init_app(app: Flask) -> Limiter:
                 settings.api_rate_per_token, key_function=_token, scope="token", exempt_when=lambda: not _token()
             ),
         ],
-        storage_uri=settings.redis_url,
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},  # type: ignore[dict-item]  # redis-py takes float timeouts; flask-limiter's annotation says int
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="moving-window",
         headers_enabled=True,
         swallow_errors=True,

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
 from .. import db as vpbx_db
-from .. import sip_bans
+from .. import redis_client, sip_bans
 from ..health import probe_all
 from ..history import events
 from ..kamailio_rpc import KamailioRpc
@@ -73,7 +73,7 @@ class VpbxCollector:
                     "SELECT t.queue_id, q.company_id, t.outcome, t.calls, t.wait_s "
                     "FROM queue_totals t JOIN queues q ON q.id = t.queue_id ORDER BY t.queue_id, t.outcome"
                 ).fetchall()
-                client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+                client = redis_client.connect(self.settings, socket_timeout=1, socket_connect_timeout=1)
                 with client:
                     queues = queues_now(conn, client)
             for queue in queues:

@@ -30,11 +30,10 @@ from typing import Any
 
 import psycopg
 import redis
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .. import db
+from .. import db, redis_client
 from ..config.publish import forget_kept_versions, publish_company
 from ..history.spool import Spool
 from ..kamailio_rpc import KamailioRpc
@@ -111,8 +110,8 @@ class MediaApp:
         self.store = Store(settings.database_url)
         self.ng = AsyncNgClient(settings.rtpengine_ng.host, settings.rtpengine_ng.port)
         # A connection kept through a Redis restart is dead: retried on a fresh one.
-        self.redis = aioredis.Redis.from_url(
-            settings.redis_url,
+        self.redis = redis_client.connect_async(
+            settings,
             socket_timeout=2,
             socket_connect_timeout=2,
             retry=Retry(ExponentialBackoff(cap=1.0), 3),
@@ -454,7 +453,7 @@ class MediaApp:
     def _republish(self, company_id: int) -> bool:
         try:
             with db.connect(self.settings.database_url) as conn:
-                cache = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+                cache = redis_client.connect(self.settings, socket_timeout=2, socket_connect_timeout=2)
                 try:
                     publish_company(conn, cache, company_id)
                 finally:

@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
-
-from .. import db, settings
+from .. import db, redis_client, settings
 from ..config import compile as compiler
 from ..config import demo
 from . import site
@@ -72,7 +70,7 @@ def up(profile: Profile, say: Callable[[str], None] = print) -> None:
     say(f"redis: {redis_service.start()}")
     with db.connect(cfg.database_url) as conn:
         accounts = demo.seed(conn, credentials_file(profile), profile.ports.demo_trunk)
-        cache = redis.Redis.from_url(cfg.redis_url)
+        cache = redis_client.connect(cfg)
         try:
             count = compiler.rebuild_all(conn, cache)
         finally:

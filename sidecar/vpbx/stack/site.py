@@ -208,6 +208,8 @@ def render(profile: Profile) -> SiteFiles:
         "site_redis_host": "127.0.0.1",
         "site_redis_port": ports.redis,
         "site_redis_password": redis_password,
+        "site_redis_sentinels": [],  # one Redis, no sentinels
+        "site_redis_master_name": "vpbx",
         "site_link_secret": link_secret,
         "site_sidecar_port": ports.sidecar,
         "site_media_sip_port": ports.media_sip,
@@ -239,7 +241,7 @@ def render(profile: Profile) -> SiteFiles:
     for name in ("kamailio.cfg", "tls.cfg"):
         _write(kamailio_dir / name, render_template("kamailio", name, context), mode=0o640, group=KAMAILIO_USER)
     redis_conf = run / "redis" / "redis.conf"
-    _write(redis_conf, render_template("redis", "redis.conf", context), mode=0o600)
+    _write(redis_conf, render_template("redis", "redis-base.conf", context), mode=0o600)
     _write(rtpengine_conf(profile), render_template("rtpengine", "rtpengine.conf", context))
     kamcli_ini = run / "kamcli.ini"
     _write(kamcli_ini, render_template("kamailio", "kamcli.ini", context))

@@ -26,6 +26,7 @@ import redis  # noqa: E402
 # KSR.async: "async" is a Python keyword, so the module is reached by name.
 KSR_ASYNC = getattr(KSR, "async")
 
+from vpbx import settings as vpbx_settings  # noqa: E402
 from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
 from vpbx.kamailio_adapter.documents import CacheUnavailable  # noqa: E402
@@ -181,7 +182,15 @@ class RoutingVersions:
 
 class VpbxRoutes:
     def __init__(self):
-        self.worker = Worker.from_environment(RoutingCopies(), KamailioRedis(), RoutingVersions())
+        settings = vpbx_settings.load()
+        # ndb_redis 5.6 authenticates a new connection before it sets its command
+        # timeout: reconnecting to a primary that hangs (what Sentinel is there
+        # for) would hold the SIP worker until that primary answers. With
+        # sentinels the MGET goes through redis-py, whose timeouts hold on
+        # every command; it is made for one call in ten or fewer (the versions
+        # the workers keep), so its extra CPU is small (bench/README.md).
+        reader = None if settings.redis_sentinel else KamailioRedis()
+        self.worker = Worker(settings, RoutingCopies(), reader, RoutingVersions())
 
     def child_init(self, rank):
         self.worker.connect()

@@ -4,11 +4,14 @@ so a change one worker has seen reaches all of them."""
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 import redis
 
 from vpbx.documents import document_writes, number_key
-from vpbx.kamailio_adapter.documents import CacheUnavailable, Documents
+from vpbx.kamailio_adapter.documents import REDIS_PAUSE_S, CacheUnavailable, Documents
 from vpbx.routing.department_state import state_key
 
 KEY = number_key("+70000000042")
@@ -42,6 +45,47 @@ def unreachable():
     client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     yield client
     client.close()
+
+
+class HangingRedis:
+    """A server that takes connections and never answers: a Redis whose host
+    froze, or a primary the sentinels have not replaced yet."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.received = bytearray()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+        self.client = redis.Redis(port=self.server.getsockname()[1], socket_timeout=0.2, socket_connect_timeout=0.2)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+
+    def _read(self, connection: socket.socket) -> None:
+        while data := connection.recv(4096):
+            self.received += data
+
+    def commands(self, name: bytes) -> int:
+        return self.received.count(name)
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def hanging():
+    server = HangingRedis()
+    yield server
+    server.close()
 
 
 def publish(client: redis.Redis, version: int, rings: str) -> None:
@@ -140,3 +184,24 @@ def test_a_document_whose_department_takes_turns_is_read_every_call_though_its_v
         assert worker.get(KEY).document["rings"] == "Boris"
     finally:
         client.delete(state_key(sales["id"]))
+
+
+def test_a_worker_whose_redis_hangs_waits_for_it_once_then_routes_from_copies_for_a_pause(client, hanging):
+    shared = Shared()
+    publish(client, 1, "Anna")
+    Documents(client, shared).get(KEY)
+    now = [1000.0]
+    worker = Documents(hanging.client, shared)
+    worker.clock = lambda: now[0]
+
+    assert worker.get(KEY).document["rings"] == "Anna"  # after the client's timeouts
+    asked = hanging.commands(b"MGET")
+    assert asked >= 1
+
+    now[0] += REDIS_PAUSE_S - 0.1
+    assert worker.get(KEY).document["rings"] == "Anna"
+    assert hanging.commands(b"MGET") == asked  # not asked again meanwhile
+
+    now[0] += 0.2
+    assert worker.get(KEY).document["rings"] == "Anna"
+    assert hanging.commands(b"MGET") > asked

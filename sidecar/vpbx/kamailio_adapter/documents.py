@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +39,10 @@ from ..routing.department_state import DepartmentState, plans_vary_per_call, sta
 log = logging.getLogger(__name__)
 PRELOAD_LIMIT = 20_000  # documents a worker copies at start; later ones are copied on first use
 PRELOAD_BATCH = 500
+# After Redis failed to answer, a worker routes from its copies for this long
+# before asking again: a Redis that hangs (a frozen host, a failover under
+# way) would otherwise cost every call the client's timeouts.
+REDIS_PAUSE_S = 2.0
 
 
 class CacheUnavailable(RuntimeError):
@@ -125,6 +130,8 @@ class Documents:
         # The plain MGET of the hot path; everything else goes through ``client``.
         self.reader: Any = reader if reader is not None else client
         self.copies: dict[str, _Copy] = {}
+        self.paused_until = 0.0  # time.monotonic()
+        self.clock = time.monotonic
 
     def preload(self) -> int:
         """Copy existing documents, so a Redis outage right after start still routes."""
@@ -152,6 +159,8 @@ class Documents:
         stateful = copy.stateful if copy and with_state else {}
         if copy is not None and not stateful and self.versions.get(key) == copy.version:
             return Read(copy.document, self._also(also), {}, copy.version, copy.per_call)
+        if self.clock() < self.paused_until:
+            return Read(self._copy_or_fail(key, "Redis did not answer a moment ago"), None, {})
         keys = [version_key(key), GENERATION_KEY] + ([also] if also else [])
         try:
             if stateful:
@@ -184,6 +193,7 @@ class Documents:
             # until its entry expires: the bound the module docstring names.
             self.versions.put(key, version)
         except redis.RedisError as exc:
+            self.paused_until = self.clock() + REDIS_PAUSE_S
             return Read(self._copy_or_fail(key, f"Redis unreachable: {exc}"), None, {})
         copy = self.copies[key]
         if not with_state:

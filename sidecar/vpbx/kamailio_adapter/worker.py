@@ -19,6 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .. import redis_client
 from .. import settings as vpbx_settings
 from ..documents import company_key, directory_key, number_key
 from ..history import events
@@ -85,20 +86,14 @@ class Worker:
             raise CacheUnavailable("this worker has not connected to Redis")
         return self.documents
 
-    @classmethod
-    def from_environment(
-        cls, shared: Shared | None = None, reader: Reader | None = None, versions: Versions | None = None
-    ) -> Worker:
-        return cls(vpbx_settings.load(), shared, reader, versions)
-
     def connect(self) -> None:
         # One process, one thread, one request at a time: a single connection
         # spares redis-py's pool bookkeeping, a third of each command's CPU.
         # A connection error is retried once on a fresh connection: after a Redis
         # restart the kept socket is dead, and only the reconnect can tell
         # whether Redis is back (a refused connect fails at once on the retry).
-        client = redis.Redis.from_url(
-            self.settings.redis_url,
+        client = redis_client.connect(
+            self.settings,
             socket_timeout=0.5,
             socket_connect_timeout=0.5,
             single_connection_client=True,

@@ -61,10 +61,30 @@ def playbook(inventory: str, *extra: str, name: str = "run") -> PlaybookRun:
         text=True,
         timeout=900,
     )
-    log.write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+    log.write_text(f"{_RETURNCODE}{result.returncode}\n" + result.stdout + _STDERR + result.stderr)
+    return _read(result.returncode, result.stdout, result.stderr, log)
+
+
+_RETURNCODE = "ansible-playbook exited "
+_STDERR = "\n--- stderr ---\n"
+
+
+def earlier_run(name: str, hosts: list[str]) -> PlaybookRun | None:
+    """The run called ``name`` as its log kept it, if its hosts still run what it deployed."""
+    log = DEPLOY_ROOT / f"{name}.log"
+    if not log.exists() or not all(_supervisord(host) for host in hosts):
+        return None
+    first, _, rest = log.read_text().partition("\n")
+    if not first.startswith(_RETURNCODE):
+        return None
+    stdout, _, stderr = rest.partition(_STDERR)
+    return _read(int(first.removeprefix(_RETURNCODE)), stdout, stderr, log)
+
+
+def _read(returncode: int, stdout: str, stderr: str, log: Path) -> PlaybookRun:
     stats: dict[str, dict[str, int]] = {}
     failures, changed, task = [], [], ""
-    lines = result.stdout.splitlines()
+    lines = stdout.splitlines()
     for number, line in enumerate(lines):
         if match := _TASK.match(line):
             task = match["name"]
@@ -76,9 +96,9 @@ def playbook(inventory: str, *extra: str, name: str = "run") -> PlaybookRun:
                 failures.append(f"{label}: {' '.join(lines[number : number + 3])[:1500]}")
         elif (match := _RECAP.match(line)) and "ok=" in line:
             stats[match["host"]] = {k: int(v) for k, v in (c.split("=") for c in match["counters"].split())}
-    if result.returncode != 0 and not failures:
-        failures.append(result.stdout[-1500:] + result.stderr[-1500:])
-    return PlaybookRun(result.returncode, stats, failures, changed, log)
+    if returncode != 0 and not failures:
+        failures.append(stdout[-1500:] + stderr[-1500:])
+    return PlaybookRun(returncode, stats, failures, changed, log)
 
 
 def host_root(host: str) -> Path:
@@ -90,13 +110,20 @@ def supervisorctl(host: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["supervisorctl", "-c", str(conf), *args], capture_output=True, text=True, timeout=120)
 
 
+def _supervisord(host: str) -> int | None:
+    """The host's running supervisord."""
+    try:
+        pid = int((host_root(host) / "var" / "lib" / "vpbx" / "supervisord.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 def tear_down(hosts: list[str]) -> None:
     """Stop every service the deployments started (supervisord and its programs)."""
     for host in hosts:
-        pidfile = host_root(host) / "var" / "lib" / "vpbx" / "supervisord.pid"
-        try:
-            pid = int(pidfile.read_text())
-        except (FileNotFoundError, ValueError):
+        pid = _supervisord(host)
+        if pid is None:
             continue
         supervisorctl(host, "shutdown")
         # supervisord exits once its programs have: PostgreSQL's files are closed then.

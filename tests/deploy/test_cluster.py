@@ -1,9 +1,19 @@
 """The playbook on a two-node site (127.0.1.21 and .22, each a Kamailio, an
-rtpengine and vpbx's services; PostgreSQL and Redis on the first): phones are
-reached through whichever node they registered on, and a node's Kamailio
-going down leaves the other taking calls with every registration."""
+rtpengine, vpbx's services, a Redis server and a sentinel; PostgreSQL on the
+first; a third sentinel on .23): phones are reached through whichever node
+they registered on, a node's Kamailio going down leaves the other taking
+calls with every registration, and a frozen Redis primary is replaced by its
+replica without a call failing or losing its history line."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+
+import redis
+from redis.sentinel import Sentinel
 
 from vpbx.kamailio_rpc import KamailioRpc
 from vpbx.stack.process import wait_for
@@ -11,8 +21,8 @@ from vpbx.stack.process import wait_for
 from ..e2e import sip_log
 from ..e2e.sipp import free_udp_port
 from .ansible_run import host_root, playbook, supervisorctl
-from .calls import carrier_call, demo_credentials, register
-from .conftest import NODE_1, NODE_2
+from .calls import CarrierCall, api, carrier_call, demo_credentials, history_line, register
+from .conftest import NODE_1, NODE_2, WITNESS
 
 DEMO_TRUNK_PORT = 5299  # the test inventory's site_demo_trunk_port
 DOMAIN = "demo.vpbx.test"
@@ -86,3 +96,102 @@ def test_with_one_kamailio_down_the_other_takes_calls_and_keeps_every_registrati
     call = carrier_call(NODE_1, DEMO_TRUNK_PORT, on_node_2)
     assert call.answered, call.explain()
     assert _top_via_host(call.invite_at_phone()) == NODE_2
+
+
+def _redis_primary() -> str:
+    """The Redis primary's address, as the witness host's sentinel names it."""
+    return Sentinel([(WITNESS, 26379)], socket_timeout=1).discover_master("vpbx")[0]
+
+
+def _listener_pid(address: str, port: int) -> int:
+    listing = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    line = next(line for line in listing.stdout.splitlines() if f"{address}:{port}" in line)
+    return int(line.split("pid=")[1].split(",")[0])
+
+
+def _redis_role(address: str) -> list:
+    password = (host_root(NODE_1).parent / "credentials" / "redis_password").read_text().strip()
+    return redis.Redis(host=address, password=password, socket_timeout=2, decode_responses=True).role()
+
+
+def test_a_frozen_redis_primary_is_replaced_by_its_replica_and_no_call_fails_or_loses_its_line(cluster):
+    demo = demo_credentials(NODE_1)
+    phone_port = free_udp_port()
+    assert register(NODE_1, demo, "101", phone_port) == 200
+    wait_for(lambda: _paths(NODE_2, "101"), 10, "node 2 to learn 101's contact")
+    old_primary = _redis_primary()
+    replica = NODE_2 if old_primary == NODE_1 else NODE_1
+
+    # Calls keep entering both nodes, one after another, while the primary
+    # hangs (as a host that stops answering does) and the sentinels replace it.
+    calls: list[CarrierCall] = []
+    stop = threading.Event()
+
+    def keep_calling() -> None:
+        while not stop.is_set():
+            node = (NODE_1, NODE_2)[len(calls) % 2]
+            calls.append(carrier_call(node, DEMO_TRUNK_PORT, phone_port, hold_ms=300))
+
+    caller = threading.Thread(target=keep_calling)
+    frozen = _listener_pid(old_primary, 6379)
+    caller.start()
+    try:
+        wait_for(lambda: len(calls) >= 2, 30, "two calls before the freeze")
+        os.kill(frozen, signal.SIGSTOP)
+        wait_for(lambda: _redis_primary() == replica, 30, "the sentinels to promote the replica")
+        promoted_at = len(calls)
+        wait_for(lambda: len(calls) >= promoted_at + 4, 60, "four calls after the promotion")
+    finally:
+        stop.set()
+        os.kill(frozen, signal.SIGCONT)
+        caller.join(30)
+
+    failed = [call for call in calls if not call.answered]
+    assert not failed, "\n".join(call.explain() for call in failed)
+    # Every call's line reached PostgreSQL: through the new primary, or from
+    # the spool of events the frozen one did not take.
+    admin = api(NODE_1, demo["admin_api_token"])
+    for call in calls:
+        assert history_line(admin, call.call_id)["status"] == "answered"
+    # Back, the old primary is made a replica of the new one.
+    wait_for(lambda: _redis_role(old_primary)[:2] == [b"slave", replica], 30, "the old primary to follow the new one")
+
+
+def _psql(node: str, sql: str) -> str:
+    """A query on the node's PostgreSQL, through its Unix socket as postgres."""
+    socket_dir = host_root(node) / "var/lib/vpbx/postgresql"
+    command = ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/psql", "-h", str(socket_dir)]
+    command += ["-d", "vpbx", "-qAtc", sql]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_the_postgresql_replica_streams_what_the_api_writes_on_the_primary(cluster):
+    assert _psql(NODE_1, "SELECT state FROM pg_stat_replication") == "streaming"
+    assert _psql(NODE_2, "SELECT pg_is_in_recovery()") == "t"
+    admin = api(NODE_1, demo_credentials(NODE_1)["admin_api_token"])
+    anna = next(e for e in admin("GET", "/employees")[1] if e["extension"] == "101")
+    status, box = admin(
+        "POST", "/voicemail-boxes", {"name": "Replicated box", "recipients": [{"employee_id": anna["id"]}]}
+    )
+    assert status == 201, box
+
+    query = f"SELECT name FROM voicemail_boxes WHERE id = {int(box['id'])}"
+    wait_for(lambda: _psql(NODE_2, query) == "Replicated box", 10, "the replica to have the new box")
+
+
+def test_with_one_rtpengine_down_new_calls_are_anchored_on_the_other(cluster):
+    demo = demo_credentials(NODE_1)
+    phone_port = free_udp_port()
+    assert register(NODE_1, demo, "102", phone_port) == 200
+    wait_for(lambda: _paths(NODE_2, "102"), 10, "node 2 to learn 102's contact")
+
+    assert "stopped" in supervisorctl(NODE_2, "stop", "vpbx-rtpengine").stdout
+    try:
+        # Each node finds the dead one on its first offer to it (timed out,
+        # retried on the other) and leaves it out of the next calls.
+        for node in (NODE_1, NODE_2, NODE_1, NODE_2, NODE_1, NODE_2):
+            call = carrier_call(node, DEMO_TRUNK_PORT, phone_port)
+            assert call.answered, call.explain()
+            assert sip_log.sdp_media(call.invite_at_phone())[0] == NODE_1
+    finally:
+        assert "started" in supervisorctl(NODE_2, "start", "vpbx-rtpengine").stdout

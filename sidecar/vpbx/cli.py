@@ -464,5 +464,39 @@ def sip_ban_lift(config, source) -> None:
     click.echo(f"{source}: ban lifted")
 
 
+@main.group("node")
+def node() -> None:
+    """This host's Kamailio in a cluster: drain it before a stop, take it back."""
+
+
+@node.command("drain")
+@config_option
+@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="Seconds to wait for calls.")
+def node_drain(config, timeout_s) -> None:
+    """Start no new calls here and wait for the node's calls to end.
+    Exit 1 if some were still up after --timeout (the node stays draining)."""
+    from . import node_drain as drain
+    from .kamailio_rpc import KamailioRpc
+
+    rpc = KamailioRpc(_settings(config).kamailio_rpc)
+    drain.start(rpc)
+    done = drain.wait(rpc, timeout_s, report=lambda left: click.echo(f"calls on this node: {left}"))
+    if done.calls_left:
+        click.echo(f"{done.calls_left} call(s) still up after {done.waited_s:.0f} s", err=True)
+        sys.exit(1)
+    click.echo(f"drained in {done.waited_s:.1f} s")
+
+
+@node.command("undrain")
+@config_option
+def node_undrain(config) -> None:
+    """Take new calls and registrations again."""
+    from . import node_drain as drain
+    from .kamailio_rpc import KamailioRpc
+
+    drain.end(KamailioRpc(_settings(config).kamailio_rpc))
+    click.echo("taking new calls")
+
+
 if __name__ == "__main__":
     main()

@@ -41,8 +41,8 @@ _OUTCOME = re.compile(r"^(?P<outcome>changed|fatal|failed): \[(?P<host>[^\]]+)\]
 _RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counters>(?:\w+=\d+\s*)+)$")
 
 
-def playbook(inventory: str, *extra: str, name: str = "run") -> PlaybookRun:
-    """ansible-playbook -i inventories/<inventory>/hosts.yml site.yml, read from
+def playbook(inventory: str, *extra: str, name: str = "run", play: str = "site.yml") -> PlaybookRun:
+    """ansible-playbook -i inventories/<inventory>/hosts.yml <play>, read from
     its default output: the recap, and the tasks that changed or failed."""
     log = DEPLOY_ROOT / f"{name}.log"
     env = dict(os.environ)
@@ -54,7 +54,7 @@ def playbook(inventory: str, *extra: str, name: str = "run") -> PlaybookRun:
         PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
     )
     result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", f"inventories/{inventory}/hosts.yml", "site.yml", *extra],
+        [str(VENV_BIN / "ansible-playbook"), "-i", f"inventories/{inventory}/hosts.yml", play, *extra],
         cwd=ANSIBLE,
         env=env,
         capture_output=True,

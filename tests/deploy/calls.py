@@ -44,6 +44,7 @@ class CarrierCall:
     carrier: SippResult
     phone: SippResult
     call_id: str
+    refused_by: tuple[str, ...] = ()  # nodes that answered 503 before one took the call
 
     def explain(self) -> str:
         return f"--- carrier ---\n{self.carrier.explain()}\n--- phone ---\n{self.phone.explain()}"
@@ -71,6 +72,62 @@ def carrier_call(node: str, trunk_port: int, phone_port: int, *, hold_ms: int = 
     ).start()
     call_id = carrier.call_id()
     return CarrierCall(carrier.wait(), phone.wait(), call_id)
+
+
+def carrier_call_over(nodes: tuple[str, ...], trunk_port: int, phone_port: int, *, hold_ms: int) -> CarrierCall:
+    """The carrier's trunk lists every node: one that refuses the call with 503
+    is followed by the next, as a carrier fails over between a trunk's
+    addresses (RFC 3263, 4.3)."""
+    phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}, timeout_s=20).start()
+    refused: list[str] = []
+    for node in nodes:
+        carrier = Sipp(
+            "uac_call.xml",
+            port=trunk_port,
+            remote=f"{node}:5060",
+            service=DEMO_NUMBER_NATIONAL,
+            keys={"rtp_port": free_udp_port()},
+            duration_ms=hold_ms,
+            timeout_s=20,
+            # The carrier ignores a 503 it does not expect; it stops waiting for
+            # an answer after this (the phone answers at once).
+            recv_timeout_s=4,
+        ).start()
+        call_id = carrier.call_id()
+        result = carrier.wait()
+        if result.returncode == 0 or _final_status(result) != 503:
+            break
+        refused.append(node)
+    return CarrierCall(result, phone.wait(), call_id, tuple(refused))
+
+
+def _final_status(result: SippResult) -> int | None:
+    replies = [message for message in sip_log.received(result.messages) if message.startswith("SIP/2.0")]
+    return sip_log.status(replies[-1]) if replies else None
+
+
+class Phone:
+    """A phone with every node in its registrar list: it registers through
+    one, and when that one refuses (503) or does not answer, through the next."""
+
+    def __init__(self, demo: dict, login: str, nodes: tuple[str, ...]):
+        self.demo, self.login, self.nodes = demo, login, list(nodes)
+        self.port = free_udp_port()
+        self.registered_through: list[str] = []  # each node it moved to, in order
+
+    def keep_registered(self) -> None:
+        for node in list(self.nodes):
+            try:
+                status = register(node, self.demo, self.login, self.port)
+            except AssertionError:
+                status = None  # no answer: the node is down
+            if status == 200:
+                if not self.registered_through or self.registered_through[-1] != node:
+                    self.registered_through.append(node)
+                return
+            self.nodes.remove(node)
+            self.nodes.append(node)  # tried last from now on
+        raise AssertionError(f"{self.login} could not register through any of {self.nodes}")
 
 
 def api(node: str, token: str):

@@ -20,7 +20,7 @@ from vpbx.stack.process import wait_for
 from ..e2e import sip_log
 from ..e2e.sipp import free_udp_port
 from .ansible_run import host_root, playbook, supervisorctl
-from .calls import CarrierCall, api, carrier_call, demo_credentials, history_line, register
+from .calls import CarrierCall, Phone, api, carrier_call, carrier_call_over, demo_credentials, history_line, register
 from .conftest import NODE_1, NODE_2, WITNESS
 
 DEMO_TRUNK_PORT = 5299  # the test inventory's site_demo_trunk_port
@@ -187,3 +187,51 @@ def test_with_one_rtpengine_down_new_calls_are_anchored_on_the_other(cluster):
             assert sip_log.sdp_media(call.invite_at_phone())[0] == NODE_1
     finally:
         assert "started" in supervisorctl(NODE_2, "start", "vpbx-rtpengine").stdout
+
+
+def _kamailio_pid(node: str) -> int:
+    return int(supervisorctl(node, "pid", "vpbx-kamailio").stdout)
+
+
+def test_the_rolling_upgrade_under_calls_into_both_nodes_drops_none(cluster):
+    demo = demo_credentials(NODE_1)
+    phone = Phone(demo, "101", (NODE_1, NODE_2))
+    phone.keep_registered()
+    wait_for(lambda: _paths(NODE_2, "101"), 10, "node 2 to learn 101's contact")
+    before = {node: _kamailio_pid(node) for node in (NODE_1, NODE_2)}
+
+    # The carrier keeps calling, one call after another, each held 2 s: each
+    # node in turn is drained with a call on it. The phone refreshes its
+    # registration before each call, as one with both nodes in its list does.
+    calls: list[CarrierCall] = []
+    stop = threading.Event()
+
+    def keep_calling() -> None:
+        while not stop.is_set():
+            phone.keep_registered()
+            nodes = (NODE_1, NODE_2) if len(calls) % 2 == 0 else (NODE_2, NODE_1)
+            calls.append(carrier_call_over(nodes, DEMO_TRUNK_PORT, phone.port, hold_ms=2000))
+
+    caller = threading.Thread(target=keep_calling)
+    caller.start()
+    try:
+        wait_for(lambda: len(calls) >= 1, 30, "a call before the upgrade")
+        upgrade = playbook("test-cluster", name="test-cluster-upgrade", play="upgrade.yml")
+        upgraded_at = len(calls)
+        wait_for(lambda: len(calls) >= upgraded_at + 2, 30, "two calls after the upgrade")
+    finally:
+        stop.set()
+        caller.join(60)
+
+    assert upgrade.returncode == 0, upgrade.explain()
+    after = {node: _kamailio_pid(node) for node in (NODE_1, NODE_2)}
+    assert all(after[node] != before[node] for node in after), (before, after)
+    failed = [call for call in calls if not call.answered]
+    assert not failed, "\n".join(call.explain() for call in failed)
+    # Each node refused new calls while it drained; the other one took them,
+    # and the phone moved its registration away from it.
+    assert {node for call in calls for node in call.refused_by} == {NODE_1, NODE_2}, [c.refused_by for c in calls]
+    assert set(phone.registered_through[1:]) == {NODE_1, NODE_2}, phone.registered_through
+    admin = api(NODE_1, demo["admin_api_token"])
+    for call in calls:
+        assert history_line(admin, call.call_id)["status"] == "answered"

@@ -44,6 +44,7 @@ from vpbx.kamailio_adapter.execute import (  # noqa: E402
     step_timers,
     tag_branches,
 )
+from vpbx.kamailio_adapter.media_hosts import MediaHosts  # noqa: E402
 from vpbx.kamailio_adapter.worker import Worker  # noqa: E402
 from vpbx.routing.leg_names import REGISTERED_TRUNK_PREFIX  # noqa: E402
 from vpbx.routing.outbound import privacy_requested  # noqa: E402
@@ -80,6 +81,10 @@ HISTORY_BATCH = 500  # events per stream entry
 # Whether the spool holds events Redis refused: kamailio.cfg calls the flush
 # only when it does or events are queued.
 HISTORY_SPOOLED = "$shv(history_spooled)"
+# A cluster's media apps: when each was last heard (kamailio.cfg
+# route[MEDIA_ALIVE]), and whether each host takes media calls (its branch route).
+MEDIA_HEARD = "media_heard"
+MEDIA_UP = "media_up"
 # The company whose plan the call follows: named to the media app on its branches.
 COMPANY_AVP = "$avp(vpbx_company)"
 # The caller's priority in call queues, for the media app's branches (X-Vpbx-Priority).
@@ -191,6 +196,8 @@ class VpbxRoutes:
         # the workers keep), so its extra CPU is small (bench/README.md).
         reader = None if settings.redis_sentinel else KamailioRedis()
         self.worker = Worker(settings, RoutingCopies(), reader, RoutingVersions())
+        self.media_hosts = MediaHosts(settings.cluster.media_hosts, time.time()) if settings.cluster else None
+        self.rtpengine_port = settings.rtpengine_ng.port
 
     def child_init(self, rank):
         self.worker.connect()
@@ -549,6 +556,24 @@ class VpbxRoutes:
         return KSR.tm.t_relay() > 0
 
     # ---- timer (rtimer, its own process) ---------------------------------------
+
+    def ksr_media_hosts(self, msg, *event_name):
+        """Each second: a host whose media app went silent gets no new call in
+        its rtpengine, and gets them again once heard (vpbx.kamailio_adapter.media_hosts)."""
+        if self.media_hosts is None:
+            return 1
+        heard = {host: KSR.htable.sht_get(MEDIA_HEARD, host) for host in self.media_hosts.hosts}
+        for host, alive in self.media_hosts.changes(heard, time.time()):
+            KSR.htable.sht_seti(MEDIA_UP, host, 1 if alive else 0)
+            # Enabling pings it first: an rtpengine that is down stays out.
+            rtpengine = f"udp:{host}:{self.rtpengine_port}"
+            request = {"jsonrpc": "2.0", "method": "rtpengine.enable", "params": [rtpengine, int(alive)], "id": 1}
+            KSR.jsonrpcs.exec(json.dumps(request))
+            if alive:
+                KSR.info(f"vpbx: the media app on {host} is heard: {rtpengine} takes new calls\n")
+            else:
+                KSR.err(f"vpbx: the media app on {host} is silent: {rtpengine} takes no new calls\n")
+        return 1
 
     def ksr_history_flush(self, msg, *event_name):
         """Drain the queued call events into the history stream."""

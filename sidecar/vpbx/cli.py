@@ -476,13 +476,18 @@ def node_drain(config, timeout_s) -> None:
     """Start no new calls here and wait for the node's calls to end.
     Exit 1 if some were still up after --timeout (the node stays draining)."""
     from . import node_drain as drain
-    from .kamailio_rpc import KamailioRpc
+    from .kamailio_rpc import KamailioRpc, RpcError
 
     rpc = KamailioRpc(_settings(config).kamailio_rpc)
     drain.start(rpc)
     done = drain.wait(rpc, timeout_s, report=lambda left: click.echo(f"calls on this node: {left}"))
     if done.calls_left:
-        click.echo(f"{done.calls_left} call(s) still up after {done.waited_s:.0f} s", err=True)
+        click.echo(f"{done.calls_left} call(s) still up after {done.waited_s:.0f} s:", err=True)
+        try:
+            for line in drain.left(rpc):
+                click.echo(f"  {line}", err=True)
+        except (RpcError, TimeoutError, OSError) as exc:  # too many to list in one datagram
+            click.echo(f"  (not listed: {exc})", err=True)
         sys.exit(1)
     click.echo(f"drained in {done.waited_s:.1f} s")
 

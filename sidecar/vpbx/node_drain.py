@@ -47,6 +47,17 @@ def calls(rpc: KamailioRpc) -> int:
     return int(rpc.call("dlg.stats_active")["all"])
 
 
+def left(rpc: KamailioRpc, limit: int = 20) -> list[str]:
+    """The node's dialogs, one line each (Call-ID, state, when it began): what a drain waits for."""
+    dialogs = rpc.call("dlg.list") or []
+    if isinstance(dialogs, dict):  # jsonrpcs gives a lone value as itself
+        dialogs = [dialogs]
+    lines = []
+    for dialog in dialogs[:limit]:
+        lines.append(f"{dialog.get('call-id')} state {dialog.get('state')} since {dialog.get('init_ts')}")
+    return lines
+
+
 def wait(
     rpc: KamailioRpc,
     timeout_s: float,

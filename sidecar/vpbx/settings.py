@@ -67,6 +67,18 @@ class RedisSentinel:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """Several nodes on shared state. ``kamailio``: every Kamailio node's SIP
+    address (a media app takes calls from each and tells each it is alive).
+    ``media_hosts``: the hosts that run an rtpengine and a media app, on the
+    site's ports: a call is anchored in one and served by the other of the
+    same host (rtpengine plays the media app's prompt files from its own disk)."""
+
+    kamailio: tuple[Endpoint, ...]
+    media_hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SipTls:
     port: int
     certificate: Path  # PEM, presented to phones on the TLS port
@@ -96,6 +108,7 @@ class Settings:
     api_rate_per_token: str = "600/minute"  # noqa: S105 (a rate, not a token)
     # The demo company's carrier: a local SIPp sending from this port.
     demo_trunk_port: int = 5099
+    cluster: Cluster | None = None
 
     @classmethod
     def from_mapping(cls, data: dict) -> Settings:
@@ -121,17 +134,25 @@ class Settings:
             api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
             demo_trunk_port=int(data.get("demo_trunk_port", 5099)),
+            cluster=_cluster(data.get("cluster")),
         )
+
+
+def _endpoint(address: str) -> Endpoint:
+    host, _, port = address.rpartition(":")
+    return Endpoint(host, int(port))
+
+
+def _cluster(data: dict | None) -> Cluster | None:
+    if not data:
+        return None
+    return Cluster(tuple(_endpoint(a) for a in data["kamailio"]), tuple(data["media_hosts"]))
 
 
 def _redis_sentinel(data: dict | None) -> RedisSentinel | None:
     if not data or not data.get("sentinels"):
         return None
-    sentinels = []
-    for address in data["sentinels"]:
-        host, _, port = address.rpartition(":")
-        sentinels.append(Endpoint(host, int(port)))
-    return RedisSentinel(data["master"], tuple(sentinels))
+    return RedisSentinel(data["master"], tuple(_endpoint(address) for address in data["sentinels"]))
 
 
 def _sip_tls(data: dict | None) -> SipTls | None:

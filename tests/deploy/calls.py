@@ -75,9 +75,9 @@ def carrier_call(node: str, trunk_port: int, phone_port: int, *, hold_ms: int = 
 
 
 def carrier_call_over(nodes: tuple[str, ...], trunk_port: int, phone_port: int, *, hold_ms: int) -> CarrierCall:
-    """The carrier's trunk lists every node: one that refuses the call with 503
-    is followed by the next, as a carrier fails over between a trunk's
-    addresses (RFC 3263, 4.3)."""
+    """The carrier's trunk lists every node: one that refuses the call with 503,
+    or does not answer, is followed by the next, as a carrier fails over
+    between a trunk's addresses (RFC 3263, 4.3)."""
     phone = Sipp("uas_answer.xml", port=phone_port, keys={"rtp_port": free_udp_port()}, timeout_s=20).start()
     refused: list[str] = []
     for node in nodes:
@@ -95,9 +95,12 @@ def carrier_call_over(nodes: tuple[str, ...], trunk_port: int, phone_port: int, 
         ).start()
         call_id = carrier.call_id()
         result = carrier.wait()
-        if result.returncode == 0 or _final_status(result) != 503:
+        status = _final_status(result)
+        if result.returncode == 0 or status not in (503, None):
             break
-        refused.append(node)
+        if status == 503:
+            refused.append(node)
+        # else no answer at all (a node restarting): the next one, too
     return CarrierCall(result, phone.wait(), call_id, tuple(refused))
 
 
@@ -158,3 +161,22 @@ def history_line(call, call_id: str) -> dict:
         return lines[0] if lines and lines[0]["ended_at"] else None
 
     return wait_for(written, 15, f"the history line of {call_id}")
+
+
+def menu_on_the_demo_number(admin, name: str) -> None:
+    """The demo number answered by a menu whose every key, and no key, leads to a voicemail box."""
+    anna = next(e for e in admin("GET", "/employees")[1] if e["extension"] == "101")
+    status, box = admin(
+        "POST", "/voicemail-boxes", {"name": f"{name} box", "recipients": [{"employee_id": anna["id"]}]}
+    )
+    assert status == 201, box
+    to_box = {"kind": "voicemail", "voicemail_box_id": box["id"]}
+    status, menu = admin(
+        "POST",
+        "/ivr-menus",
+        {"name": name, "greeting": {"kind": "tts", "text": "Нажмите один."}, "keys": {"1": to_box, "timeout": to_box}},
+    )
+    assert status == 201, menu
+    scheme = next(s for s in admin("GET", "/schemes")[1] if s["name"] == "Ring everyone")
+    step = {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}
+    assert admin("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [step]})[0] == 200

@@ -15,7 +15,7 @@ from ..e2e import sip_log
 from ..e2e.media_caller import ended, leave_message, media_call
 from ..e2e.sipp import free_udp_port
 from .ansible_run import host_root, playbook, supervisorctl
-from .calls import api, carrier_call, demo_credentials, history_line, register
+from .calls import api, carrier_call, demo_credentials, history_line, menu_on_the_demo_number, register
 from .conftest import SINGLE_HOST
 
 SERVICES = {
@@ -128,25 +128,7 @@ def test_a_carrier_call_reaches_a_phone_registered_on_the_deployed_host(single_h
 def test_a_menu_call_hears_its_greeting_and_leaves_a_message_on_the_deployed_host(single_host):
     # rtpengine (its own user) plays the media app's prompt files.
     admin = api(SINGLE_HOST, demo_credentials(SINGLE_HOST)["admin_api_token"])
-    anna = next(e for e in admin("GET", "/employees")[1] if e["extension"] == "101")
-    status, box = admin(
-        "POST", "/voicemail-boxes", {"name": "Deployed box", "recipients": [{"employee_id": anna["id"]}]}
-    )
-    assert status == 201, box
-    to_box = {"kind": "voicemail", "voicemail_box_id": box["id"]}
-    status, menu = admin(
-        "POST",
-        "/ivr-menus",
-        {
-            "name": "Deployed menu",
-            "greeting": {"kind": "tts", "text": "Нажмите один."},
-            "keys": {"1": to_box, "timeout": to_box},
-        },
-    )
-    assert status == 201, menu
-    scheme = next(s for s in admin("GET", "/schemes")[1] if s["name"] == "Ring everyone")
-    step = {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "ivr", "ivr_menu_id": menu["id"]}]}
-    assert admin("PUT", f"/schemes/{scheme['id']}", {"name": scheme["name"], "steps": [step]})[0] == 200
+    menu_on_the_demo_number(admin, "Deployed menu")
 
     sipp, audio = media_call(CARRIER, f"{SINGLE_HOST}:5060", "+74951112233")
     try:

@@ -48,6 +48,7 @@ def test_a_draining_node_refuses_what_is_new_and_lets_its_call_end(
     timed_out = _drain(stack, 1)
     assert timed_out.returncode == 1, timed_out.stdout + timed_out.stderr
     assert "1 call(s) still up" in timed_out.stderr
+    assert up.call_id in timed_out.stderr  # which one the drain waits for
     assert node_drain.draining(rpc)
 
     new = carrier.invite(demo["number"], offer(9, None), from_user="+79991234568")

@@ -40,7 +40,7 @@ from ..kamailio_rpc import KamailioRpc
 from ..routing import leg_names
 from ..routing.targets import COMPANY_HEADER, PRIORITY_HEADER
 from ..settings import Settings
-from . import sdp, sip
+from . import heartbeat, sdp, sip
 from .call import DIGITS, HungUp, MediaCall
 from .click_to_call import ClickToCall
 from .connect import Connector
@@ -97,6 +97,11 @@ class MediaApp:
         self.media = settings.media
         self.clock = clock
         self.kamailio = (settings.sip.host, settings.sip.port)
+        # Who may send us requests: our Kamailio, and in a cluster every node
+        # (a call is served by the media app beside the rtpengine holding it).
+        self.proxies = {self.kamailio}
+        if settings.cluster is not None:
+            self.proxies |= {(node.host, node.port) for node in settings.cluster.kamailio}
         self.calls: dict[str, MediaCall] = {}
         self.unacknowledged: dict[str, asyncio.Task] = {}
         self.tasks: set[asyncio.Task] = set()
@@ -157,6 +162,7 @@ class MediaApp:
             self.redis, self.store, self.click_to_call, self.history, str(self.media.sip), self.now
         )
         self.click_to_call_requests: asyncio.Future | None = None
+        self.heartbeats: asyncio.Future | None = None
         self.callbacks_served: asyncio.Future | None = None
         self.spool_replay: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
@@ -183,6 +189,9 @@ class MediaApp:
         for name, texts in STANDARD.items():
             if "{" not in texts["ru"]:  # those with placeholders are rendered per value
                 await self.prompts.standard(name)
+        # Told only once it can serve calls: Kamailio anchors them here from then on.
+        if self.settings.cluster is not None:
+            self.heartbeats = asyncio.ensure_future(heartbeat.beat(self.transactions, self.settings.cluster.kamailio))
         log.info(
             "media app on udp:%s, DTMF log on udp:%s:%s, RTP %s-%s",
             self.media.sip,
@@ -196,6 +205,8 @@ class MediaApp:
         # New calls first: hanging up those in progress waits on their BYEs,
         # and a call answered meanwhile would only be hung up in turn.
         self.stopping = True
+        if self.heartbeats is not None:
+            self.heartbeats.cancel()
         if self.click_to_call_requests is not None:
             self.click_to_call_requests.cancel()
         if self.callbacks_served is not None:
@@ -252,7 +263,7 @@ class MediaApp:
             if not self.transactions.deliver(message):
                 self.connector.retransmitted(message)
             return
-        if tuple(addr[:2]) != self.kamailio and message.method != "OPTIONS":
+        if tuple(addr[:2]) not in self.proxies and message.method != "OPTIONS":
             if message.method != "ACK":
                 self.send(sip.response(message, 403, extra={"Reason": 'SIP;cause=403;text="only vpbx\'s proxy"'}), addr)
             return

@@ -225,6 +225,8 @@ def render(profile: Profile) -> SiteFiles:
         "kamailio_lookup_workers": profile.lookup_workers,
         "kamailio_rtpengine_sockets": f"udp:127.0.0.1:{ports.rtpengine_ng}",
         "kamailio_cluster_hosts": [],  # one node: no DMQ
+        "site_cluster_kamailio": [],
+        "site_cluster_media_hosts": [],
         "redis_data_dir": str(run / "redis"),
         "site_api_rate_per_source": api_rates[0],
         "site_api_rate_per_token": api_rates[1],

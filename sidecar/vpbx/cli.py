@@ -132,6 +132,7 @@ def keep(config: str | None, interval: float) -> None:
     from .config.compile import rebuild_all
     from .config.publish import forget_kept_versions
     from .documents import GENERATION_KEY
+    from .heartbeats import CACHE_KEEPER, Heartbeat
     from .kamailio_rpc import KamailioRpc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
@@ -139,9 +140,11 @@ def keep(config: str | None, interval: float) -> None:
     cfg = _settings(config)
     client = redis_client.connect(cfg, socket_timeout=2, socket_connect_timeout=2)
     log.info("watching Redis")
+    heartbeat = Heartbeat(client, CACHE_KEEPER, cfg.sip.host)
     seen_run = None
     while True:
         try:
+            heartbeat.beat()
             # A Redis that restarted may have loaded a snapshot taken minutes
             # ago, documents and all: older than PostgreSQL, so rebuild then too.
             info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"
@@ -180,13 +183,20 @@ def history_keep(config: str | None) -> None:
     import socket
 
     from . import redis_client
+    from .heartbeats import HISTORY_KEEPER, Heartbeat
     from .history.keeper import keep
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s history-keeper %(levelname)s %(message)s")
     cfg = _settings(config)
     client = redis_client.connect(cfg, socket_timeout=5, socket_connect_timeout=2)
     logging.getLogger("vpbx.history").info("writing call history from Redis")
-    keep(client, lambda: db.connect(cfg.database_url, autocommit=True), consumer=socket.gethostname())
+    heartbeat = Heartbeat(client, HISTORY_KEEPER, cfg.sip.host)
+    keep(
+        client,
+        lambda: db.connect(cfg.database_url, autocommit=True),
+        consumer=socket.gethostname(),
+        heartbeat=heartbeat.beat,
+    )
 
 
 @main.group()

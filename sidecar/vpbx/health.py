@@ -1,18 +1,24 @@
-"""Probe each component vpbx depends on: up or down, and how long it took to answer."""
+"""Probe each component of this node: up or down, how long it took to answer,
+and what an operator watches it for (the history keeper's lag, whether the
+routing documents are current, the calls the media app holds)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import psycopg
 
 from . import redis_client
+from .documents import GENERATION_KEY
+from .heartbeats import ALIVE_TTL_S, CACHE_KEEPER, HISTORY_KEEPER, seconds_since_beat
+from .history import events
 from .kamailio_rpc import KamailioRpc
+from .media.load import media_app_load
 from .media.ng import NgClient
 from .settings import Settings
 
@@ -25,20 +31,29 @@ class Probe:
     up: bool
     latency_ms: float
     detail: str
+    facts: dict = field(default_factory=dict)  # numbers beside the detail, for machines
 
     def as_dict(self) -> dict:
-        return {"up": self.up, "latency_ms": round(self.latency_ms, 2), "detail": self.detail}
+        return {"up": self.up, "latency_ms": round(self.latency_ms, 2), "detail": self.detail, **self.facts}
 
 
-def _timed(component: str, check: Callable[[], str]) -> Probe:
+class Down(RuntimeError):
+    """The component answered, and what it said means it is not doing its job."""
+
+
+def _timed(component: str, check: Callable[[], str | tuple[str, dict]]) -> Probe:
     started = time.perf_counter()
+    facts: dict = {}
     try:
-        detail = check()
+        answer = check()
+        detail, facts = answer if isinstance(answer, tuple) else (answer, {})
         up = True
+    except Down as exc:
+        detail, up = str(exc), False
     except Exception as exc:  # any failure of a probe means "down", with the reason shown
         detail = f"{type(exc).__name__}: {exc}"
         up = False
-    return Probe(component, up, (time.perf_counter() - started) * 1000, detail)
+    return Probe(component, up, (time.perf_counter() - started) * 1000, detail, facts)
 
 
 def _postgresql(settings: Settings) -> str:
@@ -70,11 +85,66 @@ def _rtpengine(settings: Settings) -> str:
     return "pong"
 
 
-PROBES: dict[str, Callable[[Settings], str]] = {
+def _media_app(settings: Settings) -> tuple[str, dict]:
+    load = media_app_load(settings.media.sip.port, settings.media.sip.host, timeout=PROBE_TIMEOUT)
+    if load is None:
+        raise Down(f"no answer to OPTIONS on {settings.media.sip.host}:{settings.media.sip.port}")
+    calls, tasks = load
+    return f"{calls} calls, {tasks} tasks in hand", {"calls": calls}
+
+
+def _keeper_alive(client, component: str, settings: Settings) -> float:
+    since = seconds_since_beat(client, component, settings.sip.host, time.time())
+    if since is None:
+        raise Down(f"no heartbeat from this node's {component} in {ALIVE_TTL_S} s")
+    return since
+
+
+def _history_keeper(settings: Settings) -> tuple[str, dict]:
+    """Alive, and how far behind: the stream holds only the events not yet in
+    PostgreSQL (the keeper deletes what it wrote), so its length and its
+    oldest entry's age are the lag."""
+    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
+    try:
+        _keeper_alive(client, HISTORY_KEEPER, settings)
+        pipe = client.pipeline(transaction=False)
+        pipe.xlen(events.STREAM)
+        pipe.xrange(events.STREAM, count=1)
+        waiting, oldest = pipe.execute()
+    finally:
+        client.close()
+    lag = 0.0
+    if oldest:
+        # An entry's ID is the Redis server's clock in milliseconds at XADD.
+        entry_id = oldest[0][0]
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        lag = max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000)
+    return f"{waiting} call events waiting, the oldest {lag:.1f} s old", {
+        "lag_events": waiting,
+        "lag_seconds": round(lag, 3),
+    }
+
+
+def _cache_keeper(settings: Settings) -> tuple[str, dict]:
+    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
+    try:
+        _keeper_alive(client, CACHE_KEEPER, settings)
+        current = bool(client.exists(GENERATION_KEY))
+    finally:
+        client.close()
+    if not current:
+        raise Down("the routing documents are missing from Redis: being rebuilt from PostgreSQL")
+    return "the routing documents in Redis are current", {"current": True}
+
+
+PROBES: dict[str, Callable[[Settings], str | tuple[str, dict]]] = {
     "postgresql": _postgresql,
     "redis": _redis,
     "kamailio": _kamailio,
     "rtpengine": _rtpengine,
+    "media_app": _media_app,
+    "history_keeper": _history_keeper,
+    "cache_keeper": _cache_keeper,
 }
 
 

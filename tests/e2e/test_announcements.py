@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from vpbx.media.load import media_app_load
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, rung, silent_phone

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from vpbx import db as vpbx_db
 from vpbx.kamailio_adapter.worker import history_spool_path
+from vpbx.media.load import media_app_load
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import media_app_load
 
 from .calls import parallel
 from .sipp import Sipp, SippResult, free_udp_port

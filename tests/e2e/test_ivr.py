@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from vpbx.media.load import media_app_load
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import media_app_load
 
 from . import sip_log
 from .calls import history_line, parallel, rung, silent_phone

@@ -14,8 +14,8 @@ import re
 
 import pytest
 
+from vpbx.media.load import media_app_load
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import media_app_load
 
 from .calls import employee, parallel
 from .logs import LogTail

@@ -11,9 +11,9 @@ import wave
 
 import pytest
 
+from vpbx.media.load import media_app_load
 from vpbx.notify import links
 from vpbx.stack.process import wait_for
-from vpbx.stack.services import media_app_load
 
 from .calls import history_line, parallel
 from .media_caller import ended, hang_up_after, media_call, message_of, upload_tone

@@ -45,6 +45,16 @@ class VpbxCollector:
             latency.add_metric([probe.component], probe.latency_ms / 1000)
         yield up
         yield latency
+        history = next((p for p in probes if p.component == "history_keeper" and p.up), None)
+        if history is not None:
+            yield GaugeMetricFamily(
+                "vpbx_history_lag_events", "Call events not yet in PostgreSQL", value=history.facts["lag_events"]
+            )
+            yield GaugeMetricFamily(
+                "vpbx_history_lag_seconds",
+                "Age of the oldest call event not yet in PostgreSQL",
+                value=history.facts["lag_seconds"],
+            )
         yield from self._kamailio()
         yield from self._rtpengine()
         yield from self._trunks(probes)

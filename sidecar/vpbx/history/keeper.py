@@ -74,6 +74,7 @@ def keep(
     connect: Callable[[], Connection],
     consumer: str,
     should_stop: Callable[[], bool] = lambda: False,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> None:
     conn: Connection | None = None
     backlog = True  # first what this consumer read before and never acknowledged
@@ -82,6 +83,7 @@ def keep(
     group_ready = False
     while not should_stop():
         try:
+            heartbeat()  # each pass, so a keeper stuck elsewhere stops beating
             if not group_ready:
                 ensure_group(client)
                 group_ready = True

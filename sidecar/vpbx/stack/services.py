@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -26,7 +24,7 @@ from .. import settings as vpbx_settings
 from ..documents import GENERATION_KEY
 from ..kamailio_adapter.worker import history_spool_path
 from ..kamailio_rpc import KamailioRpc
-from ..media import sip
+from ..media.load import media_app_load
 from ..media.ng import NgClient
 from . import process
 from .profile import Profile
@@ -345,29 +343,6 @@ class MediaApp(Service):
     def ready(self) -> bool:
         """Answers SIP OPTIONS."""
         return media_app_load(self.profile.ports.media_sip) is not None
-
-
-def media_app_load(port: int, host: str = "127.0.0.1") -> tuple[int, int] | None:
-    """(calls, tasks) the media app has in hand, from its OPTIONS answer; None if it does not answer."""
-    probe = sip.Message(
-        method="OPTIONS",
-        uri=f"sip:media@{host}:{port}",
-        headers={
-            "via": [f"SIP/2.0/UDP 127.0.0.1;branch={sip.new_branch()};rport"],
-            "from": [f"<sip:probe@vpbx.invalid>;tag={sip.new_tag()}"],
-            "to": ["<sip:media@vpbx.invalid>"],
-            "call-id": [f"probe-{secrets.token_hex(6)}"],
-            "cseq": ["1 OPTIONS"],
-        },
-    )
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.5)
-        sock.sendto(probe.encode(), (host, port))
-        try:
-            reply = sip.parse(sock.recv(4096))
-        except (OSError, sip.ParseError):
-            return None
-    return int(reply.get("x-vpbx-calls", "-1")), int(reply.get("x-vpbx-tasks", "-1"))
 
 
 class Kamailio(Service):

@@ -94,6 +94,9 @@ def test_status_answers_on_the_hosts_address_with_every_component_up(single_host
         "postgresql",
         "redis",
         "rtpengine",
+        "media_app",
+        "history_keeper",
+        "cache_keeper",
     }
 
 

@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import psycopg
+import redis
 
 from . import redis_client
 from .documents import GENERATION_KEY
@@ -63,14 +64,16 @@ def _postgresql(settings: Settings) -> str:
         return str(row[0]).split(" on ")[0] if row else "PostgreSQL"
 
 
+def _probe_redis(settings: Settings) -> redis.Redis:
+    """A client for one probe, with the probe's timeouts; the caller closes it (``with``)."""
+    return redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
+
+
 def _redis(settings: Settings) -> str:
-    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
-    try:
+    with _probe_redis(settings) as client:
         client.ping()
         info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"
         return "Redis " + info["redis_version"]
-    finally:
-        client.close()
 
 
 def _kamailio(settings: Settings) -> str:
@@ -93,26 +96,21 @@ def _media_app(settings: Settings) -> tuple[str, dict]:
     return f"{calls} calls, {tasks} tasks in hand", {"calls": calls}
 
 
-def _keeper_alive(client, component: str, settings: Settings) -> float:
-    since = seconds_since_beat(client, component, settings.sip.host, time.time())
-    if since is None:
+def _keeper_alive(client, component: str, settings: Settings) -> None:
+    if seconds_since_beat(client, component, settings.sip.host, time.time()) is None:
         raise Down(f"no heartbeat from this node's {component} in {ALIVE_TTL_S} s")
-    return since
 
 
 def _history_keeper(settings: Settings) -> tuple[str, dict]:
     """Alive, and how far behind: the stream holds only the events not yet in
     PostgreSQL (the keeper deletes what it wrote), so its length and its
     oldest entry's age are the lag."""
-    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
-    try:
+    with _probe_redis(settings) as client:
         _keeper_alive(client, HISTORY_KEEPER, settings)
         pipe = client.pipeline(transaction=False)
         pipe.xlen(events.STREAM)
         pipe.xrange(events.STREAM, count=1)
         waiting, oldest = pipe.execute()
-    finally:
-        client.close()
     lag = 0.0
     if oldest:
         # An entry's ID is the Redis server's clock in milliseconds at XADD.
@@ -126,12 +124,9 @@ def _history_keeper(settings: Settings) -> tuple[str, dict]:
 
 
 def _cache_keeper(settings: Settings) -> tuple[str, dict]:
-    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
-    try:
+    with _probe_redis(settings) as client:
         _keeper_alive(client, CACHE_KEEPER, settings)
         current = bool(client.exists(GENERATION_KEY))
-    finally:
-        client.close()
     if not current:
         raise Down("the routing documents are missing from Redis: being rebuilt from PostgreSQL")
     return "the routing documents in Redis are current", {"current": True}

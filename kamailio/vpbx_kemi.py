@@ -117,6 +117,9 @@ LOOKUP_XAVP = "$xavp(vpbx_lookup)"
 # or the task worker rings and the CANCEL is relayed as usual.
 LOOKUP_CLAIM = "$shtinc(lookups=>$ci)"
 CLAIMED_FIRST = 2
+# When the call first rang or was answered (epoch seconds), set by
+# kamailio.cfg's reply route: the missed event's setup time for the metrics.
+RINGING = "$sht(ringing=>$ci)"
 
 
 # kamailio.cfg's ndb_redis server, and where its MGET reply is kept.
@@ -134,6 +137,12 @@ def mod_init():
 # branch route (route PRESENT_CALLER) presents it as the gateway's trunk wants.
 CALLER_ID_XAVP = "$xavp(vpbx_cid)"
 CALLER_HIDDEN_XAVP = "$xavp(vpbx_cid_hidden)"
+
+
+def trunk_id(tag: str | None) -> int | None:
+    """The trunk's id from permissions' tag of its address, "<region>:<trunk id>"."""
+    value = (tag or "").partition(":")[2]
+    return int(value) if value.isdigit() else None
 
 
 class KamailioRedis:
@@ -321,6 +330,7 @@ class VpbxRoutes:
         source = "trunk" if KSR.isflagset(FLT_TRUNK) else "media" if KSR.isflagset(FLT_MEDIA) else "phone"
         # permissions' tag of the trunk: "<region>:<trunk id>" (kamailio_address view).
         region = (KSR.pv.get("$avp(trunk_id)") or "").partition(":")[0] if source == "trunk" else None
+        planning = time.perf_counter()
         try:
             plan = self.worker.plan_for(
                 dialled=self.dialled(source),
@@ -359,6 +369,8 @@ class VpbxRoutes:
                 caller_domain=KSR.pv.get("$fd"),
                 parent_call_id=parent,
                 call_id=KSR.pv.get("$ci") or "",
+                plan_seconds=time.perf_counter() - planning,
+                trunk_id=trunk_id(KSR.pv.get("$avp(trunk_id)")) if source == "trunk" else None,
             ),
         )
         if plan.lookups():
@@ -402,12 +414,14 @@ class VpbxRoutes:
         if not self.ring_next_step(cursor):
             final = reasons.final(cursor.plan.final)
             self.emit_missed(
-                cursor, events.missed_reason(final.code, cancelled=False) if final else events.NOBODY_TO_RING
+                cursor,
+                events.missed_reason(final.code, cancelled=False) if final else events.NOBODY_TO_RING,
+                (final or reasons.NOBODY_TO_RING).code,
             )
             self.reject(final or reasons.NOBODY_TO_RING)
             return
         if not self.route_relay():
-            self.emit_missed(cursor, events.REJECTED)
+            self.emit_missed(cursor, events.REJECTED, None)
 
     def look_up_then_ring(self, cursor, source, region):
         """Suspend the transaction and let a task worker ask the webhook or CRM;
@@ -421,7 +435,7 @@ class VpbxRoutes:
         # No task worker can take it: fail open here, without asking anyone.
         KSR.pv.unset("$sht(lookups=>$ci)")
         KSR.err(f"vpbx: lookups of {KSR.pv.get('$ci')} not queued; following the fallbacks\n")
-        plan = self.worker.resolve_lookups(
+        plan, _ = self.worker.resolve_lookups(
             cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "", ask=False, **lookup
         )
         self.ring_plan(replace(cursor, plan=plan))
@@ -430,13 +444,15 @@ class VpbxRoutes:
         """In an async task worker: ask, then ring what the answers say."""
         cursor = self.saved_cursor()
         lookup = json.loads(KSR.pv.get(LOOKUP_XAVP))
-        plan = self.worker.resolve_lookups(
+        plan, asked = self.worker.resolve_lookups(
             cursor.plan, call_id=KSR.pv.get("$ci"), caller=KSR.pv.get("$fU") or "", **lookup
         )
+        for event in asked:
+            self.emit(event)
         claim = KSR.pv.get(LOOKUP_CLAIM)
         KSR.pv.unset("$sht(lookups=>$ci)")
         if claim != CLAIMED_FIRST:  # the caller hung up meanwhile
-            self.emit_missed(cursor, events.CALLER_CANCELLED)
+            self.emit_missed(cursor, events.CALLER_CANCELLED, 487)
             KSR.tm.t_reply(487, "Request Terminated")
             return 1
         self.ring_plan(replace(cursor, plan=plan))
@@ -477,8 +493,11 @@ class VpbxRoutes:
             KSR.counters.inc(f"{COUNTERS_GROUP}.{events.DROPPED_COUNTER}")
             KSR.err(f"vpbx: history queue full, {event['type']} event of {event['call_id']} dropped\n")
 
-    def emit_missed(self, cursor, reason):
-        self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason))
+    def emit_missed(self, cursor, reason, code):
+        ringing_at = KSR.pv.get(RINGING)
+        if ringing_at is not None:
+            KSR.pv.unset(RINGING)
+        self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason, code, ringing_at))
 
     def route_relay(self):
         if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE
@@ -516,7 +535,7 @@ class VpbxRoutes:
         if KSR.tm.t_is_canceled() > 0:
             if not KSR.isflagset(FLT_MEDIA):
                 KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
-            self.emit_missed(cursor, events.CALLER_CANCELLED)
+            self.emit_missed(cursor, events.CALLER_CANCELLED, 487)
             # Our own 487, built from the caller's INVITE, rather than relaying a
             # phone's: some build theirs from the CANCEL's lone Via, and relayed
             # that reaches the caller with no Via at all.
@@ -539,10 +558,11 @@ class VpbxRoutes:
         # The plan is spent: free the media session now, not at rtpengine's RTP timeout.
         if not KSR.isflagset(FLT_MEDIA):
             KSR.rtpengine.rtpengine_delete(DELETE_WHOLE_CALL)
-        self.emit_missed(cursor, events.missed_reason(int(KSR.pv.get("$T_reply_code") or 0), cancelled=False))
+        code = int(KSR.pv.get("$T_reply_code") or 0)
         final = reasons.final(cursor.plan.final) if cursor else None
-        if final is None and int(KSR.pv.get("$T_reply_code") or 0) in CHALLENGES:
+        if final is None and code in CHALLENGES:
             final = reasons.CREDENTIALS_REFUSED_DOWNSTREAM
+        self.emit_missed(cursor, events.missed_reason(code, cancelled=False), final.code if final else code)
         if final:
             KSR.hdr.append_to_reply(final.reason_header)
             KSR.tm.t_reply(final.code, final.phrase)

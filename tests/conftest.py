@@ -32,7 +32,9 @@ def _quiet(_line: str) -> None:
 
 @pytest.fixture(scope="session")
 def stack():
-    profile = load_profile("test")
+    # Another profile's ports (VPBX_TEST_PROFILE=test2) let a second checkout's
+    # tests run beside a suite already running.
+    profile = load_profile(os.environ.get("VPBX_TEST_PROFILE", "test"))
     manager.down(profile, say=_quiet)
     shutil.rmtree(profile.run_dir, ignore_errors=True)  # a fresh database every run
     manager.up(profile, say=_quiet)

@@ -98,7 +98,7 @@ class Settings:
     sip_tls: SipTls | None = None
     # Where Sentinel watches Redis: clients find the primary through it (vpbx.redis_client).
     redis_sentinel: RedisSentinel | None = None
-    # "test" lets the test suite pin the routing clock; any other profile never does.
+    # "test" (and "test2") let the test suite pin the routing clock; no other profile does.
     profile: str = "production"
     # Internal networks customers' webhook and CRM URLs may reach (by default
     # only public addresses): an operator's own CRM on a private network.

@@ -15,7 +15,7 @@ from prometheus_client.core import CollectorRegistry, CounterMetricFamily, Gauge
 from .. import db as vpbx_db
 from .. import redis_client, sip_bans
 from ..health import probe_all
-from ..history import events
+from ..history import events, totals
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
 from .queues import queues_now
@@ -59,7 +59,17 @@ class VpbxCollector:
         yield from self._rtpengine()
         yield from self._trunks(probes)
         if any(p.component == "postgresql" and p.up for p in probes):
+            yield from self._calls()
             yield from self._queues()
+
+    def _calls(self):
+        """The history keeper's counters and histograms of calls (vpbx/history/totals.py)."""
+        try:
+            with vpbx_db.connect(self.settings.database_url) as conn:
+                rows = conn.execute("SELECT family, labels, bucket, value FROM metric_totals").fetchall()
+        except psycopg.Error:
+            return  # the component's own probe already says it is down
+        yield from totals.collect(rows)
 
     def _queues(self):
         """Each call queue now (callers, agents) and its callers since it was made, by outcome."""

@@ -15,6 +15,9 @@ costs no extra Redis round trip before it rings:
               callback_number}
     queue_callback the media app's, when a caller's callback request was
               served: {call_id, queue_id, at, outcome, callback_call_id}
+    lookup    a webhook or CRM lookup asked for a call, for the metrics only:
+              {call_id, at, company_id, lookup (its kind), outcome
+              (vpbx.lookups.http.LOOKUP_RESULTS), seconds}
 
 ``call`` (the same in answered and missed) describes the call itself:
 company_id, direction ("incoming" from a trunk, "internal" from a company
@@ -38,7 +41,7 @@ STREAM = "vpbx:history:events"
 STREAM_MAX_LEN = 1_000_000
 
 ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
-QUEUE, QUEUE_CALLBACK = "queue", "queue_callback"
+QUEUE, QUEUE_CALLBACK, LOOKUP = "queue", "queue_callback", "lookup"
 
 # Kamailio's counter (group "script") of call events it could not keep: its
 # shared-memory queue or its spool on disk was full.
@@ -69,6 +72,18 @@ CALLER_CANCELLED, NO_ANSWER, BUSY, NOBODY_TO_RING, REJECTED = (
     "nobody_to_ring",
     "rejected",
 )
+
+
+def lookup(call_id: str, company_id: int | None, kind: str, outcome: str, seconds: float) -> dict:
+    return {
+        "type": LOOKUP,
+        "call_id": call_id,
+        "at": datetime.now(UTC).isoformat(),
+        "company_id": company_id,
+        "lookup": kind,
+        "outcome": outcome,
+        "seconds": round(seconds, 6),
+    }
 
 
 def missed_reason(status: int, cancelled: bool) -> str:

@@ -20,6 +20,7 @@ import redis
 from ..db import Connection
 from . import events
 from .store import apply
+from .totals import Totals
 
 log = logging.getLogger(__name__)
 GROUP = "history-keeper"
@@ -50,6 +51,7 @@ def write_batch(conn: Connection, batch: list[tuple[bytes, dict]]) -> None:
     (malformed) is logged and skipped inside its own savepoint instead of
     blocking the rest."""
     with conn.transaction():
+        moved = Totals()
         for entry_id, fields in batch:
             for raw in events.from_entry(fields):
                 event = _decode(raw)
@@ -58,7 +60,9 @@ def write_batch(conn: Connection, batch: list[tuple[bytes, dict]]) -> None:
                     continue
                 try:
                     with conn.transaction():
-                        apply(conn, event)
+                        this_event = Totals()
+                        apply(conn, event, this_event)
+                    moved.add(this_event)  # only once its writes stand
                 except (
                     KeyError,
                     TypeError,
@@ -67,6 +71,7 @@ def write_batch(conn: Connection, batch: list[tuple[bytes, dict]]) -> None:
                     psycopg.errors.IntegrityError,
                 ) as exc:
                     log.error("an event of entry %s cannot be recorded (%s): dropped: %s", entry_id, exc, event)
+        moved.write(conn)
 
 
 def keep(

@@ -3,16 +3,25 @@
 Every write is idempotent, so an event delivered twice (a keeper restarted
 before acknowledging it, two 200 OKs from a forked call) changes nothing the
 second time: the first answer wins and a missed event never overrides it.
+The metrics' totals (``totals``) move only with a write that happened, so
+they count each call once too; a lookup event, which writes no history,
+counts again if delivered again.
 """
 
 from __future__ import annotations
 
 from ..db import Connection, one
-from . import events
+from ..routing.outbound import HIDDEN
+from . import events, totals
 from .rules import Line, answered_line, missed_line
 
+# Why a missed line's call failed rather than went unanswered (vpbx_calls_total's "outcome").
+FAILED_REASONS = frozenset({events.REJECTED, events.NOBODY_TO_RING})
 
-def apply(conn: Connection, event: dict) -> None:
+
+def apply(conn: Connection, event: dict, moved: totals.Totals | None = None) -> None:
+    """Write ``event``; what it moved in the metrics goes to ``moved``."""
+    moved = moved if moved is not None else totals.Totals()
     kind = event.get("type")
     parent = (event.get("call") or {}).get("parent_call_id")
     if "at" in event:
@@ -21,19 +30,30 @@ def apply(conn: Connection, event: dict) -> None:
     if parent and kind in (events.ANSWERED, events.MISSED):
         _add_to_parent(conn, event, parent, answered)
     elif kind == events.ANSWERED:
-        _record(conn, event, answered_line(event), answered=answered)
+        _record(conn, event, answered_line(event), answered, moved)
     elif kind == events.MISSED:
-        _record(conn, event, missed_line(event), answered=None)
+        _record(conn, event, missed_line(event), None, moved)
     elif kind == events.VOICEMAIL and event.get("message_id"):
         # The media app took a message: whoever answered (voicemail itself, or
         # an IVR menu that led to it), the caller reached no one (R19).
-        conn.execute(
-            """UPDATE calls SET voicemail = true, voicemail_message_id = %(message)s, status = 'missed',
-                               end_reason = COALESCE(end_reason, %(reason)s)
-                         WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s
-                                     ORDER BY started_at DESC LIMIT 1)
-                           AND EXISTS (SELECT 1 FROM voicemail_messages WHERE id = %(message)s)""",
+        row = conn.execute(
+            """UPDATE calls c SET voicemail = true, voicemail_message_id = %(message)s, status = 'missed',
+                                 end_reason = COALESCE(end_reason, %(reason)s)
+                 FROM (SELECT id, voicemail_message_id AS before FROM calls WHERE call_id = %(call_id)s
+                        ORDER BY started_at DESC LIMIT 1 FOR UPDATE) old
+                WHERE c.id = old.id AND EXISTS (SELECT 1 FROM voicemail_messages WHERE id = %(message)s)
+            RETURNING c.company_id, old.before IS DISTINCT FROM %(message)s AS new""",
             {"message": event["message_id"], "call_id": event["call_id"], "reason": events.NO_ANSWER},
+        ).fetchone()
+        if row is not None and row["new"]:
+            moved.count(totals.VOICEMAIL, {"company_id": row["company_id"]})
+    elif kind == events.LOOKUP:
+        moved.count(
+            totals.LOOKUPS,
+            {"company_id": event.get("company_id") or "", "lookup": event["lookup"], "outcome": event["outcome"]},
+        )
+        moved.observe(
+            totals.LOOKUP_SECONDS, {"lookup": event["lookup"], "outcome": event["outcome"]}, float(event["seconds"])
         )
     elif kind == events.QUEUE:
         _queue_call(conn, event)
@@ -98,7 +118,7 @@ def _queue_call(conn: Connection, event: dict) -> None:
         )
 
 
-def _record(conn: Connection, event: dict, line: Line, answered: dict | None) -> None:
+def _record(conn: Connection, event: dict, line: Line, answered: dict | None, moved: totals.Totals) -> None:
     call = event["call"]
     if conn.execute("SELECT 1 FROM companies WHERE id = %s", (call["company_id"],)).fetchone() is None:
         return  # the company is gone: nothing to show its calls to
@@ -114,7 +134,7 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
                    %(employee_label)s, %(forwarded)s, %(end_reason)s, %(caller_id)s,
                    (SELECT name FROM trunks WHERE id = %(trunk_id)s))
            ON CONFLICT (call_id, started_at) DO NOTHING
-           RETURNING id""",
+           RETURNING id, trunk""",
         {
             # A click-to-call's employee leg is recorded under the client leg's Call-ID.
             "call_id": call.get("line_call_id") or event["call_id"],
@@ -139,6 +159,40 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None) ->
     if row is None:
         return  # already recorded: the first outcome stands
     _insert_legs(conn, row["id"], event["legs"], answered)
+    _count_call(conn, event, line, row["trunk"], moved)
+
+
+def _count_call(conn: Connection, event: dict, line: Line, trunk: str | None, moved: totals.Totals) -> None:
+    """The call in the metrics: how it ended, its setup and plan times."""
+    call = event["call"]
+    direction = call["direction"]
+    number = ""
+    if direction == "incoming":
+        number = call["called"] or ""
+        if call.get("trunk_id") is not None:  # the trunk it came in on
+            found = conn.execute("SELECT name FROM trunks WHERE id = %s", (call["trunk_id"],)).fetchone()
+            trunk = found["name"] if found else trunk
+    elif direction == "outgoing":
+        number = "hidden" if call.get("caller_id") == HIDDEN else call.get("caller_id") or ""
+    code = 200 if line.status == "answered" or event.get("type") == events.ANSWERED else event.get("code")
+    moved.count(
+        totals.CALLS,
+        {
+            "company_id": call["company_id"],
+            "direction": direction,
+            "number": number,
+            "trunk": trunk or "",
+            "outcome": line.status if line.end_reason not in FAILED_REASONS else "failed",
+            "reason": line.end_reason or "",
+            "code_class": f"{code // 100}xx" if isinstance(code, int) and 100 <= code < 700 else "",
+        },
+    )
+    if event.get("ringing_at") is not None:
+        started = events.event_time(call["started_at"])
+        ringing = events.event_time(float(event["ringing_at"]))
+        moved.observe(totals.SETUP, {"direction": direction}, (ringing - started).total_seconds())
+    if call.get("plan_s") is not None:
+        moved.observe(totals.PLAN, {"direction": direction}, float(call["plan_s"]))
 
 
 def _line_trunk(legs: list[dict], answered: dict | None) -> int | None:

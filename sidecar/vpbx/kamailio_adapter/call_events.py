@@ -26,17 +26,21 @@ def call_record(
     caller_domain: str | None,
     parent_call_id: str | None = None,
     call_id: str = "",
+    plan_seconds: float | None = None,
+    trunk_id: int | None = None,
 ) -> dict:
     """What every event of this call says about the call itself. A leg the media
     app opened for a caller it answered names that caller's call (``parent_call_id``):
-    history adds it to that call's line instead of making one of its own."""
+    history adds it to that call's line instead of making one of its own.
+    ``plan_seconds`` (how long routing took) and ``trunk_id`` (the trunk an
+    incoming call came in on) are for the metrics."""
     from_phone = source == "phone"
     if plan.on_behalf_of:  # a click-to-call: the employee's outgoing call, whatever the leg's From says
         from_phone, caller, caller_domain = True, plan.on_behalf_of, plan.domain
     direction = "incoming"
     if from_phone:
         direction = "outgoing" if plan.outgoing or plan.on_behalf_of else "internal"
-    record = {
+    record: dict[str, object] = {
         "company_id": plan.company_id,
         "called": plan.called,
         "direction": direction,
@@ -47,6 +51,10 @@ def call_record(
         "dialled_employee_id": plan.dialled_employee_id,
         "dialled_employee_label": plan.dialled_employee_label,
     }
+    if plan_seconds is not None:
+        record["plan_s"] = round(plan_seconds, 6)
+    if trunk_id is not None and direction == "incoming":
+        record["trunk_id"] = trunk_id
     if plan.caller_id is not None:
         # What the callee was shown: a hidden caller's number reached only the carrier.
         record["caller_id"] = HIDDEN if plan.caller_hidden else plan.caller_id
@@ -74,7 +82,12 @@ def answer_prefix(call_id: str, cursor: PlanCursor) -> str | None:
     return head[:-1] + ',"answered_leg":'
 
 
-def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
+def missed(
+    call_id: str, cursor: PlanCursor | None, reason: str, code: int | None, ringing_at: str | None = None
+) -> dict | None:
+    """``code``: the final reply the caller got (None: not known here);
+    ``ringing_at``: when the call first rang (epoch seconds, kamailio.cfg's
+    "ringing" table), None if it never did."""
     if cursor is None or not cursor.is_ours():
         return None
     return {
@@ -84,4 +97,6 @@ def missed(call_id: str, cursor: PlanCursor | None, reason: str) -> dict | None:
         "call": cursor.call,
         "legs": list(cursor.legs),
         "reason": reason,
+        "code": code,
+        "ringing_at": float(ringing_at) if ringing_at else None,
     }

@@ -31,6 +31,7 @@ from ..routing.feature_codes import build_feature_plan
 from ..routing.numbers import to_e164
 from ..routing.outbound import build_outgoing_plan
 from ..routing.plan import build_agents_plan, build_ivr_key_plan, build_scheme_plan, expand_lookups
+from ..stack.profile import TEST_PROFILES
 from .documents import CacheUnavailable, Documents, Read, Reader, Shared, Versions
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class Worker:
         self.versions = versions  # document versions the workers read in the last second or two
         self.documents: Documents | None = None
         self.pid = 0
-        self.clock_key = TEST_CLOCK_KEY if config.profile == "test" else None
+        self.clock_key = TEST_CLOCK_KEY if config.profile in TEST_PROFILES else None
         # host:port where voicemail and IVR nodes ring (kamailio.cfg knows it as its requests' source).
         self.media_app = str(config.media.sip)
         # Call events Redis did not take (only the timer process that writes them uses it).
@@ -224,8 +225,10 @@ class Worker:
 
     def resolve_lookups(
         self, plan: Plan, *, call_id: str, caller: str, source: str, region: str, arrived: float, ask: bool = True
-    ) -> Plan:
-        """The plan once its webhooks and CRM lookups are answered (or have failed).
+    ) -> tuple[Plan, list[dict]]:
+        """The plan once its webhooks and CRM lookups are answered (or have
+        failed), and a history "lookup" event for each one asked (the metrics'
+        count and latency, vpbx.history.events).
 
         Runs in an async task worker: it waits on customers' servers, each
         lookup ending by its budget counted from ``arrived`` (epoch seconds the
@@ -256,13 +259,15 @@ class Worker:
             call_id, plan.called or "", caller, source, at, f"sip:{caller}@{plan.domain}" if source == "phone" else None
         )
         outcomes: dict[str, object] = {}
+        asked: list[dict] = []
         for node in plan.lookups() if ask else ():
             kind, _, node_id = node.partition(":")
             asker = ASKERS.get(kind)
             if asker is None:
                 log.error("call %s: no asker for lookup kind %s: %s fails open", call_id, kind, node)
                 continue
-            outcomes[node] = asker(
+            started = time.monotonic()
+            answer = asker(
                 Lookup(
                     redis=self.docs.redis,
                     directory=directory,
@@ -276,7 +281,9 @@ class Worker:
                     allowed=self.settings.http_allowed_networks,
                 )
             )
-        return expand_lookups(plan, directory, outcomes, call, self.docs.state_on_demand(key))
+            outcomes[node] = answer.outcome
+            asked.append(events.lookup(call_id, plan.company_id, kind, answer.result, time.monotonic() - started))
+        return expand_lookups(plan, directory, outcomes, call, self.docs.state_on_demand(key)), asked
 
     def member_call(self, member: tuple[int, int], event: str) -> None:
         """Note that a longest idle department's member answered or ended a call

@@ -1,6 +1,7 @@
 """Who asks the outside system for each lookup kind (routing's Handler.LOOKUP
 destinations): ``ASKERS`` maps the kind to a function that takes the call's
-``Lookup`` and returns the outcome routing expands (the kind's ``expand``).
+``Lookup`` and returns the outcome routing expands (the kind's ``expand``)
+with how the metrics count it (``http.Answer``).
 A lookup kind without an asker fails its unit test, not a call."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import redis
 
 from ..addresses import IPNetwork
 from . import crm, webhook
+from .http import SKIPPED, Answer
 
 
 @dataclass(frozen=True)
@@ -31,25 +33,26 @@ class Lookup:
     allowed: Iterable[IPNetwork]  # private networks a customer's URL may reach
 
 
-def _webhook(lookup: Lookup) -> object:
+def _webhook(lookup: Lookup) -> Answer:
     hook = lookup.directory["webhooks"].get(lookup.node_id)
     if hook is None:
-        return "the webhook is gone"
-    return webhook.ask(
+        return Answer("the webhook is gone", SKIPPED)
+    asked = webhook.ask(
         lookup.redis,
         hook,
         {"call_id": lookup.call_id, "caller": lookup.caller, "called": lookup.called, "at": lookup.at.isoformat()},
         lookup.directory["company"],
         lookup.arrival + hook["budget_ms"] / 1000,
         allowed=lookup.allowed,
-    ).outcome
+    )
+    return Answer(asked.outcome, asked.result)
 
 
-def _responsible_manager(lookup: Lookup) -> object:
+def _responsible_manager(lookup: Lookup) -> Answer:
     budget = (lookup.directory.get("crm") or {}).get("budget_ms", 1000)
     return crm.manager(
         lookup.redis, lookup.directory, lookup.caller_e164, lookup.arrival + budget / 1000, allowed=lookup.allowed
     )
 
 
-ASKERS: dict[str, Callable[[Lookup], object]] = {"webhook": _webhook, "responsible_manager": _responsible_manager}
+ASKERS: dict[str, Callable[[Lookup], Answer]] = {"webhook": _webhook, "responsible_manager": _responsible_manager}

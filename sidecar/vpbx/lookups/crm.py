@@ -25,7 +25,7 @@ from ..addresses import IPNetwork
 from ..documents import crm_clients_key
 from ..routing.destinations.employee import in_directory
 from .breaker import Breaker, BreakerState
-from .http import LookupFailed, request_json
+from .http import BREAKER_OPEN, ERROR, SKIPPED, Answer, LookupFailed, request_json, result_of
 
 log = logging.getLogger(__name__)
 UNKNOWN = "-"  # a cached "the CRM does not know this caller"
@@ -59,10 +59,11 @@ def manager(
     *,
     allowed: Iterable[IPNetwork] = (),
     wall=time.time,
-) -> int | str:
-    """The caller's manager's employee id, or why there is none."""
+) -> Answer:
+    """The caller's manager's employee id, or why there is none (an unknown
+    caller is an answer, for the metrics' outcome too)."""
     if not phone:
-        return "the caller's number is hidden"
+        return Answer("the caller's number is hidden", SKIPPED)
     company_id = directory["company"]["id"]
     crm = directory.get("crm") or {}
     url = crm.get("lookup_url")
@@ -75,17 +76,17 @@ def manager(
                 breaker.queue_read(pipe)
             pushed, *rest = pipe.execute()
     except redis.RedisError as exc:
-        return f"the CRM's client list is unavailable ({exc})"
+        return Answer(f"the CRM's client list is unavailable ({exc})", ERROR)
     if pushed is not None:
-        return int(pushed)
+        return Answer(int(pushed))
     if not url:
-        return f"{phone} is not a client the CRM told us about"
+        return Answer(f"{phone} is not a client the CRM told us about")
     cached, state = rest[0], BreakerState.from_reply(rest[1])
     if cached is not None:
-        return int(cached) if cached != UNKNOWN.encode() else f"the CRM does not know {phone} (cached)"
+        return Answer(int(cached) if cached != UNKNOWN.encode() else f"the CRM does not know {phone} (cached)")
     try:
         if not breaker.admits(state, wall(), crm["budget_ms"]):
-            return "the CRM lookup's breaker is open"
+            return Answer("the CRM lookup's breaker is open", BREAKER_OPEN)
     except redis.RedisError:
         pass
     try:
@@ -107,7 +108,7 @@ def manager(
         except redis.RedisError:
             pass
         log.warning("CRM lookup of %s for company %s failed: %s", phone, company_id, failed)
-        return f"the CRM lookup failed ({failed.kind}: {failed.detail})"
+        return Answer(f"the CRM lookup failed ({failed.kind}: {failed.detail})", result_of(failed.kind))
     employee = in_directory(directory, employee_id=answer.get("employee_id"), extension=answer.get("extension"))
     found = employee["id"] if employee else None
     try:
@@ -116,4 +117,4 @@ def manager(
             client.set(pulled_key(company_id, phone), str(found) if found else UNKNOWN, ex=crm["cache_ttl_s"])
     except redis.RedisError as exc:
         log.warning("CRM answer for %s not cached: %s", phone, exc)
-    return found if found is not None else f"the CRM does not know {phone}"
+    return Answer(found if found is not None else f"the CRM does not know {phone}")

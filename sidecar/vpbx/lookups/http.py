@@ -38,6 +38,27 @@ class LookupFailed(Exception):
         self.exchange = exchange
 
 
+# How /metrics counts a lookup (vpbx_lookups_total's "outcome"): a usable
+# answer, or which way it failed; "skipped" when there was nothing to ask
+# (a hidden caller, a webhook deleted meanwhile, Redis down for the CRM's list).
+OK, TIMEOUT, ERROR, INVALID, BREAKER_OPEN, SKIPPED = "ok", "timeout", "error", "invalid", "breaker_open", "skipped"
+LOOKUP_RESULTS = (OK, TIMEOUT, ERROR, INVALID, BREAKER_OPEN, SKIPPED)
+
+
+def result_of(kind: str) -> str:
+    """The metrics' outcome of a failure ``kind`` (LookupFailed.kind)."""
+    return {"timeout": TIMEOUT, "invalid_answer": INVALID, "breaker_open": BREAKER_OPEN}.get(kind, ERROR)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A lookup's result: what routing expands (an answer, or why there is
+    none), and how the metrics count it (LOOKUP_RESULTS)."""
+
+    outcome: object
+    result: str = OK
+
+
 @dataclass(frozen=True)
 class Exchange:
     """What was sent and what came back: kept for dry runs and failure reports."""

@@ -20,7 +20,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from ..addresses import IPNetwork
 from ..routing.numbers import to_e164
 from .breaker import Breaker, BreakerState
-from .http import Exchange, LookupFailed, request_json
+from .http import OK, Exchange, LookupFailed, request_json, result_of
 
 log = logging.getLogger(__name__)
 # Recent failures kept per webhook for the admin API.
@@ -112,10 +112,16 @@ class Asked:
     failure: str | None = None  # "timeout: …", "breaker_open: …"
     exchange: Exchange | None = None
     cached: bool = False
+    failure_kind: str | None = None  # LookupFailed.kind
 
     @property
     def outcome(self) -> dict | str:
         return self.answer if self.answer is not None else self.failure or "no answer"
+
+    @property
+    def result(self) -> str:
+        """How /metrics counts it (http.LOOKUP_RESULTS)."""
+        return OK if self.answer is not None else result_of(self.failure_kind or "")
 
 
 def ask(
@@ -154,7 +160,9 @@ def ask(
             if cached:
                 return Asked(json.loads(cached), cached=True)
             if not breaker.admits(state, wall(), webhook["budget_ms"]):
-                return Asked(None, "breaker_open: too many failures in a row, asking again later")
+                return Asked(
+                    None, "breaker_open: too many failures in a row, asking again later", failure_kind="breaker_open"
+                )
         except redis.RedisError as exc:
             log.warning("webhook %s: breaker and cache unavailable (%s); asking anyway", webhook["id"], exc)
     try:
@@ -174,7 +182,7 @@ def ask(
     except LookupFailed as failed:
         if breaker is not None and client is not None:
             _note_failure(client, breaker, webhook["id"], call, failed, wall())
-        return Asked(None, f"{failed.kind}: {failed.detail}", failed.exchange)
+        return Asked(None, f"{failed.kind}: {failed.detail}", failed.exchange, failure_kind=failed.kind)
     if breaker is not None and client is not None:
         try:
             breaker.succeeded(state)

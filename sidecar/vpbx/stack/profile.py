@@ -2,7 +2,9 @@
 
 ``dev`` is what ``make up`` starts; ``test`` is what the test suite starts, on
 other ports and in another run directory, so the two never touch each other;
-``bench`` is what the benchmarks in bench/ start, apart from both.
+``test2`` is the same on its own ports, for a second checkout's tests while a
+suite runs (VPBX_TEST_PROFILE, tests/conftest.py); ``bench`` is what the
+benchmarks in bench/ start, apart from all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+TEST_PROFILES = frozenset({"test", "test2"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class Profile:
     # before such calls queue; the calls no lookup decides never wait for them.
     # Each is a Kamailio process with its own Python (about 36 MB resident).
     lookup_workers: int = 8
+
+    @property
+    def for_tests(self) -> bool:
+        """The test suite's stack: its stand-ins and pinned clock are allowed."""
+        return self.name in TEST_PROFILES
 
     @property
     def log_dir(self) -> Path:
@@ -91,6 +99,22 @@ _PORTS = {
         media_rtp_min=16000,
         media_rtp_max=17999,
         smtp=2925,
+    ),
+    "test2": Ports(
+        sip=6260,
+        sip_tls=6261,
+        rtpengine_ng=3123,
+        rtp_min=22000,
+        rtp_max=23999,
+        postgres=6133,
+        redis=7180,
+        sidecar=9180,
+        demo_trunk=6299,
+        media_sip=6270,
+        media_dtmf=3124,
+        media_rtp_min=24000,
+        media_rtp_max=25999,
+        smtp=3125,
     ),
     "bench": Ports(
         sip=6160,

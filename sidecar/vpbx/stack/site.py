@@ -173,16 +173,14 @@ def render(profile: Profile) -> SiteFiles:
         (existing.get("api", {}).get("rate_per_source"), existing.get("api", {}).get("rate_per_token"))
         if "api" in existing
         else ("20000/minute", "20000/minute")
-        if profile.name == "test"
+        if profile.for_tests
         else ("1200/minute", "600/minute")
     )
     tls = existing.get("sip", {}).get("tls", {})
     generated_certificate, generated_key = self_signed_pair(profile)
     certificate = tls.get("certificate") or str(generated_certificate)
     private_key = tls.get("private_key") or str(generated_key)
-    allowed_networks = existing.get("http", {}).get(
-        "allowed_networks", ["127.0.5.0/24"] if profile.name == "test" else []
-    )
+    allowed_networks = existing.get("http", {}).get("allowed_networks", ["127.0.5.0/24"] if profile.for_tests else [])
 
     kamailio_dir = run / "kamailio"
     context = {

@@ -1,0 +1,138 @@
+"""The call counters and histograms on /metrics move with the history the keeper
+writes, by exactly what the events say, and an event delivered twice counts once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from vpbx import db as vpbx_db
+from vpbx.history import events
+from vpbx.history.keeper import write_batch
+
+
+def _samples(client) -> dict:
+    """{(sample name, frozenset of labels): value} of everything /metrics serves."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def _moved(before: dict, after: dict) -> dict:
+    return {key: value - before.get(key, 0.0) for key, value in after.items() if value != before.get(key, 0.0)}
+
+
+def _entry(*batch: dict) -> tuple[bytes, dict]:
+    return b"0-1", events.entry([json.dumps(event) for event in batch])
+
+
+@pytest.fixture
+def company_id(client, admin):
+    return client.get("/api/v1/company", headers=admin).get_json()["id"]
+
+
+@pytest.fixture
+def trunk(cfg):
+    """The demo trunk, which calls come in on (its name is the metrics' label)."""
+    with vpbx_db.connect(cfg.database_url) as conn:
+        return conn.execute("SELECT id, name FROM trunks ORDER BY id LIMIT 1").fetchone()
+
+
+def _call(company_id, trunk_id, number, **extra) -> dict:
+    return {
+        "company_id": company_id,
+        "direction": "incoming",
+        "caller": "79161234567",
+        "caller_login": None,
+        "caller_domain": None,
+        "called": number,
+        "started_at": "2026-11-23T10:00:00+00:00",
+        "dialled_employee_id": None,
+        "dialled_employee_label": None,
+        "plan_s": 0.002,
+        "trunk_id": trunk_id,
+        **extra,
+    }
+
+
+def _leg(step: int, target: str) -> dict:
+    rang_at = "2026-11-23T10:00:00+00:00"
+    return {"step": step, "target": target, "employee_id": None, "department_id": None, "rang_at": rang_at}
+
+
+def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup_time(cfg, client, company_id, trunk):
+    number = "+7495" + str(secrets.randbelow(10**7)).zfill(7)
+    started = 1795428000.0  # 2026-11-23T10:00:00Z, the calls' started_at
+    answered = {
+        "type": events.ANSWERED,
+        "call_id": f"{secrets.token_hex(6)}@metrics",
+        "at": started + 5,
+        "ringing_at": started + 0.4,
+        "call": _call(company_id, trunk["id"], number),
+        "legs": [_leg(1, "employee 101 Anna")],
+        "answered_leg": 0,
+    }
+    busy = {
+        "type": events.MISSED,
+        "call_id": f"{secrets.token_hex(6)}@metrics",
+        "at": "2026-11-23T10:00:20+00:00",
+        "ringing_at": started + 1.5,
+        "call": _call(company_id, trunk["id"], number),
+        "legs": [_leg(1, "employee 101 Anna")],
+        "reason": events.BUSY,
+        "code": 486,
+    }
+    nobody = {
+        "type": events.MISSED,
+        "call_id": f"{secrets.token_hex(6)}@metrics",
+        "at": "2026-11-23T10:00:01+00:00",
+        "ringing_at": None,
+        "call": _call(company_id, trunk["id"], number),
+        "legs": [],
+        "reason": events.NOBODY_TO_RING,
+        "code": 480,
+    }
+    lookups = [
+        events.lookup(busy["call_id"], company_id, "webhook", "timeout", 1.02),
+        events.lookup(nobody["call_id"], company_id, "webhook", "ok", 0.03),
+    ]
+    before = _samples(client)
+
+    with vpbx_db.connect(cfg.database_url) as conn:
+        write_batch(conn, [_entry(answered, busy, nobody, *lookups), _entry(answered, busy)])
+
+    moved = _moved(before, _samples(client))
+    labels = {"company_id": str(company_id), "direction": "incoming", "number": number, "trunk": trunk["name"]}
+
+    def calls(outcome, reason, code_class):
+        return (
+            "vpbx_calls_total",
+            frozenset({**labels, "outcome": outcome, "reason": reason, "code_class": code_class}.items()),
+        )
+
+    assert {key: value for key, value in moved.items() if key[0] == "vpbx_calls_total"} == {
+        calls("answered", "", "2xx"): 1.0,
+        calls("missed", "busy", "4xx"): 1.0,
+        calls("failed", "nobody_to_ring", "4xx"): 1.0,
+    }
+    incoming = frozenset({("direction", "incoming")})
+    # Two calls rang (0.4 s and 1.5 s after their INVITE), the third never did.
+    assert moved[("vpbx_call_setup_seconds_count", incoming)] == 2.0
+    assert moved[("vpbx_call_setup_seconds_sum", incoming)] == pytest.approx(1.9)
+    assert moved[("vpbx_call_setup_seconds_bucket", incoming | {("le", "0.5")})] == 1.0
+    assert ("vpbx_call_setup_seconds_bucket", incoming | {("le", "0.25")}) not in moved
+    assert moved[("vpbx_call_setup_seconds_bucket", incoming | {("le", "2.0")})] == 2.0
+    assert moved[("vpbx_call_plan_seconds_count", incoming)] == 3.0
+    webhook = {"company_id": str(company_id), "lookup": "webhook"}
+    assert moved[("vpbx_lookups_total", frozenset({**webhook, "outcome": "timeout"}.items()))] == 1.0
+    assert moved[("vpbx_lookups_total", frozenset({**webhook, "outcome": "ok"}.items()))] == 1.0
+    timeouts = frozenset({"lookup": "webhook", "outcome": "timeout"}.items())
+    assert moved[("vpbx_lookup_seconds_sum", timeouts)] == pytest.approx(1.02)
+    assert moved[("vpbx_lookup_seconds_bucket", timeouts | {("le", "2.0")})] == 1.0

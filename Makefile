@@ -51,11 +51,17 @@ debian-packages:
 venv: $(VENV)/.installed
 
 # Exactly the versions (and hashes) of requirements.lock, then vpbx itself.
+# Says each step and its time: a first install takes about a minute.
 $(VENV)/.installed: pyproject.toml requirements.lock | debian-packages
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
-	$(VENV)/bin/pip install --quiet --no-deps -e .
-	touch $@
+	@echo "==> $(VENV): a virtualenv of $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@started=$$(date +%s); \
+	echo "==> installing the $$(grep -c '^[a-z0-9]' requirements.lock) Python packages of requirements.lock (hashes checked)"; \
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock && \
+	echo "    done in $$(( $$(date +%s) - started )) s"
+	@echo "==> installing vpbx itself (editable)"
+	@$(VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
 
 # Refresh requirements.lock from pyproject.toml's ranges (then review the diff),
 # and requirements.runtime.lock, what a deployed host installs: the runtime

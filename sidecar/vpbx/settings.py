@@ -106,6 +106,9 @@ class Settings:
     # Admin API requests allowed per source address and per token (limits' notation).
     api_rate_per_source: str = "1200/minute"
     api_rate_per_token: str = "600/minute"  # noqa: S105 (a rate, not a token)
+    # What a scraper of /metrics must send as its Bearer token (the metrics name
+    # every company's numbers). None: /metrics answers loopback clients only.
+    metrics_token: str | None = None
     # The demo company's carrier: a local SIPp sending from this port.
     demo_trunk_port: int = 5099
     cluster: Cluster | None = None
@@ -134,6 +137,7 @@ class Settings:
             api_rate_per_source=data.get("api", {}).get("rate_per_source", "1200/minute"),
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
             demo_trunk_port=int(data.get("demo_trunk_port", 5099)),
+            metrics_token=data.get("metrics", {}).get("token") or None,
             cluster=_cluster(data.get("cluster")),
         )
 

@@ -4,13 +4,12 @@ each counter moved by exactly what happened."""
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx.stack.process import wait_for
 
+from ..scrape import metrics_text
 from .calls import employee, history_line, parallel
 from .customer_server import Reply, serve
 from .media_caller import ended, media_call, message_of
@@ -20,8 +19,7 @@ from .wav import alaw_to_linear, dominant_frequency
 
 def _samples(stack) -> dict:
     """{(sample name, frozenset of labels): value} of the call families on /metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = metrics_text(stack)
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)

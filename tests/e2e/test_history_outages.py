@@ -4,13 +4,13 @@ order, and every call's line is written once it is back."""
 from __future__ import annotations
 
 import re
-import urllib.request
 
 import pytest
 
 from vpbx.kamailio_adapter.worker import history_spool_path
 from vpbx.stack.process import wait_for
 
+from ..scrape import metrics_text
 from .calls import history_line
 from .sip_ua import Dialog, RtpSocket, UserAgent, offer
 
@@ -63,8 +63,7 @@ def _call(carrier: UserAgent, phone: UserAgent, number: str) -> str:
 
 
 def _dropped_events(stack) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = metrics_text(stack)
     match = re.search(r"^vpbx_history_events_dropped_total (\S+)$", text, re.MULTILINE)
     assert match, "the metric is exported"
     return float(match.group(1))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import urllib.request
 import wave
 from datetime import datetime
 
@@ -19,6 +18,7 @@ from vpbx.media import waiting_line
 from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import wait_for
 
+from ..scrape import metrics_text
 from . import sip_log
 from .calls import history_line, parallel, rtpengine_forgot
 from .media_caller import (
@@ -274,8 +274,7 @@ def test_three_callers_and_two_agents_the_third_waits_for_the_first_agent_free(
 
 def _queue_metrics(stack, queue_id: int) -> dict:
     """The queue's samples on /metrics: {(name, outcome or state): value}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = metrics_text(stack)
     return {
         (sample.name, sample.labels.get("outcome") or sample.labels.get("state")): sample.value
         for family in text_string_to_metric_families(text)

@@ -10,11 +10,13 @@ import urllib.request
 from vpbx.stack import manager
 from vpbx.stack.process import group_members
 
+from ..scrape import metrics_text
+
 VPBX = [sys.executable, "-m", "vpbx.cli"]
 
 
-def _vpbx(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*VPBX, *args, "--profile", "test"], capture_output=True, text=True, timeout=120)
+def _vpbx(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*VPBX, *args, "--profile", stack.name], capture_output=True, text=True, timeout=120)
 
 
 def _pids(profile) -> dict[str, int | None]:
@@ -22,7 +24,7 @@ def _pids(profile) -> dict[str, int | None]:
 
 
 def test_status_lists_every_service_up(stack):
-    result = _vpbx("stack", "status")
+    result = _vpbx(stack, "stack", "status")
 
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -45,8 +47,7 @@ def test_sidecar_answers_status_and_metrics_over_http(stack):
         body = json.load(response)
     assert body["status"] == "ok"
 
-    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-        text = response.read().decode()
+    text = metrics_text(stack)
     assert 'vpbx_component_up{component="rtpengine"} 1.0' in text
 
 
@@ -64,7 +65,7 @@ def test_kamcli_reaches_kamailio_over_json_rpc(stack):
 def test_up_again_leaves_the_same_processes_running(stack):
     before = _pids(stack)
 
-    result = _vpbx("stack", "up")
+    result = _vpbx(stack, "stack", "up")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("already running") == 8
@@ -74,13 +75,13 @@ def test_up_again_leaves_the_same_processes_running(stack):
 def test_down_stops_exactly_what_up_started_and_up_brings_it_back(stack):
     before = _pids(stack)
 
-    result = _vpbx("stack", "down")
+    result = _vpbx(stack, "stack", "down")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert all(pid is None for pid in _pids(stack).values())
     # Every process of every service is gone, workers included.
     assert all(group_members(pid) == [] for name, pid in before.items() if name != "postgresql")
-    assert _vpbx("stack", "status").returncode == 1
+    assert _vpbx(stack, "stack", "status").returncode == 1
 
-    assert _vpbx("stack", "up").returncode == 0
+    assert _vpbx(stack, "stack", "up").returncode == 0
     assert all(pid is not None for pid in _pids(stack).values())

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+
+from ..scrape import metrics_text
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 RULES = MONITORING / "prometheus" / "vpbx.rules.yml"
@@ -34,12 +35,10 @@ def _dashboard_queries() -> list[str]:
 
 def _served(stack) -> set[str]:
     """The family names the test stack's /metrics serves, with and without their samples' suffixes."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
-        families = text_string_to_metric_families(response.read().decode())
-        names = set()
-        for family in families:
-            names.add(family.name)
-            names.update(family.name + suffix for suffix in SUFFIXES)
+    names = set()
+    for family in text_string_to_metric_families(metrics_text(stack)):
+        names.add(family.name)
+        names.update(family.name + suffix for suffix in SUFFIXES)
     return names
 
 

@@ -128,7 +128,7 @@ def test_status_sees_a_real_redis_outage_and_recovery(client_for, stack):
 def test_metrics_are_prometheus_text_with_component_gauges(client_for, cfg):
     broken = replace(cfg, database_url=f"postgresql://vpbx@127.0.0.1:{_closed_port()}/vpbx")
 
-    response = client_for(broken).get("/metrics")
+    response = client_for(broken).get("/metrics", headers={"Authorization": f"Bearer {cfg.metrics_token}"})
 
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
@@ -140,3 +140,23 @@ def test_metrics_are_prometheus_text_with_component_gauges(client_for, cfg):
     assert "vpbx_history_lag_seconds 0.0" in text
     assert "vpbx_kamailio_registered_users " in text
     assert "vpbx_rtpengine_sessions " in text
+
+
+def test_metrics_answer_only_the_holder_of_the_metrics_token(client_for, cfg):
+    # Its series name every company's numbers and trunks: no token, no metrics.
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": cfg.metrics_token}):
+        response = client_for().get("/metrics", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="vpbx metrics"'
+        assert "[metrics] token" in response.get_json()["error"]["message"]
+        assert "vpbx_calls" not in response.get_data(as_text=True)
+    assert client_for().get("/metrics", headers={"Authorization": f"Bearer {cfg.metrics_token}"}).status_code == 200
+
+
+def test_without_a_metrics_token_the_metrics_answer_this_host_only(client_for, cfg):
+    untokened = replace(cfg, metrics_token=None)
+
+    assert client_for(untokened).get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    refused = client_for(untokened).get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert refused.status_code == 403
+    assert "answers this host only" in refused.get_json()["error"]["message"]

@@ -8,7 +8,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
@@ -16,6 +15,7 @@ from vpbx.kamailio_rpc import RpcError
 from vpbx.sip_bans import bans, lift
 
 from ..e2e import raw_sip
+from ..scrape import metrics_text
 from .digest import Registrar
 
 SDP = "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
@@ -120,8 +120,7 @@ def test_a_source_that_keeps_failing_is_banned_until_lifted(target, stack, rpc, 
             text=True,
             check=True,
         )
-        with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports.sidecar}/metrics", timeout=10) as response:
-            metrics = response.read().decode()
+        metrics = metrics_text(stack)
         lifted = subprocess.run(
             [sys.executable, "-m", "vpbx.cli", "sip-ban", "lift", "127.0.0.1", "--config", str(stack.config_path)],
             capture_output=True,

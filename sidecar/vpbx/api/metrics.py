@@ -1,4 +1,4 @@
-"""GET /metrics in Prometheus text format.
+"""GET /metrics in Prometheus text format, for whoever holds the metrics token.
 
 Values are collected at scrape time from the components themselves, so every
 gunicorn worker answers the same without shared state.
@@ -6,9 +6,12 @@ gunicorn worker answers the same without shared state.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 import psycopg
 import redis
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily
 
@@ -18,6 +21,7 @@ from ..health import probe_all
 from ..history import events, totals
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
+from .errors import ApiError
 from .queues import queues_now
 from .status import trunk_registrations
 
@@ -167,8 +171,25 @@ class VpbxCollector:
         yield GaugeMetricFamily("vpbx_rtpengine_sessions", "Media sessions anchored in rtpengine", value=len(calls))
 
 
+def _scraper_allowed(settings) -> None:
+    """Whoever scrapes must hold the metrics token (its series name every
+    company's numbers and trunks); with none configured, only this host may."""
+    if settings.metrics_token is None:
+        if not ipaddress.ip_address(request.remote_addr or "0.0.0.0").is_loopback:  # noqa: S104 (a fallback, not a bind)
+            raise ApiError(403, "No metrics token is configured: /metrics answers this host only ([metrics] token).")
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.metrics_token.encode()):
+        raise ApiError(
+            401,
+            "The metrics token is required: send 'Authorization: Bearer <token>' ([metrics] token in vpbx.toml).",
+            headers={"WWW-Authenticate": 'Bearer realm="vpbx metrics"'},
+        )
+
+
 @blueprint.get("/metrics")
 def metrics():
+    _scraper_allowed(current_app.config["VPBX_SETTINGS"])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(VpbxCollector(current_app.config["VPBX_SETTINGS"]))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -166,6 +166,7 @@ def render(profile: Profile) -> SiteFiles:
     # Redis answers only with this password (requirepass), kept across renders like the database's.
     redis_password = _existing_redis_password(existing) or secrets.token_urlsafe(24)
     link_secret = existing.get("media", {}).get("link_secret") or secrets.token_urlsafe(32)
+    metrics_token = existing.get("metrics", {}).get("token") or secrets.token_urlsafe(32)
     # An operator's choice, kept across renders; the test suite's stand-in
     # customer servers listen on 127.0.5.0/24 (tests/e2e/customer_server.py).
     # The test suite's fuzzer sends thousands of requests a minute with one token.
@@ -209,6 +210,7 @@ def render(profile: Profile) -> SiteFiles:
         "site_redis_sentinels": [],  # one Redis, no sentinels
         "site_redis_master_name": "vpbx",
         "site_link_secret": link_secret,
+        "site_metrics_token": metrics_token,
         "site_sidecar_port": ports.sidecar,
         "site_media_sip_port": ports.media_sip,
         "site_media_dtmf_port": ports.media_dtmf,

@@ -14,9 +14,9 @@ from vpbx.history import events
 from vpbx.history.keeper import write_batch
 
 
-def _samples(client) -> dict:
+def _samples(client, cfg) -> dict:
     """{(sample name, frozenset of labels): value} of everything /metrics serves."""
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {cfg.metrics_token}"})
     assert response.status_code == 200
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -103,12 +103,12 @@ def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup
         events.lookup(busy["call_id"], company_id, "webhook", "timeout", 1.02),
         events.lookup(nobody["call_id"], company_id, "webhook", "ok", 0.03),
     ]
-    before = _samples(client)
+    before = _samples(client, cfg)
 
     with vpbx_db.connect(cfg.database_url) as conn:
         write_batch(conn, [_entry(answered, busy, nobody, *lookups), _entry(answered, busy)])
 
-    moved = _moved(before, _samples(client))
+    moved = _moved(before, _samples(client, cfg))
     labels = {"company_id": str(company_id), "direction": "incoming", "number": number, "trunk": trunk["name"]}
 
     def calls(outcome, reason, code_class):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import urllib.request
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from vpbx.stack import manager
 from vpbx.stack.process import group_members
 
@@ -41,14 +43,29 @@ def test_status_lists_every_service_up(stack):
     assert all(line.split()[1] == "up" for line in lines)
 
 
+def _status_requests(text: str) -> float:
+    """How many GET /status the sidecar's workers answered 200, all together."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "vpbx_api_request_seconds_count"
+        and sample.labels == {"endpoint": "/status", "method": "GET", "status": "200"}
+    )
+
+
 def test_sidecar_answers_status_and_metrics_over_http(stack):
     base = f"http://127.0.0.1:{stack.ports.sidecar}"
-    with urllib.request.urlopen(f"{base}/status", timeout=5) as response:
-        body = json.load(response)
-    assert body["status"] == "ok"
+    before = _status_requests(metrics_text(stack))
+    for _ in range(4):  # over its two gunicorn workers
+        with urllib.request.urlopen(f"{base}/status", timeout=5) as response:
+            body = json.load(response)
+        assert body["status"] == "ok"
 
     text = metrics_text(stack)
     assert 'vpbx_component_up{component="rtpengine"} 1.0' in text
+    # Every worker's requests are counted, whichever answered the scrape.
+    assert _status_requests(text) - before == 4
 
 
 def test_kamcli_reaches_kamailio_over_json_rpc(stack):

@@ -4,6 +4,7 @@ import time
 from dataclasses import replace
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx import redis_client
 from vpbx.api import create_app
@@ -160,3 +161,26 @@ def test_without_a_metrics_token_the_metrics_answer_this_host_only(client_for, c
     refused = client_for(untokened).get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert refused.status_code == 403
     assert "answers this host only" in refused.get_json()["error"]["message"]
+
+
+def test_metrics_time_the_api_by_endpoint_method_and_status(client_for, cfg, demo):
+    client = client_for()
+    token = {"Authorization": f"Bearer {cfg.metrics_token}"}
+
+    def requests(endpoint: str, status: str) -> float:
+        text = client.get("/metrics", headers=token).get_data(as_text=True)
+        wanted = {"endpoint": endpoint, "method": "GET", "status": status}
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "vpbx_api_request_seconds_count" and sample.labels == wanted
+        )
+
+    before = (requests("/api/v1/employees/<int:employee_id>", "401"), requests("unmatched", "404"))
+    for employee_id in (1, 2, 3):  # three paths, one endpoint
+        assert client.get(f"/api/v1/employees/{employee_id}").status_code == 401
+    assert client.get("/no/such/path").status_code == 404
+
+    after = (requests("/api/v1/employees/<int:employee_id>", "401"), requests("unmatched", "404"))
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 1)

@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         numbers,
         prompts,
         queues,
+        request_metrics,
         schedules,
         schemes,
         sip_accounts,
@@ -63,6 +64,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
     errors.register(app)
+    request_metrics.init_app(app)
     limits.init_app(app)
     database.init_app(app)
     app.register_blueprint(status)

@@ -21,6 +21,7 @@ from ..health import probe_all
 from ..history import events, totals
 from ..kamailio_rpc import KamailioRpc
 from ..media.ng import NgClient
+from . import request_metrics
 from .errors import ApiError
 from .queues import queues_now
 from .status import trunk_registrations
@@ -192,4 +193,5 @@ def metrics():
     _scraper_allowed(current_app.config["VPBX_SETTINGS"])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(VpbxCollector(current_app.config["VPBX_SETTINGS"]))
+    request_metrics.register_into(registry)
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

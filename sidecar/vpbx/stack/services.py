@@ -426,6 +426,8 @@ class Sidecar(Service):
         gunicorn = Path(sys.executable).parent / "gunicorn"
         return [
             str(gunicorn),
+            "--config",
+            "python:vpbx.api.gunicorn_config",
             "--workers",
             "2",
             "--bind",

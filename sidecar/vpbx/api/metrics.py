@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import time
 
 import psycopg
 import redis
@@ -20,6 +21,8 @@ from .. import redis_client, sip_bans
 from ..health import probe_all
 from ..history import events, totals
 from ..kamailio_rpc import KamailioRpc
+from ..lookups import crm, webhook
+from ..lookups.breaker import breaker_key
 from ..media.ng import NgClient
 from . import request_metrics
 from .errors import ApiError
@@ -64,17 +67,67 @@ class VpbxCollector:
         yield from self._rtpengine()
         yield from self._trunks(probes)
         if any(p.component == "postgresql" and p.up for p in probes):
-            yield from self._calls()
+            yield from self._from_postgresql(redis_up=any(p.component == "redis" and p.up for p in probes))
             yield from self._queues()
 
-    def _calls(self):
-        """The history keeper's counters and histograms of calls (vpbx/history/totals.py)."""
+    def _from_postgresql(self, redis_up: bool):
+        """The call totals the history keeper keeps (vpbx/history/totals.py), the
+        phones registered per company and the lookups' breakers, on one connection."""
         try:
             with vpbx_db.connect(self.settings.database_url) as conn:
                 rows = conn.execute("SELECT family, labels, bucket, value FROM metric_totals").fetchall()
+                # usrloc writes every registration through to PostgreSQL (db_mode 1)
+                # and deletes the expired ones there too, within its 30 s timer.
+                registered = conn.execute(
+                    """SELECT c.id, count(DISTINCT l.username) AS phones
+                         FROM companies c LEFT JOIN location l ON l.domain = c.sip_domain
+                        GROUP BY c.id ORDER BY c.id"""
+                ).fetchall()
+                breakers = conn.execute(
+                    """SELECT company_id, 'webhook' AS lookup, id AS lookup_id FROM webhooks
+                       UNION ALL
+                       SELECT company_id, 'responsible_manager', NULL FROM crm_integrations
+                        WHERE lookup_url IS NOT NULL
+                       ORDER BY 1, 2, 3"""
+                ).fetchall()
         except psycopg.Error:
             return  # the component's own probe already says it is down
         yield from totals.collect(rows)
+        phones = GaugeMetricFamily(
+            "vpbx_registered_phones", "SIP accounts with at least one registered contact", labels=["company_id"]
+        )
+        for row in registered:
+            phones.add_metric([str(row["id"])], float(row["phones"]))
+        yield phones
+        if redis_up:
+            yield from self._breakers(breakers)
+
+    def _breakers(self, lookups):
+        """Each webhook's and CRM lookup's breaker: open (calls take the fallback without asking) or not."""
+        names = [
+            webhook.breaker_name(row["lookup_id"])
+            if row["lookup"] == "webhook"
+            else crm.breaker_name(row["company_id"])
+            for row in lookups
+        ]
+        try:
+            with redis_client.connect(self.settings, socket_timeout=1, socket_connect_timeout=1) as client:
+                with client.pipeline(transaction=False) as pipe:
+                    for name in names:
+                        pipe.hget(breaker_key(name), "open_until")
+                    open_until = pipe.execute()
+        except redis.RedisError:
+            return
+        now = time.time()
+        gauge = GaugeMetricFamily(
+            "vpbx_lookup_breaker_open",
+            "1 while a lookup's breaker is open: its calls take the fallback without asking",
+            labels=["company_id", "lookup", "lookup_id"],
+        )
+        for row, until in zip(lookups, open_until, strict=True):
+            ids = [str(row["company_id"]), row["lookup"], str(row["lookup_id"] or "")]
+            gauge.add_metric(ids, 1.0 if until is not None and float(until) > now else 0.0)
+        yield gauge
 
     def _queues(self):
         """Each call queue now (callers, agents) and its callers since it was made, by outcome."""

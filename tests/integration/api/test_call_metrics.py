@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx import db as vpbx_db
+from vpbx import redis_client
 from vpbx.history import events
 from vpbx.history.keeper import write_batch
+from vpbx.lookups import webhook
+from vpbx.lookups.breaker import breaker_key
 
 
 def _samples(client, cfg) -> dict:
@@ -136,3 +140,38 @@ def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup
     timeouts = frozenset({"lookup": "webhook", "outcome": "timeout"}.items())
     assert moved[("vpbx_lookup_seconds_sum", timeouts)] == pytest.approx(1.02)
     assert moved[("vpbx_lookup_seconds_bucket", timeouts | {("le", "2.0")})] == 1.0
+
+
+def test_registered_phones_and_open_breakers_per_company(cfg, client, company_id, db):
+    login = f"metrics-{secrets.token_hex(3)}"
+    domain = db.execute("SELECT sip_domain FROM companies WHERE id = %s", (company_id,)).fetchone()["sip_domain"]
+    hook = db.execute(
+        "INSERT INTO webhooks (company_id, name, url, secret) VALUES (%s, 'metrics', 'https://crm.example/hook', 's')"
+        " RETURNING id",
+        (company_id,),
+    ).fetchone()["id"]
+    client_redis = redis_client.connect(cfg)
+    phones = ("vpbx_registered_phones", frozenset({("company_id", str(company_id))}))
+    breaker = (
+        "vpbx_lookup_breaker_open",
+        frozenset({"company_id": str(company_id), "lookup": "webhook", "lookup_id": str(hook)}.items()),
+    )
+    try:
+        before = _samples(client, cfg)
+        assert before[breaker] == 0.0  # closed: no failure yet
+        # A phone registered with two contacts counts once (as usrloc writes it through).
+        for contact in ("sip:a@192.0.2.1:5060", "sip:a@192.0.2.2:5060"):
+            db.execute(
+                "INSERT INTO location (ruid, username, domain, contact, expires) VALUES (%s, %s, %s, %s, now() + '1h')",
+                (secrets.token_hex(8), login, domain, contact),
+            )
+        client_redis.hset(breaker_key(webhook.breaker_name(hook)), "open_until", time.time() + 60)
+
+        after = _samples(client, cfg)
+        assert after[phones] - before[phones] == 1
+        assert after[breaker] == 1.0
+    finally:
+        db.execute("DELETE FROM location WHERE username = %s", (login,))
+        db.execute("DELETE FROM webhooks WHERE id = %s", (hook,))
+        client_redis.delete(breaker_key(webhook.breaker_name(hook)))
+        client_redis.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -102,3 +103,28 @@ def test_down_stops_exactly_what_up_started_and_up_brings_it_back(stack):
 
     assert _vpbx(stack, "stack", "up").returncode == 0
     assert all(pid is not None for pid in _pids(stack).values())
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_kamailio_and_rtpengine_serve_their_own_statistics_to_prometheus(stack):
+    status, text = _get(f"http://127.0.0.1:{stack.ports.kamailio_metrics}/metrics")
+    assert status == 200
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {
+        "kamailio_core_rcv_requests",
+        "kamailio_tmx_active_transactions",
+        "kamailio_usrloc_registered_users",
+    } <= names
+    status, text = _get(f"http://127.0.0.1:{stack.ports.rtpengine_http}/metrics")
+    assert status == 200
+    assert "rtpengine_sessions" in {family.name for family in text_string_to_metric_families(text)}
+    # The metrics socket answers GET /metrics only, and the SIP port no HTTP at all.
+    assert _get(f"http://127.0.0.1:{stack.ports.kamailio_metrics}/")[0] == 404
+    assert _get(f"http://127.0.0.1:{stack.ports.sip}/metrics")[0] == 404

@@ -5,6 +5,7 @@ a reply to an address of the sender's choosing."""
 from __future__ import annotations
 
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -199,3 +200,22 @@ def test_a_response_of_no_transaction_is_never_relayed(target, whose_top_via):
     time.sleep(0.2)
     assert raw_sip.received(victim) == []
     victim.close()
+
+
+def test_a_request_over_tcp_without_content_length_is_refused_and_http_gets_nothing(target, stack):
+    # Over a stream, Content-Length says where a message ends (RFC 3261 18.3):
+    # without it, whatever follows would be read as the next message.
+    text, udp = raw_sip.request("OPTIONS", f"sip:{target[0]}:{target[1]}")
+    udp.close()
+    text = text.replace("SIP/2.0/UDP", "SIP/2.0/TCP").replace("Content-Length: 0\r\n", "")
+    with socket.create_connection(target, timeout=5) as sock:
+        sock.sendall(text.encode())
+        reply = sock.recv(65535).decode(errors="replace")
+    assert reply.startswith("SIP/2.0 400 Missing Content-Length"), reply
+    assert raw_sip.header(reply, "Reason") == 'SIP;cause=400;text="Content-Length required over TCP and TLS"'
+    # HTTP to the SIP port (Kamailio parses HTTP for its metrics socket) reaches no metrics.
+    with socket.create_connection(target, timeout=5) as sock:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = sock.recv(65535).decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 404"), reply
+    assert "kamailio_" not in reply

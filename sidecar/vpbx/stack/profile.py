@@ -33,6 +33,8 @@ class Ports:
     media_rtp_min: int  # the media app's own RTP sockets (what it records)
     media_rtp_max: int
     smtp: int  # where voicemail email is sent (the test suite runs its own SMTP server here)
+    kamailio_metrics: int  # Kamailio's own statistics for Prometheus (xhttp_prom)
+    rtpengine_http: int  # rtpengine's own statistics for Prometheus (its HTTP listener)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ _PORTS = {
         media_rtp_min=12000,
         media_rtp_max=13999,
         smtp=2525,
+        kamailio_metrics=8062,
+        rtpengine_http=8063,
     ),
     "test": Ports(
         sip=5960,
@@ -99,22 +103,26 @@ _PORTS = {
         media_rtp_min=16000,
         media_rtp_max=17999,
         smtp=2925,
+        kamailio_metrics=8962,
+        rtpengine_http=8963,
     ),
     "test2": Ports(
-        sip=6260,
-        sip_tls=6261,
+        sip=6560,
+        sip_tls=6561,
         rtpengine_ng=3123,
         rtp_min=22000,
         rtp_max=23999,
         postgres=6133,
         redis=7180,
         sidecar=9180,
-        demo_trunk=6299,
-        media_sip=6270,
+        demo_trunk=6599,
+        media_sip=6570,
         media_dtmf=3124,
         media_rtp_min=24000,
         media_rtp_max=25999,
         smtp=3125,
+        kamailio_metrics=9162,
+        rtpengine_http=9163,
     ),
     "bench": Ports(
         sip=6160,
@@ -131,6 +139,8 @@ _PORTS = {
         media_rtp_min=20000,
         media_rtp_max=21999,
         smtp=3025,
+        kamailio_metrics=9062,
+        rtpengine_http=9063,
     ),
 }
 

@@ -310,7 +310,10 @@ class Rtpengine(Service):
     @property
     def address(self) -> str:
         p = self.profile.ports
-        return f"ng udp:127.0.0.1:{p.rtpengine_ng}, RTP {self.profile.address}:{p.rtp_min}-{p.rtp_max}"
+        return (
+            f"ng udp:127.0.0.1:{p.rtpengine_ng}, RTP {self.profile.address}:{p.rtp_min}-{p.rtp_max}, "
+            f"http://127.0.0.1:{p.rtpengine_http}/metrics"
+        )
 
     def argv(self) -> list[str]:
         # Addresses, ports and timeouts are all in the rendered file (the rtpengine role's template).
@@ -359,7 +362,8 @@ class Kamailio(Service):
         return (
             f"SIP udp+tcp:{self.profile.address}:{p.sip}, tls:{self.profile.address}:{p.sip_tls}, "
             f"JSON-RPC {kamailio_rpc_socket(self.profile)} "
-            f"(kamcli -c {self.profile.run_dir / 'kamcli.ini'} rpc core.uptime)"
+            f"(kamcli -c {self.profile.run_dir / 'kamcli.ini'} rpc core.uptime), "
+            f"http://127.0.0.1:{p.kamailio_metrics}/metrics"
         )
 
     def prepare(self) -> None:

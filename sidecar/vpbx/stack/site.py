@@ -199,6 +199,8 @@ def render(profile: Profile) -> SiteFiles:
         "site_rtp_min": ports.rtp_min,
         "site_rtp_max": ports.rtp_max,
         "site_rtpengine_ng_port": ports.rtpengine_ng,
+        "site_rtpengine_http_port": ports.rtpengine_http,
+        "site_kamailio_metrics_port": ports.kamailio_metrics,
         "site_postgresql_host": "127.0.0.1",
         "site_postgresql_port": ports.postgres,
         "site_database_name": DB_NAME,

@@ -18,7 +18,7 @@ status:
 
 # All tests; the test suite starts its own stack (profile "test": other ports, .run/test).
 test: deps lint
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	VENV=$(VENV) PYTEST_ARGS="$(PYTEST_ARGS)" scripts/run-tests
 
 # ruff (lint and format) and mypy over the tree, their configuration in
 # pyproject.toml; ansible-lint's production profile over ansible/ (offline: the

@@ -73,13 +73,6 @@ def test_a_clean_deploy_of_two_nodes(cluster):
     assert cluster.stats[NODE_1]["failed"] == cluster.stats[NODE_2]["failed"] == 0
 
 
-def test_the_second_run_changes_nothing_on_either_node(cluster):
-    again = playbook("test-cluster", name="test-cluster-second")
-
-    assert again.returncode == 0, again.explain()
-    assert again.changed == [], again.explain()
-
-
 def test_a_phone_registered_on_one_node_is_called_through_it_from_the_other(cluster):
     demo = demo_credentials(NODE_1)
     phone_port = free_udp_port()
@@ -226,7 +219,6 @@ def _kamailio_pid(node: str) -> int:
     return int(supervisorctl(node, "pid", "vpbx-kamailio").stdout)
 
 
-@pytest.mark.skip(reason="not yet reliable: README, Tests, the rolling upgrade test")
 @pytest.mark.timeout(600)
 def test_the_rolling_upgrade_under_calls_into_both_nodes_drops_none(cluster):
     # The contacts earlier tests left (101 and 102, each from a port of its
@@ -270,7 +262,9 @@ def test_the_rolling_upgrade_under_calls_into_both_nodes_drops_none(cluster):
 
     assert upgrade.returncode == 0, upgrade.explain()
     # The play ran every role again on both nodes: all it changed is the drain,
-    # the restarts and taking calls again (so the site's playbook is idempotent).
+    # the restarts and taking calls again. This is the cluster's second run:
+    # the site's playbook changes nothing else (the single host's second run
+    # asserts changed=0 outright).
     own_tasks = ("Drain this node", "Restart them under", "Take new calls on this node again")
     assert [task for task in upgrade.changed if not any(own in task for own in own_tasks)] == [], upgrade.explain()
     after = {node: _kamailio_pid(node) for node in (NODE_1, NODE_2)}

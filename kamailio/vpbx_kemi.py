@@ -26,6 +26,7 @@ import redis  # noqa: E402
 # KSR.async: "async" is a Python keyword, so the module is reached by name.
 KSR_ASYNC = getattr(KSR, "async")
 
+from vpbx import call_log  # noqa: E402
 from vpbx import settings as vpbx_settings  # noqa: E402
 from vpbx.history import events  # noqa: E402
 from vpbx.kamailio_adapter import call_events, reasons  # noqa: E402
@@ -197,6 +198,7 @@ class RoutingVersions:
 class VpbxRoutes:
     def __init__(self):
         settings = vpbx_settings.load()
+        call_log.set_format(settings.log_format)
         # ndb_redis 5.6 authenticates a new connection before it sets its command
         # timeout: reconnecting to a primary that hangs (what Sentinel is there
         # for) would hold the SIP worker until that primary answers. With
@@ -348,6 +350,19 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
+        KSR.info(
+            call_log.line(
+                "routed",
+                KSR.pv.get("$ci"),
+                company_id=plan.company_id,
+                source=source,
+                called=plan.called,
+                steps=len(plan.steps),
+                lookups=",".join(plan.lookups()) or None,
+                plan_ms=round((time.perf_counter() - planning) * 1000, 2),
+            )
+            + "\n"
+        )
         # From here on the call is a dialog of ours: only its in-dialog requests are relayed.
         KSR.dialog.dlg_manage()
         KSR.setflag(FLT_NEW_CALL)
@@ -449,6 +464,16 @@ class VpbxRoutes:
         )
         for event in asked:
             self.emit(event)
+            KSR.info(
+                call_log.line(
+                    "lookup",
+                    event["call_id"],
+                    lookup=event["lookup"],
+                    outcome=event["outcome"],
+                    seconds=event["seconds"],
+                )
+                + "\n"
+            )
         claim = KSR.pv.get(LOOKUP_CLAIM)
         KSR.pv.unset("$sht(lookups=>$ci)")
         if claim != CLAIMED_FIRST:  # the caller hung up meanwhile
@@ -497,6 +522,7 @@ class VpbxRoutes:
         ringing_at = KSR.pv.get(RINGING)
         if ringing_at is not None:
             KSR.pv.unset(RINGING)
+        KSR.info(call_log.line("missed", KSR.pv.get("$ci"), reason=reason, code=code) + "\n")
         self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason, code, ringing_at))
 
     def route_relay(self):
@@ -526,6 +552,12 @@ class VpbxRoutes:
             KSR.tm.t_newtran()
         KSR.hdr.append_to_reply(rejection.reason_header)
         KSR.sl.send_reply(rejection.code, rejection.phrase)
+        KSR.info(
+            call_log.line(
+                "rejected", KSR.pv.get("$ci"), method=KSR.pv.get("$rm"), code=rejection.code, reason=rejection.phrase
+            )
+            + "\n"
+        )
 
     # ---- transaction callbacks ------------------------------------------------
 

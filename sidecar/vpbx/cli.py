@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from . import db, settings
+from . import call_log, db, settings
 from .stack import manager
 from .stack.process import StartError
 from .stack.profile import profile as load_profile
@@ -135,9 +135,9 @@ def keep(config: str | None, interval: float) -> None:
     from .heartbeats import CACHE_KEEPER, Heartbeat
     from .kamailio_rpc import KamailioRpc
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s cache-keeper %(levelname)s %(message)s")
-    log = logging.getLogger("vpbx.cache")
     cfg = _settings(config)
+    call_log.configure("cache-keeper", cfg.log_format)
+    log = logging.getLogger("vpbx.cache")
     client = redis_client.connect(cfg, socket_timeout=2, socket_connect_timeout=2)
     log.info("watching Redis")
     heartbeat = Heartbeat(client, CACHE_KEEPER, cfg.sip.host)
@@ -186,8 +186,8 @@ def history_keep(config: str | None) -> None:
     from .heartbeats import HISTORY_KEEPER, Heartbeat
     from .history.keeper import keep
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s history-keeper %(levelname)s %(message)s")
     cfg = _settings(config)
+    call_log.configure("history-keeper", cfg.log_format)
     client = redis_client.connect(cfg, socket_timeout=5, socket_connect_timeout=2)
     logging.getLogger("vpbx.history").info("writing call history from Redis")
     heartbeat = Heartbeat(client, HISTORY_KEEPER, cfg.sip.host)
@@ -209,13 +209,12 @@ def media() -> None:
 def media_run(config: str | None) -> None:
     """Answer the calls vpbx handles itself, until stopped."""
     import asyncio
-    import logging
     import signal
 
     from .media.app import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s media-app %(levelname)s %(name)s %(message)s")
     cfg = _settings(config)
+    call_log.configure("media-app", cfg.log_format)
 
     async def run() -> None:
         task = asyncio.ensure_future(serve(cfg))

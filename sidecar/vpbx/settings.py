@@ -109,6 +109,8 @@ class Settings:
     # What a scraper of /metrics must send as its Bearer token (the metrics name
     # every company's numbers). None: /metrics answers loopback clients only.
     metrics_token: str | None = None
+    # Log lines: "text" (key=value) or "json" (one object per line); vpbx/call_log.py.
+    log_format: str = "text"
     # The demo company's carrier: a local SIPp sending from this port.
     demo_trunk_port: int = 5099
     cluster: Cluster | None = None
@@ -138,8 +140,15 @@ class Settings:
             api_rate_per_token=data.get("api", {}).get("rate_per_token", "600/minute"),
             demo_trunk_port=int(data.get("demo_trunk_port", 5099)),
             metrics_token=data.get("metrics", {}).get("token") or None,
+            log_format=_log_format(data.get("logging", {}).get("format", "text")),
             cluster=_cluster(data.get("cluster")),
         )
+
+
+def _log_format(value: str) -> str:
+    if value not in ("text", "json"):
+        raise ValueError(f'[logging] format = {value!r}: "text" or "json"')
+    return value
 
 
 def _endpoint(address: str) -> Endpoint:

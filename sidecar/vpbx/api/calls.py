@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import secrets
 import time
@@ -18,6 +19,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .. import call_log
 from ..config.outgoing import outgoing_settings
 from ..media.click_to_call import Request as ClickToCallRequest
 from ..media.click_to_call import request_call
@@ -30,6 +32,7 @@ from .database import db
 from .errors import ApiError, invalid, not_found
 from .fields import PhoneNumber
 
+log = logging.getLogger(__name__)
 blueprint = api_blueprint("calls", "/calls", "Call history")
 
 
@@ -254,6 +257,9 @@ def _click_to_call(data: dict) -> dict:
         raise ApiError(503, f"Calls cannot be placed now: {exc}.") from None
     if not taken:
         raise ApiError(503, "No media app took the call: it is not placed.")
+    call_log.decided(
+        log, "click_to_call", request.call_id, company_id=who.company_id, employee_id=employee_id, by=who.employee_id
+    )
     return {"call_id": request.call_id, "employee_id": employee_id, "number": number.number}
 
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 
+from vpbx import call_log
 from vpbx import settings as vpbx_settings
 
-METRICS_DIR = vpbx_settings.load().run_dir / "sidecar" / "prometheus"
+_SETTINGS = vpbx_settings.load()
+# The app's own lines (call decisions among them); gunicorn keeps its access log.
+call_log.configure("sidecar", _SETTINGS.log_format)
+METRICS_DIR = _SETTINGS.run_dir / "sidecar" / "prometheus"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 
 from prometheus_client import multiprocess  # noqa: E402  (after the directory is named)

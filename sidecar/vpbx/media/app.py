@@ -33,7 +33,7 @@ import redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .. import db, redis_client
+from .. import call_log, db, redis_client
 from ..config.publish import forget_kept_versions, publish_company
 from ..history.spool import Spool
 from ..kamailio_rpc import KamailioRpc
@@ -352,6 +352,7 @@ class MediaApp:
     def _refuse(self, request: sip.Message, addr, status: int, reason: str) -> None:
         reply = sip.response(request, status, to_tag=sip.new_tag(), extra={"Reason": reason})
         self.transactions.reply(request, addr, reply)
+        call_log.decided(log, "refused", request.call_id, code=status, reason=reason)
 
     async def _answer(self, request: sip.Message, addr) -> None:
         """Answer a new INVITE, or refuse it so Kamailio moves on to the plan's next step."""
@@ -402,6 +403,13 @@ class MediaApp:
             priority=queue_priority(request.get(PRIORITY_HEADER.lower(), "")),
         )
         self.calls[request.call_id] = call
+        call_log.decided(
+            log,
+            "answered",
+            request.call_id,
+            node=sip.user_of(request.uri or ""),
+            company_id=request.get(COMPANY_HEADER.lower(), "").strip(),
+        )
         body = call.answer_body = sdp.answer_body(answer, self.media.sip.host, rtp.port)
         ok = sip.response(request, 200, to_tag=local_tag, contact=self.dialogs.contact(), body=body)
         self.transactions.reply(request, addr, ok)
@@ -490,6 +498,8 @@ class MediaApp:
                 log.warning("%s: delete: %s", call.call_id, exc)
 
     def finish(self, call: MediaCall) -> None:
+        if self.calls.get(call.call_id) is call:
+            call_log.decided(log, "ended", call.call_id)
         call.rtp.close()
         self.calls.pop(call.call_id, None)
         self.transactions.forget_invite(call.call_id)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import psycopg
 import redis
 
+from .. import call_log
 from .. import settings as vpbx_settings
 from ..documents import GENERATION_KEY
 from ..kamailio_adapter.worker import history_spool_path
@@ -403,6 +404,8 @@ class Kamailio(Service):
         ]
         if self._drop_privileges():
             argv += ["-u", KAMAILIO_USER, "-g", KAMAILIO_USER]
+        if vpbx_settings.load(self.profile.config_path).log_format == call_log.JSON:
+            argv.append(call_log.KAMAILIO_JSON_ENGINE)
         return argv
 
     def env(self) -> dict[str, str]:

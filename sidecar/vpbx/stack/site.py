@@ -167,6 +167,7 @@ def render(profile: Profile) -> SiteFiles:
     redis_password = _existing_redis_password(existing) or secrets.token_urlsafe(24)
     link_secret = existing.get("media", {}).get("link_secret") or secrets.token_urlsafe(32)
     metrics_token = existing.get("metrics", {}).get("token") or secrets.token_urlsafe(32)
+    log_format = existing.get("logging", {}).get("format", "text")
     # An operator's choice, kept across renders; the test suite's stand-in
     # customer servers listen on 127.0.5.0/24 (tests/e2e/customer_server.py).
     # The test suite's fuzzer sends thousands of requests a minute with one token.
@@ -213,6 +214,7 @@ def render(profile: Profile) -> SiteFiles:
         "site_redis_master_name": "vpbx",
         "site_link_secret": link_secret,
         "site_metrics_token": metrics_token,
+        "site_log_format": log_format,
         "site_sidecar_port": ports.sidecar,
         "site_media_sip_port": ports.media_sip,
         "site_media_dtmf_port": ports.media_dtmf,

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 import psycopg
-import redis
 
 from . import redis_client
 from .documents import GENERATION_KEY
-from .heartbeats import ALIVE_TTL_S, CACHE_KEEPER, HISTORY_KEEPER, seconds_since_beat
+from .heartbeats import ALIVE_TTL_S, CACHE_KEEPER, HISTORY_KEEPER, alive_key
 from .history import events
 from .kamailio_rpc import KamailioRpc
 from .media.load import media_app_load
@@ -64,16 +62,44 @@ def _postgresql(settings: Settings) -> str:
         return str(row[0]).split(" on ")[0] if row else "PostgreSQL"
 
 
-def _probe_redis(settings: Settings) -> redis.Redis:
-    """A client for one probe, with the probe's timeouts; the caller closes it (``with``)."""
-    return redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
+@dataclass(frozen=True)
+class RedisFacts:
+    """What the Redis, history keeper and cache keeper probes read: one
+    connection, one pipelined round trip for the three."""
+
+    version: str
+    beats: dict[str, float | None]  # seconds since each keeper's heartbeat on this node
+    waiting: int  # events in the history stream
+    oldest: list  # its first entry, if any
+    current: bool  # the routing documents' generation key exists
 
 
-def _redis(settings: Settings) -> str:
-    with _probe_redis(settings) as client:
-        client.ping()
-        info: Any = client.info("server")  # redis-py types sync replies as "Awaitable | Any"
-        return "Redis " + info["redis_version"]
+def _redis_facts(settings: Settings) -> RedisFacts:
+    client = redis_client.connect(settings, socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT)
+    keepers = (HISTORY_KEEPER, CACHE_KEEPER)
+    with client, client.pipeline(transaction=False) as pipe:
+        pipe.info("server")
+        for keeper in keepers:
+            pipe.get(alive_key(keeper, settings.sip.host))
+        pipe.xlen(events.STREAM)
+        pipe.xrange(events.STREAM, count=1)
+        pipe.exists(GENERATION_KEY)
+        info, *beats, waiting, oldest, current = pipe.execute()
+    now = time.time()
+    return RedisFacts(
+        "Redis " + info["redis_version"],
+        {
+            keeper: None if raw is None else max(0.0, now - float(raw))
+            for keeper, raw in zip(keepers, beats, strict=True)
+        },
+        int(waiting),
+        oldest,
+        bool(current),
+    )
+
+
+def _redis(facts: Future[RedisFacts]) -> str:
+    return facts.result().version
 
 
 def _kamailio(settings: Settings) -> str:
@@ -96,55 +122,56 @@ def _media_app(settings: Settings) -> tuple[str, dict]:
     return f"{calls} calls, {tasks} tasks in hand", {"calls": calls}
 
 
-def _keeper_alive(client, component: str, settings: Settings) -> None:
-    if seconds_since_beat(client, component, settings.sip.host, time.time()) is None:
+def _keeper_alive(facts: RedisFacts, component: str) -> None:
+    if facts.beats[component] is None:
         raise Down(f"no heartbeat from this node's {component} in {ALIVE_TTL_S} s")
 
 
-def _history_keeper(settings: Settings) -> tuple[str, dict]:
+def _history_keeper(facts: Future[RedisFacts]) -> tuple[str, dict]:
     """Alive, and how far behind: the stream holds only the events not yet in
     PostgreSQL (the keeper deletes what it wrote), so its length and its
     oldest entry's age are the lag."""
-    with _probe_redis(settings) as client:
-        _keeper_alive(client, HISTORY_KEEPER, settings)
-        pipe = client.pipeline(transaction=False)
-        pipe.xlen(events.STREAM)
-        pipe.xrange(events.STREAM, count=1)
-        waiting, oldest = pipe.execute()
+    read = facts.result()
+    _keeper_alive(read, HISTORY_KEEPER)
     lag = 0.0
-    if oldest:
+    if read.oldest:
         # An entry's ID is the Redis server's clock in milliseconds at XADD.
-        entry_id = oldest[0][0]
+        entry_id = read.oldest[0][0]
         entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         lag = max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000)
-    return f"{waiting} call events waiting, the oldest {lag:.1f} s old", {
-        "lag_events": waiting,
+    return f"{read.waiting} call events waiting, the oldest {lag:.1f} s old", {
+        "lag_events": read.waiting,
         "lag_seconds": round(lag, 3),
     }
 
 
-def _cache_keeper(settings: Settings) -> tuple[str, dict]:
-    with _probe_redis(settings) as client:
-        _keeper_alive(client, CACHE_KEEPER, settings)
-        current = bool(client.exists(GENERATION_KEY))
-    if not current:
+def _cache_keeper(facts: Future[RedisFacts]) -> tuple[str, dict]:
+    read = facts.result()
+    _keeper_alive(read, CACHE_KEEPER)
+    if not read.current:
         raise Down("the routing documents are missing from Redis: being rebuilt from PostgreSQL")
     return "the routing documents in Redis are current", {"current": True}
 
 
 PROBES: dict[str, Callable[[Settings], str | tuple[str, dict]]] = {
     "postgresql": _postgresql,
-    "redis": _redis,
     "kamailio": _kamailio,
     "rtpengine": _rtpengine,
     "media_app": _media_app,
+}
+# Read from the one round trip to Redis (RedisFacts).
+REDIS_PROBES: dict[str, Callable[[Future[RedisFacts]], str | tuple[str, dict]]] = {
+    "redis": _redis,
     "history_keeper": _history_keeper,
     "cache_keeper": _cache_keeper,
 }
+ORDER = ("postgresql", "redis", "kamailio", "rtpengine", "media_app", "history_keeper", "cache_keeper")
 
 
 def probe_all(settings: Settings) -> list[Probe]:
     """Run every probe concurrently: the slowest, not the sum, bounds the answer."""
-    with ThreadPoolExecutor(max_workers=len(PROBES)) as pool:
-        futures = [pool.submit(_timed, name, partial(probe, settings)) for name, probe in PROBES.items()]
-        return [f.result() for f in futures]
+    with ThreadPoolExecutor(max_workers=len(PROBES) + len(REDIS_PROBES) + 1) as pool:
+        facts = pool.submit(_redis_facts, settings)
+        futures = {name: pool.submit(_timed, name, partial(probe, settings)) for name, probe in PROBES.items()}
+        futures |= {name: pool.submit(_timed, name, partial(probe, facts)) for name, probe in REDIS_PROBES.items()}
+        return [futures[name].result() for name in ORDER]

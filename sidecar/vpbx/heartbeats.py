@@ -42,8 +42,3 @@ class Heartbeat:
         self.client.set(self.key, f"{now:.3f}", ex=ALIVE_TTL_S)
         self.next_at = now + BEAT_EVERY_S
 
-
-def seconds_since_beat(client: Any, component: str, node: str, now: float) -> float | None:
-    """Seconds since the component last beat on the node; None if it has not within ``ALIVE_TTL_S``."""
-    raw = client.get(alive_key(component, node))
-    return None if raw is None else max(0.0, now - float(raw))

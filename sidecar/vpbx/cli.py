@@ -445,6 +445,20 @@ def demo_seed(config, credentials) -> None:
     click.echo(f"demo company seeded: {len(accounts)} account(s); passwords in {credentials}")
 
 
+@demo.command("call")
+@profile_option
+@click.option("--seconds", default=3.0, show_default=True, help="How long the call lasts once answered.")
+def demo_call(profile_name: str, seconds: float) -> None:
+    """Place a first call with no softphone: SIPp registers 101 and answers as
+    her phone, the demo carrier calls the demo number; then its history line."""
+    from .stack.demo_call import DemoCallFailed, place
+
+    try:
+        place(load_profile(profile_name), talk_seconds=seconds, say=click.echo)
+    except (DemoCallFailed, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.group("sip-ban")
 def sip_ban() -> None:
     """Sources Kamailio refuses for 15 minutes: flooders and password guessers."""

@@ -41,4 +41,3 @@ class Heartbeat:
             return
         self.client.set(self.key, f"{now:.3f}", ex=ALIVE_TTL_S)
         self.next_at = now + BEAT_EVERY_S
-

@@ -128,3 +128,13 @@ def test_kamailio_and_rtpengine_serve_their_own_statistics_to_prometheus(stack):
     # The metrics socket answers GET /metrics only, and the SIP port no HTTP at all.
     assert _get(f"http://127.0.0.1:{stack.ports.kamailio_metrics}/")[0] == 404
     assert _get(f"http://127.0.0.1:{stack.ports.sip}/metrics")[0] == 404
+
+
+def test_vpbx_demo_call_places_a_first_call_with_no_softphone(stack):
+    result = _vpbx(stack, "demo", "call", "--seconds", "1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = result.stdout.splitlines()
+    assert said[0].startswith("101 (Anna Sales) registered from ")
+    assert said[1].startswith("the demo carrier calls +74951112233 from port ")
+    assert said[-1].startswith("history: answered by employee 101 Anna Sales, rang "), said

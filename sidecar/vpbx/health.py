@@ -17,7 +17,7 @@ from .documents import GENERATION_KEY
 from .heartbeats import ALIVE_TTL_S, CACHE_KEEPER, HISTORY_KEEPER, alive_key
 from .history import events
 from .kamailio_rpc import KamailioRpc
-from .media.load import media_app_load
+from .media.load import media_app_state
 from .media.ng import NgClient
 from .settings import Settings
 
@@ -115,11 +115,10 @@ def _rtpengine(settings: Settings) -> str:
 
 
 def _media_app(settings: Settings) -> tuple[str, dict]:
-    load = media_app_load(settings.media.sip.port, settings.media.sip.host, timeout=PROBE_TIMEOUT)
+    load = media_app_state(settings.media.sip.port, settings.media.sip.host, timeout=PROBE_TIMEOUT)
     if load is None:
         raise Down(f"no answer to OPTIONS on {settings.media.sip.host}:{settings.media.sip.port}")
-    calls, tasks = load
-    return f"{calls} calls, {tasks} tasks in hand", {"calls": calls}
+    return f"{load.calls} calls, {load.tasks} tasks in hand", {"calls": load.calls, "calls_by_kind": load.by_kind}
 
 
 def _keeper_alive(facts: RedisFacts, component: str) -> None:

@@ -23,7 +23,7 @@ def _samples(stack) -> dict:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
         for family in text_string_to_metric_families(text)
-        if family.name.startswith(("vpbx_call", "vpbx_lookup", "vpbx_voicemail"))
+        if family.name.startswith(("vpbx_call", "vpbx_lookup", "vpbx_voicemail", "vpbx_media_app"))
         for sample in family.samples
     }
 
@@ -99,6 +99,13 @@ def test_each_counter_moves_by_exactly_the_calls_made(
         assert prompts is not None, "no greeting"
         if not _ends_with_the_beep(prompts):  # a pause between them ended the burst early
             assert audio.burst(within=5) is not None, "no beep after the greeting"
+        # While the caller is in the box, the media app says it holds one voicemail call.
+        held = {
+            dict(labels)["kind"]: value
+            for (name, labels), value in _samples(stack).items()
+            if name == "vpbx_media_app_calls"
+        }
+        assert held == {"voicemail": 1.0}
         audio.speak(2.0, frequency=440)
         audio.silence(0.4)
         audio.press("#")

@@ -63,6 +63,14 @@ class VpbxCollector:
                 "Age of the oldest call event not yet in PostgreSQL",
                 value=history.facts["lag_seconds"],
             )
+        media = next((p for p in probes if p.component == "media_app" and p.up), None)
+        if media is not None:
+            calls = GaugeMetricFamily(
+                "vpbx_media_app_calls", "Calls the media app holds now, by the node holding them", labels=["kind"]
+            )
+            for kind, count in sorted(media.facts["calls_by_kind"].items()):
+                calls.add_metric([kind], float(count))
+            yield calls
         yield from self._kamailio()
         yield from self._rtpengine()
         yield from self._trunks(probes)

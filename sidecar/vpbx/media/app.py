@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import ModuleType
@@ -325,7 +326,13 @@ class MediaApp:
     def on_options(self, request: sip.Message, addr) -> None:
         """Keepalive and health probe, from anyone on the host: the calls and
         tasks in hand tell an operator (and the tests) that nothing is left over."""
-        extra = {"Allow": ALLOW, "X-Vpbx-Calls": str(len(self.calls)), "X-Vpbx-Tasks": str(len(self.tasks))}
+        by_kind = Counter(call.node[0].__name__.rsplit(".", 1)[-1] for call in self.calls.values() if call.node)
+        extra = {
+            "Allow": ALLOW,
+            "X-Vpbx-Calls": str(len(self.calls)),
+            "X-Vpbx-Tasks": str(len(self.tasks)),
+            "X-Vpbx-Calls-By-Kind": ";".join(f"{kind}={n}" for kind, n in sorted(by_kind.items())),
+        }
         self.send(sip.response(request, 200, extra=extra), addr)
 
     def on_info(self, request: sip.Message, addr) -> None:

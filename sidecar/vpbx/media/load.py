@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import secrets
 import socket
+from dataclasses import dataclass
 
 from . import sip
 
 
+@dataclass(frozen=True)
+class Load:
+    calls: int
+    tasks: int
+    by_kind: dict[str, int]  # calls by the node that holds them: ivr, voicemail, queue…
+
+
 def media_app_load(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> tuple[int, int] | None:
     """(calls, tasks) the media app has in hand, from its OPTIONS answer; None if it does not answer."""
+    load = media_app_state(port, host, timeout)
+    return None if load is None else (load.calls, load.tasks)
+
+
+def media_app_state(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> Load | None:
+    """What the media app has in hand, from its OPTIONS answer; None if it does not answer."""
     probe = sip.Message(
         method="OPTIONS",
         uri=f"sip:media@{host}:{port}",
@@ -28,4 +42,9 @@ def media_app_load(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> 
             reply = sip.parse(sock.recv(4096))
         except (OSError, sip.ParseError):
             return None
-    return int(reply.get("x-vpbx-calls", "-1")), int(reply.get("x-vpbx-tasks", "-1"))
+    by_kind = {}
+    for pair in reply.get("x-vpbx-calls-by-kind", "").split(";"):
+        kind, _, count = pair.partition("=")
+        if kind and count.isdigit():
+            by_kind[kind] = int(count)
+    return Load(int(reply.get("x-vpbx-calls", "-1")), int(reply.get("x-vpbx-tasks", "-1")), by_kind)

@@ -9,6 +9,7 @@ from flask_smorest import Api
 from marshmallow import Schema
 
 from .. import settings as vpbx_settings
+from .errors import ErrorSchema
 
 
 def _schema_name(schema: type[Schema] | Schema) -> str:
@@ -16,6 +17,13 @@ def _schema_name(schema: type[Schema] | Schema) -> str:
     resolved = resolve_schema_cls(schema)
     name = (resolved[0] if isinstance(resolved, list) else resolved).__name__.removesuffix("Schema")
     return name + "Patch" if getattr(schema, "partial", False) else name
+
+
+class DocumentedApi(Api):
+    """flask-smorest's Api, documenting the errors as the API sends them
+    (errors.body) rather than as flask-smorest's own handler would."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         crm,
         database,
         departments,
+        destinations,
         employees,
         errors,
         feature_codes,
@@ -62,7 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .status import blueprint as status
     from .voicemail_links import blueprint as voicemail_links
 
-    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
+    marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    api = DocumentedApi(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin})
+    destinations.document(api.spec, marshmallow_plugin)
     errors.register(app)
     request_metrics.init_app(app)
     limits.init_app(app)

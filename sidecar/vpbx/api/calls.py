@@ -339,7 +339,15 @@ class ExportQuerySchema(LineFilterSchema):
 
 @blueprint.route("/export", methods=["GET"])
 @blueprint.arguments(ExportQuerySchema, location="query")
-@blueprint.response(200, content_type="text/csv", description="One line per call, oldest first, with a header line")
+@blueprint.response(200, content_type="text/csv")
+@blueprint.doc(
+    responses={
+        "200": {
+            "description": "One line per call, oldest first, with a header line",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+)
 def export(query):
     """The calls of a period as CSV, for a spreadsheet or an accounting system."""
     where, params = _where(query)

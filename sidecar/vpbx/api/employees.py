@@ -109,6 +109,10 @@ class EmployeeSchema(Schema):
     sip_login = fields.String(
         load_default=None,
         validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"),
+        metadata={
+            "description": "The SIP account's user name; left out, the extension. Every employee gets one, "
+            "with a password shown once in the answer (sip_password)"
+        },
     )
     schedule_id = fields.Integer(
         load_default=None, allow_none=True, metadata={"description": "Personal working hours; none: always available"}

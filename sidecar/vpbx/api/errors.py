@@ -14,6 +14,8 @@ import psycopg
 import psycopg_pool
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from marshmallow import Schema
+from marshmallow import fields as ma_fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -38,6 +40,25 @@ def invalid(field: str, reason: str) -> ApiError:
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found.")
+
+
+class ErrorDetailSchema(Schema):
+    status = ma_fields.Integer(required=True, metadata={"description": "the HTTP status, again"})
+    title = ma_fields.String(required=True, metadata={"description": "the status's name"})
+    message = ma_fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    # "fields" on the wire; a Schema's own attribute of that name is its field list.
+    refused = ma_fields.Dict(
+        data_key="fields",
+        metadata={
+            "description": "each refused field (nested as the request nests it: steps.0.timeout) and its reasons"
+        },
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers (``body``): what the OpenAPI document names "Error"."""
+
+    error = ma_fields.Nested(ErrorDetailSchema, required=True)
 
 
 def body(status: int, message: str, fields: dict | None = None) -> dict:

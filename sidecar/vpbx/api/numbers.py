@@ -6,6 +6,7 @@ very code Kamailio runs, from the number's freshly compiled document.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from ..config.compile import compile_number
 from ..routing import Call, build_plan
 from ..routing.department_state import DepartmentState, state_key, stateful_departments
 from ..routing.numbers import to_e164
+from ..routing.plan import Explanation
 from .auth import require_admin
 from .blueprints import api_blueprint
 from .changes import republish, republish_company, routing_cache
@@ -55,9 +57,22 @@ class NumberSchema(RoutingSchema):
     number = PhoneNumber(required=True, metadata={"description": "Any usual format in; E.164 out."})
 
 
+class QueryInstant(fields.AwareDateTime):
+    """An instant in a query string. A "+" left unencoded in its offset
+    (at=2026-11-23T10:00:00+03:00) reaches us as a space: read back as "+"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = re.sub(r"^(\S+T\S+) (\d{2}(:?\d{2})?)$", r"\1+\2", value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class RouteQuerySchema(Schema):
     caller = fields.String(load_default="anonymous")
-    at = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601 with offset; default now"})
+    at = QueryInstant(
+        load_default=None,
+        metadata={"description": "ISO 8601 with an offset (its + encoded as %2B, or left as it is); default now"},
+    )
 
 
 class TargetSchema(Schema):
@@ -81,10 +96,48 @@ class StepPlanSchema(Schema):
     targets = fields.List(fields.Nested(TargetSchema))
 
 
+class DecidedBySchema(Schema):
+    kind = fields.String(metadata={"description": "weekly, holiday or special_day"})
+    day = fields.String(metadata={"description": "weekly: mon…sun"})
+    first = fields.String(metadata={"description": "holiday, special day: the first date"})
+    last = fields.String(metadata={"description": "holiday, special day: the last date"})
+    start = fields.String(metadata={"description": "weekly, special day: HH:MM"})
+    end = fields.String(metadata={"description": "weekly, special day: HH:MM"})
+
+
+class ScheduleCheckSchema(Schema):
+    for_ = fields.String(
+        data_key="for", metadata={"description": '"number" (its hours) or "scheme <id>" (the scheme\'s active hours)'}
+    )
+    schedule_id = fields.Integer(allow_none=True)
+    schedule = fields.String()
+    timezone = fields.String()
+    local_time = fields.String(metadata={"description": "the moment in the schedule's timezone"})
+    open = fields.Boolean()
+    decided_by = fields.Nested(
+        DecidedBySchema, allow_none=True, metadata={"description": "null: no interval covers the moment (closed)"}
+    )
+    reason = fields.String()
+
+
+class ChosenSchemeSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    chosen_as = fields.String(
+        metadata={"description": "working, off_hours (the number's schedule is closed) or backup (R9)"}
+    )
+
+
 class RouteSchema(Schema):
     number = fields.String()
     caller = fields.String()
     at = fields.AwareDateTime()
+    open = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "the number's own schedule now; null for a number always on one scheme"},
+    )
+    schedules = fields.List(fields.Nested(ScheduleCheckSchema), metadata={"description": "each schedule looked at"})
+    scheme = fields.Nested(ChosenSchemeSchema, allow_none=True, metadata={"description": "null: no scheme applies"})
     steps = fields.List(fields.Nested(StepPlanSchema))
     reasons = fields.List(fields.String())
 
@@ -231,7 +284,18 @@ def explain(query, number):
     document = compile_number(conn, row["number"], at)
     if document is None:  # deleted since _find: as if never there
         raise not_found("Number")
+    explanation = Explanation()
     plan = build_plan(
-        document, Call("explain", row["number"], query["caller"], "trunk", at), _next_call_state(document)
+        document, Call("explain", row["number"], query["caller"], "trunk", at), _next_call_state(document), explanation
     )
-    return {"number": row["number"], "caller": query["caller"], "at": at, "steps": plan.steps, "reasons": plan.reasons}
+    own = next((s for s in explanation.schedules if s["for"] == "number"), None)
+    return {
+        "number": row["number"],
+        "caller": query["caller"],
+        "at": at,
+        "open": own["open"] if own else None,
+        "schedules": [{**check, "for_": check["for"]} for check in explanation.schedules],
+        "scheme": explanation.scheme,
+        "steps": plan.steps,
+        "reasons": plan.reasons,
+    }

@@ -120,7 +120,15 @@ class Recording(MethodView):
         )
         return PROMPTS.load(conn, who.company_id, prompt_id)
 
-    @blueprint.response(200, description="The recording as callers hear it (8 kHz mono WAV)", content_type="audio/wav")
+    @blueprint.response(200, content_type="audio/wav")
+    @blueprint.doc(
+        responses={
+            "200": {
+                "description": "The recording as callers hear it (8 kHz mono WAV)",
+                "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    )
     def get(self, prompt_id):
         who = require_admin()
         prompt = PROMPTS.load(db(), who.company_id, prompt_id)

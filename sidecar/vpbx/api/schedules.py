@@ -22,8 +22,17 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CLOCK = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
-class ClockTime(fields.Field):
+class ClockTime(fields.String):
     """ "HH:MM" on the wire, minutes since midnight inside; "24:00" is the end of the day."""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {
+            "description": 'a time of day, "HH:MM" from 00:00 to 24:00 ("24:00": the end of the day, as an end only)',
+            "pattern": CLOCK.pattern,
+            "example": "09:00",
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not CLOCK.match(value):

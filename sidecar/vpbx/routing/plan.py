@@ -24,7 +24,7 @@ from .ring_times import (
     MAX_RING_SECONDS,
     VOICEMAIL_RING_SECONDS,
 )
-from .schedule import is_open
+from .schedule import decide
 from .targets import Data, Target, node_resolution
 
 # Destinations whose targets are known only once someone outside answers (R16,
@@ -302,13 +302,28 @@ def _capped(steps: list[Step], reasons: list[str]) -> tuple[Step, ...]:
     return tuple(kept)
 
 
-def _applicable_scheme(scheme: Data | None, call: Call, reasons: list[str]) -> Data | None:
+@dataclass
+class Explanation:
+    """What explain shows beside the reasons, as data: each schedule looked at
+    (routing.schedule.decide, with what it was for) and the scheme chosen."""
+
+    schedules: list[Data] = field(default_factory=list)
+    scheme: Data | None = None  # {"id", "name", "chosen_as": "working" | "off_hours" | "backup"}
+
+
+def _applicable_scheme(
+    scheme: Data | None, call: Call, reasons: list[str], explanation: Explanation | None = None
+) -> Data | None:
     """The scheme itself while its active schedule is open, else its backup (R9), recursively."""
     while scheme is not None and scheme["active"] is not None:
-        open_, why = is_open(scheme["active"], call.at)
-        reasons.append(why)
-        if open_:
+        decision = decide(scheme["active"], call.at)
+        reasons.append(decision["reason"])
+        if explanation is not None:
+            explanation.schedules.append({"for": f"scheme {scheme['id']}", **decision})
+        if decision["open"]:
             break
+        if explanation is not None and scheme["backup"] is not None:
+            explanation.scheme = {"chosen_as": "backup"}
         backup = scheme["backup"]
         reasons.append(
             f"scheme {scheme['name']!r} is not active now: "
@@ -318,20 +333,34 @@ def _applicable_scheme(scheme: Data | None, call: Call, reasons: list[str]) -> D
     return scheme
 
 
-def build_plan(document: Data, call: Call, departments: Mapping[int, DepartmentState] | None = None) -> Plan:
+def build_plan(
+    document: Data,
+    call: Call,
+    departments: Mapping[int, DepartmentState] | None = None,
+    explanation: Explanation | None = None,
+) -> Plan:
     """The plan for a call to a company number, from the number's compiled document
-    and the shared state of its round robin and longest idle departments."""
+    and the shared state of its round robin and longest idle departments.
+    ``explanation`` (explain's) gets the schedules looked at and the scheme chosen, as data."""
     company = document["company"]
     ctx = _context(company, departments, call)
     reasons: list[str] = [f"number {document['number']} of company {company['name']!r}"]
     scheme = document["working"]
     if document["mode"] == "by_schedule":
-        open_, why = is_open(document["schedule"], call.at)
-        reasons.append(why)
-        if not open_:
+        decision = decide(document["schedule"], call.at)
+        reasons.append(decision["reason"])
+        if explanation is not None:
+            explanation.schedules.append({"for": "number", **decision})
+            explanation.scheme = {"chosen_as": "working" if decision["open"] else "off_hours"}
+        if not decision["open"]:
             scheme = document["off_hours"]
             reasons.append("off hours: the off-hours scheme applies")
-    scheme = _applicable_scheme(scheme, call, reasons)
+    scheme = _applicable_scheme(scheme, call, reasons, explanation)
+    if explanation is not None:
+        chosen_as = (explanation.scheme or {"chosen_as": "working"})["chosen_as"]
+        explanation.scheme = (
+            None if scheme is None else {"id": scheme["id"], "name": scheme["name"], "chosen_as": chosen_as}
+        )
     whose = {
         "company_id": company["id"],
         "called": document["number"],

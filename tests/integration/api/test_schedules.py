@@ -220,6 +220,25 @@ def test_seed_002_example_routes_by_the_clock(client, admin, created, make_emplo
     assert "step 2: ring phone +79161112233 through the outbound trunk" in day["reasons"]
     assert [t["uri"] for s in night_call["steps"] for t in s["targets"]] == ["sip:night@example.com"]
     assert "off hours: the off-hours scheme applies" in night_call["reasons"]
+    # The same, as data a client reads without parsing the reasons.
+    assert (day["open"], day["scheme"]) == (True, {"id": sales["id"], "name": "Sales", "chosen_as": "working"})
+    [check] = day["schedules"]
+    assert check == {
+        "for": "number",
+        "schedule_id": schedule["id"],
+        "schedule": "Sales hours",
+        "timezone": "Europe/Moscow",
+        "local_time": "2026-11-23T10:00+03:00",
+        "open": True,
+        "decided_by": {"kind": "weekly", "day": "mon", "start": "09:00", "end": "18:00"},
+        "reason": "schedule 'Sales hours' is open on Mon 2026-11-23 10:00 Europe/Moscow: Mon 09:00-18:00",
+    }
+    assert (night_call["open"], night_call["scheme"]["chosen_as"]) == (False, "off_hours")
+    assert night_call["schedules"][0]["decided_by"] is None  # no interval covers 23:00
+    # A "+" left unencoded in the query reaches the API as a space: read as the "+" it was.
+    unencoded = client.get("/api/v1/numbers/+74952223344/route?at=2026-11-23T10:00:00+03:00", headers=admin)
+    assert unencoded.status_code == 200, unencoded.get_json()
+    assert unencoded.get_json()["at"] == day["at"]
 
 
 def test_seed_001_scenario(client, admin, post, make_employee):

@@ -23,6 +23,7 @@ from .. import call_log
 from ..config.outgoing import outgoing_settings
 from ..media.click_to_call import Request as ClickToCallRequest
 from ..media.click_to_call import request_call
+from ..routing.numbers import to_e164
 from ..routing.outbound import EMERGENCY, allowed, read_dialled
 from .auth import principal
 from .blueprints import api_blueprint
@@ -192,8 +193,8 @@ _FILTERS = (
     ("status", "status = %(status)s"),
     ("direction", "direction = %(direction)s"),
     ("employee_id", "employee_id = %(employee_id)s"),
-    ("called", "called = %(called)s"),
-    ("caller", "caller = %(caller)s"),
+    ("called", "called = ANY(%(called)s)"),
+    ("caller", "caller = ANY(%(caller)s)"),
     ("call_id", "call_id = %(call_id)s"),
 )
 
@@ -206,6 +207,11 @@ def _where(query: dict) -> tuple[str, dict]:
         if query.get(name) is not None:
             clauses.append(clause)
             params[name] = query[name]
+    # A number as typed ("8 495 111-22-33") finds its lines, kept in E.164; an extension as it is.
+    for name in ("called", "caller"):
+        if name in params:
+            region = load_company(db(), principal().company_id)["region"].strip()
+            params[name] = sorted({params[name], to_e164(params[name], region) or params[name]})
     return " WHERE " + " AND ".join(clauses), params
 
 

@@ -11,6 +11,7 @@ counts again if delivered again.
 from __future__ import annotations
 
 from ..db import Connection, one
+from ..routing.numbers import to_e164
 from ..routing.outbound import HIDDEN
 from . import events, totals
 from .rules import Line, answered_line, missed_line
@@ -122,6 +123,12 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None, mo
     call = event["call"]
     if conn.execute("SELECT 1 FROM companies WHERE id = %s", (call["company_id"],)).fetchone() is None:
         return  # the company is gone: nothing to show its calls to
+    inbound = _inbound_trunk(conn, call)
+    caller = call["caller"]
+    if inbound is not None:
+        # A carrier's caller as the trunk's region reads it, E.164 like the number
+        # called; done here, off the call's path (phonenumbers is no cheap parse).
+        caller = to_e164(caller, inbound["region"].strip()) or caller
     row = conn.execute(
         """INSERT INTO calls (call_id, company_id, direction, caller, caller_employee_id, called, started_at,
                               answered_at, ended_at, status, employee_id, employee_label, forwarded, end_reason,
@@ -140,7 +147,7 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None, mo
             "call_id": call.get("line_call_id") or event["call_id"],
             "company_id": call["company_id"],
             "direction": call["direction"],
-            "caller": call["caller"],
+            "caller": caller,
             "caller_login": call.get("caller_login"),
             "caller_domain": call.get("caller_domain"),
             "called": call["called"] or "",
@@ -159,19 +166,23 @@ def _record(conn: Connection, event: dict, line: Line, answered: dict | None, mo
     if row is None:
         return  # already recorded: the first outcome stands
     _insert_legs(conn, row["id"], event["legs"], answered)
-    _count_call(conn, event, line, row["trunk"], moved)
+    _count_call(event, line, inbound["name"] if inbound else row["trunk"], moved)
 
 
-def _count_call(conn: Connection, event: dict, line: Line, trunk: str | None, moved: totals.Totals) -> None:
+def _inbound_trunk(conn: Connection, call: dict) -> dict | None:
+    """The trunk an incoming call came in on (name, region), if known."""
+    if call["direction"] != "incoming" or call.get("trunk_id") is None:
+        return None
+    return conn.execute("SELECT name, region FROM trunks WHERE id = %s", (call["trunk_id"],)).fetchone()
+
+
+def _count_call(event: dict, line: Line, trunk: str | None, moved: totals.Totals) -> None:
     """The call in the metrics: how it ended, its setup and plan times."""
     call = event["call"]
     direction = call["direction"]
     number = ""
     if direction == "incoming":
         number = call["called"] or ""
-        if call.get("trunk_id") is not None:  # the trunk it came in on
-            found = conn.execute("SELECT name FROM trunks WHERE id = %s", (call["trunk_id"],)).fetchone()
-            trunk = found["name"] if found else trunk
     elif direction == "outgoing":
         number = "hidden" if call.get("caller_id") == HIDDEN else call.get("caller_id") or ""
     code = 200 if line.status == "answered" or event.get("type") == events.ANSWERED else event.get("code")

@@ -71,7 +71,9 @@ def _leg(step: int, target: str) -> dict:
     return {"step": step, "target": target, "employee_id": None, "department_id": None, "rang_at": rang_at}
 
 
-def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup_time(cfg, client, company_id, trunk):
+def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup_time(
+    cfg, client, admin, company_id, trunk
+):
     number = "+7495" + str(secrets.randbelow(10**7)).zfill(7)
     started = 1795428000.0  # 2026-11-23T10:00:00Z, the calls' started_at
     answered = {
@@ -114,6 +116,16 @@ def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup
 
     moved = _moved(before, _samples(client, cfg))
     labels = {"company_id": str(company_id), "direction": "incoming", "number": number, "trunk": trunk["name"]}
+    # The carrier's caller is kept as its trunk's region reads it: E.164, like the number called.
+    with vpbx_db.connect(cfg.database_url) as conn:
+        line = conn.execute("SELECT caller, called FROM calls WHERE call_id = %s", (answered["call_id"],)).fetchone()
+    assert (line["caller"], line["called"]) == ("+79161234567", number)
+    # Found however the number is typed.
+    for typed in ("79161234567", "8 916 123-45-67", "+79161234567"):
+        found = client.get(
+            "/api/v1/calls", headers=admin, query_string={"caller": typed, "call_id": answered["call_id"]}
+        )
+        assert [c["caller"] for c in found.get_json()] == ["+79161234567"], typed
 
     def calls(outcome, reason, code_class):
         return (

@@ -140,6 +140,9 @@ class RouteSchema(Schema):
     scheme = fields.Nested(ChosenSchemeSchema, allow_none=True, metadata={"description": "null: no scheme applies"})
     steps = fields.List(fields.Nested(StepPlanSchema))
     reasons = fields.List(fields.String())
+    warnings = fields.List(
+        fields.String(), metadata={"description": "what would keep the plan from working as explained"}
+    )
 
 
 def _e164(raw: str) -> str:
@@ -289,6 +292,9 @@ def explain(query, number):
         document, Call("explain", row["number"], query["caller"], "trunk", at), _next_call_state(document), explanation
     )
     own = next((s for s in explanation.schedules if s["for"] == "number"), None)
+    warnings = []
+    if any(t.via_trunk for step in plan.steps for t in step.targets) and not _outbound_trunk_exists(conn):
+        warnings.append("no outbound trunk exists: the steps' phone numbers cannot be rung (the call gets 480 there)")
     return {
         "number": row["number"],
         "caller": query["caller"],
@@ -298,4 +304,9 @@ def explain(query, number):
         "scheme": explanation.scheme,
         "steps": plan.steps,
         "reasons": plan.reasons,
+        "warnings": warnings,
     }
+
+
+def _outbound_trunk_exists(conn) -> bool:
+    return conn.execute("SELECT 1 FROM trunks WHERE outbound LIMIT 1").fetchone() is not None

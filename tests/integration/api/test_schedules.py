@@ -2,6 +2,8 @@
 
 import pytest
 
+from vpbx import db as vpbx_db
+
 from .conftest import error_fields
 
 OFFICE = {
@@ -150,7 +152,7 @@ def test_a_number_by_schedule_needs_an_off_hours_scheme_and_a_schedule(client, a
     assert error_fields(no_schedule) == {"schedule_id": ["the company has no work schedule: give the number its own"]}
 
 
-def test_seed_002_example_routes_by_the_clock(client, admin, created, make_employee, post):
+def test_seed_002_example_routes_by_the_clock(cfg, client, admin, created, make_employee, post):
     """Seed 002: Mon-Fri 09:00-18:00 the sales manager's SIP account, then the head of
     sales' mobile through the outbound trunk; outside hours another route."""
     manager = make_employee(name="Sales Manager", extension="210")
@@ -233,6 +235,15 @@ def test_seed_002_example_routes_by_the_clock(client, admin, created, make_emplo
         "decided_by": {"kind": "weekly", "day": "mon", "start": "09:00", "end": "18:00"},
         "reason": "schedule 'Sales hours' is open on Mon 2026-11-23 10:00 Europe/Moscow: Mon 09:00-18:00",
     }
+    with vpbx_db.connect(cfg.database_url) as conn:
+        gateways = conn.execute("SELECT count(*) AS n FROM trunks WHERE outbound").fetchone()["n"]
+    # The head of sales' mobile rings through an outbound trunk: explain warns when there is none.
+    assert day["warnings"] == (
+        []
+        if gateways
+        else ["no outbound trunk exists: the steps' phone numbers cannot be rung (the call gets 480 there)"]
+    )
+    assert night_call["warnings"] == []
     assert (night_call["open"], night_call["scheme"]["chosen_as"]) == (False, "off_hours")
     assert night_call["schedules"][0]["decided_by"] is None  # no interval covers 23:00
     # A "+" left unencoded in the query reaches the API as a space: read as the "+" it was.

@@ -107,10 +107,10 @@ class EmployeeSchema(Schema):
     )
     role = fields.String(load_default="user", validate=validate.OneOf(["admin", "user", "limited"]))
     sip_login = fields.String(
-        load_default=None,
+        allow_none=True,
         validate=validate.Regexp(r"^[A-Za-z0-9._-]{1,64}$", error="letters, digits, '.', '_' or '-', at most 64"),
         metadata={
-            "description": "The SIP account's user name; left out, the extension. Every employee gets one, "
+            "description": "The SIP account's user name; left out or null, the extension. Every employee gets one, "
             "with a password shown once in the answer (sip_password)"
         },
     )
@@ -331,7 +331,7 @@ class Employees(MethodView):
     def post(self, data):
         who = require_admin()
         conn = db()
-        data["sip_login"] = data["sip_login"] or data["extension"]
+        data["sip_login"] = data.get("sip_login") or data["extension"]
         _check_unique(conn, who.company_id, None, data["extension"], data["sip_login"])
         _check_references(conn, who.company_id, None, data)
         _check_mobile(data)

@@ -4,10 +4,12 @@ signed link served by the sidecar."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.error
 import urllib.request
 import wave
+from email.utils import parsedate_to_datetime
 
 import pytest
 
@@ -86,6 +88,10 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
     email = mailbox.wait_for(for_this_message)
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
     assert sorted(email.recipients) == sorted([anna["email"], "office@example.com"])
+    # RFC 5322's Date, close to now, and a Message-ID at the sender's domain.
+    sent_at = parsedate_to_datetime(email.message["Date"])
+    assert abs(sent_at.timestamp() - time.time()) < 60, email.message["Date"]
+    assert re.fullmatch(r"<[^@>\s]+@vpbx\.invalid>", email.message["Message-ID"]), email.message["Message-ID"]
     body = email.message.get_content()
     assert (
         CALLER in email.message["Subject"]

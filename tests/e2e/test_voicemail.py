@@ -108,6 +108,10 @@ def test_a_message_is_recorded_as_sent_emailed_to_every_recipient_and_played_by_
 
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["voicemail"]) == ("missed", True)
+    # The history line leads to the message: listened to from there, as from the email.
+    assert line["voicemail_message"]["id"] == message["id"]
+    status, headers, content = _get(line["voicemail_message"]["url"])
+    assert (status, headers["Content-Type"], content) == (200, "audio/wav", path.read_bytes())
 
     # R13: seven days, then 410 Gone; a link we did not sign is not found at all.
     base = f"{cfg.media.public_url}/voicemail/"
@@ -130,6 +134,7 @@ def test_silence_is_no_message_and_an_ordinary_missed_call(stack, sip_target, db
     assert hung_up_after < 8
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["voicemail"], line["end_reason"]) == ("missed", False, "no_answer")
+    assert line["voicemail_message"] is None
     assert db.execute("SELECT 1 FROM voicemail_messages WHERE call_id = %s", (sipp.call_id(),)).fetchone() is None
 
 

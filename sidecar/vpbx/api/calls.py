@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 import redis
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -23,6 +23,7 @@ from .. import call_log
 from ..config.outgoing import outgoing_settings
 from ..media.click_to_call import Request as ClickToCallRequest
 from ..media.click_to_call import request_call
+from ..notify import links
 from ..routing.numbers import to_e164
 from ..routing.outbound import EMERGENCY, allowed, read_dialled
 from .auth import principal
@@ -69,6 +70,11 @@ class QueueVisitSchema(Schema):
     )
 
 
+class VoicemailMessageRefSchema(Schema):
+    id = fields.Integer()
+    url = fields.String(metadata={"description": "plays the message (WAV); ?download=1 saves it"})
+
+
 class CallSchema(Schema):
     id = fields.Integer()
     call_id = fields.String(metadata={"description": "SIP Call-ID of the caller's leg"})
@@ -100,6 +106,11 @@ class CallSchema(Schema):
     employee_label = fields.String(allow_none=True)
     forwarded = fields.Boolean()
     voicemail = fields.Boolean()
+    voicemail_message = fields.Nested(
+        VoicemailMessageRefSchema,
+        allow_none=True,
+        metadata={"description": "the message the caller left (voicemail true), to listen to from the history"},
+    )
     end_reason = fields.String(
         allow_none=True,
         metadata={"description": "missed: caller_cancelled, no_answer, busy, nobody_to_ring or rejected"},
@@ -141,7 +152,7 @@ class CallQuerySchema(LineFilterSchema):
 
 _SELECT = """
     SELECT id, call_id, direction, caller, caller_employee_id, called, started_at, answered_at, ended_at, status,
-           employee_id, employee_label, forwarded, voicemail, end_reason, caller_id, trunk,
+           employee_id, employee_label, forwarded, voicemail, end_reason, caller_id, trunk, voicemail_message_id,
            EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
            EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds
     FROM calls
@@ -184,7 +195,20 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
             (list(legs),),
         ):
             queued[visit.pop("line")] = visit
-    return [{**row, "legs": legs[row["id"]], "queue": queued.get(row["id"])} for row in rows]
+    return [
+        {**row, "legs": legs[row["id"]], "queue": queued.get(row["id"]), "voicemail_message": _message(row)}
+        for row in rows
+    ]
+
+
+def _message(row: dict) -> dict | None:
+    """The line's voicemail message with a link to listen to it (signed now:
+    whoever may read the line may listen, for the link's seven days)."""
+    message_id = row.get("voicemail_message_id")
+    if message_id is None:
+        return None
+    media = current_app.config["VPBX_SETTINGS"].media
+    return {"id": message_id, "url": links.url(media.public_url, links.sign(message_id, media.link_secret))}
 
 
 _FILTERS = (

@@ -75,12 +75,14 @@ class VpbxCollector:
         yield from self._rtpengine()
         yield from self._trunks(probes)
         if any(p.component == "postgresql" and p.up for p in probes):
-            yield from self._from_postgresql(redis_up=any(p.component == "redis" and p.up for p in probes))
-            yield from self._queues()
+            yield from self._from_postgresql()
 
-    def _from_postgresql(self, redis_up: bool):
-        """The call totals the history keeper keeps (vpbx/history/totals.py), the
-        phones registered per company and the lookups' breakers, on one connection."""
+    def _from_postgresql(self):
+        """What PostgreSQL and Redis hold, on one connection to each: the call
+        totals the history keeper keeps (vpbx/history/totals.py), the phones
+        registered per company, each queue now and its totals, and the lookups'
+        breakers."""
+        queues = open_until = None
         try:
             with vpbx_db.connect(self.settings.database_url) as conn:
                 rows = conn.execute("SELECT family, labels, bucket, value FROM metric_totals").fetchall()
@@ -98,6 +100,16 @@ class VpbxCollector:
                         WHERE lookup_url IS NOT NULL
                        ORDER BY 1, 2, 3"""
                 ).fetchall()
+                queue_totals = conn.execute(
+                    "SELECT t.queue_id, q.company_id, t.outcome, t.calls, t.wait_s "
+                    "FROM queue_totals t JOIN queues q ON q.id = t.queue_id ORDER BY t.queue_id, t.outcome"
+                ).fetchall()
+                try:
+                    with redis_client.connect(self.settings, socket_timeout=1, socket_connect_timeout=1) as client:
+                        queues = queues_now(conn, client)
+                        open_until = _open_until(client, breakers)
+                except redis.RedisError:
+                    pass  # the component's own probe already says it is down
         except psycopg.Error:
             return  # the component's own probe already says it is down
         yield from totals.collect(rows)
@@ -107,80 +119,10 @@ class VpbxCollector:
         for row in registered:
             phones.add_metric([str(row["id"])], float(row["phones"]))
         yield phones
-        if redis_up:
-            yield from self._breakers(breakers)
-
-    def _breakers(self, lookups):
-        """Each webhook's and CRM lookup's breaker: open (calls take the fallback without asking) or not."""
-        names = [
-            webhook.breaker_name(row["lookup_id"])
-            if row["lookup"] == "webhook"
-            else crm.breaker_name(row["company_id"])
-            for row in lookups
-        ]
-        try:
-            with redis_client.connect(self.settings, socket_timeout=1, socket_connect_timeout=1) as client:
-                with client.pipeline(transaction=False) as pipe:
-                    for name in names:
-                        pipe.hget(breaker_key(name), "open_until")
-                    open_until = pipe.execute()
-        except redis.RedisError:
-            return
-        now = time.time()
-        gauge = GaugeMetricFamily(
-            "vpbx_lookup_breaker_open",
-            "1 while a lookup's breaker is open: its calls take the fallback without asking",
-            labels=["company_id", "lookup", "lookup_id"],
-        )
-        for row, until in zip(lookups, open_until, strict=True):
-            ids = [str(row["company_id"]), row["lookup"], str(row["lookup_id"] or "")]
-            gauge.add_metric(ids, 1.0 if until is not None and float(until) > now else 0.0)
-        yield gauge
-
-    def _queues(self):
-        """Each call queue now (callers, agents) and its callers since it was made, by outcome."""
-        labels = ["company_id", "queue_id"]
-        waiting = GaugeMetricFamily("vpbx_queue_callers_waiting", "Callers waiting in the queue now", labels=labels)
-        longest = GaugeMetricFamily(
-            "vpbx_queue_longest_wait_seconds", "How long the first caller waiting now has waited", labels=labels
-        )
-        agents = GaugeMetricFamily("vpbx_queue_agents", "The queue's agents by state now", labels=[*labels, "state"])
-        calls = CounterMetricFamily(
-            "vpbx_queue_calls", "Callers who left the queue, by how", labels=[*labels, "outcome"]
-        )
-        wait = CounterMetricFamily(
-            "vpbx_queue_wait_seconds",
-            "Seconds callers waited in the queue, by how they left it",
-            labels=[*labels, "outcome"],
-        )
-        try:
-            with vpbx_db.connect(self.settings.database_url) as conn:
-                totals = conn.execute(
-                    "SELECT t.queue_id, q.company_id, t.outcome, t.calls, t.wait_s "
-                    "FROM queue_totals t JOIN queues q ON q.id = t.queue_id ORDER BY t.queue_id, t.outcome"
-                ).fetchall()
-                client = redis_client.connect(self.settings, socket_timeout=1, socket_connect_timeout=1)
-                with client:
-                    queues = queues_now(conn, client)
-            for queue in queues:
-                ids = [str(queue["company_id"]), str(queue["queue_id"])]
-                waiting.add_metric(ids, queue["callers_waiting"])
-                longest.add_metric(ids, queue["longest_wait_seconds"])
-                for state, value in (
-                    ("logged_in", queue["agents_logged_in"]),
-                    ("paused", queue["agents_paused"]),
-                    ("busy", queue["agents_busy"]),
-                    ("wrap_up", queue["agents_in_wrap_up"]),
-                    ("free", queue["agents_free"]),
-                ):
-                    agents.add_metric([*ids, state], float(value))
-        except (psycopg.Error, redis.RedisError):
-            return  # the component's own probe already says it is down
-        for total in totals:
-            ids = [str(total["company_id"]), str(total["queue_id"]), total["outcome"]]
-            calls.add_metric(ids, float(total["calls"]))
-            wait.add_metric(ids, float(total["wait_s"]))
-        yield from (waiting, longest, agents, calls, wait)
+        if queues is not None:
+            yield from _queue_families(queues, queue_totals)
+        if open_until is not None:
+            yield _breaker_gauge(breakers, open_until)
 
     def _trunks(self, probes):
         states = trunk_registrations(self.settings, probes)
@@ -231,6 +173,66 @@ class VpbxCollector:
         except Exception:
             return
         yield GaugeMetricFamily("vpbx_rtpengine_sessions", "Media sessions anchored in rtpengine", value=len(calls))
+
+
+def _open_until(client, lookups) -> list:
+    """When each lookup's breaker closes again (epoch seconds; None: closed)."""
+    with client.pipeline(transaction=False) as pipe:
+        for row in lookups:
+            name = (
+                webhook.breaker_name(row["lookup_id"])
+                if row["lookup"] == "webhook"
+                else crm.breaker_name(row["company_id"])
+            )
+            pipe.hget(breaker_key(name), "open_until")
+        return pipe.execute()
+
+
+def _breaker_gauge(lookups, open_until) -> GaugeMetricFamily:
+    """Each webhook's and CRM lookup's breaker: open (calls take the fallback without asking) or not."""
+    now = time.time()
+    gauge = GaugeMetricFamily(
+        "vpbx_lookup_breaker_open",
+        "1 while a lookup's breaker is open: its calls take the fallback without asking",
+        labels=["company_id", "lookup", "lookup_id"],
+    )
+    for row, until in zip(lookups, open_until, strict=True):
+        ids = [str(row["company_id"]), row["lookup"], str(row["lookup_id"] or "")]
+        gauge.add_metric(ids, 1.0 if until is not None and float(until) > now else 0.0)
+    return gauge
+
+
+def _queue_families(queues, queue_totals):
+    """Each call queue now (callers, agents) and its callers since it was made, by outcome."""
+    labels = ["company_id", "queue_id"]
+    waiting = GaugeMetricFamily("vpbx_queue_callers_waiting", "Callers waiting in the queue now", labels=labels)
+    longest = GaugeMetricFamily(
+        "vpbx_queue_longest_wait_seconds", "How long the first caller waiting now has waited", labels=labels
+    )
+    agents = GaugeMetricFamily("vpbx_queue_agents", "The queue's agents by state now", labels=[*labels, "state"])
+    calls = CounterMetricFamily("vpbx_queue_calls", "Callers who left the queue, by how", labels=[*labels, "outcome"])
+    wait = CounterMetricFamily(
+        "vpbx_queue_wait_seconds",
+        "Seconds callers waited in the queue, by how they left it",
+        labels=[*labels, "outcome"],
+    )
+    for queue in queues:
+        ids = [str(queue["company_id"]), str(queue["queue_id"])]
+        waiting.add_metric(ids, queue["callers_waiting"])
+        longest.add_metric(ids, queue["longest_wait_seconds"])
+        for state, value in (
+            ("logged_in", queue["agents_logged_in"]),
+            ("paused", queue["agents_paused"]),
+            ("busy", queue["agents_busy"]),
+            ("wrap_up", queue["agents_in_wrap_up"]),
+            ("free", queue["agents_free"]),
+        ):
+            agents.add_metric([*ids, state], float(value))
+    for total in queue_totals:
+        ids = [str(total["company_id"]), str(total["queue_id"]), total["outcome"]]
+        calls.add_metric(ids, float(total["calls"]))
+        wait.add_metric(ids, float(total["wait_s"]))
+    yield from (waiting, longest, agents, calls, wait)
 
 
 def _scraper_allowed(settings) -> None:

@@ -350,6 +350,7 @@ class VpbxRoutes:
         if plan is None:
             self.reject(reasons.UNALLOCATED_NUMBER)
             return
+        plan_seconds = time.perf_counter() - planning
         KSR.info(
             call_log.line(
                 "routed",
@@ -359,7 +360,7 @@ class VpbxRoutes:
                 called=plan.called,
                 steps=len(plan.steps),
                 lookups=",".join(plan.lookups()) or None,
-                plan_ms=round((time.perf_counter() - planning) * 1000, 2),
+                plan_ms=round(plan_seconds * 1000, 2),
             )
             + "\n"
         )
@@ -384,7 +385,7 @@ class VpbxRoutes:
                 caller_domain=KSR.pv.get("$fd"),
                 parent_call_id=parent,
                 call_id=KSR.pv.get("$ci") or "",
-                plan_seconds=time.perf_counter() - planning,
+                plan_seconds=plan_seconds,
                 trunk_id=trunk_id(KSR.pv.get("$avp(trunk_id)")) if source == "trunk" else None,
             ),
         )
@@ -522,8 +523,9 @@ class VpbxRoutes:
         ringing_at = KSR.pv.get(RINGING)
         if ringing_at is not None:
             KSR.pv.unset(RINGING)
-        KSR.info(call_log.line("missed", KSR.pv.get("$ci"), reason=reason, code=code) + "\n")
-        self.emit(call_events.missed(KSR.pv.get("$ci"), cursor, reason, code, ringing_at))
+        call_id = KSR.pv.get("$ci")
+        KSR.info(call_log.line("missed", call_id, reason=reason, code=code) + "\n")
+        self.emit(call_events.missed(call_id, cursor, reason, code, ringing_at))
 
     def route_relay(self):
         if KSR.is_method_in("IBSU"):  # INVITE, BYE, SUBSCRIBE, UPDATE

@@ -70,8 +70,11 @@ def _sipp(profile: Profile, scenario: str, port: int, workdir: Path, *args: str)
     ]
 
 
-def _errors(workdir: Path) -> str:
-    return "\n".join(p.read_text(errors="replace")[-2000:] for p in sorted(workdir.glob("*.errors")))
+def _run(argv: list[str], workdir: Path, timeout: float, failure: str) -> None:
+    """Run one SIPp to its end; DemoCallFailed with its errors if it failed."""
+    if subprocess.run(argv, capture_output=True, text=True, timeout=timeout).returncode != 0:
+        errors = "\n".join(p.read_text(errors="replace")[-2000:] for p in sorted(workdir.glob("*.errors")))
+        raise DemoCallFailed(f"{failure}:\n{errors}")
 
 
 def place(profile: Profile, *, talk_seconds: float = 3.0, say: Callable[[str], None] = print) -> DemoCall:
@@ -88,7 +91,7 @@ def place(profile: Profile, *, talk_seconds: float = 3.0, say: Callable[[str], N
             stderr=subprocess.DEVNULL,
         )
         try:
-            registered = subprocess.run(
+            _run(
                 _sipp(
                     profile,
                     "register.xml",
@@ -107,17 +110,15 @@ def place(profile: Profile, *, talk_seconds: float = 3.0, say: Callable[[str], N
                     "contact_port",
                     str(contact),
                 ),
-                capture_output=True,
-                text=True,
-                timeout=30,
+                workdir,
+                30,
+                f"{PHONE} did not register",
             )
-            if registered.returncode != 0:
-                raise DemoCallFailed(f"{PHONE} did not register:\n{_errors(workdir)}")
             say(f"{PHONE} ({anna['name']}) registered from {profile.address}:{contact}")
             call_id = f"{secrets.token_hex(8)}@vpbx-demo-call"
             say(f"the demo carrier calls {demo['number']} from port {cfg.demo_trunk_port}")
             started = time.monotonic()
-            carrier = subprocess.run(
+            _run(
                 _sipp(
                     profile,
                     "uac_call.xml",
@@ -133,12 +134,10 @@ def place(profile: Profile, *, talk_seconds: float = 3.0, say: Callable[[str], N
                     "rtp_port",
                     str(_free_udp_port("127.0.0.1")),
                 ),
-                capture_output=True,
-                text=True,
-                timeout=90,
+                workdir,
+                90,
+                f"the call to {demo['number']} was not answered",
             )
-            if carrier.returncode != 0:
-                raise DemoCallFailed(f"the call to {demo['number']} was not answered:\n{_errors(workdir)}")
             say(f"answered and hung up after {time.monotonic() - started:.1f} s")
             phone.wait(timeout=30)
         finally:

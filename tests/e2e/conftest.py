@@ -19,8 +19,18 @@ from vpbx.stack.process import wait_for
 from vpbx.stack.services import MediaApp, Postgres, Redis, Rtpengine, Service
 
 from . import sip_log
+from .customer_server import serve
 from .sip_ua import UdpTransport, UserAgent
 from .sipp import Sipp, free_udp_port
+
+
+@pytest.fixture
+def customer():
+    """A customer's server (webhook, CRM) on 127.0.5.x: set its ``reply``, read what it ``got``."""
+    state, server = serve()
+    yield state
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ each counter moved by exactly what happened."""
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vpbx.stack.process import wait_for
 
 from ..scrape import metrics_text
 from .calls import employee, history_line, parallel
-from .customer_server import Reply, serve
+from .customer_server import Reply
 from .media_caller import ended, media_call, message_of
 from .sipp import Sipp, free_udp_port
 from .wav import alaw_to_linear, dominant_frequency
@@ -35,14 +34,6 @@ def _ends_with_the_beep(burst) -> bool:
 
 def _moved(before: dict, after: dict) -> dict:
     return {key: value - before.get(key, 0.0) for key, value in after.items() if value != before.get(key, 0.0)}
-
-
-@pytest.fixture
-def customer():
-    state, server = serve()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def _carrier(stack, sip_target, number) -> Sipp:

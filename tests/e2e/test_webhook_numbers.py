@@ -13,18 +13,10 @@ from vpbx.stack.process import wait_for
 
 from . import sip_log
 from .calls import employee, history_line, parallel, rung, silent_phone
-from .customer_server import Reply, serve
+from .customer_server import Reply
 from .sipp import Sipp, free_udp_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-@pytest.fixture
-def customer():
-    state, server = serve()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -56,6 +56,12 @@ def other_company(cfg) -> dict:
 
 
 @pytest.fixture
+def company_id(client, admin):
+    """The demo company's id."""
+    return client.get("/api/v1/company", headers=admin).get_json()["id"]
+
+
+@pytest.fixture
 def make_employee(client, admin):
     """Create an employee in the demo company through the API; deleted afterwards."""
     created = []

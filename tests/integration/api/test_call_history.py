@@ -54,11 +54,6 @@ def people(make_employee, demo):
     return make_employee(name="Ivan"), make_employee(name="Petr"), make_employee(name="Limited Lena", role="limited")
 
 
-@pytest.fixture
-def company_id(client, admin):
-    return client.get("/api/v1/company", headers=admin).get_json()["id"]
-
-
 def _direct(company_id, dialled, **extra):
     return {
         "company_id": company_id,

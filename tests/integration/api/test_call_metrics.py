@@ -17,6 +17,8 @@ from vpbx.history.keeper import write_batch
 from vpbx.lookups import webhook
 from vpbx.lookups.breaker import breaker_key
 
+from .test_call_history import CALLS_AT, _at, _incoming
+
 
 def _samples(client, cfg) -> dict:
     """{(sample name, frozenset of labels): value} of everything /metrics serves."""
@@ -38,44 +40,25 @@ def _entry(*batch: dict) -> tuple[bytes, dict]:
 
 
 @pytest.fixture
-def company_id(client, admin):
-    return client.get("/api/v1/company", headers=admin).get_json()["id"]
-
-
-@pytest.fixture
 def trunk(cfg):
     """The demo trunk, which calls come in on (its name is the metrics' label)."""
     with vpbx_db.connect(cfg.database_url) as conn:
         return conn.execute("SELECT id, name FROM trunks ORDER BY id LIMIT 1").fetchone()
 
 
-def _call(company_id, trunk_id, number, **extra) -> dict:
-    return {
-        "company_id": company_id,
-        "direction": "incoming",
-        "caller": "79161234567",
-        "caller_login": None,
-        "caller_domain": None,
-        "called": number,
-        "started_at": "2026-11-23T10:00:00+00:00",
-        "dialled_employee_id": None,
-        "dialled_employee_label": None,
-        "plan_s": 0.002,
-        "trunk_id": trunk_id,
-        **extra,
-    }
+def _call(company_id, trunk_id, number) -> dict:
+    return _incoming(company_id, called=number, plan_s=0.002, trunk_id=trunk_id)
 
 
 def _leg(step: int, target: str) -> dict:
-    rang_at = "2026-11-23T10:00:00+00:00"
-    return {"step": step, "target": target, "employee_id": None, "department_id": None, "rang_at": rang_at}
+    return {"step": step, "target": target, "employee_id": None, "department_id": None, "rang_at": _at()}
 
 
 def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup_time(
     cfg, client, admin, company_id, trunk
 ):
     number = "+7495" + str(secrets.randbelow(10**7)).zfill(7)
-    started = 1795428000.0  # 2026-11-23T10:00:00Z, the calls' started_at
+    started = CALLS_AT.timestamp()  # the calls' started_at
     answered = {
         "type": events.ANSWERED,
         "call_id": f"{secrets.token_hex(6)}@metrics",
@@ -88,7 +71,7 @@ def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup
     busy = {
         "type": events.MISSED,
         "call_id": f"{secrets.token_hex(6)}@metrics",
-        "at": "2026-11-23T10:00:20+00:00",
+        "at": _at(20),
         "ringing_at": started + 1.5,
         "call": _call(company_id, trunk["id"], number),
         "legs": [_leg(1, "employee 101 Anna")],
@@ -98,7 +81,7 @@ def test_calls_count_once_each_by_outcome_reason_and_code_class_with_their_setup
     nobody = {
         "type": events.MISSED,
         "call_id": f"{secrets.token_hex(6)}@metrics",
-        "at": "2026-11-23T10:00:01+00:00",
+        "at": _at(1),
         "ringing_at": None,
         "call": _call(company_id, trunk["id"], number),
         "legs": [],

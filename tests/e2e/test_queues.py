@@ -5,9 +5,7 @@ rests for the wrap-up time between calls; history names the agent."""
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-import wave
 from datetime import datetime
 
 import pytest
@@ -34,7 +32,7 @@ from .media_caller import (
 )
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
-from .wav import alaw_to_linear, rms
+from .wav import alaw_to_linear, best_match, envelope, spoken_envelope
 
 WRAP_UP_S = 2
 RINGBACK_HZ, BEEP_HZ = 425, 1000  # the standard music (media/prompts.py: ringback) and the voicemail beep
@@ -780,32 +778,9 @@ def test_a_caller_who_hangs_up_during_an_announcement_leaves_nothing_behind(
     assert 10 <= period["average_abandoned_wait_seconds"] <= 12, period
 
 
-def _envelope(pcm: bytes) -> list[float]:
-    """Loudness per 20 ms (160 samples of 16-bit PCM)."""
-    return [rms(pcm[i : i + 320]) for i in range(0, len(pcm) - 319, 320)]
-
-
-def _correlation(a: list[float], b: list[float]) -> float:
-    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
-    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b, strict=True))
-    spread = math.sqrt(sum((x - mean_a) ** 2 for x in a) * sum((y - mean_b) ** 2 for y in b))
-    return cov / spread if spread else 0.0
-
-
 def _spoken(library: PromptLibrary, place: int) -> list[float]:
     """The envelope of the position prompt for ``place``, from its first word."""
-    with wave.open(str(asyncio.run(library.standard("queue_position", position=place)))) as prompt:
-        said = _envelope(prompt.readframes(prompt.getnframes()))
-    onset = next(i for i, level in enumerate(said) if level > 500)
-    return said[onset:]
-
-
-def _best_match(received: list[float], said: list[float]) -> tuple[float, int]:
-    """Where in what the caller heard (after the first 8 s) ``said`` fits best, and how well."""
-    return max(
-        (_correlation(said, received[start : start + len(said)]), start)
-        for start in range(400, len(received) - len(said))
-    )
+    return spoken_envelope(asyncio.run(library.standard("queue_position", position=place)))
 
 
 def test_a_waiting_caller_hears_their_place_read_out_as_the_prompt_says_it(
@@ -822,12 +797,12 @@ def test_a_waiting_caller_hears_their_place_read_out_as_the_prompt_says_it(
         demo_steps(parallel({"kind": "employee", "employee_id": api("GET", "/employees")[1][0]["id"]}))
         api("DELETE", f"/queues/{made['id']}")
     assert result.returncode == 0, result.explain()
-    received = _envelope(b"".join(alaw_to_linear(p[12:]) for p in heard))
+    received = envelope(b"".join(alaw_to_linear(p[12:]) for p in heard))
     library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
     # Place 1 as the media app renders it (the same text, the same file), and
     # place 2 to tell them apart: the caller heard the first, 10 s into the wait.
-    place_1, start = _best_match(received, _spoken(library, 1))
-    place_2, _ = _best_match(received, _spoken(library, 2))
+    place_1, start = best_match(received, _spoken(library, 1), start=400)
+    place_2, _ = best_match(received, _spoken(library, 2), start=400)
     assert place_1 > 0.98, (place_1, start)
     assert 9.5 <= start / 50 <= 12, start
     assert place_2 < 0.9, (place_1, place_2)  # measured: 0.99999 against 0.66

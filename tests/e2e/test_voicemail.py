@@ -4,6 +4,7 @@ signed link served by the sidecar."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import urllib.error
@@ -14,12 +15,13 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from vpbx.media.load import media_app_load
+from vpbx.media.prompts import PromptLibrary
 from vpbx.notify import links
 from vpbx.stack.process import wait_for
 
 from .calls import history_line, parallel
 from .media_caller import ended, hang_up_after, media_call, message_of, upload_tone
-from .wav import alaw_to_linear, dominant_frequency, rms
+from .wav import alaw_to_linear, best_match, dominant_frequency, envelope, rms, spoken_envelope
 
 CALLER = "79161234567"
 
@@ -167,3 +169,23 @@ def test_an_uploaded_greeting_is_what_the_caller_hears(
     assert heard is not None and 1.8 <= heard.seconds <= 2.2, heard and heard.seconds
     greeting = b"".join(alaw_to_linear(p) for p in heard.payloads[5:70])  # well inside the 1.5 s upload
     assert abs(dominant_frequency(greeting) - 600) < 15
+
+
+def test_the_standard_greeting_speaks_the_companys_language(stack, sip_target, cfg, api, voicemail_number):
+    number, _ = voicemail_number
+    status, company = api("PATCH", "/company", {"language": "en"})
+    assert (status, company["language"]) == (200, "en"), company
+    try:
+        sipp, audio = media_call(stack, sip_target, number)
+        heard = audio.burst(within=15)  # the greeting, then the beep
+        result = ended(sipp, audio)
+    finally:
+        api("PATCH", "/company", {"language": "ru"})
+    assert result.returncode == 0, result.explain()
+    assert heard is not None, "no greeting was played"
+    received = envelope(b"".join(alaw_to_linear(p) for p in heard.payloads))
+    library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
+    english, _ = best_match(received, spoken_envelope(asyncio.run(library.standard("voicemail_greeting", "en"))))
+    russian, _ = best_match(received, spoken_envelope(asyncio.run(library.standard("voicemail_greeting", "ru"))))
+    assert english > 0.98, (english, russian)
+    assert russian < 0.9, (english, russian)

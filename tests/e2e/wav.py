@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 import warnings
 from itertools import pairwise
@@ -42,3 +43,33 @@ def ulaw_to_linear(payload: bytes) -> bytes:
 
 def linear_to_ulaw(samples: bytes) -> bytes:
     return audioop.lin2ulaw(samples, 2)
+
+
+def envelope(pcm: bytes) -> list[float]:
+    """Loudness per 20 ms (160 samples of 16-bit PCM)."""
+    return [rms(pcm[i : i + 320]) for i in range(0, len(pcm) - 319, 320)]
+
+
+def spoken_envelope(path) -> list[float]:
+    """The envelope of a rendered prompt (a WAV), from its first word."""
+    import wave
+
+    with wave.open(str(path)) as prompt:
+        said = envelope(prompt.readframes(prompt.getnframes()))
+    onset = next(i for i, level in enumerate(said) if level > 500)
+    return said[onset:]
+
+
+def correlation(a: list[float], b: list[float]) -> float:
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    cov = sum((x - mean_a) * (y - mean_b) for x, y in zip(a, b, strict=True))
+    spread = math.sqrt(sum((x - mean_a) ** 2 for x in a) * sum((y - mean_b) ** 2 for y in b))
+    return cov / spread if spread else 0.0
+
+
+def best_match(received: list[float], said: list[float], start: int = 0) -> tuple[float, int]:
+    """Where in what the caller heard (from 20 ms frame ``start`` on) ``said`` fits best, and how well."""
+    return max(
+        ((correlation(said, received[i : i + len(said)]), i) for i in range(start, len(received) - len(said) + 1)),
+        default=(0.0, 0),
+    )

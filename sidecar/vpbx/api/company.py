@@ -30,6 +30,10 @@ class CompanySchema(Schema):
         validate=validate.OneOf(sorted(phonenumbers.SUPPORTED_REGIONS), error="not a region code (ISO 3166, e.g. RU)"),
         metadata={"description": "How the company's phones' national and local forms read (8 495 …, 0 44 …)"},
     )
+    language = fields.String(
+        validate=validate.OneOf(["ru", "uk", "en"]),
+        metadata={"description": "The language of the standard prompts callers hear (greetings, notices, goodbye)"},
+    )
     caller_id = PhoneNumber(
         allow_none=True,
         metadata={
@@ -41,7 +45,7 @@ class CompanySchema(Schema):
 
 def load_company(conn, company_id: int) -> dict:
     return conn.execute(
-        """SELECT id, name, sip_domain, timezone, schedule_id, region,
+        """SELECT id, name, sip_domain, timezone, schedule_id, region, language,
                   (SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id
            FROM companies WHERE id = %s""",
         (company_id,),
@@ -71,6 +75,8 @@ class Company(MethodView):
             )
         if "region" in changes:
             conn.execute("UPDATE companies SET region = %s WHERE id = %s", (changes["region"], who.company_id))
+        if "language" in changes:
+            conn.execute("UPDATE companies SET language = %s WHERE id = %s", (changes["language"], who.company_id))
         if "caller_id" in changes:
             conn.execute(
                 "UPDATE companies SET caller_id_number_id = %s WHERE id = %s",

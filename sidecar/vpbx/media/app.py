@@ -157,6 +157,7 @@ class MediaApp:
             self.ports,
             self.media.sip.host,
             self.background,
+            self.store.company_language,
         )
         # Callers of queues who asked to be called back (media.queue_callbacks).
         self.queue_callbacks = QueueCallbacks(
@@ -189,7 +190,8 @@ class MediaApp:
         await self.prompts.ringback()
         for name, texts in STANDARD.items():
             if "{" not in texts["ru"]:  # those with placeholders are rendered per value
-                await self.prompts.standard(name)
+                for language in texts:
+                    await self.prompts.standard(name, language)
         # Told only once it can serve calls: Kamailio anchors them here from then on.
         if self.settings.cluster is not None:
             self.heartbeats = asyncio.ensure_future(heartbeat.beat(self.transactions, self.settings.cluster.kamailio))
@@ -377,6 +379,7 @@ class MediaApp:
             log.warning("%s: refused: %s", request.call_id, exc)
             self._refuse(request, addr, 404, f'Q.850;cause=1;text="{exc}"')
             return
+        language = await self.context.store.company_language(int(request.get(COMPANY_HEADER.lower(), "")))
         try:
             answer = sdp.choose(sdp.parse_offer(request.body))
         except sdp.NoCommonCodec as exc:
@@ -408,6 +411,7 @@ class MediaApp:
             hangup_request=self.hang_up,
             node=(flow, node),
             priority=queue_priority(request.get(PRIORITY_HEADER.lower(), "")),
+            language=language,
         )
         self.calls[request.call_id] = call
         call_log.decided(

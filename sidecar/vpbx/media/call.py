@@ -52,6 +52,7 @@ class MediaCall:
     answer_body: bytes = b""  # our SDP, the same in every answer of the dialog
     digits: asyncio.Queue = field(default_factory=asyncio.Queue)
     priority: int = 0  # in call queues (X-Vpbx-Priority, from routing)
+    language: str = "ru"  # of the standard prompts: the company's (companies.language)
 
     @property
     def call_id(self) -> str:

@@ -92,6 +92,7 @@ class ClickToCall:
         ports: PortRange,
         host: str,
         background,
+        language: Callable[[int], Awaitable[str]],
     ):
         self.redis = redis_client
         self.consumer = consumer
@@ -101,6 +102,7 @@ class ClickToCall:
         self.ports = ports
         self.host = host
         self.background = background
+        self.language = language  # of a company's standard prompts
         self.stopping = asyncio.Event()
 
     async def take_requests(self) -> None:
@@ -164,8 +166,9 @@ class ClickToCall:
                 if employee_answered is not None:
                     await employee_answered()
                 if not await self._client_answers(request, employee, media_tag, toward_media_app, employee_sdp):
+                    language = await self.language(request.company_id)
                     await self._play(
-                        request, employee.dialog.remote_tag, await self.prompts.standard("nobody_answered")
+                        request, employee.dialog.remote_tag, await self.prompts.standard("nobody_answered", language)
                     )
                     return CLIENT_MISSED
                 return TALKED

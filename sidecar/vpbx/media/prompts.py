@@ -216,10 +216,10 @@ class PromptLibrary:
         text = texts.get(language) or texts["ru"]
         return await self.speech(text.format(**values) if values else text, language if language in texts else "ru")
 
-    async def greeting(self, prompt: Prompt | None, standard: str) -> Path:
-        """The prompt's recording; the standard one when it has none or cannot
-        be rendered (reported in the log: a caller never hears silence)."""
-        language = prompt.language if prompt else "ru"
+    async def greeting(self, prompt: Prompt | None, standard: str, language: str = "ru") -> Path:
+        """The prompt's recording; the standard one, in ``language`` (the
+        company's), when it has none or cannot be rendered (reported in the
+        log: a caller never hears silence). A text is read in its own language."""
         if prompt is not None and prompt.kind == "upload" and prompt.file_name:
             path = self.cache_dir / prompt.file_name
             if path.is_file():
@@ -227,7 +227,7 @@ class PromptLibrary:
             log.error("the uploaded %s %s is missing, playing the standard one", standard, path)
         if prompt is not None and prompt.kind == "tts" and prompt.text:
             try:
-                return await self.speech(prompt.text, language)
+                return await self.speech(prompt.text, prompt.language)
             except PromptError as exc:
                 log.error("text-to-speech failed, playing the standard %s: %s", standard, exc)
         return await self.standard(standard, language)

@@ -337,6 +337,12 @@ class Store:
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------
 
+    async def company_language(self, company_id: int) -> str:
+        """The language of the standard prompts the company's callers hear."""
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute("SELECT language FROM companies WHERE id = %s", (company_id,))).fetchone()
+        return row["language"] if row else "ru"
+
     async def employee(self, employee_id: int, company_id: int) -> Employee | None:
         async with self.pool.connection() as conn:
             row = await (

@@ -32,16 +32,18 @@ async def find(ctx: NodeContext, scheme_id: int, company_id: int) -> Announced |
 async def run(call: MediaCall, scheme: Announced, ctx: NodeContext) -> None:
     prompts = ctx.prompts
     if scheme.greeting is not None:
-        await call.play(await prompts.greeting(scheme.greeting, "forward_greeting"))
+        await call.play(await prompts.greeting(scheme.greeting, "forward_greeting", call.language))
     # The standard music is the ringback tone itself.
     music = (
-        await prompts.greeting(scheme.music, "forward_greeting")
+        await prompts.greeting(scheme.music, "forward_greeting", call.language)
         if scheme.music and scheme.music.kind != "default"
         else None
     )
-    whisper = await prompts.greeting(scheme.whisper, "whisper") if scheme.whisper else None
+    whisper = await prompts.greeting(scheme.whisper, "whisper", call.language) if scheme.whisper else None
     notice = (
-        await prompts.greeting(scheme.notice if scheme.forward_notice == "custom" else None, "forward_notice")
+        await prompts.greeting(
+            scheme.notice if scheme.forward_notice == "custom" else None, "forward_notice", call.language
+        )
         if scheme.forward_notice != "none"
         else None
     )
@@ -56,4 +58,4 @@ async def run(call: MediaCall, scheme: Announced, ctx: NodeContext) -> None:
             unanswered = True
         if await voicemail.by_id(call, step.voicemail_box_id, scheme.company_id, ctx):
             return
-    await call.play(await prompts.standard("nobody_answered"))
+    await call.play(await prompts.standard("nobody_answered", call.language))

@@ -39,7 +39,7 @@ async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
         feature_codes.FORWARD_OFF,
     ):
         log.error("%s: %r is no feature code this node carries out", call.call_id, call.called)
-        await call.play(await ctx.prompts.standard("unavailable"))
+        await call.play(await ctx.prompts.standard("unavailable", call.language))
         return
     document = await ctx.documents.company(employee.domain)
     number = None
@@ -47,7 +47,7 @@ async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
         number, why = feature_codes.forward_number(document or {}, feature.argument)
         if number is None:
             log.error("%s: forward number refused here after routing took it: %s", call.call_id, why)
-            await call.play(await ctx.prompts.standard("unavailable"))
+            await call.play(await ctx.prompts.standard("unavailable", call.language))
             return
     if feature.name in (feature_codes.DND_ON, feature_codes.DND_OFF):
         await ctx.store.set_dnd(employee, feature.name == feature_codes.DND_ON)
@@ -58,12 +58,12 @@ async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
     )
     if not await ctx.republish(employee.company_id):
         # Saved, but calls do not follow it until the routing cache does.
-        await call.play(await ctx.prompts.standard("not_saved"))
+        await call.play(await ctx.prompts.standard("not_saved", call.language))
         return
     if number is not None:
-        await call.play(await ctx.prompts.standard(feature.name, number=spoken(number)))
+        await call.play(await ctx.prompts.standard(feature.name, call.language, number=spoken(number)))
     else:
-        await call.play(await ctx.prompts.standard(feature.name))
+        await call.play(await ctx.prompts.standard(feature.name, call.language))
 
 
 # What each agent code sets in every queue of the employee's (media/store.py: set_agent_state).
@@ -80,4 +80,4 @@ async def _agent(call: MediaCall, employee: Employee, code: str, ctx: NodeContex
     callers wait (media/nodes/queue.py), so nothing is republished."""
     queues = await ctx.store.set_agent_state(employee, **AGENT_STATES[code])
     log.info("%s: employee %s %s in %d queue(s)", call.call_id, employee.extension, code, queues)
-    await call.play(await ctx.prompts.standard(code if queues else "not_an_agent"))
+    await call.play(await ctx.prompts.standard(code if queues else "not_an_agent", call.language))

@@ -44,7 +44,7 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
     key = await choose(call, menu, ctx)
     destination = menu.keys.get(key)
     if destination is None:
-        await call.play(await ctx.prompts.standard("goodbye"))
+        await call.play(await ctx.prompts.standard("goodbye", call.language))
         return
     if destination["kind"] == "ivr" and depth < MAX_DEPTH:
         submenu = await find(ctx, destination["ivr_menu_id"], menu.company_id)
@@ -62,7 +62,7 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
     if await voicemail.by_id(call, held.voicemail_box_id, menu.company_id, ctx):
         return
     if held.rings:
-        await call.play(await ctx.prompts.standard("nobody_answered"))
+        await call.play(await ctx.prompts.standard("nobody_answered", call.language))
         return
     log.warning(
         "%s: menu %s key %s leads to %s, which the media app cannot reach",
@@ -71,12 +71,12 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
         key,
         destination["kind"],
     )
-    await call.play(await ctx.prompts.standard("unavailable"))
+    await call.play(await ctx.prompts.standard("unavailable", call.language))
 
 
 async def choose(call: MediaCall, menu: Menu, ctx: NodeContext) -> str:
     """The key the caller chose ("1", "*"), or DEFAULT_ROUTE (which a menu may not have)."""
-    greeting = await ctx.prompts.greeting(menu.greeting, "ivr_greeting")
+    greeting = await ctx.prompts.greeting(menu.greeting, "ivr_greeting", call.language)
     invalid = 0
     while True:
         call.clear_digits()
@@ -91,6 +91,6 @@ async def choose(call: MediaCall, menu: Menu, ctx: NodeContext) -> str:
             return key
         invalid += 1
         log.info("%s: menu %s: invalid key %s (%d of %d)", call.call_id, menu.id, key, invalid, menu.invalid_key_tries)
-        await call.play(await ctx.prompts.standard("invalid_key"))
+        await call.play(await ctx.prompts.standard("invalid_key", call.language))
         if invalid >= menu.invalid_key_tries:
             return DEFAULT_ROUTE

@@ -31,16 +31,16 @@ async def run(call: MediaCall, employee: Employee, ctx: NodeContext) -> None:
     prompts = ctx.prompts
     messages = await ctx.store.messages_for(employee)
     new = sum(not m.heard for m in messages)
-    await call.play(await prompts.standard("messages_count", new=new, saved=len(messages) - new))
+    await call.play(await prompts.standard("messages_count", call.language, new=new, saved=len(messages) - new))
     if messages:
         call.clear_digits()
         # Read out once; a key skips the rest of it.
-        await call.play(await prompts.standard("messages_keys"), interruptible=True)
+        await call.play(await prompts.standard("messages_keys", call.language), interruptible=True)
     for message in messages:
         if await _one(call, message, employee, ctx) == END:
-            await call.play(await prompts.standard("goodbye"))
+            await call.play(await prompts.standard("goodbye", call.language))
             return
-    await call.play(await prompts.standard("no_more_messages"))
+    await call.play(await prompts.standard("no_more_messages", call.language))
 
 
 async def _one(call: MediaCall, message: Message, employee: Employee, ctx: NodeContext) -> str | None:
@@ -61,10 +61,10 @@ async def _one(call: MediaCall, message: Message, employee: Employee, ctx: NodeC
             if await ctx.store.delete_message(message):
                 path.unlink(missing_ok=True)
                 log.info("%s: employee %s deleted message %s", call.call_id, employee.extension, message.id)
-            await call.play(await ctx.prompts.standard("message_deleted"))
+            await call.play(await ctx.prompts.standard("message_deleted", call.language))
             return key
         # Saved when asked, and when heard out without a choice.
         await ctx.store.mark_heard(message, ctx.now())
         if key == SAVE:
-            await call.play(await ctx.prompts.standard("message_saved"))
+            await call.play(await ctx.prompts.standard("message_saved", call.language))
         return key

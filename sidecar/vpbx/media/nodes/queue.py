@@ -134,7 +134,7 @@ async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx:
     try:
         with suppress(HungUp):
             await call.stop_playing()
-            await call.play(await ctx.prompts.standard("queue_callback_asked", number=spoken(number)))
+            await call.play(await ctx.prompts.standard("queue_callback_asked", call.language, number=spoken(number)))
     finally:
         await line.hung_up(call.call_id)  # not called back while still on the line
 
@@ -194,7 +194,7 @@ class Visit:
 async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> str:
     """Until an agent took the call (ANSWERED), the longest wait is over
     (TIMEOUT) or the caller pressed a key (VOICEMAIL, CALLBACK)."""
-    music = await _music(queue, ctx)
+    music = await _music(queue, call.language, ctx)
     keys = _keys(call, queue)
     deadline = time.monotonic() + queue.max_wait_s
     next_announcement = time.monotonic() + queue.announce_position_s if queue.announce_position_s else None
@@ -231,12 +231,14 @@ async def _wait_for_an_agent(call: MediaCall, queue: Queue, line: WaitingLine, c
 async def _announce(call: MediaCall, queue: Queue, line: WaitingLine, place: int, ctx: NodeContext) -> None:
     """Every announce_position_s: the caller's place, the estimated wait, the company's own prompt."""
     if queue.announce_position:
-        await call.play(await ctx.prompts.standard("queue_position", position=place + 1))
+        await call.play(await ctx.prompts.standard("queue_position", call.language, position=place + 1))
     estimate = await line.estimated_wait() if queue.announce_wait else None
     if estimate is not None:
-        await call.play(await ctx.prompts.standard("queue_wait", minutes=max(1, math.ceil(estimate / 60))))
+        await call.play(
+            await ctx.prompts.standard("queue_wait", call.language, minutes=max(1, math.ceil(estimate / 60)))
+        )
     if queue.announcement is not None:
-        await call.play(await ctx.prompts.greeting(queue.announcement, "forward_greeting"))
+        await call.play(await ctx.prompts.greeting(queue.announcement, "forward_greeting", call.language))
 
 
 def _keys(call: MediaCall, queue: Queue) -> dict[str, str]:
@@ -252,7 +254,9 @@ def _keys(call: MediaCall, queue: Queue) -> dict[str, str]:
 
 async def _say_keys(call: MediaCall, keys: dict[str, str], ctx: NodeContext) -> None:
     for key, outcome in keys.items():
-        if await call.play(await ctx.prompts.standard(f"queue_press_{outcome}", key=key), interruptible=True):
+        if await call.play(
+            await ctx.prompts.standard(f"queue_press_{outcome}", call.language, key=key), interruptible=True
+        ):
             call.digits.put_nowait(key)  # pressed during the prompt: the loop acts on it
             return
 
@@ -279,7 +283,7 @@ async def _ring_agents(
         await visit.left(ctx, ANSWERED, employee_id if employee_id is not None else _only(agents))
         await line.answered_after(time.monotonic() - visit.joined)
 
-    whisper = await _whisper(queue, visit, ctx) if queue.whisper else None
+    whisper = await _whisper(queue, visit, call.language, ctx) if queue.whisper else None
     connecting = asyncio.ensure_future(
         ctx.connect(call, user, queue.domain, music=music, whisper=whisper, answered=answered)
     )
@@ -321,13 +325,13 @@ async def _count_miss(queue: Queue, line: WaitingLine, agent: int, ctx: NodeCont
         log.info("queue %s: agent %s paused after %s missed calls", queue.id, agent, queue.pause_after_misses)
 
 
-async def _whisper(queue: Queue, visit: Visit, ctx: NodeContext) -> Path:
+async def _whisper(queue: Queue, visit: Visit, language: str, ctx: NodeContext) -> Path:
     """What the agent who answers hears first: the queue's name and, past a
     minute, how long the caller waited (as the agents are rung)."""
     minutes = int((time.monotonic() - visit.joined) // 60)
     if minutes < 1:
-        return await ctx.prompts.standard("queue_whisper_short", queue=queue.name)
-    return await ctx.prompts.standard("queue_whisper", queue=queue.name, minutes=minutes)
+        return await ctx.prompts.standard("queue_whisper_short", language, queue=queue.name)
+    return await ctx.prompts.standard("queue_whisper", language, queue=queue.name, minutes=minutes)
 
 
 def _only(agents: list[int]) -> int | None:
@@ -339,11 +343,11 @@ def _swallow_hang_up(task: asyncio.Future) -> None:
         log.error("a queue's leg to its agents failed after the caller hung up: %r", task.exception())
 
 
-async def _music(queue: Queue, ctx: NodeContext) -> Path | None:
+async def _music(queue: Queue, language: str, ctx: NodeContext) -> Path | None:
     """The queue's music; None: the standard ringback."""
     if queue.music is None or queue.music.kind == "default":
         return None
-    return await ctx.prompts.greeting(queue.music, "forward_greeting")
+    return await ctx.prompts.greeting(queue.music, "forward_greeting", language)
 
 
 async def _play_music(call: MediaCall, music: Path | None, ctx: NodeContext) -> None:
@@ -355,4 +359,4 @@ async def _fall_back(call: MediaCall, queue: Queue, ctx: NodeContext) -> None:
         await call.stop_playing()
         if await voicemail.by_id(call, queue.fallback_voicemail_box_id, queue.company_id, ctx):
             return
-        await call.play(await ctx.prompts.standard("nobody_answered"))
+        await call.play(await ctx.prompts.standard("nobody_answered", call.language))

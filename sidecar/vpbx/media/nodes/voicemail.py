@@ -32,7 +32,7 @@ async def run(call: MediaCall, box: Box, ctx: NodeContext) -> None:
 async def take_message(call: MediaCall, box: Box, ctx: NodeContext) -> int | None:
     """Record a message into ``box``; its id, or None when nothing was left."""
     try:
-        await call.play(await ctx.prompts.greeting(box.greeting, "voicemail_greeting"))
+        await call.play(await ctx.prompts.greeting(box.greeting, "voicemail_greeting", call.language))
         await call.play(await ctx.prompts.beep())
     except HungUp:
         await ctx.notices.history(call, box, None)
@@ -74,7 +74,7 @@ async def take_message(call: MediaCall, box: Box, ctx: NodeContext) -> int | Non
     await ctx.notices.history(call, box, message_id)
     if not call.ended.is_set():
         try:
-            await call.play(await ctx.prompts.standard("goodbye"))
+            await call.play(await ctx.prompts.standard("goodbye", call.language))
         except HungUp:
             pass
     if message_id is not None:

@@ -72,9 +72,9 @@ class MediaCall:
 
     async def pause(self, seconds: float) -> None:
         """Wait ``seconds``; HungUp as soon as the caller hangs up."""
-        await self._until_ended(asyncio.sleep(seconds))
+        await self.until_ended(asyncio.sleep(seconds))
 
-    async def _until_ended(self, awaitable):
+    async def until_ended(self, awaitable):
         """``awaitable``'s result, or HungUp as soon as the call ends."""
         task = asyncio.ensure_future(awaitable)
         ended = asyncio.ensure_future(self.ended.wait())
@@ -102,7 +102,7 @@ class MediaCall:
             return None
         seconds = int(reply.get("duration", 0)) / 1000
         if not interruptible:
-            await self._until_ended(asyncio.sleep(seconds))
+            await self.until_ended(asyncio.sleep(seconds))
             return None
         key = await self.next_digit(seconds)
         if key is not None:
@@ -118,7 +118,7 @@ class MediaCall:
     async def next_digit(self, timeout: float) -> str | None:
         """The next key the caller presses within ``timeout`` seconds, else None."""
         try:
-            return await self._until_ended(asyncio.wait_for(self.digits.get(), timeout))
+            return await self.until_ended(asyncio.wait_for(self.digits.get(), timeout))
         except TimeoutError:
             return None
 

@@ -181,6 +181,10 @@ async def connect(
             await _block_caller(call, True)
         try:
             await _point_caller_at(connector, call, response.body)
+        except HungUp:
+            # Gone while their side was being re-INVITEd: the person must not stay on a dead line.
+            await connector.dialogs.bye(dialog)
+            raise
         except (NgError, NgTimeout, BridgeRefused) as exc:
             log.error("%s: cannot bridge to %s: %s", call.call_id, user, exc)
             await call.stop_playing()
@@ -230,7 +234,7 @@ async def _point_caller_at(connector: Connector, call: MediaCall, person_sdp: by
         return
     # The other law: the caller is re-offered the person's SDP through Kamailio,
     # which asks rtpengine to transcode (vpbx_kemi: the media app's re-INVITEs).
-    reply = await connector.dialogs.reinvite(call.dialog, person_sdp)
+    reply = await call.until_ended(connector.dialogs.reinvite(call.dialog, person_sdp))
     if reply is None or not 200 <= (reply.status or 0) < 300:
         raise BridgeRefused(f"re-INVITE answered {reply.status if reply else 'nothing'}")
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
 
+from vpbx.media.prompts import PromptLibrary
+from vpbx.stack.process import wait_for
+
 from . import sip_log
-from .calls import history_line, phone_call, rung, silent_phone
+from .calls import history_line, phone_call, rtpengine_forgot, rung, silent_phone
+from .media_caller import ended, hang_up_after, phone_media_call
 from .sipp import Sipp, free_udp_port
+from .wav import alaw_to_linear, best_match, envelope, spoken_envelope
 
 
 @pytest.fixture
@@ -105,3 +111,88 @@ def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, r
         False,
     )
     assert line["caller_employee_id"] == next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "101")
+
+
+def _heard_as(cfg, heard, name: str) -> float:
+    """How well what the caller heard matches the standard prompt ``name`` (Russian, the demo company's)."""
+    library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
+    received = envelope(b"".join(alaw_to_linear(p) for p in heard.payloads))
+    return best_match(received, spoken_envelope(asyncio.run(library.standard(name, "ru"))))[0]
+
+
+def test_drop_with_a_message_plays_it_then_hangs_up_and_the_call_is_missed_by_the_employee(
+    sip_target, cfg, demo, api, register, boris_rule, no_registrations
+):
+    boris_rule(rule="drop_message", after=5)
+    boris = _silent_boris(register)
+    sipp, audio = phone_media_call(sip_target, demo, "101", "102")
+    heard = audio.burst(within=15)  # after Boris's 5 s
+    result = ended(sipp, audio)  # the media app hangs up once the message is played
+    assert rung(boris).startswith(b"INVITE sip:102@")
+    boris.close()
+
+    assert result.returncode == 0, result.explain()
+    assert heard is not None, "no message was played"
+    assert _heard_as(cfg, heard, "employee_unavailable") > 0.98
+    line = history_line(api, sipp.call_id())
+    boris_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    assert (line["status"], line["employee_id"], line["end_reason"]) == ("missed", boris_id, "no_answer")
+
+
+def test_a_forward_with_the_notice_tells_the_caller_then_the_colleague_answers(
+    sip_target, cfg, demo, api, register, colleague, boris_rule, no_registrations
+):
+    vera, vera_port = colleague
+    boris_rule(rule="forward_employee", after=5, employee_id=vera["id"], notice="default")
+    boris = _silent_boris(register)
+    answering = Sipp(
+        "uas_answer_pcma.xml", port=vera_port, keys={"rtp_port": free_udp_port()}, values={"ring_ms": 0}
+    ).start()
+    sipp, audio = phone_media_call(sip_target, demo, "101", "102", ending=hang_up_after(9000))
+    heard = audio.burst(within=15)  # the notice, then the ringback
+    result = ended(sipp, audio)
+    answered = answering.wait()
+    boris.close()
+
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()  # Vera answered, and got the BYE once the caller left
+    assert heard is not None, "no notice was played"
+    assert _heard_as(cfg, heard, "forward_notice") > 0.98
+    # R19: forwarded and answered is a call to whoever answered.
+    line = history_line(api, sipp.call_id())
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("answered", vera["id"], True)
+    legs = [(leg["target"], leg["answered"]) for leg in line["legs"]]
+    assert legs[0] == ("employee 102 Boris Support", False) and legs[-1] == ("employee 103 Vera", True), legs
+
+
+def test_a_custom_notice_needs_a_prompt_of_the_company(api, boris_rule, colleague):
+    vera, _ = colleague
+    boris = next(e for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    rule = {"rule": "forward_employee", "after": 10, "employee_id": vera["id"], "notice": "custom"}
+    status, body = api("PATCH", f"/employees/{boris['id']}", {"no_answer": rule})
+    assert status == 422 and "notice_prompt_id" in str(body["error"]["fields"]), body
+    status, body = api("PATCH", f"/employees/{boris['id']}", {"no_answer": {**rule, "notice_prompt_id": 999999}})
+    assert status == 422 and "no prompt 999999 in this company" in str(body["error"]["fields"]), body
+    # A notice belongs to forwards only: any other rule stores none.
+    status, body = api("PATCH", f"/employees/{boris['id']}", {"no_answer": {"rule": "busy", "notice": "default"}})
+    assert status == 200 and body["no_answer"]["notice"] == "none", body
+
+
+def test_a_caller_who_hangs_up_while_being_put_through_to_the_other_law_leaves_no_line_up(
+    sip_target, demo, api, ng, register, colleague, boris_rule, no_registrations
+):
+    """Vera's phone speaks PCMU: the caller (PCMA) is re-INVITEd to be put
+    through, and hangs up instead of answering it. Vera gets her BYE at once,
+    not when the re-INVITE times out 32 s later."""
+    vera, vera_port = colleague
+    boris_rule(rule="forward_employee", after=5, employee_id=vera["id"], notice="default")
+    boris = _silent_boris(register)
+    answering = Sipp("uas_answer.xml", port=vera_port, keys={"rtp_port": free_udp_port()}, recv_timeout_s=10).start()
+    sipp, audio = phone_media_call(sip_target, demo, "101", "102", ending=hang_up_after(9000))
+    result = ended(sipp, audio)
+    answered = answering.wait()
+    boris.close()
+
+    assert result.returncode == 0, result.explain()
+    assert answered.returncode == 0, answered.explain()  # the BYE came within SIPp's 10 s
+    wait_for(lambda: rtpengine_forgot(ng, sipp.call_id()), 5, "rtpengine to forget the call")

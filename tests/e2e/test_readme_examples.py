@@ -4,7 +4,7 @@ documents (``# 202 {...}``), with the fields the comment shows. The README
 cannot drift from the API unnoticed.
 
 The examples change the demo company (an office schedule, the CRM's rule and
-client list, a click-to-call): what they change is put back afterwards.
+client list, an employee's no-answer rule, a click-to-call): what they change is put back afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
 MARK = "@@README-EXAMPLE@@"
 CLIENT = "+79161234567"  # the client the CRM example pushes
 CRM_SETTINGS = crm.SETTINGS
+RULE_OF = 2  # the employee whose no-answer rule an example sets
 
 
 def _examples() -> str:
@@ -53,7 +54,10 @@ def restored(api):
     crm_status, crm_before = api("GET", "/crm")
     client_status, _ = api("GET", f"/crm/clients/{CLIENT}")
     schedules_before = {s["id"] for s in api("GET", "/schedules")[1]}
+    rule_status, employee_before = api("GET", f"/employees/{RULE_OF}")
+    assert rule_status == 200, employee_before
     yield
+    api("PATCH", f"/employees/{RULE_OF}", {"no_answer": employee_before["no_answer"]})
     if crm_status == 404:
         api("DELETE", "/crm")
     else:

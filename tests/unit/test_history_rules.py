@@ -49,6 +49,13 @@ def test_a_call_voicemail_answered_is_missed_by_the_employee_dialled():
     assert (line.status, line.employee_id, line.end_reason) == ("missed", 1, "no_answer")
 
 
+def test_a_direct_call_the_no_answer_rule_answered_is_missed_by_the_employee_dialled():
+    rule = {"step": 2, "target": "the no-answer rule", "employee_id": None, "department_id": None, "rang_at": "t2"}
+    rule["node"] = "no_answer:1"
+    line = answered_line({"call": _call(dialled=1), "legs": [ANNA, rule], "answered": rule})
+    assert (line.status, line.employee_id, line.forwarded, line.end_reason) == ("missed", 1, True, "no_answer")
+
+
 def test_a_direct_call_missed_after_a_forward_is_missed_by_the_employee_dialled():
     line = missed_line({"call": _call(dialled=1), "legs": [ANNA, BORIS], "reason": "no_answer"})
     assert (line.status, line.employee_id, line.forwarded, line.end_reason) == ("missed", 1, True, "no_answer")

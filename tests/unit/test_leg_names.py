@@ -34,14 +34,32 @@ def test_a_scheme_step_leg_names_its_scheme_and_step():
     assert leg_names.parse_scheme_step_user("scheme-5-2") == (5, 2)
 
 
+def test_the_forward_leg_of_a_direct_call_names_the_employee_dialled():
+    assert leg_names.direct_forward_user(12) == "direct-12-forward"
+    assert leg_names.parse_direct_forward_user("direct-12-forward") == 12
+    assert leg_names.parse_direct_forward_user("direct-x-forward") is None
+
+
 @pytest.mark.parametrize(
     "user",
-    ["ivr-3-5", "scheme-5-2", "voicemail", "voicemail-", "voicemail-x", "Voicemail-3", "101", "ivr-3-55", "ivr--5"],
+    [
+        "ivr-3-5",
+        "scheme-5-2",
+        "direct-12-forward",
+        "voicemail",
+        "voicemail-",
+        "voicemail-x",
+        "Voicemail-3",
+        "101",
+        "ivr-3-55",
+        "ivr--5",
+    ],
 )
 def test_one_kind_of_name_never_parses_as_another(user):
     parsed = [
         leg_names.parse_node_user(user),
         leg_names.parse_ivr_key_user(user),
         leg_names.parse_scheme_step_user(user),
+        leg_names.parse_direct_forward_user(user),
     ]
     assert sum(p is not None for p in parsed) <= 1

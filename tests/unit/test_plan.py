@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
+from vpbx.routing.plan import build_direct_forward_plan
 from vpbx.routing.department_state import DepartmentState, plans_vary_per_call, stateful_departments
 from vpbx.routing.plan import (
     HeldStep,
@@ -364,6 +365,39 @@ def test_a_voicemail_rule_takes_an_unanswered_direct_call_to_the_employees_box()
 
     assert [(s.timeout, [t.node for t in s.targets]) for s in plan.steps] == [(10, [None]), (15, ["voicemail:4"])]
     assert "no answer in 10 s: voicemail box 4" in plan.reasons
+
+
+def test_a_drop_with_a_message_rule_takes_the_unanswered_call_to_the_media_app():
+    plan = _direct("102", rule="drop_message", after=10)
+
+    assert [(s.timeout, [t.node for t in s.targets]) for s in plan.steps] == [(10, [None]), (15, ["no_answer:102"])]
+    assert plan.final == "busy"  # the media app unreachable: the caller still hears the call end
+    assert "no answer in 10 s: the media app plays a message and hangs up" in plan.reasons
+
+
+VERA = {"id": 3, "name": "Vera", "extension": "103", "login": "u103"}
+
+
+def test_a_forward_with_a_notice_goes_through_the_media_app_which_rings_the_colleague_on_its_own_leg():
+    plan = _direct("102", rule="forward_employee", after=10, employee=VERA, notice=True)
+
+    assert [(s.timeout, [t.node for t in s.targets]) for s in plan.steps] == [(10, [None]), (15, ["no_answer:102"])]
+    company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
+    company["extensions"]["102"]["no_answer"] = {"rule": "forward_employee", "after": 10, "employee": VERA}
+    leg = build_direct_forward_plan(company, 102, Call("c8", "direct-102-forward", "u101", "media", CALL.at))
+
+    assert [(s.timeout, s.forward, [t.uri for t in s.targets]) for s in leg.steps] == [
+        (30, True, ["sip:u103@demo.vpbx.test"])
+    ]
+    assert leg.called == "direct-102-forward"
+
+
+def test_a_forward_leg_of_a_rule_no_longer_forwarding_rings_nobody():
+    company = {**COMPANY, "extensions": {k: dict(v) for k, v in COMPANY["extensions"].items()}}
+    company["extensions"]["102"]["no_answer"] = {"rule": "busy", "after": 10}
+
+    assert build_direct_forward_plan(company, 102, Call("c9", "direct-102-forward", "u101", "media", CALL.at)) is None
+    assert build_direct_forward_plan(company, 99, Call("c9", "direct-99-forward", "u101", "media", CALL.at)) is None
 
 
 # ---- departments (R4) ---------------------------------------------------------

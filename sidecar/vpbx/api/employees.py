@@ -32,7 +32,8 @@ SELF_EDITABLE = {"name", "email", "mobile", "mobile_after", "schedule_id", "no_a
 COLUMNS = (
     "id, name, extension, email, mobile, mobile_after_s, role, sip_login, schedule_id, no_answer_rule, "
     "no_answer_after_s, "
-    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, outgoing_calls, dnd, forward_all, "
+    "no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, no_answer_message_prompt_id, "
+    "no_answer_notice, no_answer_notice_prompt_id, outgoing_calls, dnd, forward_all, "
     "(SELECT e164 FROM numbers WHERE id = caller_id_number_id) AS caller_id"
 )
 NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
@@ -40,6 +41,7 @@ NO_ANSWER_TARGETS = {  # rule -> the field naming where the call goes
     "forward_department": ("department_id", "department"),
     "voicemail": ("voicemail_box_id", "voicemail box"),
 }
+FORWARDS = ("forward_employee", "forward_department")
 
 
 class NoAnswerSchema(Schema):
@@ -59,12 +61,28 @@ class NoAnswerSchema(Schema):
     employee_id = fields.Integer(load_default=None, allow_none=True)
     department_id = fields.Integer(load_default=None, allow_none=True)
     voicemail_box_id = fields.Integer(load_default=None, allow_none=True)
+    message_prompt_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "drop_message: what the caller hears before the call ends; none: the standard one"},
+    )
+    notice = fields.String(
+        load_default="none",
+        validate=validate.OneOf(["none", "default", "custom"]),
+        metadata={
+            "description": "forward_employee, forward_department: 'your call will be answered by another "
+            "specialist' before the call is forwarded (the standard notice, the company's own prompt, or none)"
+        },
+    )
+    notice_prompt_id = fields.Integer(load_default=None, allow_none=True, metadata={"description": "The custom notice"})
 
     @validates_schema
     def target_named(self, data, **kwargs):
         field_what = NO_ANSWER_TARGETS.get(data.get("rule"))
         if field_what and data.get(field_what[0]) is None:
             raise ValidationError(f"'{data['rule']}' needs a {field_what[1]}", field_what[0])
+        if data.get("rule") in FORWARDS and data.get("notice") == "custom" and data.get("notice_prompt_id") is None:
+            raise ValidationError("a custom notice names its prompt", "notice_prompt_id")
 
     @post_load
     def only_the_rules_target(self, data, **kwargs):
@@ -73,6 +91,12 @@ class NoAnswerSchema(Schema):
         for field, _ in NO_ANSWER_TARGETS.values():
             if field != keep and field in data:
                 data[field] = None
+        if data.get("rule") != "drop_message":
+            data["message_prompt_id"] = None
+        if data.get("rule") not in FORWARDS:
+            data["notice"] = "none"
+        if data.get("notice") != "custom":
+            data["notice_prompt_id"] = None
         return data
 
 
@@ -197,6 +221,9 @@ def _shape(row: dict) -> dict:
         "employee_id": row["no_answer_employee_id"],
         "department_id": row["no_answer_department_id"],
         "voicemail_box_id": row["no_answer_voicemail_box_id"],
+        "message_prompt_id": row["no_answer_message_prompt_id"],
+        "notice": row["no_answer_notice"],
+        "notice_prompt_id": row["no_answer_notice_prompt_id"],
     }
     return employee
 
@@ -216,6 +243,11 @@ def _check_references(conn, company_id: int, employee_id: int | None, data: dict
     no_answer = data.get("no_answer")
     if not no_answer:
         return
+    for field in ("message_prompt_id", "notice_prompt_id"):
+        if not owned(conn, company_id, "prompt", no_answer.get(field)):
+            raise ApiError(
+                422, "The request is invalid.", {"no_answer": {field: [missing("prompt", no_answer[field])]}}
+            )
     field_what = NO_ANSWER_TARGETS.get(no_answer["rule"])
     if field_what is None:
         return
@@ -257,6 +289,7 @@ def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) ->
     conn.execute(
         """UPDATE employees SET schedule_id = %s, no_answer_rule = %s, no_answer_after_s = %s,
            no_answer_employee_id = %s, no_answer_department_id = %s, no_answer_voicemail_box_id = %s,
+           no_answer_message_prompt_id = %s, no_answer_notice = %s, no_answer_notice_prompt_id = %s,
            outgoing_calls = %s, caller_id_number_id = %s, dnd = %s, forward_all = %s
            WHERE id = %s""",
         (
@@ -266,6 +299,9 @@ def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) ->
             no_answer["employee_id"],
             no_answer["department_id"],
             no_answer["voicemail_box_id"],
+            no_answer["message_prompt_id"],
+            no_answer["notice"],
+            no_answer["notice_prompt_id"],
             data["outgoing_calls"],
             caller_id_number(conn, company_id, data["caller_id"]),
             data["dnd"],

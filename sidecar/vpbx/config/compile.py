@@ -271,7 +271,7 @@ def compile_company(conn: Connection, sip_domain: str, at: datetime | None = Non
     targets = {
         r["id"]: r
         for r in conn.execute(
-            """SELECT id, no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id
+            """SELECT id, no_answer_employee_id, no_answer_department_id, no_answer_voicemail_box_id, no_answer_notice
            FROM employees WHERE company_id = %s""",
             (company["id"],),
         )
@@ -290,6 +290,8 @@ def compile_company(conn: Connection, sip_domain: str, at: datetime | None = Non
             rule["department"] = {**department, "members": [plain[m["id"]] for m in department["members"]]}
         if rule["rule"] == "voicemail":
             rule["voicemail_box_id"] = row["no_answer_voicemail_box_id"]
+        if rule["rule"] in ("forward_employee", "forward_department") and row["no_answer_notice"] != "none":
+            rule["notice"] = True  # the media app tells the caller (it reads which notice itself)
         rules[employee["id"]] = rule
     for employee in employees:
         employee["no_answer"] = rules[employee["id"]]

@@ -6,7 +6,7 @@
 - A direct call missed, whether dropped with busy or forwarded and not
   answered: missed by the employee dialled.
 - A call to a number missed: missed on the number, by nobody in particular.
-- Voicemail answered: nobody did, so the call is missed (by the employee
+- Voicemail (or an employee's no-answer message) answered: nobody did, so the call is missed (by the employee
   dialled, for a direct call); a message left marks the line "voicemail"
   (the media app's event, see store.py); no message is an ordinary miss.
 """
@@ -19,6 +19,11 @@ from ..routing import leg_names
 from ..routing.targets import Data
 from . import events
 from .events import NO_ANSWER
+
+# Nodes of the media app whose answer means nobody did: voicemail, and an
+# employee's no-answer rule (a message, or a notice before the forward; the
+# forward's leg makes the line answered if the colleague answers).
+NOBODY_ANSWERED_NODES = ("voicemail", "no_answer")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def _first_employee_leg(legs: list[Data]) -> Data | None:
 
 def answered_line(event: Data) -> Line:
     call, legs, answered = event["call"], event["legs"], events.answered_leg(event)
-    if leg_names.node_kind(answered.get("node")) == "voicemail":
+    if leg_names.node_kind(answered.get("node")) in NOBODY_ANSWERED_NODES:
         return missed_line({**event, "reason": NO_ANSWER})
     dialled = call.get("dialled_employee_id")
     if dialled is not None:

@@ -237,9 +237,11 @@ def _insert_legs(conn: Connection, line_id: int, legs: list[dict], answered: dic
 
 
 def _add_to_parent(conn: Connection, event: dict, parent_call_id: str, answered: dict | None) -> None:
-    """A leg the media app opened for a caller (an IVR key ringing people) is part
-    of the caller's call: its legs join that call's line, after the legs rung
-    before it, and the first person to answer makes the line theirs."""
+    """A leg the media app opened for a caller (an IVR key ringing people, the
+    forward of a direct call nobody answered) is part of the caller's call: its
+    legs join that call's line, after the legs rung before it, and the first
+    person to answer makes the line theirs (a direct call's line, missed by the
+    employee dialled until then, among them)."""
     row = conn.execute(
         "SELECT id FROM calls WHERE call_id = %s ORDER BY started_at DESC LIMIT 1", (parent_call_id,)
     ).fetchone()
@@ -260,6 +262,6 @@ def _add_to_parent(conn: Connection, event: dict, parent_call_id: str, answered:
             """UPDATE calls SET status = 'answered', answered_at = COALESCE(answered_at, %(at)s),
                       employee_id = (SELECT id FROM employees WHERE id = %(employee)s), employee_label = %(label)s,
                       end_reason = NULL
-                WHERE id = %(id)s AND employee_id IS NULL AND NOT voicemail""",
+                WHERE id = %(id)s AND (employee_id IS NULL OR status = 'missed') AND NOT voicemail""",
             {"at": event["at"], "employee": answered.get("employee_id"), "label": answered["target"], "id": row["id"]},
         )

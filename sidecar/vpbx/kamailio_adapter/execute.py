@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step, destinations, feature_codes, leg_names
 from ..routing.destinations.kind import Handler
+from ..routing.plan import NO_ANSWER_NODE
 from ..routing.targets import NODE_HOST
 
 USRLOC_TABLE = "location"
@@ -19,11 +20,13 @@ PSTN_GATEWAYS = 1
 BY_PRIORITY = 8
 # Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
 # Besides the destination kinds it handles, what routing adds itself:
-# "announce", a scheme whose callers hear an announcement first (R14), and
+# "announce", a scheme whose callers hear an announcement first (R14), an
+# employee's no-answer rule that needs a voice (routing.plan.NO_ANSWER_NODE), and
 # the feature codes an employee dials (routing/feature_codes.py).
 MEDIA_APP_NODES = (
     *destinations.handled_by(Handler.MEDIA_APP),
     "announce",
+    NO_ANSWER_NODE,
     feature_codes.SETTINGS_NODE,
     feature_codes.MESSAGES_NODE,
 )

@@ -30,7 +30,13 @@ from ..routing.department_state import state_key
 from ..routing.feature_codes import build_feature_plan
 from ..routing.numbers import to_e164
 from ..routing.outbound import build_outgoing_plan
-from ..routing.plan import build_agents_plan, build_ivr_key_plan, build_scheme_plan, expand_lookups
+from ..routing.plan import (
+    build_agents_plan,
+    build_direct_forward_plan,
+    build_ivr_key_plan,
+    build_scheme_plan,
+    expand_lookups,
+)
 from ..stack.profile import TEST_PROFILES
 from .documents import CacheUnavailable, Documents, Read, Reader, Shared, Versions
 
@@ -197,7 +203,8 @@ class Worker:
     ) -> Plan | None:
         """A leg the media app opens, at the company's domain: an IVR key's
         destination (sip:ivr-<menu>-<key>), one step of a scheme it answered
-        for (sip:scheme-<id>-<step>), a queue's agents
+        for (sip:scheme-<id>-<step>), the forward of a direct call nobody
+        answered (sip:direct-<employee>-forward), a queue's agents
         (sip:agents-<queue>-<seconds>-<employees>), or a leg of a click-to-call
         (sip:c2c-<employee>-<number>[-client]). A scheme's step is read from
         the company's directory, the others from its company document."""
@@ -205,7 +212,8 @@ class Worker:
         click = leg_names.parse_click_to_call_user(dialled)
         pressed = leg_names.parse_ivr_key_user(dialled)
         scheme_step = leg_names.parse_scheme_step_user(dialled)
-        if not (agents or click or pressed or scheme_step):
+        forwarded_for = leg_names.parse_direct_forward_user(dialled)
+        if not (agents or click or pressed or scheme_step or forwarded_for):
             return None
         read, clock = self._document(directory_key(domain) if scheme_step else company_key(domain))
         if read.document is None:
@@ -221,6 +229,8 @@ class Worker:
             return build_ivr_key_plan(read.document, *pressed, call, read.departments)
         if scheme_step:
             return build_scheme_plan(read.document, *scheme_step, call, read.departments)
+        if forwarded_for:
+            return build_direct_forward_plan(read.document, forwarded_for, call, read.departments)
         return None
 
     def resolve_lookups(

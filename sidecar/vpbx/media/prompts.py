@@ -54,6 +54,11 @@ STANDARD = {
         "uk": "Ваш дзвінок буде переведено на іншого фахівця.",
         "en": "Your call will be answered by another specialist.",
     },
+    "employee_unavailable": {
+        "ru": "Сотрудник сейчас не может ответить. Пожалуйста, перезвоните позже.",
+        "uk": "Співробітник зараз не може відповісти. Будь ласка, зателефонуйте пізніше.",
+        "en": "The person you called cannot answer right now. Please call back later.",
+    },
     "whisper": {
         "ru": "Входящий звонок.",
         "uk": "Вхідний дзвінок.",

@@ -56,6 +56,19 @@ class Menu:
 
 
 @dataclass(frozen=True)
+class NoAnswerRule:
+    """What a direct call to an employee nobody answered does in the media app (R15, seed 003)."""
+
+    employee_id: int
+    company_id: int
+    domain: str
+    rule: str  # "drop_message", or a forward ("forward_employee", "forward_department")
+    message: Prompt | None  # drop_message: the company's own message
+    notice: str  # before a forward: "none", "default", "custom"
+    notice_prompt: Prompt | None  # the custom notice
+
+
+@dataclass(frozen=True)
 class Announced:
     """A scheme the media app answers for (R14), and where its caller goes when nobody answers."""
 
@@ -336,6 +349,31 @@ class Store:
         )
 
     # ---- feature codes (routing/feature_codes.py) ------------------------------
+
+    async def no_answer(self, employee_id: int, company_id: int) -> NoAnswerRule | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    f"""SELECT e.id, e.company_id, c.sip_domain, e.no_answer_rule, e.no_answer_notice,
+                           {_prompt_columns("m", "message")}, {_prompt_columns("n", "notice")}
+                      FROM employees e JOIN companies c ON c.id = e.company_id
+                      LEFT JOIN prompts m ON m.id = e.no_answer_message_prompt_id
+                      LEFT JOIN prompts n ON n.id = e.no_answer_notice_prompt_id
+                     WHERE e.id = %s AND e.company_id = %s""",
+                    (employee_id, company_id),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        return NoAnswerRule(
+            row["id"],
+            row["company_id"],
+            row["sip_domain"],
+            row["no_answer_rule"],
+            _prompt(row, "message"),
+            row["no_answer_notice"],
+            _prompt(row, "notice"),
+        )
 
     async def company_language(self, company_id: int) -> str:
         """The language of the standard prompts the company's callers hear."""

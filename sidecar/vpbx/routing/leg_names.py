@@ -9,6 +9,9 @@ SIP user parts. Built and parsed here only, so both sides always agree.
   "<menu>-<key>" part also keys the company document's ``ivr_keys``.
 - The leg the media app opens to ring one step of a scheme it answered for
   (an announcement first, R14): "scheme-<id>-<step>", the step 1-based.
+- The leg the media app opens to forward a direct call nobody answered, once
+  the caller heard the notice (the employee's no-answer rule, R15):
+  "direct-<employee id>-forward".
 - A trunk that registers to its carrier does so as "vpbx-trunk-<id>" (the
   kamailio_uacreg view): the carrier's calls arrive addressed to it.
 - The leg a call queue opens to ring its agents (media/nodes/queue.py):
@@ -33,6 +36,7 @@ _WORD_KEYS = {word: key for key, word in _KEY_WORDS.items()}
 _NODE_USER = re.compile(r"^([a-z][a-z-]*?)-([0-9]+)$")
 _IVR_KEY = re.compile(r"^([0-9]+)-([0-9]|star|hash|timeout)$")
 _SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
+_DIRECT_FORWARD_USER = re.compile(r"^direct-([0-9]+)-forward$")
 _AGENTS_USER = re.compile(r"^agents-([0-9]+)-([0-9]+)-([0-9]+(?:\.[0-9]+)*)$")
 _CLICK_TO_CALL_USER = re.compile(r"^c2c-([0-9]+)-(\+[1-9][0-9]{6,14})(-client)?$")
 
@@ -94,6 +98,17 @@ def parse_scheme_step_user(user: str) -> tuple[int, int] | None:
     """The scheme and step a leg names: "scheme-5-2" -> (5, 2); None for anything else."""
     match = _SCHEME_STEP_USER.match(user)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def direct_forward_user(employee_id: int) -> str:
+    """12 -> "direct-12-forward"."""
+    return f"direct-{employee_id}-forward"
+
+
+def parse_direct_forward_user(user: str) -> int | None:
+    """The employee whose no-answer forward a leg rings: "direct-12-forward" -> 12; None for anything else."""
+    match = _DIRECT_FORWARD_USER.match(user)
+    return int(match.group(1)) if match else None
 
 
 def click_to_call_user(employee_id: int, client: str, *, client_leg: bool) -> str:

@@ -30,6 +30,9 @@ from .targets import Data, Target, node_resolution
 # Destinations whose targets are known only once someone outside answers (R16,
 # R17): the adapter looks them up off the SIP workers, then ``expand_lookups``.
 LOOKUP_KINDS = destinations.handled_by(Handler.LOOKUP)
+# The node of the media app that carries out an employee's no-answer rule on a
+# direct call when it needs a voice: a message, or a notice before the forward.
+NO_ANSWER_NODE = "no_answer"
 
 
 @dataclass(frozen=True)
@@ -425,20 +428,16 @@ def build_direct_plan(
         ctx,
         reasons,
     )
-    forward = {
-        "forward_employee": ("employee", rule.get("employee")),
-        "forward_department": ("department", rule.get("department")),
-    }.get(rule["rule"])
-    if forward and forward[1]:
-        kind, data = forward
-        reasons.append(f"no answer: forward to the {kind} the rule names")
+    forward = _direct_forward(rule)
+    if forward is not None and rule.get("notice"):
+        reasons.append(f"no answer in {rule['after']} s: the media app tells the caller, then forwards the call")
+        steps.extend(_no_answer_node(employee["id"], 2))
+        return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
+    if forward is not None:
+        reasons.append(f"no answer: forward to the {forward['kind']} the rule names")
         steps.extend(
             _resolve_step(
-                {"mode": "parallel", "timeout": FORWARD_RING_SECONDS, "destinations": [{"kind": kind, kind: data}]},
-                2,
-                call,
-                ctx,
-                reasons,
+                {"mode": "parallel", "timeout": FORWARD_RING_SECONDS, "destinations": [forward]}, 2, call, ctx, reasons
             )
         )
         return Plan(_capped(steps, reasons), tuple(reasons), **whose)
@@ -446,11 +445,57 @@ def build_direct_plan(
         reasons.append(f"no answer in {rule['after']} s: voicemail box {rule['voicemail_box_id']}")
         steps.extend(_voicemail(rule["voicemail_box_id"], 2, call, ctx, reasons))
         return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
-    if rule["rule"] in ("busy", "drop_busy"):
-        reasons.append(f"no answer in {rule['after']} s: busy")
+    if rule["rule"] == "drop_message":
+        reasons.append(f"no answer in {rule['after']} s: the media app plays a message and hangs up")
+        steps.extend(_no_answer_node(employee["id"], 2))
         return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
-    reasons.append(f"no answer: {rule['rule']} is not routable yet")
+    reasons.append(f"no answer in {rule['after']} s: busy")
     return Plan(_capped(steps, reasons), tuple(reasons), final="busy", **whose)
+
+
+def _direct_forward(rule: Data) -> Data | None:
+    """Where an employee's no-answer rule forwards a direct call, as a destination; None if it does not."""
+    kind = {"forward_employee": "employee", "forward_department": "department"}.get(rule["rule"])
+    if kind is None or not rule.get(kind):
+        return None
+    return {"kind": kind, kind: rule[kind]}
+
+
+def _no_answer_node(employee_id: int, index: int) -> list[Step]:
+    """The media app carries out the employee's no-answer rule itself (media/nodes/no_answer.py)."""
+    node = node_resolution(NO_ANSWER_NODE, employee_id, "the no-answer rule", "the media app", runs=True)
+    return [Step("parallel", VOICEMAIL_RING_SECONDS, node.targets, index)]
+
+
+def build_direct_forward_plan(
+    company_document: Data, employee_id: int, call: Call, departments: Mapping[int, DepartmentState] | None = None
+) -> Plan | None:
+    """The plan for the leg the media app opens to forward a direct call to
+    ``employee_id`` nobody answered, once the caller heard the notice: the
+    colleague or department the employee's rule names. None if the rule no
+    longer forwards."""
+    employee = next((e for e in company_document["extensions"].values() if e["id"] == employee_id), None)
+    if employee is None:
+        return None
+    forward = _direct_forward(employee["no_answer"])
+    if forward is None:
+        return None
+    company = company_document["company"]
+    reasons = [f"no-answer forward of {employee_label(employee)} of company {company['name']!r}"]
+    steps = _resolve_step(
+        {"mode": "parallel", "timeout": FORWARD_RING_SECONDS, "destinations": [forward]},
+        1,
+        call,
+        _context(company, departments, call),
+        reasons,
+    )
+    return Plan(
+        _capped([replace(s, forward=True) for s in steps], reasons),
+        tuple(reasons),
+        company_id=company["id"],
+        called=leg_names.direct_forward_user(employee_id),
+        domain=company["domain"],
+    )
 
 
 def build_scheme_plan(

@@ -103,6 +103,9 @@ def test_the_no_answer_rule_defaults_to_busy_after_two_minutes(make_employee):
         "employee_id": None,
         "department_id": None,
         "voicemail_box_id": None,
+        "message_prompt_id": None,
+        "notice": "none",
+        "notice_prompt_id": None,
     }
 
 
@@ -124,6 +127,9 @@ def test_an_employee_sets_their_own_no_answer_rule(client, make_employee, token_
         "employee_id": colleague["id"],
         "department_id": None,
         "voicemail_box_id": None,
+        "message_prompt_id": None,
+        "notice": "none",
+        "notice_prompt_id": None,
     }
 
 

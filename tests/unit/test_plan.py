@@ -4,10 +4,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
-from vpbx.routing.plan import build_direct_forward_plan
 from vpbx.routing.department_state import DepartmentState, plans_vary_per_call, stateful_departments
 from vpbx.routing.plan import (
     HeldStep,
+    build_direct_forward_plan,
     build_ivr_key_plan,
     build_scheme_plan,
     held_ivr_key,

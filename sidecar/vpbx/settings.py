@@ -53,6 +53,8 @@ class Media:
     link_secret: str
     # Who reads text prompts aloud: "espeak" (offline) or "gtts" (Google, espeak-ng when it fails).
     tts_engine: str = "espeak"
+    # Voicemail messages and their recordings are deleted this many days after they were left.
+    message_retention_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ def _media(data: dict, endpoint) -> Media:
         public_url=data["public_url"].rstrip("/"),
         link_secret=data["link_secret"],
         tts_engine=data.get("tts_engine", "espeak"),
+        message_retention_days=int(data.get("message_retention_days", 90)),
     )
 
 

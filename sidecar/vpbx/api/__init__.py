@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         tokens,
         trunks,
         voicemail_boxes,
+        voicemail_messages,
         webhooks,
     )
     from .metrics import blueprint as metrics
@@ -87,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         sip_accounts,
         departments,
         voicemail_boxes,
+        voicemail_messages,
         prompts,
         ivr_menus,
         queues,

@@ -41,7 +41,7 @@ from ..kamailio_rpc import KamailioRpc
 from ..routing import leg_names
 from ..routing.targets import COMPANY_HEADER, PRIORITY_HEADER
 from ..settings import Settings
-from . import heartbeat, sdp, sip
+from . import heartbeat, sdp, sip, voicemail_retention
 from .call import DIGITS, HungUp, MediaCall
 from .click_to_call import ClickToCall
 from .connect import Connector
@@ -167,6 +167,7 @@ class MediaApp:
         self.heartbeats: asyncio.Future | None = None
         self.callbacks_served: asyncio.Future | None = None
         self.spool_replay: asyncio.Future | None = None
+        self.retention: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
     # ---- lifecycle ------------------------------------------------------------
@@ -185,6 +186,9 @@ class MediaApp:
         self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
         self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
         self.callbacks_served = asyncio.ensure_future(self.queue_callbacks.serve())
+        self.retention = asyncio.ensure_future(
+            voicemail_retention.keep(self.store, self.data_dir, self.media.message_retention_days, self.now)
+        )
         # Rendered before the first call needs them (each takes tens of milliseconds).
         await self.prompts.beep()
         await self.prompts.ringback()
@@ -227,6 +231,8 @@ class MediaApp:
             task.cancel()
         if self.spool_replay is not None:
             self.spool_replay.cancel()
+        if self.retention is not None:
+            self.retention.cancel()
         if self.transactions.transport:
             self.transactions.transport.close()
         if self.dtmf_transport:

@@ -473,6 +473,12 @@ class Store:
                 "UPDATE voicemail_messages SET heard_at = coalesce(heard_at, %s) WHERE id = %s", (at, message.id)
             )
 
+    async def delete_messages_before(self, cutoff: datetime) -> int:
+        """Messages received before ``cutoff`` deleted (their recordings are the sweeper's)."""
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute("DELETE FROM voicemail_messages WHERE received_at < %s", (cutoff,))
+        return cursor.rowcount
+
     async def delete_message(self, message: Message) -> bool:
         """Whether this call deleted it (another listener may have first)."""
         async with self.pool.connection() as conn:

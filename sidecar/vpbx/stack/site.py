@@ -237,6 +237,7 @@ def render(profile: Profile) -> SiteFiles:
         "site_http_allowed_networks": allowed_networks,
         "site_public_url": f"http://127.0.0.1:{ports.sidecar}",
         "site_tts_engine": "espeak",
+        "site_voicemail_retention_days": 90,
         "site_smtp_host": "127.0.0.1",
         "site_smtp_port": ports.smtp,
         "site_smtp_sender": "vpbx voicemail <voicemail@vpbx.invalid>",

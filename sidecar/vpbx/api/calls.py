@@ -397,6 +397,79 @@ def export(query):
     )
 
 
+class CountsSchema(Schema):
+    total = fields.Integer()
+    answered = fields.Integer()
+    missed = fields.Integer()
+
+
+class EmployeeStatsSchema(Schema):
+    employee_id = fields.Integer(allow_none=True)
+    employee_label = fields.String(allow_none=True)
+    answered = fields.Integer()
+    missed = fields.Integer(metadata={"description": "direct calls to them missed (R19)"})
+    talk_seconds = fields.Float()
+
+
+class CallStatsSchema(CountsSchema):
+    voicemail = fields.Integer(metadata={"description": "missed calls that left a message"})
+    by_direction = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(CountsSchema),
+        metadata={"description": "incoming, outgoing, internal"},
+    )
+    missed_by_reason = fields.Dict(keys=fields.String(), values=fields.Integer())
+    average_ring_seconds = fields.Float(allow_none=True, metadata={"description": "of the answered calls"})
+    average_talk_seconds = fields.Float(allow_none=True)
+    employees = fields.List(fields.Nested(EmployeeStatsSchema), metadata={"description": "most answered first"})
+
+
+@blueprint.route("/stats", methods=["GET"])
+@blueprint.arguments(ExportQuerySchema, location="query")
+@blueprint.response(200, CallStatsSchema)
+def stats(query):
+    """The company's calls of a period in figures (seed 004: administrators and
+    users see them; a limited user sees only their own calls, not the company's)."""
+    if principal().role == "limited":
+        raise ApiError(403, "A limited user sees their own calls, not the company's statistics.")
+    where, params = _where(query)
+    conn = db()
+    rows = conn.execute(
+        f"""SELECT direction, status, count(*) AS n FROM calls {where} GROUP BY direction, status""", params
+    ).fetchall()
+    by_direction: dict[str, dict] = {}
+    for row in rows:
+        counts = by_direction.setdefault(row["direction"], {"total": 0, "answered": 0, "missed": 0})
+        counts["total"] += row["n"]
+        counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
+    totals = conn.execute(
+        f"""SELECT count(*) AS total, count(*) FILTER (WHERE status = 'answered') AS answered,
+                   count(*) FILTER (WHERE status = 'missed') AS missed, count(*) FILTER (WHERE voicemail) AS voicemail,
+                   avg(EXTRACT(EPOCH FROM answered_at - started_at))::float AS average_ring_seconds,
+                   avg(EXTRACT(EPOCH FROM ended_at - answered_at))::float AS average_talk_seconds
+              FROM calls {where}""",
+        params,
+    ).fetchone()
+    reasons = conn.execute(
+        f"SELECT end_reason, count(*) AS n FROM calls {where} AND status = 'missed' GROUP BY end_reason", params
+    ).fetchall()
+    employees = conn.execute(
+        f"""SELECT employee_id, max(employee_label) AS employee_label,
+                   count(*) FILTER (WHERE status = 'answered') AS answered,
+                   count(*) FILTER (WHERE status = 'missed') AS missed,
+                   COALESCE(sum(EXTRACT(EPOCH FROM ended_at - answered_at)), 0)::float AS talk_seconds
+              FROM calls {where} AND employee_id IS NOT NULL
+             GROUP BY employee_id ORDER BY answered DESC, employee_id""",
+        params,
+    ).fetchall()
+    return {
+        **totals,
+        "by_direction": by_direction,
+        "missed_by_reason": {row["end_reason"] or "unknown": row["n"] for row in reasons},
+        "employees": employees,
+    }
+
+
 @blueprint.route("/<int:call_pk>")
 @blueprint.response(200, CallSchema)
 def get_call(call_pk):

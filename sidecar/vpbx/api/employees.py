@@ -6,8 +6,12 @@ profile (name, email, mobile); users also see the company directory.
 
 from __future__ import annotations
 
+import logging
+import smtplib
+import threading
 from datetime import timedelta
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -15,16 +19,19 @@ from ..config.accounts import reset_password
 from ..config.outgoing import outgoing_settings
 from ..config.publish import numbers_of
 from ..config.tokens import issue
+from ..notify import mail, welcome_email
 from ..routing.feature_codes import forward_number
 from ..routing.outbound import PERMISSIONS, allowed
 from .auth import now, principal, require_admin
 from .blueprints import api_blueprint
 from .changes import republish_company
 from .company import load_company
-from .database import db
+from .database import after_commit, db
 from .errors import ApiError, invalid, not_found
 from .fields import Name, PhoneNumber
 from .references import caller_id_number, missing, owned
+
+log = logging.getLogger(__name__)
 
 blueprint = api_blueprint("employees", "/employees", "Employees, extensions and SIP accounts")
 
@@ -179,6 +186,22 @@ class SipCredentialsSchema(Schema):
 
 class EmployeeCreatedSchema(EmployeeSchema):
     sip_password = fields.String(dump_only=True, metadata={"description": "Shown once."})
+    welcome_email_to = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Where the SIP account's details were sent (seed 004); null: not sent"},
+    )
+
+
+class NewEmployeeSchema(EmployeeSchema):
+    send_welcome_email = fields.Boolean(
+        load_default=True,
+        load_only=True,
+        metadata={
+            "description": "Email the employee (when they have an address) their SIP login, password and "
+            "how to set up a phone; false when an administrator sets the phone up for them"
+        },
+    )
 
 
 DEFAULT_TOKEN_DAYS = 90
@@ -311,6 +334,21 @@ def _write_call_settings(conn, company_id: int, employee_id: int, data: dict) ->
     )
 
 
+def _send_welcome(welcome: welcome_email.Welcome, to: str) -> None:
+    """In a thread of its own, once the employee is committed: a slow or
+    absent mail server never holds the API's answer (the password is in it too)."""
+    settings = current_app.config["VPBX_SETTINGS"]
+
+    def send() -> None:
+        try:
+            mail.send(settings.media.smtp, welcome_email.compose(welcome, settings, to), [to])
+            log.info("welcome email for extension %s sent to %s", welcome.extension, to)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.error("welcome email for extension %s to %s not sent: %s", welcome.extension, to, exc)
+
+    threading.Thread(target=send, name="welcome-email", daemon=True).start()
+
+
 def _visible(employee_id: int) -> None:
     who = principal()
     if who.role == "limited" and employee_id != who.employee_id:
@@ -362,7 +400,7 @@ class Employees(MethodView):
             )
         ]
 
-    @blueprint.arguments(EmployeeSchema)
+    @blueprint.arguments(NewEmployeeSchema)
     @blueprint.response(201, EmployeeCreatedSchema)
     def post(self, data):
         who = require_admin()
@@ -393,6 +431,13 @@ class Employees(MethodView):
         row = _find(conn, employee_id)
         row["sip_password"] = _set_password(conn, employee_id, row["sip_login"], domain)
         republish_company(who.company_id)
+        row["welcome_email_to"] = None
+        if data["send_welcome_email"] and row["email"]:
+            welcome = welcome_email.Welcome(
+                row["name"], company["name"], row["extension"], row["sip_login"], row["sip_password"], domain
+            )
+            after_commit(lambda _conn: _send_welcome(welcome, row["email"]))
+            row["welcome_email_to"] = row["email"]
         return row
 
 

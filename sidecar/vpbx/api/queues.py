@@ -348,7 +348,10 @@ class QueueStatsSchema(Schema):
 @blueprint.response(200, QueueStatsSchema)
 def stats(query, queue_id):
     """The queue now (callers waiting, agents) and over a period (offered,
-    answered, abandoned, service level, waits and talk times)."""
+    answered, abandoned, service level, waits and talk times). Administrators
+    and users see them; a limited user does not (seed 004)."""
+    if principal().role == "limited":
+        raise ApiError(403, "A limited user sees their own calls, not the company's statistics.")
     conn = db()
     queue = conn.execute(
         "SELECT id, service_level_s FROM queues WHERE id = %s AND company_id = %s", (queue_id, principal().company_id)

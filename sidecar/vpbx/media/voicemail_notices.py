@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..history import events
-from ..notify import links, voicemail_email
+from ..notify import links, mail, voicemail_email
 from ..settings import Media
 from .call import MediaCall
 from .history_events import HistoryEvents
@@ -68,7 +68,7 @@ class VoicemailNotices:
             recipients,
         )
         try:
-            await asyncio.to_thread(voicemail_email.send, self.media.smtp, email, recipients)
+            await asyncio.to_thread(mail.send, self.media.smtp, email, recipients)
         except Exception as exc:  # smtplib raises OSError and its own SMTPException kinds
             log.error("voicemail %s: email to %s failed: %s", message_id, ", ".join(recipients), exc)
             await self.store.record_emails(message_id, [], f"{type(exc).__name__}: {exc}")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
-
-from ..settings import Smtp
 
 
 @dataclass(frozen=True)
@@ -44,13 +41,3 @@ def compose(message: NewMessage, sender: str, recipients: list[str], now: dateti
         f"Listen or download (the link works for {message.link_days} days):\n{message.link}\n"
     )
     return email
-
-
-def send(smtp: Smtp, email: EmailMessage, recipients: list[str], timeout: float = 10.0) -> None:
-    """One SMTP session for every recipient; raises what smtplib raises."""
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.username:
-            client.login(smtp.username, smtp.password or "")
-        client.send_message(email, to_addrs=recipients)

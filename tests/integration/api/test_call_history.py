@@ -501,3 +501,72 @@ def test_a_queue_event_delivered_twice_counts_once_and_the_talk_time_joins_it(cf
     assert (period["average_wait_seconds"], period["average_talk_seconds"]) == (42.5, 61.0)
     assert period["agents"] == [{"employee_id": ivan["id"], "answered": 1, "talk_seconds": 61.0}]
     assert period["service_level_percent"] == 0.0
+
+
+def test_the_statistics_of_a_period_count_its_calls_for_administrators_and_users_only(
+    cfg, client, admin, people, company_id, token_for, make_employee
+):
+    ivan, _, lena = people
+    # A minute no other test writes calls in.
+    start = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=secrets.randbelow(1_000_000))
+
+    def at(seconds: float) -> str:
+        return (start + timedelta(seconds=seconds)).isoformat()
+
+    answered, missed, busy = _call_id(), _call_id(), _call_id()
+    leg = {**_leg(1, ivan, at(0))}
+    _write(
+        cfg,
+        {
+            "type": "answered",
+            "call_id": answered,
+            "at": at(10),
+            "call": _incoming(company_id, started_at=at(0)),
+            "legs": [leg],
+            "answered_leg": 0,
+        },
+        {"type": "ended", "call_id": answered, "at": at(70), "by": "caller"},
+        {
+            "type": "missed",
+            "call_id": missed,
+            "at": at(30),
+            "call": _incoming(company_id, started_at=at(1)),
+            "legs": [leg],
+            "reason": "no_answer",
+        },
+        {
+            "type": "missed",
+            "call_id": busy,
+            "at": at(5),
+            "call": _direct(company_id, ivan, started_at=at(2)),
+            "legs": [leg],
+            "reason": "busy",
+        },
+    )
+    period = {"since": at(0), "until": at(60)}
+
+    response = client.get("/api/v1/calls/stats", headers=admin, query_string=period)
+
+    assert response.status_code == 200, response.get_json()
+    stats = response.get_json()
+    assert (stats["total"], stats["answered"], stats["missed"], stats["voicemail"]) == (3, 1, 2, 0)
+    assert stats["by_direction"] == {
+        "incoming": {"total": 2, "answered": 1, "missed": 1},
+        "internal": {"total": 1, "answered": 0, "missed": 1},
+    }
+    assert stats["missed_by_reason"] == {"no_answer": 1, "busy": 1}
+    assert (stats["average_ring_seconds"], stats["average_talk_seconds"]) == (10, 60)
+    assert stats["employees"] == [
+        {
+            "employee_id": ivan["id"],
+            "employee_label": f"employee {ivan['extension']} Ivan",
+            "answered": 1,
+            "missed": 1,  # the direct call dialled to him (R19)
+            "talk_seconds": 60,
+        }
+    ]
+    user = make_employee(name="User Uma")
+    assert client.get("/api/v1/calls/stats", headers=token_for(user["id"]), query_string=period).status_code == 200
+    limited = client.get("/api/v1/calls/stats", headers=token_for(lena["id"]), query_string=period)
+    assert limited.status_code == 403
+    assert client.get("/api/v1/calls/stats", headers=admin).status_code == 422  # a period is needed

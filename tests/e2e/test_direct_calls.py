@@ -1,4 +1,10 @@
-"""Direct calls to an extension follow the employee's no-answer rule (R15)."""
+"""Direct calls to an extension follow the employee's no-answer rule (R15,
+seed 003), and their history lines follow R19 on real calls: dropped (busy,
+or with a message) and forwarded-not-answered are missed by the employee
+dialled, forwarded-and-answered is a call to whoever answered. Voicemail
+(left, or not) is in test_seed_000_voicemail_flows.py and test_voicemail.py;
+a CRM client's call to their manager, then to the next, in
+test_responsible_manager.py."""
 
 from __future__ import annotations
 
@@ -86,6 +92,33 @@ def test_no_answer_forwards_to_the_colleague_the_rule_names(
     ]
     assert line["legs"][1]["rang_at"] >= line["legs"][0]["rang_at"]
     assert line["direction"] == "internal" and line["called"] == "102"
+
+
+def test_forwarded_and_not_answered_is_missed_by_the_employee_dialled(
+    sip_target, demo, api, register, colleague, boris_rule, no_registrations
+):
+    vera, vera_port = colleague
+    boris_rule(rule="forward_employee", after=5, employee_id=vera["id"])
+    boris = _silent_boris(register)
+    # Vera's phone is busy and says why, as most phones do (the phrase's line ends, a Reason header follows).
+    vera_busy = Sipp(
+        "uas_reject.xml", port=vera_port, values={"code": 486, "phrase": "Busy Here\n      Reason: Q.850;cause=17"}
+    ).start()
+
+    caller = phone_call(
+        sip_target, demo, "101", "102", "phone_call_rejected.xml", values={"final": 486, "reason": "Q\\.850;cause=17"}
+    )
+    call = caller.run()
+    refused = vera_busy.wait()
+    boris.close()
+
+    assert call.returncode == 0, call.explain()
+    assert refused.returncode == 0, refused.explain()  # Vera was rung after Boris, and was busy
+    # R19: forwarded and not answered is missed by the first employee, the one dialled.
+    line = history_line(api, caller.call_id())
+    boris_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "102")
+    assert (line["status"], line["employee_id"], line["forwarded"]) == ("missed", boris_id, True)
+    assert [leg["target"] for leg in line["legs"]] == ["employee 102 Boris Support", "employee 103 Vera"]
 
 
 def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, register, boris_rule, no_registrations):

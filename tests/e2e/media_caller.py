@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
+from vpbx.media.call import NOISE
 from vpbx.stack.process import wait_for
 
 from .rtp import RtpEndpoint
@@ -107,6 +108,15 @@ def answer_reinvite_then(ending: str) -> str:
     )
 
 
+def is_comfort_noise(packet: bytes) -> bool:
+    """One of the media app's comfort noise frames (media/call.py): the same
+    few frames, repeated, which no prompt, tone or person sends."""
+    return packet[12:] in _NOISE_FRAMES.get(packet[1] & 0x7F, ())
+
+
+_NOISE_FRAMES = {payload_type: frozenset(frames) for payload_type, frames in NOISE.items()}
+
+
 @dataclass
 class Burst:
     """RTP that came without a gap: one prompt, or prompts played back to back."""
@@ -135,6 +145,7 @@ class CallerAudio:
         self.frames: queue.Queue = queue.Queue()
         self.closing = threading.Event()
         self.sender: threading.Thread | None = None
+        self.noise_packets = 0
 
     def close(self) -> None:
         self.closing.set()
@@ -142,7 +153,8 @@ class CallerAudio:
             self.sender.join(2)
         self.sock.close()
 
-    def _receive(self, timeout: float) -> tuple[bytes, float] | None:
+    def _raw(self, timeout: float) -> tuple[bytes, float] | None:
+        """The next packet, comfort noise included."""
         self.sock.settimeout(max(timeout, 0.001))
         try:
             data, address = self.sock.recvfrom(2048)
@@ -153,6 +165,25 @@ class CallerAudio:
             self.sender = threading.Thread(target=self._stream, daemon=True)
             self.sender.start()
         return data, time.monotonic()
+
+    def _receive(self, timeout: float) -> tuple[bytes, float] | None:
+        """The next packet of what rtpengine plays (a prompt, music, a person):
+        the media app's comfort noise between them is counted, not returned."""
+        deadline = time.monotonic() + timeout
+        while (packet := self._raw(deadline - time.monotonic())) is not None:
+            if not is_comfort_noise(packet[0]):
+                return packet
+            self.noise_packets += 1
+        return None
+
+    def noise(self, seconds: float) -> list[tuple[float, bytes]]:
+        """Every packet of the next ``seconds``, as (when, packet): what the line
+        carries while nothing plays."""
+        deadline = time.monotonic() + seconds
+        packets = []
+        while (packet := self._raw(deadline - time.monotonic())) is not None:
+            packets.append((packet[1], packet[0]))
+        return packets
 
     def burst(self, *, within: float = 15.0, gap: float = 0.3) -> Burst | None:
         """The next burst of prompt audio: waits up to ``within`` s for its first

@@ -16,6 +16,7 @@ from .media_caller import (
     answering_phone,
     ended,
     hang_up_after,
+    is_comfort_noise,
     leave_message,
     media_call,
     message_of,
@@ -85,6 +86,25 @@ def test_no_key_takes_the_default_route_after_the_menus_5_seconds(stack, sip_tar
     assert result.returncode == 0, result.explain()
     assert 4.8 <= waited <= 5.8, waited
     assert message_of(db, sipp.call_id())["voicemail_box_id"] == night_box["id"]
+
+
+def test_while_the_menu_waits_for_a_key_the_caller_hears_comfort_noise_not_a_dead_line(
+    stack, sip_target, demo, menu_number
+):
+    make_menu, _, _ = menu_number
+    make_menu()
+    sipp, audio = media_call(stack, sip_target, demo["number"], ending=hang_up_after(12000))
+    greeting = audio.burst(within=15)
+    waiting = audio.noise(3)  # inside the menu's 5 s
+    result = ended(sipp, audio)
+
+    assert result.returncode == 0, result.explain()
+    assert greeting is not None
+    noise = [(at, packet) for at, packet in waiting if is_comfort_noise(packet)]
+    assert len(noise) >= 140, f"{len(noise)} noise packets in 3 s: the line went quiet"  # 150 at 20 ms
+    gaps = [b[0] - a[0] for a, b in zip(waiting, waiting[1:], strict=False)]
+    assert max(gaps) < 0.1, max(gaps)
+    assert len({RtpEndpoint.ssrc_of(packet) for _, packet in noise}) == 1  # one stream
 
 
 def test_an_invalid_key_replays_the_menu_and_the_last_try_takes_the_default_route(

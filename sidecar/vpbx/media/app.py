@@ -42,7 +42,7 @@ from ..routing import leg_names
 from ..routing.targets import COMPANY_HEADER, PRIORITY_HEADER
 from ..settings import Settings
 from . import heartbeat, sdp, sip, voicemail_retention
-from .call import DIGITS, HungUp, MediaCall
+from .call import DIGITS, ComfortNoise, HungUp, MediaCall
 from .click_to_call import ClickToCall
 from .connect import Connector
 from .dialogs import Dialog, Dialogs
@@ -168,6 +168,7 @@ class MediaApp:
         self.callbacks_served: asyncio.Future | None = None
         self.spool_replay: asyncio.Future | None = None
         self.retention: asyncio.Future | None = None
+        self.noise_ticker: asyncio.Future | None = None
         self.dtmf_transport: asyncio.DatagramTransport | None = None
 
     # ---- lifecycle ------------------------------------------------------------
@@ -186,6 +187,7 @@ class MediaApp:
         self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
         self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
         self.callbacks_served = asyncio.ensure_future(self.queue_callbacks.serve())
+        self.noise_ticker = asyncio.ensure_future(self._comfort_noise())
         self.retention = asyncio.ensure_future(
             voicemail_retention.keep(self.store, self.data_dir, self.media.message_retention_days, self.now)
         )
@@ -233,6 +235,8 @@ class MediaApp:
             self.spool_replay.cancel()
         if self.retention is not None:
             self.retention.cancel()
+        if self.noise_ticker is not None:
+            self.noise_ticker.cancel()
         if self.transactions.transport:
             self.transactions.transport.close()
         if self.dtmf_transport:
@@ -251,6 +255,23 @@ class MediaApp:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("media app task failed", exc_info=task.exception())
+
+    async def _comfort_noise(self) -> None:
+        """Every 20 ms, each call's next comfort noise packet (media/call.py):
+        one task for every call, not one timer each."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            for call in list(self.calls.values()):
+                try:
+                    call.comfort_noise()
+                except OSError as exc:
+                    log.warning("%s: comfort noise not sent: %s", call.call_id, exc)
+            next_at += 0.02
+            late = loop.time() - next_at
+            if late > 0.2:  # the loop was busy: carry on from now rather than catch up in a burst
+                next_at = loop.time()
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -307,6 +328,9 @@ class MediaApp:
             return  # the ACK of a re-INVITE, of an error reply, or a retransmission
         waiting.cancel()
         # Now the caller has the answer and Kamailio has given it to rtpengine: prompts can play.
+        offer = sdp.parse_offer(call.dialog.invite.body) if call.dialog.invite is not None else None
+        if offer is not None and offer.port:
+            call.noise = ComfortNoise((offer.address, offer.port), call.answer.payload_type)
         self.background(self._run(call))
 
     def on_bye(self, request: sip.Message, addr) -> None:

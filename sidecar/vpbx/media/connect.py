@@ -243,6 +243,7 @@ async def play_while_ringing(call: MediaCall, path: Path) -> None:
     """Ringback or music to the caller while the leg rings. rtpengine 10.5 has no
     endless loop: the file repeats as often as the longest ringing could need
     (counted for a 1 s file; stop media ends it)."""
+    call.playing = True  # until call.stop_playing()
     try:
         await call.ng.request(
             "play media",
@@ -252,6 +253,7 @@ async def play_while_ringing(call: MediaCall, path: Path) -> None:
             repeat_times=int(RING_LIMIT_S) + 1,
         )
     except (NgError, NgTimeout) as exc:
+        call.playing = False  # comfort noise rather than nothing
         log.warning("%s: nothing to hear while it rings: %s", call.call_id, exc)
 
 

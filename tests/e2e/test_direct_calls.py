@@ -38,7 +38,9 @@ def boris_rule(api):
 
 @pytest.fixture
 def colleague(api, sip_target):
-    """Vera (103), created through the API, registered and ready to answer."""
+    """Vera (103), created through the API, registered and ready to answer;
+    deleted afterwards (which unregisters her phone: the next test's Vera is
+    a new employee with the same login)."""
     status, vera = api("POST", "/employees", {"name": "Vera", "extension": "103", "email": "vera@example.com"})
     assert status == 201, vera
     port = free_udp_port()

@@ -113,3 +113,26 @@ def test_passwords_never_reach_the_logs(register, stack, demo, no_registrations)
     for log in stack.log_dir.iterdir():
         text = log.read_text(errors="replace")
         assert not [s for s in secrets if s in text], f"a password is in {log}"
+
+
+def test_deleting_an_employee_unregisters_their_phones(api, rpc, db, sip_target):
+    """Else, until the registration expires, a new employee given the same
+    login would have their calls forked to the old employee's phone too."""
+    status, leaver = api("POST", "/employees", {"name": "Leaver", "extension": "177", "send_welcome_email": False})
+    assert status == 201, leaver
+    registration = Sipp(
+        "register.xml",
+        port=free_udp_port(),
+        remote=sip_target,
+        service="177",
+        auth=("177", leaver["sip_password"]),
+        keys={"domain": "demo.vpbx.test", "contact_port": free_udp_port()},
+    ).run()
+    assert sip_log.status(sip_log.received(registration.messages)[-1]) == 200
+    assert len(_contacts(rpc, "177@demo.vpbx.test")) == 1
+
+    status, body = api("DELETE", f"/employees/{leaver['id']}")
+
+    assert status == 204, body
+    assert _contacts(rpc, "177@demo.vpbx.test") == []
+    assert _stored(db, "177") == []

@@ -52,7 +52,7 @@ def tenants(cfg):
 
 
 @pytest.fixture(scope="module")
-def objects(app, tenants):
+def objects(app, tenants, cfg):
     """Path parameter -> the id of company A's object of that kind."""
     victim, _, admin_id = tenants
     client = app.test_client()
@@ -104,8 +104,18 @@ def objects(app, tenants):
         ).status_code
         == 200
     )
+    with vpbx_db.connect(cfg.database_url) as conn:
+        message = conn.execute(
+            """INSERT INTO voicemail_messages (company_id, voicemail_box_id, box_name, call_id, caller, called,
+                                               received_at, duration_ms, file_name)
+               SELECT company_id, id, name, 'victim-call@test', '+79160000001', '+74950000001', now(), 3000,
+                      'voicemail/victim-message.wav' FROM voicemail_boxes WHERE id = %s
+               RETURNING id""",
+            (box,),
+        ).fetchone()["id"]
     return {
         "employee_id": employee,
+        "message_id": message,
         "schedule_id": schedule,
         "box_id": box,
         "department_id": department,
@@ -157,8 +167,12 @@ def _snapshot(client, headers) -> dict:
         "crm/clients/+79160000001",
         "company",
         "tokens",
+        "voicemail-messages",
     )
-    return {name: client.get(f"/api/v1/{name}", headers=headers).get_json() for name in lists}
+    snapshot = {name: client.get(f"/api/v1/{name}", headers=headers).get_json() for name in lists}
+    for message in snapshot["voicemail-messages"]:
+        message.pop("url")  # signed when read: it carries the moment
+    return snapshot
 
 
 def test_every_route_to_another_companys_object_answers_404_and_changes_nothing(app, tenants, objects):
@@ -189,6 +203,7 @@ BODIES = {
     },
     ("PATCH", "/api/v1/numbers/<string:number>"): {"scheme_id": None},
     ("PUT", "/api/v1/prompts/<int:prompt_id>"): {"name": "Hello", "kind": "tts", "text": "Hi"},
+    ("PATCH", "/api/v1/voicemail-messages/<int:message_id>"): {"heard": True},
 }
 
 # What a GET shows but no write takes.

@@ -19,6 +19,7 @@ from ..config.accounts import reset_password
 from ..config.outgoing import outgoing_settings
 from ..config.publish import numbers_of
 from ..config.tokens import issue
+from ..kamailio_rpc import KamailioRpc, RpcError
 from ..notify import mail, welcome_email
 from ..routing.feature_codes import forward_number
 from ..routing.outbound import PERMISSIONS, allowed
@@ -523,8 +524,28 @@ class Employee(MethodView):
             raise invalid(
                 "id", f"the no-answer rule of {', '.join(forwarding)} forwards to this employee: change it first"
             )
-        conn.execute("DELETE FROM employees WHERE id = %s", (employee_id,))
+        gone = conn.execute(
+            """DELETE FROM employees e USING companies c WHERE e.id = %s AND c.id = e.company_id
+               RETURNING e.sip_login, c.sip_domain""",
+            (employee_id,),
+        ).fetchone()
         republish_company(who.company_id)
+        after_commit(lambda _conn: _forget_phones(f"{gone['sip_login']}@{gone['sip_domain']}"))
+
+
+def _forget_phones(aor: str) -> None:
+    """Unregister a deleted employee's phones: until they expire, a new employee
+    given the same login would have calls forked to the old phone too. On a
+    cluster this reaches the node the sidecar runs beside; the others keep
+    their copy until it expires (usrloc's database is written through, not
+    read back)."""
+    try:
+        KamailioRpc(current_app.config["VPBX_SETTINGS"].kamailio_rpc, timeout=1.0).call("ul.rm", "location", aor)
+    except RpcError as exc:
+        if "not found" not in str(exc).lower():
+            log.warning("the phones of %s not unregistered: %s", aor, exc)
+    except OSError as exc:
+        log.warning("the phones of %s not unregistered (Kamailio unreachable): %s", aor, exc)
 
 
 def _self_or_admin(employee_id: int) -> None:

@@ -10,9 +10,11 @@ from email.parser import BytesParser
 from email.policy import default
 
 import pytest
+import redis
 
 from vpbx import db
 from vpbx.config.trunks import reload_kamailio, remove_trunk, save_trunk
+from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 from vpbx.kamailio_rpc import KamailioRpc, RpcError
 from vpbx.media.ng import NgClient
 from vpbx.stack.process import wait_for
@@ -304,3 +306,29 @@ def made_prompt(api):
     yield _make
     for prompt_id in made:
         api("DELETE", f"/prompts/{prompt_id}")
+
+
+@pytest.fixture
+def clock(cfg):
+    """The routing clock, pinned by setting TEST_CLOCK_KEY; the real one again afterwards."""
+    client = redis.Redis.from_url(cfg.redis_url)
+    yield client
+    client.delete(TEST_CLOCK_KEY)
+    client.close()
+
+
+@pytest.fixture
+def made(api):
+    """POST through the API; what was made is deleted afterwards, newest first."""
+    paths = []
+
+    def post(path, body):
+        status, item = api("POST", path, body)
+        assert status == 201, item
+        paths.append(f"{path}/{item.get('id', item.get('number'))}")
+        return item
+
+    yield post
+    for path in reversed(paths):
+        status, body = api("DELETE", path)
+        assert status in (204, 404), (path, body)

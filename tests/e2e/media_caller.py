@@ -4,6 +4,7 @@ hears the prompts as rtpengine plays them and sends speech and RFC 4733 keys."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import queue
 import socket
@@ -21,10 +22,12 @@ with warnings.catch_warnings():
     import audioop
 
 from vpbx.media.call import NOISE
+from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import wait_for
 
 from .rtp import RtpEndpoint
 from .sipp import Sipp, free_udp_port
+from .wav import alaw_to_linear, best_match, envelope, spoken_envelope
 
 PCMA, EVENTS = 8, 101
 SILENCE = b"\xd5" * 160  # 20 ms of A-law silence
@@ -312,6 +315,15 @@ def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, ti
         recv_timeout_s=timeout_s,
     ).start()
     return sipp, audio
+
+
+def heard_as(cfg, burst: Burst, name: str, language: str = "ru") -> float:
+    """How well a burst (PCMA) matches the standard prompt ``name`` in
+    ``language`` as the media app renders it (the same text, the same file):
+    the best correlation of their loudness envelopes."""
+    library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
+    received = envelope(b"".join(alaw_to_linear(p) for p in burst.payloads))
+    return best_match(received, spoken_envelope(asyncio.run(library.standard(name, language))))[0]
 
 
 def leave_message(audio: CallerAudio, seconds: float = 1.5) -> None:

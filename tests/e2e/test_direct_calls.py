@@ -8,19 +8,16 @@ test_responsible_manager.py."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
 
-from vpbx.media.prompts import PromptLibrary
 from vpbx.stack.process import wait_for
 
 from . import sip_log
 from .calls import history_line, phone_call, rtpengine_forgot, rung, silent_phone
-from .media_caller import ended, hang_up_after, phone_media_call
+from .media_caller import ended, hang_up_after, heard_as, phone_media_call
 from .sipp import Sipp, free_udp_port
-from .wav import alaw_to_linear, best_match, envelope, spoken_envelope
 
 
 @pytest.fixture
@@ -148,13 +145,6 @@ def test_no_answer_by_default_ends_busy_with_the_reason(sip_target, demo, api, r
     assert line["caller_employee_id"] == next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "101")
 
 
-def _heard_as(cfg, heard, name: str) -> float:
-    """How well what the caller heard matches the standard prompt ``name`` (Russian, the demo company's)."""
-    library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
-    received = envelope(b"".join(alaw_to_linear(p) for p in heard.payloads))
-    return best_match(received, spoken_envelope(asyncio.run(library.standard(name, "ru"))))[0]
-
-
 def test_drop_with_a_message_plays_it_then_hangs_up_and_the_call_is_missed_by_the_employee(
     sip_target, cfg, demo, api, register, boris_rule, no_registrations
 ):
@@ -168,7 +158,7 @@ def test_drop_with_a_message_plays_it_then_hangs_up_and_the_call_is_missed_by_th
 
     assert result.returncode == 0, result.explain()
     assert heard is not None, "no message was played"
-    assert _heard_as(cfg, heard, "employee_unavailable") > 0.98
+    assert heard_as(cfg, heard, "employee_unavailable") > 0.98
     line = history_line(api, sipp.call_id())
     boris_id = next(e["id"] for e in api("GET", "/employees")[1] if e["extension"] == "102")
     assert (line["status"], line["employee_id"], line["end_reason"]) == ("missed", boris_id, "no_answer")
@@ -192,7 +182,7 @@ def test_a_forward_with_the_notice_tells_the_caller_then_the_colleague_answers(
     assert result.returncode == 0, result.explain()
     assert answered.returncode == 0, answered.explain()  # Vera answered, and got the BYE once the caller left
     assert heard is not None, "no notice was played"
-    assert _heard_as(cfg, heard, "forward_notice") > 0.98
+    assert heard_as(cfg, heard, "forward_notice") > 0.98
     # R19: forwarded and answered is a call to whoever answered.
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["employee_id"], line["forwarded"]) == ("answered", vera["id"], True)

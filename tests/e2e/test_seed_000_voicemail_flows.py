@@ -10,39 +10,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
-import redis
-
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 
 from .calls import history_line, rung, silent_phone
 from .media_caller import ended, leave_message, media_call, message_of, phone_media_call
 
 NUMBER = "+74951110088"
-
-
-@pytest.fixture
-def made(api):
-    """Objects a test creates through the API, deleted afterwards in reverse order."""
-    paths = []
-
-    def post(path, body):
-        status, item = api("POST", path, body)
-        assert status == 201, item
-        paths.append(f"{path}/{item.get('id', item.get('number'))}")
-        return item
-
-    yield post
-    for path in reversed(paths):
-        api("DELETE", path)
-
-
-@pytest.fixture
-def clock(cfg):
-    client = redis.Redis.from_url(cfg.redis_url)
-    yield client
-    client.delete(TEST_CLOCK_KEY)
-    client.close()
 
 
 def _employee(api, extension: str) -> dict:

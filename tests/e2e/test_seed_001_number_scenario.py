@@ -20,7 +20,6 @@ import threading
 import time
 
 import pytest
-import redis
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 
@@ -94,36 +93,12 @@ def carrier():
 
 
 @pytest.fixture
-def clock(cfg):
-    client = redis.Redis.from_url(cfg.redis_url)
-    yield client
-    client.delete(TEST_CLOCK_KEY)
-    client.close()
-
-
-@pytest.fixture
-def post(api):
-    """POST through the API; what was made is deleted afterwards, newest first."""
-    made = []
-
-    def _post(path, body):
-        status, item = api("POST", path, body)
-        assert status == 201, item
-        made.append(f"{path}/{item.get('id', item.get('number'))}")
-        return item
-
-    yield _post
-    for path in reversed(made):
-        api("DELETE", path)
-
-
-@pytest.fixture
-def scenario(voicemail_box, trunks, post, carrier):
+def scenario(voicemail_box, trunks, made, carrier):
     """The number and its scenario; its calls out reach the ringing carrier."""
     trunks("seed 001 carrier", address="127.0.0.1", port=carrier.port, outbound=True, priority=10)
     box = voicemail_box(name="Seed 001 answering machine")
     answering_machine = {"kind": "voicemail", "voicemail_box_id": box["id"]}
-    hours = post(
+    hours = made(
         "/schedules",
         {
             "name": "Seed 001 Yekaterinburg hours",
@@ -131,7 +106,7 @@ def scenario(voicemail_box, trunks, post, carrier):
             "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
         },
     )
-    working = post(
+    working = made(
         "/schemes",
         {
             "name": "Seed 001 working hours",
@@ -150,14 +125,14 @@ def scenario(voicemail_box, trunks, post, carrier):
             ],
         },
     )
-    closed = post(
+    closed = made(
         "/schemes",
         {
             "name": "Seed 001 out of hours",
             "steps": [{"mode": "parallel", "timeout": 15, "destinations": [answering_machine]}],
         },
     )
-    post(
+    made(
         "/numbers",
         {
             "number": NUMBER,

@@ -16,7 +16,6 @@ import socket
 import time
 
 import pytest
-import redis
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 
@@ -29,31 +28,6 @@ NUMBER = "+74951110202"
 HEAD_MOBILE = "+79031110202"
 MONDAY_NOON = "2026-11-23T12:00:00+03:00"
 MONDAY_NIGHT = "2026-11-23T21:00:00+03:00"
-
-
-@pytest.fixture
-def clock(cfg):
-    client = redis.Redis.from_url(cfg.redis_url)
-    yield client
-    client.delete(TEST_CLOCK_KEY)
-    client.close()
-
-
-@pytest.fixture
-def made(api):
-    """Objects the test creates through the API, deleted afterwards in reverse order."""
-    paths = []
-
-    def post(path, body):
-        status, item = api("POST", path, body)
-        assert status == 201, item
-        paths.append(f"{path}/{item.get('id', item.get('number'))}")
-        return item
-
-    yield post
-    for path in reversed(paths):
-        status, body = api("DELETE", path)
-        assert status in (204, 404), (path, body)
 
 
 @pytest.fixture

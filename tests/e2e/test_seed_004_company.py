@@ -13,7 +13,6 @@ employee's email is test_welcome_email.py's.
 from __future__ import annotations
 
 import pytest
-import redis
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
 
@@ -26,30 +25,6 @@ NUMBER = "+74951110404"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 MONDAY_AFTERNOON = "2026-11-23T15:00:00+03:00"
 MONDAY_NIGHT = "2026-11-23T21:00:00+03:00"
-
-
-@pytest.fixture
-def clock(cfg):
-    client = redis.Redis.from_url(cfg.redis_url)
-    yield client
-    client.delete(TEST_CLOCK_KEY)
-    client.close()
-
-
-@pytest.fixture
-def post(api):
-    """POST through the API; what was made is deleted afterwards, newest first."""
-    made = []
-
-    def _post(path, body):
-        status, item = api("POST", path, body)
-        assert status == 201, item
-        made.append(f"{path}/{item.get('id', item.get('number'))}")
-        return item
-
-    yield _post
-    for path in reversed(made):
-        api("DELETE", path)
 
 
 def _employee(api, extension: str) -> dict:
@@ -66,21 +41,21 @@ def _answering(register, login: str) -> Sipp:
     return Sipp("uas_answer.xml", port=port, keys={"rtp_port": free_udp_port()}).start()
 
 
-def test_the_department_skips_an_employee_on_vacation(stack, sip_target, api, post, register, no_registrations):
+def test_the_department_skips_an_employee_on_vacation(stack, sip_target, api, made, register, no_registrations):
     anna, boris = _employee(api, "101"), _employee(api, "102")
-    post(
+    made(
         f"/employees/{anna['id']}/absences",
         {"kind": "vacation", "start": test_clock.day(-1).isoformat(), "end": test_clock.day(1).isoformat()},
     )
-    support = post(
+    support = made(
         "/departments",
         {"name": "Seed 004 support", "distribution": "all_at_once", "members": [anna["id"], boris["id"]]},
     )
-    scheme = post(
+    scheme = made(
         "/schemes",
         {"name": "Seed 004 support line", "steps": _steps(20, {"kind": "department", "department_id": support["id"]})},
     )
-    post("/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})  # 24/7
+    made("/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})  # 24/7
     anna_phone = silent_phone()
     assert register("101", anna_phone.getsockname()[1])[0] == 200
     boris_phone = _answering(register, "102")
@@ -99,10 +74,10 @@ def test_the_department_skips_an_employee_on_vacation(stack, sip_target, api, po
 
 
 @pytest.fixture
-def company_hours(api, post):
+def company_hours(api, made):
     """The company's work schedule, Monday to Friday 9 to 18 in Moscow; the company's own afterwards."""
     before = api("GET", "/company")[1]["schedule_id"]
-    hours = post(
+    hours = made(
         "/schedules",
         {
             "name": "Seed 004 company hours",
@@ -117,11 +92,11 @@ def company_hours(api, post):
 
 
 @pytest.fixture
-def by_company_schedule(api, voicemail_box, post, company_hours):
+def by_company_schedule(api, voicemail_box, made, company_hours):
     """The number: by the company's schedule; in hours a morning scheme
     (Anna, active 9 to 13) whose backup rings Boris; out of hours voicemail."""
     anna, boris = _employee(api, "101"), _employee(api, "102")
-    mornings = post(
+    mornings = made(
         "/schedules",
         {
             "name": "Seed 004 mornings",
@@ -129,11 +104,11 @@ def by_company_schedule(api, voicemail_box, post, company_hours):
             "weekly": [{"day": d, "start": "09:00", "end": "13:00"} for d in WEEKDAYS],
         },
     )
-    afternoon = post(
+    afternoon = made(
         "/schemes",
         {"name": "Seed 004 afternoon", "steps": _steps(20, {"kind": "employee", "employee_id": boris["id"]})},
     )
-    morning = post(
+    morning = made(
         "/schemes",
         {
             "name": "Seed 004 morning",
@@ -143,11 +118,11 @@ def by_company_schedule(api, voicemail_box, post, company_hours):
         },
     )
     box = voicemail_box(name="Seed 004 after hours")
-    closed = post(
+    closed = made(
         "/schemes",
         {"name": "Seed 004 closed", "steps": _steps(15, {"kind": "voicemail", "voicemail_box_id": box["id"]})},
     )
-    number = post(
+    number = made(
         "/numbers",
         {"number": NUMBER, "mode": "by_schedule", "scheme_id": morning["id"], "off_hours_scheme_id": closed["id"]},
     )

@@ -317,13 +317,14 @@ def media_call(stack, sip_target, number: str, ending: str = WAIT_FOR_HANGUP, ti
     return sipp, audio
 
 
-def heard_as(cfg, burst: Burst, name: str, language: str = "ru") -> float:
+def heard_as(cfg, burst: Burst, name: str, language: str = "ru", **values: str) -> float:
     """How well a burst (PCMA) matches the standard prompt ``name`` in
-    ``language`` as the media app renders it (the same text, the same file):
-    the best correlation of their loudness envelopes."""
+    ``language`` (with ``values`` in its text, a number say) as the media app
+    renders it (the same text, the same file): the best correlation of their
+    loudness envelopes."""
     library = PromptLibrary(cfg.media.data_dir / "prompts", engine=cfg.media.tts_engine)
     received = envelope(b"".join(alaw_to_linear(p) for p in burst.payloads))
-    return best_match(received, spoken_envelope(asyncio.run(library.standard(name, language))))[0]
+    return best_match(received, spoken_envelope(asyncio.run(library.standard(name, language, **values))))[0]
 
 
 def leave_message(audio: CallerAudio, seconds: float = 1.5) -> None:

@@ -541,6 +541,9 @@ def test_a_caller_who_asks_to_be_called_back_is_called_when_the_agent_is_free_ag
     assert first_line["queue"]["outcome"] == "answered"
     assert (second_line["queue"]["outcome"], second_line["queue"]["callback_outcome"]) == ("callback", "answered")
     assert callback_line["queue"]["callback_of"] == second.call_id()
+    # The same link as a department's callback makes, on the lines themselves.
+    assert (second_line["callback"]["number"], second_line["callback"]["call_id"]) == (CLIENT, callback_id)
+    assert callback_line["callback_of"] == second.call_id()
     assert (callback_line["direction"], callback_line["called"], callback_line["status"]) == (
         "outgoing",
         CLIENT,

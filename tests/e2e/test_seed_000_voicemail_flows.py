@@ -2,7 +2,8 @@
 
 - a number "by schedule" whose non-working route is an IVR menu where key 1
   leaves a message in the company's voicemail;
-- a department that sends callers to its voicemail when nobody answers (R4);
+- a department that sends callers to its voicemail when nobody answers (R4),
+  and one that promises to call them back, and does;
 - an employee's voicemail for direct calls they do not answer (R15).
 """
 
@@ -11,11 +12,17 @@ from __future__ import annotations
 import time
 
 from vpbx.kamailio_adapter.worker import TEST_CLOCK_KEY
+from vpbx.media.nodes.feature import spoken
+from vpbx.stack.process import wait_for
 
+from . import sip_log
 from .calls import history_line, rung, silent_phone
-from .media_caller import ended, leave_message, media_call, message_of, phone_media_call
+from .media_caller import ended, heard_as, leave_message, media_call, message_of, phone_media_call
+from .rtp import RtpEndpoint
+from .sipp import Sipp, free_udp_port
 
 NUMBER = "+74951110088"
+CLIENT = "+79161234567"  # the carrier caller's number (scenarios/uac_media.xml)
 
 
 def _employee(api, extension: str) -> dict:
@@ -125,6 +132,89 @@ def test_a_department_nobody_answers_sends_the_caller_to_its_voicemail(
     line = history_line(api, sipp.call_id())
     assert (line["status"], line["voicemail"]) == ("missed", True)
     assert [leg["target"] for leg in line["legs"]] == ["employee 102 Boris Support", f"voicemail box {box['id']}"]
+
+
+def test_a_department_nobody_answers_promises_a_callback_then_rings_its_member_and_the_caller(
+    stack, cfg, sip_target, api, demo, made, register, demo_steps, outbound_carrier, no_registrations
+):
+    boris = _employee(api, "102")
+    support = made(
+        "/departments",
+        {
+            "name": "E2E call back",
+            "distribution": "in_order",
+            "ring_time": 5,
+            "if_nobody_answers": "call_back_later",
+            "members": [boris["id"]],
+        },
+    )
+    demo_steps(
+        {"mode": "parallel", "timeout": 30, "destinations": [{"kind": "department", "department_id": support["id"]}]}
+    )
+    port = free_udp_port()
+    assert register("102", port)[0] == 200
+    boris_rtp, client_rtp = RtpEndpoint(), RtpEndpoint()
+    # Boris lets the caller's call ring out, then takes the callback.
+    ringing = Sipp("uas_ring_until_cancelled.xml", port=port, timeout_s=30).start()
+    client_phone = Sipp(
+        "uas_answer_pcma.xml",
+        port=outbound_carrier,
+        keys={"rtp_port": client_rtp.port},
+        values={"ring_ms": 500},
+        timeout_s=90,
+        recv_timeout_s=60,
+    ).start()
+    answering = None
+    try:
+        sipp, audio = media_call(stack, sip_target, demo["number"])
+        began = time.monotonic()
+        promise = audio.burst(within=20)
+        answered_after = promise.started - began if promise is not None else None
+        rang_out = ringing.wait()
+        answering = Sipp(
+            "uas_answer_pcma_hang_up.xml",
+            port=port,
+            keys={"rtp_port": boris_rtp.port},
+            values={"ring_ms": 300, "talk_ms": 2000},
+            timeout_s=90,
+            recv_timeout_s=60,
+        ).start()
+        result = ended(sipp, audio)  # the media app hangs up once the promise is said
+        called_back, client = answering.wait(), client_phone.wait()
+        line = wait_for(
+            lambda: (found := history_line(api, sipp.call_id()))["callback"] and found["callback"]["outcome"] and found,
+            15,
+            "the callback's outcome in the caller's line",
+        )
+        callback_line = history_line(api, line["callback"]["call_id"])
+    finally:
+        ringing.stop()
+        client_phone.stop()
+        if answering is not None:
+            answering.stop()
+        boris_rtp.close()
+        client_rtp.close()
+    for run in (rang_out, result, called_back, client):
+        assert run.returncode == 0, run.explain()
+    assert promise is not None and answered_after is not None, "the caller heard no promise"
+    assert 4.5 <= answered_after <= 8, answered_after  # after the department's 5 s
+    assert heard_as(cfg, promise, "department_callback_asked", number=spoken(CLIENT)) > 0.98
+
+    # Boris's phone rang first for the callback, showing the caller's number; then the caller was called.
+    invite = sip_log.first(sip_log.received(called_back.messages), "INVITE ")
+    assert f"<sip:{CLIENT}@" in sip_log.header(invite, "From")
+    to_client = sip_log.first(sip_log.received(client.messages), "INVITE ")
+    assert to_client.startswith(f"INVITE sip:{CLIENT}@127.0.0.1:{outbound_carrier} ")
+
+    # The caller's line is missed by the department and names the callback; the call back is Boris's own call.
+    assert (line["status"], line["end_reason"]) == ("missed", "no_answer")
+    assert (line["callback"]["number"], line["callback"]["outcome"]) == (CLIENT, "answered")
+    assert (callback_line["direction"], callback_line["called"], callback_line["status"]) == (
+        "outgoing",
+        CLIENT,
+        "answered",
+    )
+    assert (callback_line["caller_employee_id"], callback_line["callback_of"]) == (boris["id"], sipp.call_id())
 
 
 def test_a_direct_call_boris_does_not_answer_goes_to_his_voicemail(

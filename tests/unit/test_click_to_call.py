@@ -32,6 +32,16 @@ def test_leg_names_round_trip_and_refuse_anything_else():
     for other in ("c2c-11", "c2c-x-+79161234567", "c2c-11-79161234567", "c2c-11-+7916-client-x", "voicemail-3"):
         assert leg_names.parse_click_to_call_user(other) is None
     assert leg_names.parse_node_user(leg_names.click_to_call_user(11, CLIENT, client_leg=False)) is None
+    department_leg = leg_names.department_callback_user(3, CLIENT)
+    assert leg_names.parse_department_callback_user(department_leg) == (3, CLIENT)
+    for other in (
+        "cbd-3",
+        "cbd-x-+79161234567",
+        "cbd-3-79161234567",
+        leg_names.click_to_call_user(3, CLIENT, client_leg=False),
+    ):
+        assert leg_names.parse_department_callback_user(other) is None
+    assert leg_names.parse_node_user(department_leg) is None
 
 
 def test_the_employee_leg_rings_their_phones_even_on_dnd_or_forward_all():

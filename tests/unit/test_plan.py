@@ -7,6 +7,7 @@ from vpbx.routing import Call, Plan, Step, Target, build_direct_plan, build_plan
 from vpbx.routing.department_state import DepartmentState, plans_vary_per_call, stateful_departments
 from vpbx.routing.plan import (
     HeldStep,
+    build_department_callback_plan,
     build_direct_forward_plan,
     build_ivr_key_plan,
     build_scheme_plan,
@@ -675,6 +676,45 @@ def test_a_department_whose_rule_is_voicemail_ends_in_its_box_before_the_next_st
     ]
     assert [s.scheme_step for s in plan.steps] == [1, 1, 1, 2]
     assert "step 1: if nobody in department 'Sales' answers: voicemail box 9" in plan.reasons
+
+
+def test_a_department_whose_rule_is_call_back_later_promises_the_callback_before_the_next_step():
+    sales = department("all_at_once", "201", "202")
+    sales["department"]["if_nobody_answers"] = "call_back_later"
+    plan = build_plan(
+        document(
+            {"mode": "parallel", "timeout": 20, "destinations": [sales]},
+            {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
+        ),
+        CALL,
+    )
+
+    assert [[t.node or t.uri for t in s.targets] for s in plan.steps] == [
+        ["sip:u201@demo.vpbx.test", "sip:u202@demo.vpbx.test"],
+        ["department_callback:5"],
+        ["sip:u101@demo.vpbx.test"],
+    ]
+    assert plan.steps[1].targets[0].uri == "sip:department-callback-5@media.invalid"
+    assert (
+        "step 1: if nobody in department 'Sales' answers: "
+        "the media app promises a callback (to a caller with a phone number)"
+    ) in plan.reasons
+    assert held_ivr_key(sales) == HeldStep(rings=True, voicemail_box_id=None, callback_department_id=5)
+
+
+def test_a_department_callback_rings_every_member_on_duty_at_once_whatever_its_distribution():
+    sales = department("in_order", "201", "202", "203", ring_time=5)["department"]
+    sales["members"][1]["absences"] = [["vacation", "2026-11-20", "2026-11-30"]]
+    directory = {"company": COMPANY["company"], "departments": {"5": sales}}
+    call = Call("callback-1", "+79161234567", "+79161234567", "media", CALL.at)
+
+    plan = build_department_callback_plan(directory, 5, "+79161234567", call, None)
+
+    assert [(s.timeout, [t.employee_id for t in s.targets]) for s in plan.steps] == [(30, [201, 203])]
+    assert (plan.called, plan.answer_is_the_calls) == ("+79161234567", False)
+    assert build_department_callback_plan(directory, 6, "+79161234567", call, None) is None
+    sales["members"] = [sales["members"][1]]  # nobody on duty: nothing rings
+    assert build_department_callback_plan(directory, 5, "+79161234567", call, None).steps == ()
 
 
 def test_an_ivr_keys_leg_rings_its_destination_and_leaves_voicemail_to_the_media_app():

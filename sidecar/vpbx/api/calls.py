@@ -75,6 +75,16 @@ class VoicemailMessageRefSchema(Schema):
     url = fields.String(metadata={"description": "plays the message (WAV); ?download=1 saves it"})
 
 
+class CallbackSchema(Schema):
+    number = fields.String(metadata={"description": "the number the caller is called back at (E.164)"})
+    call_id = fields.String(allow_none=True, metadata={"description": "the call back's Call-ID (its own line)"})
+    outcome = fields.String(
+        allow_none=True,
+        metadata={"description": "answered, no_answer, expired or failed; none while it waits"},
+    )
+    at = fields.AwareDateTime(allow_none=True, metadata={"description": "when it was served"})
+
+
 class CallSchema(Schema):
     id = fields.Integer()
     call_id = fields.String(metadata={"description": "SIP Call-ID of the caller's leg"})
@@ -123,6 +133,17 @@ class CallSchema(Schema):
         allow_none=True,
         metadata={"description": "a call that waited in a call queue: which, how long, how it ended"},
     )
+    callback = fields.Nested(
+        CallbackSchema,
+        allow_none=True,
+        metadata={
+            "description": "a caller promised a callback (a department's rule call_back_later, a queue's callback "
+            "key): the number, then the call back"
+        },
+    )
+    callback_of = fields.String(
+        allow_none=True, metadata={"description": "a call back: the Call-ID of the call that asked for it"}
+    )
 
 
 class LineFilterSchema(Schema):
@@ -154,7 +175,10 @@ _SELECT = """
     SELECT id, call_id, direction, caller, caller_employee_id, called, started_at, answered_at, ended_at, status,
            employee_id, employee_label, forwarded, voicemail, end_reason, caller_id, trunk, voicemail_message_id,
            EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
-           EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds
+           EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds,
+           callback_number, callback_call_id, callback_outcome, callback_at,
+           (SELECT o.call_id FROM calls o
+             WHERE o.callback_call_id = calls.call_id AND o.company_id = calls.company_id LIMIT 1) AS callback_of
     FROM calls
 """
 
@@ -196,9 +220,26 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
         ):
             queued[visit.pop("line")] = visit
     return [
-        {**row, "legs": legs[row["id"]], "queue": queued.get(row["id"]), "voicemail_message": _message(row)}
+        {
+            **row,
+            "legs": legs[row["id"]],
+            "queue": queued.get(row["id"]),
+            "voicemail_message": _message(row),
+            "callback": _callback(row),
+        }
         for row in rows
     ]
+
+
+def _callback(row: dict) -> dict | None:
+    if row.get("callback_number") is None and row.get("callback_outcome") is None:
+        return None
+    return {
+        "number": row.get("callback_number"),
+        "call_id": row.get("callback_call_id"),
+        "outcome": row.get("callback_outcome"),
+        "at": row.get("callback_at"),
+    }
 
 
 def _message(row: dict) -> dict | None:

@@ -35,7 +35,13 @@ class DepartmentSchema(Schema):
         metadata={"description": "Seconds each member rings when members ring one after another"},
     )
     if_nobody_answers = fields.String(
-        load_default="next_step", validate=validate.OneOf(["next_step", "voicemail", "call_back_later"])
+        load_default="next_step",
+        validate=validate.OneOf(["next_step", "voicemail", "call_back_later"]),
+        metadata={
+            "description": "next_step: the plan goes on; voicemail: the department's voicemail_box_id; "
+            "call_back_later: the caller hears that the department will call back, and its members on duty "
+            "are rung, then the caller, once they hung up"
+        },
     )
     voicemail_box_id = fields.Integer(allow_none=True, load_default=None)
     members = fields.List(fields.Integer(), load_default=list, metadata={"description": "Employee ids, in order"})

@@ -13,8 +13,12 @@ costs no extra Redis round trip before it rings:
               talk_s, when an answered queue call ended: {call_id, queue_id,
               company_id, joined_at, left_at, outcome, wait_s, employee_id, talk_s,
               callback_number}
+    callback_asked the media app's, when a caller was promised a callback
+              (a queue's or a department's): {call_id, at, number, queue_id or
+              department_id}
     queue_callback the media app's, when a caller's callback request was
-              served: {call_id, queue_id, at, outcome, callback_call_id}
+              served: {call_id, queue_id or department_id, at, outcome,
+              callback_call_id}
     lookup    a webhook or CRM lookup asked for a call, for the metrics only:
               {call_id, at, company_id, lookup (its kind), outcome
               (vpbx.lookups.http.LOOKUP_RESULTS), seconds}
@@ -41,7 +45,10 @@ STREAM = "vpbx:history:events"
 STREAM_MAX_LEN = 1_000_000
 
 ANSWERED, MISSED, ENDED, VOICEMAIL = "answered", "missed", "ended", "voicemail"
-QUEUE, QUEUE_CALLBACK, LOOKUP = "queue", "queue_callback", "lookup"
+QUEUE, LOOKUP = "queue", "lookup"
+# A department's served callback keeps the queue's name of the event: events
+# already on the stream when a keeper is upgraded read the same.
+CALLBACK_ASKED, CALLBACK_SERVED = "callback_asked", "queue_callback"
 
 # Kamailio's counter (group "script") of call events it could not keep: its
 # shared-memory queue or its spool on disk was full.

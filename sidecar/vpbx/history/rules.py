@@ -20,10 +20,11 @@ from ..routing.targets import Data
 from . import events
 from .events import NO_ANSWER
 
-# Nodes of the media app whose answer means nobody did: voicemail, and an
+# Nodes of the media app whose answer means nobody did: voicemail, an
 # employee's no-answer rule (a message, or a notice before the forward; the
-# forward's leg makes the line answered if the colleague answers).
-NOBODY_ANSWERED_NODES = ("voicemail", "no_answer")
+# forward's leg makes the line answered if the colleague answers), and a
+# department's promise to call back (the call back has its own line).
+NOBODY_ANSWERED_NODES = ("voicemail", "no_answer", "department_callback")
 
 
 @dataclass(frozen=True)

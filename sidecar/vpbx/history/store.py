@@ -20,6 +20,33 @@ from .rules import Line, answered_line, missed_line
 FAILED_REASONS = frozenset({events.REJECTED, events.NOBODY_TO_RING})
 
 
+def _callback_served(conn: Connection, event: dict) -> None:
+    """A callback's outcome joins the caller's line (and their time in the
+    queue, for a queue's); the first one stands."""
+    params = {
+        "outcome": event["outcome"],
+        "callback": event.get("callback_call_id"),
+        "at": event["at"],
+        "queue": event.get("queue_id"),
+        "call_id": event["call_id"],
+    }
+    if event.get("queue_id") is not None:
+        conn.execute(
+            """UPDATE queue_calls SET callback_outcome = %(outcome)s, callback_call_id = %(callback)s,
+                                      callback_at = %(at)s
+                WHERE id = (SELECT id FROM queue_calls WHERE queue_id = %(queue)s AND call_id = %(call_id)s
+                              AND outcome = 'callback' ORDER BY joined_at DESC LIMIT 1)
+                  AND callback_outcome IS NULL""",
+            params,
+        )
+    conn.execute(
+        """UPDATE calls SET callback_outcome = %(outcome)s, callback_call_id = %(callback)s, callback_at = %(at)s
+            WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s ORDER BY started_at DESC LIMIT 1)
+              AND callback_outcome IS NULL""",
+        params,
+    )
+
+
 def apply(conn: Connection, event: dict, moved: totals.Totals | None = None) -> None:
     """Write ``event``; what it moved in the metrics goes to ``moved``."""
     moved = moved if moved is not None else totals.Totals()
@@ -58,22 +85,16 @@ def apply(conn: Connection, event: dict, moved: totals.Totals | None = None) -> 
         )
     elif kind == events.QUEUE:
         _queue_call(conn, event)
-    elif kind == events.QUEUE_CALLBACK:
-        # The callback's outcome joins the caller's time in the queue; the first one stands.
+    elif kind == events.CALLBACK_ASKED:
+        # The caller's line says a callback was promised, to which number.
         conn.execute(
-            """UPDATE queue_calls SET callback_outcome = %(outcome)s, callback_call_id = %(callback)s,
-                                      callback_at = %(at)s
-                WHERE id = (SELECT id FROM queue_calls WHERE queue_id = %(queue)s AND call_id = %(call_id)s
-                              AND outcome = 'callback' ORDER BY joined_at DESC LIMIT 1)
+            """UPDATE calls SET callback_number = %(number)s
+                WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s ORDER BY started_at DESC LIMIT 1)
                   AND callback_outcome IS NULL""",
-            {
-                "outcome": event["outcome"],
-                "callback": event.get("callback_call_id"),
-                "at": event["at"],
-                "queue": event["queue_id"],
-                "call_id": event["call_id"],
-            },
+            {"number": event["number"], "call_id": event["call_id"]},
         )
+    elif kind == events.CALLBACK_SERVED:
+        _callback_served(conn, event)
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
         conn.execute(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from ..routing import Plan, Step, destinations, feature_codes, leg_names
 from ..routing.destinations.kind import Handler
-from ..routing.plan import NO_ANSWER_NODE
+from ..routing.plan import DEPARTMENT_CALLBACK_NODE, NO_ANSWER_NODE
 from ..routing.targets import NODE_HOST
 
 USRLOC_TABLE = "location"
@@ -21,12 +21,14 @@ BY_PRIORITY = 8
 # Nodes the media app answers: Kamailio rings it like a phone (vpbx.media.app).
 # Besides the destination kinds it handles, what routing adds itself:
 # "announce", a scheme whose callers hear an announcement first (R14), an
-# employee's no-answer rule that needs a voice (routing.plan.NO_ANSWER_NODE), and
+# employee's no-answer rule that needs a voice (routing.plan.NO_ANSWER_NODE), a
+# department's promise to call back (DEPARTMENT_CALLBACK_NODE), and
 # the feature codes an employee dials (routing/feature_codes.py).
 MEDIA_APP_NODES = (
     *destinations.handled_by(Handler.MEDIA_APP),
     "announce",
     NO_ANSWER_NODE,
+    DEPARTMENT_CALLBACK_NODE,
     feature_codes.SETTINGS_NODE,
     feature_codes.MESSAGES_NODE,
 )

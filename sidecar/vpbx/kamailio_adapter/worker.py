@@ -32,6 +32,7 @@ from ..routing.numbers import to_e164
 from ..routing.outbound import build_outgoing_plan
 from ..routing.plan import (
     build_agents_plan,
+    build_department_callback_plan,
     build_direct_forward_plan,
     build_ivr_key_plan,
     build_scheme_plan,
@@ -206,16 +207,20 @@ class Worker:
         for (sip:scheme-<id>-<step>), the forward of a direct call nobody
         answered (sip:direct-<employee>-forward), a queue's agents
         (sip:agents-<queue>-<seconds>-<employees>), or a leg of a click-to-call
-        (sip:c2c-<employee>-<number>[-client]). A scheme's step is read from
-        the company's directory, the others from its company document."""
+        (sip:c2c-<employee>-<number>[-client]), or the first leg of a
+        department's callback (sip:cbd-<department>-<number>). A scheme's step
+        and a department are read from the company's directory, the others
+        from its company document."""
         agents = leg_names.parse_agents_user(dialled)
         click = leg_names.parse_click_to_call_user(dialled)
         pressed = leg_names.parse_ivr_key_user(dialled)
         scheme_step = leg_names.parse_scheme_step_user(dialled)
         forwarded_for = leg_names.parse_direct_forward_user(dialled)
-        if not (agents or click or pressed or scheme_step or forwarded_for):
+        calling_back = leg_names.parse_department_callback_user(dialled)
+        if not (agents or click or pressed or scheme_step or forwarded_for or calling_back):
             return None
-        read, clock = self._document(directory_key(domain) if scheme_step else company_key(domain))
+        in_directory = scheme_step or calling_back
+        read, clock = self._document(directory_key(domain) if in_directory else company_key(domain))
         if read.document is None:
             return None
         call = Call(call_id, dialled, caller, "media", now or clock, None)
@@ -231,6 +236,8 @@ class Worker:
             return build_scheme_plan(read.document, *scheme_step, call, read.departments)
         if forwarded_for:
             return build_direct_forward_plan(read.document, forwarded_for, call, read.departments)
+        if calling_back:
+            return build_department_callback_plan(read.document, *calling_back, call, read.departments)
         return None
 
     def resolve_lookups(

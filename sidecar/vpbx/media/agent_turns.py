@@ -1,6 +1,6 @@
 """Which of a call queue's agents a waiting caller, or a callback request in
 its turn, rings next (R18): shared by media/nodes/queue.py and
-media/queue_callbacks.py, so both follow the same rules.
+media/callbacks.py, so both follow the same rules.
 
 An agent is free when logged in, not paused, and claimed by no caller on any
 node (media/waiting_line.py). A caller rings only while fewer callers are

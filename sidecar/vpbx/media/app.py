@@ -43,6 +43,7 @@ from ..routing.targets import COMPANY_HEADER, PRIORITY_HEADER
 from ..settings import Settings
 from . import heartbeat, sdp, sip, voicemail_retention
 from .call import DIGITS, ComfortNoise, HungUp, MediaCall
+from .callbacks import Callbacks
 from .click_to_call import ClickToCall
 from .connect import Connector
 from .dialogs import Dialog, Dialogs
@@ -50,7 +51,6 @@ from .history_events import HistoryEvents
 from .ng import AsyncNgClient, NgError, NgTimeout
 from .nodes import NODES, NodeContext
 from .prompts import STANDARD, PromptLibrary
-from .queue_callbacks import QueueCallbacks
 from .routing_documents import RoutingDocuments
 from .rtp import PortRange
 from .store import Store
@@ -134,9 +134,10 @@ class MediaApp:
             self.now,
             self.clock,
         )
+        documents = RoutingDocuments(self.redis)
         self.context = NodeContext(
             store=self.store,
-            documents=RoutingDocuments(self.redis),
+            documents=documents,
             prompts=self.prompts,
             notices=self.notices,
             history=self.history,
@@ -159,9 +160,9 @@ class MediaApp:
             self.background,
             self.store.company_language,
         )
-        # Callers of queues who asked to be called back (media.queue_callbacks).
-        self.queue_callbacks = QueueCallbacks(
-            self.redis, self.store, self.click_to_call, self.history, str(self.media.sip), self.now
+        # Callers promised a callback, by a queue or a department (media.callbacks).
+        self.callbacks = Callbacks(
+            self.redis, self.store, documents, self.click_to_call, self.history, str(self.media.sip), self.now
         )
         self.click_to_call_requests: asyncio.Future | None = None
         self.heartbeats: asyncio.Future | None = None
@@ -186,7 +187,7 @@ class MediaApp:
         # Not one of self.tasks: those are calls' work, which a load probe counts.
         self.spool_replay = asyncio.ensure_future(self.history.replay_spool())
         self.click_to_call_requests = asyncio.ensure_future(self.click_to_call.take_requests())
-        self.callbacks_served = asyncio.ensure_future(self.queue_callbacks.serve())
+        self.callbacks_served = asyncio.ensure_future(self.callbacks.serve())
         self.noise_ticker = asyncio.ensure_future(self._comfort_noise())
         self.retention = asyncio.ensure_future(
             voicemail_retention.keep(self.store, self.data_dir, self.media.message_retention_days, self.now)
@@ -222,7 +223,7 @@ class MediaApp:
             # Requests being served stay in their place: another media app (or
             # this one, restarted) takes them once their leases lapse.
             self.callbacks_served.cancel()
-            await self.queue_callbacks.stop()
+            await self.callbacks.stop()
         await self.connector.hang_up_all()
         await asyncio.gather(*(self.hang_up(call) for call in list(self.calls.values())))
         if self.tasks:

@@ -14,6 +14,11 @@ client rings. The client's leg offers rtpengine's address for the media
 app's side, and once the client answers, their SDP re-offers that side: the
 client takes the media app's place, and the two talk through rtpengine.
 Whatever ends the call, the media app deletes that rtpengine call.
+
+Callbacks place their calls here too (media/callbacks.py): a queue's rings
+its agent as the employee; a department's rings its members on duty, and the
+one who answers (Kamailio says who) is the employee whose call the client's
+leg is.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import redis
 import redis.asyncio as aioredis
 
 from ..routing import click_to_call, leg_names
+from ..routing.targets import ANSWERED_BY_HEADER
 from . import sdp, sip
 from .call import HungUp, first_done
 from .connect import NG_FLAGS, RING_LIMIT_S, Connector, Leg, ring
@@ -56,9 +62,10 @@ class Request:
     call_id: str  # the client leg's Call-ID: the history line's
     company_id: int
     domain: str
-    employee_id: int
+    employee_id: int | None  # None: a department's callback, taken by whichever member answers
     client: str  # E.164
     requested_at: float  # epoch seconds
+    department_id: int | None = None  # a department's callback: its members on duty ring first
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -161,11 +168,16 @@ class ClickToCall:
             answered = await self._employee_answers(request, media_tag, toward_employee["sdp"].encode())
             if answered is None:
                 return EMPLOYEE_MISSED
-            employee, toward_media_app, employee_sdp = answered
+            employee, employee_id, toward_media_app, employee_sdp = answered
             try:
                 if employee_answered is not None:
                     await employee_answered()
-                if not await self._client_answers(request, employee, media_tag, toward_media_app, employee_sdp):
+                if employee_id is None:
+                    log.error("%s: Kamailio did not say which member answered the callback", who)
+                    return FAILED
+                if not await self._client_answers(
+                    request, employee_id, employee, media_tag, toward_media_app, employee_sdp
+                ):
                     language = await self.language(request.company_id)
                     await self._play(
                         request, employee.dialog.remote_tag, await self.prompts.standard("nobody_answered", language)
@@ -189,12 +201,20 @@ class ClickToCall:
             except (NgError, NgTimeout) as exc:
                 log.info("%s: delete: %s", who, exc)
 
-    async def _employee_answers(self, request: Request, media_tag: str, body: bytes) -> tuple[Leg, bytes, bytes] | None:
-        """Ring the employee's phones, which show the client's number. Once
-        answered: their leg, rtpengine's SDP for the media app's side, and the
-        employee's own SDP answer (to complete the re-offer that later puts
-        the client through)."""
-        user = leg_names.click_to_call_user(request.employee_id, request.client, client_leg=False)
+    async def _employee_answers(
+        self, request: Request, media_tag: str, body: bytes
+    ) -> tuple[Leg, int | None, bytes, bytes] | None:
+        """Ring the employee's phones (a department's callback: its members'),
+        which show the client's number. Once answered: their leg, who answered
+        (Kamailio says which member), rtpengine's SDP for the media app's
+        side, and the employee's own SDP answer (to complete the re-offer that
+        later puts the client through)."""
+        if request.department_id is not None:
+            user = leg_names.department_callback_user(request.department_id, request.client)
+        elif request.employee_id is not None:
+            user = leg_names.click_to_call_user(request.employee_id, request.client, client_leg=False)
+        else:
+            raise KeyError("a click-to-call names an employee or a department")
         from_ = f'"{request.client}" <sip:{request.client}@{request.domain}>;tag={media_tag}'
         invite = self.connector.invite(user, request.domain, call_id=request.employee_call_id, from_=from_, body=body)
         answered = await ring(self.connector, invite, asyncio.Event(), request.call_id)
@@ -203,6 +223,10 @@ class ClickToCall:
             return None
         dialog, response, ack = answered
         leg = self.connector.legs[dialog.call_id] = Leg(dialog, body, ack)
+        employee_id = request.employee_id
+        if request.department_id is not None:
+            by = response.get(ANSWERED_BY_HEADER.lower(), "").strip()
+            employee_id = int(by) if by.isdigit() else None
         reply = await self.ng.request(
             "answer",
             call_id=request.employee_call_id,
@@ -211,16 +235,22 @@ class ClickToCall:
             sdp=response.body.decode(),
             **NG_FLAGS,
         )
-        return leg, reply["sdp"].encode(), response.body
+        return leg, employee_id, reply["sdp"].encode(), response.body
 
     async def _client_answers(
-        self, request: Request, employee: Leg, media_tag: str, toward_media_app: bytes, employee_sdp: bytes
+        self,
+        request: Request,
+        employee_id: int,
+        employee: Leg,
+        media_tag: str,
+        toward_media_app: bytes,
+        employee_sdp: bytes,
     ) -> bool:
         """Ring the client while the employee hears ringback; once the client
         answers, put the two through until either hangs up: True. False when
         the client did not answer. HungUp when the employee hung up first."""
         await self._play(request, employee.dialog.remote_tag, await self.prompts.ringback(), repeat=True)
-        user = leg_names.click_to_call_user(request.employee_id, request.client, client_leg=True)
+        user = leg_names.click_to_call_user(employee_id, request.client, client_leg=True)
         invite = self.connector.invite(
             user,
             request.domain,
@@ -257,7 +287,7 @@ class ClickToCall:
                 sdp=employee_sdp.decode(),
                 **NG_FLAGS,
             )
-            log.info("%s: employee %s and %s put through", request.call_id, request.employee_id, request.client)
+            log.info("%s: employee %s and %s put through", request.call_id, employee_id, request.client)
             # Whoever hangs up first: the client's BYE follows below, the employee's in place().
             await first_done({0: employee.dialog.ended.wait(), 1: dialog.ended.wait()})
         finally:

@@ -69,6 +69,17 @@ class NoAnswerRule:
 
 
 @dataclass(frozen=True)
+class Department:
+    """A department that promises its callers a callback once nobody answered (R4, seed 000)."""
+
+    id: int
+    company_id: int
+    domain: str
+    name: str
+    region: str  # the company's: how a caller's number reads
+
+
+@dataclass(frozen=True)
 class Announced:
     """A scheme the media app answers for (R14), and where its caller goes when nobody answers."""
 
@@ -374,6 +385,20 @@ class Store:
             row["no_answer_notice"],
             _prompt(row, "notice"),
         )
+
+    async def department(self, department_id: int, company_id: int) -> Department | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    """SELECT d.id, d.company_id, c.sip_domain, d.name, c.region
+                      FROM departments d JOIN companies c ON c.id = d.company_id
+                     WHERE d.id = %s AND d.company_id = %s""",
+                    (department_id, company_id),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        return Department(row["id"], row["company_id"], row["sip_domain"], row["name"], row["region"].strip())
 
     async def company_language(self, company_id: int) -> str:
         """The language of the standard prompts the company's callers hear."""

@@ -42,7 +42,9 @@ MISSES_KEPT_S = 86400
 # A caller's place is their score in the line: when they joined, less this per
 # point of priority (about 115 days: no one waits that long).
 PRIORITY_AHEAD_S = 10_000_000
-# Every queue's callback requests waiting to be served, by every media app.
+# Every callback request waiting to be served, by every media app: a queue's
+# as "<queue id>:<Call-ID>", a department's as "department-<id>:<Call-ID>"
+# (media/callbacks.py serves both).
 CALLBACKS = "vpbx:queue-callbacks"
 # A callback request's lease lasts this long past its last refresh.
 LEASE_S = 10
@@ -325,16 +327,6 @@ async def keep_fresh(refresh: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(KEEPALIVE_S)
         with suppress(Exception):  # a missed refresh costs nothing while the key lives
             await refresh()
-
-
-async def pending_callbacks(client: aioredis.Redis) -> list[tuple[int, str]]:
-    """Every queue's callback requests, oldest first: (queue id, caller's Call-ID)."""
-    pending = []
-    for member in await client.zrange(CALLBACKS, 0, -1):
-        queue_id, _, call_id = (member.decode() if isinstance(member, bytes) else member).partition(":")
-        if queue_id.isdigit() and call_id:
-            pending.append((int(queue_id), call_id))
-    return pending
 
 
 def live_state(client: redis.Redis, queue_id: int, agents: list[int], now: float) -> dict:

@@ -19,6 +19,9 @@ SIP user parts. Built and parsed here only, so both sides always agree.
 - The two legs of a click-to-call (routing/click_to_call.py): the employee's
   phones, "c2c-<employee id>-<client's E.164>", then the client,
   "c2c-<employee id>-<client's E.164>-client".
+- The first leg of a department's callback (its rule "call back later"): the
+  members on duty, all at once, "cbd-<department id>-<client's E.164>"; the
+  client's leg is then the click-to-call's of the member who answered.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ _SCHEME_STEP_USER = re.compile(r"^scheme-([0-9]+)-([0-9]+)$")
 _DIRECT_FORWARD_USER = re.compile(r"^direct-([0-9]+)-forward$")
 _AGENTS_USER = re.compile(r"^agents-([0-9]+)-([0-9]+)-([0-9]+(?:\.[0-9]+)*)$")
 _CLICK_TO_CALL_USER = re.compile(r"^c2c-([0-9]+)-(\+[1-9][0-9]{6,14})(-client)?$")
+_DEPARTMENT_CALLBACK_USER = re.compile(r"^cbd-([0-9]+)-(\+[1-9][0-9]{6,14})$")
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,17 @@ def parse_click_to_call_user(user: str) -> ClickToCallLeg | None:
     """The click-to-call leg a SIP user part names; None for anything else."""
     match = _CLICK_TO_CALL_USER.match(user)
     return ClickToCallLeg(int(match.group(1)), match.group(2), match.group(3) is not None) if match else None
+
+
+def department_callback_user(department_id: int, client: str) -> str:
+    """(3, "+79161234567") -> "cbd-3-+79161234567"."""
+    return f"cbd-{department_id}-{client}"
+
+
+def parse_department_callback_user(user: str) -> tuple[int, str] | None:
+    """(department id, client's E.164) of a department callback's first leg; None for anything else."""
+    match = _DEPARTMENT_CALLBACK_USER.match(user)
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
 @dataclass(frozen=True)

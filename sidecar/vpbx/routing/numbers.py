@@ -31,3 +31,9 @@ def to_e164(raw: str, region: str = "RU") -> str | None:
     if number is None:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def callback_number(caller: str, region: str) -> str | None:
+    """The number a caller would be called back at (a queue's or a department's
+    callback): a phone number, never an extension of the company's own phones."""
+    return to_e164(caller, region) if len(caller.lstrip("+")) > 6 else None

@@ -17,6 +17,7 @@ from .destinations.employee import label as employee_label
 from .destinations.kind import Handler
 from .ring_times import (
     ANNOUNCE_RING_SECONDS,
+    CLICK_TO_CALL_RING_SECONDS,
     DIRECT_CALL_RING_SECONDS,
     FORWARD_RING_SECONDS,
     IVR_KEY_RING_SECONDS,
@@ -33,6 +34,9 @@ LOOKUP_KINDS = destinations.handled_by(Handler.LOOKUP)
 # The node of the media app that carries out an employee's no-answer rule on a
 # direct call when it needs a voice: a message, or a notice before the forward.
 NO_ANSWER_NODE = "no_answer"
+# The node of the media app that tells a caller nobody in a department answered
+# and that the department will call them back (its rule "call back later").
+DEPARTMENT_CALLBACK_NODE = "department_callback"
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,15 @@ def _resolve_step(step: Data, index: int, call: Call, ctx: Context, reasons: lis
                 f"step {index}: if nobody in department {data['department']['name']!r} answers: voicemail box {box_id}"
             )
             runs.extend(_voicemail(box_id, index, call, ctx, reasons))
+    # R4, seed 000: or hears that the department will call back, and it does.
+    for data in step["destinations"]:
+        department_id = _callback_after_people(data)
+        if department_id is not None and runs:
+            reasons.append(
+                f"step {index}: if nobody in department {data['department']['name']!r} answers: "
+                "the media app promises a callback (to a caller with a phone number)"
+            )
+            runs.append(_department_callback_step(department_id, index))
     return runs
 
 
@@ -231,6 +244,22 @@ def _voicemail_after_people(destination: Data) -> int | None:
     if kind is None or kind.handled_by is not Handler.KAMAILIO:
         return None
     return kind.voicemail_when_nobody_answers(destination)
+
+
+def _callback_after_people(destination: Data) -> int | None:
+    """The department that calls the caller back once nobody a destination
+    rang answered (its rule "call back later"); None for any other."""
+    kind = destinations.KINDS.get(str(destination.get("kind")))
+    if kind is None or kind.handled_by is not Handler.KAMAILIO:
+        return None
+    return kind.callback_when_nobody_answers(destination)
+
+
+def _department_callback_step(department_id: int, index: int) -> Step:
+    node = node_resolution(
+        DEPARTMENT_CALLBACK_NODE, department_id, "the department's callback", "the media app", runs=True
+    )
+    return Step("parallel", VOICEMAIL_RING_SECONDS, node.targets, index)
 
 
 def _voicemail(box_id: int, index: int, call: Call, ctx: Context, reasons: list[str]) -> list[Step]:
@@ -597,6 +626,35 @@ def build_agents_plan(company_document: Data, leg: leg_names.AgentsLeg, call: Ca
     )
 
 
+def build_department_callback_plan(
+    directory: Data, department_id: int, client: str, call: Call, departments: Mapping[int, DepartmentState] | None
+) -> Plan | None:
+    """The plan for the first leg of a department's callback (its rule "call
+    back later", media/callbacks.py): every member on duty at once, whatever
+    the department's distribution (whoever is free takes it), showing the
+    client's number; once one answers, the client is rung as that member's
+    own outgoing call (routing/click_to_call.py). None when the company has
+    no such department (any more)."""
+    department = directory.get("departments", {}).get(str(department_id))
+    if department is None:
+        return None
+    company = directory["company"]
+    ctx = _context(company, departments, call)
+    everyone = {**department, "distribution": "all_at_once"}
+    resolution = destinations.resolve({"kind": "department", "department": everyone}, call, ctx)
+    reasons = [f"callback of department {department['name']!r} to {client}", *resolution.reasons]
+    targets = [t for t in resolution.targets if t.employee_id is not None]
+    steps = (Step("parallel", CLICK_TO_CALL_RING_SECONDS, tuple(targets), scheme_step=1),) if targets else ()
+    return Plan(
+        steps,
+        tuple(reasons),
+        company_id=company["id"],
+        called=client,
+        domain=company["domain"],
+        answer_is_the_calls=False,
+    )
+
+
 @dataclass(frozen=True)
 class HeldStep:
     """What the media app does for a caller it holds at one step: an IVR key,
@@ -609,14 +667,18 @@ class HeldStep:
     # Where the caller goes once those people did not answer, or straight
     # away when there are none: a voicemail box (R4, R14), or None.
     voicemail_box_id: int | None
+    # Or the department that calls them back (R4's "call back later"), or None.
+    callback_department_id: int | None = None
 
 
 def held_step(step: Data) -> HeldStep:
     kinds = [destinations.KINDS.get(str(d.get("kind"))) for d in step["destinations"]]
     boxes = (k.voicemail_when_nobody_answers(d) for k, d in zip(kinds, step["destinations"], strict=True) if k)
+    calling_back = (k.callback_when_nobody_answers(d) for k, d in zip(kinds, step["destinations"], strict=True) if k)
     return HeldStep(
         rings=any(k is not None and k.handled_by is Handler.KAMAILIO for k in kinds),
         voicemail_box_id=next((box for box in boxes if box is not None), None),
+        callback_department_id=next((d for d in calling_back if d is not None), None),
     )
 
 

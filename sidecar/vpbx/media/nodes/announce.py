@@ -12,7 +12,7 @@ from ...routing import leg_names
 from ...routing.plan import held_scheme_steps
 from ..call import MediaCall
 from ..store import Announced
-from . import voicemail
+from . import department_callback, voicemail
 from .context import NodeContext
 
 WHAT = "scheme"
@@ -57,5 +57,7 @@ async def run(call: MediaCall, scheme: Announced, ctx: NodeContext) -> None:
                 return
             unanswered = True
         if await voicemail.by_id(call, step.voicemail_box_id, scheme.company_id, ctx):
+            return
+        if await department_callback.by_id(call, step.callback_department_id, scheme.company_id, ctx):
             return
     await call.play(await prompts.standard("nobody_answered", call.language))

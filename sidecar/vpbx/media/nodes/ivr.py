@@ -17,7 +17,7 @@ from ...routing import leg_names
 from ...routing.plan import held_ivr_key, ivr_menu_keys
 from ..call import MediaCall
 from ..store import Menu
-from . import queue, voicemail
+from . import department_callback, queue, voicemail
 from .context import NodeContext
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
     if held.rings and await ctx.connect(call, leg_names.ivr_key_user(menu.id, key), menu.domain):
         return
     if await voicemail.by_id(call, held.voicemail_box_id, menu.company_id, ctx):
+        return
+    if await department_callback.by_id(call, held.callback_department_id, menu.company_id, ctx):
         return
     if held.rings:
         await call.play(await ctx.prompts.standard("nobody_answered", call.language))

@@ -27,7 +27,7 @@ history as an event (Visit); statistics and /metrics read it from there.
 While waiting a caller may press VOICEMAIL_KEY to leave a message (a queue
 with a voicemail box) or CALLBACK_KEY to be called back in their turn (a
 queue that offers it, a caller with a phone number): the request keeps their
-place, media/queue_callbacks.py serves it.
+place, media/callbacks.py serves it.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ from pathlib import Path
 
 from ...history import events
 from ...routing import leg_names
-from ...routing.numbers import to_e164
+from ...routing.numbers import callback_number
 from ..agent_turns import LOOK_EVERY_S, AgentTurns
 from ..call import HungUp, MediaCall, first_done
+from ..callbacks import CALLBACK_KEPT_S
 from ..connect import play_while_ringing
 from ..store import Queue
 from ..waiting_line import WaitingLine, keep_fresh
@@ -58,8 +59,6 @@ log = logging.getLogger(__name__)
 WHAT = "call queue"
 # What a waiting caller may press.
 VOICEMAIL_KEY, CALLBACK_KEY = "1", "2"
-# A callback request waits for an agent this long at most.
-CALLBACK_KEPT_S = 4 * 3600
 # How a caller's time in the queue ended (queue_calls.outcome).
 ANSWERED, TIMEOUT, VOICEMAIL, CALLBACK = "answered", "timeout", "voicemail", "callback"
 
@@ -110,7 +109,7 @@ async def _queue(call: MediaCall, queue: Queue, ctx: NodeContext, visit: Visit) 
 
 async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx: NodeContext, visit: Visit) -> None:
     """The caller pressed CALLBACK_KEY: their place is kept for them and they
-    hear which number will be called (media/queue_callbacks.py calls it)."""
+    hear which number will be called (media/callbacks.py calls it)."""
     number = callback_number(call.caller, queue.region)
     if number is None:  # offered only to callers with a number: never so
         await visit.left(ctx, TIMEOUT)
@@ -130,6 +129,15 @@ async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx:
     )
     visit.callback_number = number
     await visit.left(ctx, CALLBACK)
+    await ctx.history.send(
+        {
+            "type": events.CALLBACK_ASKED,
+            "call_id": call.call_id,
+            "at": ctx.now().isoformat(),
+            "number": number,
+            "queue_id": queue.id,
+        }
+    )
     log.info("%s: queue %s calls %s back in their turn", call.call_id, queue.id, number)
     try:
         with suppress(HungUp):
@@ -137,12 +145,6 @@ async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx:
             await call.play(await ctx.prompts.standard("queue_callback_asked", call.language, number=spoken(number)))
     finally:
         await line.hung_up(call.call_id)  # not called back while still on the line
-
-
-def callback_number(caller: str, region: str) -> str | None:
-    """The number a caller would be called back at: a phone number, never an
-    extension of the company's own phones."""
-    return to_e164(caller, region) if len(caller.lstrip("+")) > 6 else None
 
 
 @dataclass

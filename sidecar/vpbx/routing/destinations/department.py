@@ -89,6 +89,13 @@ def voicemail_when_nobody_answers(data: Data) -> int | None:
     return department.get("voicemail_box_id") if department.get("if_nobody_answers") == "voicemail" else None
 
 
+def callback_when_nobody_answers(data: Data) -> int | None:
+    """R4's "if nobody answers: call back later" (seed 000): the department,
+    which calls the caller back; None for its other rules."""
+    department = data["department"]
+    return department["id"] if department.get("if_nobody_answers") == "call_back_later" else None
+
+
 KIND = Kind(
     "department",
     Handler.KAMAILIO,
@@ -96,4 +103,5 @@ KIND = Kind(
     Field("department_id", Option.ID, "department_id", "department"),
     compiles=lambda row, parts: {"department": parts.department(row["department_id"])},
     when_nobody_answers=voicemail_when_nobody_answers,
+    calls_back_when_nobody_answers=callback_when_nobody_answers,
 )

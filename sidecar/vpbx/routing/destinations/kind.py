@@ -77,6 +77,9 @@ class Kind:
     # The voicemail box a destination of the kind leaves the caller in once
     # nobody it rang answered (a department's R4 rule; voicemail itself).
     when_nobody_answers: Callable[[Data], int | None] | None = None
+    # The department that calls the caller back once nobody a destination of
+    # the kind rang answered (a department's R4 rule "call back later").
+    calls_back_when_nobody_answers: Callable[[Data], int | None] | None = None
 
     def compile(self, row: Data, parts: Parts) -> Data:
         if self.compiles is not None:
@@ -91,6 +94,10 @@ class Kind:
 
     def voicemail_when_nobody_answers(self, data: Data) -> int | None:
         return self.when_nobody_answers(data) if self.when_nobody_answers is not None else None
+
+    def callback_when_nobody_answers(self, data: Data) -> int | None:
+        f = self.calls_back_when_nobody_answers
+        return f(data) if f is not None else None
 
     @property
     def rings_from_ivr(self) -> bool:

@@ -62,6 +62,21 @@ QUEUE, DEPARTMENT = "queue", "department"
 _DEPARTMENT_MEMBER = "department-"
 
 
+def asked_event(call_id: str, at: datetime, number: str, **whose: int) -> dict:
+    """History's event for a caller just promised a callback (``whose``:
+    queue_id or department_id), sent by the node that promised it."""
+    return {"type": events.CALLBACK_ASKED, "call_id": call_id, "at": at.isoformat(), "number": number, **whose}
+
+
+def _new_callback_call_id(domain: str) -> str:
+    return f"callback-{secrets.token_hex(8)}@{domain}"
+
+
+def _outcome(placed: str) -> str:
+    """A placed callback's outcome, from how click-to-call placed it."""
+    return {click_to_call.TALKED: ANSWERED, click_to_call.CLIENT_MISSED: NO_ANSWER}.get(placed, FAILED)
+
+
 async def pending_callbacks(client: aioredis.Redis) -> list[tuple[str, int, str]]:
     """Every callback request, oldest first: (QUEUE or DEPARTMENT, its id, the caller's Call-ID)."""
     pending = []
@@ -222,13 +237,13 @@ class Callbacks:
             if await requests.on_the_line(call_id):  # still hearing that they will be called back
                 await asyncio.sleep(LOOK_EVERY_S)
                 continue
-            callback_call_id = f"callback-{secrets.token_hex(8)}@{domain}"
             try:
                 directory = await self.documents.directory(domain)
             except DocumentUnavailable as exc:
                 log.warning("%s: department %s callback waits: %s", call_id, department_id, exc)
                 await asyncio.sleep(DEPARTMENT_IDLE_LOOK_S)
                 continue
+            callback_call_id = _new_callback_call_id(domain)
             # Routing says who is on duty now (the same plan Kamailio will build for the leg).
             call = Call(callback_call_id, number, number, "media", self.now())
             plan = build_department_callback_plan(directory, department_id, number, call, None) if directory else None
@@ -243,8 +258,7 @@ class Callbacks:
                 )
             )
             if result != click_to_call.EMPLOYEE_MISSED:
-                outcome = {click_to_call.TALKED: ANSWERED, click_to_call.CLIENT_MISSED: NO_ANSWER}.get(result, FAILED)
-                return outcome, callback_call_id
+                return _outcome(result), callback_call_id
             log.info(
                 "%s: nobody in department %s took the callback; again in %s s",
                 call_id,
@@ -279,7 +293,7 @@ class Callbacks:
         self, queue: Queue, line: WaitingLine, call_id: str, request: dict, agent: int
     ) -> tuple[str, str] | None:
         """Ring the claimed agent, then the caller; None when the agent did not answer."""
-        callback_call_id = f"callback-{secrets.token_hex(8)}@{queue.domain}"
+        callback_call_id = _new_callback_call_id(queue.domain)
         refreshing = asyncio.ensure_future(keep_fresh(lambda: line.keep_claims([agent], call_id)))
         result = click_to_call.FAILED
         try:
@@ -298,5 +312,4 @@ class Callbacks:
         if result == click_to_call.EMPLOYEE_MISSED:
             log.info("%s: agent %s did not answer the callback", call_id, agent)
             return None
-        outcome = {click_to_call.TALKED: ANSWERED, click_to_call.CLIENT_MISSED: NO_ANSWER}.get(result, FAILED)
-        return outcome, callback_call_id
+        return _outcome(result), callback_call_id

@@ -12,10 +12,9 @@ import logging
 import time
 from contextlib import suppress
 
-from ...history import events
 from ...routing.numbers import callback_number
 from ..call import HungUp, MediaCall
-from ..callbacks import CALLBACK_KEPT_S, DepartmentRequests
+from ..callbacks import CALLBACK_KEPT_S, DepartmentRequests, asked_event
 from ..store import Department
 from ..waiting_line import keep_fresh
 from .context import NodeContext
@@ -64,12 +63,4 @@ async def run(call: MediaCall, department: Department, ctx: NodeContext) -> None
         await requests.hung_up(call.call_id)
         # Sent once the promise was heard: the caller's line (Kamailio's event at
         # the answer) is surely written by then.
-        await ctx.history.send(
-            {
-                "type": events.CALLBACK_ASKED,
-                "call_id": call.call_id,
-                "at": ctx.now().isoformat(),
-                "number": number,
-                "department_id": department.id,
-            }
-        )
+        await ctx.history.send(asked_event(call.call_id, ctx.now(), number, department_id=department.id))

@@ -46,7 +46,7 @@ from ...routing import leg_names
 from ...routing.numbers import callback_number
 from ..agent_turns import LOOK_EVERY_S, AgentTurns
 from ..call import HungUp, MediaCall, first_done
-from ..callbacks import CALLBACK_KEPT_S
+from ..callbacks import CALLBACK_KEPT_S, asked_event
 from ..connect import play_while_ringing
 from ..store import Queue
 from ..waiting_line import WaitingLine, keep_fresh
@@ -129,15 +129,7 @@ async def _callback_asked(call: MediaCall, queue: Queue, line: WaitingLine, ctx:
     )
     visit.callback_number = number
     await visit.left(ctx, CALLBACK)
-    await ctx.history.send(
-        {
-            "type": events.CALLBACK_ASKED,
-            "call_id": call.call_id,
-            "at": ctx.now().isoformat(),
-            "number": number,
-            "queue_id": queue.id,
-        }
-    )
+    await ctx.history.send(asked_event(call.call_id, ctx.now(), number, queue_id=queue.id))
     log.info("%s: queue %s calls %s back in their turn", call.call_id, queue.id, number)
     try:
         with suppress(HungUp):

@@ -45,6 +45,7 @@ CUSTOMER_HOST = "127.0.5.1"
 @dataclass
 class CustomerServer:
     reply: Reply = field(default_factory=Reply)
+    first: list[Reply] = field(default_factory=list)  # the answers to the first requests, before ``reply``
     requests: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -76,7 +77,7 @@ def serve() -> tuple[CustomerServer, ThreadingHTTPServer]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             state.requests.append(Received(self.command, self.path, dict(self.headers), body, time.monotonic()))
-            reply = state.reply
+            reply = state.first.pop(0) if state.first else state.reply
             if reply.delay_s:
                 time.sleep(reply.delay_s)
             if reply.hang_up:

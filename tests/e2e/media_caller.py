@@ -377,10 +377,11 @@ def answering_phone(
     ring_ms: int = 0,
     timeout_s: int = 60,
     recv_timeout_s: int = 30,
+    keys: dict[str, int] | None = None,
 ):
     """A company phone, registered as ``login``, that rings ``ring_ms`` then answers
     (SIPp), its RTP on a socket the test owns: (SIPp, the socket). Both are
-    stopped and closed on the way out."""
+    stopped and closed on the way out. ``keys``: more of the scenario's [keys]."""
     rtp = RtpEndpoint()
     phone = None
     try:
@@ -389,7 +390,7 @@ def answering_phone(
         phone = Sipp(
             scenario,
             port=port,
-            keys={"rtp_port": rtp.port},
+            keys={"rtp_port": rtp.port, **(keys or {})},
             values={"ring_ms": ring_ms},
             timeout_s=timeout_s,
             recv_timeout_s=recv_timeout_s,

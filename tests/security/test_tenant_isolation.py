@@ -78,6 +78,7 @@ def objects(app, tenants, cfg):
         },
     )
     queue = make("queues", {"name": "Queue"})
+    categories = make("category-menus", {"name": "Outcome", "categories": {"1": "Sale"}, "prompt_id": prompt})
     account = make("sip-accounts", {"name": "Door", "sip_login": "door"})
     webhook = make("webhooks", {"name": "Router", "url": "https://crm.example.com/route"})
     scheme = make(
@@ -121,6 +122,7 @@ def objects(app, tenants, cfg):
         "department_id": department,
         "prompt_id": prompt,
         "menu_id": menu,
+        "category_menu_id": categories,
         "queue_id": queue,
         "account_id": account,
         "webhook_id": webhook,
@@ -159,6 +161,7 @@ def _snapshot(client, headers) -> dict:
         "departments",
         "prompts",
         "ivr-menus",
+        "category-menus",
         "queues",
         "sip-accounts",
         "webhooks",

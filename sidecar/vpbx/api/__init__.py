@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import (
         calls,
+        category_menus,
         company,
         crm,
         database,
@@ -91,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         voicemail_messages,
         prompts,
         ivr_menus,
+        category_menus,
         queues,
         webhooks,
         crm,

@@ -75,6 +75,12 @@ class VoicemailMessageRefSchema(Schema):
     url = fields.String(metadata={"description": "plays the message (WAV); ?download=1 saves it"})
 
 
+class CategorySchema(Schema):
+    key = fields.String(metadata={"description": "the key pressed"})
+    name = fields.String(metadata={"description": "the category the menu gave that key when it was pressed"})
+    at = fields.AwareDateTime()
+
+
 class CallbackSchema(Schema):
     number = fields.String(metadata={"description": "the number the caller is called back at (E.164)"})
     call_id = fields.String(allow_none=True, metadata={"description": "the call back's Call-ID (its own line)"})
@@ -144,6 +150,11 @@ class CallSchema(Schema):
     callback_of = fields.String(
         allow_none=True, metadata={"description": "a call back: the Call-ID of the call that asked for it"}
     )
+    category = fields.Nested(
+        CategorySchema,
+        allow_none=True,
+        metadata={"description": "what whoever answered pressed in the scheme's post-call category menu"},
+    )
 
 
 class LineFilterSchema(Schema):
@@ -176,7 +187,7 @@ _SELECT = """
            employee_id, employee_label, forwarded, voicemail, end_reason, caller_id, trunk, voicemail_message_id,
            EXTRACT(EPOCH FROM COALESCE(answered_at, ended_at) - started_at)::float AS ring_seconds,
            EXTRACT(EPOCH FROM ended_at - answered_at)::float AS talk_seconds,
-           callback_number, callback_call_id, callback_outcome, callback_at,
+           callback_number, callback_call_id, callback_outcome, callback_at, category, category_key, categorized_at,
            (SELECT o.call_id FROM calls o
              WHERE o.callback_call_id = calls.call_id AND o.company_id = calls.company_id LIMIT 1) AS callback_of
     FROM calls
@@ -226,9 +237,16 @@ def _with_legs(conn, rows: list[dict]) -> list[dict]:
             "queue": queued.get(row["id"]),
             "voicemail_message": _message(row),
             "callback": _callback(row),
+            "category": _category(row),
         }
         for row in rows
     ]
+
+
+def _category(row: dict) -> dict | None:
+    if row.get("category_key") is None:
+        return None
+    return {"key": row["category_key"], "name": row.get("category"), "at": row.get("categorized_at")}
 
 
 def _callback(row: dict) -> dict | None:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 blueprint = api_blueprint("crm", "/crm", "CRM integration: clients' responsible managers")
 SETTINGS = (
     "lookup_url",
+    "events_url",
     "budget_ms",
     "cache_ttl_s",
     "no_answer_rule",
@@ -51,6 +52,15 @@ class CrmSchema(Schema):
         metadata={
             "description": 'GET <url>?phone=+7… answers {"employee_id": …} or '
             '{"extension": …}; none: only pushed clients are known'
+        },
+    )
+    events_url = CustomerUrl(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "POST <url> tells the CRM what happened to a call, signed like a lookup: "
+            '{"event": "call_categorized", "call_id", "caller", "called", "employee_id", "key", '
+            '"category", "at"} once whoever answered pressed its category (a scheme\'s post-call menu)'
         },
     )
     budget_ms = fields.Integer(load_default=1000, validate=validate.Range(100, 10000))

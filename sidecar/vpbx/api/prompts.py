@@ -78,6 +78,7 @@ class Prompts(Service):
                UNION ALL SELECT 'scheme ' || quote_literal(name) FROM schemes
                           WHERE %(id)s IN (greeting_prompt_id, music_prompt_id, whisper_prompt_id,
                                            forward_notice_prompt_id)
+               UNION ALL SELECT 'category menu ' || quote_literal(name) FROM category_menus WHERE prompt_id = %(id)s
                UNION ALL SELECT 'employee ' || quote_literal(name) FROM employees
                           WHERE %(id)s IN (no_answer_message_prompt_id, no_answer_notice_prompt_id)""",
                 {"id": object_id},

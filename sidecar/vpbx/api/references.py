@@ -14,6 +14,7 @@ TABLES = {
     "schedule": "schedules",
     "voicemail box": "voicemail_boxes",
     "IVR menu": "ivr_menus",
+    "category menu": "category_menus",
     "SIP account": "sip_accounts",
     "prompt": "prompts",
     "queue": "queues",

@@ -79,6 +79,14 @@ class SchemeSchema(Schema):
     forward_notice_prompt_id = fields.Integer(
         allow_none=True, load_default=None, metadata={"description": "The custom notice"}
     )
+    category_menu_id = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "Post-call category menu (seed 002): once the caller hangs up, whoever answered "
+            "stays on the line to press the call's category. The media app then answers the call"
+        },
+    )
 
     @validates_schema
     def custom_notice_named(self, data, **kwargs):
@@ -95,6 +103,8 @@ def _check_links(conn, company_id: int, scheme_id: int | None, data: dict) -> No
     for field in ANNOUNCEMENTS:
         if not owned(conn, company_id, "prompt", data[field]):
             raise invalid(field, missing("prompt", data[field]))
+    if not owned(conn, company_id, "category menu", data["category_menu_id"]):
+        raise invalid("category_menu_id", missing("category menu", data["category_menu_id"]))
     backup = data["backup_scheme_id"]
     if backup is None:
         return
@@ -151,7 +161,7 @@ class Schemes(Service):
     def load(self, conn, company_id: int, object_id: int) -> dict:
         scheme = conn.execute(
             """SELECT id, name, active_schedule_id, backup_scheme_id, greeting_prompt_id, music_prompt_id,
-                      whisper_prompt_id, forward_notice, forward_notice_prompt_id
+                      whisper_prompt_id, forward_notice, forward_notice_prompt_id, category_menu_id
                FROM schemes WHERE id = %s AND company_id = %s""",
             (object_id, company_id),
         ).fetchone()
@@ -181,13 +191,15 @@ class Schemes(Service):
         conn.execute(
             """UPDATE schemes SET name = %s, active_schedule_id = %s, backup_scheme_id = %s,
                                greeting_prompt_id = %s, music_prompt_id = %s, whisper_prompt_id = %s,
-                               forward_notice_prompt_id = %s, forward_notice = %s WHERE id = %s""",
+                               forward_notice_prompt_id = %s, forward_notice = %s, category_menu_id = %s
+                         WHERE id = %s""",
             (
                 data["name"],
                 data["active_schedule_id"],
                 data["backup_scheme_id"],
                 *(data[f] for f in ANNOUNCEMENTS),
                 data["forward_notice"],
+                data["category_menu_id"],
                 object_id,
             ),
         )

@@ -198,7 +198,7 @@ class _Compiler:
         row = one(
             self.conn.execute(
                 """SELECT id, name, active_schedule_id, backup_scheme_id,
-                      (num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id) > 0
+                      (num_nonnulls(greeting_prompt_id, music_prompt_id, whisper_prompt_id, category_menu_id) > 0
                        OR forward_notice <> 'none') AS announced
                FROM schemes WHERE id = %s""",
                 (scheme_id,),
@@ -211,7 +211,8 @@ class _Compiler:
             "steps": self.steps(row["id"]),
             "active": self.schedule(row["active_schedule_id"]),
             "backup": self.scheme(row["backup_scheme_id"], depth + 1),
-            # R14: a greeting, music, whisper or forward notice: the media app answers and plays them.
+            # R14: a greeting, music, whisper or forward notice: the media app answers and plays them;
+            # a post-call category menu: the media app holds both legs, to keep the person's after the caller's.
             "announced": row["announced"],
         }
 

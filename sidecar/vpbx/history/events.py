@@ -19,6 +19,9 @@ costs no extra Redis round trip before it rings:
     queue_callback the media app's, when a caller's callback request was
               served: {call_id, queue_id or department_id, at, outcome,
               callback_call_id}
+    categorized the media app's, when whoever answered pressed a key of the
+              scheme's post-call category menu: {call_id (the caller's), at,
+              key, category, employee_id}
     lookup    a webhook or CRM lookup asked for a call, for the metrics only:
               {call_id, at, company_id, lookup (its kind), outcome
               (vpbx.lookups.http.LOOKUP_RESULTS), seconds}
@@ -49,6 +52,7 @@ QUEUE, LOOKUP = "queue", "lookup"
 # A department's served callback keeps the queue's name of the event: events
 # already on the stream when a keeper is upgraded read the same.
 CALLBACK_ASKED, CALLBACK_SERVED = "callback_asked", "queue_callback"
+CATEGORIZED = "categorized"
 
 # Kamailio's counter (group "script") of call events it could not keep: its
 # shared-memory queue or its spool on disk was full.

@@ -95,6 +95,18 @@ def apply(conn: Connection, event: dict, moved: totals.Totals | None = None) -> 
         )
     elif kind == events.CALLBACK_SERVED:
         _callback_served(conn, event)
+    elif kind == events.CATEGORIZED:
+        # The caller's line: the media app's leg to the person joined it (X-Vpbx-Parent).
+        conn.execute(
+            """UPDATE calls SET category = %(category)s, category_key = %(key)s, categorized_at = %(at)s
+                WHERE id = (SELECT id FROM calls WHERE call_id = %(call_id)s ORDER BY started_at DESC LIMIT 1)""",
+            {
+                "category": event["category"],
+                "key": event["key"],
+                "at": event["at"],
+                "call_id": event["call_id"],
+            },
+        )
     elif kind == events.ENDED:
         # The latest call with this Call-ID that has not ended (a BYE carries no start time).
         conn.execute(

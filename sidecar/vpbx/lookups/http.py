@@ -139,20 +139,25 @@ def request_json(
     allowed: Iterable[IPNetwork] = (),
     clock=time.monotonic,
     wall=time.time,
+    wants_answer: bool = True,
+    first_attempt: int = 1,
 ) -> tuple[object, Exchange]:
     """The JSON answer to a signed request, or LookupFailed.
 
     ``deadline`` is on ``clock`` (monotonic): the whole exchange, retries
     included, ends by then. A connection error or a 5xx is retried while
     attempts and time remain; a 4xx or an invalid body is not. ``allowed``:
-    internal networks the operator lets customers' URLs reach.
+    internal networks the operator lets customers' URLs reach. Without
+    ``wants_answer`` (a notice, not a question) any 2xx will do: its body is
+    not read as JSON and None is the answer. ``first_attempt``: the number
+    the body's "attempt" starts from (a caller that retries later itself).
     """
     body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
     started = clock()
     exchange = Exchange(url, body, {})
     pool, target, host_header = _connection(url, allowed)
     failure = LookupFailed("timeout", "no time left to ask", exchange)
-    for attempt in range(1, retries + 2):
+    for attempt in range(first_attempt, first_attempt + retries + 1):
         left = deadline - clock()
         if left <= 0.005:
             break
@@ -195,6 +200,8 @@ def request_json(
             continue
         if response.status >= 300:
             raise LookupFailed("http_status", f"HTTP {response.status}", exchange)
+        if not wants_answer:
+            return None, exchange
         if len(data) > MAX_ANSWER_BYTES:
             raise LookupFailed("invalid_answer", f"the body is larger than {MAX_ANSWER_BYTES} bytes", exchange)
         try:

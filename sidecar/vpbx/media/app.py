@@ -44,6 +44,7 @@ from ..settings import Settings
 from . import heartbeat, sdp, sip, voicemail_retention
 from .call import DIGITS, ComfortNoise, HungUp, MediaCall
 from .callbacks import Callbacks
+from .category_menu import CategoryMenus
 from .click_to_call import ClickToCall
 from .connect import Connector
 from .dialogs import Dialog, Dialogs
@@ -86,10 +87,13 @@ class DtmfProtocol(asyncio.DatagramProtocol):
         except ValueError:
             log.warning("DTMF log: not JSON: %r", data[:200])
             return
-        call = self.app.calls.get(event.get("callid", ""))
+        call_id, source_tag, key = event.get("callid", ""), event.get("source_tag"), int(event.get("event", -1))
+        call = self.app.calls.get(call_id)
         # Only the caller's keys: the media app never sends digits itself.
-        if call is not None and event.get("source_tag") in (None, call.dialog.remote_tag):
-            call.digit(int(event.get("event", -1)))
+        if call is not None and source_tag in (None, call.dialog.remote_tag):
+            call.digit(key)
+        elif call is None:
+            self.app.category_menus.digit(call_id, source_tag, key)
 
 
 class MediaApp:
@@ -135,6 +139,19 @@ class MediaApp:
             self.clock,
         )
         documents = RoutingDocuments(self.redis)
+        # The post-call category menu on the legs of callers who hung up (seed 002).
+        self.category_menus = CategoryMenus(
+            self.dialogs,
+            self.ng,
+            self.prompts,
+            self.ports,
+            self.media.sip.host,
+            self.history,
+            self.now,
+            self.store,
+            self.background,
+            settings.http_allowed_networks,
+        )
         self.context = NodeContext(
             store=self.store,
             documents=documents,
@@ -142,6 +159,7 @@ class MediaApp:
             notices=self.notices,
             history=self.history,
             connect=self.connector.connect,
+            category_menu=self.category_menus.run,
             data_dir=self.data_dir,
             now=self.now,
             background=self.background,
@@ -371,13 +389,15 @@ class MediaApp:
     def on_info(self, request: sip.Message, addr) -> None:
         """SIP INFO digits (application/dtmf-relay), for callers that send no RFC 4733."""
         call = self.calls.get(request.call_id)
-        self.send(sip.response(request, 200 if call else 481), addr)
-        if call is None:
-            return
+        in_menu = call is None and request.call_id in self.category_menus.listening
+        self.send(sip.response(request, 200 if call or in_menu else 481), addr)
         for line in request.body.decode(errors="replace").splitlines():
             name, _, value = line.partition("=")
             if name.strip().lower() == "signal" and len(value.strip()) == 1 and value.strip() in DIGITS:
-                call.digit(DIGITS.index(value.strip()))
+                if call is not None:
+                    call.digit(DIGITS.index(value.strip()))
+                elif in_menu:
+                    self.category_menus.digit(request.call_id, None, DIGITS.index(value.strip()))
 
     def _reinvite(self, call: MediaCall | None, request: sip.Message, addr) -> None:
         if call is None or call.ended.is_set():

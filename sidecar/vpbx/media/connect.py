@@ -56,6 +56,10 @@ RING_LIMIT_S = 660.0  # above the plan's 600 s ring cap: Kamailio ends the ringi
 NG_FLAGS = {"replace": ["origin", "session-connection"], "ICE": "remove", "flags": ["port latching"]}
 
 
+# What runs on the person's leg once the caller hung up: (the leg, the employee who answered).
+AfterCall = Callable[[Dialog, int | None], Awaitable[None]]
+
+
 @dataclass
 class Leg:
     """A leg the media app opened for a caller, once answered."""
@@ -91,7 +95,11 @@ class Connector:
         leg = self.legs.get(response.call_id)
         status = response.status or 0
         if leg is not None and 200 <= status < 300 and response.cseq[1] == "INVITE":
-            self.transactions.send(leg.ack, leg.dialog.peer)
+            number = response.cseq[0]
+            # Our re-INVITE's 2xx (the category menu's) gets the ACK of its own CSeq.
+            ack = leg.ack if number == 1 else self.dialogs.request(leg.dialog, "ACK")
+            if number in (1, leg.dialog.local_cseq):
+                self.transactions.send(ack, leg.dialog.peer)
 
     def invite(
         self, user: str, domain: str, *, call_id: str, from_: str, body: bytes, parent: str | None = None
@@ -126,8 +134,11 @@ class Connector:
         music: Path | None = None,
         whisper: Path | None = None,
         answered: Callable[[int | None], Awaitable[None]] | None = None,
+        after_call: AfterCall | None = None,
     ) -> bool:
-        return await connect(self, call, user, domain, music=music, whisper=whisper, answered=answered)
+        return await connect(
+            self, call, user, domain, music=music, whisper=whisper, answered=answered, after_call=after_call
+        )
 
 
 async def connect(
@@ -139,6 +150,7 @@ async def connect(
     music: Path | None = None,
     whisper: Path | None = None,
     answered: Callable[[int | None], Awaitable[None]] | None = None,
+    after_call: AfterCall | None = None,
 ) -> bool:
     """Ring what ``user`` names ("ivr-<menu>-<key>", "scheme-<id>") and bridge the
     caller to whoever answers, until either side hangs up: True. False when
@@ -146,7 +158,10 @@ async def connect(
     caller hung up while it rang. ``music`` plays instead of ringback; ``whisper``
     to whoever answers, before the caller is put through; ``answered`` is
     awaited once someone answered, with the employee who did when Kamailio
-    says (a queue lets the next caller move up, and rests that agent)."""
+    says (a queue lets the next caller move up, and rests that agent);
+    ``after_call`` is awaited with the person's leg and that employee when
+    the caller hangs up first (the post-call category menu): the leg ends
+    after it."""
     if call.dialog.invite is None:
         raise ValueError(f"{call.call_id}: a call without its INVITE cannot be put through")
     offer = sdp.parse_offer(call.dialog.invite.body)
@@ -172,9 +187,10 @@ async def connect(
     dialog, response, ack = ringing
     # The person's BYE and a resent 2xx are handled as this leg's from the answer on.
     connector.legs[dialog.call_id] = Leg(dialog, body, ack)
+    by = response.get(ANSWERED_BY_HEADER.lower(), "").strip()
+    employee_id = int(by) if by.isdigit() else None
     if answered is not None:
-        by = response.get(ANSWERED_BY_HEADER.lower(), "").strip()
-        await answered(int(by) if by.isdigit() else None)
+        await answered(employee_id)
     try:
         if whisper is not None:
             # Before the person is given the caller's media: not a word of it may reach them before the whisper.
@@ -198,7 +214,10 @@ async def connect(
         await call.stop_playing()  # the music: the caller hears the person from now on
         log.info("%s: bridged to %s (leg %s)", call.call_id, sip.uri_of(dialog.remote), dialog.call_id)
         if await _first_to_end(call.dialog, dialog) is call.dialog:
-            await connector.dialogs.bye(dialog)
+            if after_call is not None:
+                await after_call(dialog, employee_id)
+            if not dialog.ended.is_set():
+                await connector.dialogs.bye(dialog)
         else:
             await call.hang_up()
     finally:

@@ -202,6 +202,16 @@ STANDARD = {
         "en": "Sorry, nobody can answer right now. We will call you back at {number} as soon as someone is free. "
         "Goodbye.",
     },
+    "category_menu": {
+        "ru": "Звонок завершён. Нажмите клавишу категории этого звонка.",
+        "uk": "Дзвінок завершено. Натисніть клавішу категорії цього дзвінка.",
+        "en": "The call has ended. Press the key of this call's category.",
+    },
+    "category_saved": {
+        "ru": "Категория сохранена.",
+        "uk": "Категорію збережено.",
+        "en": "Category saved.",
+    },
     "unavailable": {
         "ru": "Извините, этот пункт сейчас недоступен. Позвоните, пожалуйста, позже.",
         "uk": "Вибачте, цей пункт зараз недоступний. Зателефонуйте, будь ласка, пізніше.",

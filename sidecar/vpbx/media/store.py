@@ -80,6 +80,18 @@ class Department:
 
 
 @dataclass(frozen=True)
+class CategoryMenu:
+    """What whoever answered a scheme's call hears once the caller hung up (seed 002)."""
+
+    id: int
+    company_id: int
+    name: str
+    prompt: Prompt | None  # None: the standard prompt
+    wait_s: int  # for a key, once the prompt has played
+    categories: dict[str, str]  # key -> the category's name
+
+
+@dataclass(frozen=True)
 class Announced:
     """A scheme the media app answers for (R14), and where its caller goes when nobody answers."""
 
@@ -92,6 +104,7 @@ class Announced:
     whisper: Prompt | None
     forward_notice: str  # "none", "default", "custom"
     notice: Prompt | None  # the custom notice
+    category_menu: CategoryMenu | None = None
     # From the company's directory document, added by the media app.
     steps: tuple[HeldStep, ...] = ()
 
@@ -259,12 +272,16 @@ class Store:
                 await conn.execute(
                     f"""SELECT s.id, s.company_id, c.sip_domain, s.name, s.forward_notice,
                            {_prompt_columns("g", "greeting")}, {_prompt_columns("m", "music")},
-                           {_prompt_columns("w", "whisper")}, {_prompt_columns("n", "notice")}
+                           {_prompt_columns("w", "whisper")}, {_prompt_columns("n", "notice")},
+                           cm.id AS menu_id, cm.name AS menu_name, cm.wait_s AS menu_wait_s,
+                           cm.categories AS menu_categories, {_prompt_columns("cp", "menu")}
                       FROM schemes s JOIN companies c ON c.id = s.company_id
                       LEFT JOIN prompts g ON g.id = s.greeting_prompt_id
                       LEFT JOIN prompts m ON m.id = s.music_prompt_id
                       LEFT JOIN prompts w ON w.id = s.whisper_prompt_id
                       LEFT JOIN prompts n ON n.id = s.forward_notice_prompt_id
+                      LEFT JOIN category_menus cm ON cm.id = s.category_menu_id
+                      LEFT JOIN prompts cp ON cp.id = cm.prompt_id
                      WHERE s.id = %s AND s.company_id = %s""",
                     (scheme_id, company_id),
                 )
@@ -281,6 +298,16 @@ class Store:
             _prompt(row, "whisper"),
             row["forward_notice"],
             _prompt(row, "notice"),
+            None
+            if row["menu_id"] is None
+            else CategoryMenu(
+                row["menu_id"],
+                row["company_id"],
+                row["menu_name"],
+                _prompt(row, "menu"),
+                row["menu_wait_s"],
+                row["menu_categories"],
+            ),
         )
 
     async def save_message(
@@ -405,6 +432,17 @@ class Store:
         async with self.pool.connection() as conn:
             row = await (await conn.execute("SELECT language FROM companies WHERE id = %s", (company_id,))).fetchone()
         return row["language"] if row else "ru"
+
+    async def crm_events(self, company_id: int) -> tuple[str, str] | None:
+        """Where the company's CRM takes call events, and the secret they are signed with."""
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT events_url, secret FROM crm_integrations WHERE company_id = %s AND events_url IS NOT NULL",
+                    (company_id,),
+                )
+            ).fetchone()
+        return (row["events_url"], row["secret"]) if row else None
 
     async def employee(self, employee_id: int, company_id: int) -> Employee | None:
         async with self.pool.connection() as conn:

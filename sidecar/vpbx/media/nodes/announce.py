@@ -6,6 +6,7 @@ company's directory document (vpbx.routing.plan.held_scheme_steps)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from ...routing import leg_names
@@ -47,13 +48,16 @@ async def run(call: MediaCall, scheme: Announced, ctx: NodeContext) -> None:
         if scheme.forward_notice != "none"
         else None
     )
+    after_call = (
+        functools.partial(ctx.category_menu, call, scheme.category_menu) if scheme.category_menu is not None else None
+    )
     unanswered = False
     for number, step in enumerate(scheme.steps, start=1):
         if step.rings:
             if unanswered and notice is not None:
                 await call.play(notice)
             user = leg_names.scheme_step_user(scheme.id, number)
-            if await ctx.connect(call, user, scheme.domain, music=music, whisper=whisper):
+            if await ctx.connect(call, user, scheme.domain, music=music, whisper=whisper, after_call=after_call):
                 return
             unanswered = True
         if await voicemail.by_id(call, step.voicemail_box_id, scheme.company_id, ctx):

@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from ..call import MediaCall
+    from ..dialogs import Dialog
     from ..history_events import HistoryEvents
     from ..prompts import PromptLibrary
     from ..routing_documents import RoutingDocuments
-    from ..store import Store
+    from ..store import CategoryMenu, Store
     from ..voicemail_notices import VoicemailNotices
 
 
@@ -35,6 +36,7 @@ class Connect(Protocol):
         music: Path | None = None,
         whisper: Path | None = None,
         answered: Callable[[int | None], Coroutine[Any, Any, None]] | None = None,
+        after_call: Callable[[Dialog, int | None], Coroutine[Any, Any, None]] | None = None,
     ) -> bool: ...
 
 
@@ -46,6 +48,8 @@ class NodeContext:
     notices: VoicemailNotices  # a message's history event and email
     history: HistoryEvents  # events of the call's line (its time in a queue)
     connect: Connect
+    # The post-call category menu on the leg of whoever answered (vpbx.media.category_menu).
+    category_menu: Callable[[MediaCall, CategoryMenu, Dialog, int | None], Coroutine[Any, Any, None]]
     data_dir: Path  # recordings are kept under it
     now: Callable[[], datetime]
     # Work that outlives the call's flow (an email after the goodbye).

@@ -411,7 +411,7 @@ def build_plan(
             "announce",
             scheme["id"],
             f"scheme {scheme['name']!r} announcements",
-            "the media app greets the caller, then rings the steps",
+            "the media app answers (greeting, music, whisper, notice, post-call category menu), then rings the steps",
             runs=True,
         )
         reasons.extend(node.reasons)

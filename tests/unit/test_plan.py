@@ -112,14 +112,14 @@ def test_destinations_vpbx_handles_itself_have_their_place_in_the_plan_as_nodes(
 def test_an_unknown_kind_is_skipped_with_a_reason_not_an_error():
     plan = build_plan(
         document(
-            {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "fax"}]},
+            {"mode": "parallel", "timeout": 15, "destinations": [{"kind": "telex"}]},
             {"mode": "parallel", "timeout": 30, "destinations": [employee("101", "Anna")]},
         ),
         CALL,
     )
 
     assert [t.uri for s in plan.steps for t in s.targets] == ["sip:u101@demo.vpbx.test"]
-    assert "step 1: destination kind 'fax' is unknown, skipped" in plan.reasons
+    assert "step 1: destination kind 'telex' is unknown, skipped" in plan.reasons
     assert "step 1: nobody to ring, skipped" in plan.reasons
 
 

@@ -161,6 +161,7 @@ class MediaApp:
             connect=self.connector.connect,
             category_menu=self.category_menus.run,
             data_dir=self.data_dir,
+            smtp=self.media.smtp,
             now=self.now,
             background=self.background,
             redis=self.redis,
@@ -403,6 +404,16 @@ class MediaApp:
         if call is None or call.ended.is_set():
             self.send(sip.response(request, 481), addr)
             return
+        if request.body:
+            try:
+                sdp.choose(sdp.parse_offer(request.body))
+            except ValueError as exc:  # NoCommonCodec, or numbers that are not
+                # T.38 (a carrier that heard fax tones), video, another codec: the
+                # call stays as it was, on G.711 audio (RFC 3261 section 14.2).
+                log.info("%s: re-INVITE refused: %s", call.call_id, exc)
+                reason = f'Q.850;cause=88;text="{exc}"'
+                self.send(sip.response(request, 488, extra={"Reason": reason}), addr)
+                return
         # A session refresh or a changed address on the caller's side: rtpengine
         # absorbs it, and what we receive on stays the same.
         self.send(sip.response(request, 200, contact=self.dialogs.contact(), body=call.answer_body), addr)

@@ -61,8 +61,9 @@ class ComfortNoise:
     frame: int = 0
     talkspurt: bool = True  # the next packet starts one: RTP's marker bit
 
-    def next_packet(self, send: bool) -> bytes | None:
-        """The packet for the next 20 ms, or None while paused (time runs on)."""
+    def next_packet(self, send: bool, payload: bytes | None = None) -> bytes | None:
+        """The packet for the next 20 ms (``payload``: what it carries instead
+        of noise), or None while paused (time runs on)."""
         self.timestamp = (self.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
         if not send:
             self.talkspurt = True
@@ -70,10 +71,12 @@ class ComfortNoise:
         self.sequence = (self.sequence + 1) & 0xFFFF
         marker = 0x80 if self.talkspurt else 0
         self.talkspurt = False
-        frames = NOISE[self.payload_type]
-        self.frame = (self.frame + 1) % len(frames)
+        if payload is None:
+            frames = NOISE[self.payload_type]
+            self.frame = (self.frame + 1) % len(frames)
+            payload = frames[self.frame]
         header = struct.pack("!BBHII", 0x80, marker | self.payload_type, self.sequence, self.timestamp, self.ssrc)
-        return header + frames[self.frame]
+        return header + payload
 
 
 # RFC 4733 event codes of the keypad.
@@ -115,6 +118,8 @@ class MediaCall:
     # rtpengine plays something to the caller (a prompt, ringback, music): no comfort noise meanwhile.
     playing: bool = False
     noise: ComfortNoise | None = None  # from the ACK on, until the caller is put through
+    # What the media app sends instead of noise, 20 ms a call (a fax terminal's audio).
+    transmit: Callable[[], bytes] | None = None
 
     @property
     def call_id(self) -> str:
@@ -181,7 +186,8 @@ class MediaCall:
         transport = self.rtp.transport
         if self.noise is None or self.ended.is_set() or transport is None or transport.is_closing():
             return
-        packet = self.noise.next_packet(send=not self.playing)
+        payload = self.transmit() if self.transmit is not None else None
+        packet = self.noise.next_packet(send=not self.playing, payload=payload)
         if packet is not None:
             transport.sendto(packet, self.noise.peer)
 

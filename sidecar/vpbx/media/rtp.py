@@ -98,11 +98,14 @@ class Recording:
 
 
 class RtpSocket(asyncio.DatagramProtocol):
-    """One call's receiving socket. Audio is dropped unless a recording runs."""
+    """One call's receiving socket. Audio is dropped unless a recording runs
+    or a listener (a fax terminal) takes it."""
 
     def __init__(self):
         self.transport: asyncio.DatagramTransport | None = None
         self.recording: Recording | None = None
+        # (payload type, payload) of each packet in the order it came.
+        self.listener: Callable[[int, bytes], None] | None = None
         self.received = 0
 
     def connection_made(self, transport):
@@ -110,7 +113,7 @@ class RtpSocket(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr) -> None:
         self.received += 1
-        if self.recording is None or len(data) < 12 or data[0] >> 6 != 2:
+        if (self.recording is None and self.listener is None) or len(data) < 12 or data[0] >> 6 != 2:
             return
         first, marker_pt, _sequence, timestamp = struct.unpack("!BBHI", data[:8])
         header = 12 + 4 * (first & 0x0F)
@@ -119,7 +122,10 @@ class RtpSocket(asyncio.DatagramProtocol):
         payload = data[header:]
         if first & 0x20 and payload:  # padding
             payload = payload[: -payload[-1]]
-        self.recording.add(marker_pt & 0x7F, timestamp, payload)
+        if self.listener is not None:
+            self.listener(marker_pt & 0x7F, payload)
+        if self.recording is not None:
+            self.recording.add(marker_pt & 0x7F, timestamp, payload)
 
     @property
     def port(self) -> int:

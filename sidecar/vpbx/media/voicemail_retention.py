@@ -1,5 +1,6 @@
-"""Voicemail messages are kept ``[media] message_retention_days`` (seed 000:
-messages must not outlive their use, nor a deleted box, for ever).
+"""Voicemail messages, and faxes received, are kept ``[media]
+message_retention_days`` (seed 000: messages must not outlive their use, nor
+a deleted box, for ever).
 
 Every media app sweeps once an hour: it deletes the messages received before
 the cutoff (any media app may: the rows are shared), and the recordings under
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 3600
 VOICEMAIL_DIR = "voicemail"  # under the data directory, as media/nodes/voicemail.py writes them
+FAX_DIR = "fax"  # as media/nodes/fax.py writes them
 
 
 async def sweep(store: Store, data_dir: Path, days: int, now: datetime) -> tuple[int, int]:
@@ -32,14 +34,17 @@ async def sweep(store: Store, data_dir: Path, days: int, now: datetime) -> tuple
     cutoff = now - timedelta(days=days)
     messages = await store.delete_messages_before(cutoff)
     recordings = await asyncio.to_thread(_delete_files_before, data_dir / VOICEMAIL_DIR, cutoff.timestamp())
+    faxes = await asyncio.to_thread(_delete_files_before, data_dir / FAX_DIR, cutoff.timestamp(), "*/*.*")
+    if faxes:
+        log.info("fax retention (%s days): %s faxes deleted", days, faxes)
     if messages or recordings:
         log.info("voicemail retention (%s days): %s messages, %s recordings deleted", days, messages, recordings)
     return messages, recordings
 
 
-def _delete_files_before(directory: Path, cutoff: float) -> int:
+def _delete_files_before(directory: Path, cutoff: float, pattern: str = "*/*.wav") -> int:
     deleted = 0
-    for path in directory.glob("*/*.wav"):
+    for path in directory.glob(pattern):
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

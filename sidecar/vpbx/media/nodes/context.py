@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
+    from ...settings import Smtp
     from ..call import MediaCall
     from ..dialogs import Dialog
     from ..history_events import HistoryEvents
@@ -51,6 +52,7 @@ class NodeContext:
     # The post-call category menu on the leg of whoever answered (vpbx.media.category_menu).
     category_menu: Callable[[MediaCall, CategoryMenu, Dialog, int | None], Coroutine[Any, Any, None]]
     data_dir: Path  # recordings are kept under it
+    smtp: Smtp  # where a node's emails go (a fax received)
     now: Callable[[], datetime]
     # Work that outlives the call's flow (an email after the goodbye).
     background: Callable[[Coroutine[Any, Any, Any]], asyncio.Task]

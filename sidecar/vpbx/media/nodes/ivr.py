@@ -5,7 +5,8 @@ applies. A menu without a default route says goodbye and hangs up.
 
 Where each key leads is routing's, from the company's compiled document
 (vpbx.routing.plan.ivr_menu_keys, held_ivr_key): a submenu, a voicemail box,
-or people rung through Kamailio and, if nobody answers, what routing says then.
+a fax machine, or people rung through Kamailio and, if nobody answers, what
+routing says then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ...routing import leg_names
 from ...routing.plan import held_ivr_key, ivr_menu_keys
 from ..call import MediaCall
 from ..store import Menu
-from . import department_callback, queue, voicemail
+from . import department_callback, fax, queue, voicemail
 from .context import NodeContext
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ async def run(call: MediaCall, menu: Menu, ctx: NodeContext, depth: int = 0) -> 
         waiting_line = await queue.find(ctx, destination["queue_id"], menu.company_id)
         if waiting_line is not None:
             await queue.run(call, waiting_line, ctx)
+            return
+    if destination["kind"] == "fax":  # R10's fax key: the caller's machine sends once it is pressed
+        box = await fax.find(ctx, destination["voicemail_box_id"], menu.company_id)
+        if box is not None:
+            await fax.run(call, box, ctx)
             return
     held = held_ivr_key(destination)
     if held.rings and await ctx.connect(call, leg_names.ivr_key_user(menu.id, key), menu.domain):

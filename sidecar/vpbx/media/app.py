@@ -407,9 +407,8 @@ class MediaApp:
         if request.body:
             try:
                 sdp.choose(sdp.parse_offer(request.body))
-            except ValueError as exc:  # NoCommonCodec, or numbers that are not
-                # T.38 (a carrier that heard fax tones), video, another codec: the
-                # call stays as it was, on G.711 audio (RFC 3261 section 14.2).
+            except ValueError as exc:  # no audio (T.38, video), no G.711, or a garbled port
+                # Refused, the session stays as it was: G.711 audio (RFC 3261 section 14.2).
                 log.info("%s: re-INVITE refused: %s", call.call_id, exc)
                 reason = f'Q.850;cause=88;text="{exc}"'
                 self.send(sip.response(request, 488, extra={"Reason": reason}), addr)

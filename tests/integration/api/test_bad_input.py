@@ -72,10 +72,10 @@ SCHEMES = {
     "no-steps": ({"steps": []}, "steps", "Length must be between 1 and 20."),
     "no-destinations": ({"steps": [_step(destinations=[])]}, "steps.0.destinations", "Shorter than minimum"),
     "unknown-kind": (
-        {"steps": [_step(destinations=[{"kind": "fax"}])]},
+        {"steps": [_step(destinations=[{"kind": "telex"}])]},
         "steps.0.destinations.0.kind",
-        "one of: department, employee, ivr, phone_number, queue, responsible_manager, secretary, sip_account, "
-        "sip_uri, voicemail, webhook",
+        "one of: department, employee, fax, ivr, phone_number, queue, responsible_manager, secretary, "
+        "sip_account, sip_uri, voicemail, webhook",
     ),
     "missing-employee": (
         {"steps": [_step(destinations=[{"kind": "employee", "employee_id": 99999999}])]},

@@ -127,13 +127,18 @@ def test_another_company_sees_none_of_the_messages(client, other_company, box, c
 def test_the_retention_sweep_deletes_old_messages_and_old_recordings_only(cfg, db, box, company_id, leave):
     """Swept at a pinned moment: the message 91 days old goes with its
     recording, the one 89 days old stays, and so does its recording; a
-    recording no message names any more goes by its age."""
+    recording no message names any more goes by its age; faxes received
+    (media/nodes/fax.py) go by theirs."""
     at = NOW  # nothing else the suite stores is 90 days old
     old = leave(box, company_id, at - timedelta(days=91))
     kept = leave(box, company_id, at - timedelta(days=89))
     orphan = cfg.media.data_dir / f"voicemail/{company_id}/{uuid.uuid4().hex}.wav"
     orphan.write_bytes(b"RIFF")
-    for path, age in ((old["path"], 91), (kept["path"], 89), (orphan, 91)):
+    old_fax, kept_fax = (cfg.media.data_dir / f"fax/{box['id']}/{uuid.uuid4().hex}.pdf" for _ in range(2))
+    old_fax.parent.mkdir(parents=True, exist_ok=True)
+    for fax in (old_fax, kept_fax):
+        fax.write_bytes(b"%PDF")
+    for path, age in ((old["path"], 91), (kept["path"], 89), (orphan, 91), (old_fax, 91), (kept_fax, 89)):
         stamp = (at - timedelta(days=age)).timestamp()
         os.utime(path, (stamp, stamp))
 
@@ -152,4 +157,6 @@ def test_the_retention_sweep_deletes_old_messages_and_old_recordings_only(cfg, d
     ).fetchall()
     assert [r["id"] for r in remaining] == [kept["id"]]
     assert (old["path"].exists(), kept["path"].exists(), orphan.exists()) == (False, True, False)
+    assert (old_fax.exists(), kept_fax.exists()) == (False, True)
+    kept_fax.unlink()
     assert messages >= 1 and recordings >= 2

@@ -14,10 +14,20 @@ from vpbx.stack.process import wait_for
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 
+# A port for SIPp to bind is picked where no other socket lands on its own:
+# below the kernel's ephemeral range (32768-60999 on Debian), whose ports any
+# process's next socket may take between our check and SIPp's bind (seen as
+# SIPp's "Unable to bind main socket"), and above every profile's fixed and
+# RTP ports (stack/profile.py and the Ansible defaults stop below 26000).
+TEST_PORTS = range(26000, 32768)
+
+
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for _ in range(100):
+        port = TEST_PORTS[secrets.randbelow(len(TEST_PORTS))]
+        if not udp_port_in_use(port):
+            return port
+    raise RuntimeError(f"no free UDP port in {TEST_PORTS}")
 
 
 def udp_port_in_use(port: int) -> bool:

@@ -108,7 +108,7 @@ class CategoryMenus:
     async def run(self, call: MediaCall, menu: CategoryMenu, leg: Dialog, employee_id: int | None) -> None:
         """The menu on ``leg`` (the person who answered ``call``, whose caller
         hung up). Returns once a category was pressed, nothing was in time, or
-        the person hung up; the leg is then the caller's to end (connect does)."""
+        the person hung up, with the leg ended and its media session deleted."""
         try:
             rtp = await self.ports.open(self.host)
         except OSError as exc:

@@ -96,6 +96,24 @@ async def first_done(waits: dict, timeout: float | None = None):
     return next((key for task, key in tasks.items() if task in done), None)
 
 
+ENDED = object()  # what unless_ended gives when the event came first
+
+
+async def unless_ended(ended: asyncio.Event, awaitable):
+    """``awaitable``'s result, or ENDED as soon as ``ended`` is set (the
+    awaitable is then cancelled): a call's or a leg's dialog ending."""
+    task = asyncio.ensure_future(awaitable)
+    waiting = asyncio.ensure_future(ended.wait())
+    try:
+        done, _ = await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if task in done:
+        return task.result()
+    task.cancel()
+    return ENDED
+
+
 class HungUp(Exception):
     """The caller hung up (or the dialog died) while a flow waited on the call."""
 
@@ -143,16 +161,10 @@ class MediaCall:
 
     async def until_ended(self, awaitable):
         """``awaitable``'s result, or HungUp as soon as the call ends."""
-        task = asyncio.ensure_future(awaitable)
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            done, _ = await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ended.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        raise HungUp(self.call_id)
+        result = await unless_ended(self.ended, awaitable)
+        if result is ENDED:
+            raise HungUp(self.call_id)
+        return result
 
     async def play(self, path, *, interruptible: bool = False) -> str | None:
         """Play a prompt to the caller and wait for its end. With ``interruptible``

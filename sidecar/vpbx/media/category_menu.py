@@ -31,7 +31,7 @@ from ..addresses import IPNetwork
 from ..history import events
 from ..lookups.http import OK, LookupFailed, request_json, result_of
 from . import sdp
-from .call import DIGITS, MediaCall
+from .call import DIGITS, ENDED, MediaCall, unless_ended
 from .dialogs import Dialog, Dialogs
 from .history_events import HistoryEvents
 from .ng import AsyncNgClient, NgError, NgTimeout
@@ -267,13 +267,5 @@ async def _next_key(keys: asyncio.Queue[str], timeout: float) -> str | None:
 
 async def until(leg: Dialog, awaitable):
     """``awaitable``'s result, or None as soon as the person hangs up."""
-    task = asyncio.ensure_future(awaitable)
-    ended = asyncio.ensure_future(leg.ended.wait())
-    try:
-        done, _ = await asyncio.wait({task, ended}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ended.cancel()
-    if task in done:
-        return task.result()
-    task.cancel()
-    return None
+    result = await unless_ended(leg.ended, awaitable)
+    return None if result is ENDED else result

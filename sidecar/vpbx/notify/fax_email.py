@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
+
+from .mail import addressed
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,7 @@ class NewFax:
 
 def compose(fax: NewFax, sender: str, recipients: list[str], now: datetime | None = None) -> EmailMessage:
     local = fax.received_at.astimezone(ZoneInfo(fax.timezone))
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = ", ".join(recipients)
-    email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = make_msgid("fax", domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    email = addressed(sender, recipients, "fax", now)
     email["Subject"] = f"Fax from {fax.caller or 'an unknown number'}, {fax.pages} page(s) ({fax.box_name})"
     email.set_content(
         f"A fax for {fax.box_name!r}.\n\n"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from zoneinfo import ZoneInfo
+
+from .mail import addressed
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,7 @@ class NewMessage:
 def compose(message: NewMessage, sender: str, recipients: list[str], now: datetime | None = None) -> EmailMessage:
     local = message.received_at.astimezone(ZoneInfo(message.timezone))
     minutes, seconds = divmod(round(message.duration_s), 60)
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = ", ".join(recipients)
-    # RFC 5322 requires Date; a Message-ID (at the sender's domain) keeps spam
-    # filters and mail clients (threading, duplicates) content.
-    email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = make_msgid("voicemail", domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    email = addressed(sender, recipients, "voicemail", now)
     email["Subject"] = f"Voicemail from {message.caller or 'an unknown number'} ({message.box_name})"
     email.set_content(
         f"A new voicemail message in the box {message.box_name!r}.\n\n"

@@ -5,11 +5,11 @@ themselves)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 
 from ..settings import Settings
+from .mail import addressed
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,7 @@ class Welcome:
 
 def compose(welcome: Welcome, settings: Settings, to: str, now: datetime | None = None) -> EmailMessage:
     sender = settings.media.smtp.sender
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = to
-    email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = make_msgid("welcome", domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    email = addressed(sender, [to], "welcome", now)
     email["Subject"] = f"Your phone account at {welcome.company}: extension {welcome.extension}"
     settings_lines = [
         f"  SIP server / domain:  {welcome.domain}",

@@ -6,6 +6,7 @@ the API."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,6 +19,29 @@ from .customer_server import Reply, serve
 from .media_caller import CallerAudio, answering_phone, ended, hang_up_after, heard_as, media_call
 
 NUMBER = "+74951110078"
+
+
+@contextmanager
+def _caller_hung_up(stack, sip_target, register, *, ring_ms: int, talk_ms: int):
+    """A carrier calls NUMBER; Anna's phone (101) answers after ``ring_ms``;
+    the caller hangs up ``talk_ms`` after the media app answered. Yields
+    (the caller's Call-ID, Anna's SIPp, her menu stream): a socket of the
+    test's, where her phone takes the menu's re-INVITE."""
+    menu_audio = CallerAudio()
+    try:
+        with answering_phone(
+            register,
+            "101",
+            scenario="uas_answer_then_menu.xml",
+            ring_ms=ring_ms,
+            keys={"menu_rtp_port": menu_audio.port},
+        ) as (agent, _agent_rtp):
+            sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(talk_ms))
+            caller = ended(sipp, audio)
+            assert caller.returncode == 0, caller.explain()
+            yield sipp.call_id(), agent, menu_audio
+    finally:
+        menu_audio.close()
 
 
 def _menu_number(api, made, wait: int = 5) -> dict:
@@ -56,28 +80,19 @@ def test_the_operator_presses_the_category_after_the_caller_hung_up(
     server, secret = crm_events
     anna = _menu_number(api, made)
     language = api("GET", "/company")[1]["language"]
-    menu_audio = CallerAudio()
-    try:
-        with answering_phone(
-            register, "101", scenario="uas_answer_then_menu.xml", ring_ms=1000, keys={"menu_rtp_port": menu_audio.port}
-        ) as (agent, agent_rtp):
-            sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(4000))
-            caller = ended(sipp, audio)
-            assert caller.returncode == 0, caller.explain()
-            # Anna, after the caller's BYE: the menu on a stream of its own.
-            prompt = menu_audio.burst(within=15)
-            assert prompt is not None, "the operator heard no category menu"
-            menu_audio.press("2")
-            saved = menu_audio.burst(within=10)
-            answered = agent.wait()
-            assert answered.returncode == 0, answered.explain()
-    finally:
-        menu_audio.close()
+    with _caller_hung_up(stack, sip_target, register, ring_ms=1000, talk_ms=4000) as (call_id, agent, menu_audio):
+        # Anna, after the caller's BYE: the menu on a stream of its own.
+        prompt = menu_audio.burst(within=15)
+        assert prompt is not None, "the operator heard no category menu"
+        menu_audio.press("2")
+        saved = menu_audio.burst(within=10)
+        answered = agent.wait()
+        assert answered.returncode == 0, answered.explain()
     assert heard_as(cfg, prompt, "category_menu", language) > 0.98
     assert saved is not None and heard_as(cfg, saved, "category_saved", language) > 0.98
 
     def categorized():
-        line = history_line(api, sipp.call_id())
+        line = history_line(api, call_id)
         return line if line["category"] else None
 
     line = wait_for(categorized, 10, "the category on the caller's history line")
@@ -88,11 +103,11 @@ def test_the_operator_presses_the_category_after_the_caller_hung_up(
     assert retried.path == "/events" and retried.method == "POST"
     assert verify(secret, retried.headers["X-Vpbx-Signature"], retried.body, time.time())
     sent = retried.json()
-    assert sent["event"] == "call_categorized" and sent["call_id"] == sipp.call_id()
+    assert sent["event"] == "call_categorized" and sent["call_id"] == call_id
     assert (sent["key"], sent["category"], sent["employee_id"]) == ("2", "Support", anna["id"])
     assert sent["caller"] == "79161234567" and sent["attempt"] == 2 and first.json()["attempt"] == 1
     # Nothing left: no rtpengine session (the caller's, the menu's), no call in the media app.
-    wait_for(lambda: not [c for c in ng.list_calls() if c == sipp.call_id() or "vpbx-media" in c], 5, "rtpengine")
+    wait_for(lambda: not [c for c in ng.list_calls() if c == call_id or "vpbx-media" in c], 5, "rtpengine")
     wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
 
 
@@ -100,23 +115,14 @@ def test_nothing_pressed_leaves_the_call_without_a_category(
     stack, cfg, sip_target, api, ng, made, register, no_registrations
 ):
     _menu_number(api, made, wait=3)
-    menu_audio = CallerAudio()
-    try:
-        with answering_phone(
-            register, "101", scenario="uas_answer_then_menu.xml", ring_ms=500, keys={"menu_rtp_port": menu_audio.port}
-        ) as (agent, agent_rtp):
-            sipp, audio = media_call(stack, sip_target, NUMBER, ending=hang_up_after(3000))
-            caller = ended(sipp, audio)
-            assert caller.returncode == 0, caller.explain()
-            assert menu_audio.burst(within=15) is not None, "the operator heard no category menu"
-            # A key the menu lacks plays the menu again; then nothing is pressed.
-            menu_audio.press("9")
-            assert menu_audio.burst(within=5) is not None, "the menu was not played again after a wrong key"
-            answered = agent.wait()  # the media app's BYE, once the wait ran out
-            assert answered.returncode == 0, answered.explain()
-    finally:
-        menu_audio.close()
-    line = history_line(api, sipp.call_id())
+    with _caller_hung_up(stack, sip_target, register, ring_ms=500, talk_ms=3000) as (call_id, agent, menu_audio):
+        assert menu_audio.burst(within=15) is not None, "the operator heard no category menu"
+        # A key the menu lacks plays the menu again; then nothing is pressed.
+        menu_audio.press("9")
+        assert menu_audio.burst(within=5) is not None, "the menu was not played again after a wrong key"
+        answered = agent.wait()  # the media app's BYE, once the wait ran out
+        assert answered.returncode == 0, answered.explain()
+    line = history_line(api, call_id)
     assert line["status"] == "answered" and line["category"] is None
     wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
 

@@ -7,6 +7,7 @@ the API."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pytest
 
@@ -16,7 +17,7 @@ from vpbx.stack.process import wait_for
 from .calls import history_line, parallel
 from .fax_machine import FaxMachine, make_pages
 from .media_caller import WAIT_FOR_HANGUP
-from .sipp import Sipp
+from .sipp import Sipp, SippResult
 
 NUMBER = "+74951110079"
 SENDER_IDENT = "+7 495 777 0000"
@@ -87,8 +88,21 @@ T38_THEN_HANGUP = (
 )
 
 
-def _fax_call(stack, sip_target, machine: FaxMachine, ending: str = WAIT_FOR_HANGUP) -> Sipp:
-    return Sipp(
+@dataclass
+class Sent:
+    """How a fax machine's call to NUMBER went, on both sides of it."""
+
+    finished: bool  # the sending machine's T.30 ended, either way, in time
+    outcome: str  # how, in T.30's words
+    pages: int
+    call: SippResult  # the carrier's side: 0 once the media app hung up
+    call_id: str
+
+
+def _send(stack, sip_target, machine: FaxMachine, ending: str = WAIT_FOR_HANGUP) -> Sent:
+    """``machine`` calls NUMBER through the carrier and sends its document;
+    its line and SIPp are closed once the call is over."""
+    sipp = Sipp(
         "uac_media.xml",
         port=stack.ports.demo_trunk,
         remote=sip_target,
@@ -98,6 +112,13 @@ def _fax_call(stack, sip_target, machine: FaxMachine, ending: str = WAIT_FOR_HAN
         timeout_s=150,
         recv_timeout_s=150,
     ).start()
+    try:
+        finished = machine.wait(120)
+        outcome, pages = machine.terminal.outcome, machine.terminal.pages
+        return Sent(finished, outcome, pages, sipp.wait(), sipp.call_id())
+    finally:
+        sipp.stop()
+        machine.close()
 
 
 def _pages_of(pdf: bytes) -> int:
@@ -109,17 +130,9 @@ def test_a_fax_sent_to_the_number_reaches_the_boxes_recipients_as_a_pdf(
 ):
     box = fax_number
     anna = next(e for e in api("GET", "/employees")[1] if e["extension"] == "101")
-    machine = FaxMachine(make_pages(tmp_path, pages=2), SENDER_IDENT)
-    sipp = _fax_call(stack, sip_target, machine)
-    try:
-        finished = machine.wait(120)
-        outcome, pages = machine.terminal.outcome, machine.terminal.pages
-        result = sipp.wait()  # the media app hangs up once the fax is over
-    finally:
-        sipp.stop()
-        machine.close()
-    assert finished and (outcome, pages) == ("OK", 2), (outcome, pages)
-    assert result.returncode == 0, result.explain()
+    sent = _send(stack, sip_target, FaxMachine(make_pages(tmp_path, pages=2), SENDER_IDENT))
+    assert sent.finished and (sent.outcome, sent.pages) == ("OK", 2), (sent.outcome, sent.pages)
+    assert sent.call.returncode == 0, sent.call.explain()  # the media app hangs up once the fax is over
 
     mail = mailbox.wait_for(lambda m: m["Subject"].startswith("Fax from 79161234567"), timeout=20)
     assert sorted(mail.recipients) == sorted([anna["email"], "office@example.com"])
@@ -134,7 +147,7 @@ def test_a_fax_sent_to_the_number_reaches_the_boxes_recipients_as_a_pdf(
     kept = list((cfg.media.data_dir / "fax" / str(box["id"])).glob("*.pdf"))
     assert [path.read_bytes() for path in kept] == [pdf]
 
-    line = history_line(api, sipp.call_id())
+    line = history_line(api, sent.call_id)
     assert line["status"] == "answered"
     wait_for(lambda: media_app_load(stack.ports.media_sip) == (0, 0), 5, "the media app to let go")
 
@@ -151,31 +164,15 @@ def test_an_ivr_menus_fax_key_takes_the_fax(stack, sip_target, api, voicemail_bo
     )
     scheme = made("/schemes", {"name": "E2E fax menu", "steps": [parallel({"kind": "ivr", "ivr_menu_id": menu["id"]})]})
     made("/numbers", {"number": NUMBER, "scheme_id": scheme["id"]})
-    machine = FaxMachine(make_pages(tmp_path, pages=1), SENDER_IDENT, key="2")
-    sipp = _fax_call(stack, sip_target, machine)
-    try:
-        finished = machine.wait(120)
-        outcome, pages = machine.terminal.outcome, machine.terminal.pages
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        machine.close()
-    assert finished and (outcome, pages) == ("OK", 1), (outcome, pages)
-    assert result.returncode == 0, result.explain()
+    sent = _send(stack, sip_target, FaxMachine(make_pages(tmp_path, pages=1), SENDER_IDENT, key="2"))
+    assert sent.finished and (sent.outcome, sent.pages) == ("OK", 1), (sent.outcome, sent.pages)
+    assert sent.call.returncode == 0, sent.call.explain()
     mail = mailbox.wait_for(lambda m: "E2E fax by key" in m["Subject"], timeout=20)
     [attachment] = list(mail.message.iter_attachments())
     assert _pages_of(attachment.get_content()) == 1
 
 
 def test_a_re_invite_to_t38_is_refused_and_the_fax_goes_on_over_g711(stack, sip_target, fax_number, mailbox, tmp_path):
-    machine = FaxMachine(make_pages(tmp_path, pages=1), SENDER_IDENT)
-    sipp = _fax_call(stack, sip_target, machine, T38_THEN_HANGUP)
-    try:
-        finished = machine.wait(120)
-        outcome, pages = machine.terminal.outcome, machine.terminal.pages
-        result = sipp.wait()
-    finally:
-        sipp.stop()
-        machine.close()
-    assert result.returncode == 0, result.explain()  # the 488 came, and then the media app's BYE
-    assert finished and (outcome, pages) == ("OK", 1), (outcome, pages)
+    sent = _send(stack, sip_target, FaxMachine(make_pages(tmp_path, pages=1), SENDER_IDENT), T38_THEN_HANGUP)
+    assert sent.call.returncode == 0, sent.call.explain()  # the 488 came, and then the media app's BYE
+    assert sent.finished and (sent.outcome, sent.pages) == ("OK", 1), (sent.outcome, sent.pages)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from vpbx.history import events
 from vpbx.media.category_menu import CategoryMenus, categorized_event
 
+AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a fixed moment: nothing here compares it with the clock
+
 
 def _menus() -> CategoryMenus:
-    return CategoryMenus(None, None, None, None, "127.0.0.1", None, lambda: datetime.now(UTC), None, None)  # type: ignore[arg-type]
+    return CategoryMenus(None, None, None, None, "127.0.0.1", None, lambda: AT, None, None)  # type: ignore[arg-type]
 
 
 def test_only_the_persons_keys_on_a_leg_in_a_menu_count():
@@ -26,8 +28,7 @@ def test_only_the_persons_keys_on_a_leg_in_a_menu_count():
 
 
 def test_the_history_event_names_the_callers_call_and_the_category():
-    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-    assert categorized_event("caller@carrier", at, "2", "Support", 7) == {
+    assert categorized_event("caller@carrier", AT, "2", "Support", 7) == {
         "type": events.CATEGORIZED,
         "call_id": "caller@carrier",
         "at": "2026-11-23T10:00:00+00:00",
